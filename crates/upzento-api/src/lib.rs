@@ -1,0 +1,142 @@
+//! The API surface of the desktop app, independent of Tauri.
+//!
+//! `src-tauri` exposes each method here as one IPC command and does nothing
+//! else; TypeScript bindings are generated from the DTOs in [`dto`]. Errors
+//! cross the boundary as [`ApiError`]: a typed [`ErrorCode`] the UI switches on,
+//! and a message meant for people.
+
+pub mod dto;
+mod error;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use upzento_client::account::{AccountService, Credentials};
+use upzento_client::credentials::SecretStore;
+
+pub use dto::*;
+pub use error::{ApiError, ErrorCode};
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    accounts: AccountService,
+    info: AppInfo,
+}
+
+/// Where the app keeps its files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl Api {
+    pub fn new(paths: &Paths, secrets: Arc<dyn SecretStore>) -> Self {
+        Self {
+            accounts: AccountService::new(&paths.config_dir, secrets),
+            info: AppInfo {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                data_dir: paths.data_dir.display().to_string(),
+                log_dir: paths.log_dir.display().to_string(),
+            },
+        }
+    }
+
+    pub fn app_info(&self) -> AppInfo {
+        self.info.clone()
+    }
+
+    /// The signed-in account (if any) and whether a keyring is there to keep it.
+    pub async fn account_status(&self) -> Result<AccountStatus, ApiError> {
+        let keyring = match self.accounts.keyring_available().await {
+            Ok(()) => KeyringState {
+                available: true,
+                message: None,
+            },
+            Err(e) => KeyringState {
+                available: false,
+                message: Some(e.message),
+            },
+        };
+        let account = if keyring.available {
+            self.accounts.current().await?.map(AccountView::from)
+        } else {
+            None
+        };
+        Ok(AccountStatus { account, keyring })
+    }
+
+    pub async fn sign_in(&self, request: SignInRequest) -> Result<AccountView, ApiError> {
+        let (url, credentials) = match request {
+            SignInRequest::Password {
+                cloud_url,
+                email,
+                password,
+            } => (cloud_url, Credentials::Password { email, password }),
+            SignInRequest::ApiToken { cloud_url, token } => {
+                (cloud_url, Credentials::ApiToken { token })
+            }
+        };
+        let account = self.accounts.sign_in(&url, credentials).await?;
+        Ok(account.into())
+    }
+
+    pub async fn sign_out(&self) -> Result<(), ApiError> {
+        Ok(self.accounts.sign_out().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use upzento_client::credentials::MemoryStore;
+
+    fn api(store: MemoryStore) -> (tempfile::TempDir, Api) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("config"),
+            data_dir: dir.path().join("data"),
+            log_dir: dir.path().join("logs"),
+        };
+        (dir, Api::new(&paths, Arc::new(store)))
+    }
+
+    #[tokio::test]
+    async fn status_reports_missing_keyring() {
+        let (_dir, api) = api(MemoryStore::unavailable());
+        let status = api.account_status().await.unwrap();
+        assert!(!status.keyring.available);
+        assert!(status.keyring.message.is_some());
+        assert!(status.account.is_none());
+    }
+
+    #[tokio::test]
+    async fn sign_in_errors_carry_typed_codes() {
+        let (_dir, api) = api(MemoryStore::unavailable());
+        let err = api
+            .sign_in(SignInRequest::ApiToken {
+                cloud_url: "http://127.0.0.1:9".into(),
+                token: "x".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::KeyringUnavailable);
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["code"], "keyringUnavailable");
+
+        let (_dir, api) = api_ok();
+        let err = api
+            .sign_in(SignInRequest::ApiToken {
+                cloud_url: "not a url".into(),
+                token: "x".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+    }
+
+    fn api_ok() -> (tempfile::TempDir, Api) {
+        api(MemoryStore::default())
+    }
+}

@@ -1,0 +1,106 @@
+//! `upzento-cloud serve`: the tenant cloud API server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use upzento_cloud::store::sqlite::SqliteStore;
+use upzento_cloud::{AppState, demo};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "upzento-cloud",
+    version,
+    about = "Upzento Phone & SMS tenant cloud API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the /phone-sms API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "UPZENTO_LISTEN", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Directory of the embedded SQLite database (default: the user's data dir).
+        #[arg(long, env = "UPZENTO_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Database URL: sqlite:///path/to/file.db (postgres:// is not supported yet).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Create a demo tenant with an admin and an agent on first start.
+        #[arg(long, env = "UPZENTO_DEMO")]
+        demo: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("UPZENTO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data_dir,
+            database_url,
+            demo,
+        } => serve(listen, data_dir, database_url, demo).await,
+    }
+}
+
+async fn serve(
+    listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let path = match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            bail!("PostgreSQL storage is not available in this build yet; use SQLite (the default)")
+        }
+        Some(url) => PathBuf::from(
+            url.strip_prefix("sqlite://")
+                .with_context(|| format!("unsupported database URL {url}"))?,
+        ),
+        None => data_dir
+            .or_else(|| dirs::data_dir().map(|d| d.join("upzento-cloud")))
+            .context("no data directory: pass --data-dir")?
+            .join("upzento-cloud.db"),
+    };
+    let store = SqliteStore::open(&path)?;
+    tracing::info!(db = %path.display(), "SQLite storage");
+    if demo {
+        let now = time::OffsetDateTime::now_utc();
+        if demo::ensure(&store, now).await? {
+            tracing::info!(tenant = demo::TENANT, "demo tenant created");
+        }
+        println!(
+            "Demo tenant \"{}\": sign in at http://{listen} as {} / {} (agent) or {} / {} (admin)",
+            demo::TENANT,
+            demo::AGENT_EMAIL,
+            demo::AGENT_PASSWORD,
+            demo::ADMIN_EMAIL,
+            demo::ADMIN_PASSWORD
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    upzento_cloud::serve(
+        listener,
+        AppState {
+            store: Arc::new(store),
+        },
+    )
+    .await
+}

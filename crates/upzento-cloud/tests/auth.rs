@@ -1,0 +1,214 @@
+//! The cloud's authentication endpoints over real HTTP, on a random port, with a fresh SQLite file.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use upzento_cloud::store::sqlite::SqliteStore;
+use upzento_cloud::store::{NewToken, Store, TokenKind};
+use upzento_cloud::{AppState, auth, demo};
+
+struct Server {
+    url: String,
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("cloud.db")).unwrap());
+    demo::ensure(store.as_ref(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        store: store.clone(),
+    };
+    tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
+    Server {
+        url,
+        store,
+        _dir: dir,
+    }
+}
+
+async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/phone-sms/auth/token", server.url))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn healthz_names_the_service() {
+    let server = start().await;
+    let body: Value = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["service"], "upzento-cloud");
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn password_sign_in_issues_a_token_that_identifies_the_user() {
+    let server = start().await;
+    let response = sign_in(&server, "Agent@Demo.Upzento.Test", demo::AGENT_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    assert!(token.starts_with("uzt_"));
+    assert_eq!(body["user"]["role"], "agent");
+    assert_eq!(body["tenant"]["name"], demo::TENANT);
+
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/phone-sms/me", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["email"], demo::AGENT_EMAIL);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_look_the_same() {
+    let server = start().await;
+    for (email, password) in [(demo::AGENT_EMAIL, "nope"), ("nobody@example.com", "nope")] {
+        let response = sign_in(&server, email, password).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "unauthorized");
+        assert_eq!(body["message"], "Wrong email or password.");
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused() {
+    let server = start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/phone-sms/me", server.url);
+    let none = client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let unknown = client
+        .get(&url)
+        .bearer_auth("uzt_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let basic = client
+        .get(&url)
+        .header("Authorization", "Basic eDp5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+
+    // A token past its expiry time stops working.
+    let (user, _) = server
+        .store
+        .user_for_sign_in(demo::AGENT_EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    let (token, hash) = auth::new_token().unwrap();
+    let now = OffsetDateTime::now_utc();
+    server
+        .store
+        .insert_token(
+            NewToken {
+                hash,
+                user_id: user.id,
+                tenant_id: user.tenant_id,
+                kind: TokenKind::Session,
+                label: None,
+                expires_at: Some(now - time::Duration::seconds(1)),
+            },
+            now - time::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let expired = client.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = expired.json().await.unwrap();
+    assert_eq!(body["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_json_4xx() {
+    let server = start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/phone-sms/auth/token", server.url);
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body("{\"email\":"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            client
+                .post(&url)
+                .json(&json!({"email": "a@b.c", "password": "x", "role": "admin"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            client
+                .post(&url)
+                .json(&json!({"email": 5, "password": "x"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            client.post(&url).body("email=a&password=b"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(format!(
+                    "{{\"email\":\"{}\",\"password\":\"x\"}}",
+                    "a".repeat(upzento_cloud::BODY_LIMIT)
+                )),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            client
+                .post(&url)
+                .json(&json!({"email": " ", "password": "x"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code);
+    }
+    let missing: Value = client
+        .get(format!("{}/nope", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing["code"], "not_found");
+}

@@ -1,0 +1,7 @@
+//! Domain types shared by the desktop client and the cloud server.
+//!
+//! This crate does no I/O: no sockets, no files, no clock. Both `upzento-client`
+//! and `upzento-cloud` depend on it, and on nothing of each other, so the wire
+//! format of the public API is defined exactly once.
+
+pub mod wire;

@@ -1,0 +1,111 @@
+//! Wire DTOs of the public `/phone-sms` HTTP API (JSON, camelCase).
+
+use serde::{Deserialize, Serialize};
+
+/// Name the cloud reports in `GET /healthz`, so the client can tell an
+/// Upzento cloud from some other web server at the same address.
+pub const SERVICE_NAME: &str = "upzento-cloud";
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub status: String,
+    pub service: String,
+    pub version: String,
+}
+
+/// A user's role inside a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// `POST /phone-sms/auth/token`: exchange a user's email and password for a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Answer to [`TokenRequest`]. `expires_at` is RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub token: String,
+    pub expires_at: String,
+    pub user: UserInfo,
+    pub tenant: TenantInfo,
+}
+
+/// `GET /phone-sms/me`: who the bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user: UserInfo,
+    pub tenant: TenantInfo,
+}
+
+/// Body of every 4xx/5xx answer of the cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_is_camel_case() {
+        let body = TokenResponse {
+            token: "t".into(),
+            expires_at: "2026-01-01T00:00:00Z".into(),
+            user: UserInfo {
+                id: "u1".into(),
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                role: Role::Agent,
+            },
+            tenant: TenantInfo {
+                id: "t1".into(),
+                name: "Acme".into(),
+            },
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["expiresAt"], "2026-01-01T00:00:00Z");
+        assert_eq!(json["user"]["role"], "agent");
+    }
+
+    #[test]
+    fn token_request_rejects_unknown_fields() {
+        let err = serde_json::from_str::<TokenRequest>(
+            r#"{"email":"a@b.c","password":"x","admin":true}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}

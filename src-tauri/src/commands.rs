@@ -1,0 +1,92 @@
+//! One Tauri command per `Api` method; no logic of its own.
+
+use tauri::State;
+use upzento_api::{AccountStatus, AccountView, Api, ApiError, AppInfo, SignInRequest};
+
+#[tauri::command]
+#[specta::specta]
+fn app_info(api: State<'_, Api>) -> AppInfo {
+    api.app_info()
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn account_status(api: State<'_, Api>) -> Result<AccountStatus, ApiError> {
+    api.account_status().await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn sign_in(api: State<'_, Api>, request: SignInRequest) -> Result<AccountView, ApiError> {
+    api.sign_in(request).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn sign_out(api: State<'_, Api>) -> Result<(), ApiError> {
+    api.sign_out().await
+}
+
+/// The UI calls this once its first screen is interactive: start-up time goes to the log
+/// (and `cargo xtask bench app` reads it from there).
+#[tauri::command]
+#[specta::specta]
+fn ui_ready() {
+    let millis = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis());
+    tracing::info!(
+        startup_ms = millis as u64,
+        "first screen interactive after {millis} ms"
+    );
+}
+
+/// Every command and event of the IPC boundary; the TypeScript bindings are made from this.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
+        app_info,
+        account_status,
+        sign_in,
+        sign_out,
+        ui_ready,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Where the generated bindings are committed.
+    const BINDINGS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/bindings.ts");
+
+    /// Renders the TypeScript bindings into `path`.
+    fn export_bindings(path: &std::path::Path) -> anyhow::Result<()> {
+        specta_builder()
+            .export(
+                specta_typescript::Typescript::default()
+                    .header("// Generated from Rust by tauri-specta: `cargo xtask bindings`. Do not edit.\n"),
+                path,
+            )
+            .map_err(|e| anyhow::anyhow!("exporting bindings: {e}"))
+    }
+
+    /// Fails when the committed bindings differ from what the Rust code generates.
+    /// `UPZENTO_BLESS=1` rewrites them instead.
+    #[test]
+    fn committed_bindings_are_current() {
+        let dir = std::env::temp_dir().join(format!("upzento-bindings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fresh = dir.join("bindings.ts");
+        export_bindings(&fresh).unwrap();
+        let fresh = std::fs::read_to_string(&fresh).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::env::var_os("UPZENTO_BLESS").is_some() {
+            std::fs::write(BINDINGS_PATH, &fresh).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(BINDINGS_PATH).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/lib/bindings.ts is stale: run `cargo xtask bindings` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! The desktop shell: windows, tray, single instance, logging, and one IPC
+//! command per `upzento_api::Api` method. Nothing else lives here.
+
+mod commands;
+mod logging;
+mod tray;
+
+use std::sync::Arc;
+
+use tauri::Manager;
+use upzento_api::{Api, Paths};
+use upzento_client::credentials::KeyringStore;
+
+pub use commands::specta_builder;
+
+pub const MAIN_WINDOW: &str = "main";
+
+/// When the process started, for the start-up time logged by `ui_ready`.
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
+    let specta = specta_builder();
+    let result = tauri::Builder::default()
+        // Registered first, as its docs ask: a second launch focuses the running window.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("second launch: focusing the running instance");
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .invoke_handler(specta.invoke_handler())
+        .setup(move |app| {
+            specta.mount_events(app);
+            let paths = app_paths(app.handle())?;
+            let guard = logging::init(&paths.log_dir)?;
+            app.manage(guard);
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), ?paths, "starting");
+            app.manage(Api::new(&paths, Arc::new(KeyringStore)));
+            tray::create(app.handle())?;
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(err) = result {
+        tracing::error!(%err, "the app failed");
+        eprintln!("upzento-phone: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn app_paths(app: &tauri::AppHandle) -> tauri::Result<Paths> {
+    let path = app.path();
+    Ok(Paths {
+        config_dir: path.app_config_dir()?,
+        data_dir: path.app_data_dir()?,
+        log_dir: path.app_log_dir()?,
+    })
+}
+
+pub(crate) fn show_main_window(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        // Each step may fail on an exotic window manager; none of them is fatal.
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}

@@ -1,0 +1,121 @@
+// The real app window: every section, keyboard navigation, sign-in and sign-out with the keyring.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { goTo, keyringEntries, openApp, screenshot } from './lib.mjs'
+
+const SECTIONS = ['dashboard', 'inbox', 'calls', 'campaigns', 'numbers', 'settings']
+let browser
+
+before(async () => {
+  browser = await openApp()
+})
+after(async () => {
+  await browser?.deleteSession()
+})
+
+test('the window opens on the dashboard with a labelled navigation', async () => {
+  assert.equal(await browser.getTitle(), 'Upzento Phone')
+  const nav = await browser.$('nav[aria-label="Sections"]')
+  assert.ok(await nav.isDisplayed())
+  assert.equal(await browser.$('#section-title').getText(), 'Dashboard')
+  assert.equal(await browser.$('#nav-dashboard').getAttribute('aria-current'), 'page')
+})
+
+test('every section can be visited and says what it will hold', async () => {
+  for (const id of SECTIONS) {
+    await goTo(browser, id)
+    const title = await browser.$('#section-title').getText()
+    assert.equal(title.toLowerCase(), id)
+    const text = await browser.$('main').getText()
+    assert.ok(text.length > title.length + 20, `section ${id} has no explanatory text`)
+    await screenshot(browser, `section-${id}`)
+  }
+})
+
+test('keyboard: Alt+digit switches sections and focus lands on the heading', async () => {
+  await goTo(browser, 'dashboard')
+  await browser.keys(['Alt', '3'])
+  await browser.waitUntil(async () => (await browser.$('#section-title').getText()) === 'Calls', { timeout: 5000 })
+  const focused = await browser.execute(() => document.activeElement?.id)
+  assert.equal(focused, 'section-title')
+})
+
+test('every control has an accessible name', async () => {
+  for (const id of SECTIONS) {
+    await goTo(browser, id)
+    const unnamed = await browser.execute(() =>
+      [...document.querySelectorAll('a, button, input, select, textarea')]
+        .filter((el) => {
+          const label = el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.textContent || el.getAttribute('title')
+          return !label || !label.trim()
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    )
+    assert.deepEqual(unnamed, [], `unnamed controls in ${id}`)
+  }
+})
+
+test('a narrow window keeps every section reachable', async () => {
+  const { width, height } = await browser.getWindowSize()
+  await browser.setWindowSize(400, 700)
+  try {
+    await browser.waitUntil(async () => (await browser.execute(() => window.innerWidth)) <= 420, { timeout: 5000 })
+    for (const id of SECTIONS) assert.ok(await browser.$(`#nav-${id}`).isDisplayedInViewport(), `${id} hidden`)
+    const overflow = await browser.execute(() => document.documentElement.scrollWidth > window.innerWidth + 1)
+    assert.equal(overflow, false, 'horizontal scrolling in a narrow window')
+    await screenshot(browser, 'narrow')
+  } finally {
+    await browser.setWindowSize(width, height)
+  }
+})
+
+test('sign-in form validates before anything is sent', async () => {
+  await goTo(browser, 'settings')
+  await (await browser.$('#sign-in')).click()
+  assert.match(await browser.$('#signin-cloudUrl-error').getText(), /address/)
+  assert.equal(await browser.$('#signin-cloudUrl').getAttribute('aria-invalid'), 'true')
+})
+
+test('an unreachable cloud is reported with its code and nothing is stored', async () => {
+  await goTo(browser, 'settings')
+  await (await browser.$('#signin-cloudUrl')).setValue('http://127.0.0.1:9')
+  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
+  await (await browser.$('#signin-password')).setValue('whatever')
+  await (await browser.$('#sign-in')).click()
+  const error = await browser.$('#account-error')
+  await error.waitForDisplayed({ timeout: 15000 })
+  assert.equal(await error.getAttribute('data-code'), 'unreachable')
+  assert.deepEqual(keyringEntries(), [])
+})
+
+const CLOUD = process.env.CLOUD_URL
+test('sign in and out of the demo cloud: the token is created in and deleted from the keyring', { skip: !CLOUD && 'no cloud in this run' }, async () => {
+  await goTo(browser, 'settings')
+  const url = await browser.$('#signin-cloudUrl')
+  await url.clearValue()
+  await url.setValue(CLOUD)
+  const email = await browser.$('#signin-email')
+  await email.clearValue()
+  await email.setValue('agent@demo.upzento.test')
+  const password = await browser.$('#signin-password')
+
+  // Wrong password first: refused, nothing kept.
+  await password.clearValue()
+  await password.setValue('wrong-password')
+  await (await browser.$('#sign-in')).click()
+  await browser.waitUntil(async () => (await browser.$('#account-error').getAttribute('data-code')) === 'unauthorized', { timeout: 15000 })
+  assert.deepEqual(keyringEntries(), [])
+
+  await password.clearValue()
+  await password.setValue('demo-agent-password')
+  await (await browser.$('#sign-in')).click()
+  const user = await browser.$('#account-user')
+  await user.waitForDisplayed({ timeout: 15000 })
+  assert.match(await user.getText(), /agent@demo\.upzento\.test/)
+  assert.deepEqual(keyringEntries(), [`cloud-token:${CLOUD}/`])
+  await screenshot(browser, 'signed-in')
+
+  await (await browser.$('#sign-out')).click()
+  await (await browser.$('#signin-cloudUrl')).waitForDisplayed({ timeout: 10000 })
+  assert.deepEqual(keyringEntries(), [])
+})

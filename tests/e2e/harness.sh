@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The real-window end-to-end harness. `cargo xtask e2e` runs it inside
+#   xvfb-run -a dbus-run-session -- bash tests/e2e/harness.sh
+# with APP, E2E_HOME, ARTIFACTS, WD_PORT, WD_NATIVE_PORT and TAURI_DRIVER set.
+# Everything it starts, it stops by PID.
+set -euo pipefail
+: "${APP:?}" "${E2E_HOME:?}" "${ARTIFACTS:?}" "${WD_PORT:?}" "${WD_NATIVE_PORT:?}" "${TAURI_DRIVER:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+
+# A fresh home: app config, data, logs and the keyring all start empty.
+export HOME=$E2E_HOME
+export XDG_CONFIG_HOME=$HOME/.config XDG_DATA_HOME=$HOME/.local/share XDG_CACHE_HOME=$HOME/.cache
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
+export UPZENTO_LOG=${UPZENTO_LOG:-info,upzento=debug,upzento_phone=debug}
+# Software rendering without compositing: stable under Xvfb (see shared recipes).
+export WEBKIT_DISABLE_COMPOSITING_MODE=1
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+wait_http() { # url what
+  for _ in $(seq 1 200); do curl -sf -m 1 "$1" >/dev/null && return 0; sleep 0.05; done
+  echo "harness: $2 did not come up at $1" >&2; return 1
+}
+
+start_driver() { # log file
+  "$TAURI_DRIVER" --port "$WD_PORT" --native-port "$WD_NATIVE_PORT" >"$1" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$WD_PORT/status" tauri-driver
+}
+
+# The unlocked login keyring (Secret Service) of this D-Bus session.
+eval "$(printf 'e2e-keyring-password' | gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+
+# The tenant cloud, with its demo tenant.
+if [[ -n "${CLOUD:-}" ]]; then
+  : "${CLOUD_PORT:?}"
+  "$CLOUD" serve --listen "127.0.0.1:$CLOUD_PORT" --data-dir "$HOME/cloud" --demo \
+    >"$ARTIFACTS/cloud.log" 2>&1 &
+  pids+=($!)
+  export CLOUD_URL="http://127.0.0.1:$CLOUD_PORT"
+  wait_http "$CLOUD_URL/healthz" upzento-cloud
+fi
+
+export APP WD_PORT ARTIFACTS
+cd "$here"
+
+status=0
+start_driver "$ARTIFACTS/tauri-driver.log"
+node --test --test-concurrency=1 app.test.mjs || status=$?
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+
+# The same app on a D-Bus session without any Secret Service: it must refuse to sign in.
+cp "$here/session-no-secrets.conf" "$HOME/session-no-secrets.conf"
+sed -i "s|@DIR@|$HOME|" "$HOME/session-no-secrets.conf"
+dbus-run-session --config-file="$HOME/session-no-secrets.conf" -- bash -c '
+  set -euo pipefail
+  "$TAURI_DRIVER" --port "$WD_PORT" --native-port "$WD_NATIVE_PORT" >"$ARTIFACTS/tauri-driver-no-keyring.log" 2>&1 &
+  drv=$!
+  trap "kill $drv 2>/dev/null || true; wait $drv 2>/dev/null || true" EXIT
+  for _ in $(seq 1 200); do curl -sf -m 1 "http://127.0.0.1:$WD_PORT/status" >/dev/null && break; sleep 0.05; done
+  node --test --test-concurrency=1 no-keyring.test.mjs
+' || status=$?
+
+cp "$XDG_DATA_HOME"/com.upzento.phone/logs/*.log "$ARTIFACTS/" 2>/dev/null || true
+exit $status

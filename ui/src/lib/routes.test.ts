@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_SECTION, SECTIONS, hashFor, sectionFromHash } from './routes'
+
+describe('sectionFromHash', () => {
+  it('reads every section back from its own hash', () => {
+    for (const s of SECTIONS) expect(sectionFromHash(hashFor(s.id))).toBe(s.id)
+  })
+  it('ignores sub-paths and queries', () => {
+    expect(sectionFromHash('#/inbox/conv-1')).toBe('inbox')
+    expect(sectionFromHash('#/calls?filter=missed')).toBe('calls')
+  })
+  it('falls back to the default for empty or unknown hashes', () => {
+    for (const h of ['', '#', '#/', '#/nope', 'garbage']) expect(sectionFromHash(h)).toBe(DEFAULT_SECTION)
+  })
+  it('gives every section a distinct shortcut key', () => {
+    expect(new Set(SECTIONS.map((s) => s.key)).size).toBe(SECTIONS.length)
+  })
+})

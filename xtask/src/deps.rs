@@ -1,0 +1,131 @@
+//! Installs what the commands need and a fresh machine lacks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::proc::{cargo, run, run_in, succeeds};
+use crate::{root, step};
+
+/// Debian packages: build (Tauri/WebKitGTK), the headless desktop for the
+/// real-window tests (Xvfb, D-Bus, WebKitWebDriver, keyring, notifications).
+const APT: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libasound2-dev",
+    "libdbus-1-dev",
+    "libxdo-dev",
+    "xvfb",
+    "xauth",
+    "dbus-x11",
+    "at-spi2-core",
+    "webkit2gtk-driver",
+    "gnome-keyring",
+    "libsecret-tools",
+    "dunst",
+    "curl",
+];
+
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+pub fn ensure() -> Result<()> {
+    apt()?;
+    tauri_driver()?;
+    npm(&root().join("ui"))?;
+    npm(&root().join("tests/e2e"))?;
+    Ok(())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn apt() -> Result<()> {
+    let missing: Vec<&str> = APT.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("apt: installing {}", missing.join(" ")));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let apt_get = |args: &[&str]| {
+        let mut cmd = if is_root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(&mut apt_get(&["update", "-qq"]))?;
+    let mut install = apt_get(&[
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "-o",
+        "DPkg::Lock::Timeout=600",
+    ]);
+    install.args(&missing);
+    run(&mut install)
+}
+
+/// Path of tauri-driver, installed with cargo when absent.
+pub fn tauri_driver() -> Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .map(|home| home.join("bin/tauri-driver"));
+    for candidate in cargo_bin
+        .iter()
+        .cloned()
+        .chain([PathBuf::from("tauri-driver")])
+    {
+        if succeeds(Command::new(&candidate).arg("--help")) {
+            return Ok(candidate);
+        }
+    }
+    step("installing tauri-driver");
+    run(cargo().args([
+        "install",
+        "tauri-driver",
+        "--locked",
+        "--version",
+        TAURI_DRIVER_VERSION,
+    ]))?;
+    match cargo_bin {
+        Some(path) if path.exists() => Ok(path),
+        _ => bail!("tauri-driver was installed but cannot be found in ~/.cargo/bin"),
+    }
+}
+
+/// `npm ci` when node_modules is missing or older than the lockfile.
+fn npm(dir: &Path) -> Result<()> {
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let fresh = match (modified(&lock), modified(&stamp)) {
+        (Some(lock), Some(stamp)) => stamp >= lock,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    step(&format!("npm ci in {}", dir.display()));
+    run_in(
+        dir,
+        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]),
+    )
+}

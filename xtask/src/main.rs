@@ -1,0 +1,238 @@
+//! Developer commands. `cargo xtask help` lists them.
+//!
+//! Every command installs what it is missing first (apt packages, tauri-driver,
+//! npm dependencies), so a fresh Debian 12 / Ubuntu machine needs nothing but
+//! Rust, Node and root or sudo.
+
+#![allow(clippy::unwrap_used)]
+
+mod deps;
+mod proc;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::proc::{cargo, free_port, run, run_in};
+
+const USAGE: &str = "\
+cargo xtask <command>
+
+  run            install what is missing, build, start a demo cloud and open the app
+  test           everything CI checks: fmt, clippy, cargo tests, UI tests, real-window e2e
+  e2e            only the real-window end-to-end suite (Xvfb + WebDriver)
+  bindings       regenerate the TypeScript IPC bindings (ui/src/lib/bindings.ts)
+  bundle         build the .deb package
+  bench app      cold start to interactive (ms) and idle memory (PSS, MiB) under Xvfb
+  deps           only install what is missing
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = &args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("run") => cmd_run(),
+        Some("test") => cmd_test(),
+        Some("e2e") => {
+            deps::ensure()?;
+            build_ui()?;
+            e2e()
+        }
+        Some("bindings") => bindings(),
+        Some("bundle") => bundle(),
+        Some("bench") => match rest.first().map(String::as_str) {
+            Some("app") => bench_app(),
+            other => bail!("unknown benchmark {other:?}; try `cargo xtask bench app`"),
+        },
+        Some("deps") => deps::ensure(),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn step(name: &str) {
+    eprintln!("\n\x1b[1m==> {name}\x1b[0m");
+}
+
+fn build_ui() -> Result<()> {
+    step("UI build (vite)");
+    run_in(
+        &root().join("ui"),
+        Command::new("npm").args(["run", "build"]),
+    )
+}
+
+struct Binaries {
+    app: PathBuf,
+    cloud: PathBuf,
+}
+
+/// Builds the desktop app and the cloud server.
+fn build_app(release: bool) -> Result<Binaries> {
+    step("app and cloud build");
+    let mut cmd = cargo();
+    cmd.args(["build", "-p", "upzento-phone", "-p", "upzento-cloud"]);
+    if release {
+        cmd.arg("--release");
+    }
+    run_in(&root(), &mut cmd)?;
+    let dir = target_dir().join(if release { "release" } else { "debug" });
+    Ok(Binaries {
+        app: dir.join("upzento-phone"),
+        cloud: dir.join("upzento-cloud"),
+    })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn cmd_test() -> Result<()> {
+    deps::ensure()?;
+    let root = root();
+    step("rustfmt");
+    run_in(&root, cargo().args(["fmt", "--all", "--", "--check"]))?;
+    build_ui()?;
+    step("UI type check (svelte-check)");
+    run_in(&root.join("ui"), Command::new("npm").args(["run", "check"]))?;
+    step("UI unit tests (vitest)");
+    run_in(&root.join("ui"), Command::new("npm").args(["test"]))?;
+    step("clippy");
+    run_in(
+        &root,
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step("cargo tests");
+    run_in(&root, cargo().args(["test", "--workspace"]))?;
+    e2e()?;
+    eprintln!("\nall checks passed");
+    Ok(())
+}
+
+/// The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver.
+fn e2e() -> Result<()> {
+    let bins = build_app(false)?;
+    step("end-to-end tests in the real window (Xvfb + WebDriver)");
+    let root = root();
+    let artifacts = root.join("tests/e2e/artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let home = tempdir("upzento-e2e")?;
+    let result = run_in(
+        &root,
+        Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x800x24 -nolisten tcp"])
+            .args(["dbus-run-session", "--", "bash", "tests/e2e/harness.sh"])
+            .env("APP", &bins.app)
+            .env("CLOUD", &bins.cloud)
+            .env("CLOUD_PORT", free_port()?.to_string())
+            .env("E2E_HOME", &home)
+            .env("ARTIFACTS", &artifacts)
+            .env("WD_PORT", free_port()?.to_string())
+            .env("WD_NATIVE_PORT", free_port()?.to_string())
+            .env("TAURI_DRIVER", deps::tauri_driver()?),
+    );
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&home);
+    } else {
+        eprintln!("e2e home kept for inspection: {}", home.display());
+    }
+    result
+}
+
+fn bindings() -> Result<()> {
+    step("regenerate TypeScript bindings");
+    run_in(
+        &root(),
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "upzento-phone",
+                "--lib",
+                "committed_bindings_are_current",
+            ])
+            .env("UPZENTO_BLESS", "1"),
+    )?;
+    eprintln!("wrote ui/src/lib/bindings.ts");
+    Ok(())
+}
+
+fn bundle() -> Result<()> {
+    deps::ensure()?;
+    build_ui()?;
+    step("bundle .deb (tauri build)");
+    // `tauri build` needs to run from src-tauri/, which holds symlinks to the
+    // root tauri.conf.json, ui/ and icons/.
+    run_in(
+        &root().join("src-tauri"),
+        Command::new("npx")
+            .args(["--prefix", "../ui", "tauri", "build", "--bundles", "deb"])
+            .env("CI", "true"),
+    )?;
+    let dir = target_dir().join("release/bundle/deb");
+    for entry in std::fs::read_dir(&dir).with_context(|| dir.display().to_string())? {
+        eprintln!("built {}", entry?.path().display());
+    }
+    Ok(())
+}
+
+fn cmd_run() -> Result<()> {
+    deps::ensure()?;
+    build_ui()?;
+    let app = build_app(false)?;
+    step("starting Upzento Phone");
+    let mut cmd = Command::new(&app);
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        bail!("no display: run this from a desktop session (or under xvfb-run -a)");
+    }
+    run(&mut cmd)
+}
+
+fn bench_app() -> Result<()> {
+    deps::ensure()?;
+    build_ui()?;
+    let app = build_app(true)?.app;
+    step("bench app: cold start and idle memory under Xvfb");
+    let home = tempdir("upzento-bench")?;
+    run_in(
+        &root(),
+        Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x800x24 -nolisten tcp"])
+            .args(["dbus-run-session", "--", "bash", "tests/bench/app.sh"])
+            .env("APP", &app)
+            .env("BENCH_HOME", &home)
+            .env("RUNS", std::env::var("RUNS").unwrap_or_else(|_| "7".into())),
+    )?;
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(())
+}
+
+fn tempdir(prefix: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
