@@ -60,7 +60,7 @@ test('a narrow window keeps every section reachable', async () => {
   await browser.setWindowSize(400, 700)
   try {
     await browser.waitUntil(async () => (await browser.execute(() => window.innerWidth)) <= 420, { timeout: 5000 })
-    for (const id of SECTIONS) assert.ok(await browser.$(`#nav-${id}`).isDisplayedInViewport(), `${id} hidden`)
+    for (const id of SECTIONS) assert.ok(await browser.$(`#nav-${id}`).isDisplayed({ withinViewport: true }), `${id} hidden`)
     const overflow = await browser.execute(() => document.documentElement.scrollWidth > window.innerWidth + 1)
     assert.equal(overflow, false, 'horizontal scrolling in a narrow window')
     await screenshot(browser, 'narrow')

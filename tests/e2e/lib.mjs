@@ -1,6 +1,6 @@
 // Shared helpers of the real-window tests: a WebdriverIO session on the app through tauri-driver.
 import { remote } from 'webdriverio'
-import { execFileSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 
 export const ARTIFACTS = process.env.ARTIFACTS ?? '.'
@@ -32,20 +32,14 @@ export async function goTo(browser, id) {
   })
 }
 
-/** Secrets of the app in the Secret Service of this D-Bus session (libsecret's secret-tool). */
+/** Keyring entries (their `username` attributes) of the app in this D-Bus session's Secret Service. */
 export function keyringEntries() {
-  try {
-    const out = execFileSync('secret-tool', ['search', '--all', 'service', 'upzento-phone'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    return out
-      .split('\n')
-      .filter((l) => l.startsWith('attribute.username = '))
-      .map((l) => l.slice('attribute.username = '.length))
-  } catch (e) {
-    // secret-tool exits 1 when nothing matches.
-    if (e.status === 1) return []
-    throw e
-  }
+  // secret-tool prints the item's attributes on stderr and the rest on stdout; exit 1 means no match.
+  const r = spawnSync('secret-tool', ['search', '--all', 'service', 'upzento-phone'], { encoding: 'utf8' })
+  if (r.error) throw r.error
+  if (r.status !== 0 && r.status !== 1) throw new Error(`secret-tool failed (${r.status}): ${r.stderr}`)
+  return `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .filter((l) => l.startsWith('attribute.username = '))
+    .map((l) => l.slice('attribute.username = '.length))
 }

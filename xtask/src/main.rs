@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod deps;
+mod dev;
 mod proc;
 
 use std::path::{Path, PathBuf};
@@ -196,14 +197,35 @@ fn bundle() -> Result<()> {
 
 fn cmd_run() -> Result<()> {
     deps::ensure()?;
-    build_ui()?;
-    let app = build_app(false)?;
-    step("starting Upzento Phone");
-    let mut cmd = Command::new(&app);
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        bail!("no display: run this from a desktop session (or under xvfb-run -a)");
+        bail!("no display: run this from a desktop session (or under `xvfb-run -a`)");
     }
-    run(&mut cmd)
+    build_ui()?;
+    let bins = build_app(false)?;
+
+    step("starting the local cloud (SQLite, demo tenant)");
+    let port = if std::net::TcpListener::bind(("127.0.0.1", 8787)).is_ok() {
+        8787
+    } else {
+        free_port()?
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let data_dir = dev::data_home().join("upzento-cloud-dev");
+    let mut cloud = Command::new(&bins.cloud)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .spawn()
+        .context("starting upzento-cloud")?;
+    let result = (|| {
+        dev::wait_for_cloud(&url)?;
+        dev::sign_in_demo(&url)?;
+        step("starting Upzento Phone");
+        run(&mut Command::new(&bins.app))
+    })();
+    let _ = cloud.kill();
+    let _ = cloud.wait();
+    result
 }
 
 fn bench_app() -> Result<()> {
