@@ -4,4 +4,6 @@
 //! and `upzento-cloud` depend on it, and on nothing of each other, so the wire
 //! format of the public API is defined exactly once.
 
+pub mod phone;
+pub mod sms;
 pub mod wire;

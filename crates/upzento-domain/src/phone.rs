@@ -1,0 +1,79 @@
+//! Phone numbers, validated and stored as E.164 (`+15551234567`).
+
+use std::fmt;
+
+/// Why a phone number was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPhoneNumber {
+    pub input: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for InvalidPhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "“{}” is not a valid phone number: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidPhoneNumber {}
+
+/// Parses what a user or a provider gave and returns its E.164 form. Numbers
+/// without a `+` are read in `default_region` (ISO 3166 alpha-2, e.g. "US").
+pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, InvalidPhoneNumber> {
+    let invalid = |reason| InvalidPhoneNumber {
+        input: input.to_owned(),
+        reason,
+    };
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    let region = match default_region {
+        Some(code) => Some(
+            code.to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .map_err(|_| invalid("the default country is unknown"))?,
+        ),
+        None => None,
+    };
+    let parsed = phonenumber::parse(region, trimmed).map_err(|_| {
+        if trimmed.starts_with('+') || region.is_some() {
+            invalid("it cannot be read as a phone number")
+        } else {
+            invalid("it needs a country code (start with +)")
+        }
+    })?;
+    // Parsing accepts many impossible numbers; validity checks the numbering plan.
+    if !phonenumber::is_valid(&parsed) {
+        return Err(invalid("no such number exists in its country's numbering plan"));
+    }
+    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_to_e164() {
+        assert_eq!(to_e164("+1 (415) 555-2671", None).unwrap(), "+14155552671");
+        assert_eq!(to_e164("(415) 555-2671", Some("us")).unwrap(), "+14155552671");
+        assert_eq!(to_e164("020 7946 0018", Some("GB")).unwrap(), "+442079460018");
+        assert_eq!(to_e164("+49 30 901820", None).unwrap(), "+4930901820");
+    }
+
+    #[test]
+    fn refuses_what_cannot_exist() {
+        for (input, region) in [
+            ("", None),
+            ("hello", None),
+            ("415 555 2671", None),
+            ("+1 555", None),
+            ("+999 1234567", None),
+            ("12345", Some("US")),
+            ("+14155552671", Some("XX")),
+        ] {
+            assert!(to_e164(input, region).is_err(), "{input:?} {region:?}");
+        }
+    }
+}
