@@ -2,7 +2,7 @@
 //! command per `upzento_api::Api` method. Nothing else lives here.
 
 mod commands;
-mod logging;
+pub mod logging;
 mod tray;
 
 use std::sync::Arc;

@@ -16,6 +16,12 @@ const KEEP_FILES: usize = 14;
 /// Keeps the log writer's worker alive; dropping it flushes the last lines.
 pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
 
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogGuard")
+    }
+}
+
 pub fn init(dir: &Path) -> anyhow::Result<LogGuard> {
     std::fs::create_dir_all(dir)?;
     let appender = RollingFileAppender::builder()

@@ -1,6 +1,9 @@
 // The real app window: every section, keyboard navigation, sign-in and sign-out with the keyring.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
 import { goTo, keyringEntries, openApp, screenshot } from './lib.mjs'
 
 const SECTIONS = ['dashboard', 'inbox', 'calls', 'campaigns', 'numbers', 'settings']
@@ -118,4 +121,39 @@ test('sign in and out of the demo cloud: the token is created in and deleted fro
   await (await browser.$('#sign-out')).click()
   await (await browser.$('#signin-cloudUrl')).waitForDisplayed({ timeout: 10000 })
   assert.deepEqual(keyringEntries(), [])
+})
+
+test('a second launch exits at once and focuses the running window', async () => {
+  const second = spawnSync(process.env.APP, [], { timeout: 20000, encoding: 'utf8' })
+  assert.equal(second.status, 0, `second instance did not exit cleanly: ${second.signal ?? ''} ${second.stderr}`)
+  const logs = path.join(process.env.XDG_DATA_HOME, 'com.upzento.phone', 'logs')
+  await browser.waitUntil(
+    () => readdirSync(logs).some((f) => readFileSync(path.join(logs, f), 'utf8').includes('second launch: focusing the running instance')),
+    { timeout: 5000, timeoutMsg: 'the running instance was not told about the second launch' },
+  )
+  assert.equal(await browser.$('#section-title').isDisplayed(), true)
+})
+
+test('window size is remembered across restarts', async () => {
+  await browser.setWindowSize(900, 650)
+  const saved = await browser.executeAsync((done) => {
+    window.__TAURI_INTERNALS__.invoke('plugin:window-state|save_window_state', { flags: 63 }).then(
+      () => done('ok'),
+      (e) => done(String(e)),
+    )
+  })
+  assert.equal(saved, 'ok')
+  await browser.deleteSession()
+  browser = undefined
+  // Single instance: a launch while the old instance still holds its D-Bus name would just exit.
+  const alive = () =>
+    spawnSync('pgrep', ['-f', `^${process.env.APP}`]).status === 0 ||
+    spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.ListNames'], {
+      encoding: 'utf8',
+    }).stdout.includes('com.upzento.phone.SingleInstance')
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100))
+  assert.equal(alive(), false, 'the app did not exit when its WebDriver session ended')
+  browser = await openApp()
+  const { width, height } = await browser.getWindowSize()
+  assert.ok(Math.abs(width - 900) <= 2 && Math.abs(height - 650) <= 2, `restored ${width}x${height}, expected 900x650`)
 })

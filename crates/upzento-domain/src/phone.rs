@@ -11,7 +11,11 @@ pub struct InvalidPhoneNumber {
 
 impl fmt::Display for InvalidPhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "“{}” is not a valid phone number: {}", self.input, self.reason)
+        write!(
+            f,
+            "“{}” is not a valid phone number: {}",
+            self.input, self.reason
+        )
     }
 }
 
@@ -45,7 +49,9 @@ pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, Inva
     })?;
     // Parsing accepts many impossible numbers; validity checks the numbering plan.
     if !phonenumber::is_valid(&parsed) {
-        return Err(invalid("no such number exists in its country's numbering plan"));
+        return Err(invalid(
+            "no such number exists in its country's numbering plan",
+        ));
     }
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
@@ -57,8 +63,14 @@ mod tests {
     #[test]
     fn normalises_to_e164() {
         assert_eq!(to_e164("+1 (415) 555-2671", None).unwrap(), "+14155552671");
-        assert_eq!(to_e164("(415) 555-2671", Some("us")).unwrap(), "+14155552671");
-        assert_eq!(to_e164("020 7946 0018", Some("GB")).unwrap(), "+442079460018");
+        assert_eq!(
+            to_e164("(415) 555-2671", Some("us")).unwrap(),
+            "+14155552671"
+        );
+        assert_eq!(
+            to_e164("020 7946 0018", Some("GB")).unwrap(),
+            "+442079460018"
+        );
         assert_eq!(to_e164("+49 30 901820", None).unwrap(), "+4930901820");
     }
 
