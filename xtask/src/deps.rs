@@ -29,6 +29,8 @@ const APT: &[&str] = &[
     "libsecret-tools",
     "dunst",
     "curl",
+    // The cloud's tests run against a real PostgreSQL server.
+    "postgresql",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

@@ -8,6 +8,7 @@
 
 mod deps;
 mod dev;
+mod pg;
 mod proc;
 
 use std::path::{Path, PathBuf};
@@ -121,8 +122,16 @@ fn cmd_test() -> Result<()> {
             "warnings",
         ]),
     )?;
-    step("cargo tests");
-    run_in(&root, cargo().args(["test", "--workspace"]))?;
+    step("cargo tests (with a throwaway PostgreSQL)");
+    let pg_dir = tempdir("upzento-pg")?;
+    let pg = pg::TestPostgres::start(&pg_dir)?;
+    run_in(
+        &root,
+        cargo()
+            .args(["test", "--workspace"])
+            .env("UPZENTO_TEST_PG_URL", &pg.url),
+    )?;
+    drop(pg);
     e2e()?;
     eprintln!("\nall checks passed");
     Ok(())

@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use upzento_cloud::store::Store;
+use upzento_cloud::store::postgres::PgStore;
 use upzento_cloud::store::sqlite::SqliteStore;
 use upzento_cloud::{AppState, demo};
 
@@ -31,7 +33,7 @@ enum Command {
         /// Directory of the embedded SQLite database (default: the user's data dir).
         #[arg(long, env = "UPZENTO_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// Database URL: sqlite:///path/to/file.db (postgres:// is not supported yet).
+        /// Database URL: postgres://user:password@host/db, or sqlite:///path/to/file.db.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
         /// Create a demo tenant with an admin and an agent on first start.
@@ -63,24 +65,30 @@ async fn serve(
     database_url: Option<String>,
     demo: bool,
 ) -> anyhow::Result<()> {
-    let path = match database_url {
+    let store: Arc<dyn Store> = match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            bail!("PostgreSQL storage is not available in this build yet; use SQLite (the default)")
+            let store = PgStore::connect(&url).await?;
+            tracing::info!("PostgreSQL storage");
+            Arc::new(store)
         }
-        Some(url) => PathBuf::from(
-            url.strip_prefix("sqlite://")
-                .with_context(|| format!("unsupported database URL {url}"))?,
-        ),
-        None => data_dir
-            .or_else(|| dirs::data_dir().map(|d| d.join("upzento-cloud")))
-            .context("no data directory: pass --data-dir")?
-            .join("upzento-cloud.db"),
+        other => {
+            let path = match other {
+                Some(url) => PathBuf::from(url.strip_prefix("sqlite://").with_context(|| {
+                    format!("unsupported database URL {url}: use sqlite:// or postgres://")
+                })?),
+                None => data_dir
+                    .or_else(|| dirs::data_dir().map(|d| d.join("upzento-cloud")))
+                    .context("no data directory: pass --data-dir")?
+                    .join("upzento-cloud.db"),
+            };
+            let store = SqliteStore::open(&path)?;
+            tracing::info!(db = %path.display(), "SQLite storage");
+            Arc::new(store)
+        }
     };
-    let store = SqliteStore::open(&path)?;
-    tracing::info!(db = %path.display(), "SQLite storage");
     if demo {
         let now = time::OffsetDateTime::now_utc();
-        if demo::ensure(&store, now).await? {
+        if demo::ensure(store.as_ref(), now).await? {
             tracing::info!(tenant = demo::TENANT, "demo tenant created");
         }
         println!(
@@ -96,11 +104,5 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    upzento_cloud::serve(
-        listener,
-        AppState {
-            store: Arc::new(store),
-        },
-    )
-    .await
+    upzento_cloud::serve(listener, AppState { store }).await
 }

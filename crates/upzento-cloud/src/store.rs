@@ -1,7 +1,8 @@
-//! The storage trait of the cloud. Implementations: SQLite (embedded default);
-//! PostgreSQL comes next through tokio-postgres. Methods that touch a tenant's
+//! The storage trait of the cloud. Implementations: SQLite (embedded default)
+//! and PostgreSQL (tokio-postgres). Methods that touch a tenant's
 //! data take the tenant explicitly.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

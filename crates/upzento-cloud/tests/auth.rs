@@ -1,39 +1,22 @@
 //! The cloud's authentication endpoints over real HTTP, on a random port, with a fresh SQLite file.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
+use common::{Backend, Server, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use upzento_cloud::store::sqlite::SqliteStore;
-use upzento_cloud::store::{NewToken, Store, TokenKind};
-use upzento_cloud::{AppState, auth, demo};
+use upzento_cloud::store::{NewToken, TokenKind};
+use upzento_cloud::{auth, demo};
 
-struct Server {
-    url: String,
-    store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("cloud.db")).unwrap());
-    demo::ensure(store.as_ref(), OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        store: store.clone(),
-    };
-    tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
-    Server {
-        url,
-        store,
-        _dir: dir,
-    }
-}
+on_both_backends!(
+    healthz_names_the_service,
+    password_sign_in_issues_a_token_that_identifies_the_user,
+    wrong_password_and_unknown_email_look_the_same,
+    bad_tokens_are_refused,
+    malformed_bodies_get_json_4xx,
+);
 
 async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -44,9 +27,8 @@ async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Respo
         .unwrap()
 }
 
-#[tokio::test]
-async fn healthz_names_the_service() {
-    let server = start().await;
+async fn healthz_names_the_service(backend: Backend) {
+    let server = start(backend).await;
     let body: Value = reqwest::get(format!("{}/healthz", server.url))
         .await
         .unwrap()
@@ -57,9 +39,8 @@ async fn healthz_names_the_service() {
     assert_eq!(body["status"], "ok");
 }
 
-#[tokio::test]
-async fn password_sign_in_issues_a_token_that_identifies_the_user() {
-    let server = start().await;
+async fn password_sign_in_issues_a_token_that_identifies_the_user(backend: Backend) {
+    let server = start(backend).await;
     let response = sign_in(&server, "Agent@Demo.Upzento.Test", demo::AGENT_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
@@ -80,9 +61,8 @@ async fn password_sign_in_issues_a_token_that_identifies_the_user() {
     assert_eq!(me["user"]["email"], demo::AGENT_EMAIL);
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_email_look_the_same() {
-    let server = start().await;
+async fn wrong_password_and_unknown_email_look_the_same(backend: Backend) {
+    let server = start(backend).await;
     for (email, password) in [(demo::AGENT_EMAIL, "nope"), ("nobody@example.com", "nope")] {
         let response = sign_in(&server, email, password).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -92,9 +72,8 @@ async fn wrong_password_and_unknown_email_look_the_same() {
     }
 }
 
-#[tokio::test]
-async fn bad_tokens_are_refused() {
-    let server = start().await;
+async fn bad_tokens_are_refused(backend: Backend) {
+    let server = start(backend).await;
     let client = reqwest::Client::new();
     let url = format!("{}/phone-sms/me", server.url);
     let none = client.get(&url).send().await.unwrap();
@@ -144,9 +123,8 @@ async fn bad_tokens_are_refused() {
     assert_eq!(body["code"], "unauthorized");
 }
 
-#[tokio::test]
-async fn malformed_bodies_get_json_4xx() {
-    let server = start().await;
+async fn malformed_bodies_get_json_4xx(backend: Backend) {
+    let server = start(backend).await;
     let client = reqwest::Client::new();
     let url = format!("{}/phone-sms/auth/token", server.url);
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![

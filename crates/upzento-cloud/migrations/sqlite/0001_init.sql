@@ -1,8 +1,9 @@
 -- Tenants, their users, and bearer tokens (stored as SHA-256 hashes only).
+-- Times are Unix milliseconds (UTC).
 CREATE TABLE tenant (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
-    created_at  TEXT NOT NULL
+    created_at  INTEGER NOT NULL
 );
 
 CREATE TABLE app_user (
@@ -12,7 +13,7 @@ CREATE TABLE app_user (
     email          TEXT NOT NULL,
     role           TEXT NOT NULL CHECK (role IN ('admin', 'agent')),
     password_hash  TEXT,
-    created_at     TEXT NOT NULL
+    created_at     INTEGER NOT NULL
 );
 -- An email signs in to exactly one tenant.
 CREATE UNIQUE INDEX app_user_email ON app_user (lower(email));
@@ -23,7 +24,7 @@ CREATE TABLE api_token (
     tenant_id   TEXT NOT NULL REFERENCES tenant(id),
     kind        TEXT NOT NULL CHECK (kind IN ('session', 'api')),
     label       TEXT,
-    created_at  TEXT NOT NULL,
-    expires_at  TEXT
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER
 );
 CREATE INDEX api_token_user ON api_token (user_id);

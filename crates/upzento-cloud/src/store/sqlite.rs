@@ -8,7 +8,6 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use upzento_domain::wire::Role;
 
 use super::{NewToken, NewUser, Store, Tenant, TokenKind, User};
@@ -79,8 +78,9 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ts(t: OffsetDateTime) -> anyhow::Result<String> {
-    Ok(t.format(&Rfc3339)?)
+/// Times are stored as Unix milliseconds: compact, and ordered as integers.
+fn ts(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn new_id() -> String {
@@ -127,7 +127,7 @@ impl Store for SqliteStore {
         self.with(move |c| {
             c.execute(
                 "INSERT INTO tenant (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![row.id, row.name, ts(now)?],
+                params![row.id, row.name, ts(now)],
             )?;
             Ok(())
         })
@@ -171,7 +171,7 @@ impl Store for SqliteStore {
                     user.email,
                     role_str(user.role),
                     user.password_hash,
-                    ts(now)?
+                    ts(now)
                 ],
             )?;
             Ok(())
@@ -199,7 +199,7 @@ impl Store for SqliteStore {
 
     async fn insert_token(&self, token: NewToken, now: OffsetDateTime) -> anyhow::Result<()> {
         self.with(move |c| {
-            let expires = token.expires_at.map(ts).transpose()?;
+            let expires = token.expires_at.map(ts);
             let kind = match token.kind {
                 TokenKind::Session => "session",
                 TokenKind::Api => "api",
@@ -207,7 +207,7 @@ impl Store for SqliteStore {
             c.execute(
                 "INSERT INTO api_token (token_hash, user_id, tenant_id, kind, label, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![token.hash, token.user_id, token.tenant_id, kind, token.label, ts(now)?, expires],
+                params![token.hash, token.user_id, token.tenant_id, kind, token.label, ts(now), expires],
             )?;
             Ok(())
         })
@@ -236,7 +236,7 @@ impl Store for SqliteStore {
                             id: user.tenant_id.clone(),
                             name: r.get("tenant_name")?,
                         };
-                        Ok((user, tenant, r.get::<_, Option<String>>("expires_at")?))
+                        Ok((user, tenant, r.get::<_, Option<i64>>("expires_at")?))
                     },
                 )
                 .optional()?;
@@ -244,7 +244,7 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             if let Some(expires) = expires
-                && OffsetDateTime::parse(&expires, &Rfc3339)? <= now
+                && expires <= ts(now)
             {
                 return Ok(None);
             }

@@ -1,0 +1,146 @@
+//! Test support: a fresh database per test on either backend, and a server on a random port.
+//!
+//! PostgreSQL tests need `UPZENTO_TEST_PG_URL`, the URL of a server where the user may create
+//! databases; `cargo xtask test` starts a throwaway cluster on a random port and sets it.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+
+use upzento_cloud::AppState;
+use upzento_cloud::store::Store;
+use upzento_cloud::store::postgres::PgStore;
+use upzento_cloud::store::sqlite::SqliteStore;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Keeps a test's database alive; dropping it removes the database.
+pub enum DbGuard {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let Self::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside any runtime we may block: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("UPZENTO_TEST_PG_URL").expect(
+        "UPZENTO_TEST_PG_URL is not set: PostgreSQL tests need a server. `cargo xtask test` starts one.",
+    )
+}
+
+/// A URL to a new, empty PostgreSQL database, and its guard.
+pub async fn fresh_pg_database() -> (String, DbGuard) {
+    let admin_url = pg_admin_url();
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin_url}: {e}"));
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+        .await
+        .unwrap();
+    let mut config: tokio_postgres::Config = admin_url.parse().unwrap();
+    config.dbname(&name);
+    let url = pg_url(&config);
+    (url, DbGuard::Postgres { admin_url, name })
+}
+
+fn pg_url(config: &tokio_postgres::Config) -> String {
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!(
+        "postgres://{user}{password}@{host}:{port}/{}",
+        config.get_dbname().unwrap()
+    )
+}
+
+pub async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, DbGuard) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("cloud.db")).unwrap();
+            (Arc::new(store), DbGuard::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let (url, guard) = fresh_pg_database().await;
+            (Arc::new(PgStore::connect(&url).await.unwrap()), guard)
+        }
+    }
+}
+
+pub struct Server {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    _db: DbGuard,
+}
+
+/// A server on a random loopback port over a fresh database with the demo tenant.
+pub async fn start(backend: Backend) -> Server {
+    let (store, db) = fresh_store(backend).await;
+    upzento_cloud::demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        store: store.clone(),
+    };
+    tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
+    Server {
+        url,
+        store,
+        _db: db,
+    }
+}
+
+/// Runs each listed `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Postgres).await })*
+        }
+    };
+}
