@@ -25,10 +25,27 @@ pub enum AppError {
     },
     #[error("authentication required")]
     Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("not found")]
     NotFound,
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        match err.downcast::<Self>() {
+            Ok(app) => app,
+            Err(other) => Self::Internal(other),
+        }
+    }
 }
 
 impl AppError {
@@ -103,6 +120,26 @@ impl IntoResponse for AppError {
                     code: "unauthorized".into(),
                     message: message.into(),
                     field: None,
+                },
+            ),
+            Self::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                ErrorBody {
+                    code: "forbidden".into(),
+                    message: message.into(),
+                    field: None,
+                },
+            ),
+            Self::Conflict {
+                code,
+                message,
+                field,
+            } => (
+                StatusCode::CONFLICT,
+                ErrorBody {
+                    code: code.into(),
+                    message,
+                    field,
                 },
             ),
             Self::NotFound => (

@@ -5,5 +5,6 @@
 //! format of the public API is defined exactly once.
 
 pub mod phone;
+pub mod resources;
 pub mod sms;
 pub mod wire;

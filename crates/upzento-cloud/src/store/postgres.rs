@@ -9,9 +9,23 @@ use time::OffsetDateTime;
 use tokio_postgres::{NoTls, Row};
 use upzento_domain::wire::Role;
 
-use super::{NewToken, NewUser, Store, Tenant, TokenKind, User};
+use serde_json::Value;
+use tokio_postgres::Transaction;
+use tokio_postgres::error::SqlState;
+use upzento_domain::resources::{
+    AuditEntry, Change, ChangeOp, NumberStatus, PhoneNumber, SmsTemplate,
+};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+use super::{
+    Actor, After, Apply, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind, User, entity,
+};
+use crate::clock;
+use crate::error::AppError;
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_numbers_templates_feed.sql"),
+];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
 
@@ -236,4 +250,556 @@ impl Store for PgStore {
         })
         .transpose()
     }
+    async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM app_user WHERE tenant_id = $1 AND id = $2)",
+                &[&tenant_id, &user_id],
+            )
+            .await?
+            .get(0))
+    }
+
+    async fn create_number(
+        &self,
+        actor: &Actor,
+        number: PhoneNumber,
+        now: OffsetDateTime,
+    ) -> Result<PhoneNumber, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        match write_number(&tx, &actor.tenant_id, &number, true).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number)),
+            Err(e) => return Err(e.into()),
+        }
+        record(
+            &tx,
+            actor,
+            entity::PHONE_NUMBER,
+            &number.id,
+            "create",
+            None,
+            Some(to_json(&number)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(number)
+    }
+
+    async fn number(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
+        let client = self.client().await?;
+        number_in(&**client, tenant_id, id, false).await
+    }
+
+    async fn list_numbers(
+        &self,
+        tenant_id: &str,
+        filter: &NumberFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<PhoneNumber>> {
+        let (after_at, after_id) = after.map_or(
+            (
+                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {NUMBER_COLUMNS} FROM phone_number
+                     WHERE tenant_id = $1
+                       AND ($2::text IS NULL OR status = $2)
+                       AND ($3::text IS NULL OR assigned_to = $3)
+                       AND (created_at, id) > ($4, $5)
+                     ORDER BY created_at, id LIMIT $6"
+                ),
+                &[
+                    &tenant_id,
+                    &filter.status,
+                    &filter.assigned_to,
+                    &after_at,
+                    &after_id,
+                    &limit,
+                ],
+            )
+            .await?;
+        rows.iter().map(number_from_row).collect()
+    }
+
+    async fn update_number(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<PhoneNumber>,
+        now: OffsetDateTime,
+    ) -> Result<Option<PhoneNumber>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = number_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let after = apply(&before)?;
+        match write_number(&tx, &actor.tenant_id, &after, false).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after)),
+            Err(e) => return Err(e.into()),
+        }
+        record(
+            &tx,
+            actor,
+            entity::PHONE_NUMBER,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(after))
+    }
+
+    async fn delete_number(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(before) = number_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(false);
+        };
+        tx.execute(
+            "DELETE FROM phone_number WHERE tenant_id = $1 AND id = $2",
+            &[&actor.tenant_id, &id],
+        )
+        .await?;
+        record(
+            &tx,
+            actor,
+            entity::PHONE_NUMBER,
+            id,
+            "delete",
+            Some(to_json(&before)?),
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_template(
+        &self,
+        actor: &Actor,
+        template: SmsTemplate,
+        now: OffsetDateTime,
+    ) -> Result<SmsTemplate, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        write_template(&tx, &actor.tenant_id, &template, true).await?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_TEMPLATE,
+            &template.id,
+            "create",
+            None,
+            Some(to_json(&template)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(template)
+    }
+
+    async fn template(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
+        let client = self.client().await?;
+        template_in(&**client, tenant_id, id, false).await
+    }
+
+    async fn list_templates(
+        &self,
+        tenant_id: &str,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsTemplate>> {
+        let (after_at, after_id) = after.map_or(
+            (
+                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {TEMPLATE_COLUMNS} FROM sms_template
+                     WHERE tenant_id = $1 AND (created_at, id) > ($2, $3)
+                     ORDER BY created_at, id LIMIT $4"
+                ),
+                &[&tenant_id, &after_at, &after_id, &limit],
+            )
+            .await?;
+        rows.iter().map(template_from_row).collect()
+    }
+
+    async fn update_template(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsTemplate>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsTemplate>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = template_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let after = apply(&before)?;
+        write_template(&tx, &actor.tenant_id, &after, false).await?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_TEMPLATE,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(after))
+    }
+
+    async fn delete_template(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(before) = template_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(false);
+        };
+        tx.execute(
+            "DELETE FROM sms_template WHERE tenant_id = $1 AND id = $2",
+            &[&actor.tenant_id, &id],
+        )
+        .await?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_TEMPLATE,
+            id,
+            "delete",
+            Some(to_json(&before)?),
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn changes(
+        &self,
+        tenant_id: &str,
+        since: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Change>> {
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT seq, entity, entity_id, op, data, changed_at FROM change_log
+                 WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&tenant_id, &since, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let op: String = r.try_get("op")?;
+                Ok(Change {
+                    seq: r.try_get("seq")?,
+                    entity: r.try_get("entity")?,
+                    id: r.try_get("entity_id")?,
+                    op: if op == "delete" {
+                        ChangeOp::Delete
+                    } else {
+                        ChangeOp::Upsert
+                    },
+                    data: r.try_get("data")?,
+                    changed_at: clock::rfc3339(r.try_get("changed_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_log(
+        &self,
+        tenant_id: &str,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let (before_at, before_id) = before.map_or(
+            (
+                OffsetDateTime::now_utc() + time::Duration::days(36500),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, actor_id, action, entity, entity_id, before, after, at FROM audit_log
+                 WHERE tenant_id = $1 AND (at < $2 OR (at = $2 AND id < $3))
+                 ORDER BY at DESC, id DESC LIMIT $4",
+                &[&tenant_id, &before_at, &before_id, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    actor_id: r.try_get("actor_id")?,
+                    action: r.try_get("action")?,
+                    entity: r.try_get("entity")?,
+                    entity_id: r.try_get("entity_id")?,
+                    before: r.try_get("before")?,
+                    after: r.try_get("after")?,
+                    at: clock::rfc3339(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+fn is_unique_violation(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
+    Ok(serde_json::to_value(value)?)
+}
+
+/// Appends the change-feed entry and the audit row of one write, in its transaction.
+/// Bumping `tenant.change_seq` locks the tenant row until commit, which orders the
+/// feed across every node writing for this tenant.
+// The arguments are the audit row's columns; a struct for them would only rename them.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let seq: i64 = tx
+        .query_one(
+            "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
+            &[&actor.tenant_id],
+        )
+        .await?
+        .get(0);
+    let op = if after.is_some() { "upsert" } else { "delete" };
+    tx.execute(
+        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &actor.tenant_id,
+            &seq,
+            &entity,
+            &entity_id,
+            &op,
+            &after,
+            &now,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[&new_id(), &actor.tenant_id, &actor.user_id, &action, &entity, &entity_id, &before, &after, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
+     voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at";
+
+fn number_from_row(r: &Row) -> anyhow::Result<PhoneNumber> {
+    let status: String = r.try_get("status")?;
+    Ok(PhoneNumber {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        kind: r.try_get("kind")?,
+        location: r.try_get("location")?,
+        assigned_to: r.try_get("assigned_to")?,
+        status: NumberStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("status {status}"))?,
+        call_forwarding: r.try_get("call_forwarding")?,
+        voicemail: r.try_get("voicemail")?,
+        sms_enabled: r.try_get("sms_enabled")?,
+        monthly_fee: r.try_get("monthly_fee")?,
+        purchase_date: r.try_get("purchase_date")?,
+        created_at: clock::rfc3339(r.try_get("created_at")?),
+        updated_at: clock::rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+async fn number_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<PhoneNumber>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    client
+        .query_opt(
+            &format!(
+                "SELECT {NUMBER_COLUMNS} FROM phone_number WHERE tenant_id = $1 AND id = $2{lock}"
+            ),
+            &[&tenant_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(number_from_row)
+        .transpose()
+}
+
+async fn write_number(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    n: &PhoneNumber,
+    insert: bool,
+) -> anyhow::Result<u64> {
+    let sql = if insert {
+        "INSERT INTO phone_number (id, tenant_id, number, kind, location, assigned_to, status,
+             call_forwarding, voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    } else {
+        "UPDATE phone_number SET number = $3, kind = $4, location = $5, assigned_to = $6, status = $7,
+             call_forwarding = $8, voicemail = $9, sms_enabled = $10, monthly_fee = $11,
+             purchase_date = $12, created_at = $13, updated_at = $14
+         WHERE id = $1 AND tenant_id = $2"
+    };
+    let created = clock::parse_rfc3339(&n.created_at)?;
+    let updated = clock::parse_rfc3339(&n.updated_at)?;
+    Ok(tx
+        .execute(
+            sql,
+            &[
+                &n.id,
+                &tenant_id,
+                &n.number,
+                &n.kind,
+                &n.location,
+                &n.assigned_to,
+                &n.status.as_str(),
+                &n.call_forwarding,
+                &n.voicemail,
+                &n.sms_enabled,
+                &n.monthly_fee,
+                &n.purchase_date,
+                &created,
+                &updated,
+            ],
+        )
+        .await?)
+}
+
+fn number_conflict(n: &PhoneNumber) -> AppError {
+    AppError::Conflict {
+        code: "duplicate_number",
+        message: format!("The tenant already has the number {}.", n.number),
+        field: Some("number".into()),
+    }
+}
+
+const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
+
+fn template_from_row(r: &Row) -> anyhow::Result<SmsTemplate> {
+    Ok(SmsTemplate {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        message: r.try_get("message")?,
+        usage_count: r.try_get("usage_count")?,
+        created_at: clock::rfc3339(r.try_get("created_at")?),
+        updated_at: clock::rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+async fn template_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<SmsTemplate>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    client
+        .query_opt(
+            &format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM sms_template WHERE tenant_id = $1 AND id = $2{lock}"
+            ),
+            &[&tenant_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(template_from_row)
+        .transpose()
+}
+
+async fn write_template(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    t: &SmsTemplate,
+    insert: bool,
+) -> anyhow::Result<u64> {
+    let sql = if insert {
+        "INSERT INTO sms_template (id, tenant_id, name, message, usage_count, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    } else {
+        "UPDATE sms_template SET name = $3, message = $4, usage_count = $5, created_at = $6, updated_at = $7
+         WHERE id = $1 AND tenant_id = $2"
+    };
+    let created = clock::parse_rfc3339(&t.created_at)?;
+    let updated = clock::parse_rfc3339(&t.updated_at)?;
+    Ok(tx
+        .execute(
+            sql,
+            &[
+                &t.id,
+                &tenant_id,
+                &t.name,
+                &t.message,
+                &t.usage_count,
+                &created,
+                &updated,
+            ],
+        )
+        .await?)
 }

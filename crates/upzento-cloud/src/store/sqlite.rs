@@ -10,10 +10,23 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 use upzento_domain::wire::Role;
 
-use super::{NewToken, NewUser, Store, Tenant, TokenKind, User};
+use rusqlite::{Transaction, TransactionBehavior};
+use serde_json::Value;
+use upzento_domain::resources::{
+    AuditEntry, Change, ChangeOp, NumberStatus, PhoneNumber, SmsTemplate,
+};
+
+use super::{
+    Actor, After, Apply, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind, User, entity,
+};
+use crate::clock;
+use crate::error::AppError;
 
 /// Migrations in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_numbers_templates_feed.sql"),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -80,7 +93,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 /// Times are stored as Unix milliseconds: compact, and ordered as integers.
 fn ts(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    clock::to_ms(t)
 }
 
 fn new_id() -> String {
@@ -251,5 +264,565 @@ impl Store for SqliteStore {
             Ok(Some((user, tenant)))
         })
         .await
+    }
+    async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
+        let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM app_user WHERE tenant_id = ?1 AND id = ?2)",
+                [tenant_id, user_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn create_number(
+        &self,
+        actor: &Actor,
+        number: PhoneNumber,
+        now: OffsetDateTime,
+    ) -> Result<PhoneNumber, AppError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            match write_number(tx, &actor.tenant_id, &number, true) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number)),
+                Err(e) => return Err(anyhow::Error::from(e).into()),
+            }
+            let after = to_json(&number)?;
+            record(
+                tx,
+                &actor,
+                entity::PHONE_NUMBER,
+                &number.id,
+                "create",
+                None,
+                Some(after),
+                ts(now),
+            )?;
+            Ok(number)
+        })
+        .await
+    }
+
+    async fn number(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| number_in(c, &tenant_id, &id)).await
+    }
+
+    async fn list_numbers(
+        &self,
+        tenant_id: &str,
+        filter: &NumberFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<PhoneNumber>> {
+        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (after_ms, after_id) =
+                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {NUMBER_COLUMNS} FROM phone_number
+                 WHERE tenant_id = ?1
+                   AND (?2 IS NULL OR status = ?2)
+                   AND (?3 IS NULL OR assigned_to = ?3)
+                   AND (created_at, id) > (?4, ?5)
+                 ORDER BY created_at, id LIMIT ?6"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    tenant_id,
+                    filter.status,
+                    filter.assigned_to,
+                    after_ms,
+                    after_id,
+                    limit
+                ],
+                number_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_number(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<PhoneNumber>,
+        now: OffsetDateTime,
+    ) -> Result<Option<PhoneNumber>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = number_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let after = apply(&before)?;
+            match write_number(tx, &actor.tenant_id, &after, false) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after)),
+                Err(e) => return Err(anyhow::Error::from(e).into()),
+            }
+            record(
+                tx,
+                &actor,
+                entity::PHONE_NUMBER,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn delete_number(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        Ok(self
+            .write(move |tx| {
+                let Some(before) = number_in(tx, &actor.tenant_id, &id)? else {
+                    return Ok(false);
+                };
+                tx.execute(
+                    "DELETE FROM phone_number WHERE tenant_id = ?1 AND id = ?2",
+                    [&actor.tenant_id, &id],
+                )
+                .map_err(anyhow::Error::from)?;
+                record(
+                    tx,
+                    &actor,
+                    entity::PHONE_NUMBER,
+                    &id,
+                    "delete",
+                    Some(to_json(&before)?),
+                    None,
+                    ts(now),
+                )?;
+                Ok(true)
+            })
+            .await?)
+    }
+
+    async fn create_template(
+        &self,
+        actor: &Actor,
+        template: SmsTemplate,
+        now: OffsetDateTime,
+    ) -> Result<SmsTemplate, AppError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            write_template(tx, &actor.tenant_id, &template, true)?;
+            record(
+                tx,
+                &actor,
+                entity::SMS_TEMPLATE,
+                &template.id,
+                "create",
+                None,
+                Some(to_json(&template)?),
+                ts(now),
+            )?;
+            Ok(template)
+        })
+        .await
+    }
+
+    async fn template(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| template_in(c, &tenant_id, &id)).await
+    }
+
+    async fn list_templates(
+        &self,
+        tenant_id: &str,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsTemplate>> {
+        let (tenant_id, after) = (tenant_id.to_owned(), after.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (after_ms, after_id) =
+                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM sms_template
+                 WHERE tenant_id = ?1 AND (created_at, id) > (?2, ?3)
+                 ORDER BY created_at, id LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(
+                params![tenant_id, after_ms, after_id, limit],
+                template_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_template(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsTemplate>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsTemplate>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = template_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let after = apply(&before)?;
+            write_template(tx, &actor.tenant_id, &after, false)?;
+            record(
+                tx,
+                &actor,
+                entity::SMS_TEMPLATE,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn delete_template(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        Ok(self
+            .write(move |tx| {
+                let Some(before) = template_in(tx, &actor.tenant_id, &id)? else {
+                    return Ok(false);
+                };
+                tx.execute(
+                    "DELETE FROM sms_template WHERE tenant_id = ?1 AND id = ?2",
+                    [&actor.tenant_id, &id],
+                )
+                .map_err(anyhow::Error::from)?;
+                record(
+                    tx,
+                    &actor,
+                    entity::SMS_TEMPLATE,
+                    &id,
+                    "delete",
+                    Some(to_json(&before)?),
+                    None,
+                    ts(now),
+                )?;
+                Ok(true)
+            })
+            .await?)
+    }
+
+    async fn changes(
+        &self,
+        tenant_id: &str,
+        since: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Change>> {
+        let tenant_id = tenant_id.to_owned();
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, entity, entity_id, op, data, changed_at FROM change_log
+                 WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, since, limit], |r| {
+                let op: String = r.get("op")?;
+                Ok(Change {
+                    seq: r.get("seq")?,
+                    entity: r.get("entity")?,
+                    id: r.get("entity_id")?,
+                    op: if op == "delete" {
+                        ChangeOp::Delete
+                    } else {
+                        ChangeOp::Upsert
+                    },
+                    data: json_col(r, "data")?,
+                    changed_at: text_ts(r, "changed_at")?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn audit_log(
+        &self,
+        tenant_id: &str,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let (tenant_id, before) = (tenant_id.to_owned(), before.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (before_ms, before_id) =
+                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(
+                "SELECT id, actor_id, action, entity, entity_id, before, after, at FROM audit_log
+                 WHERE tenant_id = ?1 AND (at < ?2 OR (at = ?2 AND id < ?3))
+                 ORDER BY at DESC, id DESC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, before_ms, before_id, limit], |r| {
+                Ok(AuditEntry {
+                    id: r.get("id")?,
+                    actor_id: r.get("actor_id")?,
+                    action: r.get("action")?,
+                    entity: r.get("entity")?,
+                    entity_id: r.get("entity_id")?,
+                    before: json_col(r, "before")?,
+                    after: json_col(r, "after")?,
+                    at: text_ts(r, "at")?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _)
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+fn ms_of(rfc3339: &str) -> anyhow::Result<i64> {
+    Ok(clock::to_ms(clock::parse_rfc3339(rfc3339)?))
+}
+
+fn text_ts(row: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<String> {
+    Ok(clock::rfc3339(clock::from_ms(row.get(col)?)))
+}
+
+fn json_col(row: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<Option<Value>> {
+    let text: Option<String> = row.get(col)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// Appends the change-feed entry and the audit row of one write, in its transaction.
+// The arguments are the audit row's columns; a struct for them would only rename them.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let seq: i64 = tx.query_row(
+        "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = ?1 RETURNING change_seq",
+        [&actor.tenant_id],
+        |r| r.get(0),
+    )?;
+    let op = if after.is_some() { "upsert" } else { "delete" };
+    let after_text = after.as_ref().map(Value::to_string);
+    tx.execute(
+        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![actor.tenant_id, seq, entity, entity_id, op, after_text, now],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            new_id(),
+            actor.tenant_id,
+            actor.user_id,
+            action,
+            entity,
+            entity_id,
+            before.as_ref().map(Value::to_string),
+            after_text,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
+     voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at";
+
+fn number_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhoneNumber> {
+    let status: String = r.get("status")?;
+    Ok(PhoneNumber {
+        id: r.get("id")?,
+        number: r.get("number")?,
+        kind: r.get("kind")?,
+        location: r.get("location")?,
+        assigned_to: r.get("assigned_to")?,
+        status: NumberStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(
+                0,
+                format!("status {status}"),
+                rusqlite::types::Type::Text,
+            )
+        })?,
+        call_forwarding: r.get("call_forwarding")?,
+        voicemail: r.get("voicemail")?,
+        sms_enabled: r.get("sms_enabled")?,
+        monthly_fee: r.get("monthly_fee")?,
+        purchase_date: r.get("purchase_date")?,
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
+}
+
+fn number_in(tx: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {NUMBER_COLUMNS} FROM phone_number WHERE tenant_id = ?1 AND id = ?2"),
+            [tenant_id, id],
+            number_from_row,
+        )
+        .optional()?)
+}
+
+fn write_number(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    n: &PhoneNumber,
+    insert: bool,
+) -> rusqlite::Result<usize> {
+    let sql = if insert {
+        "INSERT INTO phone_number (id, tenant_id, number, kind, location, assigned_to, status,
+             call_forwarding, voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    } else {
+        "UPDATE phone_number SET number = ?3, kind = ?4, location = ?5, assigned_to = ?6, status = ?7,
+             call_forwarding = ?8, voicemail = ?9, sms_enabled = ?10, monthly_fee = ?11,
+             purchase_date = ?12, created_at = ?13, updated_at = ?14
+         WHERE id = ?1 AND tenant_id = ?2"
+    };
+    let created =
+        ms_of(&n.created_at).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    let updated =
+        ms_of(&n.updated_at).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    tx.execute(
+        sql,
+        params![
+            n.id,
+            tenant_id,
+            n.number,
+            n.kind,
+            n.location,
+            n.assigned_to,
+            n.status.as_str(),
+            n.call_forwarding,
+            n.voicemail,
+            n.sms_enabled,
+            n.monthly_fee,
+            n.purchase_date,
+            created,
+            updated
+        ],
+    )
+}
+
+fn number_conflict(n: &PhoneNumber) -> AppError {
+    AppError::Conflict {
+        code: "duplicate_number",
+        message: format!("The tenant already has the number {}.", n.number),
+        field: Some("number".into()),
+    }
+}
+
+const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
+
+fn template_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsTemplate> {
+    Ok(SmsTemplate {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        message: r.get("message")?,
+        usage_count: r.get("usage_count")?,
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
+}
+
+fn template_in(tx: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM sms_template WHERE tenant_id = ?1 AND id = ?2"
+            ),
+            [tenant_id, id],
+            template_from_row,
+        )
+        .optional()?)
+}
+
+fn write_template(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    t: &SmsTemplate,
+    insert: bool,
+) -> anyhow::Result<usize> {
+    let sql = if insert {
+        "INSERT INTO sms_template (id, tenant_id, name, message, usage_count, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    } else {
+        "UPDATE sms_template SET name = ?3, message = ?4, usage_count = ?5, created_at = ?6, updated_at = ?7
+         WHERE id = ?1 AND tenant_id = ?2"
+    };
+    Ok(tx.execute(
+        sql,
+        params![
+            t.id,
+            tenant_id,
+            t.name,
+            t.message,
+            t.usage_count,
+            ms_of(&t.created_at)?,
+            ms_of(&t.updated_at)?
+        ],
+    )?)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
+    Ok(serde_json::to_value(value)?)
+}
+
+impl SqliteStore {
+    /// Runs `f` in an IMMEDIATE transaction (the write lock up front: no upgrade deadlocks).
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| anyhow!("sqlite connection poisoned"))?;
+            let tx = guard
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(anyhow::Error::from)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(anyhow::Error::from)?;
+            Ok(out)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
     }
 }

@@ -1,0 +1,119 @@
+//! Health, sign-in and identity.
+
+use axum::Json;
+use axum::extract::State;
+use upzento_domain::wire::{
+    ErrorBody, Health, Me, SERVICE_NAME, TenantInfo, TokenRequest, TokenResponse, UserInfo,
+};
+
+use super::support::Body;
+use crate::auth::{self, Caller};
+use crate::error::AppError;
+use crate::store::{NewToken, Tenant, TokenKind, User};
+use crate::{AppState, SESSION_LIFETIME, clock};
+
+pub fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        role: user.role,
+    }
+}
+
+fn tenant_info(tenant: &Tenant) -> TenantInfo {
+    TenantInfo {
+        id: tenant.id.clone(),
+        name: tenant.name.clone(),
+    }
+}
+
+/// Whether the server is up, and that it is an Upzento cloud.
+#[utoipa::path(get, path = "/healthz", tag = "auth", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        service: SERVICE_NAME.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Exchanges a user's email and password for a session token.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/auth/token",
+    tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+    )
+)]
+pub async fn issue_token(
+    State(state): State<AppState>,
+    Body(request): Body<TokenRequest>,
+) -> Result<Json<TokenResponse>, AppError> {
+    if request.email.trim().is_empty() {
+        return Err(AppError::invalid_field("email", "The email is empty."));
+    }
+    let now = clock::now();
+    let found = state.store.user_for_sign_in(request.email.trim()).await?;
+    let (user, stored) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, None),
+    };
+    let password = request.password;
+    // Argon2 takes tens of milliseconds: keep it off the async workers.
+    let ok =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
+            .await
+            .map_err(anyhow::Error::from)?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => return Err(AppError::Unauthorized("Wrong email or password.")),
+    };
+    let tenant = state
+        .store
+        .tenant(&user.tenant_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {} has no tenant", user.id))?;
+    let (token, hash) = auth::new_token()?;
+    let expires_at = now + SESSION_LIFETIME;
+    state
+        .store
+        .insert_token(
+            NewToken {
+                hash,
+                user_id: user.id.clone(),
+                tenant_id: tenant.id.clone(),
+                kind: TokenKind::Session,
+                label: None,
+                expires_at: Some(expires_at),
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(user = %user.id, tenant = %tenant.id, "session token issued");
+    Ok(Json(TokenResponse {
+        token,
+        expires_at: clock::rfc3339(expires_at),
+        user: user_info(&user),
+        tenant: tenant_info(&tenant),
+    }))
+}
+
+/// Who the bearer token belongs to.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody))
+)]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        user: user_info(&caller.user),
+        tenant: tenant_info(&caller.tenant),
+    })
+}

@@ -1,0 +1,119 @@
+//! The change feed (the basis of the desktop's incremental sync) and the audit log.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use upzento_domain::resources::{AuditEntry, ChangeFeed, Page};
+use upzento_domain::wire::ErrorBody;
+use utoipa::IntoParams;
+
+use super::support::{Cursor, Params, after, limit};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::{AppState, clock};
+
+/// Largest page of the change feed.
+const MAX_CHANGES: u32 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// The `cursor` of the previous answer; 0 (the default) starts from the beginning.
+    since: Option<i64>,
+    /// Page size, 1 to 1000 (default 500).
+    limit: Option<u32>,
+}
+
+/// Every change to the records the caller may see, in order, after `since`.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/changes",
+    tag = "sync",
+    params(ChangesQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ChangeFeed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ChangesQuery>,
+) -> Result<Json<ChangeFeed>, AppError> {
+    let since = query.since.unwrap_or(0);
+    if since < 0 {
+        return Err(AppError::invalid_field(
+            "since",
+            "since is a cursor from a previous answer, 0 or more.",
+        ));
+    }
+    let limit = match query.limit {
+        None => 500,
+        Some(n) if (1..=MAX_CHANGES).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(AppError::invalid_field(
+                "limit",
+                format!("limit must be between 1 and {MAX_CHANGES}."),
+            ));
+        }
+    };
+    let mut changes = state
+        .store
+        .changes(&caller.tenant.id, since, limit + 1)
+        .await?;
+    let has_more = changes.len() > limit;
+    changes.truncate(limit);
+    let cursor = changes.last().map_or(since, |c| c.seq);
+    Ok(Json(ChangeFeed {
+        changes,
+        cursor,
+        has_more,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The tenant's audit log, newest first (admins).
+#[utoipa::path(
+    get,
+    path = "/phone-sms/audit-log",
+    tag = "sync",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<AuditEntry>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    )
+)]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, AppError> {
+    caller.require_admin("Only admins can read the audit log.")?;
+    let limit = limit(query.limit)?;
+    let before = after(query.cursor.as_deref())?;
+    let mut items = state
+        .store
+        .audit_log(&caller.tenant.id, before.as_ref(), limit + 1)
+        .await?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(Cursor::encode(
+            clock::to_ms(clock::parse_rfc3339(&last.at)?),
+            &last.id,
+        )),
+        _ => None,
+    };
+    Ok(Json(Page { items, next_cursor }))
+}

@@ -1,0 +1,86 @@
+//! The HTTP API. Every route is registered through utoipa-axum, so `/openapi.json`
+//! is generated from the same handlers that serve requests and cannot drift.
+
+mod auth;
+mod changes;
+mod numbers;
+mod support;
+mod templates;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::AppError;
+use crate::{AppState, BODY_LIMIT};
+
+pub use support::Cursor;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Upzento Phone & SMS cloud API", description = "The /phone-sms API of a tenant cloud."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Tokens and identity"),
+        (name = "numbers", description = "The tenant's phone numbers"),
+        (name = "templates", description = "Reusable SMS texts"),
+        (name = "sync", description = "Change feed and audit log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and the OpenAPI document describing it.
+pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::healthz))
+        .routes(routes!(auth::issue_token))
+        .routes(routes!(auth::me))
+        .routes(routes!(numbers::list, numbers::create))
+        .routes(routes!(numbers::get, numbers::update, numbers::delete))
+        .routes(routes!(templates::list, templates::create))
+        .routes(routes!(
+            templates::get,
+            templates::update,
+            templates::delete
+        ))
+        .routes(routes!(changes::changes))
+        .routes(routes!(changes::audit_log))
+        .split_for_parts()
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    router_and_openapi().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = router_and_openapi();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json((*openapi).clone()) }
+            }),
+        )
+        .fallback(|| async { AppError::NotFound })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

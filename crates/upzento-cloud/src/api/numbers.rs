@@ -1,0 +1,339 @@
+//! `/phone-sms/phone-numbers`: the tenant's numbers. Reading is open to every
+//! user of the tenant; buying, configuring and releasing numbers is for admins.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use upzento_domain::resources::{
+    NewPhoneNumber, NumberStatus, Page, PhoneNumber, PhoneNumberPatch,
+};
+use upzento_domain::wire::ErrorBody;
+use utoipa::IntoParams;
+
+use super::support::{Body, Cursor, Params, after, e164, limit, optional_text, text};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::store::NumberFilter;
+use crate::{AppState, clock};
+
+const KIND_MAX: usize = 40;
+const LOCATION_MAX: usize = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListNumbersQuery {
+    /// Only numbers in this status.
+    status: Option<NumberStatus>,
+    /// Only numbers assigned to this user id.
+    assigned_to: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The tenant's numbers, oldest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/phone-numbers",
+    tag = "numbers",
+    params(ListNumbersQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<PhoneNumber>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ListNumbersQuery>,
+) -> Result<Json<Page<PhoneNumber>>, AppError> {
+    let limit = limit(query.limit)?;
+    let after = after(query.cursor.as_deref())?;
+    let filter = NumberFilter {
+        status: query.status.map(|s| s.as_str().to_owned()),
+        assigned_to: query.assigned_to,
+    };
+    let mut items = state
+        .store
+        .list_numbers(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(page(&mut items, limit, |n| &n.created_at, |n| &n.id)?))
+}
+
+/// Cuts one extra row off and turns its presence into a cursor.
+pub(super) fn page<T>(
+    items: &mut Vec<T>,
+    limit: usize,
+    created_at: impl Fn(&T) -> &String,
+    id: impl Fn(&T) -> &String,
+) -> Result<Page<T>, AppError> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(Cursor::encode(
+            clock::to_ms(clock::parse_rfc3339(created_at(last))?),
+            id(last),
+        )),
+        _ => None,
+    };
+    Ok(Page {
+        items: std::mem::take(items),
+        next_cursor,
+    })
+}
+
+async fn check_assignee(
+    state: &AppState,
+    caller: &Caller,
+    user: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(user) = user
+        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
+    {
+        return Err(AppError::invalid_field(
+            "assignedTo",
+            "No such user in this tenant.",
+        ));
+    }
+    Ok(())
+}
+
+fn fee(value: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if digits(whole, 7) && (frac.is_empty() && !value.ends_with('.') || digits(frac, 4)) {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(AppError::invalid_field(
+            "monthlyFee",
+            "The monthly fee is a decimal amount like 1.15.",
+        ))
+    }
+}
+
+fn date(value: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &format)
+        .map(|_| Some(value.to_owned()))
+        .map_err(|_| {
+            AppError::invalid_field(
+                "purchaseDate",
+                "The purchase date is a date like 2026-11-24.",
+            )
+        })
+}
+
+fn forwarding(value: Option<&str>) -> Result<Option<String>, AppError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => e164("callForwarding", v).map(Some),
+    }
+}
+
+/// Adds a number to the tenant (admins).
+#[utoipa::path(
+    post,
+    path = "/phone-sms/phone-numbers",
+    tag = "numbers",
+    request_body = NewPhoneNumber,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = PhoneNumber),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "The tenant already has this number", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(new): Body<NewPhoneNumber>,
+) -> Result<(StatusCode, Json<PhoneNumber>), AppError> {
+    caller.require_admin("Only admins can add phone numbers.")?;
+    check_assignee(&state, &caller, new.assigned_to.as_deref()).await?;
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let number = PhoneNumber {
+        id: uuid::Uuid::now_v7().to_string(),
+        number: e164("number", &new.number)?,
+        kind: text("type", &new.kind, KIND_MAX)?,
+        location: optional_text("location", new.location.as_deref(), LOCATION_MAX)?,
+        assigned_to: new.assigned_to,
+        status: new.status.unwrap_or(NumberStatus::Active),
+        call_forwarding: forwarding(new.call_forwarding.as_deref())?,
+        voicemail: new.voicemail.unwrap_or(false),
+        sms_enabled: new.sms_enabled.unwrap_or(true),
+        monthly_fee: fee(new.monthly_fee.as_deref())?,
+        purchase_date: date(new.purchase_date.as_deref())?,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let created = state
+        .store
+        .create_number(&caller.actor(), number, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// One number.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/phone-numbers/{id}",
+    tag = "numbers",
+    params(("id" = String, Path, description = "Number id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PhoneNumber), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PhoneNumber>, AppError> {
+    state
+        .store
+        .number(&caller.tenant.id, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Changes a number's settings (admins). Fields left out stay; `null` clears.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/phone-numbers/{id}",
+    tag = "numbers",
+    params(("id" = String, Path, description = "Number id")),
+    request_body = PhoneNumberPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PhoneNumber),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(patch): Body<PhoneNumberPatch>,
+) -> Result<Json<PhoneNumber>, AppError> {
+    caller.require_admin("Only admins can change phone numbers.")?;
+    // Validate everything before touching the record.
+    let kind = patch
+        .kind
+        .as_deref()
+        .map(|k| text("type", k, KIND_MAX))
+        .transpose()?;
+    let location = patch
+        .location
+        .as_ref()
+        .map(|l| optional_text("location", l.as_deref(), LOCATION_MAX))
+        .transpose()?;
+    if let Some(Some(user)) = &patch.assigned_to {
+        check_assignee(&state, &caller, Some(user)).await?;
+    }
+    let call_forwarding = patch
+        .call_forwarding
+        .as_ref()
+        .map(|f| forwarding(f.as_deref()))
+        .transpose()?;
+    let monthly_fee = patch
+        .monthly_fee
+        .as_ref()
+        .map(|f| fee(f.as_deref()))
+        .transpose()?;
+    let purchase_date = patch
+        .purchase_date
+        .as_ref()
+        .map(|d| date(d.as_deref()))
+        .transpose()?;
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &PhoneNumber| {
+        let mut next = current.clone();
+        if let Some(kind) = &kind {
+            next.kind.clone_from(kind);
+        }
+        if let Some(location) = &location {
+            next.location.clone_from(location);
+        }
+        if let Some(assigned_to) = &patch.assigned_to {
+            next.assigned_to.clone_from(assigned_to);
+        }
+        if let Some(status) = patch.status {
+            next.status = status;
+        }
+        if let Some(f) = &call_forwarding {
+            next.call_forwarding.clone_from(f);
+        }
+        if let Some(v) = patch.voicemail {
+            next.voicemail = v;
+        }
+        if let Some(v) = patch.sms_enabled {
+            next.sms_enabled = v;
+        }
+        if let Some(f) = &monthly_fee {
+            next.monthly_fee.clone_from(f);
+        }
+        if let Some(d) = &purchase_date {
+            next.purchase_date.clone_from(d);
+        }
+        next.updated_at.clone_from(&stamp);
+        Ok(next)
+    });
+    state
+        .store
+        .update_number(&caller.actor(), &id, apply, now)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Releases a number (admins).
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/phone-numbers/{id}",
+    tag = "numbers",
+    params(("id" = String, Path, description = "Number id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin("Only admins can delete phone numbers.")?;
+    if state
+        .store
+        .delete_number(&caller.actor(), &id, clock::now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}

@@ -1,0 +1,191 @@
+//! `/phone-sms/templates`: reusable SMS texts. Every user may write them; only
+//! admins delete them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use upzento_domain::resources::{NewSmsTemplate, Page, SmsTemplate, SmsTemplatePatch};
+use upzento_domain::wire::ErrorBody;
+use utoipa::IntoParams;
+
+use super::numbers::page;
+use super::support::{Body, Params, after, limit, text};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::{AppState, clock};
+
+const NAME_MAX: usize = 100;
+/// Twilio refuses bodies over 1,600 characters (error 21617).
+const MESSAGE_MAX: usize = 1600;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTemplatesQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The tenant's templates, oldest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/templates",
+    tag = "templates",
+    params(ListTemplatesQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<SmsTemplate>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ListTemplatesQuery>,
+) -> Result<Json<Page<SmsTemplate>>, AppError> {
+    let limit = limit(query.limit)?;
+    let after = after(query.cursor.as_deref())?;
+    let mut items = state
+        .store
+        .list_templates(&caller.tenant.id, after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(page(&mut items, limit, |t| &t.created_at, |t| &t.id)?))
+}
+
+/// Creates a template.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/templates",
+    tag = "templates",
+    request_body = NewSmsTemplate,
+    security(("bearer" = [])),
+    responses((status = 201, body = SmsTemplate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(new): Body<NewSmsTemplate>,
+) -> Result<(StatusCode, Json<SmsTemplate>), AppError> {
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let template = SmsTemplate {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: text("name", &new.name, NAME_MAX)?,
+        message: text("message", &new.message, MESSAGE_MAX)?,
+        usage_count: 0,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let created = state
+        .store
+        .create_template(&caller.actor(), template, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// One template.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/templates/{id}",
+    tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SmsTemplate), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SmsTemplate>, AppError> {
+    state
+        .store
+        .template(&caller.tenant.id, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Renames a template or changes its text.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/templates/{id}",
+    tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    request_body = SmsTemplatePatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SmsTemplate),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(patch): Body<SmsTemplatePatch>,
+) -> Result<Json<SmsTemplate>, AppError> {
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| text("name", n, NAME_MAX))
+        .transpose()?;
+    let message = patch
+        .message
+        .as_deref()
+        .map(|m| text("message", m, MESSAGE_MAX))
+        .transpose()?;
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &SmsTemplate| {
+        let mut next = current.clone();
+        if let Some(name) = &name {
+            next.name.clone_from(name);
+        }
+        if let Some(message) = &message {
+            next.message.clone_from(message);
+        }
+        next.updated_at.clone_from(&stamp);
+        Ok(next)
+    });
+    state
+        .store
+        .update_template(&caller.actor(), &id, apply, now)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Deletes a template (admins).
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/templates/{id}",
+    tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin("Only admins can delete templates.")?;
+    if state
+        .store
+        .delete_template(&caller.actor(), &id, clock::now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}

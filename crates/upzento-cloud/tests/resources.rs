@@ -1,0 +1,531 @@
+//! Phone numbers, templates, the change feed, the audit log, roles and tenant isolation,
+//! over real HTTP on both storage backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, Server, start};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use upzento_cloud::auth::hash_password;
+use upzento_cloud::demo;
+use upzento_cloud::store::NewUser;
+use upzento_domain::wire::Role;
+
+on_both_backends!(
+    numbers_crud_normalises_and_paginates,
+    bad_number_input_is_refused_with_the_field,
+    agents_cannot_manage_numbers_or_delete_templates,
+    another_tenant_sees_nothing,
+    change_feed_and_audit_log_record_every_write,
+    openapi_describes_every_route,
+);
+
+struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn sign_in(server: &Server, email: &str, password: &str) -> Self {
+        let http = reqwest::Client::new();
+        let body: Value = http
+            .post(format!("{}/phone-sms/auth/token", server.url))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            base: server.url.clone(),
+            token: body["token"].as_str().expect("sign-in failed").to_owned(),
+            http,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+}
+
+async fn admin(server: &Server) -> Client {
+    Client::sign_in(server, demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD).await
+}
+
+async fn agent(server: &Server) -> Client {
+    Client::sign_in(server, demo::AGENT_EMAIL, demo::AGENT_PASSWORD).await
+}
+
+/// A second tenant with its own admin, signed in.
+async fn other_tenant(server: &Server) -> Client {
+    let now = time::OffsetDateTime::now_utc();
+    let tenant = server
+        .store
+        .create_tenant("Other Clinic", now)
+        .await
+        .unwrap();
+    server
+        .store
+        .create_user(
+            NewUser {
+                tenant_id: tenant.id,
+                name: "Olga Other".into(),
+                email: "olga@other.test".into(),
+                role: Role::Admin,
+                password_hash: Some(hash_password("olga-password").unwrap()),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    Client::sign_in(server, "olga@other.test", "olga-password").await
+}
+
+async fn numbers_crud_normalises_and_paginates(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    let agent_id = agent(&server).await.get("/phone-sms/me").await.1["user"]["id"].clone();
+
+    let (status, created) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+1 (415) 555-2671", "type": "Main", "location": "San Francisco",
+                   "monthlyFee": "1.15", "purchaseDate": "2026-11-01", "assignedTo": agent_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["number"], "+14155552671");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["smsEnabled"], true);
+    assert_eq!(created["assignedTo"], agent_id);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let (status, fetched) = admin.get(&format!("/phone-sms/phone-numbers/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched, created);
+
+    for n in ["+14155552672", "+14155552673"] {
+        let (status, _) = admin
+            .post(
+                "/phone-sms/phone-numbers",
+                json!({"number": n, "type": "Support"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, first) = admin.get("/phone-sms/phone-numbers?limit=2").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["items"][0]["id"], id.as_str());
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = admin
+        .get(&format!("/phone-sms/phone-numbers?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["number"], "+14155552673");
+    assert_eq!(second["nextCursor"], Value::Null);
+    let (_, assigned) = admin
+        .get(&format!(
+            "/phone-sms/phone-numbers?assignedTo={}",
+            agent_id.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(assigned["items"].as_array().unwrap().len(), 1);
+
+    let (status, updated) = admin
+        .patch(
+            &format!("/phone-sms/phone-numbers/{id}"),
+            json!({"location": null, "status": "inactive", "callForwarding": "+1 415 555 2699"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["location"], Value::Null);
+    assert_eq!(updated["status"], "inactive");
+    assert_eq!(updated["callForwarding"], "+14155552699");
+    assert_eq!(updated["type"], "Main", "fields left out stay");
+    let (_, inactive) = admin.get("/phone-sms/phone-numbers?status=inactive").await;
+    assert_eq!(inactive["items"].as_array().unwrap().len(), 1);
+
+    let (status, _) = admin
+        .delete(&format!("/phone-sms/phone-numbers/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = admin.get(&format!("/phone-sms/phone-numbers/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+    let (status, _) = admin
+        .delete(&format!("/phone-sms/phone-numbers/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn bad_number_input_is_refused_with_the_field(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    let cases = [
+        (json!({"number": "555-2671", "type": "Main"}), "number"),
+        (json!({"number": "+1 555", "type": "Main"}), "number"),
+        (json!({"number": "+14155552671", "type": "  "}), "type"),
+        (
+            json!({"number": "+14155552671", "type": "Main", "monthlyFee": "1,15"}),
+            "monthlyFee",
+        ),
+        (
+            json!({"number": "+14155552671", "type": "Main", "purchaseDate": "2026-13-01"}),
+            "purchaseDate",
+        ),
+        (
+            json!({"number": "+14155552671", "type": "Main", "callForwarding": "home"}),
+            "callForwarding",
+        ),
+        (
+            json!({"number": "+14155552671", "type": "Main", "assignedTo": "nobody"}),
+            "assignedTo",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, error) = admin.post("/phone-sms/phone-numbers", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error["field"], field, "{body} -> {error}");
+    }
+    let (status, error) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main", "price": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "invalid_body");
+
+    // Nothing of the above was stored; the first valid one is, the same number again is a conflict.
+    let (_, list) = admin.get("/phone-sms/phone-numbers").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let (status, _) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, error) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "(415) 555-2671 ", "type": "Main"}).clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no country code: {error}");
+    let (status, error) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+1 415-555-2671", "type": "Other"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "duplicate_number");
+
+    for query in [
+        "limit=0",
+        "limit=201",
+        "cursor=garbage",
+        "status=sleeping",
+        "colour=blue",
+    ] {
+        let (status, error) = admin
+            .get(&format!("/phone-sms/phone-numbers?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+    }
+}
+
+async fn agents_cannot_manage_numbers_or_delete_templates(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let (_, number) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main"}),
+        )
+        .await;
+    let number_path = format!(
+        "/phone-sms/phone-numbers/{}",
+        number["id"].as_str().unwrap()
+    );
+
+    let (status, error) = agent
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552672", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(error["code"], "forbidden");
+    assert_eq!(
+        agent.patch(&number_path, json!({"location": "x"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(agent.delete(&number_path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        agent.get(&number_path).await.0,
+        StatusCode::OK,
+        "agents may read numbers"
+    );
+
+    let (status, template) = agent
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Reminder", "message": "See you at {{time}}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let template_path = format!("/phone-sms/templates/{}", template["id"].as_str().unwrap());
+    let (status, renamed) = agent
+        .patch(&template_path, json!({"name": "Visit reminder"}))
+        .await;
+    assert_eq!(
+        (status, renamed["name"].as_str()),
+        (StatusCode::OK, Some("Visit reminder"))
+    );
+    assert_eq!(agent.delete(&template_path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        agent.get("/phone-sms/audit-log").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(admin.delete(&template_path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.get(&template_path).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn another_tenant_sees_nothing(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    let other = other_tenant(&server).await;
+    let (_, number) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main"}),
+        )
+        .await;
+    let (_, template) = admin
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Hi", "message": "Hello"}),
+        )
+        .await;
+    let number_path = format!(
+        "/phone-sms/phone-numbers/{}",
+        number["id"].as_str().unwrap()
+    );
+    let template_path = format!("/phone-sms/templates/{}", template["id"].as_str().unwrap());
+
+    for path in [&number_path, &template_path] {
+        let (status, body) = other.get(path).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}"
+        );
+        assert_eq!(
+            other.patch(path, json!({})).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        assert_eq!(other.delete(path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        other.get("/phone-sms/phone-numbers").await.1["items"],
+        json!([])
+    );
+    assert_eq!(
+        other.get("/phone-sms/templates").await.1["items"],
+        json!([])
+    );
+    assert_eq!(
+        other.get("/phone-sms/changes").await.1["changes"],
+        json!([])
+    );
+    assert_eq!(
+        other.get("/phone-sms/audit-log").await.1["items"],
+        json!([])
+    );
+    // The same number may belong to another tenant.
+    let (status, _) = other
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // And the first tenant's records are untouched.
+    assert_eq!(admin.get(&number_path).await.1, number);
+    assert_eq!(admin.get(&template_path).await.1, template);
+}
+
+async fn change_feed_and_audit_log_record_every_write(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    let (_, feed) = admin.get("/phone-sms/changes").await;
+    assert_eq!(
+        (feed["changes"].clone(), feed["cursor"].clone()),
+        (json!([]), json!(0))
+    );
+
+    let (_, number) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Main"}),
+        )
+        .await;
+    let id = number["id"].as_str().unwrap();
+    let (_, updated) = admin
+        .patch(
+            &format!("/phone-sms/phone-numbers/{id}"),
+            json!({"voicemail": true}),
+        )
+        .await;
+    let (_, template) = admin
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Hi", "message": "Hello"}),
+        )
+        .await;
+    admin
+        .delete(&format!("/phone-sms/phone-numbers/{id}"))
+        .await;
+    // A refused write leaves no trace.
+    admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "bad", "type": "Main"}),
+        )
+        .await;
+
+    let (_, feed) = admin.get("/phone-sms/changes?since=0").await;
+    let changes = feed["changes"].as_array().unwrap();
+    let summary: Vec<(i64, &str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["seq"].as_i64().unwrap(),
+                c["entity"].as_str().unwrap(),
+                c["op"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, "phoneNumber", "upsert"),
+            (2, "phoneNumber", "upsert"),
+            (3, "smsTemplate", "upsert"),
+            (4, "phoneNumber", "delete")
+        ]
+    );
+    assert_eq!(changes[1]["data"], updated);
+    assert_eq!(changes[2]["data"], template);
+    assert_eq!(changes[3]["data"], Value::Null);
+    assert_eq!(feed["cursor"], 4);
+    assert_eq!(feed["hasMore"], false);
+
+    let (_, page) = admin.get("/phone-sms/changes?since=1&limit=2").await;
+    assert_eq!(page["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (page["cursor"].clone(), page["hasMore"].clone()),
+        (json!(3), json!(true))
+    );
+    let (_, rest) = admin.get("/phone-sms/changes?since=3").await;
+    assert_eq!(
+        (rest["cursor"].clone(), rest["hasMore"].clone()),
+        (json!(4), json!(false))
+    );
+    let (_, none) = admin.get("/phone-sms/changes?since=4").await;
+    assert_eq!(
+        (none["changes"].clone(), none["cursor"].clone()),
+        (json!([]), json!(4))
+    );
+    assert_eq!(
+        admin.get("/phone-sms/changes?since=-1").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (_, audit) = admin.get("/phone-sms/audit-log?limit=3").await;
+    let rows = audit["items"].as_array().unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["delete", "create", "update"], "newest first");
+    assert_eq!(rows[0]["before"], updated);
+    assert_eq!(rows[0]["after"], Value::Null);
+    assert_eq!(rows[2]["before"], number);
+    assert_eq!(rows[2]["after"], updated);
+    let me = admin.get("/phone-sms/me").await.1;
+    assert_eq!(rows[0]["actorId"], me["user"]["id"]);
+    let cursor = audit["nextCursor"].as_str().unwrap();
+    let (_, older) = admin
+        .get(&format!("/phone-sms/audit-log?cursor={cursor}"))
+        .await;
+    let older: Vec<&str> = older["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(older, vec!["create"]);
+}
+
+async fn openapi_describes_every_route(backend: Backend) {
+    let server = start(backend).await;
+    let doc: Value = reqwest::get(format!("{}/openapi.json", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/healthz", &["get"][..]),
+        ("/phone-sms/auth/token", &["post"]),
+        ("/phone-sms/me", &["get"]),
+        ("/phone-sms/phone-numbers", &["get", "post"]),
+        ("/phone-sms/phone-numbers/{id}", &["get", "patch", "delete"]),
+        ("/phone-sms/templates", &["get", "post"]),
+        ("/phone-sms/templates/{id}", &["get", "patch", "delete"]),
+        ("/phone-sms/changes", &["get"]),
+        ("/phone-sms/audit-log", &["get"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(*method)).is_some(),
+                "{method} {path} missing"
+            );
+        }
+    }
+    assert!(doc["components"]["schemas"]["PhoneNumber"].is_object());
+}

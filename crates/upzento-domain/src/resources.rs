@@ -1,0 +1,230 @@
+//! Wire DTOs of the `/phone-sms` resources (JSON, camelCase). Times are RFC 3339 UTC strings.
+//!
+//! `New*` bodies create, `*Patch` bodies update: a field left out stays as it is, a
+//! nullable field sent as `null` is cleared. Unknown fields are refused.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Distinguishes "absent" (None) from "null" (Some(None)) in PATCH bodies.
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum NumberStatus {
+    Active,
+    Inactive,
+}
+
+impl NumberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "inactive" => Some(Self::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// A phone number of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumber {
+    pub id: String,
+    /// E.164, e.g. `+14155552671`.
+    pub number: String,
+    /// What the number is for: Main, Support, Marketing, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: Option<String>,
+    /// User id of the agent the number is assigned to.
+    pub assigned_to: Option<String>,
+    pub status: NumberStatus,
+    /// E.164 number calls are forwarded to.
+    pub call_forwarding: Option<String>,
+    pub voicemail: bool,
+    pub sms_enabled: bool,
+    /// Decimal amount in the tenant's currency, e.g. `"1.15"`.
+    pub monthly_fee: Option<String>,
+    /// Calendar date, `YYYY-MM-DD`.
+    pub purchase_date: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewPhoneNumber {
+    /// Any common notation with a country code; stored as E.164.
+    pub number: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub assigned_to: Option<String>,
+    #[serde(default)]
+    pub status: Option<NumberStatus>,
+    #[serde(default)]
+    pub call_forwarding: Option<String>,
+    #[serde(default)]
+    pub voicemail: Option<bool>,
+    #[serde(default)]
+    pub sms_enabled: Option<bool>,
+    #[serde(default)]
+    pub monthly_fee: Option<String>,
+    #[serde(default)]
+    pub purchase_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhoneNumberPatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub assigned_to: Option<Option<String>>,
+    #[serde(default)]
+    pub status: Option<NumberStatus>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub call_forwarding: Option<Option<String>>,
+    #[serde(default)]
+    pub voicemail: Option<bool>,
+    #[serde(default)]
+    pub sms_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub monthly_fee: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub purchase_date: Option<Option<String>>,
+}
+
+/// A reusable SMS text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SmsTemplate {
+    pub id: String,
+    pub name: String,
+    pub message: String,
+    pub usage_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSmsTemplate {
+    pub name: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmsTemplatePatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// One page of a list; pass `nextCursor` back as `cursor` for the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    Upsert,
+    Delete,
+}
+
+/// One entry of the change feed: the record as it is after the change, or its deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub seq: i64,
+    /// `phoneNumber`, `smsTemplate`, ...
+    pub entity: String,
+    pub id: String,
+    pub op: ChangeOp,
+    /// The record after an upsert; absent for a deletion.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    pub changed_at: String,
+}
+
+/// `GET /phone-sms/changes?since=N`: changes after `since`, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeFeed {
+    pub changes: Vec<Change>,
+    /// Pass as `since` next time; equals the last change's `seq` (or the request's `since`).
+    pub cursor: i64,
+    /// Whether more changes wait right now.
+    pub has_more: bool,
+}
+
+/// A row of the audit log: who changed what, when, from what to what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_id: String,
+    /// `create`, `update`, `delete`.
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub before: Option<serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub after: Option<serde_json::Value>,
+    pub at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        let p: PhoneNumberPatch = serde_json::from_str(r#"{"location":null}"#).unwrap();
+        assert_eq!(p.location, Some(None));
+        assert_eq!(p.call_forwarding, None);
+        let p: PhoneNumberPatch = serde_json::from_str(r#"{"location":"Paris"}"#).unwrap();
+        assert_eq!(p.location, Some(Some("Paris".into())));
+        assert!(serde_json::from_str::<PhoneNumberPatch>(r#"{"number":"+1"}"#).is_err());
+    }
+}
