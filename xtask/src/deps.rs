@@ -35,9 +35,13 @@ const APT: &[&str] = &[
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
+/// schemathesis from PyPI, pinned so that its seeded runs stay reproducible.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
 pub fn ensure() -> Result<()> {
     apt()?;
     tauri_driver()?;
+    schemathesis()?;
     npm(&root().join("ui"))?;
     npm(&root().join("tests/e2e"))?;
     Ok(())
@@ -111,6 +115,26 @@ pub fn tauri_driver() -> Result<PathBuf> {
         Some(path) if path.exists() => Ok(path),
         _ => bail!("tauri-driver was installed but cannot be found in ~/.cargo/bin"),
     }
+}
+
+fn schemathesis() -> Result<()> {
+    let wanted = SCHEMATHESIS.trim_start_matches("schemathesis==");
+    let installed = Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(wanted));
+    if installed {
+        return Ok(());
+    }
+    step(&format!("pip: installing {SCHEMATHESIS}"));
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        SCHEMATHESIS,
+    ]))
 }
 
 /// `npm ci` when node_modules is missing or older than the lockfile.

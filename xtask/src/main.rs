@@ -132,9 +132,23 @@ fn cmd_test() -> Result<()> {
             .env("UPZENTO_TEST_PG_URL", &pg.url),
     )?;
     drop(pg);
+    api_properties()?;
     e2e()?;
     eprintln!("\nall checks passed");
     Ok(())
+}
+
+/// schemathesis against the cloud's own /openapi.json: every operation, generated inputs.
+fn api_properties() -> Result<()> {
+    let bins = build_app(false)?;
+    step("API property tests (schemathesis against /openapi.json)");
+    run_in(
+        &root(),
+        Command::new("bash")
+            .arg("tests/api/run.sh")
+            .arg(&bins.cloud)
+            .arg(free_port()?.to_string()),
+    )
 }
 
 /// The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver.

@@ -72,6 +72,10 @@ pub struct NewPhoneNumber {
     /// Any common notation with a country code; stored as E.164.
     pub number: String,
     #[serde(rename = "type")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 40, pattern = r"\S")
+    )]
     pub kind: String,
     #[serde(default)]
     pub location: Option<String>,
@@ -96,6 +100,10 @@ pub struct NewPhoneNumber {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhoneNumberPatch {
     #[serde(default, rename = "type")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 40, pattern = r"\S")
+    )]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -137,7 +145,15 @@ pub struct SmsTemplate {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewSmsTemplate {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
     pub message: String,
 }
 
@@ -146,8 +162,16 @@ pub struct NewSmsTemplate {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmsTemplatePatch {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
     pub message: Option<String>,
 }
 

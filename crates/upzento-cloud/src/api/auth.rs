@@ -47,6 +47,8 @@ pub async fn healthz() -> Json<Health> {
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
     )
 )]

@@ -20,8 +20,10 @@ const MAX_CHANGES: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// The `cursor` of the previous answer; 0 (the default) starts from the beginning.
+    #[param(minimum = 0)]
     since: Option<i64>,
     /// Page size, 1 to 1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -75,8 +77,10 @@ pub async fn changes(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
     cursor: Option<String>,
 }
 

@@ -31,8 +31,10 @@ pub struct ListNumbersQuery {
     /// Only numbers assigned to this user id.
     assigned_to: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
     cursor: Option<String>,
 }
 
@@ -155,6 +157,8 @@ fn forwarding(value: Option<&str>) -> Result<Option<String>, AppError> {
     responses(
         (status = 201, body = PhoneNumber),
         (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 409, description = "The tenant already has this number", body = ErrorBody),
@@ -224,6 +228,8 @@ pub async fn get(
     responses(
         (status = 200, body = PhoneNumber),
         (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),

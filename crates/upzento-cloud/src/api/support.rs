@@ -4,10 +4,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use upzento_domain::wire::Role;
 
 use crate::auth::Caller;
@@ -22,10 +19,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state)
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
             .await
             .map_err(|e: JsonRejection| AppError::from(e))?;
-        Ok(Self(value))
+        // serde would also read a struct from a JSON array ([a, b]); bodies are objects only.
+        if !value.is_object() {
+            return Err(AppError::bad_request(
+                "invalid_body",
+                "The body must be a JSON object.",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| AppError::bad_request("invalid_body", format!("Invalid body: {e}")))
     }
 }
 
@@ -47,31 +53,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// Where the next page starts: opaque to clients (base64url of JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    t: i64,
-    id: String,
-}
+/// Where the next page starts: `<unix ms>.<id>` of the last row of the previous page.
+/// Clients pass it back as they got it; the OpenAPI document states its pattern,
+/// `^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$`, which `decode` checks by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor;
 
 impl Cursor {
     pub fn encode(at_ms: i64, id: &str) -> String {
-        let json = serde_json::to_vec(&Self {
-            t: at_ms,
-            id: id.to_owned(),
-        })
-        .unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        format!("{at_ms}.{id}")
     }
 
     pub fn decode(text: &str) -> Result<After, AppError> {
         let invalid =
             || AppError::invalid_field("cursor", "The cursor is not one this server gave out.");
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-        let cursor: Self = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let (ms, id) = text.split_once('.').ok_or_else(invalid)?;
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let ms_ok = !ms.is_empty() && ms.len() <= 18 && ms.bytes().all(|b| b.is_ascii_digit());
+        if !valid_id || !ms_ok {
+            return Err(invalid());
+        }
         Ok(After {
-            created_at_ms: cursor.t,
-            id: cursor.id,
+            created_at_ms: ms.parse().map_err(|_| invalid())?,
+            id: id.to_owned(),
         })
     }
 }

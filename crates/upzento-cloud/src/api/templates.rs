@@ -26,8 +26,10 @@ const MESSAGE_MAX: usize = 1600;
 #[into_params(parameter_in = Query)]
 pub struct ListTemplatesQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
     cursor: Option<String>,
 }
 
@@ -61,7 +63,9 @@ pub async fn list(
     tag = "templates",
     request_body = NewSmsTemplate,
     security(("bearer" = [])),
-    responses((status = 201, body = SmsTemplate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+    responses((status = 201, body = SmsTemplate), (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 401, body = ErrorBody))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -118,6 +122,8 @@ pub async fn get(
     responses(
         (status = 200, body = SmsTemplate),
         (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     )
