@@ -1,7 +1,7 @@
 //! Structured logs to a daily-rotated file in the app's log directory, and a
 //! panic report file beside them.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -40,7 +40,11 @@ pub fn init(dir: &Path) -> anyhow::Result<LogGuard> {
                 .with_writer(writer)
                 .with_ansi(false),
         )
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .try_init()?;
     install_panic_hook(dir.to_path_buf());
     Ok(LogGuard(guard))

@@ -39,6 +39,11 @@ for i in $(seq 1 "$RUNS"); do
   sleep "$IDLE_SECONDS"
   mapfile -t procs < <(descendants "$pid")
   kib=$(pss_kib "${procs[@]}")
+  if [[ $i == "$RUNS" ]]; then
+    for p in "${procs[@]}"; do
+      printf '  %-22s %6.1f MiB PSS\n' "$(cat /proc/$p/comm 2>/dev/null)" "$(awk -v k="$(pss_kib "$p")" 'BEGIN{print k/1024}')"
+    done
+  fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   printf 'run %d: interactive after %d ms, idle PSS %.1f MiB over %d processes\n' "$i" "$ms" "$(awk -v k="$kib" 'BEGIN{print k/1024}')" "${#procs[@]}"
   starts+=("$ms"); mems+=("$kib")

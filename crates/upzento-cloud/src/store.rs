@@ -5,11 +5,33 @@
 pub mod postgres;
 pub mod sqlite;
 
+/// `LIKE` pattern for "contains `text`", with `\` escaping `%` and `_`.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The pieces of a contact search: the lower-cased text pattern and, when the
+/// query has digits, a pattern over the digits of phone numbers.
+pub fn contact_search(query: &str) -> (String, Option<String>) {
+    let text = contains_pattern(&query.trim().to_lowercase());
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    let digits = (digits.len() >= 3).then(|| contains_pattern(&digits));
+    (text, digits)
+}
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use upzento_domain::resources::{AuditEntry, Change, PhoneNumber, SmsTemplate};
+use upzento_domain::resources::{AuditEntry, Change, Contact, PhoneNumber, SmsTemplate};
 use upzento_domain::wire::Role;
 
 use crate::error::AppError;
@@ -76,6 +98,13 @@ pub struct NumberFilter {
     pub assigned_to: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    /// Case-insensitive text in the name or email, or digits in one of the numbers.
+    pub query: Option<String>,
+    pub tag: Option<String>,
+}
+
 /// The change a PATCH makes, applied to the current record inside the store's transaction.
 pub type Apply<T> = Arc<dyn Fn(&T) -> Result<T, AppError> + Send + Sync>;
 
@@ -83,6 +112,7 @@ pub type Apply<T> = Arc<dyn Fn(&T) -> Result<T, AppError> + Send + Sync>;
 pub mod entity {
     pub const PHONE_NUMBER: &str = "phoneNumber";
     pub const SMS_TEMPLATE: &str = "smsTemplate";
+    pub const CONTACT: &str = "contact";
 }
 
 #[async_trait]
@@ -155,6 +185,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<SmsTemplate>, AppError>;
     async fn delete_template(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool>;
+
+    /// Fails with `AppError::Conflict` when one of its numbers belongs to another contact.
+    async fn create_contact(
+        &self,
+        actor: &Actor,
+        contact: Contact,
+        now: OffsetDateTime,
+    ) -> Result<Contact, AppError>;
+    async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>>;
+    async fn list_contacts(
+        &self,
+        tenant_id: &str,
+        filter: &ContactFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Contact>>;
+    async fn update_contact(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Contact>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Contact>, AppError>;
+    async fn delete_contact(
         &self,
         actor: &Actor,
         id: &str,

@@ -19,6 +19,7 @@ on_both_backends!(
     another_tenant_sees_nothing,
     change_feed_and_audit_log_record_every_write,
     openapi_describes_every_route,
+    contacts_are_searchable_and_own_their_numbers,
 );
 
 struct Client {
@@ -517,6 +518,8 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("/phone-sms/phone-numbers/{id}", &["get", "patch", "delete"]),
         ("/phone-sms/templates", &["get", "post"]),
         ("/phone-sms/templates/{id}", &["get", "patch", "delete"]),
+        ("/phone-sms/contacts", &["get", "post"]),
+        ("/phone-sms/contacts/{id}", &["get", "patch", "delete"]),
         ("/phone-sms/changes", &["get"]),
         ("/phone-sms/audit-log", &["get"]),
     ] {
@@ -528,4 +531,183 @@ async fn openapi_describes_every_route(backend: Backend) {
         }
     }
     assert!(doc["components"]["schemas"]["PhoneNumber"].is_object());
+}
+
+async fn contacts_are_searchable_and_own_their_numbers(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let (status, ada) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Ada", "lastName": "Lovelace", "phoneNumbers": ["+1 415 555 2671", "+14155552671", "+44 20 7946 0018"],
+                   "email": "ada@example.com", "tags": ["vip", "vip", "dental"], "timeZone": "America/Los_Angeles"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ada}");
+    assert_eq!(
+        ada["phoneNumbers"],
+        json!(["+14155552671", "+442079460018"]),
+        "normalised, duplicates dropped"
+    );
+    assert_eq!(ada["tags"], json!(["vip", "dental"]));
+    assert_eq!(ada["optedOut"], false);
+    let (_, grace) = agent
+        .post("/phone-sms/contacts", json!({"firstName": "Grace", "lastName": "Hopper", "phoneNumbers": ["+14155550100"], "tags": ["navy"]}))
+        .await;
+    // Someone else's number cannot be taken over; nothing of the refused write is kept.
+    let (status, error) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Eve", "phoneNumbers": ["+14155550199", "+14155552671"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_contact_number"))
+    );
+    let (_, eve) = agent.get("/phone-sms/contacts?q=eve").await;
+    assert_eq!(eve["items"], json!([]));
+    let (status, _) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Eve", "phoneNumbers": ["+14155550199"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the number left free by the refused write is usable"
+    );
+
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["firstName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, expected) in [
+        ("q=LOVE", vec!["Ada"]),
+        ("q=ada%20love", vec!["Ada"]),
+        ("q=example.com", vec!["Ada"]),
+        ("q=7946", vec!["Ada"]),
+        ("q=(415)%20555-01", vec!["Grace", "Eve"]),
+        ("q=a%25e", vec![]),
+        ("q=a_e", vec![]),
+        ("tag=navy", vec!["Grace"]),
+        ("tag=vip&q=ada", vec!["Ada"]),
+        ("q=", vec!["Ada", "Grace", "Eve"]),
+    ] {
+        let (status, page) = agent.get(&format!("/phone-sms/contacts?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(names(&page), expected, "{query}");
+    }
+
+    let ada_path = format!("/phone-sms/contacts/{}", ada["id"].as_str().unwrap());
+    let (status, updated) = agent
+        .patch(
+            &ada_path,
+            json!({"phoneNumbers": ["+14155550123"], "email": null, "lastName": "King"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["phoneNumbers"], json!(["+14155550123"]));
+    assert_eq!(updated["email"], Value::Null);
+    assert_eq!(
+        updated["tags"],
+        json!(["vip", "dental"]),
+        "fields left out stay"
+    );
+    assert_eq!(agent.get(&ada_path).await.1, updated);
+    // The number Ada gave up is free again; Grace's is not.
+    let grace_path = format!("/phone-sms/contacts/{}", grace["id"].as_str().unwrap());
+    assert_eq!(
+        agent
+            .patch(&grace_path, json!({"phoneNumbers": ["+14155552671"]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        agent
+            .patch(&ada_path, json!({"phoneNumbers": ["+14155552671"]}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+
+    for (body, field) in [
+        (json!({"firstName": " "}), "firstName"),
+        (
+            json!({"firstName": "X", "phoneNumbers": ["12"]}),
+            "phoneNumbers",
+        ),
+        (json!({"firstName": "X", "email": "nope"}), "email"),
+        (
+            json!({"firstName": "X", "timeZone": "Mars Base"}),
+            "timeZone",
+        ),
+        (json!({"firstName": "X", "tags": [""]}), "tags"),
+    ] {
+        let (status, error) = agent.post("/phone-sms/contacts", body.clone()).await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, _) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "X", "optedOut": true}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "opt-out is not set through this API"
+    );
+
+    let other = other_tenant(&server).await;
+    assert_eq!(other.get(&ada_path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.get("/phone-sms/contacts?q=ada").await.1["items"],
+        json!([])
+    );
+    let (status, _) = other
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Ada", "phoneNumbers": ["+14155550123"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "numbers are unique per tenant only"
+    );
+
+    assert_eq!(agent.delete(&ada_path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(admin.delete(&ada_path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.get(&ada_path).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "New", "phoneNumbers": ["+14155550123"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a deleted contact's numbers are free"
+    );
+    let (_, feed) = admin.get("/phone-sms/changes").await;
+    let contact_changes = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "contact")
+        .count();
+    // 4 creates, 2 updates, 1 delete; the refused writes and the other tenant left nothing.
+    assert_eq!(contact_changes, 7);
 }

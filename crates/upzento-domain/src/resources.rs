@@ -175,6 +175,76 @@ pub struct SmsTemplatePatch {
     pub message: Option<String>,
 }
 
+/// A person the tenant talks to (the CRM's Contacts module, as far as Phone & SMS needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    /// E.164 numbers, the first one is the main number. A number belongs to one contact.
+    pub phone_numbers: Vec<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    /// IANA time zone, e.g. `America/New_York`: quiet hours are computed in it.
+    pub time_zone: Option<String>,
+    /// Set when the contact opted out of SMS (STOP and the like); sends are refused then.
+    pub opted_out: bool,
+    pub opted_out_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewContact {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Any common notation with a country code; stored as E.164.
+    #[serde(default)]
+    pub phone_numbers: Vec<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactPatch {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub last_name: Option<Option<String>>,
+    /// Replaces all numbers.
+    #[serde(default)]
+    pub phone_numbers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    /// Replaces all tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub time_zone: Option<Option<String>>,
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -3,6 +3,7 @@
 
 mod auth;
 mod changes;
+mod contacts;
 mod numbers;
 mod support;
 mod templates;
@@ -28,6 +29,7 @@ pub use support::Cursor;
         (name = "auth", description = "Tokens and identity"),
         (name = "numbers", description = "The tenant's phone numbers"),
         (name = "templates", description = "Reusable SMS texts"),
+        (name = "contacts", description = "The people the tenant talks to"),
         (name = "sync", description = "Change feed and audit log"),
     )
 )]
@@ -59,6 +61,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             templates::update,
             templates::delete
         ))
+        .routes(routes!(contacts::list, contacts::create))
+        .routes(routes!(contacts::get, contacts::update, contacts::delete))
         .routes(routes!(changes::changes))
         .routes(routes!(changes::audit_log))
         .split_for_parts()

@@ -13,11 +13,12 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
-    AuditEntry, Change, ChangeOp, NumberStatus, PhoneNumber, SmsTemplate,
+    AuditEntry, Change, ChangeOp, Contact, NumberStatus, PhoneNumber, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind, User, entity,
+    Actor, After, Apply, ContactFilter, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind,
+    User, contact_search, entity,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -25,6 +26,7 @@ use crate::error::AppError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_numbers_templates_feed.sql"),
+    include_str!("../../migrations/postgres/0003_contacts.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -517,6 +519,159 @@ impl Store for PgStore {
         Ok(true)
     }
 
+    async fn create_contact(
+        &self,
+        actor: &Actor,
+        contact: Contact,
+        now: OffsetDateTime,
+    ) -> Result<Contact, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        write_contact(&tx, &actor.tenant_id, &contact, true).await?;
+        record(
+            &tx,
+            actor,
+            entity::CONTACT,
+            &contact.id,
+            "create",
+            None,
+            Some(to_json(&contact)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(contact)
+    }
+
+    async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
+        let client = self.client().await?;
+        contact_in(&**client, tenant_id, id, false).await
+    }
+
+    async fn list_contacts(
+        &self,
+        tenant_id: &str,
+        filter: &ContactFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Contact>> {
+        let (after_at, after_id) = after.map_or(
+            (
+                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
+        let digits = digits.flatten();
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contact
+                     WHERE tenant_id = $1
+                       AND ($2::text IS NULL
+                            OR lower(first_name || ' ' || coalesce(last_name, '')) LIKE $2
+                            OR lower(coalesce(email, '')) LIKE $2
+                            OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM contact_phone p
+                                  WHERE p.contact_id = contact.id AND p.number LIKE $3)))
+                       AND ($4::text IS NULL OR tags ? $4)
+                       AND (created_at, id) > ($5, $6)
+                     ORDER BY created_at, id LIMIT $7"
+                ),
+                &[
+                    &tenant_id,
+                    &text,
+                    &digits,
+                    &filter.tag,
+                    &after_at,
+                    &after_id,
+                    &limit,
+                ],
+            )
+            .await?;
+        let mut contacts = rows
+            .iter()
+            .map(contact_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let ids: Vec<&str> = contacts.iter().map(|c| c.id.as_str()).collect();
+        let phones = client
+            .query(
+                "SELECT contact_id, number FROM contact_phone WHERE contact_id = ANY($1) ORDER BY contact_id, position",
+                &[&ids],
+            )
+            .await?;
+        for contact in &mut contacts {
+            contact.phone_numbers = phones
+                .iter()
+                .filter(|r| r.get::<_, &str>(0) == contact.id)
+                .map(|r| r.get(1))
+                .collect();
+        }
+        Ok(contacts)
+    }
+
+    async fn update_contact(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Contact>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Contact>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = contact_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let after = apply(&before)?;
+        write_contact(&tx, &actor.tenant_id, &after, false).await?;
+        record(
+            &tx,
+            actor,
+            entity::CONTACT,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(after))
+    }
+
+    async fn delete_contact(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(before) = contact_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(false);
+        };
+        tx.execute(
+            "DELETE FROM contact WHERE tenant_id = $1 AND id = $2",
+            &[&actor.tenant_id, &id],
+        )
+        .await?;
+        record(
+            &tx,
+            actor,
+            entity::CONTACT,
+            id,
+            "delete",
+            Some(to_json(&before)?),
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -802,4 +957,127 @@ async fn write_template(
             ],
         )
         .await?)
+}
+
+const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \
+     opted_out_at, created_at, updated_at";
+
+/// A contact row without its numbers (`phone_numbers` is filled by the caller).
+fn contact_from_row(r: &Row) -> anyhow::Result<Contact> {
+    let tags: Value = r.try_get("tags")?;
+    let opted_out_at: Option<OffsetDateTime> = r.try_get("opted_out_at")?;
+    Ok(Contact {
+        id: r.try_get("id")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        phone_numbers: Vec::new(),
+        email: r.try_get("email")?,
+        tags: serde_json::from_value(tags)?,
+        time_zone: r.try_get("time_zone")?,
+        opted_out: r.try_get("opted_out")?,
+        opted_out_at: opted_out_at.map(clock::rfc3339),
+        created_at: clock::rfc3339(r.try_get("created_at")?),
+        updated_at: clock::rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+async fn contact_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<Contact>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let Some(row) = client
+        .query_opt(
+            &format!(
+                "SELECT {CONTACT_COLUMNS} FROM contact WHERE tenant_id = $1 AND id = $2{lock}"
+            ),
+            &[&tenant_id, &id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut contact = contact_from_row(&row)?;
+    contact.phone_numbers = client
+        .query(
+            "SELECT number FROM contact_phone WHERE contact_id = $1 ORDER BY position",
+            &[&contact.id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Some(contact))
+}
+
+async fn write_contact(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    ct: &Contact,
+    insert: bool,
+) -> Result<(), AppError> {
+    let sql = if insert {
+        "INSERT INTO contact (id, tenant_id, first_name, last_name, email, tags, time_zone, opted_out,
+             opted_out_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    } else {
+        "UPDATE contact SET first_name = $3, last_name = $4, email = $5, tags = $6, time_zone = $7,
+             opted_out = $8, opted_out_at = $9, created_at = $10, updated_at = $11
+         WHERE id = $1 AND tenant_id = $2"
+    };
+    let opted_out_at = ct
+        .opted_out_at
+        .as_deref()
+        .map(clock::parse_rfc3339)
+        .transpose()?;
+    let tags = serde_json::to_value(&ct.tags).map_err(anyhow::Error::from)?;
+    tx.execute(
+        sql,
+        &[
+            &ct.id,
+            &tenant_id,
+            &ct.first_name,
+            &ct.last_name,
+            &ct.email,
+            &tags,
+            &ct.time_zone,
+            &ct.opted_out,
+            &opted_out_at,
+            &clock::parse_rfc3339(&ct.created_at)?,
+            &clock::parse_rfc3339(&ct.updated_at)?,
+        ],
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    tx.execute(
+        "DELETE FROM contact_phone WHERE tenant_id = $1 AND contact_id = $2",
+        &[&tenant_id, &ct.id],
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    for (position, number) in ct.phone_numbers.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        // A savepoint keeps the transaction usable to report the conflict cleanly.
+        if let Err(e) = tx
+            .execute(
+                "INSERT INTO contact_phone (tenant_id, number, contact_id, position) VALUES ($1, $2, $3, $4)",
+                &[&tenant_id, number, &ct.id, &position],
+            )
+            .await
+        {
+            let e = anyhow::Error::from(e);
+            return Err(if is_unique_violation(&e) {
+                AppError::Conflict {
+                    code: "duplicate_contact_number",
+                    message: format!("{number} already belongs to another contact."),
+                    field: Some("phoneNumbers".into()),
+                }
+            } else {
+                e.into()
+            });
+        }
+    }
+    Ok(())
 }

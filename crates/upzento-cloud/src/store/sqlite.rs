@@ -13,11 +13,12 @@ use upzento_domain::wire::Role;
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Change, ChangeOp, NumberStatus, PhoneNumber, SmsTemplate,
+    AuditEntry, Change, ChangeOp, Contact, NumberStatus, PhoneNumber, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind, User, entity,
+    Actor, After, Apply, ContactFilter, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind,
+    User, contact_search, entity,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -26,6 +27,7 @@ use crate::error::AppError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_numbers_templates_feed.sql"),
+    include_str!("../../migrations/sqlite/0003_contacts.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -527,6 +529,138 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn create_contact(
+        &self,
+        actor: &Actor,
+        contact: Contact,
+        now: OffsetDateTime,
+    ) -> Result<Contact, AppError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            write_contact(tx, &actor.tenant_id, &contact, true)?;
+            record(
+                tx,
+                &actor,
+                entity::CONTACT,
+                &contact.id,
+                "create",
+                None,
+                Some(to_json(&contact)?),
+                ts(now),
+            )?;
+            Ok(contact)
+        })
+        .await
+    }
+
+    async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| contact_in(c, &tenant_id, &id)).await
+    }
+
+    async fn list_contacts(
+        &self,
+        tenant_id: &str,
+        filter: &ContactFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Contact>> {
+        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (after_ms, after_id) = after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
+            let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contact
+                 WHERE tenant_id = ?1
+                   AND (?2 IS NULL
+                        OR lower(first_name || ' ' || coalesce(last_name, '')) LIKE ?2 ESCAPE '\\'
+                        OR lower(coalesce(email, '')) LIKE ?2 ESCAPE '\\'
+                        OR (?3 IS NOT NULL AND EXISTS (SELECT 1 FROM contact_phone p
+                              WHERE p.contact_id = contact.id AND p.number LIKE ?3 ESCAPE '\\')))
+                   AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(contact.tags) WHERE value = ?4))
+                   AND (created_at, id) > (?5, ?6)
+                 ORDER BY created_at, id LIMIT ?7"
+            ))?;
+            let rows = stmt.query_map(
+                params![tenant_id, text, digits.flatten(), filter.tag, after_ms, after_id, limit],
+                contact_from_row,
+            )?;
+            let mut contacts = rows.collect::<Result<Vec<_>, _>>()?;
+            for contact in &mut contacts {
+                contact.phone_numbers = phones_of(c, &contact.id)?;
+            }
+            Ok(contacts)
+        })
+        .await
+    }
+
+    async fn update_contact(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Contact>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Contact>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = contact_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let after = apply(&before)?;
+            write_contact(tx, &actor.tenant_id, &after, false)?;
+            record(
+                tx,
+                &actor,
+                entity::CONTACT,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn delete_contact(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        Ok(self
+            .write(move |tx| {
+                let Some(before) = contact_in(tx, &actor.tenant_id, &id)? else {
+                    return Ok(false);
+                };
+                tx.execute(
+                    "DELETE FROM contact_phone WHERE tenant_id = ?1 AND contact_id = ?2",
+                    [&actor.tenant_id, &id],
+                )
+                .map_err(anyhow::Error::from)?;
+                tx.execute(
+                    "DELETE FROM contact WHERE tenant_id = ?1 AND id = ?2",
+                    [&actor.tenant_id, &id],
+                )
+                .map_err(anyhow::Error::from)?;
+                record(
+                    tx,
+                    &actor,
+                    entity::CONTACT,
+                    &id,
+                    "delete",
+                    Some(to_json(&before)?),
+                    None,
+                    ts(now),
+                )?;
+                Ok(true)
+            })
+            .await?)
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -825,4 +959,111 @@ impl SqliteStore {
         .await
         .map_err(anyhow::Error::from)?
     }
+}
+
+const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \
+     opted_out_at, created_at, updated_at";
+
+/// A contact row without its numbers (`phone_numbers` is filled by the caller).
+fn contact_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+    let tags = json_col(r, "tags")?.unwrap_or(Value::Array(Vec::new()));
+    let opted_out_at: Option<i64> = r.get("opted_out_at")?;
+    Ok(Contact {
+        id: r.get("id")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        phone_numbers: Vec::new(),
+        email: r.get("email")?,
+        tags: serde_json::from_value(tags).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        time_zone: r.get("time_zone")?,
+        opted_out: r.get("opted_out")?,
+        opted_out_at: opted_out_at.map(|ms| clock::rfc3339(clock::from_ms(ms))),
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
+}
+
+fn phones_of(c: &Connection, contact_id: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT number FROM contact_phone WHERE contact_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([contact_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<String>, _>>()?)
+}
+
+fn contact_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
+    let contact = c
+        .query_row(
+            &format!("SELECT {CONTACT_COLUMNS} FROM contact WHERE tenant_id = ?1 AND id = ?2"),
+            [tenant_id, id],
+            contact_from_row,
+        )
+        .optional()?;
+    contact
+        .map(|mut contact| {
+            contact.phone_numbers = phones_of(c, &contact.id)?;
+            Ok(contact)
+        })
+        .transpose()
+}
+
+fn contact_number_conflict(number: &str) -> AppError {
+    AppError::Conflict {
+        code: "duplicate_contact_number",
+        message: format!("{number} already belongs to another contact."),
+        field: Some("phoneNumbers".into()),
+    }
+}
+
+fn write_contact(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    ct: &Contact,
+    insert: bool,
+) -> Result<(), AppError> {
+    let sql = if insert {
+        "INSERT INTO contact (id, tenant_id, first_name, last_name, email, tags, time_zone, opted_out,
+             opted_out_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    } else {
+        "UPDATE contact SET first_name = ?3, last_name = ?4, email = ?5, tags = ?6, time_zone = ?7,
+             opted_out = ?8, opted_out_at = ?9, created_at = ?10, updated_at = ?11
+         WHERE id = ?1 AND tenant_id = ?2"
+    };
+    let opted_out_at = ct.opted_out_at.as_deref().map(ms_of).transpose()?;
+    tx.execute(
+        sql,
+        params![
+            ct.id,
+            tenant_id,
+            ct.first_name,
+            ct.last_name,
+            ct.email,
+            serde_json::to_string(&ct.tags).map_err(anyhow::Error::from)?,
+            ct.time_zone,
+            ct.opted_out,
+            opted_out_at,
+            ms_of(&ct.created_at)?,
+            ms_of(&ct.updated_at)?
+        ],
+    )
+    .map_err(anyhow::Error::from)?;
+    tx.execute(
+        "DELETE FROM contact_phone WHERE tenant_id = ?1 AND contact_id = ?2",
+        [tenant_id, &ct.id],
+    )
+    .map_err(anyhow::Error::from)?;
+    for (position, number) in ct.phone_numbers.iter().enumerate() {
+        match tx.execute(
+            "INSERT INTO contact_phone (tenant_id, number, contact_id, position) VALUES (?1, ?2, ?3, ?4)",
+            params![tenant_id, number, ct.id, i64::try_from(position).unwrap_or(i64::MAX)],
+        ) {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(contact_number_conflict(number)),
+            Err(e) => return Err(anyhow::Error::from(e).into()),
+        }
+    }
+    Ok(())
 }
