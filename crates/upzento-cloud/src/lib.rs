@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod carrier;
 pub mod clock;
 pub mod demo;
 pub mod error;
@@ -14,6 +15,9 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use tokio::sync::Notify;
+
+use crate::carrier::{Provider, Sandbox};
 use crate::store::Store;
 
 /// Largest request body accepted; larger ones get 413.
@@ -24,7 +28,28 @@ pub const SESSION_LIFETIME: time::Duration = time::Duration::days(30);
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub carrier: Arc<dyn Provider>,
+    /// Wakes this node's carrier worker when a message is queued here.
+    pub carrier_wake: Arc<Notify>,
 }
+
+impl AppState {
+    /// A state with the built-in sandbox carrier.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_carrier(store, Arc::new(Sandbox::default()))
+    }
+
+    pub fn with_carrier(store: Arc<dyn Store>, carrier: Arc<dyn Provider>) -> Self {
+        Self {
+            store,
+            carrier,
+            carrier_wake: Arc::new(Notify::new()),
+        }
+    }
+}
+
+/// How often the carrier worker looks for due messages queued by other nodes.
+pub const CARRIER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub fn router(state: AppState) -> Router {
     api::router(state)
@@ -32,10 +57,17 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until Ctrl+C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
+    let worker = tokio::spawn(carrier::run_worker(
+        state.store.clone(),
+        state.carrier.clone(),
+        state.carrier_wake.clone(),
+        CARRIER_POLL,
+    ));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+        .await;
+    worker.abort();
+    Ok(served?)
 }
 
 async fn shutdown_signal() {

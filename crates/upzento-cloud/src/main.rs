@@ -104,5 +104,5 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    upzento_cloud::serve(listener, AppState { store }).await
+    upzento_cloud::serve(listener, AppState::new(store)).await
 }

@@ -18,6 +18,15 @@ pub fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// The start of a message as shown in the inbox: at most 100 characters, on one line.
+pub fn preview(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
 /// The pieces of a contact search: the lower-cased text pattern and, when the
 /// query has digits, a pattern over the digits of phone numbers.
 pub fn contact_search(query: &str) -> (String, Option<String>) {
@@ -31,7 +40,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use upzento_domain::resources::{AuditEntry, Change, Contact, PhoneNumber, SmsTemplate};
+use upzento_domain::resources::{
+    AuditEntry, Change, Contact, Conversation, MessageStatus, PhoneNumber, SmsMessage, SmsTemplate,
+};
 use upzento_domain::wire::Role;
 
 use crate::error::AppError;
@@ -105,6 +116,45 @@ pub struct ContactFilter {
     pub tag: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    pub status: Option<String>,
+    pub assigned_to: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+/// A message to store, with what only the server knows about it.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message: SmsMessage,
+    pub idempotency_key: Option<String>,
+    /// When the carrier worker should act on it (queued outbound: now).
+    pub next_action_at: Option<OffsetDateTime>,
+}
+
+/// An outbound message the carrier worker has claimed.
+#[derive(Debug, Clone)]
+pub struct DueMessage {
+    pub tenant_id: String,
+    pub message: SmsMessage,
+    pub from: String,
+    pub to: String,
+}
+
+/// What the carrier reported about a message.
+#[derive(Debug, Clone)]
+pub struct CarrierUpdate {
+    pub status: MessageStatus,
+    pub provider_message_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// When to act again (e.g. expect the delivery report); `None` when final.
+    pub next_action_at: Option<OffsetDateTime>,
+}
+
+/// Actor id of changes made by the server itself (carrier reports).
+pub const SYSTEM_ACTOR: &str = "system";
+
 /// The change a PATCH makes, applied to the current record inside the store's transaction.
 pub type Apply<T> = Arc<dyn Fn(&T) -> Result<T, AppError> + Send + Sync>;
 
@@ -113,6 +163,8 @@ pub mod entity {
     pub const PHONE_NUMBER: &str = "phoneNumber";
     pub const SMS_TEMPLATE: &str = "smsTemplate";
     pub const CONTACT: &str = "contact";
+    pub const CONVERSATION: &str = "conversation";
+    pub const SMS_MESSAGE: &str = "smsMessage";
 }
 
 #[async_trait]
@@ -219,6 +271,73 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool>;
+
+    /// The conversation of (our number, the other number), created when new. `true` when created.
+    async fn open_conversation(
+        &self,
+        actor: &Actor,
+        phone_number: &PhoneNumber,
+        contact_number: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Conversation, bool), AppError>;
+    async fn conversation(&self, tenant_id: &str, id: &str)
+    -> anyhow::Result<Option<Conversation>>;
+    /// Newest activity first, before `(last_activity_ms, id)` when given.
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Conversation>>;
+    async fn update_conversation(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Conversation>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Conversation>, AppError>;
+
+    /// Stores a message and moves its conversation's last activity. With an idempotency key
+    /// already used by the tenant, stores nothing and returns the first message (`false`).
+    async fn create_message(
+        &self,
+        actor: &Actor,
+        message: NewMessage,
+        now: OffsetDateTime,
+    ) -> Result<(SmsMessage, bool), AppError>;
+    async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>>;
+    /// A conversation's messages, newest first, before `(created_ms, id)` when given.
+    async fn messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsMessage>>;
+    async fn update_message(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsMessage>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsMessage>, AppError>;
+    /// Claims up to `limit` messages due for the carrier at `now`, leasing them until
+    /// `lease_until` so that no other node takes them meanwhile.
+    async fn claim_due_messages(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueMessage>>;
+    /// Records what the carrier said; ignored (returns `None`) when the status may not follow.
+    async fn carrier_update(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        update: CarrierUpdate,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<SmsMessage>>;
 
     /// Changes of the tenant with `seq > since`, oldest first, at most `limit`.
     async fn changes(

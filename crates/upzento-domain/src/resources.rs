@@ -245,6 +245,206 @@ pub struct ContactPatch {
     pub time_zone: Option<Option<String>>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// The SMS thread between one of the tenant's numbers and one outside number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    /// The tenant's number (`null` once that number was released).
+    pub phone_number_id: Option<String>,
+    /// E.164 of the tenant's number.
+    pub our_number: String,
+    /// E.164 of the other party.
+    pub contact_number: String,
+    pub contact_id: Option<String>,
+    pub status: ConversationStatus,
+    pub assigned_to: Option<String>,
+    pub last_message_at: Option<String>,
+    /// The start of the last message's text.
+    pub last_message_preview: Option<String>,
+    /// Time of the last message or change of state: the inbox's sort key.
+    pub last_activity_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewConversation {
+    /// Id of the tenant's number to write from.
+    pub phone_number_id: String,
+    /// The other party, any notation with a country code.
+    pub contact_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConversationStatusUpdate {
+    pub status: ConversationStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assignment {
+    /// The user to assign to; `null` unassigns.
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inbound" => Some(Self::Inbound),
+            "outbound" => Some(Self::Outbound),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message is on its way: outbound `queued → sent → delivered` (or `failed`),
+/// inbound `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Received,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Received => "received",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            "received" => Some(Self::Received),
+            _ => None,
+        }
+    }
+
+    /// Whether a message may move from `self` to `next`: only forward, never out of a final state.
+    pub fn may_become(self, next: Self) -> bool {
+        use MessageStatus::{Delivered, Failed, Queued, Received, Sent};
+        matches!(
+            (self, next),
+            (Queued, Sent | Delivered | Failed) | (Sent, Delivered | Failed)
+        ) || (self == next && self != Received)
+    }
+}
+
+/// One SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SmsMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub phone_number_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub direction: Direction,
+    /// The text (the seed calls it `message`).
+    pub message: String,
+    pub status: MessageStatus,
+    /// Why it failed, as a stable code (`opted_out`, `invalid_number`, ...).
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub encoding: crate::sms::Encoding,
+    pub segments: u32,
+    pub campaign_id: Option<String>,
+    /// The user who sent it (outbound).
+    pub sent_by: Option<String>,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/messages`: send `message` in a conversation, or to `to` from `phoneNumberId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSmsMessage {
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageStatusUpdate {
+    pub status: MessageStatus,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -21,6 +21,7 @@ pub const UCS2_SINGLE: u32 = 70;
 pub const UCS2_MULTI: u32 = 67;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Encoding {
     Gsm7,

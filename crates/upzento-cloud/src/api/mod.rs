@@ -4,6 +4,8 @@
 mod auth;
 mod changes;
 mod contacts;
+mod conversations;
+mod messages;
 mod numbers;
 mod support;
 mod templates;
@@ -30,6 +32,8 @@ pub use support::Cursor;
         (name = "numbers", description = "The tenant's phone numbers"),
         (name = "templates", description = "Reusable SMS texts"),
         (name = "contacts", description = "The people the tenant talks to"),
+        (name = "conversations", description = "SMS threads: the inbox"),
+        (name = "messages", description = "Sending SMS"),
         (name = "sync", description = "Change feed and audit log"),
     )
 )]
@@ -63,6 +67,13 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(contacts::list, contacts::create))
         .routes(routes!(contacts::get, contacts::update, contacts::delete))
+        .routes(routes!(conversations::list, conversations::create))
+        .routes(routes!(conversations::get))
+        .routes(routes!(conversations::set_status))
+        .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::messages))
+        .routes(routes!(messages::send))
+        .routes(routes!(messages::set_status))
         .routes(routes!(changes::changes))
         .routes(routes!(changes::audit_log))
         .split_for_parts()

@@ -13,12 +13,14 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
-    AuditEntry, Change, ChangeOp, Contact, NumberStatus, PhoneNumber, SmsTemplate,
+    AuditEntry, Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsMessage, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, ContactFilter, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind,
-    User, contact_search, entity,
+    Actor, After, Apply, CarrierUpdate, ContactFilter, ConversationFilter, DueMessage, NewMessage,
+    NewToken, NewUser, NumberFilter, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, contact_search,
+    entity, preview,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_numbers_templates_feed.sql"),
     include_str!("../../migrations/postgres/0003_contacts.sql"),
+    include_str!("../../migrations/postgres/0004_conversations_messages.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -672,6 +675,408 @@ impl Store for PgStore {
         Ok(true)
     }
 
+    async fn open_conversation(
+        &self,
+        actor: &Actor,
+        phone_number: &PhoneNumber,
+        contact_number: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Conversation, bool), AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let stamp = clock::rfc3339(now);
+        let contact_id: Option<String> = tx
+            .query_opt(
+                "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
+                &[&actor.tenant_id, &contact_number],
+            )
+            .await
+            .map_err(anyhow::Error::from)?
+            .map(|r| r.get(0));
+        let conversation = Conversation {
+            id: new_id(),
+            phone_number_id: Some(phone_number.id.clone()),
+            our_number: phone_number.number.clone(),
+            contact_number: contact_number.to_owned(),
+            contact_id,
+            status: ConversationStatus::Open,
+            assigned_to: None,
+            last_message_at: None,
+            last_message_preview: None,
+            last_activity_at: stamp.clone(),
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        };
+        // ON CONFLICT DO NOTHING: two nodes opening the same pair at once get one thread.
+        let inserted = write_conversation(&tx, &actor.tenant_id, &conversation, true).await?;
+        if inserted == 0 {
+            drop(tx);
+            let existing = client
+                .query_opt(
+                    &format!(
+                        "SELECT {CONVERSATION_COLUMNS} FROM conversation
+                         WHERE tenant_id = $1 AND our_number = $2 AND contact_number = $3"
+                    ),
+                    &[&actor.tenant_id, &phone_number.number, &contact_number],
+                )
+                .await
+                .map_err(anyhow::Error::from)?
+                .ok_or_else(|| anyhow::anyhow!("conversation vanished"))?;
+            return Ok((conversation_from_row(&existing)?, false));
+        }
+        record(
+            &tx,
+            actor,
+            entity::CONVERSATION,
+            &conversation.id,
+            "create",
+            None,
+            Some(to_json(&conversation)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok((conversation, true))
+    }
+
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<Conversation>> {
+        let client = self.client().await?;
+        conversation_in(&**client, tenant_id, id, false).await
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Conversation>> {
+        let (before_at, before_id) = before.map_or(
+            (
+                OffsetDateTime::now_utc() + time::Duration::days(36500),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversation
+                     WHERE tenant_id = $1
+                       AND ($2::text IS NULL OR status = $2)
+                       AND ($3::text IS NULL OR assigned_to = $3)
+                       AND ($4::text IS NULL OR contact_id = $4)
+                       AND (last_activity_at, id) < ($5, $6)
+                     ORDER BY last_activity_at DESC, id DESC LIMIT $7"
+                ),
+                &[
+                    &tenant_id,
+                    &filter.status,
+                    &filter.assigned_to,
+                    &filter.contact_id,
+                    &before_at,
+                    &before_id,
+                    &limit,
+                ],
+            )
+            .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
+    async fn update_conversation(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Conversation>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Conversation>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = conversation_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let after = apply(&before)?;
+        write_conversation(&tx, &actor.tenant_id, &after, false).await?;
+        record(
+            &tx,
+            actor,
+            entity::CONVERSATION,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(after))
+    }
+
+    async fn create_message(
+        &self,
+        actor: &Actor,
+        new: NewMessage,
+        now: OffsetDateTime,
+    ) -> Result<(SmsMessage, bool), AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let m = &new.message;
+        // The conversation row lock orders messages of one thread across nodes.
+        let Some(before) =
+            conversation_in(&*tx, &actor.tenant_id, &m.conversation_id, true).await?
+        else {
+            return Err(AppError::NotFound);
+        };
+        let created_at = clock::parse_rfc3339(&m.created_at)?;
+        let updated_at = clock::parse_rfc3339(&m.updated_at)?;
+        let segments = i32::try_from(m.segments).unwrap_or(i32::MAX);
+        let inserted = tx
+            .execute(
+                &format!(
+                    "INSERT INTO sms_message ({MESSAGE_COLUMNS}, tenant_id, idempotency_key, next_action_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+                ),
+                &[
+                    &m.id,
+                    &m.conversation_id,
+                    &m.phone_number_id,
+                    &m.contact_id,
+                    &m.direction.as_str(),
+                    &m.message,
+                    &m.status.as_str(),
+                    &m.error_code,
+                    &m.error_message,
+                    &encoding_str(m.encoding),
+                    &segments,
+                    &m.campaign_id,
+                    &m.sent_by,
+                    &m.provider,
+                    &m.provider_message_id,
+                    &created_at,
+                    &updated_at,
+                    &actor.tenant_id,
+                    &new.idempotency_key,
+                    &new.next_action_at,
+                ],
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if inserted == 0 {
+            let existing = tx
+                .query_one(
+                    &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = $1 AND idempotency_key = $2"),
+                    &[&actor.tenant_id, &new.idempotency_key],
+                )
+                .await
+                .map_err(anyhow::Error::from)?;
+            return Ok((message_from_row(&existing)?, false));
+        }
+        record(
+            &tx,
+            actor,
+            entity::SMS_MESSAGE,
+            &m.id,
+            "create",
+            None,
+            Some(to_json(m)?),
+            now,
+        )
+        .await?;
+        let mut after = before.clone();
+        after.last_message_at = Some(m.created_at.clone());
+        after.last_message_preview = Some(preview(&m.message));
+        after.last_activity_at = clock::rfc3339(now);
+        after.updated_at = clock::rfc3339(now);
+        if m.direction == Direction::Inbound {
+            // A new message from the other side reopens the thread.
+            after.status = ConversationStatus::Open;
+        }
+        write_conversation(&tx, &actor.tenant_id, &after, false).await?;
+        record(
+            &tx,
+            actor,
+            entity::CONVERSATION,
+            &after.id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok((new.message, true))
+    }
+
+    async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
+        let client = self.client().await?;
+        message_in(&**client, tenant_id, id, false).await
+    }
+
+    async fn messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsMessage>> {
+        let (before_at, before_id) = before.map_or(
+            (
+                OffsetDateTime::now_utc() + time::Duration::days(36500),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM sms_message
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND (created_at, id) < ($3, $4)
+                     ORDER BY created_at DESC, id DESC LIMIT $5"
+                ),
+                &[&tenant_id, &conversation_id, &before_at, &before_id, &limit],
+            )
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn update_message(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsMessage>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsMessage>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = message_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let after = apply(&before)?;
+        // A final state ends the carrier's work on the message.
+        let done = matches!(
+            after.status,
+            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
+        );
+        write_message_state(&tx, &actor.tenant_id, &after, done.then_some(None)).await?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_MESSAGE,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(after))
+    }
+
+    async fn claim_due_messages(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueMessage>> {
+        let limit = i64::try_from(limit)?;
+        // SKIP LOCKED: nodes polling together each take different messages.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "WITH due AS (
+                         SELECT id FROM sms_message
+                         WHERE next_action_at IS NOT NULL AND next_action_at <= $2
+                         ORDER BY next_action_at LIMIT $3
+                         FOR UPDATE SKIP LOCKED)
+                     UPDATE sms_message m SET next_action_at = $1
+                     FROM due, conversation c
+                     WHERE m.id = due.id AND c.id = m.conversation_id
+                     RETURNING m.tenant_id, c.our_number, c.contact_number, {}",
+                    MESSAGE_COLUMNS
+                        .split(", ")
+                        .map(|col| format!("m.{col}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[&lease_until, &now, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueMessage {
+                    tenant_id: r.try_get("tenant_id")?,
+                    from: r.try_get("our_number")?,
+                    to: r.try_get("contact_number")?,
+                    message: message_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn carrier_update(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        update: CarrierUpdate,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<SmsMessage>> {
+        let actor = Actor {
+            tenant_id: tenant_id.to_owned(),
+            user_id: SYSTEM_ACTOR.to_owned(),
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(before) = message_in(&*tx, tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        if !before.status.may_become(update.status) {
+            return Ok(None);
+        }
+        let mut after = before.clone();
+        after.status = update.status;
+        if update.provider_message_id.is_some() {
+            after.provider_message_id = update.provider_message_id;
+        }
+        after.error_code = update.error_code;
+        after.error_message = update.error_message;
+        let changed = after != before;
+        if changed {
+            after.updated_at = clock::rfc3339(now);
+        }
+        write_message_state(&tx, tenant_id, &after, Some(update.next_action_at))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if changed {
+            record(
+                &tx,
+                &actor,
+                entity::SMS_MESSAGE,
+                id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -1079,5 +1484,184 @@ async fn write_contact(
             });
         }
     }
+    Ok(())
+}
+
+const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \
+     assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at";
+
+fn conversation_from_row(r: &Row) -> anyhow::Result<Conversation> {
+    let status: String = r.try_get("status")?;
+    let last_message_at: Option<OffsetDateTime> = r.try_get("last_message_at")?;
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        phone_number_id: r.try_get("phone_number_id")?,
+        our_number: r.try_get("our_number")?,
+        contact_number: r.try_get("contact_number")?,
+        contact_id: r.try_get("contact_id")?,
+        status: ConversationStatus::parse(&status)
+            .ok_or_else(|| anyhow::anyhow!("status {status}"))?,
+        assigned_to: r.try_get("assigned_to")?,
+        last_message_at: last_message_at.map(clock::rfc3339),
+        last_message_preview: r.try_get("last_message_preview")?,
+        last_activity_at: clock::rfc3339(r.try_get("last_activity_at")?),
+        created_at: clock::rfc3339(r.try_get("created_at")?),
+        updated_at: clock::rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+async fn conversation_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<Conversation>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    client
+        .query_opt(
+            &format!("SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE tenant_id = $1 AND id = $2{lock}"),
+            &[&tenant_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(conversation_from_row)
+        .transpose()
+}
+
+/// Inserts (ignoring a conflicting pair: returns 0 then) or updates a conversation.
+async fn write_conversation(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    cv: &Conversation,
+    insert: bool,
+) -> Result<u64, AppError> {
+    let sql = if insert {
+        "INSERT INTO conversation (id, tenant_id, phone_number_id, our_number, contact_number, contact_id,
+             status, assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (tenant_id, our_number, contact_number) DO NOTHING"
+    } else {
+        "UPDATE conversation SET phone_number_id = $3, our_number = $4, contact_number = $5, contact_id = $6,
+             status = $7, assigned_to = $8, last_message_at = $9, last_message_preview = $10,
+             last_activity_at = $11, created_at = $12, updated_at = $13
+         WHERE id = $1 AND tenant_id = $2"
+    };
+    let last_message_at = cv
+        .last_message_at
+        .as_deref()
+        .map(clock::parse_rfc3339)
+        .transpose()?;
+    Ok(tx
+        .execute(
+            sql,
+            &[
+                &cv.id,
+                &tenant_id,
+                &cv.phone_number_id,
+                &cv.our_number,
+                &cv.contact_number,
+                &cv.contact_id,
+                &cv.status.as_str(),
+                &cv.assigned_to,
+                &last_message_at,
+                &cv.last_message_preview,
+                &clock::parse_rfc3339(&cv.last_activity_at)?,
+                &clock::parse_rfc3339(&cv.created_at)?,
+                &clock::parse_rfc3339(&cv.updated_at)?,
+            ],
+        )
+        .await
+        .map_err(anyhow::Error::from)?)
+}
+
+const MESSAGE_COLUMNS: &str = "id, conversation_id, phone_number_id, contact_id, direction, body, status, \
+     error_code, error_message, encoding, segments, campaign_id, sent_by, provider, provider_message_id, \
+     created_at, updated_at";
+
+fn encoding_str(e: upzento_domain::sms::Encoding) -> &'static str {
+    match e {
+        upzento_domain::sms::Encoding::Gsm7 => "gsm7",
+        upzento_domain::sms::Encoding::Ucs2 => "ucs2",
+    }
+}
+
+fn message_from_row(r: &Row) -> anyhow::Result<SmsMessage> {
+    let direction: String = r.try_get("direction")?;
+    let status: String = r.try_get("status")?;
+    let encoding: String = r.try_get("encoding")?;
+    let segments: i32 = r.try_get("segments")?;
+    Ok(SmsMessage {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        phone_number_id: r.try_get("phone_number_id")?,
+        contact_id: r.try_get("contact_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| anyhow::anyhow!("direction {direction}"))?,
+        message: r.try_get("body")?,
+        status: MessageStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("status {status}"))?,
+        error_code: r.try_get("error_code")?,
+        error_message: r.try_get("error_message")?,
+        encoding: match encoding.as_str() {
+            "gsm7" => upzento_domain::sms::Encoding::Gsm7,
+            "ucs2" => upzento_domain::sms::Encoding::Ucs2,
+            other => anyhow::bail!("encoding {other}"),
+        },
+        segments: u32::try_from(segments)?,
+        campaign_id: r.try_get("campaign_id")?,
+        sent_by: r.try_get("sent_by")?,
+        provider: r.try_get("provider")?,
+        provider_message_id: r.try_get("provider_message_id")?,
+        created_at: clock::rfc3339(r.try_get("created_at")?),
+        updated_at: clock::rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+async fn message_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<SmsMessage>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    client
+        .query_opt(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = $1 AND id = $2{lock}"
+            ),
+            &[&tenant_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+}
+
+/// Writes a message's mutable state; `next_action` `Some(x)` also sets when the carrier acts next.
+async fn write_message_state(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    m: &SmsMessage,
+    next_action: Option<Option<OffsetDateTime>>,
+) -> Result<(), AppError> {
+    let set_next = next_action.is_some();
+    let next = next_action.flatten();
+    tx.execute(
+        "UPDATE sms_message SET status = $3, error_code = $4, error_message = $5, provider_message_id = $6,
+             updated_at = $7, next_action_at = CASE WHEN $8 THEN $9 ELSE next_action_at END
+         WHERE id = $1 AND tenant_id = $2",
+        &[
+            &m.id,
+            &tenant_id,
+            &m.status.as_str(),
+            &m.error_code,
+            &m.error_message,
+            &m.provider_message_id,
+            &clock::parse_rfc3339(&m.updated_at)?,
+            &set_next,
+            &next,
+        ],
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
     Ok(())
 }

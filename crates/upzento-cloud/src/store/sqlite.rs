@@ -13,12 +13,14 @@ use upzento_domain::wire::Role;
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Change, ChangeOp, Contact, NumberStatus, PhoneNumber, SmsTemplate,
+    AuditEntry, Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsMessage, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, ContactFilter, NewToken, NewUser, NumberFilter, Store, Tenant, TokenKind,
-    User, contact_search, entity,
+    Actor, After, Apply, CarrierUpdate, ContactFilter, ConversationFilter, DueMessage, NewMessage,
+    NewToken, NewUser, NumberFilter, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, contact_search,
+    entity, preview,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -28,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_numbers_templates_feed.sql"),
     include_str!("../../migrations/sqlite/0003_contacts.sql"),
+    include_str!("../../migrations/sqlite/0004_conversations_messages.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -661,6 +664,377 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn open_conversation(
+        &self,
+        actor: &Actor,
+        phone_number: &PhoneNumber,
+        contact_number: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Conversation, bool), AppError> {
+        let (actor, number, contact_number) = (
+            actor.clone(),
+            phone_number.clone(),
+            contact_number.to_owned(),
+        );
+        self.write(move |tx| {
+            if let Some(existing) =
+                conversation_by_pair(tx, &actor.tenant_id, &number.number, &contact_number)?
+            {
+                return Ok((existing, false));
+            }
+            let contact_id: Option<String> = tx
+                .query_row(
+                    "SELECT contact_id FROM contact_phone WHERE tenant_id = ?1 AND number = ?2",
+                    [&actor.tenant_id, &contact_number],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(anyhow::Error::from)?;
+            let stamp = clock::rfc3339(now);
+            let conversation = Conversation {
+                id: new_id(),
+                phone_number_id: Some(number.id.clone()),
+                our_number: number.number.clone(),
+                contact_number,
+                contact_id,
+                status: ConversationStatus::Open,
+                assigned_to: None,
+                last_message_at: None,
+                last_message_preview: None,
+                last_activity_at: stamp.clone(),
+                created_at: stamp.clone(),
+                updated_at: stamp,
+            };
+            write_conversation(tx, &actor.tenant_id, &conversation, true)?;
+            record(
+                tx,
+                &actor,
+                entity::CONVERSATION,
+                &conversation.id,
+                "create",
+                None,
+                Some(to_json(&conversation)?),
+                ts(now),
+            )?;
+            Ok((conversation, true))
+        })
+        .await
+    }
+
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<Conversation>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| conversation_in(c, &tenant_id, &id))
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Conversation>> {
+        let (tenant_id, filter, before) = (tenant_id.to_owned(), filter.clone(), before.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (before_ms, before_id) =
+                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversation
+                 WHERE tenant_id = ?1
+                   AND (?2 IS NULL OR status = ?2)
+                   AND (?3 IS NULL OR assigned_to = ?3)
+                   AND (?4 IS NULL OR contact_id = ?4)
+                   AND (last_activity_at < ?5 OR (last_activity_at = ?5 AND id < ?6))
+                 ORDER BY last_activity_at DESC, id DESC LIMIT ?7"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    tenant_id,
+                    filter.status,
+                    filter.assigned_to,
+                    filter.contact_id,
+                    before_ms,
+                    before_id,
+                    limit
+                ],
+                conversation_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_conversation(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Conversation>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Conversation>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = conversation_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let after = apply(&before)?;
+            write_conversation(tx, &actor.tenant_id, &after, false)?;
+            record(
+                tx,
+                &actor,
+                entity::CONVERSATION,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn create_message(
+        &self,
+        actor: &Actor,
+        new: NewMessage,
+        now: OffsetDateTime,
+    ) -> Result<(SmsMessage, bool), AppError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            if let Some(key) = &new.idempotency_key {
+                let existing = tx
+                    .query_row(
+                        &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = ?1 AND idempotency_key = ?2"),
+                        [&actor.tenant_id, key],
+                        message_from_row,
+                    )
+                    .optional()
+                    .map_err(anyhow::Error::from)?;
+                if let Some(existing) = existing {
+                    return Ok((existing, false));
+                }
+            }
+            let m = &new.message;
+            tx.execute(
+                &format!(
+                    "INSERT INTO sms_message ({MESSAGE_COLUMNS}, tenant_id, idempotency_key, next_action_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                ),
+                params![
+                    m.id,
+                    m.conversation_id,
+                    m.phone_number_id,
+                    m.contact_id,
+                    m.direction.as_str(),
+                    m.message,
+                    m.status.as_str(),
+                    m.error_code,
+                    m.error_message,
+                    encoding_str(m.encoding),
+                    m.segments,
+                    m.campaign_id,
+                    m.sent_by,
+                    m.provider,
+                    m.provider_message_id,
+                    ms_of(&m.created_at)?,
+                    ms_of(&m.updated_at)?,
+                    actor.tenant_id,
+                    new.idempotency_key,
+                    new.next_action_at.map(ts)
+                ],
+            )
+            .map_err(anyhow::Error::from)?;
+            record(tx, &actor, entity::SMS_MESSAGE, &m.id, "create", None, Some(to_json(m)?), ts(now))?;
+            let Some(before) = conversation_in(tx, &actor.tenant_id, &m.conversation_id)? else {
+                return Err(AppError::NotFound);
+            };
+            let mut after = before.clone();
+            after.last_message_at = Some(m.created_at.clone());
+            after.last_message_preview = Some(preview(&m.message));
+            after.last_activity_at = clock::rfc3339(now);
+            after.updated_at = clock::rfc3339(now);
+            if m.direction == Direction::Inbound {
+                // A new message from the other side reopens the thread.
+                after.status = ConversationStatus::Open;
+            }
+            write_conversation(tx, &actor.tenant_id, &after, false)?;
+            record(tx, &actor, entity::CONVERSATION, &after.id, "update", Some(to_json(&before)?), Some(to_json(&after)?), ts(now))?;
+            Ok((new.message, true))
+        })
+        .await
+    }
+
+    async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| message_in(c, &tenant_id, &id)).await
+    }
+
+    async fn messages(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsMessage>> {
+        let (tenant_id, conversation_id, before) = (
+            tenant_id.to_owned(),
+            conversation_id.to_owned(),
+            before.cloned(),
+        );
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (before_ms, before_id) =
+                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM sms_message
+                 WHERE tenant_id = ?1 AND conversation_id = ?2
+                   AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
+                 ORDER BY created_at DESC, id DESC LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![tenant_id, conversation_id, before_ms, before_id, limit],
+                message_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_message(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsMessage>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsMessage>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = message_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let after = apply(&before)?;
+            // A final state ends the carrier's work on the message.
+            let done = matches!(
+                after.status,
+                MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
+            );
+            write_message_state(tx, &actor.tenant_id, &after, done.then_some(None))?;
+            record(
+                tx,
+                &actor,
+                entity::SMS_MESSAGE,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(after))
+        })
+        .await
+    }
+
+    async fn claim_due_messages(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueMessage>> {
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let claimed: Vec<(String, SmsMessage)> = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "UPDATE sms_message SET next_action_at = ?1
+                     WHERE id IN (SELECT id FROM sms_message
+                                  WHERE next_action_at IS NOT NULL AND next_action_at <= ?2
+                                  ORDER BY next_action_at LIMIT ?3)
+                     RETURNING tenant_id, {MESSAGE_COLUMNS}"
+                ))?;
+                let rows = stmt.query_map(params![ts(lease_until), ts(now), limit], |r| {
+                    Ok((r.get("tenant_id")?, message_from_row(r)?))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            let mut due = Vec::with_capacity(claimed.len());
+            for (tenant_id, message) in claimed {
+                let (from, to): (String, String) = tx.query_row(
+                    "SELECT our_number, contact_number FROM conversation WHERE id = ?1",
+                    [&message.conversation_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                due.push(DueMessage {
+                    tenant_id,
+                    message,
+                    from,
+                    to,
+                });
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn carrier_update(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        update: CarrierUpdate,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<SmsMessage>> {
+        let actor = Actor {
+            tenant_id: tenant_id.to_owned(),
+            user_id: SYSTEM_ACTOR.to_owned(),
+        };
+        let id = id.to_owned();
+        Ok(self
+            .write(move |tx| {
+                let Some(before) = message_in(tx, &actor.tenant_id, &id)? else {
+                    return Ok(None);
+                };
+                if !before.status.may_become(update.status) {
+                    return Ok(None);
+                }
+                let mut after = before.clone();
+                after.status = update.status;
+                if update.provider_message_id.is_some() {
+                    after.provider_message_id = update.provider_message_id;
+                }
+                after.error_code = update.error_code;
+                after.error_message = update.error_message;
+                let changed = after != before;
+                if changed {
+                    after.updated_at = clock::rfc3339(now);
+                }
+                write_message_state(
+                    tx,
+                    &actor.tenant_id,
+                    &after,
+                    Some(update.next_action_at.map(ts)),
+                )?;
+                if changed {
+                    record(
+                        tx,
+                        &actor,
+                        entity::SMS_MESSAGE,
+                        &id,
+                        "update",
+                        Some(to_json(&before)?),
+                        Some(to_json(&after)?),
+                        ts(now),
+                    )?;
+                }
+                Ok(Some(after))
+            })
+            .await?)
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -1065,5 +1439,189 @@ fn write_contact(
             Err(e) => return Err(anyhow::Error::from(e).into()),
         }
     }
+    Ok(())
+}
+
+const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \
+     assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at";
+
+fn opt_ts(r: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<Option<String>> {
+    let ms: Option<i64> = r.get(col)?;
+    Ok(ms.map(|ms| clock::rfc3339(clock::from_ms(ms))))
+}
+
+fn conversion_error(what: String) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, what, rusqlite::types::Type::Text)
+}
+
+fn conversation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
+    let status: String = r.get("status")?;
+    Ok(Conversation {
+        id: r.get("id")?,
+        phone_number_id: r.get("phone_number_id")?,
+        our_number: r.get("our_number")?,
+        contact_number: r.get("contact_number")?,
+        contact_id: r.get("contact_id")?,
+        status: ConversationStatus::parse(&status)
+            .ok_or_else(|| conversion_error(format!("status {status}")))?,
+        assigned_to: r.get("assigned_to")?,
+        last_message_at: opt_ts(r, "last_message_at")?,
+        last_message_preview: r.get("last_message_preview")?,
+        last_activity_at: text_ts(r, "last_activity_at")?,
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
+}
+
+fn conversation_in(
+    c: &Connection,
+    tenant_id: &str,
+    id: &str,
+) -> anyhow::Result<Option<Conversation>> {
+    Ok(c.query_row(
+        &format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE tenant_id = ?1 AND id = ?2"
+        ),
+        [tenant_id, id],
+        conversation_from_row,
+    )
+    .optional()?)
+}
+
+fn conversation_by_pair(
+    c: &Connection,
+    tenant_id: &str,
+    ours: &str,
+    theirs: &str,
+) -> anyhow::Result<Option<Conversation>> {
+    Ok(c.query_row(
+        &format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversation
+             WHERE tenant_id = ?1 AND our_number = ?2 AND contact_number = ?3"
+        ),
+        [tenant_id, ours, theirs],
+        conversation_from_row,
+    )
+    .optional()?)
+}
+
+fn write_conversation(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    cv: &Conversation,
+    insert: bool,
+) -> Result<(), AppError> {
+    let sql = if insert {
+        "INSERT INTO conversation (id, tenant_id, phone_number_id, our_number, contact_number, contact_id,
+             status, assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    } else {
+        "UPDATE conversation SET phone_number_id = ?3, our_number = ?4, contact_number = ?5, contact_id = ?6,
+             status = ?7, assigned_to = ?8, last_message_at = ?9, last_message_preview = ?10,
+             last_activity_at = ?11, created_at = ?12, updated_at = ?13
+         WHERE id = ?1 AND tenant_id = ?2"
+    };
+    tx.execute(
+        sql,
+        params![
+            cv.id,
+            tenant_id,
+            cv.phone_number_id,
+            cv.our_number,
+            cv.contact_number,
+            cv.contact_id,
+            cv.status.as_str(),
+            cv.assigned_to,
+            cv.last_message_at.as_deref().map(ms_of).transpose()?,
+            cv.last_message_preview,
+            ms_of(&cv.last_activity_at)?,
+            ms_of(&cv.created_at)?,
+            ms_of(&cv.updated_at)?
+        ],
+    )
+    .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+const MESSAGE_COLUMNS: &str = "id, conversation_id, phone_number_id, contact_id, direction, body, status, \
+     error_code, error_message, encoding, segments, campaign_id, sent_by, provider, provider_message_id, \
+     created_at, updated_at";
+
+fn encoding_str(e: upzento_domain::sms::Encoding) -> &'static str {
+    match e {
+        upzento_domain::sms::Encoding::Gsm7 => "gsm7",
+        upzento_domain::sms::Encoding::Ucs2 => "ucs2",
+    }
+}
+
+fn parse_encoding(s: &str) -> Option<upzento_domain::sms::Encoding> {
+    match s {
+        "gsm7" => Some(upzento_domain::sms::Encoding::Gsm7),
+        "ucs2" => Some(upzento_domain::sms::Encoding::Ucs2),
+        _ => None,
+    }
+}
+
+fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsMessage> {
+    let direction: String = r.get("direction")?;
+    let status: String = r.get("status")?;
+    let encoding: String = r.get("encoding")?;
+    Ok(SmsMessage {
+        id: r.get("id")?,
+        conversation_id: r.get("conversation_id")?,
+        phone_number_id: r.get("phone_number_id")?,
+        contact_id: r.get("contact_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| conversion_error(format!("direction {direction}")))?,
+        message: r.get("body")?,
+        status: MessageStatus::parse(&status)
+            .ok_or_else(|| conversion_error(format!("status {status}")))?,
+        error_code: r.get("error_code")?,
+        error_message: r.get("error_message")?,
+        encoding: parse_encoding(&encoding)
+            .ok_or_else(|| conversion_error(format!("encoding {encoding}")))?,
+        segments: r.get("segments")?,
+        campaign_id: r.get("campaign_id")?,
+        sent_by: r.get("sent_by")?,
+        provider: r.get("provider")?,
+        provider_message_id: r.get("provider_message_id")?,
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
+}
+
+fn message_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
+    Ok(c.query_row(
+        &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = ?1 AND id = ?2"),
+        [tenant_id, id],
+        message_from_row,
+    )
+    .optional()?)
+}
+
+/// Writes a message's mutable state; `next_action` `Some(x)` also sets when the carrier acts next.
+fn write_message_state(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    m: &SmsMessage,
+    next_action: Option<Option<i64>>,
+) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE sms_message SET status = ?3, error_code = ?4, error_message = ?5, provider_message_id = ?6,
+             updated_at = ?7, next_action_at = CASE WHEN ?8 THEN ?9 ELSE next_action_at END
+         WHERE id = ?1 AND tenant_id = ?2",
+        params![
+            m.id,
+            tenant_id,
+            m.status.as_str(),
+            m.error_code,
+            m.error_message,
+            m.provider_message_id,
+            ms_of(&m.updated_at)?,
+            next_action.is_some(),
+            next_action.flatten()
+        ],
+    )
+    .map_err(anyhow::Error::from)?;
     Ok(())
 }

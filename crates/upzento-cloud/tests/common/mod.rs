@@ -4,6 +4,8 @@
 //! databases; `cargo xtask test` starts a throwaway cluster on a random port and sets it.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod client;
+
 use std::sync::Arc;
 
 use upzento_cloud::AppState;
@@ -119,9 +121,11 @@ pub async fn start(backend: Backend) -> Server {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        store: store.clone(),
+    // A quick sandbox: delivery reports 50 ms after sending.
+    let carrier = upzento_cloud::carrier::Sandbox {
+        delivery_delay: std::time::Duration::from_millis(50),
     };
+    let state = AppState::with_carrier(store.clone(), Arc::new(carrier));
     tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
     Server {
         url,

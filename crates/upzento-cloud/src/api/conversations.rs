@@ -1,0 +1,308 @@
+//! `/phone-sms/conversations`: SMS threads, the inbox.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use upzento_domain::resources::{
+    Assignment, Conversation, ConversationStatus, ConversationStatusUpdate, NewConversation,
+    NumberStatus, Page, PhoneNumber, SmsMessage,
+};
+use upzento_domain::wire::ErrorBody;
+use utoipa::IntoParams;
+
+use super::support::{Body, Cursor, Params, after, e164, limit};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::store::ConversationFilter;
+use crate::{AppState, clock};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListConversationsQuery {
+    status: Option<ConversationStatus>,
+    /// A user id, or `me` for the caller.
+    assigned_to: Option<String>,
+    contact_id: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
+    cursor: Option<String>,
+}
+
+/// Conversations, newest activity first: the inbox.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/conversations",
+    tag = "conversations",
+    params(ListConversationsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<Conversation>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ListConversationsQuery>,
+) -> Result<Json<Page<Conversation>>, AppError> {
+    let limit = limit(query.limit)?;
+    let before = after(query.cursor.as_deref())?;
+    let filter = ConversationFilter {
+        status: query.status.map(|s| s.as_str().to_owned()),
+        assigned_to: query
+            .assigned_to
+            .map(|a| if a == "me" { caller.user.id.clone() } else { a }),
+        contact_id: query.contact_id,
+    };
+    let mut items = state
+        .store
+        .list_conversations(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
+        .await?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(Cursor::encode(
+            clock::to_ms(clock::parse_rfc3339(&last.last_activity_at)?),
+            &last.id,
+        )),
+        _ => None,
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Refuses numbers that may not send SMS now.
+pub(super) fn can_text(number: &PhoneNumber) -> Result<(), AppError> {
+    if number.status != NumberStatus::Active {
+        return Err(AppError::bad_request(
+            "number_inactive",
+            format!("{} is inactive.", number.number),
+        ));
+    }
+    if !number.sms_enabled {
+        return Err(AppError::bad_request(
+            "sms_disabled",
+            format!("SMS is disabled on {}.", number.number),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the conversation between one of the tenant's numbers and another number
+/// (or returns the one that exists: 200 instead of 201).
+#[utoipa::path(
+    post,
+    path = "/phone-sms/conversations",
+    tag = "conversations",
+    request_body = NewConversation,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Opened", body = Conversation),
+        (status = 200, description = "It existed already", body = Conversation),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(new): Body<NewConversation>,
+) -> Result<(StatusCode, Json<Conversation>), AppError> {
+    let contact_number = e164("contactNumber", &new.contact_number)?;
+    let number = state
+        .store
+        .number(&caller.tenant.id, &new.phone_number_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid_field("phoneNumberId", "No such number in this tenant.")
+        })?;
+    can_text(&number)?;
+    if number.number == contact_number {
+        return Err(AppError::invalid_field(
+            "contactNumber",
+            "A number cannot text itself.",
+        ));
+    }
+    let (conversation, created) = state
+        .store
+        .open_conversation(&caller.actor(), &number, &contact_number, clock::now())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(conversation)))
+}
+
+/// One conversation.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Conversation), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, AppError> {
+    state
+        .store
+        .conversation(&caller.tenant.id, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    apply: impl Fn(&mut Conversation) + Send + Sync + 'static,
+) -> Result<Json<Conversation>, AppError> {
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &Conversation| {
+        let mut next = current.clone();
+        apply(&mut next);
+        next.updated_at.clone_from(&stamp);
+        next.last_activity_at.clone_from(&stamp);
+        Ok(next)
+    });
+    state
+        .store
+        .update_conversation(&caller.actor(), id, apply, now)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Opens or closes (marks done) a conversation.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/conversations/{id}/status",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = ConversationStatusUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Conversation),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(update): Body<ConversationStatusUpdate>,
+) -> Result<Json<Conversation>, AppError> {
+    change(&state, &caller, &id, move |c| c.status = update.status).await
+}
+
+/// Assigns a conversation to a user of the tenant, or unassigns it (`userId: null`).
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/conversations/{id}/assign",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = Assignment,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Conversation),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(assignment): Body<Assignment>,
+) -> Result<Json<Conversation>, AppError> {
+    if let Some(user) = &assignment.user_id
+        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
+    {
+        return Err(AppError::invalid_field(
+            "userId",
+            "No such user in this tenant.",
+        ));
+    }
+    change(&state, &caller, &id, move |c| {
+        c.assigned_to.clone_from(&assignment.user_id);
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListMessagesQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page (older messages).
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
+    cursor: Option<String>,
+}
+
+/// A conversation's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/conversations/{conversationId}/messages",
+    tag = "conversations",
+    params(("conversationId" = String, Path, description = "Conversation id"), ListMessagesQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<SmsMessage>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(conversation_id): Path<String>,
+    Params(query): Params<ListMessagesQuery>,
+) -> Result<Json<Page<SmsMessage>>, AppError> {
+    let limit = limit(query.limit)?;
+    let before = after(query.cursor.as_deref())?;
+    if state
+        .store
+        .conversation(&caller.tenant.id, &conversation_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let mut items = state
+        .store
+        .messages(
+            &caller.tenant.id,
+            &conversation_id,
+            before.as_ref(),
+            limit + 1,
+        )
+        .await?;
+    Ok(Json(super::numbers::page(
+        &mut items,
+        limit,
+        |m| &m.created_at,
+        |m| &m.id,
+    )?))
+}

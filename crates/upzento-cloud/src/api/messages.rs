@@ -1,0 +1,240 @@
+//! `/phone-sms/messages`: sending SMS (exactly once per `Idempotency-Key`) and
+//! correcting a message's status.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use upzento_domain::resources::{
+    Direction, MessageStatus, MessageStatusUpdate, NewSmsMessage, SmsMessage,
+};
+use upzento_domain::wire::ErrorBody;
+
+use super::conversations::can_text;
+use super::support::{Body, e164, optional_text, text};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::store::NewMessage;
+use crate::{AppState, clock};
+
+/// Twilio refuses bodies over 1,600 characters (error 21617).
+const MESSAGE_MAX: usize = 1600;
+const KEY_MAX: usize = 200;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= KEY_MAX)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_idempotency_key",
+                format!("Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters."),
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Sends an SMS: in a conversation, or to `to` from the number `phoneNumberId` (the
+/// conversation is opened when new). The message starts `queued`; its status then moves
+/// as the carrier reports. Retrying with the same `Idempotency-Key` returns the first
+/// message (200) and sends nothing again.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/messages",
+    tag = "messages",
+    request_body = NewSmsMessage,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: one message per key")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Queued", body = SmsMessage),
+        (status = 200, description = "Sent before with this Idempotency-Key", body = SmsMessage),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation", body = ErrorBody),
+        (status = 409, description = "The recipient opted out, or the key was used for another message", body = ErrorBody),
+    )
+)]
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(new): Body<NewSmsMessage>,
+) -> Result<(StatusCode, Json<SmsMessage>), AppError> {
+    let key = idempotency_key(&headers)?;
+    let body = text("message", &new.message, MESSAGE_MAX)?;
+    let tenant = &caller.tenant.id;
+    let now = clock::now();
+    let conversation = match (&new.conversation_id, &new.phone_number_id, &new.to) {
+        (Some(id), None, None) => state
+            .store
+            .conversation(tenant, id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+        (None, Some(number_id), Some(to)) => {
+            let to = e164("to", to)?;
+            let number = state
+                .store
+                .number(tenant, number_id)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid_field("phoneNumberId", "No such number in this tenant.")
+                })?;
+            can_text(&number)?;
+            state
+                .store
+                .open_conversation(&caller.actor(), &number, &to, now)
+                .await?
+                .0
+        }
+        _ => {
+            return Err(AppError::bad_request(
+                "invalid_target",
+                "Give either conversationId, or phoneNumberId and to.",
+            ));
+        }
+    };
+    let number_id = conversation.phone_number_id.clone().ok_or_else(|| {
+        AppError::bad_request(
+            "number_released",
+            "This conversation's number was released.",
+        )
+    })?;
+    let number = state
+        .store
+        .number(tenant, &number_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "number_released",
+                "This conversation's number was released.",
+            )
+        })?;
+    can_text(&number)?;
+    if let Some(contact_id) = &conversation.contact_id
+        && let Some(contact) = state.store.contact(tenant, contact_id).await?
+        && contact.opted_out
+    {
+        return Err(AppError::Conflict {
+            code: "opted_out",
+            message: format!(
+                "{} opted out of SMS; nothing is sent until they text START.",
+                conversation.contact_number
+            ),
+            field: None,
+        });
+    }
+
+    let segments = upzento_domain::sms::segments(&body);
+    let stamp = clock::rfc3339(now);
+    let message = SmsMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        conversation_id: conversation.id.clone(),
+        phone_number_id: Some(number_id),
+        contact_id: conversation.contact_id.clone(),
+        direction: Direction::Outbound,
+        message: body,
+        status: MessageStatus::Queued,
+        error_code: None,
+        error_message: None,
+        encoding: segments.encoding,
+        segments: segments.segments,
+        campaign_id: None,
+        sent_by: Some(caller.user.id.clone()),
+        provider: state.carrier.name().to_owned(),
+        provider_message_id: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let (stored, created) = state
+        .store
+        .create_message(
+            &caller.actor(),
+            NewMessage {
+                message: message.clone(),
+                idempotency_key: key,
+                next_action_at: Some(now),
+            },
+            now,
+        )
+        .await?;
+    if !created {
+        if stored.message != message.message || stored.conversation_id != message.conversation_id {
+            return Err(AppError::Conflict {
+                code: "idempotency_key_reused",
+                message: "This Idempotency-Key was used for a different message.".into(),
+                field: None,
+            });
+        }
+        return Ok((StatusCode::OK, Json(stored)));
+    }
+    state.carrier_wake.notify_one();
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Corrects a message's status by hand (admins). Statuses only move forward:
+/// `queued → sent → delivered | failed`.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/messages/{id}/status",
+    tag = "messages",
+    params(("id" = String, Path, description = "Message id")),
+    request_body = MessageStatusUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SmsMessage),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The status cannot move that way", body = ErrorBody),
+    )
+)]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(update): Body<MessageStatusUpdate>,
+) -> Result<Json<SmsMessage>, AppError> {
+    caller.require_admin("Only admins can correct a message's status.")?;
+    let error_code = optional_text("errorCode", update.error_code.as_deref(), 64)?;
+    let error_message = optional_text("errorMessage", update.error_message.as_deref(), 500)?;
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &SmsMessage| {
+        if !current.status.may_become(update.status) {
+            return Err(AppError::Conflict {
+                code: "invalid_transition",
+                message: format!(
+                    "A {} message cannot become {}.",
+                    current.status.as_str(),
+                    update.status.as_str()
+                ),
+                field: Some("status".into()),
+            });
+        }
+        let mut next = current.clone();
+        next.status = update.status;
+        if update.status == MessageStatus::Failed {
+            next.error_code = error_code.clone().or_else(|| Some("marked_failed".into()));
+            next.error_message.clone_from(&error_message);
+        }
+        next.updated_at.clone_from(&stamp);
+        Ok(next)
+    });
+    state
+        .store
+        .update_message(&caller.actor(), &id, apply, now)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}

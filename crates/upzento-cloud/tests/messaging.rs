@@ -1,0 +1,489 @@
+//! Conversations and messages over real HTTP on both backends, with the sandbox carrier.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::client::{Client, admin, agent, other_tenant};
+use common::{Backend, Server, start};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use upzento_cloud::store::Actor;
+
+on_both_backends!(
+    a_message_is_sent_once_and_reaches_delivered,
+    carrier_failures_and_opt_outs_are_reported,
+    the_inbox_sorts_filters_and_assigns,
+    another_tenant_cannot_touch_a_conversation,
+);
+
+async fn number(admin: &Client, e164: &str) -> String {
+    let (status, body) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": e164, "type": "Support"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Polls a message until `done` holds (the carrier works in the background).
+async fn wait_for(
+    client: &Client,
+    conversation: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..200 {
+        let (_, page) = client
+            .get(&format!("/phone-sms/conversations/{conversation}/messages"))
+            .await;
+        if let Some(m) = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            && done(m)
+        {
+            return m.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("message {id} never reached the expected state");
+}
+
+async fn a_message_is_sent_once_and_reaches_delivered(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let body = json!({"phoneNumberId": from, "to": "(415) 555-0100", "message": "Your appointment is at 10 — reply C to confirm"});
+    let (status, bad_target) = agent
+        .post_keyed("/phone-sms/messages", "k-1", body.clone())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a number without country code: {bad_target}"
+    );
+    let body = json!({"phoneNumberId": from, "to": "+1 (415) 555-0100", "message": "Your appointment is at 10 — reply C to confirm"});
+    let (status, sent) = agent
+        .post_keyed("/phone-sms/messages", "k-1", body.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["status"], "queued");
+    assert_eq!(sent["direction"], "outbound");
+    assert_eq!(sent["encoding"], "ucs2", "the em dash is not GSM-7");
+    assert_eq!(sent["segments"], 1);
+    assert_eq!(sent["provider"], "sandbox");
+    let id = sent["id"].as_str().unwrap();
+    let conversation = sent["conversationId"].as_str().unwrap();
+
+    // A retry with the same key sends nothing new; the same key for another text is refused.
+    let (status, again) = agent
+        .post_keyed("/phone-sms/messages", "k-1", body.clone())
+        .await;
+    assert_eq!((status, again["id"].as_str()), (StatusCode::OK, Some(id)));
+    let mut other = body.clone();
+    other["message"] = json!("something else");
+    let (status, reused) = agent.post_keyed("/phone-sms/messages", "k-1", other).await;
+    assert_eq!(
+        (status, reused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_key_reused"))
+    );
+
+    let delivered = wait_for(&agent, conversation, id, |m| m["status"] == "delivered").await;
+    assert!(
+        delivered["providerMessageId"]
+            .as_str()
+            .unwrap()
+            .starts_with("SB")
+    );
+    let (_, page) = agent
+        .get(&format!("/phone-sms/conversations/{conversation}/messages"))
+        .await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "exactly one message"
+    );
+
+    // The same pair of numbers is the same conversation.
+    let (status, follow_up) = agent
+        .post_keyed(
+            "/phone-sms/messages",
+            "k-2",
+            json!({"conversationId": conversation, "message": "See you!"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(follow_up["conversationId"], conversation);
+    let (_, thread) = agent
+        .get(&format!("/phone-sms/conversations/{conversation}"))
+        .await;
+    assert_eq!(thread["lastMessagePreview"], "See you!");
+    assert_eq!(thread["ourNumber"], "+14155552671");
+    assert_eq!(thread["contactNumber"], "+14155550100");
+    wait_for(
+        &agent,
+        conversation,
+        follow_up["id"].as_str().unwrap(),
+        |m| m["status"] == "delivered",
+    )
+    .await;
+    let (_, page) = agent
+        .get(&format!(
+            "/phone-sms/conversations/{conversation}/messages?limit=1"
+        ))
+        .await;
+    assert_eq!(page["items"][0]["message"], "See you!", "newest first");
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let (_, older) = agent
+        .get(&format!(
+            "/phone-sms/conversations/{conversation}/messages?limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(older["items"][0]["id"], id);
+
+    // Every status the first message went through is in the change feed, in order.
+    let (_, feed) = agent.get("/phone-sms/changes?limit=1000").await;
+    let statuses: Vec<&str> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "smsMessage" && c["id"] == id)
+        .map(|c| c["data"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["queued", "sent", "delivered"]);
+
+    // Statuses only move forward, and only admins correct them.
+    let path = format!("/phone-sms/messages/{id}/status");
+    assert_eq!(
+        agent.patch(&path, json!({"status": "failed"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, error) = admin.patch(&path, json!({"status": "queued"})).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_transition"))
+    );
+}
+
+async fn carrier_failures_and_opt_outs_are_reported(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let (_, failing) = agent
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550100", "message": "sandbox: error21211"}),
+        )
+        .await;
+    let conversation = failing["conversationId"].as_str().unwrap().to_owned();
+    let failed = wait_for(
+        &agent,
+        &conversation,
+        failing["id"].as_str().unwrap(),
+        |m| m["status"] == "failed",
+    )
+    .await;
+    assert_eq!(failed["errorCode"], "invalid_number");
+    assert!(
+        failed["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not valid")
+    );
+
+    // A contact who opted out gets nothing: the send is refused and nothing is stored.
+    let (_, contact) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Stop", "phoneNumbers": ["+14155550101"]}),
+        )
+        .await;
+    opt_out(&server, contact["id"].as_str().unwrap()).await;
+    let (status, error) = agent
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550101", "message": "hello?"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("opted_out")),
+        "{error}"
+    );
+    let (_, convs) = agent
+        .get(&format!(
+            "/phone-sms/conversations?contactId={}",
+            contact["id"].as_str().unwrap()
+        ))
+        .await;
+    let thread = convs["items"][0]["id"].as_str().unwrap();
+    let (_, messages) = agent
+        .get(&format!("/phone-sms/conversations/{thread}/messages"))
+        .await;
+    assert_eq!(messages["items"], json!([]));
+
+    // An inactive number does not send.
+    admin
+        .patch(
+            &format!("/phone-sms/phone-numbers/{from}"),
+            json!({"status": "inactive"}),
+        )
+        .await;
+    let (status, error) = agent
+        .post(
+            "/phone-sms/messages",
+            json!({"conversationId": conversation, "message": "still there?"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("number_inactive"))
+    );
+    for bad in [
+        json!({"message": "no target"}),
+        json!({"conversationId": conversation, "phoneNumberId": from, "to": "+14155550100", "message": "both"}),
+        json!({"conversationId": conversation, "message": "   "}),
+    ] {
+        assert_eq!(
+            agent.post("/phone-sms/messages", bad.clone()).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
+
+/// Opt-out comes from the SMS flow (STOP), which has no endpoint of its own yet: set it in the store.
+async fn opt_out(server: &Server, contact_id: &str) {
+    let (user, _) = server
+        .store
+        .user_for_sign_in(upzento_cloud::demo::ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    let actor = Actor {
+        tenant_id: user.tenant_id,
+        user_id: user.id,
+    };
+    let now = upzento_cloud::clock::now();
+    let stamp = upzento_cloud::clock::rfc3339(now);
+    server
+        .store
+        .update_contact(
+            &actor,
+            contact_id,
+            Arc::new(move |c| {
+                let mut next = c.clone();
+                next.opted_out = true;
+                next.opted_out_at = Some(stamp.clone());
+                Ok(next)
+            }),
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn the_inbox_sorts_filters_and_assigns(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let agent_id = agent.get("/phone-sms/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for to in ["+14155550100", "+14155550101", "+14155550102"] {
+        let (status, c) = agent
+            .post(
+                "/phone-sms/conversations",
+                json!({"phoneNumberId": from, "contactNumber": to}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(c["id"].as_str().unwrap().to_owned());
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let (status, same) = agent
+        .post(
+            "/phone-sms/conversations",
+            json!({"phoneNumberId": from, "contactNumber": "+1 415 555 0100"}),
+        )
+        .await;
+    assert_eq!(
+        (status, same["id"].as_str()),
+        (StatusCode::OK, Some(ids[0].as_str()))
+    );
+
+    let order = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, inbox) = agent.get("/phone-sms/conversations").await;
+    assert_eq!(
+        order(&inbox),
+        vec![ids[2].clone(), ids[1].clone(), ids[0].clone()],
+        "newest activity first"
+    );
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    agent
+        .post(
+            "/phone-sms/messages",
+            json!({"conversationId": ids[0], "message": "bump"}),
+        )
+        .await;
+    let (_, inbox) = agent.get("/phone-sms/conversations?limit=2").await;
+    assert_eq!(order(&inbox), vec![ids[0].clone(), ids[2].clone()]);
+    let cursor = inbox["nextCursor"].as_str().unwrap();
+    let (_, rest) = agent
+        .get(&format!("/phone-sms/conversations?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(order(&rest), vec![ids[1].clone()]);
+
+    let (status, assigned) = agent
+        .patch(
+            &format!("/phone-sms/conversations/{}/assign", ids[1]),
+            json!({"userId": agent_id}),
+        )
+        .await;
+    assert_eq!(
+        (status, assigned["assignedTo"].as_str()),
+        (StatusCode::OK, Some(agent_id.as_str()))
+    );
+    let (_, mine) = agent.get("/phone-sms/conversations?assignedTo=me").await;
+    assert_eq!(order(&mine), vec![ids[1].clone()]);
+    let (_, closed) = agent
+        .patch(
+            &format!("/phone-sms/conversations/{}/status", ids[2]),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(closed["status"], "closed");
+    let (_, open) = agent.get("/phone-sms/conversations?status=open").await;
+    assert!(!order(&open).contains(&ids[2]));
+    let (status, error) = agent
+        .patch(
+            &format!("/phone-sms/conversations/{}/assign", ids[1]),
+            json!({"userId": "nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("userId"))
+    );
+    let (_, unassigned) = agent
+        .patch(
+            &format!("/phone-sms/conversations/{}/assign", ids[1]),
+            json!({"userId": null}),
+        )
+        .await;
+    assert_eq!(unassigned["assignedTo"], Value::Null);
+    let (status, error) = agent
+        .post(
+            "/phone-sms/conversations",
+            json!({"phoneNumberId": from, "contactNumber": "+14155552671"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("contactNumber"))
+    );
+}
+
+async fn another_tenant_cannot_touch_a_conversation(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let other = other_tenant(&server).await;
+    let from = number(&admin, "+14155552671").await;
+    let (_, sent) = agent
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550100", "message": "private"}),
+        )
+        .await;
+    let conversation = sent["conversationId"].as_str().unwrap();
+    let message = sent["id"].as_str().unwrap();
+    assert_eq!(
+        other
+            .get(&format!("/phone-sms/conversations/{conversation}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .get(&format!("/phone-sms/conversations/{conversation}/messages"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .patch(
+                &format!("/phone-sms/conversations/{conversation}/status"),
+                json!({"status": "closed"})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .patch(
+                &format!("/phone-sms/conversations/{conversation}/assign"),
+                json!({"userId": null})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .post(
+                "/phone-sms/messages",
+                json!({"conversationId": conversation, "message": "hijack"})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .patch(
+                &format!("/phone-sms/messages/{message}/status"),
+                json!({"status": "failed"})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, error) = other
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550100", "message": "from your number"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("phoneNumberId"))
+    );
+    assert_eq!(
+        other.get("/phone-sms/conversations").await.1["items"],
+        json!([])
+    );
+    // The first tenant's thread is untouched.
+    let (_, thread) = agent
+        .get(&format!("/phone-sms/conversations/{conversation}/messages"))
+        .await;
+    assert_eq!(thread["items"].as_array().unwrap().len(), 1);
+}
