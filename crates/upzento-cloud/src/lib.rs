@@ -9,6 +9,7 @@ pub mod carrier;
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod store;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::Router;
 use tokio::sync::Notify;
 
 use crate::carrier::{Provider, Sandbox};
+use crate::events::ChangeHub;
 use crate::store::Store;
 
 /// Largest request body accepted; larger ones get 413.
@@ -31,6 +33,8 @@ pub struct AppState {
     pub carrier: Arc<dyn Provider>,
     /// Wakes this node's carrier worker when a message is queued here.
     pub carrier_wake: Arc<Notify>,
+    /// Wakes open event streams when their tenant has new changes.
+    pub hub: Arc<ChangeHub>,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
             store,
             carrier,
             carrier_wake: Arc::new(Notify::new()),
+            hub: Arc::new(ChangeHub::default()),
         }
     }
 }
@@ -57,6 +62,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until Ctrl+C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    state
+        .store
+        .start_change_notifications(state.hub.clone())
+        .await?;
     let worker = tokio::spawn(carrier::run_worker(
         state.store.clone(),
         state.carrier.clone(),

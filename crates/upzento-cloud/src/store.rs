@@ -46,6 +46,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::Role;
 
 use crate::error::AppError;
+use crate::events::ChangeHub;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
@@ -338,6 +339,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         update: CarrierUpdate,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<SmsMessage>>;
+
+    /// The tenant's newest change-feed position (0 before any change).
+    async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64>;
+    /// From now on, tells `hub` which tenants have new changes (from any node).
+    async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()>;
 
     /// Changes of the tenant with `seq > since`, oldest first, at most `limit`.
     async fn changes(

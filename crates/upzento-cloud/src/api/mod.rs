@@ -5,6 +5,7 @@ mod auth;
 mod changes;
 mod contacts;
 mod conversations;
+mod events;
 mod messages;
 mod numbers;
 mod support;
@@ -75,6 +76,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::send))
         .routes(routes!(messages::set_status))
         .routes(routes!(changes::changes))
+        .routes(routes!(events::events))
         .routes(routes!(changes::audit_log))
         .split_for_parts()
 }

@@ -2,6 +2,8 @@
 //! share one database: nothing here keeps state between requests, and
 //! migrations run under an advisory lock so nodes starting together do not race.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -24,6 +26,7 @@ use super::{
 };
 use crate::clock;
 use crate::error::AppError;
+use crate::events::ChangeHub;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -37,14 +40,19 @@ const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// For the LISTEN connection, which lives outside the pool.
+    config: tokio_postgres::Config,
 }
+
+/// The NOTIFY channel of the change feed; the payload is the tenant id.
+const CHANGES_CHANNEL: &str = "upzento_changes";
 
 impl PgStore {
     /// Connects to `url` (postgres://user:password@host:port/database) and migrates.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let config: tokio_postgres::Config = url.parse().context("invalid PostgreSQL URL")?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -54,7 +62,7 @@ impl PgStore {
             .max_size(16)
             .build()
             .context("PostgreSQL pool")?;
-        let store = Self { pool };
+        let store = Self { pool, config };
         store.migrate().await?;
         Ok(store)
     }
@@ -102,6 +110,45 @@ impl PgStore {
 
     async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
         self.pool.get().await.context("connecting to PostgreSQL")
+    }
+}
+
+/// A LISTEN connection: the client (kept alive by the caller) and its connection driver.
+type Listener = (
+    tokio_postgres::Client,
+    tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+);
+
+async fn listen(config: &tokio_postgres::Config) -> anyhow::Result<Listener> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let command = format!("LISTEN {CHANGES_CHANNEL}");
+    {
+        // The LISTEN command's answer comes through the connection: drive it meanwhile.
+        let listen = client.batch_execute(&command);
+        tokio::pin!(listen);
+        loop {
+            tokio::select! {
+                result = &mut listen => { result?; break; }
+                message = std::future::poll_fn(|cx| connection.poll_message(cx)) => {
+                    if let Some(Err(e)) = message { return Err(e.into()); }
+                }
+            }
+        }
+    }
+    Ok((client, connection))
+}
+
+/// Wakes the hub for each notification until the connection ends.
+async fn forward_notifications((_client, mut connection): Listener, hub: &ChangeHub) {
+    while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(n)) => hub.notify(n.payload()),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "LISTEN connection error");
+                break;
+            }
+        }
     }
 }
 
@@ -1077,6 +1124,47 @@ impl Store for PgStore {
         Ok(Some(after))
     }
 
+    async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt("SELECT change_seq FROM tenant WHERE id = $1", &[&tenant_id])
+            .await?
+            .map_or(0, |r| r.get(0)))
+    }
+
+    async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()> {
+        let config = self.config.clone();
+        // Connect once now so that a bad configuration fails at start-up, not later.
+        let first = listen(&config).await?;
+        tokio::spawn(async move {
+            let mut next = Some(first);
+            let mut backoff = std::time::Duration::from_millis(100);
+            loop {
+                let connection = match next.take() {
+                    Some(c) => c,
+                    None => match listen(&config).await {
+                        Ok(c) => {
+                            backoff = std::time::Duration::from_millis(100);
+                            // Whatever was notified while we were away: look again.
+                            hub.notify_all();
+                            c
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "LISTEN connection failed; retrying");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                            continue;
+                        }
+                    },
+                };
+                forward_notifications(connection, &hub).await;
+                tracing::warn!("LISTEN connection lost; reconnecting");
+            }
+        });
+        Ok(())
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -1185,6 +1273,12 @@ async fn record(
         )
         .await?
         .get(0);
+    // Delivered at commit, to every node listening: their streams of this tenant wake up.
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANGES_CHANNEL, &actor.tenant_id],
+    )
+    .await?;
     let op = if after.is_some() { "upsert" } else { "delete" };
     tx.execute(
         "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)

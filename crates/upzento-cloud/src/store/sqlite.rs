@@ -24,6 +24,7 @@ use super::{
 };
 use crate::clock;
 use crate::error::AppError;
+use crate::events::ChangeHub;
 
 /// Migrations in order; `PRAGMA user_version` counts the applied ones.
 const MIGRATIONS: &[&str] = &[
@@ -36,6 +37,13 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// SQLite serves one process: its own commits are all the changes there are.
+    hub: Arc<std::sync::OnceLock<Arc<ChangeHub>>>,
+}
+
+std::thread_local! {
+    /// Tenants whose changes the running write transaction recorded; announced after commit.
+    static PENDING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl SqliteStore {
@@ -59,6 +67,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            hub: Arc::default(),
         })
     }
 
@@ -1035,6 +1044,26 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
+        let tenant_id = tenant_id.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT change_seq FROM tenant WHERE id = ?1",
+                [tenant_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()> {
+        self.hub
+            .set(hub)
+            .map_err(|_| anyhow!("change notifications already started"))
+    }
+
     async fn changes(
         &self,
         tenant_id: &str,
@@ -1144,6 +1173,11 @@ fn record(
         [&actor.tenant_id],
         |r| r.get(0),
     )?;
+    PENDING.with_borrow_mut(|pending| {
+        if !pending.contains(&actor.tenant_id) {
+            pending.push(actor.tenant_id.clone());
+        }
+    });
     let op = if after.is_some() { "upsert" } else { "delete" };
     let after_text = after.as_ref().map(Value::to_string);
     tx.execute(
@@ -1319,15 +1353,23 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction<'_>) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
         let conn = Arc::clone(&self.conn);
+        let hub = self.hub.get().cloned();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
                 .map_err(|_| anyhow!("sqlite connection poisoned"))?;
+            PENDING.with_borrow_mut(Vec::clear);
             let tx = guard
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(anyhow::Error::from)?;
             let out = f(&tx)?;
             tx.commit().map_err(anyhow::Error::from)?;
+            let tenants = PENDING.with_borrow_mut(std::mem::take);
+            if let Some(hub) = hub {
+                for tenant in tenants {
+                    hub.notify(&tenant);
+                }
+            }
             Ok(out)
         })
         .await

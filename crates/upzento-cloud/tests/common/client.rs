@@ -18,9 +18,13 @@ pub struct Client {
 
 impl Client {
     pub async fn sign_in(server: &Server, email: &str, password: &str) -> Self {
+        Self::sign_in_at(&server.url, email, password).await
+    }
+
+    pub async fn sign_in_at(base: &str, email: &str, password: &str) -> Self {
         let http = reqwest::Client::new();
         let body: Value = http
-            .post(format!("{}/phone-sms/auth/token", server.url))
+            .post(format!("{base}/phone-sms/auth/token"))
             .json(&json!({ "email": email, "password": password }))
             .send()
             .await
@@ -29,7 +33,7 @@ impl Client {
             .await
             .unwrap();
         Self {
-            base: server.url.clone(),
+            base: base.to_owned(),
             token: body["token"].as_str().expect("sign-in failed").to_owned(),
             http,
         }
@@ -72,6 +76,24 @@ impl Client {
             .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap())
+    }
+
+    /// Opens `/phone-sms/events`, optionally resuming after `last_event_id`.
+    pub async fn events(&self, last_event_id: Option<i64>) -> EventStream {
+        let mut request = self
+            .http
+            .get(format!("{}/phone-sms/events", self.base))
+            .bearer_auth(&self.token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -119,4 +141,57 @@ pub async fn other_tenant(server: &Server) -> Client {
         .await
         .unwrap();
     Client::sign_in(server, "olga@other.test", "olga-password").await
+}
+
+/// A server-sent event stream, read event by event.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Value,
+}
+
+impl EventStream {
+    /// The next event (comments and keep-alives skipped); panics after `timeout`.
+    pub async fn next(&mut self, timeout: std::time::Duration) -> SseEvent {
+        tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    let (mut id, mut event, mut data) = (None, None, String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = Some(v.trim().to_owned());
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            event = Some(v.trim().to_owned());
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim());
+                        }
+                    }
+                    if data.is_empty() {
+                        continue;
+                    }
+                    return SseEvent {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).unwrap(),
+                    };
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the event stream ended");
+                self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .expect("no event arrived in time")
+    }
 }
