@@ -41,7 +41,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    AuditEntry, Change, Contact, Conversation, MessageStatus, PhoneNumber, SmsMessage, SmsTemplate,
+    AuditEntry, Call, Change, Contact, Conversation, MessageStatus, PhoneNumber, SmsMessage,
+    SmsTemplate,
 };
 use upzento_domain::wire::Role;
 
@@ -124,6 +125,18 @@ pub struct ConversationFilter {
     pub contact_id: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub assigned_to: Option<String>,
+    pub contact_id: Option<String>,
+    /// Calls that started at or after this time (ms).
+    pub from_ms: Option<i64>,
+    /// Calls that started before this time (ms).
+    pub until_ms: Option<i64>,
+}
+
 /// A message to store, with what only the server knows about it.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -166,6 +179,7 @@ pub mod entity {
     pub const CONTACT: &str = "contact";
     pub const CONVERSATION: &str = "conversation";
     pub const SMS_MESSAGE: &str = "smsMessage";
+    pub const CALL: &str = "call";
 }
 
 #[async_trait]
@@ -339,6 +353,31 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         update: CarrierUpdate,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<SmsMessage>>;
+
+    /// Stores a call, finding its contact by the other party's number. With a SIP Call-ID the
+    /// tenant has already posted, stores nothing and returns that record (`false`).
+    async fn create_call(
+        &self,
+        actor: &Actor,
+        call: Call,
+        now: OffsetDateTime,
+    ) -> Result<(Call, bool), AppError>;
+    async fn call(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>>;
+    /// Newest first, before `(start_ms, id)` when given.
+    async fn list_calls(
+        &self,
+        tenant_id: &str,
+        filter: &CallFilter,
+        before: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Call>>;
+    async fn update_call(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Call>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Call>, AppError>;
 
     /// The tenant's newest change-feed position (0 before any change).
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64>;

@@ -445,6 +445,132 @@ pub struct MessageStatusUpdate {
     pub error_message: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CallType {
+    Incoming,
+    Outgoing,
+}
+
+impl CallType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incoming => "incoming",
+            Self::Outgoing => "outgoing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "incoming" => Some(Self::Incoming),
+            "outgoing" => Some(Self::Outgoing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    Completed,
+    Missed,
+    Voicemail,
+    Failed,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Missed => "missed",
+            Self::Voicemail => "voicemail",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "completed" => Some(Self::Completed),
+            "missed" => Some(Self::Missed),
+            "voicemail" => Some(Self::Voicemail),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A call in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub id: String,
+    pub phone_number_id: Option<String>,
+    /// Found through the other party's number when a contact has it.
+    pub contact_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: CallType,
+    pub status: CallStatus,
+    /// E.164 of the caller.
+    pub from: String,
+    /// E.164 of the callee.
+    pub to: String,
+    /// Seconds of conversation.
+    pub duration: Option<u32>,
+    pub recording_url: Option<String>,
+    pub notes: Option<String>,
+    pub assigned_to: Option<String>,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    /// The SIP Call-ID: posting the same one again returns the existing record.
+    pub sip_call_id: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCall {
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: CallType,
+    pub status: CallStatus,
+    pub from: String,
+    pub to: String,
+    /// RFC 3339.
+    pub start_time: String,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 86400))]
+    pub duration: Option<u32>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
+    pub sip_call_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallStatusUpdate {
+    pub status: CallStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallNotes {
+    /// The call's notes; `null` or empty clears them.
+    pub notes: Option<String>,
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

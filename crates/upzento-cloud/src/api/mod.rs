@@ -2,6 +2,7 @@
 //! is generated from the same handlers that serve requests and cannot drift.
 
 mod auth;
+mod calls;
 mod changes;
 mod contacts;
 mod conversations;
@@ -35,6 +36,7 @@ pub use support::Cursor;
         (name = "contacts", description = "The people the tenant talks to"),
         (name = "conversations", description = "SMS threads: the inbox"),
         (name = "messages", description = "Sending SMS"),
+        (name = "calls", description = "The call history"),
         (name = "sync", description = "Change feed and audit log"),
     )
 )]
@@ -75,6 +77,11 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::messages))
         .routes(routes!(messages::send))
         .routes(routes!(messages::set_status))
+        .routes(routes!(calls::list, calls::create))
+        .routes(routes!(calls::get))
+        .routes(routes!(calls::set_status))
+        .routes(routes!(calls::set_notes))
+        .routes(routes!(calls::assign))
         .routes(routes!(changes::changes))
         .routes(routes!(events::events))
         .routes(routes!(changes::audit_log))
