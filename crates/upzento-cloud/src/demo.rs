@@ -1,10 +1,17 @@
-//! The demo tenant that `serve --demo` creates on first start.
+//! The demo tenant that `serve --demo` creates on first start: an admin, an agent,
+//! numbers, contacts, conversations with messages, calls and templates, all made
+//! through the same store methods as the API, so the change feed holds them too.
 
 use time::OffsetDateTime;
+use upzento_domain::resources::{
+    Call, CallStatus, CallType, Contact, Direction, MessageStatus, NumberStatus, PhoneNumber,
+    SmsMessage, SmsTemplate,
+};
 use upzento_domain::wire::Role;
 
 use crate::auth::hash_password;
-use crate::store::{NewUser, Store};
+use crate::clock;
+use crate::store::{Actor, NewMessage, NewUser, Store};
 
 pub const TENANT: &str = "Demo Dental Clinic";
 pub const ADMIN_EMAIL: &str = "admin@demo.upzento.test";
@@ -12,17 +19,31 @@ pub const ADMIN_PASSWORD: &str = "demo-admin-password";
 pub const AGENT_EMAIL: &str = "agent@demo.upzento.test";
 pub const AGENT_PASSWORD: &str = "demo-agent-password";
 
-/// Creates the demo tenant unless it exists. Returns whether it was created.
+/// Creates the demo tenant with its sample records unless it exists. Returns whether it was created.
 pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<bool> {
-    if store.user_for_sign_in(ADMIN_EMAIL).await?.is_some() {
+    let Some((admin, agent_id)) = ensure_accounts(store, now).await? else {
         return Ok(false);
+    };
+    seed(store, &admin, &agent_id, now).await?;
+    Ok(true)
+}
+
+/// Creates only the demo tenant and its two users (tests bring their own records).
+/// Returns the admin as an actor and the agent's id, or `None` when they existed.
+pub async fn ensure_accounts(
+    store: &dyn Store,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<(Actor, String)>> {
+    if store.user_for_sign_in(ADMIN_EMAIL).await?.is_some() {
+        return Ok(None);
     }
     let tenant = store.create_tenant(TENANT, now).await?;
+    let mut users = Vec::new();
     for (name, email, password, role) in [
         ("Dana Admin", ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin),
         ("Alex Agent", AGENT_EMAIL, AGENT_PASSWORD, Role::Agent),
     ] {
-        store
+        let user = store
             .create_user(
                 NewUser {
                     tenant_id: tenant.id.clone(),
@@ -34,6 +55,300 @@ pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<bo
                 now,
             )
             .await?;
+        users.push(user);
     }
-    Ok(true)
+    let admin = Actor {
+        tenant_id: tenant.id.clone(),
+        user_id: users[0].id.clone(),
+    };
+    Ok(Some((admin, users[1].id.clone())))
+}
+
+/// A sample conversation: the contact's index and its messages (direction, text, minutes ago).
+type Thread<'a> = (usize, &'a [(Direction, &'a str, i64)]);
+
+fn id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Sample records, spread over the last days (times relative to `now`).
+async fn seed(
+    store: &dyn Store,
+    admin: &Actor,
+    agent_id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let at = |minutes_ago: i64| clock::rfc3339(now - time::Duration::minutes(minutes_ago));
+    let mut numbers = Vec::new();
+    for (number, kind, location) in [
+        ("+14155552671", "Main", "San Francisco, CA"),
+        ("+14155552672", "Support", "San Francisco, CA"),
+        ("+12125550143", "Marketing", "New York, NY"),
+    ] {
+        let created = store
+            .create_number(
+                admin,
+                PhoneNumber {
+                    id: id(),
+                    number: number.into(),
+                    kind: kind.into(),
+                    location: Some(location.into()),
+                    assigned_to: (kind == "Support").then(|| agent_id.to_owned()),
+                    status: NumberStatus::Active,
+                    call_forwarding: None,
+                    voicemail: kind != "Marketing",
+                    sms_enabled: true,
+                    monthly_fee: Some("1.15".into()),
+                    purchase_date: Some("2026-01-15".into()),
+                    created_at: at(60 * 24 * 30),
+                    updated_at: at(60 * 24 * 30),
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        numbers.push(created);
+    }
+    let people = [
+        (
+            "Maria",
+            "Garcia",
+            "+14155550101",
+            "America/Los_Angeles",
+            &["patient", "vip"][..],
+        ),
+        (
+            "James",
+            "Chen",
+            "+14155550102",
+            "America/Los_Angeles",
+            &["patient"][..],
+        ),
+        (
+            "Aisha",
+            "Okafor",
+            "+12125550177",
+            "America/New_York",
+            &["patient", "new"][..],
+        ),
+        (
+            "Tom",
+            "Becker",
+            "+14155550104",
+            "America/Los_Angeles",
+            &["supplier"][..],
+        ),
+    ];
+    let mut contacts = Vec::new();
+    for (first, last, number, zone, tags) in people {
+        let contact = store
+            .create_contact(
+                admin,
+                Contact {
+                    id: id(),
+                    first_name: first.into(),
+                    last_name: Some(last.into()),
+                    phone_numbers: vec![number.into()],
+                    email: Some(format!(
+                        "{}.{}@example.com",
+                        first.to_lowercase(),
+                        last.to_lowercase()
+                    )),
+                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                    time_zone: Some(zone.into()),
+                    opted_out: false,
+                    opted_out_at: None,
+                    created_at: at(60 * 24 * 20),
+                    updated_at: at(60 * 24 * 20),
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        contacts.push(contact);
+    }
+    for (template, text) in [
+        (
+            "Appointment reminder",
+            "Hi {{contact.firstName|there}}, a reminder of your appointment tomorrow at {{appointment.time}}. Reply C to confirm or R to reschedule.",
+        ),
+        (
+            "Thanks for calling",
+            "Thanks for calling Demo Dental Clinic! Reply here any time.",
+        ),
+        (
+            "Running late",
+            "Sorry, we are running about 15 minutes late today.",
+        ),
+    ] {
+        store
+            .create_template(
+                admin,
+                SmsTemplate {
+                    id: id(),
+                    name: template.into(),
+                    message: text.into(),
+                    usage_count: 0,
+                    created_at: at(60 * 24 * 10),
+                    updated_at: at(60 * 24 * 10),
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let threads: [Thread<'_>; 3] = [
+        (
+            0,
+            &[
+                (
+                    Direction::Outbound,
+                    "Hi Maria, a reminder of your cleaning tomorrow at 10:00. Reply C to confirm.",
+                    60 * 26,
+                ),
+                (Direction::Inbound, "C", 60 * 25),
+                (Direction::Inbound, "Can I bring my daughter too?", 42),
+            ],
+        ),
+        (
+            1,
+            &[
+                (
+                    Direction::Inbound,
+                    "Hello, do you take Delta Dental?",
+                    60 * 5,
+                ),
+                (
+                    Direction::Outbound,
+                    "Yes we do! Would you like to book a visit?",
+                    60 * 4,
+                ),
+            ],
+        ),
+        (
+            2,
+            &[(
+                Direction::Inbound,
+                "Hi! I'd like to book my first appointment 😊",
+                15,
+            )],
+        ),
+    ];
+    for (who, messages) in threads {
+        let contact = &contacts[who];
+        let number = if who == 2 { &numbers[2] } else { &numbers[0] };
+        let (conversation, _) = store
+            .open_conversation(admin, number, &contact.phone_numbers[0], now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (direction, text, minutes_ago) in messages {
+            let segments = upzento_domain::sms::segments(text);
+            let inbound = *direction == Direction::Inbound;
+            store
+                .create_message(
+                    admin,
+                    NewMessage {
+                        message: SmsMessage {
+                            id: id(),
+                            conversation_id: conversation.id.clone(),
+                            phone_number_id: Some(number.id.clone()),
+                            contact_id: Some(contact.id.clone()),
+                            direction: *direction,
+                            message: (*text).to_owned(),
+                            status: if inbound {
+                                MessageStatus::Received
+                            } else {
+                                MessageStatus::Delivered
+                            },
+                            error_code: None,
+                            error_message: None,
+                            encoding: segments.encoding,
+                            segments: segments.segments,
+                            campaign_id: None,
+                            sent_by: (!inbound).then(|| agent_id.to_owned()),
+                            provider: crate::carrier::SANDBOX.into(),
+                            provider_message_id: Some(format!(
+                                "SB{}",
+                                uuid::Uuid::now_v7().simple()
+                            )),
+                            created_at: at(*minutes_ago),
+                            updated_at: at(*minutes_ago),
+                        },
+                        idempotency_key: None,
+                        next_action_at: None,
+                    },
+                    now - time::Duration::minutes(*minutes_ago),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    let calls = [
+        (
+            CallType::Incoming,
+            CallStatus::Completed,
+            &contacts[0],
+            60 * 3,
+            Some(184),
+        ),
+        (
+            CallType::Incoming,
+            CallStatus::Missed,
+            &contacts[2],
+            35,
+            None,
+        ),
+        (
+            CallType::Outgoing,
+            CallStatus::Completed,
+            &contacts[1],
+            60 * 24,
+            Some(95),
+        ),
+        (
+            CallType::Incoming,
+            CallStatus::Voicemail,
+            &contacts[3],
+            60 * 30,
+            Some(41),
+        ),
+    ];
+    for (kind, status, contact, minutes_ago, duration) in calls {
+        let (from, to) = match kind {
+            CallType::Incoming => (contact.phone_numbers[0].clone(), numbers[0].number.clone()),
+            CallType::Outgoing => (numbers[0].number.clone(), contact.phone_numbers[0].clone()),
+        };
+        store
+            .create_call(
+                admin,
+                Call {
+                    id: id(),
+                    phone_number_id: Some(numbers[0].id.clone()),
+                    contact_id: None,
+                    kind,
+                    status,
+                    from,
+                    to,
+                    duration,
+                    recording_url: None,
+                    notes: None,
+                    assigned_to: (status == CallStatus::Missed).then(|| agent_id.to_owned()),
+                    start_time: at(minutes_ago),
+                    end_time: duration.map(|d| {
+                        clock::rfc3339(
+                            now - time::Duration::minutes(minutes_ago)
+                                + time::Duration::seconds(i64::from(d)),
+                        )
+                    }),
+                    sip_call_id: None,
+                    created_by: admin.user_id.clone(),
+                    created_at: at(minutes_ago),
+                    updated_at: at(minutes_ago),
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
 }

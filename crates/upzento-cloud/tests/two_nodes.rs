@@ -82,7 +82,7 @@ async fn events_cross_nodes_and_messages_are_sent_once() {
     let (_, number) = admin_on_a
         .post(
             "/phone-sms/phone-numbers",
-            json!({"number": "+14155552671", "type": "Main"}),
+            json!({"number": "+13105550199", "type": "Main"}),
         )
         .await;
     let mut ids = Vec::new();
@@ -100,7 +100,11 @@ async fn events_cross_nodes_and_messages_are_sent_once() {
         feed = page["changes"].as_array().unwrap().clone();
         delivered = feed
             .iter()
-            .filter(|c| c["entity"] == "smsMessage" && c["data"]["status"] == "delivered")
+            .filter(|c| {
+                c["entity"] == "smsMessage"
+                    && c["data"]["status"] == "delivered"
+                    && ids.iter().any(|id| c["id"] == id.as_str())
+            })
             .count();
         if delivered == ids.len() {
             break;

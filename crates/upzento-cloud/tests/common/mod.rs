@@ -116,7 +116,7 @@ pub struct Server {
 /// A server on a random loopback port over a fresh database with the demo tenant.
 pub async fn start(backend: Backend) -> Server {
     let (store, db) = fresh_store(backend).await;
-    upzento_cloud::demo::ensure(store.as_ref(), time::OffsetDateTime::now_utc())
+    upzento_cloud::demo::ensure_accounts(store.as_ref(), time::OffsetDateTime::now_utc())
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
