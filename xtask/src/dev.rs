@@ -78,3 +78,18 @@ pub fn sign_in_demo(url: &str) -> Result<()> {
         }
     })
 }
+
+/// A session token of the demo agent, through the client crate's HTTP client.
+pub fn demo_token(url: &str) -> Result<String> {
+    let base =
+        upzento_client::cloud::parse_base_url(url).map_err(|e| anyhow::anyhow!(e.message))?;
+    let client =
+        upzento_client::cloud::CloudClient::new(base).map_err(|e| anyhow::anyhow!(e.message))?;
+    runtime()?.block_on(async {
+        client
+            .token(DEMO_EMAIL, DEMO_PASSWORD)
+            .await
+            .map(|t| t.token)
+            .map_err(|e| anyhow::anyhow!(e.message))
+    })
+}

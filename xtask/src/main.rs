@@ -27,6 +27,7 @@ cargo xtask <command>
   bindings       regenerate the TypeScript IPC bindings (ui/src/lib/bindings.ts)
   bundle         build the .deb package
   bench app      cold start to interactive (ms) and idle memory (PSS, MiB) under Xvfb
+  bench cloud    API latency at 1,000 req/s, maximum throughput, message sends (SQLite, PostgreSQL)
   deps           only install what is missing
 ";
 
@@ -45,7 +46,10 @@ fn main() -> Result<()> {
         Some("bundle") => bundle(),
         Some("bench") => match rest.first().map(String::as_str) {
             Some("app") => bench_app(),
-            other => bail!("unknown benchmark {other:?}; try `cargo xtask bench app`"),
+            Some("cloud") => bench_cloud(),
+            other => {
+                bail!("unknown benchmark {other:?}; try `cargo xtask bench app` or `bench cloud`")
+            }
         },
         Some("deps") => deps::ensure(),
         Some("help" | "--help" | "-h") | None => {
@@ -267,6 +271,79 @@ fn bench_app() -> Result<()> {
             .env("RUNS", std::env::var("RUNS").unwrap_or_else(|_| "7".into())),
     )?;
     let _ = std::fs::remove_dir_all(&home);
+    Ok(())
+}
+
+/// The cloud under load on loopback: a release server process per backend, driven by
+/// the `load` bench of upzento-cloud.
+fn bench_cloud() -> Result<()> {
+    deps::ensure()?;
+    step("release build of the cloud and its load generator");
+    run_in(
+        &root(),
+        cargo().args(["build", "--release", "-p", "upzento-cloud"]),
+    )?;
+    run_in(
+        &root(),
+        cargo().args([
+            "bench",
+            "-p",
+            "upzento-cloud",
+            "--bench",
+            "load",
+            "--no-run",
+        ]),
+    )?;
+    let server = target_dir().join("release/upzento-cloud");
+    let pg_dir = tempdir("upzento-bench-pg")?;
+    let pg = pg::TestPostgres::start(&pg_dir)?;
+    let sqlite_dir = tempdir("upzento-bench-sqlite")?;
+    for (label, database) in [
+        (
+            "sqlite",
+            format!("sqlite://{}/cloud.db", sqlite_dir.display()),
+        ),
+        ("postgres", pg.url.clone()),
+    ] {
+        step(&format!("bench cloud on {label}"));
+        let port = free_port()?;
+        let url = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(&server)
+            .args([
+                "serve",
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &database,
+            ])
+            .env("UPZENTO_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let result = (|| {
+            dev::wait_for_cloud(&url)?;
+            let token = dev::demo_token(&url)?;
+            run_in(
+                &root(),
+                cargo().args([
+                    "bench",
+                    "-p",
+                    "upzento-cloud",
+                    "--bench",
+                    "load",
+                    "--",
+                    &url,
+                    &token,
+                    label,
+                ]),
+            )
+        })();
+        let _ = child.kill();
+        let _ = child.wait();
+        result?;
+    }
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
     Ok(())
 }
 
