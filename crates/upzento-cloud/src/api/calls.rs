@@ -13,7 +13,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Cursor, Params, after, e164, limit, optional_text};
+use super::support::{Body, Params, after, e164, limit, optional_text, page};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::CallFilter;
@@ -91,16 +91,7 @@ pub async fn list(
         .store
         .list_calls(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
         .await?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(Cursor::encode(
-            clock::to_ms(clock::parse_rfc3339(&last.start_time)?),
-            &last.id,
-        )),
-        _ => None,
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(&mut items, limit, |c| &c.start_time, |c| &c.id)?))
 }
 
 /// Records a call. Posting a SIP Call-ID again returns the first record (200).

@@ -7,10 +7,10 @@ use upzento_domain::resources::{AuditEntry, ChangeFeed, Page};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Cursor, Params, after, limit};
+use super::support::{Params, after, limit, page};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::{AppState, clock};
 
 /// Largest page of the change feed.
 const MAX_CHANGES: u32 = 1000;
@@ -110,14 +110,5 @@ pub async fn audit_log(
         .store
         .audit_log(&caller.tenant.id, before.as_ref(), limit + 1)
         .await?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(Cursor::encode(
-            clock::to_ms(clock::parse_rfc3339(&last.at)?),
-            &last.id,
-        )),
-        _ => None,
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(&mut items, limit, |a| &a.at, |a| &a.id)?))
 }

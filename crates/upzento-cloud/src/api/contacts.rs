@@ -11,8 +11,7 @@ use upzento_domain::resources::{Contact, ContactPatch, NewContact, Page};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::numbers::page;
-use super::support::{Body, Params, after, e164, limit, optional_text, text};
+use super::support::{Body, Params, after, e164, limit, optional_text, page, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::ContactFilter;

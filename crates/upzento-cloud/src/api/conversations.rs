@@ -13,7 +13,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Cursor, Params, after, e164, limit};
+use super::support::{Body, Params, after, e164, limit, page};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::ConversationFilter;
@@ -62,16 +62,12 @@ pub async fn list(
         .store
         .list_conversations(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
         .await?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(Cursor::encode(
-            clock::to_ms(clock::parse_rfc3339(&last.last_activity_at)?),
-            &last.id,
-        )),
-        _ => None,
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(
+        &mut items,
+        limit,
+        |c| &c.last_activity_at,
+        |c| &c.id,
+    )?))
 }
 
 /// Refuses numbers that may not send SMS now.
@@ -299,10 +295,5 @@ pub async fn messages(
             limit + 1,
         )
         .await?;
-    Ok(Json(super::numbers::page(
-        &mut items,
-        limit,
-        |m| &m.created_at,
-        |m| &m.id,
-    )?))
+    Ok(Json(page(&mut items, limit, |m| &m.created_at, |m| &m.id)?))
 }

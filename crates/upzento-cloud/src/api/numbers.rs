@@ -13,7 +13,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Cursor, Params, after, e164, limit, optional_text, text};
+use super::support::{Body, Params, after, e164, limit, optional_text, page, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::NumberFilter;
@@ -67,28 +67,6 @@ pub async fn list(
         .list_numbers(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
         .await?;
     Ok(Json(page(&mut items, limit, |n| &n.created_at, |n| &n.id)?))
-}
-
-/// Cuts one extra row off and turns its presence into a cursor.
-pub(super) fn page<T>(
-    items: &mut Vec<T>,
-    limit: usize,
-    created_at: impl Fn(&T) -> &String,
-    id: impl Fn(&T) -> &String,
-) -> Result<Page<T>, AppError> {
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(Cursor::encode(
-            clock::to_ms(clock::parse_rfc3339(created_at(last))?),
-            id(last),
-        )),
-        _ => None,
-    };
-    Ok(Page {
-        items: std::mem::take(items),
-        next_cursor,
-    })
 }
 
 async fn check_assignee(

@@ -9,6 +9,9 @@ use upzento_domain::wire::Role;
 
 use crate::auth::Caller;
 use crate::error::AppError;
+use upzento_domain::resources::Page;
+
+use crate::clock;
 use crate::store::{Actor, After};
 
 /// `Json<T>` whose rejections are answered as `{code, message}` JSON.
@@ -80,6 +83,29 @@ impl Cursor {
             id: id.to_owned(),
         })
     }
+}
+
+/// Cuts the one extra row a list query fetched and turns its presence into the
+/// cursor of the next page (the last row's sort time and id).
+pub fn page<T>(
+    items: &mut Vec<T>,
+    limit: usize,
+    created_at: impl Fn(&T) -> &String,
+    id: impl Fn(&T) -> &String,
+) -> Result<Page<T>, AppError> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(Cursor::encode(
+            clock::to_ms(clock::parse_rfc3339(created_at(last))?),
+            id(last),
+        )),
+        _ => None,
+    };
+    Ok(Page {
+        items: std::mem::take(items),
+        next_cursor,
+    })
 }
 
 pub const DEFAULT_LIMIT: usize = 50;

@@ -11,8 +11,7 @@ use upzento_domain::resources::{NewSmsTemplate, Page, SmsTemplate, SmsTemplatePa
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::numbers::page;
-use super::support::{Body, Params, after, limit, text};
+use super::support::{Body, Params, after, limit, page, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::{AppState, clock};
