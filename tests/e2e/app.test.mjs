@@ -123,6 +123,39 @@ test('sign in and out of the demo cloud: the token is created in and deleted fro
   assert.deepEqual(keyringEntries(), [])
 })
 
+test('sign in with an API token, and sign-out revokes it on the cloud', { skip: !CLOUD && 'no cloud in this run' }, async () => {
+  const post = async (path, body, token) =>
+    (
+      await fetch(`${CLOUD}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      })
+    ).json()
+  const session = await post('/phone-sms/auth/token', { email: 'admin@demo.upzento.test', password: 'demo-admin-password' })
+  const issued = await post('/phone-sms/auth/api-tokens', { label: 'e2e desk' }, session.token)
+  assert.match(issued.token, /^uzt_/)
+
+  await goTo(browser, 'settings')
+  const url = await browser.$('#signin-cloudUrl')
+  await url.clearValue()
+  await url.setValue(CLOUD)
+  await (await browser.$('#method-token')).click()
+  await (await browser.$('#signin-token')).setValue(issued.token)
+  await (await browser.$('#sign-in')).click()
+  const user = await browser.$('#account-user')
+  await user.waitForDisplayed({ timeout: 15000 })
+  assert.match(await user.getText(), /admin@demo\.upzento\.test/)
+  assert.match(await browser.$('#account-details').getText(), /API token/)
+  assert.deepEqual(keyringEntries(), [`cloud-token:${CLOUD}/`])
+
+  await (await browser.$('#sign-out')).click()
+  await (await browser.$('#signin-cloudUrl')).waitForDisplayed({ timeout: 10000 })
+  assert.deepEqual(keyringEntries(), [])
+  const me = await fetch(`${CLOUD}/phone-sms/me`, { headers: { authorization: `Bearer ${issued.token}` } })
+  assert.equal(me.status, 401, 'the signed-out token no longer works')
+})
+
 test('a second launch exits at once and focuses the running window', async () => {
   const second = spawnSync(process.env.APP, [], { timeout: 20000, encoding: 'utf8' })
   assert.equal(second.status, 0, `second instance did not exit cleanly: ${second.signal ?? ''} ${second.stderr}`)

@@ -157,9 +157,23 @@ impl AccountService {
         Ok(account)
     }
 
-    /// Deletes the token from the keyring and forgets the account.
+    /// Revokes the token on the cloud when it can be reached, then deletes it from the
+    /// keyring and forgets the account. Works offline: the local part never waits on the cloud.
     pub async fn sign_out(&self) -> Result<(), ClientError> {
         if let Some(account) = read_account(&self.file())? {
+            let secrets = Arc::clone(&self.secrets);
+            let key = account.secret_key();
+            if let Ok(Some(token)) = blocking(move || secrets.get(&key)).await
+                && let Ok(base) = parse_base_url(&account.cloud_url)
+            {
+                let revoked = match CloudClient::new(base) {
+                    Ok(client) => client.revoke(&token).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = revoked {
+                    tracing::warn!(error = %e, "could not revoke the token on the cloud; forgetting it locally");
+                }
+            }
             self.delete_secret(account.secret_key()).await?;
             tracing::info!(cloud = %account.cloud_url, "signed out");
         }

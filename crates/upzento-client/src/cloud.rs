@@ -104,6 +104,24 @@ impl CloudClient {
     }
 }
 
+impl CloudClient {
+    /// Revokes `token` on the cloud (sign-out).
+    pub async fn revoke(&self, token: &str) -> Result<(), ClientError> {
+        let response = self
+            .http
+            .delete(self.url("phone-sms/auth/token")?)
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .map_err(|e| ClientError::new(ErrorKind::Unreachable, describe(&e)))?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
+            s => Err(ClientError::new(ErrorKind::Server, s.to_string())),
+        }
+    }
+}
+
 fn not_a_cloud(base: &Url) -> ClientError {
     ClientError::new(
         ErrorKind::NotACloud,

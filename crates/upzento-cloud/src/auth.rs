@@ -64,6 +64,8 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 pub struct Caller {
     pub user: User,
     pub tenant: Tenant,
+    /// SHA-256 of the bearer token this request came with.
+    pub token_hash: Vec<u8>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -86,14 +88,20 @@ impl FromRequestParts<AppState> for Caller {
                 "The Authorization header must be `Bearer <token>`.",
             ))?;
         let now = OffsetDateTime::now_utc();
-        let (user, tenant) = state
-            .store
-            .token_owner(&token_hash(token), now)
-            .await?
-            .ok_or(AppError::Unauthorized(
-                "The token is unknown or has expired.",
-            ))?;
-        Ok(Self { user, tenant })
+        let hash = token_hash(token);
+        let (user, tenant) =
+            state
+                .store
+                .token_owner(&hash, now)
+                .await?
+                .ok_or(AppError::Unauthorized(
+                    "The token is unknown or has expired.",
+                ))?;
+        Ok(Self {
+            user,
+            tenant,
+            token_hash: hash,
+        })
     }
 }
 

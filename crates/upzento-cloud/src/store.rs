@@ -197,6 +197,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<(User, Tenant)>>;
+    /// Makes a token unusable. Returns whether it existed.
+    async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool>;
     /// Whether `user_id` is a user of `tenant_id`.
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool>;
 

@@ -16,6 +16,7 @@ on_both_backends!(
     wrong_password_and_unknown_email_look_the_same,
     bad_tokens_are_refused,
     malformed_bodies_get_json_4xx,
+    api_tokens_work_until_revoked,
 );
 
 async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Response {
@@ -189,4 +190,73 @@ async fn malformed_bodies_get_json_4xx(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(missing["code"], "not_found");
+}
+
+async fn api_tokens_work_until_revoked(backend: Backend) {
+    let server = start(backend).await;
+    let client = reqwest::Client::new();
+    let session: Value = sign_in(&server, demo::AGENT_EMAIL, demo::AGENT_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = session["token"].as_str().unwrap().to_owned();
+    let issued = client
+        .post(format!("{}/phone-sms/auth/api-tokens", server.url))
+        .bearer_auth(&session)
+        .json(&json!({"label": "Reception PC"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let issued: Value = issued.json().await.unwrap();
+    let api_token = issued["token"].as_str().unwrap().to_owned();
+    assert_eq!(issued["label"], "Reception PC");
+    assert_ne!(api_token, session);
+
+    let me = |token: String| {
+        let client = client.clone();
+        let url = format!("{}/phone-sms/me", server.url);
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(api_token.clone()).await, StatusCode::OK);
+
+    // Signing out revokes the session token only; the API token lives on until revoked itself.
+    let revoked = client
+        .delete(format!("{}/phone-sms/auth/token", server.url))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(session.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(api_token.clone()).await, StatusCode::OK);
+    client
+        .delete(format!("{}/phone-sms/auth/token", server.url))
+        .bearer_auth(&api_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me(api_token).await, StatusCode::UNAUTHORIZED);
+
+    let blank = client
+        .post(format!("{}/phone-sms/auth/api-tokens", server.url))
+        .bearer_auth(&session)
+        .json(&json!({"label": " "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        blank.status(),
+        StatusCode::UNAUTHORIZED,
+        "the revoked session cannot issue tokens"
+    );
 }

@@ -76,6 +76,29 @@ pub struct Me {
     pub tenant: TenantInfo,
 }
 
+/// `POST /phone-sms/auth/api-tokens`: a long-lived token for a machine or an integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiTokenRequest {
+    /// What the token is for, e.g. "Zapier" or "Reception PC".
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub label: String,
+}
+
+/// The new API token: shown this once, stored by the cloud only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTokenResponse {
+    pub token: String,
+    pub label: String,
+    pub created_at: String,
+}
+
 /// Body of every 4xx/5xx answer of the cloud.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -2,11 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use upzento_domain::wire::{
-    ErrorBody, Health, Me, SERVICE_NAME, TenantInfo, TokenRequest, TokenResponse, UserInfo,
+    ApiTokenRequest, ApiTokenResponse, ErrorBody, Health, Me, SERVICE_NAME, TenantInfo,
+    TokenRequest, TokenResponse, UserInfo,
 };
 
-use super::support::Body;
+use super::support::{Body, text};
 use crate::auth::{self, Caller};
 use crate::error::AppError;
 use crate::store::{NewToken, Tenant, TokenKind, User};
@@ -118,4 +120,70 @@ pub async fn me(caller: Caller) -> Json<Me> {
         user: user_info(&caller.user),
         tenant: tenant_info(&caller.tenant),
     })
+}
+
+/// Signs out: the bearer token of this request stops working.
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/auth/token",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody))
+)]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, AppError> {
+    state.store.revoke_token(&caller.token_hash).await?;
+    tracing::info!(user = %caller.user.id, "token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issues a long-lived API token for the caller (a machine, an integration, a shared desk).
+/// The token is shown once; the cloud keeps only its hash.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/auth/api-tokens",
+    tag = "auth",
+    request_body = ApiTokenRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ApiTokenResponse),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn issue_api_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(request): Body<ApiTokenRequest>,
+) -> Result<(StatusCode, Json<ApiTokenResponse>), AppError> {
+    let label = text("label", &request.label, 100)?;
+    let now = clock::now();
+    let (token, hash) = auth::new_token()?;
+    state
+        .store
+        .insert_token(
+            NewToken {
+                hash,
+                user_id: caller.user.id.clone(),
+                tenant_id: caller.tenant.id.clone(),
+                kind: TokenKind::Api,
+                label: Some(label.clone()),
+                expires_at: None,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(user = %caller.user.id, %label, "API token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiTokenResponse {
+            token,
+            label,
+            created_at: clock::rfc3339(now),
+        }),
+    ))
 }

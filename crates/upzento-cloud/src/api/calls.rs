@@ -35,8 +35,10 @@ pub struct ListCallsQuery {
     assigned_to: Option<String>,
     contact_id: Option<String>,
     /// Calls that started at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Calls that started before this time (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -58,7 +58,8 @@ impl Modify for BearerAuth {
 pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::healthz))
-        .routes(routes!(auth::issue_token))
+        .routes(routes!(auth::issue_token, auth::revoke_token))
+        .routes(routes!(auth::issue_api_token))
         .routes(routes!(auth::me))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))

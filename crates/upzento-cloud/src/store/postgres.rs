@@ -304,6 +304,15 @@ impl Store for PgStore {
         })
         .transpose()
     }
+    async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .execute("DELETE FROM api_token WHERE token_hash = $1", &[&hash])
+            .await?
+            > 0)
+    }
+
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
         Ok(self
             .client()

@@ -281,6 +281,14 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
+        let hash = hash.to_vec();
+        self.with(move |c| {
+            Ok(c.execute("DELETE FROM api_token WHERE token_hash = ?1", [hash])? > 0)
+        })
+        .await
+    }
+
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
         let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
         self.with(move |c| {
