@@ -180,6 +180,8 @@ pub mod entity {
     pub const CONVERSATION: &str = "conversation";
     pub const SMS_MESSAGE: &str = "smsMessage";
     pub const CALL: &str = "call";
+    /// Audit only: sign-ins and tokens never enter the change feed.
+    pub const TOKEN: &str = "token";
 }
 
 #[async_trait]
@@ -197,6 +199,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<(User, Tenant)>>;
+    /// An audit row for an action that changes no record of the feed (sign-in, tokens).
+    async fn audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()>;
     /// Makes a token unusable. Returns whether it existed.
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool>;
     /// Whether `user_id` is a user of `tenant_id`.

@@ -11,7 +11,7 @@ use upzento_domain::wire::{
 use super::support::{Body, text};
 use crate::auth::{self, Caller};
 use crate::error::AppError;
-use crate::store::{NewToken, Tenant, TokenKind, User};
+use crate::store::{Actor, NewToken, Tenant, TokenKind, User, entity};
 use crate::{AppState, SESSION_LIFETIME, clock};
 
 pub fn user_info(user: &User) -> UserInfo {
@@ -98,6 +98,14 @@ pub async fn issue_token(
             now,
         )
         .await?;
+    let actor = Actor {
+        tenant_id: tenant.id.clone(),
+        user_id: user.id.clone(),
+    };
+    state
+        .store
+        .audit_event(&actor, "sign_in", entity::TOKEN, "session", now)
+        .await?;
     tracing::info!(user = %user.id, tenant = %tenant.id, "session token issued");
     Ok(Json(TokenResponse {
         token,
@@ -135,6 +143,16 @@ pub async fn revoke_token(
     caller: Caller,
 ) -> Result<StatusCode, AppError> {
     state.store.revoke_token(&caller.token_hash).await?;
+    state
+        .store
+        .audit_event(
+            &caller.actor(),
+            "sign_out",
+            entity::TOKEN,
+            "current",
+            clock::now(),
+        )
+        .await?;
     tracing::info!(user = %caller.user.id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -174,6 +192,16 @@ pub async fn issue_api_token(
                 label: Some(label.clone()),
                 expires_at: None,
             },
+            now,
+        )
+        .await?;
+    state
+        .store
+        .audit_event(
+            &caller.actor(),
+            "issue_api_token",
+            entity::TOKEN,
+            &label,
             now,
         )
         .await?;

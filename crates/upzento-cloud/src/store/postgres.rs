@@ -304,6 +304,33 @@ impl Store for PgStore {
         })
         .transpose()
     }
+    async fn audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &new_id(),
+                    &actor.tenant_id,
+                    &actor.user_id,
+                    &action,
+                    &entity,
+                    &entity_id,
+                    &now,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
         Ok(self
             .client()

@@ -281,6 +281,39 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let (actor, action, entity, entity_id) = (
+            actor.clone(),
+            action.to_owned(),
+            entity.to_owned(),
+            entity_id.to_owned(),
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    new_id(),
+                    actor.tenant_id,
+                    actor.user_id,
+                    action,
+                    entity,
+                    entity_id,
+                    ts(now)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
         let hash = hash.to_vec();
         self.with(move |c| {
