@@ -12,8 +12,7 @@ export HOME=$E2E_HOME
 export XDG_CONFIG_HOME=$HOME/.config XDG_DATA_HOME=$HOME/.local/share XDG_CACHE_HOME=$HOME/.cache
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
 export UPZENTO_LOG=${UPZENTO_LOG:-info,upzento=debug,upzento_phone=debug}
-# Software rendering without compositing: stable under Xvfb (see shared recipes).
-# export WEBKIT_DISABLE_COMPOSITING_MODE=1
+# WEBKIT_DISABLE_COMPOSITING_MODE stays unset here: with it, WebKitWebDriver's screenshots hang.
 
 pids=()
 cleanup() {
