@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod campaigns;
 pub mod carrier;
 pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod outbound;
 pub mod store;
 
 use std::sync::Arc;
@@ -33,8 +35,13 @@ pub struct AppState {
     pub carrier: Arc<dyn Provider>,
     /// Wakes this node's carrier worker when a message is queued here.
     pub carrier_wake: Arc<Notify>,
+    /// Wakes this node's campaign runner when a campaign starts here.
+    pub campaign_wake: Arc<Notify>,
     /// Wakes open event streams when their tenant has new changes.
     pub hub: Arc<ChangeHub>,
+    /// Whether this node runs the carrier worker and the campaign runner (an
+    /// API-only node leaves them to the others).
+    pub workers: bool,
 }
 
 impl AppState {
@@ -48,13 +55,17 @@ impl AppState {
             store,
             carrier,
             carrier_wake: Arc::new(Notify::new()),
+            campaign_wake: Arc::new(Notify::new()),
             hub: Arc::new(ChangeHub::default()),
+            workers: true,
         }
     }
 }
 
 /// How often the carrier worker looks for due messages queued by other nodes.
 pub const CARRIER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often the campaign runner looks for due schedules and pending recipients.
+pub const CAMPAIGN_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     api::router(state)
@@ -66,16 +77,28 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         .store
         .start_change_notifications(state.hub.clone())
         .await?;
-    let worker = tokio::spawn(carrier::run_worker(
-        state.store.clone(),
-        state.carrier.clone(),
-        state.carrier_wake.clone(),
-        CARRIER_POLL,
-    ));
+    let mut workers = Vec::new();
+    if state.workers {
+        workers.push(tokio::spawn(carrier::run_worker(
+            state.store.clone(),
+            state.carrier.clone(),
+            state.carrier_wake.clone(),
+            CARRIER_POLL,
+        )));
+        workers.push(tokio::spawn(campaigns::run(
+            state.store.clone(),
+            state.carrier.name().to_owned(),
+            state.campaign_wake.clone(),
+            state.carrier_wake.clone(),
+            CAMPAIGN_POLL,
+        )));
+    }
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
-    worker.abort();
+    for worker in workers {
+        worker.abort();
+    }
     Ok(served?)
 }
 

@@ -39,6 +39,9 @@ enum Command {
         /// Create a demo tenant with an admin and an agent on first start.
         #[arg(long, env = "UPZENTO_DEMO")]
         demo: bool,
+        /// Serve the API only: leave sending and campaigns to other nodes on the same database.
+        #[arg(long, env = "UPZENTO_NO_WORKERS")]
+        no_workers: bool,
     },
 }
 
@@ -55,7 +58,8 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             database_url,
             demo,
-        } => serve(listen, data_dir, database_url, demo).await,
+            no_workers,
+        } => serve(listen, data_dir, database_url, demo, !no_workers).await,
     }
 }
 
@@ -64,6 +68,7 @@ async fn serve(
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     demo: bool,
+    workers: bool,
 ) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -104,5 +109,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    upzento_cloud::serve(listener, AppState::new(store)).await
+    let mut state = AppState::new(store);
+    state.workers = workers;
+    upzento_cloud::serve(listener, state).await
 }

@@ -38,11 +38,13 @@ pub fn contact_search(query: &str) -> (String, Option<String>) {
 
 use std::sync::Arc;
 
+use upzento_domain::resources::{CampaignStats, RecipientStatus};
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    AuditEntry, Call, Change, Contact, Conversation, MessageStatus, PhoneNumber, SmsMessage,
-    SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, Change, Contact, Conversation, MessageStatus, PhoneNumber,
+    SmsCampaign, SmsMessage, SmsTemplate,
 };
 use upzento_domain::wire::Role;
 
@@ -166,11 +168,42 @@ pub struct CarrierUpdate {
     pub next_action_at: Option<OffsetDateTime>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignFilter {
+    pub status: Option<String>,
+}
+
+/// A number to put on a campaign's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecipient {
+    pub contact_id: Option<String>,
+    /// E.164.
+    pub number: String,
+}
+
+/// A pending recipient of an active campaign, claimed by the campaign runner.
+#[derive(Debug, Clone)]
+pub struct DueRecipient {
+    pub tenant_id: String,
+    pub campaign: SmsCampaign,
+    pub recipient: CampaignRecipient,
+}
+
+/// What the campaign runner did with a recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    Queued { message_id: String },
+    Skipped { code: String, message: String },
+}
+
 /// Actor id of changes made by the server itself (carrier reports).
 pub const SYSTEM_ACTOR: &str = "system";
 
 /// The change a PATCH makes, applied to the current record inside the store's transaction.
 pub type Apply<T> = Arc<dyn Fn(&T) -> Result<T, AppError> + Send + Sync>;
+
+/// A check of the current record inside the store's transaction (e.g. "not while active").
+pub type Guard<T> = Arc<dyn Fn(&T) -> Result<(), AppError> + Send + Sync>;
 
 /// Entity names in the change feed and the audit log.
 pub mod entity {
@@ -180,6 +213,9 @@ pub mod entity {
     pub const CONVERSATION: &str = "conversation";
     pub const SMS_MESSAGE: &str = "smsMessage";
     pub const CALL: &str = "call";
+    pub const SMS_CAMPAIGN: &str = "smsCampaign";
+    /// Audit only: recipient lists can be long and stay out of the feed.
+    pub const CAMPAIGN_RECIPIENT: &str = "campaignRecipient";
     /// Audit only: sign-ins and tokens never enter the change feed.
     pub const TOKEN: &str = "token";
 }
@@ -392,6 +428,86 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<Call>, AppError>;
 
+    /// Stores a new campaign (its `stats` are not stored).
+    async fn create_campaign(
+        &self,
+        actor: &Actor,
+        campaign: SmsCampaign,
+        now: OffsetDateTime,
+    ) -> Result<SmsCampaign, AppError>;
+    /// A campaign with its live stats.
+    async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>>;
+    /// Oldest first, after `(created_ms, id)` when given; each with its live stats.
+    async fn list_campaigns(
+        &self,
+        tenant_id: &str,
+        filter: &CampaignFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsCampaign>>;
+    /// `apply` sees the campaign with its live stats.
+    async fn update_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsCampaign>, AppError>;
+    /// Deletes a campaign and its list when `guard` allows; sent messages stay.
+    async fn delete_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError>;
+    /// Adds numbers to a campaign's list when `guard` allows; numbers already on it are
+    /// left alone. Returns (added, total on the list), `None` without such a campaign.
+    async fn add_recipients(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        guard: Guard<SmsCampaign>,
+        recipients: Vec<NewRecipient>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(i64, i64)>, AppError>;
+    /// A campaign's list in the order it was added, after `(created_ms, id)` when given.
+    async fn recipients(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<CampaignRecipient>>;
+    /// Removes a recipient not yet sent to, when `guard` allows (`Conflict` once queued).
+    async fn delete_recipient(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        recipient_id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError>;
+    /// Starts scheduled campaigns whose time has come. Returns how many.
+    async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize>;
+    /// Claims up to `limit` pending recipients of active campaigns, leased until `lease_until`.
+    async fn claim_campaign_recipients(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueRecipient>>;
+    async fn finish_recipient(
+        &self,
+        tenant_id: &str,
+        recipient_id: &str,
+        outcome: RecipientOutcome,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()>;
+    /// Skips what stopped campaigns left pending, and completes active campaigns with
+    /// nothing left to send. Returns how many campaigns it completed.
+    async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize>;
+
     /// The tenant's newest change-feed position (0 before any change).
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64>;
     /// From now on, tells `hub` which tenants have new changes (from any node).
@@ -411,4 +527,51 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<AuditEntry>>;
+}
+
+/// Why a stopped campaign's remaining recipients were not texted.
+pub const STOPPED: (&str, &str) = (
+    "campaign_stopped",
+    "The campaign was stopped before this number was texted.",
+);
+
+/// A recipient's status: its message's once queued, else its own (`pending`, `skipped`).
+pub fn recipient_status(own: &str, message_status: Option<&str>) -> Option<RecipientStatus> {
+    match message_status {
+        Some(status) => match MessageStatus::parse(status)? {
+            MessageStatus::Queued => Some(RecipientStatus::Queued),
+            MessageStatus::Sent => Some(RecipientStatus::Sent),
+            MessageStatus::Delivered => Some(RecipientStatus::Delivered),
+            MessageStatus::Failed => Some(RecipientStatus::Failed),
+            MessageStatus::Received => None,
+        },
+        None => RecipientStatus::parse(own),
+    }
+}
+
+/// Adds `n` recipients whose status (message status once queued) is `status`.
+pub fn count_recipients(stats: &mut CampaignStats, status: &str, n: i64, replied: i64) {
+    stats.recipients += n;
+    stats.replied += replied;
+    match recipient_status(
+        status,
+        MessageStatus::parse(status).map(MessageStatus::as_str),
+    ) {
+        Some(RecipientStatus::Pending) => stats.pending += n,
+        Some(RecipientStatus::Queued) => stats.queued += n,
+        Some(RecipientStatus::Sent) => stats.sent += n,
+        Some(RecipientStatus::Delivered) => stats.delivered += n,
+        Some(RecipientStatus::Failed) => stats.failed += n,
+        Some(RecipientStatus::Skipped) => stats.skipped += n,
+        None => {}
+    }
+}
+
+/// A recipient that was texted cannot be taken off the list.
+pub fn recipient_done() -> AppError {
+    AppError::Conflict {
+        code: "recipient_sent",
+        message: "This recipient was already handled and stays on the list.".into(),
+        field: None,
+    }
 }

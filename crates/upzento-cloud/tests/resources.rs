@@ -431,6 +431,15 @@ async fn openapi_describes_every_route(backend: Backend) {
         ("/phone-sms/templates/{id}", &["get", "patch", "delete"]),
         ("/phone-sms/contacts", &["get", "post"]),
         ("/phone-sms/contacts/{id}", &["get", "patch", "delete"]),
+        ("/phone-sms/campaigns", &["get", "post"]),
+        ("/phone-sms/campaigns/{id}", &["get", "delete"]),
+        ("/phone-sms/campaigns/{id}/status", &["patch"]),
+        ("/phone-sms/campaigns/{id}/schedule", &["patch"]),
+        ("/phone-sms/campaigns/{id}/recipients", &["get", "post"]),
+        (
+            "/phone-sms/campaigns/{campaignId}/recipients/{recipientId}",
+            &["delete"],
+        ),
         ("/phone-sms/changes", &["get"]),
         ("/phone-sms/audit-log", &["get"]),
     ] {

@@ -7,4 +7,5 @@
 pub mod phone;
 pub mod resources;
 pub mod sms;
+pub mod template;
 pub mod wire;

@@ -571,6 +571,218 @@ pub struct CallNotes {
     pub notes: Option<String>,
 }
 
+/// Where a campaign is: `draft → (scheduled →) active ⇄ paused → completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignStatus {
+    Draft,
+    Scheduled,
+    Active,
+    Paused,
+    Completed,
+}
+
+impl CampaignStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "scheduled" => Some(Self::Scheduled),
+            "active" => Some(Self::Active),
+            "paused" => Some(Self::Paused),
+            "completed" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+
+    /// Whether `PATCH .../status` may move a campaign from `self` to `next`. Scheduling
+    /// goes through `PATCH .../schedule`; `completed` on a running campaign stops it.
+    pub fn may_become(self, next: Self) -> bool {
+        use CampaignStatus::{Active, Completed, Draft, Paused, Scheduled};
+        matches!(
+            (self, next),
+            (Draft | Scheduled | Paused, Active)
+                | (Scheduled, Draft)
+                | (Active, Paused)
+                | (Active | Paused, Completed)
+        )
+    }
+
+    /// Whether recipients may still be added or removed.
+    pub fn is_editable(self) -> bool {
+        matches!(self, Self::Draft | Self::Scheduled | Self::Paused)
+    }
+}
+
+/// How a campaign's recipients stand (live on every GET; absent in the change feed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignStats {
+    pub recipients: i64,
+    /// Not handed to the carrier yet.
+    pub pending: i64,
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Not sent on purpose: opted out, stopped campaign, number gone.
+    pub skipped: i64,
+    /// Recipients who answered after the campaign texted them.
+    pub replied: i64,
+}
+
+/// A bulk SMS send to a list of recipients, from one of the tenant's numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SmsCampaign {
+    pub id: String,
+    pub name: String,
+    /// The text; may use `{{contact.firstName|there}}` and the like.
+    pub message: String,
+    pub status: CampaignStatus,
+    /// The tenant's number the campaign sends from.
+    pub phone_number_id: String,
+    pub scheduled_for: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub tags: Vec<String>,
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CampaignStats>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSmsCampaign {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
+    pub message: String,
+    pub phone_number_id: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CampaignStatusUpdate {
+    pub status: CampaignStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CampaignSchedule {
+    /// When to start (RFC 3339, in the future); `null` unschedules (back to draft).
+    pub scheduled_for: Option<String>,
+}
+
+/// `POST /phone-sms/campaigns/{id}/recipients`: contacts by id or tag, or bare numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCampaignRecipients {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
+    pub contact_ids: Vec<String>,
+    /// Every contact with one of these tags (the Contacts module's segments).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientsAdded {
+    pub added: i64,
+    /// Already on the list (a number is texted once per campaign).
+    pub duplicates: i64,
+    /// Contacts that have no number.
+    pub without_number: i64,
+    /// Recipients on the list now.
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientStatus {
+    Pending,
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Skipped,
+}
+
+impl RecipientStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "queued" => Some(Self::Queued),
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            "skipped" => Some(Self::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// One number on a campaign's list; its status follows its message once sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignRecipient {
+    pub id: String,
+    pub campaign_id: String,
+    pub contact_id: Option<String>,
+    pub number: String,
+    pub status: RecipientStatus,
+    pub message_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -56,7 +56,7 @@ fn numbers(values: &[String]) -> Result<Vec<String>, AppError> {
     Ok(out)
 }
 
-fn tags(values: &[String]) -> Result<Vec<String>, AppError> {
+pub(super) fn tags(values: &[String]) -> Result<Vec<String>, AppError> {
     if values.len() > MAX_TAGS {
         return Err(AppError::invalid_field(
             "tags",

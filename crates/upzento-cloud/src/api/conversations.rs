@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
-    Assignment, Conversation, ConversationStatus, ConversationStatusUpdate, NewConversation,
-    NumberStatus, Page, PhoneNumber, SmsMessage,
+    Assignment, Conversation, ConversationStatus, ConversationStatusUpdate, NewConversation, Page,
+    SmsMessage,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use super::support::{Body, Params, after, e164, limit, page};
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::outbound::can_text;
 use crate::store::ConversationFilter;
 use crate::{AppState, clock};
 
@@ -71,22 +72,6 @@ pub async fn list(
 }
 
 /// Refuses numbers that may not send SMS now.
-pub(super) fn can_text(number: &PhoneNumber) -> Result<(), AppError> {
-    if number.status != NumberStatus::Active {
-        return Err(AppError::bad_request(
-            "number_inactive",
-            format!("{} is inactive.", number.number),
-        ));
-    }
-    if !number.sms_enabled {
-        return Err(AppError::bad_request(
-            "sms_disabled",
-            format!("SMS is disabled on {}.", number.number),
-        ));
-    }
-    Ok(())
-}
-
 /// Opens the conversation between one of the tenant's numbers and another number
 /// (or returns the one that exists: 200 instead of 201).
 #[utoipa::path(

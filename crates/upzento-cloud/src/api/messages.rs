@@ -6,16 +6,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use upzento_domain::resources::{
-    Direction, MessageStatus, MessageStatusUpdate, NewSmsMessage, SmsMessage,
-};
+use upzento_domain::resources::{MessageStatus, MessageStatusUpdate, NewSmsMessage, SmsMessage};
 use upzento_domain::wire::ErrorBody;
 
-use super::conversations::can_text;
 use super::support::{Body, e164, optional_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::store::NewMessage;
+use crate::outbound::{self, Outbound, can_text};
 use crate::{AppState, clock};
 
 /// Twilio refuses bodies over 1,600 characters (error 21617).
@@ -101,78 +98,21 @@ pub async fn send(
             ));
         }
     };
-    let number_id = conversation.phone_number_id.clone().ok_or_else(|| {
-        AppError::bad_request(
-            "number_released",
-            "This conversation's number was released.",
-        )
-    })?;
-    let number = state
-        .store
-        .number(tenant, &number_id)
-        .await?
-        .ok_or_else(|| {
-            AppError::bad_request(
-                "number_released",
-                "This conversation's number was released.",
-            )
-        })?;
-    can_text(&number)?;
-    if let Some(contact_id) = &conversation.contact_id
-        && let Some(contact) = state.store.contact(tenant, contact_id).await?
-        && contact.opted_out
-    {
-        return Err(AppError::Conflict {
-            code: "opted_out",
-            message: format!(
-                "{} opted out of SMS; nothing is sent until they text START.",
-                conversation.contact_number
-            ),
-            field: None,
-        });
-    }
-
-    let segments = upzento_domain::sms::segments(&body);
-    let stamp = clock::rfc3339(now);
-    let message = SmsMessage {
-        id: uuid::Uuid::now_v7().to_string(),
-        conversation_id: conversation.id.clone(),
-        phone_number_id: Some(number_id),
-        contact_id: conversation.contact_id.clone(),
-        direction: Direction::Outbound,
-        message: body,
-        status: MessageStatus::Queued,
-        error_code: None,
-        error_message: None,
-        encoding: segments.encoding,
-        segments: segments.segments,
-        campaign_id: None,
-        sent_by: Some(caller.user.id.clone()),
-        provider: state.carrier.name().to_owned(),
-        provider_message_id: None,
-        created_at: stamp.clone(),
-        updated_at: stamp,
-    };
-    let (stored, created) = state
-        .store
-        .create_message(
-            &caller.actor(),
-            NewMessage {
-                message: message.clone(),
-                idempotency_key: key,
-                next_action_at: Some(now),
-            },
-            now,
-        )
-        .await?;
+    let (stored, created) = outbound::queue(
+        state.store.as_ref(),
+        &caller.actor(),
+        &conversation,
+        Outbound {
+            body,
+            idempotency_key: key,
+            campaign_id: None,
+            sent_by: Some(caller.user.id.clone()),
+            provider: state.carrier.name().to_owned(),
+        },
+        now,
+    )
+    .await?;
     if !created {
-        if stored.message != message.message || stored.conversation_id != message.conversation_id {
-            return Err(AppError::Conflict {
-                code: "idempotency_key_reused",
-                message: "This Idempotency-Key was used for a different message.".into(),
-                field: None,
-            });
-        }
         return Ok((StatusCode::OK, Json(stored)));
     }
     state.carrier_wake.notify_one();

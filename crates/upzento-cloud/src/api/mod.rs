@@ -3,6 +3,7 @@
 
 mod auth;
 mod calls;
+mod campaigns;
 mod changes;
 mod contacts;
 mod conversations;
@@ -37,6 +38,7 @@ pub use support::Cursor;
         (name = "conversations", description = "SMS threads: the inbox"),
         (name = "messages", description = "Sending SMS"),
         (name = "calls", description = "The call history"),
+        (name = "campaigns", description = "Bulk SMS"),
         (name = "sync", description = "Change feed and audit log"),
     )
 )]
@@ -83,6 +85,12 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::set_status))
         .routes(routes!(calls::set_notes))
         .routes(routes!(calls::assign))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::get, campaigns::delete))
+        .routes(routes!(campaigns::set_status))
+        .routes(routes!(campaigns::set_schedule))
+        .routes(routes!(campaigns::add_recipients, campaigns::recipients))
+        .routes(routes!(campaigns::delete_recipient))
         .routes(routes!(changes::changes))
         .routes(routes!(events::events))
         .routes(routes!(changes::audit_log))

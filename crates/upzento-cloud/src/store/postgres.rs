@@ -15,14 +15,15 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
-    AuditEntry, Call, CallStatus, CallType, Change, ChangeOp, Contact, Conversation,
-    ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber, SmsMessage,
-    SmsTemplate,
+    AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
+    Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction, MessageStatus,
+    NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, CallFilter, CarrierUpdate, ContactFilter, ConversationFilter, DueMessage,
-    NewMessage, NewToken, NewUser, NumberFilter, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
+    Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
+    ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
     contact_search, entity, preview,
 };
 use crate::clock;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_contacts.sql"),
     include_str!("../../migrations/postgres/0004_conversations_messages.sql"),
     include_str!("../../migrations/postgres/0005_calls.sql"),
+    include_str!("../../migrations/postgres/0006_campaigns.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -1295,6 +1297,447 @@ impl Store for PgStore {
         Ok(Some(after))
     }
 
+    async fn create_campaign(
+        &self,
+        actor: &Actor,
+        campaign: SmsCampaign,
+        now: OffsetDateTime,
+    ) -> Result<SmsCampaign, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let campaign = write_campaign(&tx, &actor.tenant_id, campaign, true).await?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_CAMPAIGN,
+            &campaign.id,
+            "create",
+            None,
+            Some(to_json(&campaign)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(campaign)
+    }
+
+    async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
+        let client = self.client().await?;
+        match campaign_in(&**client, tenant_id, id, false).await? {
+            Some(campaign) => Ok(Some(with_stats(&**client, campaign).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_campaigns(
+        &self,
+        tenant_id: &str,
+        filter: &CampaignFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsCampaign>> {
+        let (after_at, after_id) = after.map_or(
+            (
+                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM sms_campaign
+                 WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+                   AND (created_at, id) > ($3, $4)
+                 ORDER BY created_at, id LIMIT $5",
+                &[&tenant_id, &filter.status, &after_at, &after_id, &limit],
+            )
+            .await?;
+        let mut campaigns = Vec::with_capacity(rows.len());
+        for row in &rows {
+            campaigns.push(with_stats(&**client, campaign_from_row(row)?).await?);
+        }
+        Ok(campaigns)
+    }
+
+    async fn update_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsCampaign>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = campaign_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(None);
+        };
+        let before = with_stats(&*tx, before).await?;
+        let after = apply(&before)?;
+        let stats = after.stats.clone();
+        let after = write_campaign(&tx, &actor.tenant_id, after, false).await?;
+        let before = SmsCampaign {
+            stats: None,
+            ..before
+        };
+        record(
+            &tx,
+            actor,
+            entity::SMS_CAMPAIGN,
+            id,
+            "update",
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some(SmsCampaign { stats, ..after }))
+    }
+
+    async fn delete_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(before) = campaign_in(&*tx, &actor.tenant_id, id, true).await? else {
+            return Ok(false);
+        };
+        guard(&before)?;
+        tx.execute(
+            "DELETE FROM campaign_recipient WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        tx.execute(
+            "DELETE FROM sms_campaign WHERE tenant_id = $1 AND id = $2",
+            &[&actor.tenant_id, &id],
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        record(
+            &tx,
+            actor,
+            entity::SMS_CAMPAIGN,
+            id,
+            "delete",
+            Some(to_json(&before)?),
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(true)
+    }
+
+    async fn add_recipients(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        guard: Guard<SmsCampaign>,
+        recipients: Vec<NewRecipient>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(i64, i64)>, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(campaign) = campaign_in(&*tx, &actor.tenant_id, campaign_id, true).await? else {
+            return Ok(None);
+        };
+        guard(&campaign)?;
+        let ids: Vec<String> = recipients.iter().map(|_| new_id()).collect();
+        let contacts: Vec<Option<String>> =
+            recipients.iter().map(|r| r.contact_id.clone()).collect();
+        let numbers: Vec<String> = recipients.iter().map(|r| r.number.clone()).collect();
+        // One statement for the whole list; ON CONFLICT keeps each number once.
+        let added = tx
+            .execute(
+                "INSERT INTO campaign_recipient
+                     (id, tenant_id, campaign_id, contact_id, number, status, created_at, updated_at)
+                 SELECT id, $4, $5, contact_id, number, 'pending', $6, $6
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, contact_id, number)
+                 ON CONFLICT (campaign_id, number) DO NOTHING",
+                &[&ids, &contacts, &numbers, &actor.tenant_id, &campaign_id, &now],
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        let total: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM campaign_recipient WHERE campaign_id = $1",
+                &[&campaign_id],
+            )
+            .await
+            .map_err(anyhow::Error::from)?
+            .get(0);
+        let added = i64::try_from(added).unwrap_or(i64::MAX);
+        audit_row(
+            &tx,
+            actor,
+            "add_recipients",
+            campaign_id,
+            serde_json::json!({ "added": added, "total": total }),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Some((added, total)))
+    }
+
+    async fn recipients(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<CampaignRecipient>> {
+        let (after_at, after_id) = after.map_or(
+            (
+                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+                String::new(),
+            ),
+            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+        );
+        let limit = i64::try_from(limit)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM}
+                     WHERE r.tenant_id = $1 AND r.campaign_id = $2
+                       AND (r.created_at, r.id) > ($3, $4)
+                     ORDER BY r.created_at, r.id LIMIT $5"
+                ),
+                &[&tenant_id, &campaign_id, &after_at, &after_id, &limit],
+            )
+            .await?;
+        rows.iter().map(recipient_from_row).collect()
+    }
+
+    async fn delete_recipient(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        recipient_id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let Some(campaign) = campaign_in(&*tx, &actor.tenant_id, campaign_id, true).await? else {
+            return Ok(false);
+        };
+        let Some(row) = tx
+            .query_opt(
+                "SELECT status FROM campaign_recipient WHERE campaign_id = $1 AND id = $2 FOR UPDATE",
+                &[&campaign_id, &recipient_id],
+            )
+            .await
+            .map_err(anyhow::Error::from)?
+        else {
+            return Ok(false);
+        };
+        guard(&campaign)?;
+        if row.get::<_, String>(0) != "pending" {
+            return Err(super::recipient_done());
+        }
+        tx.execute(
+            "DELETE FROM campaign_recipient WHERE id = $1",
+            &[&recipient_id],
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        audit_row(
+            &tx,
+            actor,
+            "remove_recipient",
+            campaign_id,
+            serde_json::json!({ "recipientId": recipient_id }),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(true)
+    }
+
+    async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT tenant_id, data FROM sms_campaign
+                 WHERE status = 'scheduled' AND scheduled_for <= $1
+                 FOR UPDATE SKIP LOCKED",
+                &[&now],
+            )
+            .await?;
+        for row in &rows {
+            let tenant_id: String = row.try_get("tenant_id")?;
+            let before = campaign_from_row(row)?;
+            let mut after = before.clone();
+            after.status = CampaignStatus::Active;
+            after.started_at = Some(clock::rfc3339(now));
+            after.updated_at = clock::rfc3339(now);
+            let after = write_campaign(&tx, &tenant_id, after, false).await?;
+            record(
+                &tx,
+                &system(&tenant_id),
+                entity::SMS_CAMPAIGN,
+                &after.id,
+                "start",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    async fn claim_campaign_recipients(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueRecipient>> {
+        let limit = i64::try_from(limit)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // SKIP LOCKED: runners on several nodes each take different recipients.
+        let claimed = tx
+            .query(
+                "WITH due AS (
+                     SELECT r.id FROM sms_campaign c
+                     JOIN campaign_recipient r ON r.campaign_id = c.id
+                     WHERE c.status = 'active' AND r.status = 'pending'
+                       AND (r.lease_until IS NULL OR r.lease_until <= $2)
+                     ORDER BY r.created_at, r.id LIMIT $3
+                     FOR UPDATE OF r SKIP LOCKED)
+                 UPDATE campaign_recipient r SET lease_until = $1 FROM due
+                 WHERE r.id = due.id
+                 RETURNING r.tenant_id, r.campaign_id, r.id",
+                &[&lease_until, &now, &limit],
+            )
+            .await?;
+        let mut campaigns = std::collections::HashMap::new();
+        let mut due = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let tenant_id: String = row.try_get(0)?;
+            let campaign_id: String = row.try_get(1)?;
+            let id: String = row.try_get(2)?;
+            let campaign = match campaigns.get(&campaign_id) {
+                Some(campaign) => SmsCampaign::clone(campaign),
+                None => {
+                    let campaign = campaign_in(&*tx, &tenant_id, &campaign_id, false)
+                        .await?
+                        .context("claimed a recipient of a missing campaign")?;
+                    campaigns.insert(campaign_id.clone(), campaign.clone());
+                    campaign
+                }
+            };
+            let recipient = recipient_from_row(
+                &tx.query_one(
+                    &format!("SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM} WHERE r.id = $1"),
+                    &[&id],
+                )
+                .await?,
+            )?;
+            due.push(DueRecipient {
+                tenant_id,
+                campaign,
+                recipient,
+            });
+        }
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    async fn finish_recipient(
+        &self,
+        tenant_id: &str,
+        recipient_id: &str,
+        outcome: RecipientOutcome,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let (status, message_id, code, message) = match outcome {
+            RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
+            RecipientOutcome::Skipped { code, message } => {
+                ("skipped", None, Some(code), Some(message))
+            }
+        };
+        self.client()
+            .await?
+            .execute(
+                "UPDATE campaign_recipient
+                 SET status = $1, message_id = $2, error_code = $3, error_message = $4,
+                     lease_until = NULL, updated_at = $5
+                 WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
+                &[
+                    &status,
+                    &message_id,
+                    &code,
+                    &message,
+                    &now,
+                    &tenant_id,
+                    &recipient_id,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "UPDATE campaign_recipient
+             SET status = 'skipped', error_code = $1, error_message = $2,
+                 lease_until = NULL, updated_at = $3
+             WHERE status = 'pending' AND campaign_id IN
+                 (SELECT id FROM sms_campaign WHERE status = 'completed')",
+            &[&super::STOPPED.0, &super::STOPPED.1, &now],
+        )
+        .await?;
+        let rows = tx
+            .query(
+                "SELECT tenant_id, data FROM sms_campaign c
+                 WHERE status = 'active' AND NOT EXISTS (
+                     SELECT 1 FROM campaign_recipient r
+                     WHERE r.campaign_id = c.id AND r.status = 'pending')
+                 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .await?;
+        for row in &rows {
+            let tenant_id: String = row.try_get("tenant_id")?;
+            let before = campaign_from_row(row)?;
+            let mut after = before.clone();
+            after.status = CampaignStatus::Completed;
+            after.completed_at = Some(clock::rfc3339(now));
+            after.updated_at = clock::rfc3339(now);
+            let after = write_campaign(&tx, &tenant_id, after, false).await?;
+            record(
+                &tx,
+                &system(&tenant_id),
+                entity::SMS_CAMPAIGN,
+                &after.id,
+                "complete",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
         Ok(self
             .client()
@@ -2035,4 +2478,172 @@ async fn write_call(
         )
         .await
         .map_err(anyhow::Error::from)?)
+}
+
+fn system(tenant_id: &str) -> Actor {
+    Actor {
+        tenant_id: tenant_id.to_owned(),
+        user_id: SYSTEM_ACTOR.to_owned(),
+    }
+}
+
+/// An audit row without a change-feed entry (records kept out of the feed).
+async fn audit_row(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    campaign_id: &str,
+    detail: Value,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, after, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &new_id(),
+            &actor.tenant_id,
+            &actor.user_id,
+            &action,
+            &entity::CAMPAIGN_RECIPIENT,
+            &campaign_id,
+            &detail,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn campaign_from_row(r: &Row) -> anyhow::Result<SmsCampaign> {
+    let data: Value = r.try_get("data")?;
+    Ok(serde_json::from_value(data)?)
+}
+
+async fn campaign_in<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    tenant_id: &str,
+    id: &str,
+    for_update: bool,
+) -> anyhow::Result<Option<SmsCampaign>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    client
+        .query_opt(
+            &format!("SELECT data FROM sms_campaign WHERE tenant_id = $1 AND id = $2{lock}"),
+            &[&tenant_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(campaign_from_row)
+        .transpose()
+}
+
+/// Stores the campaign without its stats; returns what was stored.
+async fn write_campaign(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    campaign: SmsCampaign,
+    insert: bool,
+) -> anyhow::Result<SmsCampaign> {
+    let campaign = SmsCampaign {
+        stats: None,
+        ..campaign
+    };
+    let scheduled = campaign
+        .scheduled_for
+        .as_deref()
+        .map(clock::parse_rfc3339)
+        .transpose()?;
+    let data = to_json(&campaign)?;
+    if insert {
+        tx.execute(
+            "INSERT INTO sms_campaign (id, tenant_id, status, scheduled_for, created_at, data)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &campaign.id,
+                &tenant_id,
+                &campaign.status.as_str(),
+                &scheduled,
+                &clock::parse_rfc3339(&campaign.created_at)?,
+                &data,
+            ],
+        )
+        .await?;
+    } else {
+        tx.execute(
+            "UPDATE sms_campaign SET status = $3, scheduled_for = $4, data = $5
+             WHERE id = $1 AND tenant_id = $2",
+            &[
+                &campaign.id,
+                &tenant_id,
+                &campaign.status.as_str(),
+                &scheduled,
+                &data,
+            ],
+        )
+        .await?;
+    }
+    Ok(campaign)
+}
+
+async fn with_stats<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    campaign: SmsCampaign,
+) -> anyhow::Result<SmsCampaign> {
+    let mut stats = CampaignStats::default();
+    let rows = client
+        .query(
+            "SELECT COALESCE(m.status, r.status), COUNT(*),
+                    COUNT(*) FILTER (WHERE EXISTS (
+                        SELECT 1 FROM sms_message i
+                        WHERE i.conversation_id = m.conversation_id
+                          AND i.direction = 'inbound' AND i.created_at > m.created_at))
+             FROM campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id
+             WHERE r.campaign_id = $1 GROUP BY 1",
+            &[&campaign.id],
+        )
+        .await?;
+    for row in &rows {
+        let status: String = row.try_get(0)?;
+        super::count_recipients(&mut stats, &status, row.try_get(1)?, row.try_get(2)?);
+    }
+    Ok(SmsCampaign {
+        stats: Some(stats),
+        ..campaign
+    })
+}
+
+/// Columns of a recipient joined with its message, whose state is the recipient's once queued.
+const RECIPIENT_COLUMNS: &str = "r.id, r.campaign_id, r.contact_id, r.number, r.status, \
+     r.message_id, r.error_code, r.error_message, r.created_at, \
+     GREATEST(r.updated_at, m.updated_at) AS updated_at, m.status AS message_status, \
+     m.error_code AS message_error_code, m.error_message AS message_error_message";
+const RECIPIENT_FROM: &str = "campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id";
+
+fn recipient_from_row(r: &Row) -> anyhow::Result<CampaignRecipient> {
+    let own: String = r.try_get("status")?;
+    let message_status: Option<String> = r.try_get("message_status")?;
+    let status = super::recipient_status(&own, message_status.as_deref())
+        .with_context(|| format!("recipient status {own}"))?;
+    let (error_code, error_message) = if message_status.is_some() {
+        (
+            r.try_get("message_error_code")?,
+            r.try_get("message_error_message")?,
+        )
+    } else {
+        (r.try_get("error_code")?, r.try_get("error_message")?)
+    };
+    let created: OffsetDateTime = r.try_get("created_at")?;
+    let updated: OffsetDateTime = r.try_get("updated_at")?;
+    Ok(CampaignRecipient {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        contact_id: r.try_get("contact_id")?,
+        number: r.try_get("number")?,
+        status,
+        message_id: r.try_get("message_id")?,
+        error_code,
+        error_message,
+        created_at: clock::rfc3339(created),
+        updated_at: clock::rfc3339(updated),
+    })
 }

@@ -13,14 +13,15 @@ use upzento_domain::wire::Role;
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Call, CallStatus, CallType, Change, ChangeOp, Contact, Conversation,
-    ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber, SmsMessage,
-    SmsTemplate,
+    AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
+    Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction, MessageStatus,
+    NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
-    Actor, After, Apply, CallFilter, CarrierUpdate, ContactFilter, ConversationFilter, DueMessage,
-    NewMessage, NewToken, NewUser, NumberFilter, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
+    Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
+    ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
     contact_search, entity, preview,
 };
 use crate::clock;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_contacts.sql"),
     include_str!("../../migrations/sqlite/0004_conversations_messages.sql"),
     include_str!("../../migrations/sqlite/0005_calls.sql"),
+    include_str!("../../migrations/sqlite/0006_campaigns.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -1206,6 +1208,461 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_campaign(
+        &self,
+        actor: &Actor,
+        campaign: SmsCampaign,
+        now: OffsetDateTime,
+    ) -> Result<SmsCampaign, AppError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            let campaign = write_campaign(tx, &actor.tenant_id, campaign, true)?;
+            record(
+                tx,
+                &actor,
+                entity::SMS_CAMPAIGN,
+                &campaign.id,
+                "create",
+                None,
+                Some(to_json(&campaign)?),
+                ts(now),
+            )?;
+            Ok(campaign)
+        })
+        .await
+    }
+
+    async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.with(move |c| {
+            campaign_in(c, &tenant_id, &id)?
+                .map(|campaign| with_stats(c, campaign))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_campaigns(
+        &self,
+        tenant_id: &str,
+        filter: &CampaignFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SmsCampaign>> {
+        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (after_ms, after_id) =
+                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
+            let campaigns = {
+                let mut stmt = c.prepare_cached(
+                    "SELECT data FROM sms_campaign
+                     WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
+                       AND (created_at, id) > (?3, ?4)
+                     ORDER BY created_at, id LIMIT ?5",
+                )?;
+                let rows = stmt.query_map(
+                    params![tenant_id, filter.status, after_ms, after_id, limit],
+                    campaign_from_row,
+                )?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            campaigns
+                .into_iter()
+                .map(|campaign| with_stats(c, campaign))
+                .collect()
+        })
+        .await
+    }
+
+    async fn update_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        apply: Apply<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SmsCampaign>, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = campaign_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(None);
+            };
+            let before = with_stats(tx, before)?;
+            let after = apply(&before)?;
+            let stats = after.stats.clone();
+            let after = write_campaign(tx, &actor.tenant_id, after, false)?;
+            let before = SmsCampaign {
+                stats: None,
+                ..before
+            };
+            record(
+                tx,
+                &actor,
+                entity::SMS_CAMPAIGN,
+                &id,
+                "update",
+                Some(to_json(&before)?),
+                Some(to_json(&after)?),
+                ts(now),
+            )?;
+            Ok(Some(SmsCampaign { stats, ..after }))
+        })
+        .await
+    }
+
+    async fn delete_campaign(
+        &self,
+        actor: &Actor,
+        id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |tx| {
+            let Some(before) = campaign_in(tx, &actor.tenant_id, &id)? else {
+                return Ok(false);
+            };
+            guard(&before)?;
+            tx.execute(
+                "DELETE FROM campaign_recipient WHERE campaign_id = ?1",
+                [&id],
+            )
+            .map_err(anyhow::Error::from)?;
+            tx.execute(
+                "DELETE FROM sms_campaign WHERE tenant_id = ?1 AND id = ?2",
+                [&actor.tenant_id, &id],
+            )
+            .map_err(anyhow::Error::from)?;
+            record(
+                tx,
+                &actor,
+                entity::SMS_CAMPAIGN,
+                &id,
+                "delete",
+                Some(to_json(&before)?),
+                None,
+                ts(now),
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn add_recipients(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        guard: Guard<SmsCampaign>,
+        recipients: Vec<NewRecipient>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(i64, i64)>, AppError> {
+        let (actor, campaign_id) = (actor.clone(), campaign_id.to_owned());
+        self.write(move |tx| {
+            let Some(campaign) = campaign_in(tx, &actor.tenant_id, &campaign_id)? else {
+                return Ok(None);
+            };
+            guard(&campaign)?;
+            let mut added = 0_i64;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO campaign_recipient
+                             (id, tenant_id, campaign_id, contact_id, number, status, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
+                         ON CONFLICT (campaign_id, number) DO NOTHING",
+                    )
+                    .map_err(anyhow::Error::from)?;
+                for r in &recipients {
+                    added += i64::try_from(
+                        insert
+                            .execute(params![
+                                new_id(),
+                                actor.tenant_id,
+                                campaign_id,
+                                r.contact_id,
+                                r.number,
+                                ts(now)
+                            ])
+                            .map_err(anyhow::Error::from)?,
+                    )
+                    .unwrap_or(0);
+                }
+            }
+            let total: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM campaign_recipient WHERE campaign_id = ?1",
+                    [&campaign_id],
+                    |r| r.get(0),
+                )
+                .map_err(anyhow::Error::from)?;
+            audit_row(
+                tx,
+                &actor,
+                "add_recipients",
+                &campaign_id,
+                &serde_json::json!({ "added": added, "total": total }),
+                now,
+            )?;
+            Ok(Some((added, total)))
+        })
+        .await
+    }
+
+    async fn recipients(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<CampaignRecipient>> {
+        let (tenant_id, campaign_id, after) =
+            (tenant_id.to_owned(), campaign_id.to_owned(), after.cloned());
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let (after_ms, after_id) =
+                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM}
+                 WHERE r.tenant_id = ?1 AND r.campaign_id = ?2 AND (r.created_at, r.id) > (?3, ?4)
+                 ORDER BY r.created_at, r.id LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![tenant_id, campaign_id, after_ms, after_id, limit],
+                recipient_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_recipient(
+        &self,
+        actor: &Actor,
+        campaign_id: &str,
+        recipient_id: &str,
+        guard: Guard<SmsCampaign>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError> {
+        let (actor, campaign_id, recipient_id) = (
+            actor.clone(),
+            campaign_id.to_owned(),
+            recipient_id.to_owned(),
+        );
+        self.write(move |tx| {
+            let Some(campaign) = campaign_in(tx, &actor.tenant_id, &campaign_id)? else {
+                return Ok(false);
+            };
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM campaign_recipient WHERE campaign_id = ?1 AND id = ?2",
+                    [&campaign_id, &recipient_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(anyhow::Error::from)?;
+            let Some(status) = status else {
+                return Ok(false);
+            };
+            guard(&campaign)?;
+            if status != "pending" {
+                return Err(super::recipient_done());
+            }
+            tx.execute(
+                "DELETE FROM campaign_recipient WHERE id = ?1",
+                [&recipient_id],
+            )
+            .map_err(anyhow::Error::from)?;
+            audit_row(
+                tx,
+                &actor,
+                "remove_recipient",
+                &campaign_id,
+                &serde_json::json!({ "recipientId": recipient_id }),
+                now,
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
+        Ok(self
+            .write(move |tx| {
+                let due = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT tenant_id, data FROM sms_campaign
+                             WHERE status = 'scheduled' AND scheduled_for <= ?1",
+                        )
+                        .map_err(anyhow::Error::from)?;
+                    let rows = stmt
+                        .query_map([ts(now)], |r| Ok((r.get(0)?, campaign_from_row(r)?)))
+                        .map_err(anyhow::Error::from)?;
+                    rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
+                        .map_err(anyhow::Error::from)?
+                };
+                let started = due.len();
+                for (tenant_id, before) in due {
+                    let mut after = before.clone();
+                    after.status = CampaignStatus::Active;
+                    after.started_at = Some(clock::rfc3339(now));
+                    after.updated_at = clock::rfc3339(now);
+                    let after = write_campaign(tx, &tenant_id, after, false)?;
+                    record(
+                        tx,
+                        &system(&tenant_id),
+                        entity::SMS_CAMPAIGN,
+                        &after.id,
+                        "start",
+                        Some(to_json(&before)?),
+                        Some(to_json(&after)?),
+                        ts(now),
+                    )?;
+                }
+                Ok(started)
+            })
+            .await?)
+    }
+
+    async fn claim_campaign_recipients(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueRecipient>> {
+        let limit = i64::try_from(limit)?;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let claimed: Vec<(String, String, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE campaign_recipient SET lease_until = ?1
+                     WHERE id IN (
+                         SELECT r.id FROM sms_campaign c
+                         JOIN campaign_recipient r ON r.campaign_id = c.id
+                         WHERE c.status = 'active' AND r.status = 'pending'
+                           AND (r.lease_until IS NULL OR r.lease_until <= ?2)
+                         ORDER BY r.created_at, r.id LIMIT ?3)
+                     RETURNING tenant_id, campaign_id, id",
+                )?;
+                let rows = stmt.query_map(params![ts(lease_until), ts(now), limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            let mut campaigns = std::collections::HashMap::new();
+            let mut due = Vec::with_capacity(claimed.len());
+            for (tenant_id, campaign_id, id) in claimed {
+                let campaign = match campaigns.get(&campaign_id) {
+                    Some(campaign) => SmsCampaign::clone(campaign),
+                    None => {
+                        let campaign = campaign_in(&tx, &tenant_id, &campaign_id)?
+                            .context("claimed a recipient of a missing campaign")?;
+                        campaigns.insert(campaign_id.clone(), campaign.clone());
+                        campaign
+                    }
+                };
+                let recipient = tx.query_row(
+                    &format!("SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM} WHERE r.id = ?1"),
+                    [&id],
+                    recipient_from_row,
+                )?;
+                due.push(DueRecipient {
+                    tenant_id,
+                    campaign,
+                    recipient,
+                });
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn finish_recipient(
+        &self,
+        tenant_id: &str,
+        recipient_id: &str,
+        outcome: RecipientOutcome,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let (tenant_id, recipient_id) = (tenant_id.to_owned(), recipient_id.to_owned());
+        self.with(move |c| {
+            let (status, message_id, code, message) = match outcome {
+                RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
+                RecipientOutcome::Skipped { code, message } => {
+                    ("skipped", None, Some(code), Some(message))
+                }
+            };
+            c.execute(
+                "UPDATE campaign_recipient
+                 SET status = ?1, message_id = ?2, error_code = ?3, error_message = ?4,
+                     lease_until = NULL, updated_at = ?5
+                 WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending'",
+                params![
+                    status,
+                    message_id,
+                    code,
+                    message,
+                    ts(now),
+                    tenant_id,
+                    recipient_id
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
+        Ok(self
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE campaign_recipient
+                     SET status = 'skipped', error_code = ?1, error_message = ?2,
+                         lease_until = NULL, updated_at = ?3
+                     WHERE status = 'pending' AND campaign_id IN
+                         (SELECT id FROM sms_campaign WHERE status = 'completed')",
+                    params![super::STOPPED.0, super::STOPPED.1, ts(now)],
+                )
+                .map_err(anyhow::Error::from)?;
+                let done = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT tenant_id, data FROM sms_campaign c
+                             WHERE status = 'active' AND NOT EXISTS (
+                                 SELECT 1 FROM campaign_recipient r
+                                 WHERE r.campaign_id = c.id AND r.status = 'pending')",
+                        )
+                        .map_err(anyhow::Error::from)?;
+                    let rows = stmt
+                        .query_map([], |r| Ok((r.get(0)?, campaign_from_row(r)?)))
+                        .map_err(anyhow::Error::from)?;
+                    rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
+                        .map_err(anyhow::Error::from)?
+                };
+                let completed = done.len();
+                for (tenant_id, before) in done {
+                    let mut after = before.clone();
+                    after.status = CampaignStatus::Completed;
+                    after.completed_at = Some(clock::rfc3339(now));
+                    after.updated_at = clock::rfc3339(now);
+                    let after = write_campaign(tx, &tenant_id, after, false)?;
+                    record(
+                        tx,
+                        &system(&tenant_id),
+                        entity::SMS_CAMPAIGN,
+                        &after.id,
+                        "complete",
+                        Some(to_json(&before)?),
+                        Some(to_json(&after)?),
+                        ts(now),
+                    )?;
+                }
+                Ok(completed)
+            })
+            .await?)
+    }
+
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
         let tenant_id = tenant_id.to_owned();
         self.with(move |c| {
@@ -1911,4 +2368,156 @@ fn write_call(
     )
     .map_err(anyhow::Error::from)?;
     Ok(())
+}
+
+fn system(tenant_id: &str) -> Actor {
+    Actor {
+        tenant_id: tenant_id.to_owned(),
+        user_id: SYSTEM_ACTOR.to_owned(),
+    }
+}
+
+/// An audit row without a change-feed entry (records kept out of the feed).
+fn audit_row(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    campaign_id: &str,
+    detail: &Value,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, after, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            new_id(),
+            actor.tenant_id,
+            actor.user_id,
+            action,
+            entity::CAMPAIGN_RECIPIENT,
+            campaign_id,
+            detail.to_string(),
+            ts(now)
+        ],
+    )?;
+    Ok(())
+}
+
+fn campaign_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsCampaign> {
+    let data: String = r.get("data")?;
+    serde_json::from_str(&data).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn campaign_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
+    Ok(c.query_row(
+        "SELECT data FROM sms_campaign WHERE tenant_id = ?1 AND id = ?2",
+        [tenant_id, id],
+        campaign_from_row,
+    )
+    .optional()?)
+}
+
+/// Stores the campaign without its stats; returns what was stored.
+fn write_campaign(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    campaign: SmsCampaign,
+    insert: bool,
+) -> anyhow::Result<SmsCampaign> {
+    let campaign = SmsCampaign {
+        stats: None,
+        ..campaign
+    };
+    let scheduled = campaign.scheduled_for.as_deref().map(ms_of).transpose()?;
+    let data = serde_json::to_string(&campaign)?;
+    if insert {
+        tx.execute(
+            "INSERT INTO sms_campaign (id, tenant_id, status, scheduled_for, created_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                campaign.id,
+                tenant_id,
+                campaign.status.as_str(),
+                scheduled,
+                ms_of(&campaign.created_at)?,
+                data
+            ],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE sms_campaign SET status = ?3, scheduled_for = ?4, data = ?5
+             WHERE id = ?1 AND tenant_id = ?2",
+            params![
+                campaign.id,
+                tenant_id,
+                campaign.status.as_str(),
+                scheduled,
+                data
+            ],
+        )?;
+    }
+    Ok(campaign)
+}
+
+fn with_stats(c: &Connection, campaign: SmsCampaign) -> anyhow::Result<SmsCampaign> {
+    let mut stats = CampaignStats::default();
+    let mut stmt = c.prepare_cached(
+        "SELECT COALESCE(m.status, r.status), COUNT(*),
+                SUM(EXISTS (SELECT 1 FROM sms_message i
+                            WHERE i.conversation_id = m.conversation_id
+                              AND i.direction = 'inbound' AND i.created_at > m.created_at))
+         FROM campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id
+         WHERE r.campaign_id = ?1 GROUP BY 1",
+    )?;
+    let rows = stmt.query_map([&campaign.id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (status, n, replied) = row?;
+        super::count_recipients(&mut stats, &status, n, replied);
+    }
+    Ok(SmsCampaign {
+        stats: Some(stats),
+        ..campaign
+    })
+}
+
+/// Columns of a recipient joined with its message, whose state is the recipient's once queued.
+const RECIPIENT_COLUMNS: &str = "r.id, r.campaign_id, r.contact_id, r.number, r.status, \
+     r.message_id, r.error_code, r.error_message, r.created_at, \
+     MAX(r.updated_at, COALESCE(m.updated_at, 0)) AS updated_at, m.status AS message_status, \
+     m.error_code AS message_error_code, m.error_message AS message_error_message";
+const RECIPIENT_FROM: &str = "campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id";
+
+fn recipient_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignRecipient> {
+    let own: String = r.get("status")?;
+    let message_status: Option<String> = r.get("message_status")?;
+    let status = super::recipient_status(&own, message_status.as_deref())
+        .ok_or_else(|| conversion_error(format!("recipient status {own}")))?;
+    let (error_code, error_message) = if message_status.is_some() {
+        (
+            r.get("message_error_code")?,
+            r.get("message_error_message")?,
+        )
+    } else {
+        (r.get("error_code")?, r.get("error_message")?)
+    };
+    Ok(CampaignRecipient {
+        id: r.get("id")?,
+        campaign_id: r.get("campaign_id")?,
+        contact_id: r.get("contact_id")?,
+        number: r.get("number")?,
+        status,
+        message_id: r.get("message_id")?,
+        error_code,
+        error_message,
+        created_at: text_ts(r, "created_at")?,
+        updated_at: text_ts(r, "updated_at")?,
+    })
 }

@@ -96,6 +96,12 @@ impl Client {
         }
     }
 
+    /// The id of the caller's tenant.
+    pub async fn tenant_id(&self) -> String {
+        let (_, me) = self.get("/phone-sms/me").await;
+        me["tenant"]["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }

@@ -115,6 +115,12 @@ pub struct Server {
 
 /// A server on a random loopback port over a fresh database with the demo tenant.
 pub async fn start(backend: Backend) -> Server {
+    start_with(backend, true).await
+}
+
+/// Like [`start`]; without `workers` nothing is sent or run in the background, and the
+/// test drives the carrier and campaign passes itself with the times it chooses.
+pub async fn start_with(backend: Backend, workers: bool) -> Server {
     let (store, db) = fresh_store(backend).await;
     upzento_cloud::demo::ensure_accounts(store.as_ref(), time::OffsetDateTime::now_utc())
         .await
@@ -125,7 +131,8 @@ pub async fn start(backend: Backend) -> Server {
     let carrier = upzento_cloud::carrier::Sandbox {
         delivery_delay: std::time::Duration::from_millis(50),
     };
-    let state = AppState::with_carrier(store.clone(), Arc::new(carrier));
+    let mut state = AppState::with_carrier(store.clone(), Arc::new(carrier));
+    state.workers = workers;
     tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
     Server {
         url,

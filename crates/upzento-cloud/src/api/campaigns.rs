@@ -1,0 +1,604 @@
+//! `/phone-sms/campaigns`: bulk SMS. A campaign is drafted, gets its recipients
+//! (contacts by id or tag, or bare numbers), is started now or scheduled, can be
+//! paused and resumed, and completes when every recipient was handled. The
+//! runner ([`crate::campaigns`]) does the sending; these handlers only decide.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use upzento_domain::resources::{
+    CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate,
+    NewCampaignRecipients, NewSmsCampaign, Page, RecipientsAdded, SmsCampaign,
+};
+use upzento_domain::template;
+use upzento_domain::wire::ErrorBody;
+use utoipa::IntoParams;
+
+use super::contacts::tags;
+use super::support::{Body, Params, after, e164, limit, page, text};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::outbound::can_text;
+use crate::store::{CampaignFilter, ContactFilter, Guard, NewRecipient};
+use crate::{AppState, clock};
+
+const NAME_MAX: usize = 100;
+/// Twilio refuses bodies over 1,600 characters (error 21617).
+const MESSAGE_MAX: usize = 1600;
+/// Entries per `POST .../recipients` list.
+const LIST_MAX: usize = 1000;
+/// How far ahead a campaign can be scheduled.
+const SCHEDULE_HORIZON: time::Duration = time::Duration::days(366);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCampaignsQuery {
+    status: Option<CampaignStatus>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListRecipientsQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
+    cursor: Option<String>,
+}
+
+fn message_text(value: &str) -> Result<String, AppError> {
+    let message = text("message", value, MESSAGE_MAX)?;
+    template::validate(&message).map_err(|e| AppError::BadRequest {
+        code: "invalid_template",
+        message: e.to_string(),
+        field: Some("message".into()),
+    })?;
+    Ok(message)
+}
+
+fn not_editable(campaign: &SmsCampaign) -> AppError {
+    AppError::Conflict {
+        code: "campaign_not_editable",
+        message: format!(
+            "The list of a {} campaign cannot change; pause it first.",
+            campaign.status.as_str()
+        ),
+        field: None,
+    }
+}
+
+fn editable() -> Guard<SmsCampaign> {
+    Arc::new(|campaign: &SmsCampaign| {
+        if campaign.status.is_editable() {
+            Ok(())
+        } else {
+            Err(not_editable(campaign))
+        }
+    })
+}
+
+/// The tenant's campaigns, oldest first, with their live stats.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/campaigns",
+    tag = "campaigns",
+    params(ListCampaignsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<SmsCampaign>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ListCampaignsQuery>,
+) -> Result<Json<Page<SmsCampaign>>, AppError> {
+    let limit = limit(query.limit)?;
+    let after = after(query.cursor.as_deref())?;
+    let filter = CampaignFilter {
+        status: query.status.map(|s| s.as_str().to_owned()),
+    };
+    let mut items = state
+        .store
+        .list_campaigns(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(page(&mut items, limit, |c| &c.created_at, |c| &c.id)?))
+}
+
+/// Drafts a campaign. Its text may use placeholders such as `{{contact.firstName|there}}`.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/campaigns",
+    tag = "campaigns",
+    request_body = NewSmsCampaign,
+    security(("bearer" = [])),
+    responses((status = 201, body = SmsCampaign), (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(new): Body<NewSmsCampaign>,
+) -> Result<(StatusCode, Json<SmsCampaign>), AppError> {
+    let name = text("name", &new.name, NAME_MAX)?;
+    let message = message_text(&new.message)?;
+    let tags = tags(&new.tags)?;
+    if state
+        .store
+        .number(&caller.tenant.id, &new.phone_number_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::invalid_field(
+            "phoneNumberId",
+            "No such number in this tenant.",
+        ));
+    }
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let campaign = SmsCampaign {
+        id: uuid::Uuid::now_v7().to_string(),
+        name,
+        message,
+        status: CampaignStatus::Draft,
+        phone_number_id: new.phone_number_id,
+        scheduled_for: None,
+        started_at: None,
+        completed_at: None,
+        tags,
+        created_by: caller.user.id.clone(),
+        stats: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let mut created = state
+        .store
+        .create_campaign(&caller.actor(), campaign, now)
+        .await?;
+    created.stats = Some(upzento_domain::resources::CampaignStats::default());
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// One campaign with its live stats.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SmsCampaign), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SmsCampaign>, AppError> {
+    state
+        .store
+        .campaign(&caller.tenant.id, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Starts (`active`), pauses, resumes, stops (`completed`) or unschedules (`draft`) a
+/// campaign. Stopping skips the recipients not texted yet.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/campaigns/{id}/status",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    request_body = CampaignStatusUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SmsCampaign),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not from this status, or nobody to text", body = ErrorBody),
+    )
+)]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(update): Body<CampaignStatusUpdate>,
+) -> Result<Json<SmsCampaign>, AppError> {
+    let tenant = &caller.tenant.id;
+    let next = update.status;
+    if next == CampaignStatus::Active {
+        // The number must be able to send before anything starts.
+        let current = state
+            .store
+            .campaign(tenant, &id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let number = state
+            .store
+            .number(tenant, &current.phone_number_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::bad_request("number_released", "The campaign's number was released.")
+            })?;
+        can_text(&number)?;
+    }
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &SmsCampaign| {
+        if !current.status.may_become(next) {
+            return Err(AppError::Conflict {
+                code: "invalid_transition",
+                message: format!(
+                    "A {} campaign cannot become {}{}.",
+                    current.status.as_str(),
+                    next.as_str(),
+                    if next == CampaignStatus::Scheduled {
+                        " here; use PATCH .../schedule"
+                    } else {
+                        ""
+                    }
+                ),
+                field: Some("status".into()),
+            });
+        }
+        let mut after = current.clone();
+        after.status = next;
+        match next {
+            CampaignStatus::Active => {
+                if current.stats.as_ref().is_none_or(|s| s.recipients == 0) {
+                    return Err(AppError::Conflict {
+                        code: "no_recipients",
+                        message: "Add recipients before starting the campaign.".into(),
+                        field: None,
+                    });
+                }
+                if after.started_at.is_none() {
+                    after.started_at = Some(stamp.clone());
+                }
+            }
+            CampaignStatus::Draft => after.scheduled_for = None,
+            CampaignStatus::Completed => after.completed_at = Some(stamp.clone()),
+            CampaignStatus::Scheduled | CampaignStatus::Paused => {}
+        }
+        after.updated_at.clone_from(&stamp);
+        Ok(after)
+    });
+    let updated = state
+        .store
+        .update_campaign(&caller.actor(), &id, apply, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if updated.status == CampaignStatus::Active {
+        state.campaign_wake.notify_one();
+    }
+    Ok(Json(updated))
+}
+
+/// Schedules a draft (or moves a schedule); `null` unschedules it back to draft.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/campaigns/{id}/schedule",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    request_body = CampaignSchedule,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SmsCampaign),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The campaign already started", body = ErrorBody),
+    )
+)]
+pub async fn set_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(schedule): Body<CampaignSchedule>,
+) -> Result<Json<SmsCampaign>, AppError> {
+    let now = clock::now();
+    let when = schedule
+        .scheduled_for
+        .as_deref()
+        .map(|text| {
+            let at = clock::parse_rfc3339(text).map_err(|_| {
+                AppError::invalid_field(
+                    "scheduledFor",
+                    "scheduledFor is not an RFC 3339 time such as 2026-12-01T09:00:00Z.",
+                )
+            })?;
+            if at <= now {
+                return Err(AppError::invalid_field(
+                    "scheduledFor",
+                    "scheduledFor is in the past; to start now, set the status to active.",
+                ));
+            }
+            if at > now + SCHEDULE_HORIZON {
+                return Err(AppError::invalid_field(
+                    "scheduledFor",
+                    "scheduledFor is more than a year ahead.",
+                ));
+            }
+            Ok(clock::rfc3339(clock::from_ms(clock::to_ms(at))))
+        })
+        .transpose()?;
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &SmsCampaign| {
+        if !matches!(
+            current.status,
+            CampaignStatus::Draft | CampaignStatus::Scheduled
+        ) {
+            return Err(AppError::Conflict {
+                code: "invalid_transition",
+                message: format!(
+                    "A {} campaign cannot be scheduled; only drafts can.",
+                    current.status.as_str()
+                ),
+                field: Some("scheduledFor".into()),
+            });
+        }
+        let mut after = current.clone();
+        after.status = if when.is_some() {
+            CampaignStatus::Scheduled
+        } else {
+            CampaignStatus::Draft
+        };
+        after.scheduled_for.clone_from(&when);
+        after.updated_at.clone_from(&stamp);
+        Ok(after)
+    });
+    state
+        .store
+        .update_campaign(&caller.actor(), &id, apply, now)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+/// Deletes a campaign that is not running, with its list (admins). Messages it sent stay.
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The campaign is running", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin("Only admins can delete campaigns.")?;
+    let guard: Guard<SmsCampaign> = Arc::new(|campaign: &SmsCampaign| {
+        if campaign.status == CampaignStatus::Active {
+            Err(AppError::Conflict {
+                code: "campaign_active",
+                message: "The campaign is sending; pause or stop it first.".into(),
+                field: None,
+            })
+        } else {
+            Ok(())
+        }
+    });
+    if state
+        .store
+        .delete_campaign(&caller.actor(), &id, guard, clock::now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Adds recipients: contacts by id (their main number), every contact with one of
+/// `tags`, and bare `numbers`. A number is on a list once; opted-out contacts stay
+/// on it and are skipped when the campaign runs.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/campaigns/{id}/recipients",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    request_body = NewCampaignRecipients,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = RecipientsAdded),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The campaign is running or over", body = ErrorBody),
+    )
+)]
+pub async fn add_recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(new): Body<NewCampaignRecipients>,
+) -> Result<Json<RecipientsAdded>, AppError> {
+    let tenant = &caller.tenant.id;
+    if new.contact_ids.is_empty() && new.numbers.is_empty() && new.tags.is_empty() {
+        return Err(AppError::bad_request(
+            "no_recipients",
+            "Give contactIds, tags or numbers.",
+        ));
+    }
+    for (field, len) in [
+        ("contactIds", new.contact_ids.len()),
+        ("numbers", new.numbers.len()),
+    ] {
+        if len > LIST_MAX {
+            return Err(AppError::invalid_field(
+                field,
+                format!("At most {LIST_MAX} {field} per request."),
+            ));
+        }
+    }
+    let wanted_tags = tags(&new.tags)?;
+    let numbers = new
+        .numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| e164(&format!("numbers[{i}]"), n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut list: Vec<NewRecipient> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut without_number = 0_i64;
+    let mut submitted = 0_i64;
+    let mut push = |contact_id: Option<String>, number: Option<&String>| {
+        submitted += 1;
+        match number {
+            None => without_number += 1,
+            Some(number) => {
+                if seen.insert(number.clone()) {
+                    list.push(NewRecipient {
+                        contact_id,
+                        number: number.clone(),
+                    });
+                }
+            }
+        }
+    };
+    for (i, contact_id) in new.contact_ids.iter().enumerate() {
+        let contact = state
+            .store
+            .contact(tenant, contact_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::invalid_field(&format!("contactIds[{i}]"), "No such contact.")
+            })?;
+        push(Some(contact.id), contact.phone_numbers.first());
+    }
+    for tag in wanted_tags {
+        let filter = ContactFilter {
+            query: None,
+            tag: Some(tag),
+        };
+        let mut cursor = None;
+        loop {
+            let contacts = state
+                .store
+                .list_contacts(tenant, &filter, cursor.as_ref(), 500)
+                .await?;
+            for contact in &contacts {
+                push(Some(contact.id.clone()), contact.phone_numbers.first());
+            }
+            match contacts.last() {
+                Some(last) if contacts.len() == 500 => {
+                    cursor = Some(crate::store::After {
+                        created_at_ms: clock::to_ms(clock::parse_rfc3339(&last.created_at)?),
+                        id: last.id.clone(),
+                    });
+                }
+                _ => break,
+            }
+        }
+    }
+    for number in &numbers {
+        push(None, Some(number));
+    }
+    let (added, total) = state
+        .store
+        .add_recipients(&caller.actor(), &id, editable(), list, clock::now())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(RecipientsAdded {
+        added,
+        duplicates: submitted - without_number - added,
+        without_number,
+        total,
+    }))
+}
+
+/// A campaign's recipients in the order they were added; once texted, a recipient's
+/// status is its message's.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/campaigns/{id}/recipients",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id"), ListRecipientsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<CampaignRecipient>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<ListRecipientsQuery>,
+) -> Result<Json<Page<CampaignRecipient>>, AppError> {
+    let limit = limit(query.limit)?;
+    let after = after(query.cursor.as_deref())?;
+    let tenant = &caller.tenant.id;
+    if state.store.campaign(tenant, &id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let mut items = state
+        .store
+        .recipients(tenant, &id, after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(page(&mut items, limit, |r| &r.created_at, |r| &r.id)?))
+}
+
+/// Takes a recipient off the list before it is texted.
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/campaigns/{campaignId}/recipients/{recipientId}",
+    tag = "campaigns",
+    params(
+        ("campaignId" = String, Path, description = "Campaign id"),
+        ("recipientId" = String, Path, description = "Recipient id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already texted, or the campaign is running", body = ErrorBody),
+    )
+)]
+pub async fn delete_recipient(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((campaign_id, recipient_id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    if state
+        .store
+        .delete_recipient(
+            &caller.actor(),
+            &campaign_id,
+            &recipient_id,
+            editable(),
+            clock::now(),
+        )
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}

@@ -1,0 +1,171 @@
+//! The campaign runner: starts scheduled campaigns when their time comes, turns
+//! each pending recipient into a queued message (through [`crate::outbound`], so
+//! opt-outs and number rules apply as for any send), and completes campaigns
+//! with nothing left to send.
+//!
+//! Like the carrier worker it is a driver over the store: recipients are leased
+//! while a node works on them, and each message carries the idempotency key
+//! `campaign:<recipient id>`, so a node dying mid-batch never texts anyone twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use upzento_domain::template::{self, Values};
+
+use crate::clock;
+use crate::error::AppError;
+use crate::outbound::{self, Outbound, can_text};
+use crate::store::{Actor, DueRecipient, RecipientOutcome, SYSTEM_ACTOR, Store};
+
+/// How long a claimed recipient stays reserved for the node that claimed it.
+const LEASE: Duration = Duration::from_secs(60);
+const BATCH: usize = 100;
+
+/// Runs until the process ends: every `interval`, or at once when `wake` is notified.
+/// Wakes `carrier_wake` whenever it queued messages.
+pub async fn run(
+    store: Arc<dyn Store>,
+    provider: String,
+    wake: Arc<Notify>,
+    carrier_wake: Arc<Notify>,
+    interval: Duration,
+) {
+    loop {
+        match work_once(store.as_ref(), &provider, clock::now()).await {
+            Ok(report) => {
+                if report.queued > 0 {
+                    carrier_wake.notify_one();
+                }
+                if report.claimed == BATCH {
+                    continue;
+                }
+            }
+            Err(err) => tracing::error!(error = ?err, "campaign runner"),
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub started: usize,
+    pub claimed: usize,
+    pub queued: usize,
+    pub skipped: usize,
+    pub completed: usize,
+}
+
+/// One pass at `now`: start due campaigns, handle one batch, complete finished ones.
+pub async fn work_once(
+    store: &dyn Store,
+    provider: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Report> {
+    let mut report = Report {
+        started: store.start_due_campaigns(now).await?,
+        ..Report::default()
+    };
+    let lease_until = now + time::Duration::try_from(LEASE)?;
+    let due = store
+        .claim_campaign_recipients(now, lease_until, BATCH)
+        .await?;
+    report.claimed = due.len();
+    for item in due {
+        match handle(store, provider, &item, now).await {
+            Ok(outcome) => {
+                if matches!(outcome, RecipientOutcome::Queued { .. }) {
+                    report.queued += 1;
+                } else {
+                    report.skipped += 1;
+                }
+                store
+                    .finish_recipient(&item.tenant_id, &item.recipient.id, outcome, now)
+                    .await?;
+            }
+            // The lease runs out and a later pass tries again.
+            Err(err) => {
+                tracing::warn!(error = ?err, recipient = %item.recipient.id, "campaign send; will retry");
+            }
+        }
+    }
+    report.completed = store.finish_campaigns(now).await?;
+    Ok(report)
+}
+
+fn skipped(code: &str, message: impl Into<String>) -> RecipientOutcome {
+    RecipientOutcome::Skipped {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+async fn handle(
+    store: &dyn Store,
+    provider: &str,
+    item: &DueRecipient,
+    now: OffsetDateTime,
+) -> anyhow::Result<RecipientOutcome> {
+    let (campaign, recipient) = (&item.campaign, &item.recipient);
+    let actor = Actor {
+        tenant_id: item.tenant_id.clone(),
+        user_id: SYSTEM_ACTOR.to_owned(),
+    };
+    let Some(number) = store
+        .number(&item.tenant_id, &campaign.phone_number_id)
+        .await?
+    else {
+        return Ok(skipped(
+            "number_released",
+            "The campaign's number was released.",
+        ));
+    };
+    if let Err(AppError::BadRequest { code, message, .. }) = can_text(&number) {
+        return Ok(skipped(code, message));
+    }
+    let (conversation, _) = store
+        .open_conversation(&actor, &number, &recipient.number, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the conversation: {e}"))?;
+    let contact = match &conversation.contact_id {
+        Some(id) => store.contact(&item.tenant_id, id).await?,
+        None => None,
+    };
+    let values = Values {
+        first_name: contact.as_ref().map(|c| c.first_name.clone()),
+        last_name: contact.as_ref().and_then(|c| c.last_name.clone()),
+        email: contact.as_ref().and_then(|c| c.email.clone()),
+        phone: Some(recipient.number.clone()),
+    };
+    let body = match template::render(&campaign.message, &values) {
+        Ok(body) if !body.trim().is_empty() => body,
+        Ok(_) => {
+            return Ok(skipped(
+                "empty_message",
+                "The text came out empty for this contact.",
+            ));
+        }
+        Err(err) => return Ok(skipped("invalid_template", err.to_string())),
+    };
+    let out = Outbound {
+        body,
+        idempotency_key: Some(format!("campaign:{}", recipient.id)),
+        campaign_id: Some(campaign.id.clone()),
+        sent_by: Some(campaign.created_by.clone()),
+        provider: provider.to_owned(),
+    };
+    match outbound::queue(store, &actor, &conversation, out, now).await {
+        Ok((message, _)) => Ok(RecipientOutcome::Queued {
+            message_id: message.id,
+        }),
+        Err(
+            AppError::BadRequest { code, message, .. } | AppError::Conflict { code, message, .. },
+        ) => Ok(skipped(code, message)),
+        Err(err) => Err(anyhow::anyhow!("queuing: {err}")),
+    }
+}

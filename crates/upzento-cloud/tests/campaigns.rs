@@ -1,0 +1,676 @@
+//! SMS campaigns over real HTTP on both backends: lists, the runner, schedules,
+//! pause and stop, opt-outs, and several runners at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::client::{Client, admin, agent, other_tenant};
+use common::{Backend, start, start_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use upzento_cloud::campaigns::work_once;
+use upzento_cloud::store::Actor;
+
+on_both_backends!(
+    a_campaign_texts_each_recipient_once_and_completes,
+    schedules_pauses_and_stops_follow_the_clock_they_are_given,
+    runners_on_several_nodes_never_text_anyone_twice,
+    campaign_input_is_checked_and_tenants_are_apart,
+);
+
+async fn number(admin: &Client, e164: &str) -> String {
+    let (status, body) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": e164, "type": "Marketing"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn campaign(client: &Client, from: &str, message: &str) -> String {
+    let (status, body) = client
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Black Friday", "message": message, "phoneNumberId": from, "tags": ["promo"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "draft");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn all_recipients(client: &Client, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/phone-sms/campaigns/{id}/recipients?limit=200&cursor={c}"),
+            None => format!("/phone-sms/campaigns/{id}/recipients?limit=200"),
+        };
+        let (status, page) = client.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let mut ids = Vec::new();
+    for (first, phones) in [
+        ("Ada", json!(["+14155550101"])),
+        ("Bob", json!(["+14155550102"])),
+        ("Cy", json!([])),
+    ] {
+        let (status, contact) = agent
+            .post(
+                "/phone-sms/contacts",
+                json!({"firstName": first, "phoneNumbers": phones, "tags": ["vip"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{contact}");
+        ids.push(contact["id"].as_str().unwrap().to_owned());
+    }
+    // Bob texted STOP some time ago.
+    let actor = Actor {
+        tenant_id: admin.tenant_id().await,
+        user_id: "system".into(),
+    };
+    server
+        .store
+        .update_contact(
+            &actor,
+            &ids[1],
+            Arc::new(|c| {
+                let mut c = c.clone();
+                c.opted_out = true;
+                Ok(c)
+            }),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    let id = campaign(
+        &agent,
+        &from,
+        "Hi {{contact.firstName|there}}, 20% off today",
+    )
+    .await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    let (_, fresh) = agent.get(&path).await;
+    assert_eq!(fresh["stats"]["recipients"], 0);
+    let (status, body) = agent
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no_recipients"))
+    );
+
+    let (status, added) = agent
+        .post(
+            &format!("{path}/recipients"),
+            json!({"tags": ["vip"], "numbers": ["+1 415 555 0103", "+14155550101"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(
+        added,
+        json!({"added": 3, "duplicates": 1, "withoutNumber": 1, "total": 3})
+    );
+    let (_, again) = agent
+        .post(
+            &format!("{path}/recipients"),
+            json!({"contactIds": [ids[0]]}),
+        )
+        .await;
+    assert_eq!(again["added"], 0, "a number is on the list once");
+    // One more, then taken off again.
+    let (_, extra) = agent
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155550199"]}),
+        )
+        .await;
+    assert_eq!(extra["total"], 4);
+    let list = all_recipients(&agent, &id).await;
+    let extra_id = list.iter().find(|r| r["number"] == "+14155550199").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let extra_path = format!("{path}/recipients/{extra_id}");
+    assert_eq!(agent.delete(&extra_path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.delete(&extra_path).await.0, StatusCode::NOT_FOUND);
+    let list = all_recipients(&agent, &id).await;
+    assert_eq!(list.len(), 3);
+    assert!(list.iter().all(|r| r["status"] == "pending"));
+
+    let (status, started) = agent
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["status"], "active");
+    assert!(started["startedAt"].is_string());
+
+    // The runner and the carrier work in the background; wait for the end.
+    let mut done = Value::Null;
+    for _ in 0..400 {
+        let (_, now) = agent.get(&path).await;
+        if now["status"] == "completed" && now["stats"]["delivered"] == 2 {
+            done = now;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(done["status"], "completed", "campaign never completed");
+    let stats = &done["stats"];
+    assert_eq!(
+        (
+            stats["recipients"].as_i64(),
+            stats["skipped"].as_i64(),
+            stats["pending"].as_i64()
+        ),
+        (Some(3), Some(1), Some(0)),
+        "{stats}"
+    );
+    assert!(done["completedAt"].is_string());
+
+    let list = all_recipients(&agent, &id).await;
+    let by_number = |n: &str| list.iter().find(|r| r["number"] == n).unwrap().clone();
+    let bob = by_number("+14155550102");
+    assert_eq!(
+        (bob["status"].as_str(), bob["errorCode"].as_str()),
+        (Some("skipped"), Some("opted_out"))
+    );
+    assert!(bob["messageId"].is_null());
+    for (n, text) in [
+        ("+14155550101", "Hi Ada, 20% off today"),
+        ("+14155550103", "Hi there, 20% off today"),
+    ] {
+        let r = by_number(n);
+        assert_eq!(r["status"], "delivered", "{r}");
+        // Exactly one message in that conversation, rendered for the contact.
+        let (_, convs) = agent.get("/phone-sms/conversations?limit=200").await;
+        let conv = convs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["contactNumber"] == n)
+            .unwrap()
+            .clone();
+        let (_, msgs) = agent
+            .get(&format!(
+                "/phone-sms/conversations/{}/messages",
+                conv["id"].as_str().unwrap()
+            ))
+            .await;
+        let msgs = msgs["items"].as_array().unwrap();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert_eq!(msgs[0]["message"], text);
+        assert_eq!(msgs[0]["campaignId"], id.as_str());
+        assert_eq!(msgs[0]["id"], r["messageId"]);
+        assert_eq!(msgs[0]["sentBy"], started["createdBy"]);
+    }
+    // A reply counts towards the campaign's response rate.
+    let ada_message = by_number("+14155550101")["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = server
+        .store
+        .message(&actor.tenant_id, &ada_message)
+        .await
+        .unwrap()
+        .unwrap();
+    let conv = server
+        .store
+        .conversation(&actor.tenant_id, &message.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let stamp = upzento_cloud::clock::rfc3339(later);
+    let reply = upzento_domain::resources::SmsMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        direction: upzento_domain::resources::Direction::Inbound,
+        message: "Thanks!".into(),
+        status: upzento_domain::resources::MessageStatus::Received,
+        campaign_id: None,
+        sent_by: None,
+        provider_message_id: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        conversation_id: conv.id.clone(),
+        ..message
+    };
+    server
+        .store
+        .create_message(
+            &actor,
+            upzento_cloud::store::NewMessage {
+                message: reply,
+                idempotency_key: None,
+                next_action_at: None,
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(agent.get(&path).await.1["stats"]["replied"], 1);
+
+    // Over is over; agents cannot delete; the feed knows the campaign.
+    let (status, body) = agent
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_transition"))
+    );
+    let (status, body) = agent
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155550177"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("campaign_not_editable"))
+    );
+    assert_eq!(agent.delete(&path).await.0, StatusCode::FORBIDDEN);
+    let (_, feed) = agent.get("/phone-sms/changes?limit=1000").await;
+    let states: Vec<&str> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "smsCampaign")
+        .map(|c| c["data"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["draft", "active", "completed"]);
+    assert_eq!(admin.delete(&path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        agent.get(&format!("{path}/recipients")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // The messages it sent stay in their conversations.
+    assert!(
+        server
+            .store
+            .message(&actor.tenant_id, &ada_message)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    let now = time::OffsetDateTime::now_utc();
+
+    // Scheduled: nothing happens before its time, then it starts.
+    let scheduled = campaign(&admin, &from, "Doors open at 9").await;
+    let path = format!("/phone-sms/campaigns/{scheduled}");
+    admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155550001"]}),
+        )
+        .await;
+    let past = upzento_cloud::clock::rfc3339(now - time::Duration::minutes(1));
+    let (status, body) = admin
+        .patch(&format!("{path}/schedule"), json!({"scheduledFor": past}))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("scheduledFor"))
+    );
+    let (status, body) = admin
+        .patch(
+            &format!("{path}/schedule"),
+            json!({"scheduledFor": "tomorrow"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("scheduledFor"))
+    );
+    let at = now + time::Duration::hours(1);
+    let (status, body) = admin
+        .patch(
+            &format!("{path}/schedule"),
+            json!({"scheduledFor": upzento_cloud::clock::rfc3339(at)}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("scheduled")),
+        "{body}"
+    );
+    // Unscheduling goes back to draft; schedule again.
+    let (_, body) = admin
+        .patch(&format!("{path}/schedule"), json!({"scheduledFor": null}))
+        .await;
+    assert_eq!(
+        (body["status"].as_str(), &body["scheduledFor"]),
+        (Some("draft"), &Value::Null)
+    );
+    admin
+        .patch(
+            &format!("{path}/schedule"),
+            json!({"scheduledFor": upzento_cloud::clock::rfc3339(at)}),
+        )
+        .await;
+    let report = work_once(store, "sandbox", now).await.unwrap();
+    assert_eq!((report.started, report.claimed), (0, 0));
+    assert_eq!(admin.get(&path).await.1["status"], "scheduled");
+    let report = work_once(store, "sandbox", at + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.started, report.queued, report.completed),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(body["status"], "completed");
+    assert_eq!(
+        body["stats"]["queued"], 1,
+        "the carrier has not run: {body}"
+    );
+    let (status, _) = admin
+        .patch(&format!("{path}/schedule"), json!({"scheduledFor": null}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a finished campaign cannot be rescheduled"
+    );
+
+    // 150 recipients: one pass takes 100; paused, nothing moves; stopped, the rest is skipped.
+    let big = campaign(&admin, &from, "Last call").await;
+    let path = format!("/phone-sms/campaigns/{big}");
+    let numbers: Vec<String> = (0..150)
+        .map(|i| format!("+1415555{:04}", 1000 + i))
+        .collect();
+    let (_, added) = admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    assert_eq!(added["added"], 150, "{added}");
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let report = work_once(store, "sandbox", now).await.unwrap();
+    assert_eq!((report.claimed, report.queued), (100, 100));
+    let (status, paused) = admin
+        .patch(&format!("{path}/status"), json!({"status": "paused"}))
+        .await;
+    assert_eq!(
+        (status, paused["stats"]["pending"].as_i64()),
+        (StatusCode::OK, Some(50))
+    );
+    // A paused list can change again.
+    let (status, _) = admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155559999"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(work_once(store, "sandbox", now).await.unwrap().claimed, 0);
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let (status, body) = admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155559998"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("campaign_not_editable"))
+    );
+    let (status, stopped) = admin
+        .patch(&format!("{path}/status"), json!({"status": "completed"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(work_once(store, "sandbox", now).await.unwrap().claimed, 0);
+    let (_, body) = admin.get(&path).await;
+    let stats = &body["stats"];
+    assert_eq!(
+        (
+            stats["queued"].as_i64(),
+            stats["skipped"].as_i64(),
+            stats["pending"].as_i64()
+        ),
+        (Some(100), Some(51), Some(0)),
+        "{stats}"
+    );
+    let skipped = all_recipients(&admin, &big).await;
+    let skipped = skipped.iter().find(|r| r["status"] == "skipped").unwrap();
+    assert_eq!(skipped["errorCode"], "campaign_stopped");
+
+    // The carrier pass then sends what was queued.
+    upzento_cloud::carrier::work_once(store, &upzento_cloud::carrier::Sandbox::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(admin.get(&path).await.1["stats"]["sent"], 100);
+}
+
+async fn runners_on_several_nodes_never_text_anyone_twice(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let from = number(&admin, "+14155552671").await;
+    let id = campaign(&admin, &from, "Flash sale").await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    let numbers: Vec<String> = (0..300)
+        .map(|i| format!("+1415556{:04}", 1000 + i))
+        .collect();
+    admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let now = time::OffsetDateTime::now_utc();
+    let runners = (0..4).map(|_| {
+        let store = server.store.clone();
+        tokio::spawn(async move {
+            let mut queued = 0;
+            loop {
+                let report = work_once(store.as_ref(), "sandbox", now).await.unwrap();
+                queued += report.queued;
+                if report.claimed == 0 {
+                    return queued;
+                }
+            }
+        })
+    });
+    let mut total = 0;
+    for runner in runners {
+        total += runner.await.unwrap();
+    }
+    assert_eq!(total, 300);
+    let list = all_recipients(&admin, &id).await;
+    let mut messages: Vec<&str> = list
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    messages.dedup();
+    assert_eq!(messages.len(), 300);
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(
+        (body["status"].as_str(), body["stats"]["queued"].as_i64()),
+        (Some("completed"), Some(300))
+    );
+}
+
+async fn campaign_input_is_checked_and_tenants_are_apart(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let (admin, other) = (admin(&server).await, other_tenant(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    for (body, code, field) in [
+        (
+            json!({"name": "x", "message": "Hi {{contact.nickname}}", "phoneNumberId": from}),
+            "invalid_template",
+            "message",
+        ),
+        (
+            json!({"name": "x", "message": "Hi {{contact.firstName", "phoneNumberId": from}),
+            "invalid_template",
+            "message",
+        ),
+        (
+            json!({"name": " ", "message": "Hi", "phoneNumberId": from}),
+            "invalid_field",
+            "name",
+        ),
+        (
+            json!({"name": "x", "message": "Hi", "phoneNumberId": "nope"}),
+            "invalid_field",
+            "phoneNumberId",
+        ),
+    ] {
+        let (status, err) = admin.post("/phone-sms/campaigns", body.clone()).await;
+        assert_eq!(
+            (status, err["code"].as_str(), err["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code), Some(field)),
+            "{body}: {err}"
+        );
+    }
+    let (status, _) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "x", "message": "Hi", "phoneNumberId": from, "extra": 1}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused"
+    );
+    let id = campaign(&admin, &from, "Hello").await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    for (body, field) in [
+        (
+            json!({"numbers": ["+14155550100", "12"]}),
+            Some("numbers[1]"),
+        ),
+        (json!({"contactIds": ["missing"]}), Some("contactIds[0]")),
+        (json!({}), None),
+    ] {
+        let (status, err) = admin
+            .post(&format!("{path}/recipients"), body.clone())
+            .await;
+        assert_eq!(
+            (status, err["field"].as_str()),
+            (StatusCode::BAD_REQUEST, field),
+            "{body}: {err}"
+        );
+    }
+    assert_eq!(
+        all_recipients(&admin, &id).await.len(),
+        0,
+        "a refused list adds nobody"
+    );
+    let (status, err) = admin
+        .patch(&format!("{path}/status"), json!({"status": "scheduled"}))
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_transition"))
+    );
+    let (status, _) = admin
+        .patch(&format!("{path}/status"), json!({"status": "sending"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Another tenant: every campaign route answers 404, its list is empty.
+    admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155550100"]}),
+        )
+        .await;
+    let recipient = all_recipients(&admin, &id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(other.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.get(&format!("{path}/recipients")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .patch(&format!("{path}/status"), json!({"status": "active"}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .patch(&format!("{path}/schedule"), json!({"scheduledFor": null}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .post(
+                &format!("{path}/recipients"),
+                json!({"numbers": ["+14155550111"]})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .delete(&format!("{path}/recipients/{recipient}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(other.delete(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.get("/phone-sms/campaigns").await.1["items"],
+        json!([])
+    );
+    // Nor can it put a recipient on its own campaign by sending someone else's number id.
+    let (status, _) = other
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "x", "message": "Hi", "phoneNumberId": from}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, still) = admin.get(&path).await;
+    assert_eq!(
+        (
+            still["status"].as_str(),
+            still["stats"]["recipients"].as_i64()
+        ),
+        (Some("draft"), Some(1))
+    );
+    let (_, list) = admin.get("/phone-sms/campaigns?status=draft").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = admin.get("/phone-sms/campaigns?status=active").await;
+    assert_eq!(list["items"], json!([]));
+}

@@ -1,0 +1,198 @@
+//! SMS text templates: `{{contact.firstName}}` placeholders with an optional
+//! fallback after a bar, `{{contact.firstName|there}}`, used when the value is
+//! missing or blank. Shared so that the server (campaigns) and the client
+//! (composer preview) render exactly alike.
+
+use std::fmt;
+
+/// The placeholders a template may use.
+pub const VARIABLES: &[&str] = &[
+    "contact.firstName",
+    "contact.lastName",
+    "contact.fullName",
+    "contact.email",
+    "contact.phone",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `{{` without a matching `}}`, at this byte offset.
+    Unclosed(usize),
+    /// A placeholder that is not in [`VARIABLES`].
+    Unknown(String),
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unclosed(at) => write!(
+                f,
+                "\"{{{{\" at character {at} is never closed with \"}}}}\"."
+            ),
+            Self::Unknown(name) => write!(
+                f,
+                "Unknown placeholder {{{{{name}}}}}; use one of {}.",
+                VARIABLES.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part<'a> {
+    Text(&'a str),
+    Var {
+        name: &'a str,
+        fallback: Option<&'a str>,
+    },
+}
+
+fn parse(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    let mut offset = 0;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            parts.push(Part::Text(&rest[..open]));
+        }
+        let inner_start = open + 2;
+        let close = rest[inner_start..]
+            .find("}}")
+            .ok_or(TemplateError::Unclosed(offset + open))?;
+        let inner = &rest[inner_start..inner_start + close];
+        let (name, fallback) = match inner.split_once('|') {
+            Some((name, fallback)) => (name.trim(), Some(fallback.trim())),
+            None => (inner.trim(), None),
+        };
+        if !VARIABLES.contains(&name) {
+            return Err(TemplateError::Unknown(name.to_owned()));
+        }
+        parts.push(Part::Var { name, fallback });
+        let consumed = inner_start + close + 2;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Text(rest));
+    }
+    Ok(parts)
+}
+
+/// Checks a template without rendering it.
+pub fn validate(template: &str) -> Result<(), TemplateError> {
+    parse(template).map(|_| ())
+}
+
+/// The values a template is rendered with; `None` or blank means "use the fallback".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Values {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Values {
+    fn get(&self, name: &str) -> Option<String> {
+        let full = || {
+            let parts: Vec<&str> = [&self.first_name, &self.last_name]
+                .into_iter()
+                .flatten()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        };
+        let value = match name {
+            "contact.firstName" => self.first_name.clone(),
+            "contact.lastName" => self.last_name.clone(),
+            "contact.fullName" => full(),
+            "contact.email" => self.email.clone(),
+            "contact.phone" => self.phone.clone(),
+            _ => None,
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// Renders `template`: each placeholder becomes its value, else its fallback, else nothing.
+pub fn render(template: &str, values: &Values) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(template.len());
+    for part in parse(template)? {
+        match part {
+            Part::Text(text) => out.push_str(text),
+            Part::Var { name, fallback } => {
+                if let Some(value) = values.get(name) {
+                    out.push_str(value.trim());
+                } else if let Some(fallback) = fallback {
+                    out.push_str(fallback);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ada() -> Values {
+        Values {
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            ..Values::default()
+        }
+    }
+
+    #[test]
+    fn renders_values_and_fallbacks() {
+        let t = "Hi {{contact.firstName|there}}, {{ contact.fullName }}! {{contact.email|no mail}}";
+        assert_eq!(render(t, &ada()).unwrap(), "Hi Ada, Ada Lovelace! no mail");
+        assert_eq!(
+            render(t, &Values::default()).unwrap(),
+            "Hi there, ! no mail"
+        );
+        let blank = Values {
+            first_name: Some("  ".into()),
+            ..Values::default()
+        };
+        assert_eq!(
+            render("Hi {{contact.firstName|there}}", &blank).unwrap(),
+            "Hi there"
+        );
+    }
+
+    #[test]
+    fn text_without_placeholders_is_unchanged() {
+        assert_eq!(
+            render("50% off { today }", &ada()).unwrap(),
+            "50% off { today }"
+        );
+        assert_eq!(render("", &ada()).unwrap(), "");
+    }
+
+    #[test]
+    fn refuses_unknown_and_unclosed_placeholders() {
+        assert_eq!(
+            validate("Hi {{contact.nickname}}"),
+            Err(TemplateError::Unknown("contact.nickname".into()))
+        );
+        assert_eq!(
+            validate("ok {{a}} {{contact.firstName"),
+            Err(TemplateError::Unknown("a".into()))
+        );
+        assert_eq!(
+            validate("Hi {{contact.firstName"),
+            Err(TemplateError::Unclosed(3))
+        );
+        assert!(
+            TemplateError::Unknown("x".into())
+                .to_string()
+                .contains("contact.firstName")
+        );
+    }
+}
