@@ -214,6 +214,8 @@ pub mod entity {
     pub const SMS_MESSAGE: &str = "smsMessage";
     pub const CALL: &str = "call";
     pub const SMS_CAMPAIGN: &str = "smsCampaign";
+    /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
+    pub const CONVERSATION_READ: &str = "conversationRead";
     /// Audit only: recipient lists can be long and stay out of the feed.
     pub const CAMPAIGN_RECIPIENT: &str = "campaignRecipient";
     /// Audit only: sign-ins and tokens never enter the change feed.
@@ -361,6 +363,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         apply: Apply<Conversation>,
         now: OffsetDateTime,
     ) -> Result<Option<Conversation>, AppError>;
+
+    /// Unread inbound messages of `user_id` in each of `conversation_ids` (missing ids: absent).
+    async fn unread_counts(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        conversation_ids: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, i64>>;
+    /// Marks the conversation read by the actor up to `read_at` (a marker only moves
+    /// forward). Returns `false` without such a conversation.
+    async fn mark_read(
+        &self,
+        actor: &Actor,
+        conversation_id: &str,
+        read_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool>;
 
     /// Stores a message and moves its conversation's last activity. With an idempotency key
     /// already used by the tenant, stores nothing and returns the first message (`false`).

@@ -17,6 +17,8 @@ on_both_backends!(
     carrier_failures_and_opt_outs_are_reported,
     the_inbox_sorts_filters_and_assigns,
     another_tenant_cannot_touch_a_conversation,
+    unread_counts_are_per_user,
+    templates_count_their_use,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -486,4 +488,174 @@ async fn another_tenant_cannot_touch_a_conversation(backend: Backend) {
         .get(&format!("/phone-sms/conversations/{conversation}/messages"))
         .await;
     assert_eq!(thread["items"].as_array().unwrap().len(), 1);
+}
+
+/// Stores an inbound message as the SMS webhooks will (they arrive with the SMS issue).
+async fn inbound(server: &Server, tenant_id: &str, conversation_id: &str, text: &str) {
+    let conversation = server
+        .store
+        .conversation(tenant_id, conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = upzento_cloud::clock::now();
+    let stamp = upzento_cloud::clock::rfc3339(now);
+    let segments = upzento_domain::sms::segments(text);
+    let message = upzento_domain::resources::SmsMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        conversation_id: conversation.id.clone(),
+        phone_number_id: conversation.phone_number_id.clone(),
+        contact_id: conversation.contact_id.clone(),
+        direction: upzento_domain::resources::Direction::Inbound,
+        message: text.to_owned(),
+        status: upzento_domain::resources::MessageStatus::Received,
+        error_code: None,
+        error_message: None,
+        encoding: segments.encoding,
+        segments: segments.segments,
+        campaign_id: None,
+        sent_by: None,
+        provider: "sandbox".into(),
+        provider_message_id: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let actor = Actor {
+        tenant_id: tenant_id.to_owned(),
+        user_id: "system".into(),
+    };
+    server
+        .store
+        .create_message(
+            &actor,
+            upzento_cloud::store::NewMessage {
+                message,
+                idempotency_key: None,
+                next_action_at: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    // Message times have millisecond precision: keep the next one strictly later.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+}
+
+async fn unread_counts_are_per_user(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let other = other_tenant(&server).await;
+    let tenant = admin.tenant_id().await;
+    let from = number(&admin, "+14155552671").await;
+    let (_, conv) = agent
+        .post(
+            "/phone-sms/conversations",
+            json!({"phoneNumberId": from, "contactNumber": "+14155550100"}),
+        )
+        .await;
+    let id = conv["id"].as_str().unwrap();
+    let path = format!("/phone-sms/conversations/{id}");
+    assert_eq!(conv["unreadCount"], 0);
+    inbound(&server, &tenant, id, "Hello?").await;
+    inbound(&server, &tenant, id, "Anyone there?").await;
+    // An outbound message is never unread.
+    agent
+        .post(
+            "/phone-sms/messages",
+            json!({"conversationId": id, "message": "Yes, how can I help?"}),
+        )
+        .await;
+    assert_eq!(unread(&agent, &path).await, Some(2));
+    assert_eq!(unread(&admin, &path).await, Some(2));
+    let (_, inbox) = agent.get("/phone-sms/conversations").await;
+    assert_eq!(inbox["items"][0]["unreadCount"], 2);
+
+    let (status, read) = agent.post(&format!("{path}/read"), json!(null)).await;
+    assert_eq!(
+        (status, read["unreadCount"].as_i64()),
+        (StatusCode::OK, Some(0))
+    );
+    assert_eq!(unread(&agent, &path).await, Some(0));
+    assert_eq!(
+        unread(&admin, &path).await,
+        Some(2),
+        "each user reads for themselves"
+    );
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    inbound(&server, &tenant, id, "Thanks").await;
+    assert_eq!(unread(&agent, &path).await, Some(1));
+    assert_eq!(unread(&admin, &path).await, Some(3));
+
+    // The marker syncs through the feed for the user's other devices.
+    let (_, feed) = agent.get("/phone-sms/changes?limit=1000").await;
+    let agent_id = agent.get("/phone-sms/me").await.1["user"]["id"].clone();
+    let marker = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entity"] == "conversationRead")
+        .unwrap()
+        .clone();
+    assert_eq!(marker["data"]["conversationId"], id);
+    assert_eq!(marker["data"]["userId"], agent_id);
+    assert!(
+        feed["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["entity"] == "conversation")
+            .all(|c| c["data"].get("unreadCount").is_none()),
+        "the feed carries no per-user counts"
+    );
+    let (status, _) = other.post(&format!("{path}/read"), json!(null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(unread(&admin, &path).await, Some(3));
+}
+
+async fn unread(client: &Client, path: &str) -> Option<i64> {
+    client.get(path).await.1["unreadCount"].as_i64()
+}
+
+async fn templates_count_their_use(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let (_, template) = agent
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Reminder", "message": "See you tomorrow"}),
+        )
+        .await;
+    let template_id = template["id"].as_str().unwrap();
+    let path = format!("/phone-sms/templates/{template_id}");
+    let send = |key: &'static str, template: Value| {
+        let body = json!({"phoneNumberId": from, "to": "+14155550100",
+            "message": "See you tomorrow", "templateId": template});
+        let agent = &agent;
+        async move { agent.post_keyed("/phone-sms/messages", key, body).await }
+    };
+    let (status, err) = send("k-0", json!("missing")).await;
+    assert_eq!(
+        (status, err["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("templateId"))
+    );
+    assert_eq!(send("k-1", json!(template_id)).await.0, StatusCode::CREATED);
+    assert_eq!(send("k-1", json!(template_id)).await.0, StatusCode::OK);
+    assert_eq!(
+        agent.get(&path).await.1["usageCount"],
+        1,
+        "a retry is not a use"
+    );
+    assert_eq!(send("k-2", json!(template_id)).await.0, StatusCode::CREATED);
+    assert_eq!(agent.get(&path).await.1["usageCount"], 2);
+    let (_, convs) = agent.get("/phone-sms/conversations").await;
+    let conv = convs["items"][0]["id"].as_str().unwrap();
+    let (_, msgs) = agent
+        .get(&format!("/phone-sms/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(
+        msgs["items"].as_array().unwrap().len(),
+        2,
+        "the refused send stored nothing"
+    );
 }

@@ -290,8 +290,22 @@ pub struct Conversation {
     pub last_message_preview: Option<String>,
     /// Time of the last message or change of state: the inbox's sort key.
     pub last_activity_at: String,
+    /// Inbound messages the caller has not read (API answers only; absent in the change feed,
+    /// which carries each user's `conversationRead` marker instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How far one user has read a conversation: inbound messages after `readAt` are unread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationRead {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub read_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -432,6 +446,9 @@ pub struct NewSmsMessage {
         schema(min_length = 1, max_length = 1600, pattern = r"\S")
     )]
     pub message: String,
+    /// The template the text came from: its `usageCount` goes up by one.
+    #[serde(default)]
+    pub template_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

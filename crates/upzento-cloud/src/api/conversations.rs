@@ -59,10 +59,11 @@ pub async fn list(
             .map(|a| if a == "me" { caller.user.id.clone() } else { a }),
         contact_id: query.contact_id,
     };
-    let mut items = state
+    let items = state
         .store
         .list_conversations(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
         .await?;
+    let mut items = with_unread(&state, &caller, items).await?;
     Ok(Json(page(
         &mut items,
         limit,
@@ -71,7 +72,6 @@ pub async fn list(
     )?))
 }
 
-/// Refuses numbers that may not send SMS now.
 /// Opens the conversation between one of the tenant's numbers and another number
 /// (or returns the one that exists: 200 instead of 201).
 #[utoipa::path(
@@ -118,10 +118,71 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
+    let conversation = with_unread(&state, &caller, vec![conversation])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)?;
     Ok((status, Json(conversation)))
 }
 
-/// One conversation.
+/// Fills in the caller's unread counts.
+async fn with_unread(
+    state: &AppState,
+    caller: &Caller,
+    mut items: Vec<Conversation>,
+) -> Result<Vec<Conversation>, AppError> {
+    let ids: Vec<String> = items.iter().map(|c| c.id.clone()).collect();
+    let counts = state
+        .store
+        .unread_counts(&caller.tenant.id, &caller.user.id, &ids)
+        .await?;
+    for item in &mut items {
+        item.unread_count = Some(counts.get(&item.id).copied().unwrap_or(0));
+    }
+    Ok(items)
+}
+
+async fn one_with_unread(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Json<Conversation>, AppError> {
+    let conversation = state
+        .store
+        .conversation(&caller.tenant.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut items = with_unread(state, caller, vec![conversation]).await?;
+    items.pop().map(Json).ok_or(AppError::NotFound)
+}
+
+/// Marks the conversation read by the caller up to now: its unread count becomes 0 for
+/// the caller only (each user has their own).
+#[utoipa::path(
+    post,
+    path = "/phone-sms/conversations/{id}/read",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Conversation), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, AppError> {
+    let now = clock::now();
+    if !state
+        .store
+        .mark_read(&caller.actor(), &id, now, now)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    one_with_unread(&state, &caller, &id).await
+}
+
+/// One conversation, with the caller's unread count.
 #[utoipa::path(
     get,
     path = "/phone-sms/conversations/{id}",
@@ -135,12 +196,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>, AppError> {
-    state
-        .store
-        .conversation(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    one_with_unread(&state, &caller, &id).await
 }
 
 async fn change(
@@ -158,10 +214,14 @@ async fn change(
         next.last_activity_at.clone_from(&stamp);
         Ok(next)
     });
-    state
+    let updated = state
         .store
         .update_conversation(&caller.actor(), id, apply, now)
         .await?
+        .ok_or(AppError::NotFound)?;
+    with_unread(state, caller, vec![updated])
+        .await?
+        .pop()
         .map(Json)
         .ok_or(AppError::NotFound)
 }

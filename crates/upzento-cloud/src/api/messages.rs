@@ -6,7 +6,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use upzento_domain::resources::{MessageStatus, MessageStatusUpdate, NewSmsMessage, SmsMessage};
+use upzento_domain::resources::{
+    MessageStatus, MessageStatusUpdate, NewSmsMessage, SmsMessage, SmsTemplate,
+};
 use upzento_domain::wire::ErrorBody;
 
 use super::support::{Body, e164, optional_text, text};
@@ -68,6 +70,14 @@ pub async fn send(
     let key = idempotency_key(&headers)?;
     let body = text("message", &new.message, MESSAGE_MAX)?;
     let tenant = &caller.tenant.id;
+    if let Some(template_id) = &new.template_id
+        && state.store.template(tenant, template_id).await?.is_none()
+    {
+        return Err(AppError::invalid_field(
+            "templateId",
+            "No such template in this tenant.",
+        ));
+    }
     let now = clock::now();
     let conversation = match (&new.conversation_id, &new.phone_number_id, &new.to) {
         (Some(id), None, None) => state
@@ -114,6 +124,20 @@ pub async fn send(
     .await?;
     if !created {
         return Ok((StatusCode::OK, Json(stored)));
+    }
+    if let Some(template_id) = &new.template_id {
+        let stamp = clock::rfc3339(now);
+        let used = Arc::new(move |t: &SmsTemplate| {
+            let mut t = t.clone();
+            t.usage_count += 1;
+            t.updated_at.clone_from(&stamp);
+            Ok(t)
+        });
+        // Counted once per message: a retried send (same key) returned above.
+        state
+            .store
+            .update_template(&caller.actor(), template_id, used, now)
+            .await?;
     }
     state.carrier_wake.notify_one();
     Ok((StatusCode::CREATED, Json(stored)))

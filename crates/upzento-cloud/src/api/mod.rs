@@ -77,6 +77,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::get))
         .routes(routes!(conversations::set_status))
         .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::mark_read))
         .routes(routes!(conversations::messages))
         .routes(routes!(messages::send))
         .routes(routes!(messages::set_status))

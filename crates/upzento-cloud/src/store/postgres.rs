@@ -16,8 +16,8 @@ use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
     AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction, MessageStatus,
-    NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_conversations_messages.sql"),
     include_str!("../../migrations/postgres/0005_calls.sql"),
     include_str!("../../migrations/postgres/0006_campaigns.sql"),
+    include_str!("../../migrations/postgres/0007_conversation_read.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -791,6 +792,7 @@ impl Store for PgStore {
             last_message_at: None,
             last_message_preview: None,
             last_activity_at: stamp.clone(),
+            unread_count: None,
             created_at: stamp.clone(),
             updated_at: stamp,
         };
@@ -904,6 +906,87 @@ impl Store for PgStore {
         .await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(Some(after))
+    }
+
+    async fn unread_counts(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        conversation_ids: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT c.id, (SELECT COUNT(*) FROM sms_message m
+                               WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+                                 AND m.created_at > COALESCE(
+                                     (SELECT read_at FROM conversation_read r
+                                      WHERE r.conversation_id = c.id AND r.user_id = $2),
+                                     '-infinity'))
+                 FROM conversation c
+                 WHERE c.tenant_id = $1 AND c.id = ANY($3)",
+                &[&tenant_id, &user_id, &conversation_ids],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn mark_read(
+        &self,
+        actor: &Actor,
+        conversation_id: &str,
+        read_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if conversation_in(&*tx, &actor.tenant_id, conversation_id, true)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let before: Option<OffsetDateTime> = tx
+            .query_opt(
+                "SELECT read_at FROM conversation_read
+                 WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE",
+                &[&conversation_id, &actor.user_id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if before.is_some_and(|b| b >= read_at) {
+            return Ok(true);
+        }
+        tx.execute(
+            "INSERT INTO conversation_read (conversation_id, user_id, tenant_id, read_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at",
+            &[&conversation_id, &actor.user_id, &actor.tenant_id, &read_at],
+        )
+        .await?;
+        let marker = |at: OffsetDateTime| {
+            to_json(&ConversationRead {
+                conversation_id: conversation_id.to_owned(),
+                user_id: actor.user_id.clone(),
+                read_at: clock::rfc3339(at),
+            })
+        };
+        record(
+            &tx,
+            actor,
+            entity::CONVERSATION_READ,
+            &format!("{conversation_id}:{}", actor.user_id),
+            "read",
+            before.map(marker).transpose()?,
+            Some(marker(read_at)?),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn create_message(
@@ -2213,6 +2296,7 @@ fn conversation_from_row(r: &Row) -> anyhow::Result<Conversation> {
         last_message_at: last_message_at.map(clock::rfc3339),
         last_message_preview: r.try_get("last_message_preview")?,
         last_activity_at: clock::rfc3339(r.try_get("last_activity_at")?),
+        unread_count: None,
         created_at: clock::rfc3339(r.try_get("created_at")?),
         updated_at: clock::rfc3339(r.try_get("updated_at")?),
     })

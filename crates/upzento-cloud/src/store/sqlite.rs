@@ -14,8 +14,8 @@ use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
     AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, Contact, Conversation, ConversationStatus, Direction, MessageStatus,
-    NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_conversations_messages.sql"),
     include_str!("../../migrations/sqlite/0005_calls.sql"),
     include_str!("../../migrations/sqlite/0006_campaigns.sql"),
+    include_str!("../../migrations/sqlite/0007_conversation_read.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -756,6 +757,7 @@ impl Store for SqliteStore {
                 last_message_at: None,
                 last_message_preview: None,
                 last_activity_at: stamp.clone(),
+                unread_count: None,
                 created_at: stamp.clone(),
                 updated_at: stamp,
             };
@@ -850,6 +852,86 @@ impl Store for SqliteStore {
             Ok(Some(after))
         })
         .await
+    }
+
+    async fn unread_counts(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        conversation_ids: &[String],
+    ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+        let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
+        let ids = serde_json::to_string(conversation_ids)?;
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT c.id, (SELECT COUNT(*) FROM sms_message m
+                               WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+                                 AND m.created_at > COALESCE(
+                                     (SELECT read_at FROM conversation_read r
+                                      WHERE r.conversation_id = c.id AND r.user_id = ?2), 0))
+                 FROM conversation c
+                 WHERE c.tenant_id = ?1 AND c.id IN (SELECT value FROM json_each(?3))",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, user_id, ids], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn mark_read(
+        &self,
+        actor: &Actor,
+        conversation_id: &str,
+        read_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let (actor, conversation_id) = (actor.clone(), conversation_id.to_owned());
+        Ok(self
+            .write(move |tx| {
+                if conversation_in(tx, &actor.tenant_id, &conversation_id)?.is_none() {
+                    return Ok(false);
+                }
+                let before: Option<i64> = tx
+                    .query_row(
+                        "SELECT read_at FROM conversation_read
+                         WHERE conversation_id = ?1 AND user_id = ?2",
+                        [&conversation_id, &actor.user_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(anyhow::Error::from)?;
+                if before.is_some_and(|b| b >= ts(read_at)) {
+                    return Ok(true);
+                }
+                tx.execute(
+                    "INSERT INTO conversation_read (conversation_id, user_id, tenant_id, read_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at",
+                    params![conversation_id, actor.user_id, actor.tenant_id, ts(read_at)],
+                )
+                .map_err(anyhow::Error::from)?;
+                let marker = |at: i64| {
+                    to_json(&ConversationRead {
+                        conversation_id: conversation_id.clone(),
+                        user_id: actor.user_id.clone(),
+                        read_at: clock::rfc3339(clock::from_ms(at)),
+                    })
+                };
+                record(
+                    tx,
+                    &actor,
+                    entity::CONVERSATION_READ,
+                    &format!("{conversation_id}:{}", actor.user_id),
+                    "read",
+                    before.map(marker).transpose()?,
+                    Some(marker(ts(read_at))?),
+                    ts(now),
+                )?;
+                Ok(true)
+            })
+            .await?)
     }
 
     async fn create_message(
@@ -2129,6 +2211,7 @@ fn conversation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation
         last_message_at: opt_ts(r, "last_message_at")?,
         last_message_preview: r.get("last_message_preview")?,
         last_activity_at: text_ts(r, "last_activity_at")?,
+        unread_count: None,
         created_at: text_ts(r, "created_at")?,
         updated_at: text_ts(r, "updated_at")?,
     })
