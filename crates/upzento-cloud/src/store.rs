@@ -85,6 +85,7 @@ pub enum TokenKind {
 
 #[derive(Debug, Clone)]
 pub struct NewToken {
+    pub id: String,
     pub hash: Vec<u8>,
     pub user_id: String,
     pub tenant_id: String,
@@ -246,6 +247,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         entity_id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<()>;
+    /// API tokens of the tenant, of one user when `user_id` is given; oldest first.
+    async fn list_api_tokens(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>>;
+    /// Revokes the API token `id` of the tenant (of one user when `user_id` is given).
+    /// Returns whether it existed.
+    async fn revoke_api_token(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+        id: &str,
+    ) -> anyhow::Result<bool>;
     /// Makes a token unusable. Returns whether it existed.
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool>;
     /// Whether `user_id` is a user of `tenant_id`.

@@ -17,6 +17,7 @@ on_both_backends!(
     bad_tokens_are_refused,
     malformed_bodies_get_json_4xx,
     api_tokens_work_until_revoked,
+    api_tokens_are_listed_and_revoked_by_id,
 );
 
 async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Response {
@@ -107,6 +108,7 @@ async fn bad_tokens_are_refused(backend: Backend) {
         .store
         .insert_token(
             NewToken {
+                id: uuid::Uuid::now_v7().to_string(),
                 hash,
                 user_id: user.id,
                 tenant_id: user.tenant_id,
@@ -259,4 +261,90 @@ async fn api_tokens_work_until_revoked(backend: Backend) {
         StatusCode::UNAUTHORIZED,
         "the revoked session cannot issue tokens"
     );
+}
+
+async fn api_tokens_are_listed_and_revoked_by_id(backend: Backend) {
+    use common::client::{admin, agent, other_tenant};
+    let server = start(backend).await;
+    let (admin, agent, other) = (
+        admin(&server).await,
+        agent(&server).await,
+        other_tenant(&server).await,
+    );
+    let mut issued = Vec::new();
+    for (client, label) in [
+        (&agent, "Zapier"),
+        (&agent, "Front desk"),
+        (&admin, "Billing"),
+    ] {
+        let (status, body) = client
+            .post("/phone-sms/auth/api-tokens", json!({"label": label}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        issued.push(body);
+    }
+    let labels = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, mine) = agent.get("/phone-sms/auth/api-tokens").await;
+    assert_eq!(labels(&mine), vec!["Zapier", "Front desk"]);
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none()),
+        "a list never shows a token"
+    );
+    let (_, all) = admin.get("/phone-sms/auth/api-tokens").await;
+    assert_eq!(labels(&all), vec!["Zapier", "Front desk", "Billing"]);
+    assert_eq!(other.get("/phone-sms/auth/api-tokens").await.1, json!([]));
+
+    let id = |i: usize| issued[i]["id"].as_str().unwrap().to_owned();
+    let path = |i: usize| format!("/phone-sms/auth/api-tokens/{}", id(i));
+    assert_eq!(
+        agent.delete(&path(2)).await.0,
+        StatusCode::NOT_FOUND,
+        "not the agent's"
+    );
+    assert_eq!(
+        other.delete(&path(0)).await.0,
+        StatusCode::NOT_FOUND,
+        "another tenant's"
+    );
+    let token_status = |i: usize| {
+        let token = issued[i]["token"].as_str().unwrap().to_owned();
+        let url = format!("{}/phone-sms/me", server.url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(token_status(0).await, StatusCode::OK);
+    // An admin revokes a leaked token of an agent; the agent revokes their own.
+    assert_eq!(admin.delete(&path(0)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.delete(&path(1)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(agent.delete(&path(1)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(token_status(0).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(1).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(2).await, StatusCode::OK);
+    assert_eq!(agent.get("/phone-sms/auth/api-tokens").await.1, json!([]));
+    let (_, audit) = admin.get("/phone-sms/audit-log?limit=200").await;
+    let revoked: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "revoke_api_token")
+        .map(|r| r["entityId"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked.len(), 2);
+    assert!(revoked.contains(&id(0).as_str()) && revoked.contains(&id(1).as_str()));
 }

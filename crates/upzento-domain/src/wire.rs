@@ -94,8 +94,22 @@ pub struct ApiTokenRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenResponse {
+    /// Names the token in `GET/DELETE /phone-sms/auth/api-tokens`.
+    pub id: String,
     pub token: String,
     pub label: String,
+    pub created_at: String,
+}
+
+/// An API token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTokenInfo {
+    pub id: String,
+    pub label: String,
+    /// The user the token acts as.
+    pub user_id: String,
     pub created_at: String,
 }
 

@@ -1,11 +1,11 @@
 //! Health, sign-in and identity.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use upzento_domain::wire::{
-    ApiTokenRequest, ApiTokenResponse, ErrorBody, Health, Me, SERVICE_NAME, TenantInfo,
-    TokenRequest, TokenResponse, UserInfo,
+    ApiTokenInfo, ApiTokenRequest, ApiTokenResponse, ErrorBody, Health, Me, Role, SERVICE_NAME,
+    TenantInfo, TokenRequest, TokenResponse, UserInfo,
 };
 
 use super::support::{Body, text};
@@ -88,6 +88,7 @@ pub async fn issue_token(
         .store
         .insert_token(
             NewToken {
+                id: uuid::Uuid::now_v7().to_string(),
                 hash,
                 user_id: user.id.clone(),
                 tenant_id: tenant.id.clone(),
@@ -181,10 +182,12 @@ pub async fn issue_api_token(
     let label = text("label", &request.label, 100)?;
     let now = clock::now();
     let (token, hash) = auth::new_token()?;
+    let id = uuid::Uuid::now_v7().to_string();
     state
         .store
         .insert_token(
             NewToken {
+                id: id.clone(),
                 hash,
                 user_id: caller.user.id.clone(),
                 tenant_id: caller.tenant.id.clone(),
@@ -197,21 +200,70 @@ pub async fn issue_api_token(
         .await?;
     state
         .store
-        .audit_event(
-            &caller.actor(),
-            "issue_api_token",
-            entity::TOKEN,
-            &label,
-            now,
-        )
+        .audit_event(&caller.actor(), "issue_api_token", entity::TOKEN, &id, now)
         .await?;
     tracing::info!(user = %caller.user.id, %label, "API token issued");
     Ok((
         StatusCode::CREATED,
         Json(ApiTokenResponse {
+            id,
             token,
             label,
             created_at: clock::rfc3339(now),
         }),
     ))
+}
+
+/// The caller's API tokens; an admin's list holds every API token of the tenant.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/auth/api-tokens",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiTokenInfo>), (status = 401, body = ErrorBody))
+)]
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
+    let only = (caller.user.role != Role::Admin).then_some(caller.user.id.as_str());
+    Ok(Json(
+        state.store.list_api_tokens(&caller.tenant.id, only).await?,
+    ))
+}
+
+/// Revokes an API token at once (one's own; an admin any of the tenant's).
+#[utoipa::path(
+    delete,
+    path = "/phone-sms/auth/api-tokens/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "API token id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let only = (caller.user.role != Role::Admin).then_some(caller.user.id.as_str());
+    if !state
+        .store
+        .revoke_api_token(&caller.tenant.id, only, &id)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    state
+        .store
+        .audit_event(
+            &caller.actor(),
+            "revoke_api_token",
+            entity::TOKEN,
+            &id,
+            clock::now(),
+        )
+        .await?;
+    tracing::info!(user = %caller.user.id, %id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_calls.sql"),
     include_str!("../../migrations/postgres/0006_campaigns.sql"),
     include_str!("../../migrations/postgres/0007_conversation_read.sql"),
+    include_str!("../../migrations/postgres/0008_token_ids.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -264,8 +265,8 @@ impl Store for PgStore {
         self.client()
             .await?
             .execute(
-                "INSERT INTO api_token (token_hash, user_id, tenant_id, kind, label, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO api_token (token_hash, user_id, tenant_id, kind, label, created_at, expires_at, id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &token.hash,
                     &token.user_id,
@@ -274,6 +275,7 @@ impl Store for PgStore {
                     &token.label,
                     &now,
                     &token.expires_at,
+                    &token.id,
                 ],
             )
             .await?;
@@ -332,6 +334,51 @@ impl Store for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn list_api_tokens(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, label, user_id, created_at FROM api_token
+                 WHERE tenant_id = $1 AND kind = 'api' AND ($2::text IS NULL OR user_id = $2)
+                 ORDER BY created_at, id",
+                &[&tenant_id, &user_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(upzento_domain::wire::ApiTokenInfo {
+                    id: r.try_get("id")?,
+                    label: r.try_get::<_, Option<String>>("label")?.unwrap_or_default(),
+                    user_id: r.try_get("user_id")?,
+                    created_at: clock::rfc3339(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_api_token(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+        id: &str,
+    ) -> anyhow::Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "DELETE FROM api_token
+                 WHERE tenant_id = $1 AND kind = 'api' AND id = $3 AND ($2::text IS NULL OR user_id = $2)",
+                &[&tenant_id, &user_id, &id],
+            )
+            .await?
+            > 0)
     }
 
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_calls.sql"),
     include_str!("../../migrations/sqlite/0006_campaigns.sql"),
     include_str!("../../migrations/sqlite/0007_conversation_read.sql"),
+    include_str!("../../migrations/sqlite/0008_token_ids.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -237,9 +238,9 @@ impl Store for SqliteStore {
                 TokenKind::Api => "api",
             };
             c.execute(
-                "INSERT INTO api_token (token_hash, user_id, tenant_id, kind, label, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![token.hash, token.user_id, token.tenant_id, kind, token.label, ts(now), expires],
+                "INSERT INTO api_token (id, token_hash, user_id, tenant_id, kind, label, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![token.id, token.hash, token.user_id, token.tenant_id, kind, token.label, ts(now), expires],
             )?;
             Ok(())
         })
@@ -313,6 +314,52 @@ impl Store for SqliteStore {
                 ],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_tokens(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>> {
+        let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.map(str::to_owned));
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, label, user_id, created_at FROM api_token
+                 WHERE tenant_id = ?1 AND kind = 'api' AND (?2 IS NULL OR user_id = ?2)
+                 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, user_id], |r| {
+                Ok(upzento_domain::wire::ApiTokenInfo {
+                    id: r.get("id")?,
+                    label: r.get::<_, Option<String>>("label")?.unwrap_or_default(),
+                    user_id: r.get("user_id")?,
+                    created_at: text_ts(r, "created_at")?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_api_token(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+        id: &str,
+    ) -> anyhow::Result<bool> {
+        let (tenant_id, user_id, id) = (
+            tenant_id.to_owned(),
+            user_id.map(str::to_owned),
+            id.to_owned(),
+        );
+        self.with(move |c| {
+            Ok(c.execute(
+                "DELETE FROM api_token
+                 WHERE tenant_id = ?1 AND kind = 'api' AND id = ?3 AND (?2 IS NULL OR user_id = ?2)",
+                params![tenant_id, user_id, id],
+            )? > 0)
         })
         .await
     }
