@@ -29,8 +29,10 @@ const APT: &[&str] = &[
     "libsecret-tools",
     "dunst",
     "curl",
-    // The cloud's tests run against a real PostgreSQL server.
+    // The cloud's tests run against a real PostgreSQL server, over TLS too (test certificates).
     "postgresql",
+    "openssl",
+    "ca-certificates",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

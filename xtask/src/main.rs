@@ -133,7 +133,8 @@ fn cmd_test() -> Result<()> {
         &root,
         cargo()
             .args(["test", "--workspace"])
-            .env("UPZENTO_TEST_PG_URL", &pg.url),
+            .env("UPZENTO_TEST_PG_URL", &pg.url)
+            .env("UPZENTO_TEST_PG_CA", &pg.ca_file),
     )?;
     drop(pg);
     api_properties()?;

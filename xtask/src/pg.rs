@@ -14,6 +14,85 @@ pub struct TestPostgres {
     bin: PathBuf,
     as_postgres: bool,
     pub url: String,
+    /// The CA that signed the server's TLS certificate (for `sslmode=require` tests).
+    pub ca_file: PathBuf,
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &Path) -> Result<()> {
+    let openssl = |args: &[&str]| -> Result<()> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("running openssl (apt install openssl)")?;
+        if !out.status.success() {
+            bail!(
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Upzento test CA",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-copy_extensions",
+        "copy",
+    ])?;
+    Ok(())
 }
 
 fn bin_dir() -> Result<PathBuf> {
@@ -51,7 +130,12 @@ impl TestPostgres {
             bin,
             as_postgres,
             url: String::new(),
+            ca_file: dir.join("ca.crt"),
         };
+        make_certificates(dir)?;
+        // The server reads its key only when no one else can.
+        let key = dir.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         if as_postgres {
             run(Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -75,8 +159,10 @@ impl TestPostgres {
         let port = free_port()?;
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200",
-            dir.display()
+             -c full_page_writes=off -c max_connections=200 \
+             -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir.display(),
+            dir = dir.display()
         );
         pg.run_pg(
             "pg_ctl",

@@ -36,6 +36,10 @@ enum Command {
         /// Database URL: postgres://user:password@host/db, or sqlite:///path/to/file.db.
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
+        /// PEM file of the CA that signed the database's certificate, when not a system CA
+        /// (the URL must then ask for TLS with `?sslmode=require`).
+        #[arg(long, env = "UPZENTO_DATABASE_CA")]
+        database_ca: Option<PathBuf>,
         /// Create a demo tenant with an admin and an agent on first start.
         #[arg(long, env = "UPZENTO_DEMO")]
         demo: bool,
@@ -57,9 +61,20 @@ async fn main() -> anyhow::Result<()> {
             listen,
             data_dir,
             database_url,
+            database_ca,
             demo,
             no_workers,
-        } => serve(listen, data_dir, database_url, demo, !no_workers).await,
+        } => {
+            serve(
+                listen,
+                data_dir,
+                database_url,
+                database_ca,
+                demo,
+                !no_workers,
+            )
+            .await
+        }
     }
 }
 
@@ -67,16 +82,21 @@ async fn serve(
     listen: SocketAddr,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_ca: Option<PathBuf>,
     demo: bool,
     workers: bool,
 ) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = PgStore::connect(&url).await?;
-            tracing::info!("PostgreSQL storage");
+            let store = PgStore::connect_with(&url, database_ca.as_deref()).await?;
+            tracing::info!(tls = url.contains("sslmode=require"), "PostgreSQL storage");
             Arc::new(store)
         }
         other => {
+            anyhow::ensure!(
+                database_ca.is_none(),
+                "--database-ca is for PostgreSQL; the database here is SQLite"
+            );
             let path = match other {
                 Some(url) => PathBuf::from(url.strip_prefix("sqlite://").with_context(|| {
                     format!("unsupported database URL {url}: use sqlite:// or postgres://")

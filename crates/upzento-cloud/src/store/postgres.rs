@@ -2,13 +2,18 @@
 //! share one database: nothing here keeps state between requests, and
 //! migrations run under an advisory lock so nodes starting together do not race.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use upzento_domain::wire::Role;
 
 use serde_json::Value;
@@ -43,11 +48,56 @@ const MIGRATIONS: &[&str] = &[
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     /// For the LISTEN connection, which lives outside the pool.
     config: tokio_postgres::Config,
+    /// Set when the URL asks for TLS (`sslmode=require`).
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("config", &self.config)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TLS connector that verifies the server against the system's CAs and, when
+/// given, the CAs in `ca_file` (PEM): what a managed database's certificate needs.
+fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A broken system certificate is skipped, as curl and browsers do.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading the database CA file {}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{} is not a PEM certificate file", path.display()))?;
+        anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
+        for cert in certs {
+            roots
+                .add(cert)
+                .with_context(|| format!("a certificate in {}", path.display()))?;
+        }
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "no CA certificates to verify the database with: install ca-certificates or pass --database-ca"
+    );
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// The NOTIFY channel of the change feed; the payload is the tenant id.
@@ -56,19 +106,35 @@ const CHANGES_CHANNEL: &str = "upzento_changes";
 impl PgStore {
     /// Connects to `url` (postgres://user:password@host:port/database) and migrates.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// Like [`connect`](Self::connect). With `?sslmode=require` in the URL the connection
+    /// is TLS, and the server's certificate must chain to a system CA or to one in
+    /// `ca_file`; otherwise it is plain TCP (a database on the same host or network).
+    pub async fn connect_with(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Self> {
         let config: tokio_postgres::Config = url.parse().context("invalid PostgreSQL URL")?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let tls = if config.get_ssl_mode() == SslMode::Require {
+            Some(tls_connector(ca_file)?)
+        } else {
+            anyhow::ensure!(
+                ca_file.is_none(),
+                "a database CA file was given, but the URL does not ask for TLS: add ?sslmode=require"
+            );
+            None
+        };
+        let manager = match &tls {
+            Some(tls) => Manager::from_config(config.clone(), tls.clone(), manager_config),
+            None => Manager::from_config(config.clone(), NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(16)
             .build()
             .context("PostgreSQL pool")?;
-        let store = Self { pool, config };
+        let store = Self { pool, config, tls };
         store.migrate().await?;
         Ok(store)
     }
@@ -120,13 +186,40 @@ impl PgStore {
 }
 
 /// A LISTEN connection: the client (kept alive by the caller) and its connection driver.
-type Listener = (
+type Listener<T> = (
     tokio_postgres::Client,
-    tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    tokio_postgres::Connection<tokio_postgres::Socket, T>,
 );
 
-async fn listen(config: &tokio_postgres::Config) -> anyhow::Result<Listener> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+/// Opens a LISTEN connection and forwards its notifications to `hub` until it ends.
+/// Returns an error when it cannot connect.
+async fn listen_and_forward(
+    config: &tokio_postgres::Config,
+    tls: Option<&MakeRustlsConnect>,
+    hub: &ChangeHub,
+    connected: impl FnOnce(),
+) -> anyhow::Result<()> {
+    match tls {
+        Some(tls) => {
+            let listener = listen(config, tls.clone()).await?;
+            connected();
+            forward_notifications(listener, hub).await;
+        }
+        None => {
+            let listener = listen(config, NoTls).await?;
+            connected();
+            forward_notifications(listener, hub).await;
+        }
+    }
+    Ok(())
+}
+
+async fn listen<T>(config: &tokio_postgres::Config, tls: T) -> anyhow::Result<Listener<T::Stream>>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut connection) = config.connect(tls).await?;
     let command = format!("LISTEN {CHANGES_CHANNEL}");
     {
         // The LISTEN command's answer comes through the connection: drive it meanwhile.
@@ -145,7 +238,10 @@ async fn listen(config: &tokio_postgres::Config) -> anyhow::Result<Listener> {
 }
 
 /// Wakes the hub for each notification until the connection ends.
-async fn forward_notifications((_client, mut connection): Listener, hub: &ChangeHub) {
+async fn forward_notifications<T>((_client, mut connection): Listener<T>, hub: &ChangeHub)
+where
+    T: tokio_postgres::tls::TlsStream + Unpin,
+{
     while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
         match message {
             Ok(tokio_postgres::AsyncMessage::Notification(n)) => hub.notify(n.payload()),
@@ -1879,34 +1975,44 @@ impl Store for PgStore {
 
     async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()> {
         let config = self.config.clone();
+        let tls = self.tls.clone();
         // Connect once now so that a bad configuration fails at start-up, not later.
-        let first = listen(&config).await?;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let mut next = Some(first);
+            let mut ready = Some(ready_tx);
             let mut backoff = std::time::Duration::from_millis(100);
             loop {
-                let connection = match next.take() {
-                    Some(c) => c,
-                    None => match listen(&config).await {
-                        Ok(c) => {
-                            backoff = std::time::Duration::from_millis(100);
-                            // Whatever was notified while we were away: look again.
-                            hub.notify_all();
-                            c
+                let first = ready.is_some();
+                let outcome = listen_and_forward(&config, tls.as_ref(), &hub, || {
+                    backoff = std::time::Duration::from_millis(100);
+                    match ready.take() {
+                        Some(ready) => {
+                            let _ = ready.send(Ok(()));
                         }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "LISTEN connection failed; retrying");
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
-                            continue;
+                        // Whatever was notified while we were away: look again.
+                        None => hub.notify_all(),
+                    }
+                })
+                .await;
+                match outcome {
+                    Ok(()) => tracing::warn!("LISTEN connection lost; reconnecting"),
+                    Err(err) if first => {
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(Err(err));
                         }
-                    },
-                };
-                forward_notifications(connection, &hub).await;
-                tracing::warn!("LISTEN connection lost; reconnecting");
+                        return;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "LISTEN connection failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                    }
+                }
             }
         });
-        Ok(())
+        ready_rx
+            .await
+            .context("the LISTEN task ended before connecting")?
     }
 
     async fn changes(
