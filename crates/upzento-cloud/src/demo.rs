@@ -1,17 +1,20 @@
 //! The demo tenant that `serve --demo` creates on first start: an admin, an agent,
-//! numbers, contacts, conversations with messages, calls and templates, all made
+//! numbers, contacts, conversations with messages, calls, templates and a drafted
+//! campaign, all made
 //! through the same store methods as the API, so the change feed holds them too.
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallStatus, CallType, Contact, Direction, MessageStatus, NumberStatus, PhoneNumber,
-    SmsMessage, SmsTemplate,
+    Call, CallStatus, CallType, CampaignStatus, Contact, Direction, MessageStatus, NumberStatus,
+    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 use upzento_domain::wire::Role;
 
 use crate::auth::hash_password;
 use crate::clock;
-use crate::store::{Actor, NewMessage, NewUser, Store};
+use crate::store::{Actor, NewMessage, NewRecipient, NewUser, Store};
 
 pub const TENANT: &str = "Demo Dental Clinic";
 pub const ADMIN_EMAIL: &str = "admin@demo.upzento.test";
@@ -170,7 +173,7 @@ async fn seed(
     for (template, text) in [
         (
             "Appointment reminder",
-            "Hi {{contact.firstName|there}}, a reminder of your appointment tomorrow at {{appointment.time}}. Reply C to confirm or R to reschedule.",
+            "Hi {{contact.firstName|there}}, a reminder of your appointment with Demo Dental Clinic tomorrow. Reply C to confirm or R to reschedule.",
         ),
         (
             "Thanks for calling",
@@ -194,6 +197,43 @@ async fn seed(
                 },
                 now,
             )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    // A drafted campaign to the patients, from the marketing number: never started here.
+    if let Some(marketing) = numbers.iter().find(|n| n.kind == "Marketing") {
+        let campaign = store
+            .create_campaign(
+                admin,
+                SmsCampaign {
+                    id: id(),
+                    name: "Flu shots are in".into(),
+                    message: "Hi {{contact.firstName|there}}, flu shots are available at Demo Dental Clinic this month. Reply YES to book. Reply STOP to opt out.".into(),
+                    status: CampaignStatus::Draft,
+                    phone_number_id: marketing.id.clone(),
+                    scheduled_for: None,
+                    started_at: None,
+                    completed_at: None,
+                    tags: vec!["seasonal".into()],
+                    created_by: admin.user_id.clone(),
+                    stats: None,
+                    created_at: at(60 * 24 * 2),
+                    updated_at: at(60 * 24 * 2),
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let patients = contacts
+            .iter()
+            .filter(|c| c.tags.iter().any(|t| t == "patient"))
+            .map(|c| NewRecipient {
+                contact_id: Some(c.id.clone()),
+                number: c.phone_numbers[0].clone(),
+            })
+            .collect();
+        store
+            .add_recipients(admin, &campaign.id, Arc::new(|_| Ok(())), patients, now)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -207,13 +207,35 @@ async fn agents_cannot_manage_numbers_or_delete_templates(backend: Backend) {
         "agents may read numbers"
     );
 
-    let (status, template) = agent
+    let (status, err) = agent
         .post(
             "/phone-sms/templates",
             json!({"name": "Reminder", "message": "See you at {{time}}"}),
         )
         .await;
+    assert_eq!(
+        (status, err["code"].as_str(), err["field"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_template"),
+            Some("message")
+        ),
+        "an unknown placeholder"
+    );
+    let (status, template) = agent
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Reminder", "message": "See you soon, {{contact.firstName|friend}}"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = agent
+        .patch(
+            &format!("/phone-sms/templates/{}", template["id"].as_str().unwrap()),
+            json!({"message": "{{contact.firstName"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an unclosed placeholder");
     let template_path = format!("/phone-sms/templates/{}", template["id"].as_str().unwrap());
     let (status, renamed) = agent
         .patch(&template_path, json!({"name": "Visit reminder"}))

@@ -32,6 +32,17 @@ pub struct ListTemplatesQuery {
     cursor: Option<String>,
 }
 
+/// A template's text: its placeholders must be ones the renderer knows.
+fn message_text(value: &str) -> Result<String, AppError> {
+    let message = text("message", value, MESSAGE_MAX)?;
+    upzento_domain::template::validate(&message).map_err(|e| AppError::BadRequest {
+        code: "invalid_template",
+        message: e.to_string(),
+        field: Some("message".into()),
+    })?;
+    Ok(message)
+}
+
 /// The tenant's templates, oldest first.
 #[utoipa::path(
     get,
@@ -76,7 +87,7 @@ pub async fn create(
     let template = SmsTemplate {
         id: uuid::Uuid::now_v7().to_string(),
         name: text("name", &new.name, NAME_MAX)?,
-        message: text("message", &new.message, MESSAGE_MAX)?,
+        message: message_text(&new.message)?,
         usage_count: 0,
         created_at: stamp.clone(),
         updated_at: stamp,
@@ -138,11 +149,7 @@ pub async fn update(
         .as_deref()
         .map(|n| text("name", n, NAME_MAX))
         .transpose()?;
-    let message = patch
-        .message
-        .as_deref()
-        .map(|m| text("message", m, MESSAGE_MAX))
-        .transpose()?;
+    let message = patch.message.as_deref().map(message_text).transpose()?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |current: &SmsTemplate| {
