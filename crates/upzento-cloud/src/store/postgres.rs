@@ -1802,28 +1802,13 @@ impl Store for PgStore {
                 &[&now],
             )
             .await?;
-        for row in &rows {
-            let tenant_id: String = row.try_get("tenant_id")?;
-            let before = campaign_from_row(row)?;
-            let mut after = before.clone();
-            after.status = CampaignStatus::Active;
-            after.started_at = Some(clock::rfc3339(now));
-            after.updated_at = clock::rfc3339(now);
-            let after = write_campaign(&tx, &tenant_id, after, false).await?;
-            record(
-                &tx,
-                &system(&tenant_id),
-                entity::SMS_CAMPAIGN,
-                &after.id,
-                "start",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                now,
-            )
-            .await?;
-        }
+        let started = system_update(&tx, &rows, "start", now, |c| {
+            c.status = CampaignStatus::Active;
+            c.started_at = Some(clock::rfc3339(now));
+        })
+        .await?;
         tx.commit().await?;
-        Ok(rows.len())
+        Ok(started)
     }
 
     async fn claim_campaign_recipients(
@@ -1940,28 +1925,13 @@ impl Store for PgStore {
                 &[],
             )
             .await?;
-        for row in &rows {
-            let tenant_id: String = row.try_get("tenant_id")?;
-            let before = campaign_from_row(row)?;
-            let mut after = before.clone();
-            after.status = CampaignStatus::Completed;
-            after.completed_at = Some(clock::rfc3339(now));
-            after.updated_at = clock::rfc3339(now);
-            let after = write_campaign(&tx, &tenant_id, after, false).await?;
-            record(
-                &tx,
-                &system(&tenant_id),
-                entity::SMS_CAMPAIGN,
-                &after.id,
-                "complete",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                now,
-            )
-            .await?;
-        }
+        let completed = system_update(&tx, &rows, "complete", now, |c| {
+            c.status = CampaignStatus::Completed;
+            c.completed_at = Some(clock::rfc3339(now));
+        })
+        .await?;
         tx.commit().await?;
-        Ok(rows.len())
+        Ok(completed)
     }
 
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
@@ -2715,6 +2685,37 @@ async fn write_call(
         )
         .await
         .map_err(anyhow::Error::from)?)
+}
+
+/// Changes that the campaign runner makes (start, complete) to the campaigns in
+/// `rows` (`tenant_id`, `data`), each with its feed entry.
+async fn system_update(
+    tx: &Transaction<'_>,
+    rows: &[Row],
+    action: &str,
+    now: OffsetDateTime,
+    change: impl Fn(&mut SmsCampaign),
+) -> anyhow::Result<usize> {
+    for row in rows {
+        let tenant_id: String = row.try_get("tenant_id")?;
+        let before = campaign_from_row(row)?;
+        let mut after = before.clone();
+        change(&mut after);
+        after.updated_at = clock::rfc3339(now);
+        let after = write_campaign(tx, &tenant_id, after, false).await?;
+        record(
+            tx,
+            &system(&tenant_id),
+            entity::SMS_CAMPAIGN,
+            &after.id,
+            action,
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            now,
+        )
+        .await?;
+    }
+    Ok(rows.len())
 }
 
 fn system(tenant_id: &str) -> Actor {

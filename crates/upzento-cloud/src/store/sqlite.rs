@@ -1630,25 +1630,10 @@ impl Store for SqliteStore {
                     rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
                         .map_err(anyhow::Error::from)?
                 };
-                let started = due.len();
-                for (tenant_id, before) in due {
-                    let mut after = before.clone();
-                    after.status = CampaignStatus::Active;
-                    after.started_at = Some(clock::rfc3339(now));
-                    after.updated_at = clock::rfc3339(now);
-                    let after = write_campaign(tx, &tenant_id, after, false)?;
-                    record(
-                        tx,
-                        &system(&tenant_id),
-                        entity::SMS_CAMPAIGN,
-                        &after.id,
-                        "start",
-                        Some(to_json(&before)?),
-                        Some(to_json(&after)?),
-                        ts(now),
-                    )?;
-                }
-                Ok(started)
+                system_update(tx, due, "start", now, |c| {
+                    c.status = CampaignStatus::Active;
+                    c.started_at = Some(clock::rfc3339(now));
+                })
             })
             .await?)
     }
@@ -1769,25 +1754,10 @@ impl Store for SqliteStore {
                     rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
                         .map_err(anyhow::Error::from)?
                 };
-                let completed = done.len();
-                for (tenant_id, before) in done {
-                    let mut after = before.clone();
-                    after.status = CampaignStatus::Completed;
-                    after.completed_at = Some(clock::rfc3339(now));
-                    after.updated_at = clock::rfc3339(now);
-                    let after = write_campaign(tx, &tenant_id, after, false)?;
-                    record(
-                        tx,
-                        &system(&tenant_id),
-                        entity::SMS_CAMPAIGN,
-                        &after.id,
-                        "complete",
-                        Some(to_json(&before)?),
-                        Some(to_json(&after)?),
-                        ts(now),
-                    )?;
-                }
-                Ok(completed)
+                system_update(tx, done, "complete", now, |c| {
+                    c.status = CampaignStatus::Completed;
+                    c.completed_at = Some(clock::rfc3339(now));
+                })
             })
             .await?)
     }
@@ -2498,6 +2468,34 @@ fn write_call(
     )
     .map_err(anyhow::Error::from)?;
     Ok(())
+}
+
+/// Changes that the campaign runner makes (start, complete), each with its feed entry.
+fn system_update(
+    tx: &Transaction<'_>,
+    campaigns: Vec<(String, SmsCampaign)>,
+    action: &str,
+    now: OffsetDateTime,
+    change: impl Fn(&mut SmsCampaign),
+) -> Result<usize, AppError> {
+    let count = campaigns.len();
+    for (tenant_id, before) in campaigns {
+        let mut after = before.clone();
+        change(&mut after);
+        after.updated_at = clock::rfc3339(now);
+        let after = write_campaign(tx, &tenant_id, after, false)?;
+        record(
+            tx,
+            &system(&tenant_id),
+            entity::SMS_CAMPAIGN,
+            &after.id,
+            action,
+            Some(to_json(&before)?),
+            Some(to_json(&after)?),
+            ts(now),
+        )?;
+    }
+    Ok(count)
 }
 
 fn system(tenant_id: &str) -> Actor {
