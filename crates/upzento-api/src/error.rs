@@ -13,6 +13,8 @@ pub enum ErrorCode {
     ServerError,
     StorageError,
     NotSignedIn,
+    /// The local cache could not be opened; it is being rebuilt from the cloud.
+    CacheUnreadable,
     Internal,
 }
 
@@ -44,6 +46,7 @@ impl From<ClientError> for ApiError {
             ErrorKind::Server => ErrorCode::ServerError,
             ErrorKind::Storage => ErrorCode::StorageError,
             ErrorKind::NotSignedIn => ErrorCode::NotSignedIn,
+            ErrorKind::CacheUnreadable => ErrorCode::CacheUnreadable,
         };
         if matches!(code, ErrorCode::StorageError | ErrorCode::ServerError) {
             tracing::error!(?code, message = %err.message, "command failed");

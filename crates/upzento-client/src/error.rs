@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Storage,
     /// The operation needs a signed-in account.
     NotSignedIn,
+    /// The local cache cannot be opened with its key, is damaged, or belongs to
+    /// another account: it is rebuilt from the cloud.
+    CacheUnreadable,
 }
 
 #[derive(Debug, Error)]

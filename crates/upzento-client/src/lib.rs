@@ -3,8 +3,10 @@
 //! * [`credentials`]: secrets in the OS keyring, and nowhere else.
 //! * [`cloud`]: the HTTP client of the tenant cloud's public API.
 //! * [`account`]: signing in and out of a tenant cloud.
+//! * [`cache`]: the encrypted local cache and the outbox.
 
 pub mod account;
+pub mod cache;
 pub mod cloud;
 pub mod credentials;
 mod error;

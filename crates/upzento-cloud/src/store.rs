@@ -206,22 +206,8 @@ pub type Apply<T> = Arc<dyn Fn(&T) -> Result<T, AppError> + Send + Sync>;
 /// A check of the current record inside the store's transaction (e.g. "not while active").
 pub type Guard<T> = Arc<dyn Fn(&T) -> Result<(), AppError> + Send + Sync>;
 
-/// Entity names in the change feed and the audit log.
-pub mod entity {
-    pub const PHONE_NUMBER: &str = "phoneNumber";
-    pub const SMS_TEMPLATE: &str = "smsTemplate";
-    pub const CONTACT: &str = "contact";
-    pub const CONVERSATION: &str = "conversation";
-    pub const SMS_MESSAGE: &str = "smsMessage";
-    pub const CALL: &str = "call";
-    pub const SMS_CAMPAIGN: &str = "smsCampaign";
-    /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
-    pub const CONVERSATION_READ: &str = "conversationRead";
-    /// Audit only: recipient lists can be long and stay out of the feed.
-    pub const CAMPAIGN_RECIPIENT: &str = "campaignRecipient";
-    /// Audit only: sign-ins and tokens never enter the change feed.
-    pub const TOKEN: &str = "token";
-}
+/// Entity names in the change feed and the audit log (wire format: defined in the domain).
+pub use upzento_domain::resources::entity;
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {

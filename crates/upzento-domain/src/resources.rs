@@ -800,6 +800,23 @@ pub struct CampaignRecipient {
     pub updated_at: String,
 }
 
+/// Entity names in the change feed (`Change::entity`) and the audit log.
+pub mod entity {
+    pub const PHONE_NUMBER: &str = "phoneNumber";
+    pub const SMS_TEMPLATE: &str = "smsTemplate";
+    pub const CONTACT: &str = "contact";
+    pub const CONVERSATION: &str = "conversation";
+    pub const SMS_MESSAGE: &str = "smsMessage";
+    pub const CALL: &str = "call";
+    pub const SMS_CAMPAIGN: &str = "smsCampaign";
+    /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
+    pub const CONVERSATION_READ: &str = "conversationRead";
+    /// Audit only: recipient lists can be long and stay out of the feed.
+    pub const CAMPAIGN_RECIPIENT: &str = "campaignRecipient";
+    /// Audit only: sign-ins and tokens never enter the change feed.
+    pub const TOKEN: &str = "token";
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

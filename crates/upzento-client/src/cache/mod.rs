@@ -1,0 +1,881 @@
+//! The local cache: everything the user may see, encrypted at rest (SQLCipher), so
+//! history stays browsable and searchable offline, plus the outbox of messages not
+//! yet accepted by the cloud.
+//!
+//! The cache never reads the clock: callers pass `now_ms`. It is synchronous; the
+//! sync driver runs it on a blocking thread.
+
+mod search;
+
+use std::fmt;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use upzento_domain::resources::{
+    Call, Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
+    SmsMessage, entity,
+};
+
+pub use search::{Fragment, MessageHit, SearchResults};
+
+use crate::{ClientError, ErrorKind};
+
+/// Migrations in order; `PRAGMA user_version` counts the applied ones. New ones are
+/// appended, never edited: an old cache opened by a newer app moves forward.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// The 256-bit SQLCipher key: random per cache, kept in the OS keyring only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    pub fn generate() -> Result<Self, ClientError> {
+        let mut key = [0_u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| ClientError::new(ErrorKind::Storage, format!("no randomness: {e}")))?;
+        Ok(Self(key))
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut key = [0_u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(key))
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CacheKey(..)")
+    }
+}
+
+/// Whose data a cache holds: a cache is never reused for another account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub cloud: String,
+    pub tenant_id: String,
+    pub user_id: String,
+}
+
+fn storage(e: impl fmt::Display) -> ClientError {
+    ClientError::new(ErrorKind::Storage, format!("local cache: {e}"))
+}
+
+impl From<rusqlite::Error> for ClientError {
+    fn from(e: rusqlite::Error) -> Self {
+        storage(e)
+    }
+}
+
+impl From<serde_json::Error> for ClientError {
+    fn from(e: serde_json::Error) -> Self {
+        storage(e)
+    }
+}
+
+/// Creation time of an RFC 3339 stamp in ms (the cloud writes `...T..:..:..mmmZ`).
+pub fn ms_of(stamp: &str) -> i64 {
+    time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+        .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// The preferred rowid of a message: time order first, a hash of the id to break ties.
+fn message_rowid(created_ms: i64, id: &str) -> i64 {
+    // FNV-1a: stable across versions and platforms, unlike std's hasher.
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    created_ms.max(0) * 1024 + i64::from(hash % 1024)
+}
+
+/// Which conversations the inbox shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InboxFilter {
+    #[default]
+    All,
+    Open,
+    Closed,
+    /// Assigned to the signed-in user.
+    Mine,
+}
+
+/// A row of the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxRow {
+    pub conversation: Conversation,
+    /// The contact's name when the number belongs to one.
+    pub contact_name: Option<String>,
+    pub unread: i64,
+    /// Messages of this conversation still in the outbox.
+    pub pending: i64,
+}
+
+/// Where an inbox page starts: after this row (last activity, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub last_activity_ms: i64,
+    pub id: String,
+}
+
+/// Which calls the history shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallQuery {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub from_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// A message the user wrote, waiting for the cloud to accept it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxItem {
+    pub seq: i64,
+    /// The `Idempotency-Key`: a retry never sends twice.
+    pub key: String,
+    pub conversation_id: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub to: Option<String>,
+    pub body: String,
+    pub template_id: Option<String>,
+    /// `pending`, or `failed` for good (with the cloud's reason) until retried or deleted.
+    pub state: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: i64,
+    pub created_ms: i64,
+}
+
+/// What to send: in a conversation, or to a number from one of the tenant's numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub conversation_id: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub to: Option<String>,
+    pub body: String,
+    pub template_id: Option<String>,
+}
+
+pub struct Cache {
+    conn: Connection,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache").finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Opens (or creates) the cache at `path` with `key`, for `owner`.
+    ///
+    /// A wrong key and a damaged file look alike to SQLCipher ("file is not a
+    /// database"): both are [`ErrorKind::CacheUnreadable`], after which the caller
+    /// may [`salvage_outbox`] and rebuild from the cloud. A cache of another account
+    /// is [`ErrorKind::CacheUnreadable`] too: it is never reused.
+    pub fn open(path: &Path, key: &CacheKey, owner: &Owner) -> Result<Self, ClientError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(storage)?;
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn, key, owner)
+    }
+
+    pub fn in_memory(owner: &Owner) -> Result<Self, ClientError> {
+        Self::init(Connection::open_in_memory()?, &CacheKey([7; 32]), owner)
+    }
+
+    fn init(mut conn: Connection, key: &CacheKey, owner: &Owner) -> Result<Self, ClientError> {
+        // A raw key skips SQLCipher's PBKDF2: the key is random, not a password.
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
+        let readable = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase) => unreadable(),
+                _ => storage(e),
+            });
+        readable?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        let stored: Option<Owner> = conn
+            .query_row(
+                "SELECT cloud, tenant_id, user_id FROM account WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Owner {
+                        cloud: r.get(0)?,
+                        tenant_id: r.get(1)?,
+                        user_id: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?;
+        match stored {
+            Some(stored) if stored != *owner => {
+                return Err(ClientError::new(
+                    ErrorKind::CacheUnreadable,
+                    "The local cache belongs to another account.",
+                ));
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO account (id, cloud, tenant_id, user_id) VALUES (1, ?1, ?2, ?3)",
+                    params![owner.cloud, owner.tenant_id, owner.user_id],
+                )?;
+            }
+        }
+        Ok(Self { conn })
+    }
+
+    /// Whether SQLite finds the file consistent (a quick check, not a full scan).
+    pub fn check(&self) -> Result<(), ClientError> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(ClientError::new(
+                ErrorKind::CacheUnreadable,
+                format!("The local cache is damaged: {verdict}"),
+            ))
+        }
+    }
+
+    /// The change-feed position the cached data covers.
+    pub fn cursor(&self) -> Result<i64, ClientError> {
+        Ok(self
+            .conn
+            .query_row("SELECT cursor FROM account WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    pub fn user_id(&self) -> Result<String, ClientError> {
+        Ok(self
+            .conn
+            .query_row("SELECT user_id FROM account WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    /// Applies a page of the change feed and moves the cursor to `cursor`, in one
+    /// transaction: a crash leaves either both or neither.
+    pub fn apply(&mut self, changes: &[Change], cursor: i64) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            apply_one(&tx, change)?;
+        }
+        tx.execute(
+            "UPDATE account SET cursor = ?1 WHERE id = 1 AND cursor < ?1",
+            [cursor],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores records the client got outside the feed (e.g. the answer to a send).
+    /// The feed will bring them again; applying twice changes nothing.
+    pub fn put_message(&mut self, message: &SmsMessage) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        upsert_message(&tx, message)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An inbox page, newest activity first.
+    pub fn inbox(
+        &self,
+        filter: InboxFilter,
+        after: Option<&InboxCursor>,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>, ClientError> {
+        let me = self.user_id()?;
+        let (after_ms, after_id) = after.map_or((i64::MAX, String::new()), |a| {
+            (a.last_activity_ms, a.id.clone())
+        });
+        let (status, mine) = match filter {
+            InboxFilter::All => (None, false),
+            InboxFilter::Open => (Some("open"), false),
+            InboxFilter::Closed => (Some("closed"), false),
+            InboxFilter::Mine => (None, true),
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.data,
+                    ct.name,
+                    (SELECT COUNT(*) FROM message m
+                     WHERE m.conversation_id = c.id AND m.inbound = 1
+                       AND m.rowid > COALESCE((SELECT r.read_ms * 1024 + 1023 FROM read_marker r
+                                               WHERE r.conversation_id = c.id AND r.user_id = ?1), -1)),
+                    (SELECT COUNT(*) FROM outbox o WHERE o.conversation_id = c.id)
+             FROM conversation c
+             LEFT JOIN contact ct ON ct.id = c.contact_id
+             WHERE (?2 IS NULL OR c.status = ?2)
+               AND (?3 = 0 OR c.assigned_to = ?1)
+               AND (c.last_activity_ms < ?4 OR (c.last_activity_ms = ?4 AND c.id < ?5))
+             ORDER BY c.last_activity_ms DESC, c.id DESC
+             LIMIT ?6",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                me,
+                status,
+                i64::from(mine),
+                after_ms,
+                after_id,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (data, contact_name, unread, pending) = row?;
+            out.push(InboxRow {
+                conversation: serde_json::from_str(&data)?,
+                contact_name,
+                unread,
+                pending,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn conversation(&self, id: &str) -> Result<Option<Conversation>, ClientError> {
+        self.json_by_id("SELECT data FROM conversation WHERE id = ?1", id)
+    }
+
+    /// A conversation's messages, newest first, before the message `before` when given.
+    pub fn messages(
+        &self,
+        conversation_id: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SmsMessage>, ClientError> {
+        let before_rowid: i64 = match before {
+            Some(id) => self
+                .conn
+                .query_row("SELECT rowid FROM message WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(i64::MAX),
+            None => i64::MAX,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM message WHERE conversation_id = ?1 AND rowid < ?2
+             ORDER BY rowid DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                conversation_id,
+                before_rowid,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+    }
+
+    pub fn contact(&self, id: &str) -> Result<Option<Contact>, ClientError> {
+        self.json_by_id("SELECT data FROM contact WHERE id = ?1", id)
+    }
+
+    /// The contact that has this E.164 number.
+    pub fn contact_by_number(&self, number: &str) -> Result<Option<Contact>, ClientError> {
+        self.json_by_id(
+            "SELECT c.data FROM contact_number n JOIN contact c ON c.id = n.contact_id
+             WHERE n.number = ?1",
+            number,
+        )
+    }
+
+    pub fn call(&self, id: &str) -> Result<Option<Call>, ClientError> {
+        self.json_by_id("SELECT data FROM call WHERE id = ?1", id)
+    }
+
+    /// Calls, newest first, before the call (start ms, id) when given.
+    pub fn calls(
+        &self,
+        query: &CallQuery,
+        before: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Call>, ClientError> {
+        let (before_ms, before_id) = before.unwrap_or((i64::MAX, ""));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM call
+             WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR start_ms >= ?3) AND (?4 IS NULL OR start_ms < ?4)
+               AND (start_ms < ?5 OR (start_ms = ?5 AND id < ?6))
+             ORDER BY start_ms DESC, id DESC LIMIT ?7",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                query.kind,
+                query.status,
+                query.from_ms,
+                query.until_ms,
+                before_ms,
+                before_id,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+    }
+
+    /// Records of a small entity (numbers, templates, campaigns), in id order.
+    pub fn records<T: DeserializeOwned>(&self, entity: &str) -> Result<Vec<T>, ClientError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data FROM record WHERE entity = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([entity], |r| r.get::<_, String>(0))?;
+        rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+    }
+
+    /// Counts of what the cache holds (diagnostics, benchmarks).
+    pub fn counts(&self) -> Result<(i64, i64), ClientError> {
+        let conversations = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM conversation", [], |r| r.get(0))?;
+        let messages = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM message", [], |r| r.get(0))?;
+        Ok((conversations, messages))
+    }
+
+    fn json_by_id<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        id: &str,
+    ) -> Result<Option<T>, ClientError> {
+        let data: Option<String> = self
+            .conn
+            .prepare_cached(sql)?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
+    }
+
+    // The outbox.
+
+    /// Stores a message to send, pending, under a fresh idempotency key.
+    pub fn enqueue(&mut self, draft: &Draft, now_ms: i64) -> Result<OutboxItem, ClientError> {
+        let key = format!("desktop-{}", uuid_like()?);
+        self.conn.execute(
+            "INSERT INTO outbox (key, conversation_id, phone_number_id, to_number, body, template_id,
+                                 state, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            params![
+                key,
+                draft.conversation_id,
+                draft.phone_number_id,
+                draft.to,
+                draft.body,
+                draft.template_id,
+                now_ms
+            ],
+        )?;
+        self.outbox_item(&key)?
+            .ok_or_else(|| storage("the outbox lost a message it just stored"))
+    }
+
+    /// Everything in the outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, ClientError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY seq"))?;
+        let rows = stmt.query_map([], outbox_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>, ClientError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = ?1"
+            ))?
+            .query_row([key], outbox_from_row)
+            .optional()?)
+    }
+
+    /// The next message to send: the oldest pending one.
+    pub fn next_pending(&self) -> Result<Option<OutboxItem>, ClientError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1"
+            ))?
+            .query_row([], outbox_from_row)
+            .optional()?)
+    }
+
+    /// The cloud accepted the message: it leaves the outbox and joins its conversation,
+    /// in one transaction.
+    pub fn outbox_sent(&mut self, key: &str, message: &SmsMessage) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM outbox WHERE key = ?1", [key])?;
+        upsert_message(&tx, message)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An attempt failed for a passing reason: count it, keep the message pending.
+    pub fn outbox_attempted(&mut self, key: &str) -> Result<(), ClientError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE key = ?1",
+            [key],
+        )?;
+        Ok(())
+    }
+
+    /// The cloud refused the message for good: it stays, failed, with the reason.
+    pub fn outbox_failed(
+        &mut self,
+        key: &str,
+        code: &str,
+        message: &str,
+    ) -> Result<(), ClientError> {
+        self.conn.execute(
+            "UPDATE outbox SET state = 'failed', error_code = ?2, error_message = ?3,
+                               attempts = attempts + 1
+             WHERE key = ?1",
+            params![key, code, message],
+        )?;
+        Ok(())
+    }
+
+    /// Puts a failed message back in line (at the end: it keeps its key, so a send that
+    /// did reach the cloud is not repeated).
+    pub fn outbox_retry(&mut self, key: &str) -> Result<bool, ClientError> {
+        let tx = self.conn.transaction()?;
+        let Some(item) = tx
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = ?1"
+            ))?
+            .query_row([key], outbox_from_row)
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        tx.execute("DELETE FROM outbox WHERE key = ?1", [key])?;
+        tx.execute(
+            "INSERT INTO outbox (key, conversation_id, phone_number_id, to_number, body, template_id,
+                                 state, attempts, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)",
+            params![
+                item.key,
+                item.conversation_id,
+                item.phone_number_id,
+                item.to,
+                item.body,
+                item.template_id,
+                item.attempts,
+                item.created_ms
+            ],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    pub fn outbox_delete(&mut self, key: &str) -> Result<bool, ClientError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM outbox WHERE key = ?1", [key])?
+            > 0)
+    }
+
+    /// Puts outbox items saved from a damaged cache into this one, keys kept.
+    pub fn restore_outbox(&mut self, items: &[OutboxItem]) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        for item in items {
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (key, conversation_id, phone_number_id, to_number, body,
+                                               template_id, state, error_code, error_message, attempts, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    item.key,
+                    item.conversation_id,
+                    item.phone_number_id,
+                    item.to,
+                    item.body,
+                    item.template_id,
+                    item.state,
+                    item.error_code,
+                    item.error_message,
+                    item.attempts,
+                    item.created_ms
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Reads what can be read of the outbox of a cache that will not open cleanly.
+pub fn salvage_outbox(path: &Path, key: &CacheKey) -> Vec<OutboxItem> {
+    let read = || -> Result<Vec<OutboxItem>, rusqlite::Error> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY seq"))?;
+        let rows = stmt.query_map([], outbox_from_row)?;
+        // Rows that cannot be read are left behind; the rest is saved.
+        Ok(rows.filter_map(Result::ok).collect())
+    };
+    read().unwrap_or_default()
+}
+
+fn unreadable() -> ClientError {
+    ClientError::new(
+        ErrorKind::CacheUnreadable,
+        "The local cache cannot be read: its key does not fit or the file is damaged.",
+    )
+}
+
+fn uuid_like() -> Result<String, ClientError> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ClientError::new(ErrorKind::Storage, format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+const OUTBOX_COLUMNS: &str = "seq, key, conversation_id, phone_number_id, to_number, body, \
+     template_id, state, error_code, error_message, attempts, created_ms";
+
+fn outbox_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    Ok(OutboxItem {
+        seq: r.get(0)?,
+        key: r.get(1)?,
+        conversation_id: r.get(2)?,
+        phone_number_id: r.get(3)?,
+        to: r.get(4)?,
+        body: r.get(5)?,
+        template_id: r.get(6)?,
+        state: r.get(7)?,
+        error_code: r.get(8)?,
+        error_message: r.get(9)?,
+        attempts: r.get(10)?,
+        created_ms: r.get(11)?,
+    })
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), ClientError> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(ClientError::new(
+            ErrorKind::CacheUnreadable,
+            "The local cache was written by a newer version of the app.",
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn data<T: DeserializeOwned>(change: &Change) -> Result<T, ClientError> {
+    let value = change
+        .data
+        .clone()
+        .ok_or_else(|| storage(format!("change {} has no data", change.seq)))?;
+    Ok(serde_json::from_value(value)?)
+}
+
+fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
+    let delete = change.op == ChangeOp::Delete;
+    match change.entity.as_str() {
+        entity::CONVERSATION => {
+            if delete {
+                tx.execute("DELETE FROM conversation WHERE id = ?1", [&change.id])?;
+            } else {
+                let c: Conversation = data(change)?;
+                tx.prepare_cached(
+                    "INSERT INTO conversation (id, last_activity_ms, status, assigned_to, contact_id, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,
+                         status = excluded.status, assigned_to = excluded.assigned_to,
+                         contact_id = excluded.contact_id, data = excluded.data",
+                )?
+                .execute(params![
+                    c.id,
+                    ms_of(&c.last_activity_at),
+                    match c.status {
+                        ConversationStatus::Open => "open",
+                        ConversationStatus::Closed => "closed",
+                    },
+                    c.assigned_to,
+                    c.contact_id,
+                    serde_json::to_string(&c)?
+                ])?;
+            }
+        }
+        entity::SMS_MESSAGE => {
+            if delete {
+                tx.execute("DELETE FROM message WHERE id = ?1", [&change.id])?;
+            } else {
+                upsert_message(tx, &data(change)?)?;
+            }
+        }
+        entity::CONTACT => {
+            tx.execute(
+                "DELETE FROM contact_number WHERE contact_id = ?1",
+                [&change.id],
+            )?;
+            if delete {
+                tx.execute("DELETE FROM contact WHERE id = ?1", [&change.id])?;
+            } else {
+                upsert_contact(tx, &data(change)?)?;
+            }
+        }
+        entity::CALL => {
+            if delete {
+                tx.execute("DELETE FROM call WHERE id = ?1", [&change.id])?;
+            } else {
+                let c: Call = data(change)?;
+                tx.prepare_cached(
+                    "INSERT INTO call (id, start_ms, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms,
+                         kind = excluded.kind, status = excluded.status, data = excluded.data",
+                )?
+                .execute(params![
+                    c.id,
+                    ms_of(&c.start_time),
+                    c.kind.as_str(),
+                    c.status.as_str(),
+                    serde_json::to_string(&c)?
+                ])?;
+            }
+        }
+        entity::CONVERSATION_READ => {
+            if !delete {
+                let r: ConversationRead = data(change)?;
+                tx.prepare_cached(
+                    "INSERT INTO read_marker (conversation_id, user_id, read_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (conversation_id, user_id)
+                     DO UPDATE SET read_ms = MAX(read_ms, excluded.read_ms)",
+                )?
+                .execute(params![r.conversation_id, r.user_id, ms_of(&r.read_at)])?;
+            }
+        }
+        // Numbers, templates, campaigns and whatever a newer cloud adds: kept whole.
+        other => {
+            if delete {
+                tx.execute(
+                    "DELETE FROM record WHERE entity = ?1 AND id = ?2",
+                    params![other, change.id],
+                )?;
+            } else {
+                let value = change.data.clone().unwrap_or(serde_json::Value::Null);
+                tx.prepare_cached(
+                    "INSERT INTO record (entity, id, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data",
+                )?
+                .execute(params![other, change.id, value.to_string()])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn upsert_message(tx: &Transaction<'_>, m: &SmsMessage) -> Result<(), ClientError> {
+    let json = serde_json::to_string(m)?;
+    let updated = tx
+        .prepare_cached(
+            "UPDATE message SET data = ?2, body = CASE WHEN body = ?3 THEN body ELSE ?3 END
+             WHERE id = ?1",
+        )?
+        .execute(params![m.id, json, m.message])?;
+    if updated > 0 {
+        return Ok(());
+    }
+    let mut rowid = message_rowid(ms_of(&m.created_at), &m.id);
+    // Two messages in the same millisecond with the same id bits: take the next free slot.
+    while tx
+        .prepare_cached("SELECT 1 FROM message WHERE rowid = ?1")?
+        .exists([rowid])?
+    {
+        rowid += 1;
+    }
+    tx.prepare_cached(
+        "INSERT INTO message (rowid, id, conversation_id, inbound, body, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        rowid,
+        m.id,
+        m.conversation_id,
+        i64::from(m.direction == Direction::Inbound),
+        m.message,
+        json
+    ])?;
+    Ok(())
+}
+
+fn upsert_contact(tx: &Transaction<'_>, c: &Contact) -> Result<(), ClientError> {
+    let name = match &c.last_name {
+        Some(last) if !last.trim().is_empty() => format!("{} {}", c.first_name, last),
+        _ => c.first_name.clone(),
+    };
+    let mut terms = vec![name.clone()];
+    terms.extend(c.email.clone());
+    for number in &c.phone_numbers {
+        // "+14155550101" and "4155550101" and "0101": digits match as prefixes too.
+        terms.push(number.trim_start_matches('+').to_owned());
+        if number.len() > 4 {
+            terms.push(number[number.len().saturating_sub(10)..].to_owned());
+        }
+    }
+    let terms = terms.join(" ");
+    let json = serde_json::to_string(c)?;
+    let updated = tx
+        .prepare_cached("UPDATE contact SET name = ?2, terms = ?3, data = ?4 WHERE id = ?1")?
+        .execute(params![c.id, name, terms, json])?;
+    if updated == 0 {
+        tx.prepare_cached("INSERT INTO contact (id, name, terms, data) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![c.id, name, terms, json])?;
+    }
+    for number in &c.phone_numbers {
+        tx.prepare_cached(
+            "INSERT INTO contact_number (number, contact_id) VALUES (?1, ?2)
+             ON CONFLICT (number) DO UPDATE SET contact_id = excluded.contact_id",
+        )?
+        .execute(params![number, c.id])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

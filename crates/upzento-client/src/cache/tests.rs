@@ -1,0 +1,433 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use upzento_domain::resources::{Change, ChangeOp, MessageStatus};
+
+use super::*;
+
+fn owner() -> Owner {
+    Owner {
+        cloud: "http://127.0.0.1:1/".into(),
+        tenant_id: "t1".into(),
+        user_id: "me".into(),
+    }
+}
+
+fn stamp(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn change(seq: i64, entity: &str, id: &str, data: serde_json::Value) -> Change {
+    Change {
+        seq,
+        entity: entity.into(),
+        id: id.into(),
+        op: ChangeOp::Upsert,
+        data: Some(data),
+        changed_at: stamp(0),
+    }
+}
+
+fn conversation(
+    id: &str,
+    contact: &str,
+    activity_ms: i64,
+    status: &str,
+    assignee: Option<&str>,
+) -> serde_json::Value {
+    json!({"id": id, "phoneNumberId": "n1", "ourNumber": "+14155552671", "contactNumber": contact,
+        "contactId": null, "status": status, "assignedTo": assignee, "lastMessageAt": null,
+        "lastMessagePreview": null, "lastActivityAt": stamp(activity_ms),
+        "createdAt": stamp(0), "updatedAt": stamp(activity_ms)})
+}
+
+fn message(id: &str, conversation: &str, inbound: bool, body: &str, ms: i64) -> serde_json::Value {
+    json!({"id": id, "conversationId": conversation, "phoneNumberId": "n1", "contactId": null,
+        "direction": if inbound { "inbound" } else { "outbound" }, "message": body,
+        "status": if inbound { "received" } else { "delivered" }, "errorCode": null, "errorMessage": null,
+        "encoding": "gsm7", "segments": 1, "campaignId": null, "sentBy": null, "provider": "sandbox",
+        "providerMessageId": null, "createdAt": stamp(ms), "updatedAt": stamp(ms)})
+}
+
+fn seeded() -> Cache {
+    let mut cache = Cache::in_memory(&owner()).unwrap();
+    let changes = vec![
+        change(
+            1,
+            entity::CONTACT,
+            "k1",
+            json!({"id": "k1", "firstName": "Ada", "lastName": "Lovelace",
+            "phoneNumbers": ["+14155550101"], "email": "ada@example.com", "tags": [], "timeZone": null,
+            "optedOut": false, "optedOutAt": null, "createdAt": stamp(0), "updatedAt": stamp(0)}),
+        ),
+        change(
+            2,
+            entity::CONVERSATION,
+            "c1",
+            conversation("c1", "+14155550101", 3_000, "open", Some("me")),
+        ),
+        change(
+            3,
+            entity::CONVERSATION,
+            "c2",
+            conversation("c2", "+14155550102", 5_000, "closed", None),
+        ),
+        change(
+            4,
+            entity::CONVERSATION,
+            "c3",
+            conversation("c3", "+14155550103", 4_000, "open", Some("other")),
+        ),
+        change(
+            5,
+            entity::SMS_MESSAGE,
+            "m1",
+            message("m1", "c1", true, "Can I move my appointment?", 1_000),
+        ),
+        change(
+            6,
+            entity::SMS_MESSAGE,
+            "m2",
+            message("m2", "c1", false, "Sure, which day?", 2_000),
+        ),
+        change(
+            7,
+            entity::SMS_MESSAGE,
+            "m3",
+            message("m3", "c1", true, "Tuesday appointment please", 3_000),
+        ),
+        change(
+            8,
+            entity::SMS_MESSAGE,
+            "m4",
+            message("m4", "c2", true, "Thanks for the café voucher", 5_000),
+        ),
+        change(
+            9,
+            entity::SMS_TEMPLATE,
+            "t1",
+            json!({"id": "t1", "name": "Hi", "message": "Hello",
+            "usageCount": 0, "createdAt": stamp(0), "updatedAt": stamp(0)}),
+        ),
+    ];
+    cache.apply(&changes, 9).unwrap();
+    cache
+}
+
+#[test]
+fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
+    let mut cache = seeded();
+    assert_eq!(cache.cursor().unwrap(), 9);
+    let inbox = cache.inbox(InboxFilter::All, None, 50).unwrap();
+    let ids: Vec<&str> = inbox.iter().map(|r| r.conversation.id.as_str()).collect();
+    assert_eq!(ids, vec!["c2", "c3", "c1"]);
+    let c1 = inbox.iter().find(|r| r.conversation.id == "c1").unwrap();
+    assert_eq!((c1.unread, c1.contact_name.as_deref()), (2, None));
+    // The contact is linked once the conversation names it.
+    let mut linked = conversation("c1", "+14155550101", 3_000, "open", Some("me"));
+    linked["contactId"] = json!("k1");
+    cache
+        .apply(&[change(10, entity::CONVERSATION, "c1", linked)], 10)
+        .unwrap();
+    // Read up to the first message: one unread left. Another user's marker changes nothing.
+    cache
+        .apply(
+            &[
+                change(
+                    11,
+                    entity::CONVERSATION_READ,
+                    "c1:me",
+                    json!({"conversationId": "c1", "userId": "me", "readAt": stamp(1_000)}),
+                ),
+                change(
+                    12,
+                    entity::CONVERSATION_READ,
+                    "c1:other",
+                    json!({"conversationId": "c1", "userId": "other", "readAt": stamp(9_000)}),
+                ),
+            ],
+            12,
+        )
+        .unwrap();
+    let inbox = cache.inbox(InboxFilter::All, None, 50).unwrap();
+    let c1 = inbox.iter().find(|r| r.conversation.id == "c1").unwrap();
+    assert_eq!(
+        (c1.unread, c1.contact_name.as_deref()),
+        (1, Some("Ada Lovelace"))
+    );
+
+    let only = |filter| {
+        cache
+            .inbox(filter, None, 50)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.conversation.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(only(InboxFilter::Open), vec!["c3", "c1"]);
+    assert_eq!(only(InboxFilter::Closed), vec!["c2"]);
+    assert_eq!(only(InboxFilter::Mine), vec!["c1"]);
+    // Paging.
+    let first = cache.inbox(InboxFilter::All, None, 2).unwrap();
+    let last = first.last().unwrap();
+    let cursor = InboxCursor {
+        last_activity_ms: ms_of(&last.conversation.last_activity_at),
+        id: last.conversation.id.clone(),
+    };
+    let rest = cache.inbox(InboxFilter::All, Some(&cursor), 2).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].conversation.id, "c1");
+}
+
+#[test]
+fn messages_come_newest_first_and_applying_twice_changes_nothing() {
+    let mut cache = seeded();
+    let bodies = |cache: &Cache, before: Option<&str>| {
+        cache
+            .messages("c1", before, 2)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bodies(&cache, None), vec!["m3", "m2"]);
+    assert_eq!(bodies(&cache, Some("m2")), vec!["m1"]);
+    // The same page again (a retry after a crash before the cursor moved): no doubles.
+    let again = vec![change(
+        5,
+        entity::SMS_MESSAGE,
+        "m1",
+        message("m1", "c1", true, "Can I move my appointment?", 1_000),
+    )];
+    cache.apply(&again, 5).unwrap();
+    assert_eq!(cache.counts().unwrap(), (3, 4));
+    assert_eq!(cache.cursor().unwrap(), 9, "the cursor never moves back");
+    // A status change keeps the message where it was.
+    let mut delivered = message("m2", "c1", false, "Sure, which day?", 2_000);
+    delivered["status"] = json!("failed");
+    cache
+        .apply(&[change(10, entity::SMS_MESSAGE, "m2", delivered)], 10)
+        .unwrap();
+    let m2 = cache
+        .messages("c1", None, 10)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == "m2")
+        .unwrap();
+    assert_eq!(m2.status, MessageStatus::Failed);
+    assert_eq!(bodies(&cache, None), vec!["m3", "m2"]);
+    // Deletions.
+    let gone = Change {
+        op: ChangeOp::Delete,
+        data: None,
+        ..change(11, entity::SMS_MESSAGE, "m3", json!(null))
+    };
+    cache.apply(&[gone], 11).unwrap();
+    assert_eq!(bodies(&cache, None), vec!["m2", "m1"]);
+    assert_eq!(
+        cache.search("tuesday", 10).unwrap().messages.len(),
+        0,
+        "the index forgets it too"
+    );
+    let templates: Vec<upzento_domain::resources::SmsTemplate> =
+        cache.records(entity::SMS_TEMPLATE).unwrap();
+    assert_eq!(templates[0].name, "Hi");
+}
+
+#[test]
+fn messages_of_the_same_millisecond_all_find_a_place() {
+    let mut cache = seeded();
+    let same: Vec<Change> = (0..50)
+        .map(|i| {
+            change(
+                20 + i,
+                entity::SMS_MESSAGE,
+                &format!("x{i}"),
+                message(&format!("x{i}"), "c3", true, "burst", 7_000),
+            )
+        })
+        .collect();
+    cache.apply(&same, 70).unwrap();
+    assert_eq!(cache.messages("c3", None, 100).unwrap().len(), 50);
+    assert_eq!(cache.search("burst", 100).unwrap().messages.len(), 50);
+}
+
+#[test]
+fn search_finds_words_newest_first_and_marks_them() {
+    let cache = seeded();
+    let found = cache.search("appoint", 10).unwrap();
+    let ids: Vec<&str> = found
+        .messages
+        .iter()
+        .map(|h| h.message.id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["m3", "m1"]);
+    assert_eq!(
+        found.messages[0].fragments,
+        vec![
+            Fragment {
+                text: "Tuesday ".into(),
+                hit: false
+            },
+            Fragment {
+                text: "appointment".into(),
+                hit: true
+            },
+            Fragment {
+                text: " please".into(),
+                hit: false
+            },
+        ]
+    );
+    assert_eq!(
+        cache.search("cafe", 10).unwrap().messages.len(),
+        1,
+        "accents fold"
+    );
+    assert_eq!(
+        cache
+            .search("appointment tuesday", 10)
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+    let contacts = |q: &str| cache.search(q, 10).unwrap().contacts.len();
+    assert_eq!(contacts("lovel"), 1);
+    assert_eq!(contacts("4155550101"), 1);
+    assert_eq!(contacts("ada@example"), 1);
+    assert_eq!(contacts("nobody"), 0);
+    assert_eq!(cache.search("\"(*", 10).unwrap(), SearchResults::default());
+    assert_eq!(
+        cache
+            .contact_by_number("+14155550101")
+            .unwrap()
+            .unwrap()
+            .first_name,
+        "Ada"
+    );
+}
+
+#[test]
+fn the_outbox_keeps_order_failure_reasons_and_keys() {
+    let mut cache = seeded();
+    let draft = |body: &str| Draft {
+        conversation_id: Some("c1".into()),
+        phone_number_id: None,
+        to: None,
+        body: body.into(),
+        template_id: None,
+    };
+    let a = cache.enqueue(&draft("first"), 10_000).unwrap();
+    let b = cache.enqueue(&draft("second"), 10_001).unwrap();
+    assert_ne!(a.key, b.key);
+    assert_eq!(cache.next_pending().unwrap().unwrap().key, a.key);
+    assert_eq!(
+        cache
+            .inbox(InboxFilter::All, None, 50)
+            .unwrap()
+            .iter()
+            .find(|r| r.conversation.id == "c1")
+            .unwrap()
+            .pending,
+        2
+    );
+    cache.outbox_attempted(&a.key).unwrap();
+    assert_eq!(
+        cache.next_pending().unwrap().unwrap().attempts,
+        1,
+        "still first after a passing failure"
+    );
+    cache
+        .outbox_failed(&a.key, "opted_out", "They opted out.")
+        .unwrap();
+    assert_eq!(cache.next_pending().unwrap().unwrap().key, b.key);
+    let sent: SmsMessage =
+        serde_json::from_value(message("m9", "c1", false, "second", 10_500)).unwrap();
+    cache.outbox_sent(&b.key, &sent).unwrap();
+    assert_eq!(cache.messages("c1", None, 1).unwrap()[0].id, "m9");
+    assert!(cache.next_pending().unwrap().is_none());
+    let failed = cache.outbox().unwrap();
+    assert_eq!(
+        (
+            failed.len(),
+            failed[0].state.as_str(),
+            failed[0].error_code.as_deref()
+        ),
+        (1, "failed", Some("opted_out"))
+    );
+    assert!(cache.outbox_retry(&a.key).unwrap());
+    let retried = cache.next_pending().unwrap().unwrap();
+    assert_eq!(
+        (retried.key.as_str(), retried.body.as_str()),
+        (a.key.as_str(), "first"),
+        "the key survives a retry"
+    );
+    assert!(cache.outbox_delete(&a.key).unwrap());
+    assert!(cache.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn a_wrong_key_another_account_and_a_damaged_file_are_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let key = CacheKey::generate().unwrap();
+    {
+        let mut cache = Cache::open(&path, &key, &owner()).unwrap();
+        cache
+            .enqueue(
+                &Draft {
+                    conversation_id: Some("c1".into()),
+                    phone_number_id: None,
+                    to: None,
+                    body: "keep me".into(),
+                    template_id: None,
+                },
+                1,
+            )
+            .unwrap();
+        cache
+            .apply(
+                &[change(
+                    1,
+                    entity::CONVERSATION,
+                    "c1",
+                    conversation("c1", "+1", 1, "open", None),
+                )],
+                1,
+            )
+            .unwrap();
+    }
+    // The file is encrypted: no plaintext of the message on disk.
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(7).any(|w| w == b"keep me"));
+    assert!(!bytes.starts_with(b"SQLite format 3"));
+    let err = Cache::open(&path, &CacheKey::generate().unwrap(), &owner()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::CacheUnreadable, "{err}");
+    let stranger = Owner {
+        user_id: "someone".into(),
+        ..owner()
+    };
+    assert_eq!(
+        Cache::open(&path, &key, &stranger).unwrap_err().kind,
+        ErrorKind::CacheUnreadable
+    );
+    // The right key still opens it, and the outbox can be saved from it.
+    assert_eq!(salvage_outbox(&path, &key)[0].body, "keep me");
+    let cache = Cache::open(&path, &key, &owner()).unwrap();
+    cache.check().unwrap();
+    drop(cache);
+    // Garbage over the file: unreadable, nothing to salvage, no panic.
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("cache.db-wal"));
+    assert_eq!(
+        Cache::open(&path, &key, &owner()).unwrap_err().kind,
+        ErrorKind::CacheUnreadable
+    );
+    assert!(salvage_outbox(&path, &key).is_empty());
+    assert_eq!(CacheKey::from_hex(&key.to_hex()), Some(key.clone()));
+    assert_eq!(format!("{key:?}"), "CacheKey(..)");
+    assert!(CacheKey::from_hex("zz").is_none());
+}
