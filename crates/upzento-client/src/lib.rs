@@ -10,5 +10,6 @@ pub mod cache;
 pub mod cloud;
 pub mod credentials;
 mod error;
+pub mod sync;
 
 pub use error::{ClientError, ErrorKind};
