@@ -47,9 +47,14 @@ pub fn parse_base_url(input: &str) -> Result<Url, ClientError> {
 
 impl CloudClient {
     pub fn new(base: Url) -> Result<Self, ClientError> {
+        Self::with_timeout(base, Duration::from_secs(20))
+    }
+
+    /// A client whose requests give up after `timeout` (the live stream excepted).
+    pub fn with_timeout(base: Url, timeout: Duration) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .timeout(timeout)
             .user_agent(concat!("upzento-phone/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::new(ErrorKind::Storage, format!("HTTP client: {e}")))?;
@@ -58,6 +63,14 @@ impl CloudClient {
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn endpoint(&self, path: &str) -> Result<Url, ClientError> {
+        self.url(path)
     }
 
     fn url(&self, path: &str) -> Result<Url, ClientError> {

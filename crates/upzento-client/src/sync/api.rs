@@ -1,0 +1,217 @@
+//! The calls the sync driver makes to the cloud's public API, with failures
+//! sorted the way the sync machine needs them.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::sync::mpsc;
+use upzento_domain::resources::{Change, ChangeFeed, NewSmsMessage, SmsMessage};
+use upzento_domain::wire::ErrorBody;
+
+use super::machine::Failure;
+use crate::cloud::CloudClient;
+
+/// How a send ended when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Refused for good (opted out, invalid number, ...): the message fails with this reason.
+    Refused { code: String, message: String },
+    /// Worth trying again later.
+    Failed(Failure),
+}
+
+fn failure_of(status: StatusCode) -> Failure {
+    match status {
+        StatusCode::UNAUTHORIZED => Failure::Unauthorized,
+        _ => Failure::Server,
+    }
+}
+
+fn transport(err: &reqwest::Error) -> Failure {
+    tracing::debug!(error = %err, "cloud request failed");
+    Failure::Unreachable
+}
+
+impl CloudClient {
+    /// One page of the change feed after `since`.
+    pub async fn changes(
+        &self,
+        token: &str,
+        since: i64,
+        limit: u32,
+    ) -> Result<ChangeFeed, Failure> {
+        let url = self
+            .endpoint(&format!("phone-sms/changes?since={since}&limit={limit}"))
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        response.json().await.map_err(|e| transport(&e))
+    }
+
+    /// Sends a message exactly once per `key` (the cloud's `Idempotency-Key`).
+    pub async fn send_message(
+        &self,
+        token: &str,
+        key: &str,
+        message: &NewSmsMessage,
+    ) -> Result<SmsMessage, SendError> {
+        let url = self
+            .endpoint("phone-sms/messages")
+            .map_err(|_| SendError::Failed(Failure::Server))?;
+        let response = self
+            .http()
+            .post(url)
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(message)
+            .send()
+            .await
+            .map_err(|e| SendError::Failed(transport(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json()
+                .await
+                .map_err(|e| SendError::Failed(transport(&e)));
+        }
+        let permanent = status.is_client_error()
+            && !matches!(
+                status,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::REQUEST_TIMEOUT
+                    | StatusCode::TOO_MANY_REQUESTS
+            );
+        if !permanent {
+            return Err(SendError::Failed(failure_of(status)));
+        }
+        let body: Option<ErrorBody> = response.json().await.ok();
+        Err(SendError::Refused {
+            code: body
+                .as_ref()
+                .map_or_else(|| "refused".into(), |b| b.code.clone()),
+            message: body.map_or_else(|| status.to_string(), |b| b.message),
+        })
+    }
+
+    /// Marks a conversation read by the signed-in user.
+    pub async fn mark_read(&self, token: &str, conversation_id: &str) -> Result<(), Failure> {
+        let url = self
+            .endpoint(&format!("phone-sms/conversations/{conversation_id}/read"))
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .post(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(failure_of(response.status()))
+        }
+    }
+}
+
+/// What the live stream reader reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Opened,
+    /// Bytes arrived (a keep-alive, or the start of an event).
+    Activity,
+    Change(Box<Change>),
+    Ended(Option<Failure>),
+}
+
+/// Reads `GET /phone-sms/events?since=..` until it ends or `items` is dropped.
+pub async fn read_stream(
+    client: CloudClient,
+    token: String,
+    since: i64,
+    items: mpsc::Sender<StreamItem>,
+) {
+    let ended = read_stream_inner(&client, &token, since, &items).await;
+    let _ = items.send(StreamItem::Ended(ended)).await;
+}
+
+async fn read_stream_inner(
+    client: &CloudClient,
+    token: &str,
+    since: i64,
+    items: &mpsc::Sender<StreamItem>,
+) -> Option<Failure> {
+    let Ok(url) = client.endpoint(&format!("phone-sms/events?since={since}")) else {
+        return Some(Failure::Server);
+    };
+    let response = match client
+        .http()
+        .get(url)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        // The stream lives long; the watchdog in the machine handles silence.
+        .timeout(Duration::from_secs(24 * 3600))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Some(transport(&e)),
+    };
+    if !response.status().is_success() {
+        return Some(failure_of(response.status()));
+    }
+    if items.send(StreamItem::Opened).await.is_err() {
+        return None;
+    }
+    let mut response = response;
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut data = String::new();
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Some(transport(&e)),
+        };
+        if items.send(StreamItem::Activity).await.is_err() {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk);
+        // Server-sent events: lines; a blank line ends an event.
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !data.is_empty() {
+                    match serde_json::from_str::<Change>(&data) {
+                        Ok(change) => {
+                            if items
+                                .send(StreamItem::Change(Box::new(change)))
+                                .await
+                                .is_err()
+                            {
+                                return None;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unreadable event skipped"),
+                    }
+                    data.clear();
+                }
+            } else if let Some(value) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            }
+            // `id:`, `event:` and `:` comments carry nothing the change does not.
+        }
+    }
+    Some(Failure::Unreachable)
+}

@@ -1,0 +1,402 @@
+//! The sync driver: the only part of the sync that touches sockets, the clock and
+//! the cache. It performs what the [`SyncMachine`] asks and tells it what happened.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use upzento_domain::resources::{Change, NewSmsMessage, entity};
+
+use super::api::{SendError, StreamItem, read_stream};
+use super::machine::{Failure, Input, Output, SyncMachine, SyncStatus};
+use crate::cache::Cache;
+use crate::cloud::CloudClient;
+use crate::{ClientError, ErrorKind};
+
+/// Changes per page of the initial sync (the cloud's maximum).
+pub const PAGE: u32 = 1000;
+/// Live events applied in one transaction at most.
+const BATCH: usize = 500;
+
+/// What the UI hears from the sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum SyncEvent {
+    Status {
+        status: SyncStatus,
+    },
+    /// The cache changed: what to refresh.
+    Changed {
+        cursor: i64,
+        entities: Vec<String>,
+        conversations: Vec<String>,
+    },
+    /// The outbox changed (a message left it, or failed).
+    Outbox,
+    /// The cache could not be written (e.g. the disk is full); nothing was lost.
+    StorageError {
+        message: String,
+    },
+}
+
+#[derive(Debug)]
+enum Command {
+    OutboxQueued,
+    NetworkChanged,
+}
+
+/// The running sync: commands in, events out. Dropping it stops the sync.
+#[derive(Debug)]
+pub struct SyncHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<SyncEvent>,
+    status: watch::Receiver<Option<SyncStatus>>,
+    task: JoinHandle<()>,
+}
+
+impl SyncHandle {
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events.subscribe()
+    }
+
+    /// The latest status (`None` before the first).
+    pub fn status(&self) -> Option<SyncStatus> {
+        *self.status.borrow()
+    }
+
+    /// Call after putting a message in the outbox.
+    pub fn outbox_queued(&self) {
+        let _ = self.commands.send(Command::OutboxQueued);
+    }
+
+    /// Call when the network changed or the computer woke up.
+    pub fn network_changed(&self) {
+        let _ = self.commands.send(Command::NetworkChanged);
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts syncing `cache` with the cloud as the owner of `token`. The receiver
+/// hears every event from the first on.
+pub fn spawn(
+    cache: Arc<Mutex<Cache>>,
+    client: CloudClient,
+    token: String,
+    seed: u64,
+) -> (SyncHandle, broadcast::Receiver<SyncEvent>) {
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let (events, first) = broadcast::channel(1024);
+    let (status_tx, status) = watch::channel(None);
+    let driver = Driver {
+        cache,
+        client,
+        token,
+        events: events.clone(),
+        status: status_tx,
+        stream: None,
+        generation: 0,
+    };
+    let task = tokio::spawn(driver.run(SyncMachine::new(seed), commands_rx));
+    (
+        SyncHandle {
+            commands,
+            events,
+            status,
+            task,
+        },
+        first,
+    )
+}
+
+struct Driver {
+    cache: Arc<Mutex<Cache>>,
+    client: CloudClient,
+    token: String,
+    events: broadcast::Sender<SyncEvent>,
+    status: watch::Sender<Option<SyncStatus>>,
+    stream: Option<JoinHandle<()>>,
+    /// Items of an older stream are ignored.
+    generation: u64,
+}
+
+fn poisoned() -> ClientError {
+    ClientError::new(ErrorKind::Storage, "the cache lock was poisoned")
+}
+
+impl Driver {
+    /// Runs `f` on the cache on a blocking thread.
+    async fn with_cache<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Cache) -> Result<T, ClientError> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let cache = Arc::clone(&self.cache);
+        tokio::task::spawn_blocking(move || {
+            let mut cache = cache.lock().map_err(|_| poisoned())?;
+            f(&mut cache)
+        })
+        .await
+        .map_err(|e| ClientError::new(ErrorKind::Storage, e.to_string()))?
+    }
+
+    async fn run(
+        mut self,
+        mut machine: SyncMachine,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let (stream_tx, mut stream_rx) = mpsc::channel::<(u64, StreamItem)>(1024);
+        loop {
+            while let Some(output) = machine.poll_output() {
+                let input = self.perform(output, &stream_tx).await;
+                if let Some(input) = input {
+                    machine.handle_input(Instant::now(), input);
+                }
+            }
+            let timeout = machine.poll_timeout();
+            let sleep = async {
+                match timeout {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None => break,
+                    Some(Command::OutboxQueued) => machine.handle_input(Instant::now(), Input::OutboxQueued),
+                    Some(Command::NetworkChanged) => machine.handle_input(Instant::now(), Input::NetworkChanged),
+                },
+                Some((generation, item)) = stream_rx.recv() => {
+                    if generation != self.generation {
+                        continue;
+                    }
+                    let input = match item {
+                        StreamItem::Opened => Some(Input::StreamOpened),
+                        StreamItem::Activity => Some(Input::StreamActivity),
+                        StreamItem::Ended(failure) => Some(Input::StreamEnded(failure)),
+                        StreamItem::Change(change) => {
+                            // Take what else is already here: one transaction for a burst.
+                            let mut batch = vec![*change];
+                            let mut ended = None;
+                            while batch.len() < BATCH {
+                                match stream_rx.try_recv() {
+                                    Ok((g, StreamItem::Change(c))) if g == self.generation => batch.push(*c),
+                                    Ok((g, StreamItem::Ended(f))) if g == self.generation => { ended = Some(f); break; }
+                                    Ok(_) => {}
+                                    Err(_) => break,
+                                }
+                            }
+                            if let Err(e) = self.apply(batch).await {
+                                self.storage_error(&e);
+                                // Reconnect from the cursor that is on disk.
+                                Some(Input::StreamEnded(Some(Failure::Server)))
+                            } else {
+                                ended.map(Input::StreamEnded).or(Some(Input::StreamActivity))
+                            }
+                        }
+                    };
+                    if let Some(input) = input {
+                        machine.handle_input(Instant::now(), input);
+                    }
+                }
+                () = sleep => machine.handle_timeout(Instant::now()),
+            }
+        }
+        self.close_stream();
+    }
+
+    async fn perform(
+        &mut self,
+        output: Output,
+        stream_tx: &mpsc::Sender<(u64, StreamItem)>,
+    ) -> Option<Input> {
+        match output {
+            Output::FetchPage => Some(self.fetch_page().await),
+            Output::OpenStream => {
+                self.close_stream();
+                let since = match self.with_cache(|c| c.cursor()).await {
+                    Ok(cursor) => cursor,
+                    Err(e) => {
+                        self.storage_error(&e);
+                        return Some(Input::StreamEnded(Some(Failure::Server)));
+                    }
+                };
+                self.generation += 1;
+                let generation = self.generation;
+                let (items_tx, mut items_rx) = mpsc::channel(256);
+                let forward = stream_tx.clone();
+                let client = self.client.clone();
+                let token = self.token.clone();
+                self.stream = Some(tokio::spawn(async move {
+                    let reader = tokio::spawn(read_stream(client, token, since, items_tx));
+                    while let Some(item) = items_rx.recv().await {
+                        if forward.send((generation, item)).await.is_err() {
+                            break;
+                        }
+                    }
+                    reader.abort();
+                }));
+                None
+            }
+            Output::CloseStream => {
+                self.close_stream();
+                None
+            }
+            Output::SendNext => Some(self.send_next().await),
+            Output::Status(status) => {
+                self.status.send_replace(Some(status));
+                let _ = self.events.send(SyncEvent::Status { status });
+                None
+            }
+        }
+    }
+
+    fn close_stream(&mut self) {
+        if let Some(task) = self.stream.take() {
+            task.abort();
+        }
+        self.generation += 1;
+    }
+
+    fn storage_error(&self, e: &ClientError) {
+        tracing::error!(error = %e, "cache write failed");
+        let _ = self.events.send(SyncEvent::StorageError {
+            message: e.message.clone(),
+        });
+    }
+
+    async fn fetch_page(&self) -> Input {
+        let since = match self.with_cache(|c| c.cursor()).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.storage_error(&e);
+                return Input::FetchFailed(Failure::Server);
+            }
+        };
+        let feed = match self.client.changes(&self.token, since, PAGE).await {
+            Ok(feed) => feed,
+            Err(failure) => return Input::FetchFailed(failure),
+        };
+        let has_more = feed.has_more;
+        let cursor = feed.cursor;
+        match self.apply_at(feed.changes, cursor).await {
+            Ok(()) => Input::PageApplied { has_more },
+            Err(e) => {
+                self.storage_error(&e);
+                Input::FetchFailed(Failure::Server)
+            }
+        }
+    }
+
+    async fn apply(&self, batch: Vec<Change>) -> Result<(), ClientError> {
+        let cursor = batch.last().map_or(0, |c| c.seq);
+        self.apply_at(batch, cursor).await
+    }
+
+    async fn apply_at(&self, changes: Vec<Change>, cursor: i64) -> Result<(), ClientError> {
+        let mut entities = BTreeSet::new();
+        let mut conversations = BTreeSet::new();
+        for change in &changes {
+            entities.insert(change.entity.clone());
+            match change.entity.as_str() {
+                entity::CONVERSATION => {
+                    conversations.insert(change.id.clone());
+                }
+                entity::SMS_MESSAGE | entity::CONVERSATION_READ => {
+                    if let Some(id) = change
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("conversationId"))
+                        .and_then(|v| v.as_str())
+                    {
+                        conversations.insert(id.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let empty = changes.is_empty();
+        self.with_cache(move |c| c.apply(&changes, cursor)).await?;
+        if !empty {
+            let _ = self.events.send(SyncEvent::Changed {
+                cursor,
+                entities: entities.into_iter().collect(),
+                conversations: conversations.into_iter().collect(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn send_next(&self) -> Input {
+        let item = match self.with_cache(|c| c.next_pending()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => return Input::OutboxEmpty,
+            Err(e) => {
+                self.storage_error(&e);
+                return Input::OutboxFailed(Failure::Server);
+            }
+        };
+        let message = NewSmsMessage {
+            conversation_id: item.conversation_id.clone(),
+            phone_number_id: item.phone_number_id.clone(),
+            to: item.to.clone(),
+            message: item.body.clone(),
+            template_id: item.template_id.clone(),
+        };
+        let key = item.key.clone();
+        let outcome = self.client.send_message(&self.token, &key, &message).await;
+        let (stored, input) = match outcome {
+            Ok(sent) => {
+                let conversation = sent.conversation_id.clone();
+                let stored = self
+                    .with_cache(move |c| c.outbox_sent(&key, &sent))
+                    .await
+                    .map(|()| Some(conversation));
+                (stored, Input::OutboxHandled)
+            }
+            Err(SendError::Refused { code, message }) => {
+                tracing::info!(%code, "the cloud refused an outbox message");
+                let stored = self
+                    .with_cache(move |c| c.outbox_failed(&key, &code, &message))
+                    .await
+                    .map(|()| None);
+                (stored, Input::OutboxHandled)
+            }
+            Err(SendError::Failed(failure)) => {
+                let stored = self
+                    .with_cache(move |c| c.outbox_attempted(&key))
+                    .await
+                    .map(|()| None);
+                (stored, Input::OutboxFailed(failure))
+            }
+        };
+        match stored {
+            Ok(conversation) => {
+                let _ = self.events.send(SyncEvent::Outbox);
+                if let Some(conversation) = conversation {
+                    let cursor = self.with_cache(|c| c.cursor()).await.unwrap_or(0);
+                    let _ = self.events.send(SyncEvent::Changed {
+                        cursor,
+                        entities: vec![entity::SMS_MESSAGE.to_owned()],
+                        conversations: vec![conversation],
+                    });
+                }
+                input
+            }
+            Err(e) => {
+                self.storage_error(&e);
+                Input::OutboxFailed(Failure::Server)
+            }
+        }
+    }
+}
