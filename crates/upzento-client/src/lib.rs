@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cloud;
 pub mod credentials;
 mod error;
+pub mod session;
 pub mod sync;
 
 pub use error::{ClientError, ErrorKind};

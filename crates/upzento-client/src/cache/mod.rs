@@ -75,7 +75,16 @@ fn storage(e: impl fmt::Display) -> ClientError {
 
 impl From<rusqlite::Error> for ClientError {
     fn from(e: rusqlite::Error) -> Self {
-        storage(e)
+        match e.sqlite_error_code() {
+            // Damage found at any point means the same as at opening: rebuild.
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                ClientError::new(
+                    ErrorKind::CacheUnreadable,
+                    format!("The local cache is damaged: {e}"),
+                )
+            }
+            _ => storage(e),
+        }
     }
 }
 
@@ -202,6 +211,8 @@ impl Cache {
     }
 
     fn init(mut conn: Connection, key: &CacheKey, owner: &Owner) -> Result<Self, ClientError> {
+        // SQLCipher logs failed decryption to stderr; the error value says it all.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
         // A raw key skips SQLCipher's PBKDF2: the key is random, not a password.
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
         let readable = conn
@@ -210,7 +221,7 @@ impl Cache {
             })
             .map_err(|e| match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::NotADatabase) => unreadable(),
-                _ => storage(e),
+                _ => ClientError::from(e),
             });
         readable?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -640,6 +651,7 @@ impl Cache {
 pub fn salvage_outbox(path: &Path, key: &CacheKey) -> Vec<OutboxItem> {
     let read = || -> Result<Vec<OutboxItem>, rusqlite::Error> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
         let mut stmt =
             conn.prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY seq"))?;
