@@ -1,7 +1,15 @@
 //! One Tauri command per `Api` method; no logic of its own.
 
 use tauri::State;
-use upzento_api::{AccountStatus, AccountView, Api, ApiError, AppInfo, SignInRequest};
+use upzento_api::{
+    AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
+    CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView,
+    SignInRequest, SyncView,
+};
+
+/// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).
+#[derive(Debug, Clone, serde::Serialize, specta::Type, tauri_specta::Event)]
+pub struct AppEventPayload(pub AppEvent);
 
 #[tauri::command]
 #[specta::specta]
@@ -27,6 +35,91 @@ async fn sign_out(api: State<'_, Api>) -> Result<(), ApiError> {
     api.sign_out().await
 }
 
+#[tauri::command]
+#[specta::specta]
+async fn sync_status(api: State<'_, Api>) -> Result<SyncView, ApiError> {
+    Ok(api.sync_status().await)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn network_changed(api: State<'_, Api>) -> Result<(), ApiError> {
+    api.network_changed().await;
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn inbox(
+    api: State<'_, Api>,
+    filter: InboxFilterView,
+    cursor: Option<String>,
+) -> Result<InboxPage, ApiError> {
+    api.inbox(filter, cursor).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn conversation(api: State<'_, Api>, id: String) -> Result<ConversationView, ApiError> {
+    api.conversation(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn older_messages(
+    api: State<'_, Api>,
+    id: String,
+    before_id: String,
+) -> Result<Vec<MessageView>, ApiError> {
+    api.older_messages(id, before_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn send_message(
+    api: State<'_, Api>,
+    conversation_id: String,
+    body: String,
+) -> Result<MessageView, ApiError> {
+    api.send_message(conversation_id, body).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn retry_message(api: State<'_, Api>, key: String) -> Result<(), ApiError> {
+    api.retry_message(key).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn discard_message(api: State<'_, Api>, key: String) -> Result<(), ApiError> {
+    api.discard_message(key).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn mark_read(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.mark_read(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn search(api: State<'_, Api>, text: String) -> Result<SearchView, ApiError> {
+    api.search(text).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn calls(api: State<'_, Api>, filter: CallFilterView) -> Result<CallPage, ApiError> {
+    api.calls(filter).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn call(api: State<'_, Api>, id: String) -> Result<CallView, ApiError> {
+    api.call(id).await
+}
+
 /// The UI calls this once its first screen is interactive: start-up time goes to the log
 /// (and `cargo xtask bench app` reads it from there).
 #[tauri::command]
@@ -41,13 +134,27 @@ fn ui_ready() {
 
 /// Every command and event of the IPC boundary; the TypeScript bindings are made from this.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
-        app_info,
-        account_status,
-        sign_in,
-        sign_out,
-        ui_ready,
-    ])
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            app_info,
+            account_status,
+            sign_in,
+            sign_out,
+            sync_status,
+            network_changed,
+            inbox,
+            conversation,
+            older_messages,
+            send_message,
+            retry_message,
+            discard_message,
+            mark_read,
+            search,
+            calls,
+            call,
+            ui_ready,
+        ])
+        .events(tauri_specta::collect_events![AppEventPayload])
 }
 
 #[cfg(test)]

@@ -35,7 +35,9 @@ pub fn run() {
             let guard = logging::init(&paths.log_dir)?;
             app.manage(guard);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), ?paths, "starting");
-            app.manage(Api::new(&paths, Arc::new(KeyringStore)));
+            let api = Api::new(&paths, Arc::new(KeyringStore));
+            forward_events(app.handle(), &api);
+            app.manage(api);
             tray::create(app.handle())?;
             Ok(())
         })
@@ -45,6 +47,28 @@ pub fn run() {
         eprintln!("upzento-phone: {err}");
         std::process::exit(1);
     }
+}
+
+/// Passes the API's events to the UI as the `AppEventPayload` Tauri event.
+fn forward_events(app: &tauri::AppHandle, api: &Api) {
+    use tauri_specta::Event as _;
+    let mut events = api.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Err(e) = commands::AppEventPayload(event).emit(&app) {
+                        tracing::warn!(error = %e, "event not delivered to the UI");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "the UI fell behind on events");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 fn app_paths(app: &tauri::AppHandle) -> tauri::Result<Paths> {

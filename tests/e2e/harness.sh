@@ -47,11 +47,16 @@ if [[ -n "${CLOUD:-}" ]]; then
 fi
 
 export APP WD_PORT ARTIFACTS
+# The inbox tests start and stop a cloud of their own (they take it down mid-test).
+export CLOUD_BIN=${CLOUD:-}
 cd "$here"
 
 status=0
 start_driver "$ARTIFACTS/tauri-driver.log"
 node --test --test-concurrency=1 app.test.mjs || status=$?
+if [[ -n "$CLOUD_BIN" ]]; then
+  node --test --test-concurrency=1 inbox.test.mjs || status=$?
+fi
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 
 # The same app on a D-Bus session without any Secret Service: it must refuse to sign in.

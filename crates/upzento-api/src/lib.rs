@@ -7,20 +7,30 @@
 
 pub mod dto;
 mod error;
+mod session;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::broadcast;
 use upzento_client::account::{AccountService, Credentials};
 use upzento_client::credentials::SecretStore;
+use upzento_client::session::Session;
 
 pub use dto::*;
 pub use error::{ApiError, ErrorCode};
+pub use views::*;
 
 #[derive(Debug, Clone)]
 pub struct Api {
     accounts: AccountService,
+    secrets: Arc<dyn SecretStore>,
+    data_dir: PathBuf,
     info: AppInfo,
+    /// The signed-in account's cache and sync, once started.
+    session: Arc<tokio::sync::Mutex<Option<Session>>>,
+    events: broadcast::Sender<AppEvent>,
 }
 
 /// Where the app keeps its files.
@@ -34,7 +44,11 @@ pub struct Paths {
 impl Api {
     pub fn new(paths: &Paths, secrets: Arc<dyn SecretStore>) -> Self {
         Self {
-            accounts: AccountService::new(&paths.config_dir, secrets),
+            accounts: AccountService::new(&paths.config_dir, secrets.clone()),
+            secrets,
+            data_dir: paths.data_dir.clone(),
+            session: Arc::default(),
+            events: broadcast::channel(1024).0,
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 data_dir: paths.data_dir.display().to_string(),
@@ -64,6 +78,11 @@ impl Api {
         } else {
             None
         };
+        if account.is_some()
+            && let Err(e) = self.ensure_session().await
+        {
+            tracing::warn!(error = %e, "could not open the local cache");
+        }
         Ok(AccountStatus { account, keyring })
     }
 
@@ -78,11 +97,17 @@ impl Api {
                 (cloud_url, Credentials::ApiToken { token })
             }
         };
+        self.stop_session(false).await;
         let account = self.accounts.sign_in(&url, credentials).await?;
+        if let Err(e) = self.ensure_session().await {
+            tracing::warn!(error = %e, "could not open the local cache");
+        }
         Ok(account.into())
     }
 
+    /// Signs out and forgets this account's local cache (a shared desk keeps no history).
     pub async fn sign_out(&self) -> Result<(), ApiError> {
+        self.stop_session(true).await;
         Ok(self.accounts.sign_out().await?)
     }
 }

@@ -255,10 +255,7 @@ mod tests {
         }
         std::fs::write(&path, bytes).unwrap();
         let (cache, opened) = open_or_rebuild(&path, &new_key, &owner()).unwrap();
-        assert!(
-            matches!(opened, Opened::Rebuilt { .. }),
-            "{opened:?}"
-        );
+        assert!(matches!(opened, Opened::Rebuilt { .. }), "{opened:?}");
         if let Opened::Rebuilt { outbox_saved } = opened {
             assert_eq!(cache.outbox().unwrap().len(), outbox_saved);
             assert!(outbox_saved <= 1);

@@ -11,6 +11,7 @@ const HEADLINES: Record<ErrorCode, string> = {
   serverError: 'The cloud reported an error.',
   storageError: 'Local storage failed.',
   notSignedIn: 'You are signed out.',
+  cacheUnreadable: 'The local copy of your history could not be read; it is being rebuilt from the cloud.',
   internal: 'Something went wrong inside the app.',
 }
 

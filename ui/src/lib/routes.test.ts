@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_SECTION, SECTIONS, hashFor, sectionFromHash } from './routes'
+import { DEFAULT_SECTION, SECTIONS, hashFor, routeParam, sectionFromHash } from './routes'
 
 describe('sectionFromHash', () => {
   it('reads every section back from its own hash', () => {
@@ -14,5 +14,14 @@ describe('sectionFromHash', () => {
   })
   it('gives every section a distinct shortcut key', () => {
     expect(new Set(SECTIONS.map((s) => s.key)).size).toBe(SECTIONS.length)
+  })
+})
+
+describe('routeParam', () => {
+  it('reads the id after the section', () => {
+    expect(routeParam('#/inbox/abc-1')).toBe('abc-1')
+    expect(routeParam('#/inbox')).toBeNull()
+    expect(routeParam('#/inbox/')).toBeNull()
+    expect(routeParam('')).toBeNull()
   })
 })

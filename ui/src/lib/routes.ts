@@ -29,3 +29,9 @@ export function sectionFromHash(hash: string): SectionId {
 export function hashFor(id: SectionId): string {
   return `#/${id}`
 }
+
+/** The part after the section in a hash, e.g. the conversation id in `#/inbox/abc`. */
+export function routeParam(hash: string): string | null {
+  const parts = hash.replace(/^#\/?/, '').split('/')
+  return parts.length > 1 && parts[1] ? decodeURIComponent(parts[1]) : null
+}

@@ -491,6 +491,22 @@ impl Cache {
         data.map(|d| Ok(serde_json::from_str(&d)?)).transpose()
     }
 
+    /// Marks a conversation read by `user_id` up to `now_ms` here, before the cloud
+    /// confirms it. Returns whether anything changed.
+    pub fn mark_read_local(
+        &mut self,
+        conversation_id: &str,
+        user_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, ClientError> {
+        Ok(self.conn.execute(
+            "INSERT INTO read_marker (conversation_id, user_id, read_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_ms = excluded.read_ms
+             WHERE excluded.read_ms > read_ms",
+            params![conversation_id, user_id, now_ms],
+        )? > 0)
+    }
+
     // The outbox.
 
     /// Stores a message to send, pending, under a fresh idempotency key.

@@ -1,0 +1,459 @@
+//! The Inbox, Calls and search commands: reads from the local cache (so they work
+//! offline), writes to the outbox, and the session that keeps both in step.
+
+use upzento_client::cache::{Cache, CallQuery, Draft, InboxCursor, InboxFilter, ms_of};
+use upzento_client::session::{Opened, Session, delete_cache};
+use upzento_client::{ClientError, ErrorKind};
+use upzento_domain::resources::CallStatus;
+
+use crate::views::{
+    AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, ConversationView,
+    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, app_event,
+    call_view, contact_view, conversation_view, inbox_item, message_view, outbox_view, sync_view,
+    text_parts,
+};
+use crate::{Api, ApiError, ErrorCode};
+
+const PAGE: usize = 50;
+/// Twilio refuses bodies over 1,600 characters.
+const MESSAGE_MAX: usize = 1600;
+
+fn not_signed_in() -> ApiError {
+    ApiError::new(ErrorCode::NotSignedIn, "Sign in to a tenant cloud first.")
+}
+
+fn stamp(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// `ms.id` cursors of the lists.
+fn split_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    cursor
+        .split_once('.')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "That list position is not valid."))
+}
+
+fn day_ms(date: &str, field: &str) -> Result<i64, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(date.trim(), &format)
+        .map(|d| {
+            i64::try_from(d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+        })
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("{field} is not a date like 2026-11-24."),
+            )
+        })
+}
+
+impl Api {
+    /// Starts the signed-in account's session when none runs.
+    pub(crate) async fn ensure_session(&self) -> Result<(), ApiError> {
+        let mut slot = self.session.lock().await;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let (account, token) = self.accounts.token().await?;
+        let data_dir = self.data_dir.clone();
+        let secrets = self.secrets.clone();
+        // The keyring and the cache file block: off the async threads.
+        let (session, mut events) = tokio::task::spawn_blocking(move || {
+            Session::start(account, token, &data_dir, secrets.as_ref())
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+        if let Opened::Rebuilt { outbox_saved } = session.opened {
+            let _ = self.events.send(AppEvent::StorageError {
+                message: format!(
+                    "The local cache could not be read and is being rebuilt from the cloud ({outbox_saved} unsent messages kept)."
+                ),
+            });
+        }
+        let forward = self.events.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        let _ = forward.send(app_event(event));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Missed some: tell the UI to refresh everything.
+                        let _ = forward.send(AppEvent::Changed {
+                            conversations: Vec::new(),
+                            entities: vec!["*".into()],
+                        });
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        *slot = Some(session);
+        Ok(())
+    }
+
+    pub(crate) async fn stop_session(&self, forget: bool) {
+        let Some(session) = self.session.lock().await.take() else {
+            return;
+        };
+        let owner = upzento_client::cache::Owner {
+            cloud: session.account.cloud_url.clone(),
+            tenant_id: session.account.tenant.id.clone(),
+            user_id: session.account.user.id.clone(),
+        };
+        session.sync.stop();
+        drop(session.cache);
+        let _ = self.events.send(AppEvent::Sync {
+            sync: sync_view(None),
+        });
+        if forget {
+            let (data_dir, secrets) = (self.data_dir.clone(), self.secrets.clone());
+            let deleted = tokio::task::spawn_blocking(move || {
+                delete_cache(&data_dir, secrets.as_ref(), &owner)
+            })
+            .await;
+            if let Ok(Err(e)) = deleted {
+                tracing::warn!(error = %e, "could not delete the local cache");
+            }
+        }
+    }
+
+    /// Events for the UI (sync state, changed data).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AppEvent> {
+        self.events.subscribe()
+    }
+
+    /// Runs `f` on the session's cache on a blocking thread, with the user's id.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Cache, &str) -> Result<T, ClientError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.ensure_session().await?;
+        let (cache, me) = {
+            let slot = self.session.lock().await;
+            let session = slot.as_ref().ok_or_else(not_signed_in)?;
+            (session.cache.clone(), session.account.user.id.clone())
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut cache = cache
+                .lock()
+                .map_err(|_| ClientError::new(ErrorKind::Storage, "the cache lock was poisoned"))?;
+            f(&mut cache, &me)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(ApiError::from)
+    }
+
+    pub async fn sync_status(&self) -> SyncView {
+        let slot = self.session.lock().await;
+        sync_view(slot.as_ref().and_then(|s| s.sync.status()))
+    }
+
+    /// The computer woke up or the network changed: reconnect now.
+    pub async fn network_changed(&self) {
+        if let Some(session) = self.session.lock().await.as_ref() {
+            session.sync.network_changed();
+        }
+    }
+
+    pub async fn inbox(
+        &self,
+        filter: InboxFilterView,
+        cursor: Option<String>,
+    ) -> Result<InboxPage, ApiError> {
+        let after = cursor
+            .as_deref()
+            .map(split_cursor)
+            .transpose()?
+            .map(|(ms, id)| InboxCursor {
+                last_activity_ms: ms,
+                id,
+            });
+        self.read(move |cache, me| {
+            let filter = match filter {
+                InboxFilterView::All => InboxFilter::All,
+                InboxFilterView::Open => InboxFilter::Open,
+                InboxFilterView::Closed => InboxFilter::Closed,
+                InboxFilterView::Mine => InboxFilter::Mine,
+            };
+            let mut rows = cache.inbox(filter, after.as_ref(), PAGE + 1)?;
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            let next = rows.last().filter(|_| more).map(|r| {
+                format!(
+                    "{}.{}",
+                    ms_of(&r.conversation.last_activity_at),
+                    r.conversation.id
+                )
+            });
+            Ok(InboxPage {
+                items: rows.into_iter().map(|r| inbox_item(r, me)).collect(),
+                next,
+            })
+        })
+        .await
+    }
+
+    /// A conversation with its newest messages and what waits in the outbox for it.
+    pub async fn conversation(&self, id: String) -> Result<ConversationView, ApiError> {
+        let view = self
+            .read(move |cache, me| {
+                let Some(conversation) = cache.conversation(&id)? else {
+                    return Ok(None);
+                };
+                let contact = match &conversation.contact_id {
+                    Some(c) => cache.contact(c)?,
+                    None => cache.contact_by_number(&conversation.contact_number)?,
+                };
+                let mut messages = cache.messages(&id, None, PAGE + 1)?;
+                let has_older = messages.len() > PAGE;
+                messages.truncate(PAGE);
+                let mut views: Vec<MessageView> =
+                    messages.into_iter().rev().map(message_view).collect();
+                for item in cache.outbox()? {
+                    if item.conversation_id.as_deref() == Some(id.as_str()) {
+                        let at = stamp(item.created_ms);
+                        views.push(outbox_view(item, at));
+                    }
+                }
+                Ok(Some(conversation_view(
+                    conversation,
+                    me,
+                    contact,
+                    views,
+                    has_older,
+                )))
+            })
+            .await?;
+        view.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                "That conversation is not here (any more).",
+            )
+        })
+    }
+
+    /// Messages before `before_id`, oldest first.
+    pub async fn older_messages(
+        &self,
+        id: String,
+        before_id: String,
+    ) -> Result<Vec<MessageView>, ApiError> {
+        self.read(move |cache, _| {
+            let messages = cache.messages(&id, Some(&before_id), PAGE)?;
+            Ok(messages.into_iter().rev().map(message_view).collect())
+        })
+        .await
+    }
+
+    /// Writes a message into the outbox; the sync sends it as soon as the cloud answers.
+    pub async fn send_message(
+        &self,
+        conversation_id: String,
+        body: String,
+    ) -> Result<MessageView, ApiError> {
+        let text = body.trim().to_owned();
+        if text.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "The message is empty.",
+            ));
+        }
+        if text.chars().count() > MESSAGE_MAX {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("A message holds at most {MESSAGE_MAX} characters."),
+            ));
+        }
+        let now = now_ms();
+        let conversation = conversation_id.clone();
+        let item = self
+            .read(move |cache, _| {
+                cache.enqueue(
+                    &Draft {
+                        conversation_id: Some(conversation),
+                        phone_number_id: None,
+                        to: None,
+                        body: text,
+                        template_id: None,
+                    },
+                    now,
+                )
+            })
+            .await?;
+        self.outbox_changed(&conversation_id).await;
+        Ok(outbox_view(item, stamp(now)))
+    }
+
+    async fn outbox_changed(&self, conversation_id: &str) {
+        if let Some(session) = self.session.lock().await.as_ref() {
+            session.sync.outbox_queued();
+        }
+        let _ = self.events.send(AppEvent::Changed {
+            conversations: vec![conversation_id.to_owned()],
+            entities: vec!["outbox".into()],
+        });
+    }
+
+    pub async fn retry_message(&self, key: String) -> Result<(), ApiError> {
+        let conversation = self
+            .read(move |cache, _| {
+                let item = cache.outbox_item(&key)?;
+                cache.outbox_retry(&key)?;
+                Ok(item.and_then(|i| i.conversation_id))
+            })
+            .await?;
+        self.outbox_changed(&conversation.unwrap_or_default()).await;
+        Ok(())
+    }
+
+    pub async fn discard_message(&self, key: String) -> Result<(), ApiError> {
+        let conversation = self
+            .read(move |cache, _| {
+                let item = cache.outbox_item(&key)?;
+                cache.outbox_delete(&key)?;
+                Ok(item.and_then(|i| i.conversation_id))
+            })
+            .await?;
+        let _ = self.events.send(AppEvent::Changed {
+            conversations: conversation.into_iter().collect(),
+            entities: vec!["outbox".into()],
+        });
+        Ok(())
+    }
+
+    /// Marks a conversation read: at once here, and on the cloud when it answers.
+    pub async fn mark_read(&self, id: String) -> Result<(), ApiError> {
+        let now = now_ms();
+        let conversation = id.clone();
+        let changed = self
+            .read(move |cache, me| cache.mark_read_local(&conversation, me, now))
+            .await?;
+        if changed {
+            let _ = self.events.send(AppEvent::Changed {
+                conversations: vec![id.clone()],
+                entities: vec!["conversationRead".into()],
+            });
+        }
+        let remote = {
+            let slot = self.session.lock().await;
+            slot.as_ref()
+                .map(|s| (s.client.clone(), s.token().to_owned()))
+        };
+        if let Some((client, token)) = remote {
+            tokio::spawn(async move {
+                if let Err(e) = client.mark_read(&token, &id).await {
+                    tracing::debug!(?e, "read marker not sent; the next open sends it again");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn search(&self, text: String) -> Result<SearchView, ApiError> {
+        self.read(move |cache, _| {
+            let found = cache.search(&text, PAGE)?;
+            let mut messages = Vec::with_capacity(found.messages.len());
+            for hit in found.messages {
+                let conversation = cache.conversation(&hit.message.conversation_id)?;
+                let title = match &conversation {
+                    Some(c) => match cache.contact_by_number(&c.contact_number)? {
+                        Some(k) => contact_view(k).name,
+                        None => c.contact_number.clone(),
+                    },
+                    None => String::new(),
+                };
+                messages.push(MessageHitView {
+                    conversation_id: hit.message.conversation_id.clone(),
+                    message_id: hit.message.id.clone(),
+                    title,
+                    at: hit.message.created_at.clone(),
+                    parts: text_parts(hit.fragments),
+                });
+            }
+            Ok(SearchView {
+                messages,
+                contacts: found.contacts.into_iter().map(contact_view).collect(),
+            })
+        })
+        .await
+    }
+
+    pub async fn calls(&self, filter: CallFilterView) -> Result<CallPage, ApiError> {
+        let mut query = CallQuery::default();
+        match filter.kind {
+            CallKindFilter::All => {}
+            CallKindFilter::Missed => query.status = Some(CallStatus::Missed.as_str().to_owned()),
+            CallKindFilter::Incoming => query.kind = Some("incoming".into()),
+            CallKindFilter::Outgoing => query.kind = Some("outgoing".into()),
+        }
+        query.from_ms = filter
+            .from_date
+            .as_deref()
+            .map(|d| day_ms(d, "The first day"))
+            .transpose()?;
+        query.until_ms = filter
+            .to_date
+            .as_deref()
+            .map(|d| day_ms(d, "The last day").map(|ms| ms + 86_400_000))
+            .transpose()?;
+        let before = filter.cursor.as_deref().map(split_cursor).transpose()?;
+        self.read(move |cache, _| {
+            let mut calls = cache.calls(
+                &query,
+                before.as_ref().map(|(ms, id)| (*ms, id.as_str())),
+                PAGE + 1,
+            )?;
+            let more = calls.len() > PAGE;
+            calls.truncate(PAGE);
+            let next = calls
+                .last()
+                .filter(|_| more)
+                .map(|c| format!("{}.{}", ms_of(&c.start_time), c.id));
+            let mut items = Vec::with_capacity(calls.len());
+            for call in calls {
+                let other = if call.kind == upzento_domain::resources::CallType::Incoming {
+                    &call.from
+                } else {
+                    &call.to
+                };
+                let contact = cache.contact_by_number(other)?;
+                items.push(call_view(call, contact));
+            }
+            Ok(CallPage { items, next })
+        })
+        .await
+    }
+
+    pub async fn call(&self, id: String) -> Result<CallView, ApiError> {
+        let view = self
+            .read(move |cache, _| {
+                let Some(call) = cache.call(&id)? else {
+                    return Ok(None);
+                };
+                let other = if call.kind == upzento_domain::resources::CallType::Incoming {
+                    call.from.clone()
+                } else {
+                    call.to.clone()
+                };
+                let contact = cache.contact_by_number(&other)?;
+                Ok(Some(call_view(call, contact)))
+            })
+            .await?;
+        view.ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidInput, "That call is not here (any more).")
+        })
+    }
+}

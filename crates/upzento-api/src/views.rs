@@ -1,0 +1,371 @@
+//! What the Inbox, Calls and search screens show: view models made from the
+//! cache's records, shaped for the UI (names resolved, times as RFC 3339).
+
+use serde::{Deserialize, Serialize};
+use upzento_client::cache::{Fragment, InboxRow, OutboxItem};
+use upzento_client::sync::{SyncEvent, SyncStatus};
+use upzento_domain::resources::{
+    Call, CallType, Contact, Conversation, ConversationStatus, Direction, MessageStatus, SmsMessage,
+};
+use upzento_domain::sms::Encoding;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum InboxFilterView {
+    #[default]
+    All,
+    Open,
+    Closed,
+    Mine,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItem {
+    pub id: String,
+    /// The contact's name, else the number.
+    pub title: String,
+    pub contact_number: String,
+    pub preview: Option<String>,
+    pub last_activity_at: String,
+    pub unread: u32,
+    /// Messages of this conversation waiting in the outbox.
+    pub pending: u32,
+    pub open: bool,
+    pub assigned_to_me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    /// Pass back for the next page; `null` at the end.
+    pub next: Option<String>,
+}
+
+pub fn inbox_item(row: InboxRow, me: &str) -> InboxItem {
+    let c = row.conversation;
+    InboxItem {
+        title: row.contact_name.unwrap_or_else(|| c.contact_number.clone()),
+        id: c.id,
+        contact_number: c.contact_number,
+        preview: c.last_message_preview,
+        last_activity_at: c.last_activity_at,
+        unread: u32::try_from(row.unread).unwrap_or(u32::MAX),
+        pending: u32::try_from(row.pending).unwrap_or(u32::MAX),
+        open: c.status == ConversationStatus::Open,
+        assigned_to_me: c.assigned_to.as_deref() == Some(me),
+    }
+}
+
+/// Where a message stands, as the conversation view draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum MessageState {
+    /// In the outbox: not yet accepted by the cloud.
+    Pending,
+    /// Refused by the cloud for good; can be retried or discarded.
+    NotSent,
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Received,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub body: String,
+    pub outbound: bool,
+    pub state: MessageState,
+    pub at: String,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+    pub segments: u32,
+    pub unicode: bool,
+    /// The outbox key of a pending or unsent message (to retry or discard it).
+    pub outbox_key: Option<String>,
+}
+
+pub fn message_view(m: SmsMessage) -> MessageView {
+    MessageView {
+        state: match m.status {
+            MessageStatus::Queued => MessageState::Queued,
+            MessageStatus::Sent => MessageState::Sent,
+            MessageStatus::Delivered => MessageState::Delivered,
+            MessageStatus::Failed => MessageState::Failed,
+            MessageStatus::Received => MessageState::Received,
+        },
+        error: m.error_message.or(m.error_code),
+        id: m.id,
+        body: m.message,
+        outbound: m.direction == Direction::Outbound,
+        at: m.created_at,
+        segments: m.segments,
+        unicode: m.encoding == Encoding::Ucs2,
+        outbox_key: None,
+    }
+}
+
+pub fn outbox_view(item: OutboxItem, at: String) -> MessageView {
+    let segments = upzento_domain::sms::segments(&item.body);
+    let failed = item.state == "failed";
+    MessageView {
+        id: item.key.clone(),
+        outbound: true,
+        state: if failed {
+            MessageState::NotSent
+        } else {
+            MessageState::Pending
+        },
+        at,
+        error: if failed {
+            item.error_message.or(item.error_code)
+        } else {
+            None
+        },
+        body: item.body,
+        segments: segments.segments,
+        unicode: segments.encoding == Encoding::Ucs2,
+        outbox_key: Some(item.key),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactView {
+    pub id: String,
+    pub name: String,
+    pub numbers: Vec<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    pub opted_out: bool,
+}
+
+pub fn contact_view(c: Contact) -> ContactView {
+    let name = match &c.last_name {
+        Some(last) if !last.trim().is_empty() => format!("{} {last}", c.first_name),
+        _ => c.first_name.clone(),
+    };
+    ContactView {
+        id: c.id,
+        name,
+        numbers: c.phone_numbers,
+        email: c.email,
+        tags: c.tags,
+        opted_out: c.opted_out,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    pub id: String,
+    pub title: String,
+    pub contact_number: String,
+    pub our_number: String,
+    pub open: bool,
+    pub assigned_to_me: bool,
+    pub contact: Option<ContactView>,
+    /// Oldest first: the newest is at the bottom.
+    pub messages: Vec<MessageView>,
+    /// Whether older messages can be loaded.
+    pub has_older: bool,
+}
+
+pub fn conversation_view(
+    c: Conversation,
+    me: &str,
+    contact: Option<Contact>,
+    messages: Vec<MessageView>,
+    has_older: bool,
+) -> ConversationView {
+    let contact = contact.map(contact_view);
+    ConversationView {
+        title: contact
+            .as_ref()
+            .map_or_else(|| c.contact_number.clone(), |k| k.name.clone()),
+        id: c.id,
+        contact_number: c.contact_number,
+        our_number: c.our_number,
+        open: c.status == ConversationStatus::Open,
+        assigned_to_me: c.assigned_to.as_deref() == Some(me),
+        contact,
+        messages,
+        has_older,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum CallKindFilter {
+    #[default]
+    All,
+    Missed,
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallFilterView {
+    #[serde(default)]
+    pub kind: CallKindFilter,
+    /// First day shown, `YYYY-MM-DD` (UTC).
+    pub from_date: Option<String>,
+    /// Last day shown, `YYYY-MM-DD` (UTC).
+    pub to_date: Option<String>,
+    /// `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    pub id: String,
+    pub incoming: bool,
+    /// `completed`, `missed`, `voicemail`, `failed`.
+    pub status: String,
+    /// The other party's number.
+    pub number: String,
+    pub contact_name: Option<String>,
+    pub start_time: String,
+    pub duration_seconds: Option<u32>,
+    pub notes: Option<String>,
+}
+
+pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
+    let incoming = c.kind == CallType::Incoming;
+    CallView {
+        number: if incoming { c.from } else { c.to },
+        id: c.id,
+        incoming,
+        status: c.status.as_str().to_owned(),
+        contact_name: contact.map(|k| contact_view(k).name),
+        start_time: c.start_time,
+        duration_seconds: c.duration,
+        notes: c.notes,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallPage {
+    pub items: Vec<CallView>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TextPart {
+    pub text: String,
+    pub hit: bool,
+}
+
+pub fn text_parts(fragments: Vec<Fragment>) -> Vec<TextPart> {
+    fragments
+        .into_iter()
+        .map(|f| TextPart {
+            text: f.text,
+            hit: f.hit,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageHitView {
+    pub conversation_id: String,
+    pub message_id: String,
+    /// Who the conversation is with.
+    pub title: String,
+    pub at: String,
+    pub parts: Vec<TextPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchView {
+    pub messages: Vec<MessageHitView>,
+    pub contacts: Vec<ContactView>,
+}
+
+/// The sync as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncState {
+    /// Not signed in: nothing to sync.
+    Idle,
+    Syncing,
+    Online,
+    Offline,
+    /// The cloud no longer accepts the token: sign in again.
+    SignedOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    pub state: SyncState,
+    /// When offline: seconds to the next attempt.
+    pub retry_in_seconds: Option<u32>,
+}
+
+pub fn sync_view(status: Option<SyncStatus>) -> SyncView {
+    let (state, retry) = match status {
+        None => (SyncState::Idle, None),
+        Some(SyncStatus::Syncing) => (SyncState::Syncing, None),
+        Some(SyncStatus::Online) => (SyncState::Online, None),
+        Some(SyncStatus::Offline { retry_in_ms }) => (
+            SyncState::Offline,
+            Some(u32::try_from(retry_in_ms.div_ceil(1000)).unwrap_or(u32::MAX)),
+        ),
+        Some(SyncStatus::SignedOut) => (SyncState::SignedOut, None),
+    };
+    SyncView {
+        state,
+        retry_in_seconds: retry,
+    }
+}
+
+/// What the UI hears without asking (the shell emits it as a Tauri event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(
+    rename_all = "camelCase",
+    tag = "kind",
+    rename_all_fields = "camelCase"
+)]
+pub enum AppEvent {
+    Sync {
+        sync: SyncView,
+    },
+    /// Cached data changed: refresh what shows these.
+    Changed {
+        conversations: Vec<String>,
+        entities: Vec<String>,
+    },
+    Outbox,
+    StorageError {
+        message: String,
+    },
+}
+
+pub fn app_event(e: SyncEvent) -> AppEvent {
+    match e {
+        SyncEvent::Status { status } => AppEvent::Sync {
+            sync: sync_view(Some(status)),
+        },
+        SyncEvent::Changed {
+            entities,
+            conversations,
+            ..
+        } => AppEvent::Changed {
+            conversations,
+            entities,
+        },
+        SyncEvent::Outbox => AppEvent::Outbox,
+        SyncEvent::StorageError { message } => AppEvent::StorageError { message },
+    }
+}

@@ -1,0 +1,167 @@
+// The Inbox, search and Calls in the real window, against a cloud this file starts and
+// stops itself: browse, search, lose the cloud, keep browsing, write, get it delivered.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { goTo, openApp, screenshot } from './lib.mjs'
+
+const BIN = process.env.CLOUD_BIN
+let browser
+let cloud
+let port
+let dataDir
+let base
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function startCloud() {
+  cloud = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--demo'], { stdio: 'ignore' })
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('the cloud did not start')
+}
+
+function killCloud() {
+  cloud.kill('SIGKILL')
+  return new Promise((r) => cloud.once('exit', r))
+}
+
+async function token() {
+  const r = await fetch(`${base}/phone-sms/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'agent@demo.upzento.test', password: 'demo-agent-password' }),
+  })
+  return (await r.json()).token
+}
+
+async function api(pathname, bearer) {
+  return (await fetch(`${base}${pathname}`, { headers: { authorization: `Bearer ${bearer}` } })).json()
+}
+
+const syncState = async () => (await browser.$('[data-testid="sync-state"]')).getAttribute('data-state')
+
+before(async () => {
+  port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-cloud-'))
+  await startCloud()
+  browser = await openApp()
+  await goTo(browser, 'settings')
+  if (await (await browser.$('#sign-out')).isExisting()) {
+    await (await browser.$('#sign-out')).click()
+  }
+  const url = await browser.$('#signin-cloudUrl')
+  await url.waitForDisplayed({ timeout: 10000 })
+  await url.clearValue()
+  await url.setValue(base)
+  await (await browser.$('#method-password')).click()
+  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
+  await (await browser.$('#signin-password')).setValue('demo-agent-password')
+  await (await browser.$('#sign-in')).click()
+  await (await browser.$('#account-user')).waitForDisplayed({ timeout: 15000 })
+})
+
+after(async () => {
+  try {
+    await goTo(browser, 'settings')
+    await (await browser.$('#sign-out')).click()
+  } catch {}
+  await browser?.deleteSession()
+  if (cloud && cloud.exitCode === null) await killCloud()
+})
+
+test('the inbox lists every conversation of the cloud, newest first, with unread counts', async () => {
+  await goTo(browser, 'inbox')
+  await browser.waitUntil(async () => (await syncState()) === 'online', { timeout: 20000, timeoutMsg: 'never online' })
+  const server = await api('/phone-sms/conversations', await token())
+  await browser.waitUntil(async () => (await browser.$$('[data-conversation]')).length === server.items.length, {
+    timeout: 10000,
+    timeoutMsg: 'the inbox does not show every conversation',
+  })
+  const shown = await browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((a) => a.dataset.conversation))
+  assert.deepEqual(shown, server.items.map((c) => c.id))
+  const badges = await browser.$$('.badge')
+  assert.ok(badges.length > 0, 'unread counts are shown')
+  await screenshot(browser, 'inbox')
+})
+
+test('Ctrl+K searches messages and opens the conversation of a hit', async () => {
+  await browser.keys(['Control', 'k'])
+  const input = await browser.$('input[type="search"]')
+  await input.waitForDisplayed({ timeout: 5000 })
+  await input.setValue('daughter')
+  const hit = await browser.$('.hit')
+  await hit.waitForDisplayed({ timeout: 5000 })
+  assert.equal(await (await hit.$('mark')).getText(), 'daughter')
+  await screenshot(browser, 'search')
+  await hit.click()
+  const log = await browser.$('[data-testid="messages"]')
+  await log.waitForDisplayed({ timeout: 5000 })
+  assert.match(await log.getText(), /Can I bring my daughter too\?/)
+  assert.match(await browser.getUrl(), /#\/inbox\//)
+})
+
+test('offline, history stays readable; a reply waits and is delivered once the cloud is back', async () => {
+  await killCloud()
+  await browser.waitUntil(async () => (await syncState()) === 'offline', { timeout: 20000, timeoutMsg: 'never offline' })
+  // Keep browsing: another conversation opens from the cache.
+  const rows = await browser.$$('[data-conversation]')
+  await rows[rows.length - 1].click()
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="messages"] .msg')).length > 0, { timeout: 5000 })
+  const body = `On the train ${Date.now()}`
+  const composer = await browser.$('#composer-text')
+  await composer.setValue(body)
+  await browser.keys(['Enter'])
+  const stateOf = () =>
+    browser.execute((text) => {
+      const msg = [...document.querySelectorAll('[data-testid="messages"] .msg')].find((m) => m.querySelector('.text')?.textContent === text)
+      return msg ? msg.dataset.state : null
+    }, body)
+  await browser.waitUntil(async () => (await stateOf()) !== null, { timeout: 5000, timeoutMsg: 'the reply is not shown' })
+  assert.equal(await stateOf(), 'pending')
+  await screenshot(browser, 'offline-pending')
+
+  await startCloud()
+  await browser.waitUntil(async () => (await stateOf()) === 'delivered', {
+    timeout: 60000,
+    timeoutMsg: 'the message was never delivered',
+  })
+  assert.equal(await syncState(), 'online')
+  await screenshot(browser, 'delivered')
+  // Exactly once on the cloud.
+  const bearer = await token()
+  const conversation = (await browser.getUrl()).split('#/inbox/')[1]
+  const messages = await api(`/phone-sms/conversations/${conversation}/messages?limit=200`, bearer)
+  assert.equal(messages.items.filter((m) => m.message === body).length, 1)
+})
+
+test('calls: history with filters and a detail pane', async () => {
+  await goTo(browser, 'calls')
+  await browser.waitUntil(async () => (await browser.$$('[data-call]')).length > 0, { timeout: 10000 })
+  const all = (await browser.$$('[data-call]')).length
+  await (await browser.$('select')).selectByAttribute('value', 'missed')
+  await browser.waitUntil(async () => (await browser.$$('[data-call]')).length < all, { timeout: 5000 })
+  const missed = await browser.$$('[data-call]')
+  assert.ok(missed.length > 0)
+  await missed[0].click()
+  const details = await browser.$('.pane .facts')
+  await details.waitForDisplayed({ timeout: 5000 })
+  assert.match(await details.getText(), /Missed/)
+  await screenshot(browser, 'calls')
+})

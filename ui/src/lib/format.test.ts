@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { duration, listTime, smsInfo } from './format'
+
+describe('smsInfo', () => {
+  it('counts GSM-7 segments with escapes costing two', () => {
+    expect(smsInfo('')).toEqual({ chars: 0, segments: 0, unicode: false, culprits: [] })
+    expect(smsInfo('a'.repeat(160)).segments).toBe(1)
+    expect(smsInfo('a'.repeat(161)).segments).toBe(2)
+    expect(smsInfo('a'.repeat(306)).segments).toBe(2)
+    expect(smsInfo('a'.repeat(307)).segments).toBe(3)
+    expect(smsInfo('€'.repeat(80)).segments).toBe(1)
+    expect(smsInfo('€'.repeat(81)).segments).toBe(2)
+  })
+
+  it('turns the whole message UCS-2 for one character and names it', () => {
+    const info = smsInfo('Your appointment is at 10 — reply C')
+    expect(info.unicode).toBe(true)
+    expect(info.culprits).toEqual(['—'])
+    expect(smsInfo('é'.repeat(70)).unicode).toBe(false)
+    expect(smsInfo('ы'.repeat(70)).segments).toBe(1)
+    expect(smsInfo('ы'.repeat(71)).segments).toBe(2)
+    // Emoji are two code units and never split.
+    expect(smsInfo('😀'.repeat(35)).segments).toBe(1)
+    expect(smsInfo('😀'.repeat(36)).segments).toBe(2)
+    expect(smsInfo('😀'.repeat(36)).chars).toBe(36)
+  })
+})
+
+describe('times', () => {
+  it('shows today as a time and older days as dates', () => {
+    const now = new Date('2026-11-24T15:00:00')
+    expect(listTime('2026-11-24T09:05:00', now)).toMatch(/09|9/)
+    expect(listTime('2026-01-02T09:05:00', now)).toMatch(/2/)
+    expect(listTime('not a time', now)).toBe('')
+  })
+
+  it('formats durations', () => {
+    expect(duration(null)).toBe('—')
+    expect(duration(65)).toBe('1:05')
+    expect(duration(3723)).toBe('1:02:03')
+  })
+})

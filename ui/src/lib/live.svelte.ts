@@ -1,0 +1,66 @@
+// What the Rust core tells the UI without being asked: the sync state and which
+// cached data changed. Screens re-read the cache when `version` moves.
+import { commands, events, type AppEvent, type SyncView } from './bindings'
+
+class Live {
+  sync = $state<SyncView>({ state: 'idle', retryInSeconds: null })
+  /** Bumped on every change of cached data. */
+  version = $state(0)
+  /** Conversations touched by the latest change (empty: anything may have changed). */
+  touched = $state<string[]>([])
+  storageError = $state<string | null>(null)
+  #started = false
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    await events.appEventPayload.listen((e) => this.apply(e.payload as AppEvent))
+    // The browser engine knows when the network comes back: reconnect at once.
+    window.addEventListener('online', () => void commands.networkChanged())
+    await this.refresh()
+  }
+
+  async refresh(): Promise<void> {
+    const status = await commands.syncStatus()
+    if (status.status === 'ok') this.sync = status.data
+  }
+
+  apply(e: AppEvent): void {
+    switch (e.kind) {
+      case 'sync':
+        this.sync = e.sync
+        if (e.sync.state === 'online') this.storageError = null
+        break
+      case 'changed':
+        this.touched = e.entities.includes('*') ? [] : e.conversations
+        this.version++
+        break
+      case 'outbox':
+        this.version++
+        break
+      case 'storageError':
+        this.storageError = e.message
+        break
+    }
+  }
+}
+
+export const live = new Live()
+
+/** Words for the sync state, for the status line. */
+export function syncLabel(sync: SyncView): string {
+  switch (sync.state) {
+    case 'idle':
+      return 'Not signed in'
+    case 'syncing':
+      return 'Syncing…'
+    case 'online':
+      return 'Online'
+    case 'offline':
+      return sync.retryInSeconds != null
+        ? `Offline — retrying in ${sync.retryInSeconds} s`
+        : 'Offline'
+    case 'signedOut':
+      return 'Signed out by the cloud — sign in again'
+  }
+}
