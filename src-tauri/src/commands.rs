@@ -3,8 +3,8 @@
 use tauri::State;
 use upzento_api::{
     AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
-    CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView,
-    SignInRequest, SyncView,
+    CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView, SignInRequest,
+    SyncView,
 };
 
 /// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).

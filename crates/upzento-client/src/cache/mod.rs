@@ -26,6 +26,24 @@ use crate::{ClientError, ErrorKind};
 /// appended, never edited: an old cache opened by a newer app moves forward.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 
+/// Keep `message_fts` in step with `message` (external content: the index holds
+/// no text of its own, so a delete must name the old text; an update re-indexes only
+/// when the text changed, not for each delivery report).
+const MESSAGE_FTS_TRIGGERS: &str = "
+CREATE TRIGGER IF NOT EXISTS message_fts_insert AFTER INSERT ON message BEGIN
+    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, json_extract(new.data, '$.message'));
+END;
+CREATE TRIGGER IF NOT EXISTS message_fts_delete AFTER DELETE ON message BEGIN
+    INSERT INTO message_fts (message_fts, rowid, body)
+    VALUES ('delete', old.rowid, json_extract(old.data, '$.message'));
+END;
+CREATE TRIGGER IF NOT EXISTS message_fts_update AFTER UPDATE OF data ON message
+WHEN json_extract(old.data, '$.message') IS NOT json_extract(new.data, '$.message') BEGIN
+    INSERT INTO message_fts (message_fts, rowid, body)
+    VALUES ('delete', old.rowid, json_extract(old.data, '$.message'));
+    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, json_extract(new.data, '$.message'));
+END;";
+
 /// The 256-bit SQLCipher key: random per cache, kept in the OS keyring only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CacheKey([u8; 32]);
@@ -226,6 +244,9 @@ impl Cache {
         readable?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 64 MiB of page cache: the FTS index's pages stay hot during a big sync.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         let stored: Option<Owner> = conn
@@ -256,7 +277,55 @@ impl Cache {
                 )?;
             }
         }
+        let stale: i64 =
+            conn.query_row("SELECT search_stale FROM account WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        if stale == 0 {
+            conn.execute_batch(MESSAGE_FTS_TRIGGERS)?;
+        }
         Ok(Self { conn })
+    }
+
+    /// Stops maintaining the search index message by message: for a large backlog,
+    /// building it once at the end ([`finish_bulk`](Self::finish_bulk)) is faster. The
+    /// state is on disk, so a crash in between still ends with a full index.
+    pub fn begin_bulk(&mut self) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DROP TRIGGER IF EXISTS message_fts_insert;
+             DROP TRIGGER IF EXISTS message_fts_delete;
+             DROP TRIGGER IF EXISTS message_fts_update;
+             UPDATE account SET search_stale = 1 WHERE id = 1;",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether search covers every cached message (false during a bulk sync).
+    pub fn search_ready(&self) -> Result<bool, ClientError> {
+        let stale: i64 =
+            self.conn
+                .query_row("SELECT search_stale FROM account WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(stale == 0)
+    }
+
+    /// Builds the search index over every message and maintains it again from now on.
+    pub fn finish_bulk(&mut self) -> Result<(), ClientError> {
+        if self.search_ready()? {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO message_fts (message_fts) VALUES ('rebuild')",
+            [],
+        )?;
+        tx.execute_batch(MESSAGE_FTS_TRIGGERS)?;
+        tx.execute("UPDATE account SET search_stale = 0 WHERE id = 1", [])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Whether SQLite finds the file consistent (a quick check, not a full scan).
@@ -774,7 +843,14 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
             if delete {
                 tx.execute("DELETE FROM message WHERE id = ?1", [&change.id])?;
             } else {
-                upsert_message(tx, &data(change)?)?;
+                // The hottest path of a sync: no round trip through the typed struct.
+                let value = change
+                    .data
+                    .as_ref()
+                    .ok_or_else(|| storage(format!("change {} has no data", change.seq)))?;
+                let row = MessageRow::from_json(value)
+                    .ok_or_else(|| storage(format!("message {} is incomplete", change.id)))?;
+                upsert_message_row(tx, &row, &value.to_string())?;
             }
         }
         entity::CONTACT => {
@@ -840,36 +916,71 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
 
 fn upsert_message(tx: &Transaction<'_>, m: &SmsMessage) -> Result<(), ClientError> {
     let json = serde_json::to_string(m)?;
-    let updated = tx
-        .prepare_cached(
-            "UPDATE message SET data = ?2, body = CASE WHEN body = ?3 THEN body ELSE ?3 END
-             WHERE id = ?1",
-        )?
-        .execute(params![m.id, json, m.message])?;
-    if updated > 0 {
-        return Ok(());
+    upsert_message_row(
+        tx,
+        &MessageRow {
+            id: &m.id,
+            conversation_id: &m.conversation_id,
+            inbound: m.direction == Direction::Inbound,
+            created_ms: ms_of(&m.created_at),
+        },
+        &json,
+    )
+}
+
+/// What the message table needs of a message, read straight from the feed's JSON.
+struct MessageRow<'a> {
+    id: &'a str,
+    conversation_id: &'a str,
+    inbound: bool,
+    created_ms: i64,
+}
+
+impl<'a> MessageRow<'a> {
+    fn from_json(value: &'a serde_json::Value) -> Option<Self> {
+        let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+        Some(Self {
+            id: text("id")?,
+            conversation_id: text("conversationId")?,
+            inbound: text("direction")? == "inbound",
+            created_ms: ms_of(text("createdAt")?),
+        })
     }
-    let mut rowid = message_rowid(ms_of(&m.created_at), &m.id);
-    // Two messages in the same millisecond with the same id bits: take the next free slot.
-    while tx
-        .prepare_cached("SELECT 1 FROM message WHERE rowid = ?1")?
-        .exists([rowid])?
-    {
-        rowid += 1;
+}
+
+fn upsert_message_row(
+    tx: &Transaction<'_>,
+    m: &MessageRow<'_>,
+    json: &str,
+) -> Result<(), ClientError> {
+    let mut rowid = message_rowid(m.created_ms, m.id);
+    loop {
+        // One statement in the common case: a new message, or a new state of a known one
+        // (the body, and so the full-text index, is touched only when it changed).
+        let result = tx
+            .prepare_cached(
+                "INSERT INTO message (rowid, id, conversation_id, inbound, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            )?
+            .execute(params![
+                rowid,
+                m.id,
+                m.conversation_id,
+                i64::from(m.inbound),
+                json
+            ]);
+        match result {
+            Ok(_) => return Ok(()),
+            // Another message holds this rowid (same millisecond, same id bits): next slot.
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                rowid += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    tx.prepare_cached(
-        "INSERT INTO message (rowid, id, conversation_id, inbound, body, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        rowid,
-        m.id,
-        m.conversation_id,
-        i64::from(m.direction == Direction::Inbound),
-        m.message,
-        json
-    ])?;
-    Ok(())
 }
 
 fn upsert_contact(tx: &Transaction<'_>, c: &Contact) -> Result<(), ClientError> {

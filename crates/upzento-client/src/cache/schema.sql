@@ -9,7 +9,9 @@ CREATE TABLE account (
     tenant_id  TEXT NOT NULL,
     user_id    TEXT NOT NULL,
     -- The change-feed position the data below covers; moved in the same transaction.
-    cursor     INTEGER NOT NULL DEFAULT 0
+    cursor     INTEGER NOT NULL DEFAULT 0,
+    -- 1 while messages are stored without the search index (bulk sync).
+    search_stale INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE conversation (
@@ -27,25 +29,20 @@ CREATE TABLE message (
     id               TEXT NOT NULL UNIQUE,
     conversation_id  TEXT NOT NULL,
     inbound          INTEGER NOT NULL,
-    body             TEXT NOT NULL,
     data             TEXT NOT NULL
 );
 CREATE INDEX message_thread ON message (conversation_id, rowid DESC);
 
+-- The text is kept once, in the record: the index reads it through this view.
+CREATE VIEW message_text AS
+    SELECT rowid, json_extract(data, '$.message') AS body FROM message;
 CREATE VIRTUAL TABLE message_fts USING fts5(
-    body, content = 'message', content_rowid = 'rowid',
+    body, content = 'message_text', content_rowid = 'rowid',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
-    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, new.body);
-END;
-CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
-    INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-END;
-CREATE TRIGGER message_fts_update AFTER UPDATE OF body ON message BEGIN
-    INSERT INTO message_fts (message_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, new.body);
-END;
+-- The triggers that keep message_fts in step are created by the code
+-- (cache::MESSAGE_FTS_TRIGGERS): they are dropped during a large initial sync
+-- and the index is built once at its end.
 
 CREATE TABLE contact (
     rowid  INTEGER PRIMARY KEY,

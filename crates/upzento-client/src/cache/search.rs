@@ -37,16 +37,33 @@ pub struct SearchResults {
     pub contacts: Vec<Contact>,
 }
 
-/// Turns what the user typed into an FTS5 query: every word must occur, each as
-/// a prefix ("appoint" finds "appointment"). Operators typed by the user are words.
+/// Turns what the user typed into an FTS5 query: every word must occur. Finished
+/// words match exactly; the word being typed (the last, unless a space follows it)
+/// matches as a prefix ("appoint" finds "appointment"). Exact terms keep even a
+/// word found in every message fast: FTS5 walks one doclist newest-first and stops
+/// at the limit, where a prefix must merge the doclists of every word it starts.
+/// Operators typed by the user are words.
 pub fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
+    let typing = !text.ends_with(char::is_whitespace);
+    let words: Vec<&str> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    let last = words.len().checked_sub(1)?;
+    let terms: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let quoted = format!("\"{}\"", w.replace('"', "\"\""));
+            if i == last && typing {
+                format!("{quoted}*")
+            } else {
+                quoted
+            }
+        })
+        .collect();
+    Some(terms.join(" "))
 }
 
 /// Splits a highlighted text into fragments.
@@ -120,14 +137,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queries_are_prefix_words_and_never_operators() {
+    fn finished_words_match_exactly_the_typed_one_as_a_prefix() {
         assert_eq!(
-            fts_query("appoint tom"),
-            Some("\"appoint\"* \"tom\"*".into())
+            fts_query("appointment tom"),
+            Some("\"appointment\" \"tom\"*".into())
         );
         assert_eq!(
-            fts_query("NOT \"x\" OR (y)"),
-            Some("\"NOT\"* \"x\"* \"OR\"* \"y\"*".into())
+            fts_query("appointment tom "),
+            Some("\"appointment\" \"tom\"".into())
+        );
+        assert_eq!(
+            fts_query("NOT \"x\" OR (y"),
+            Some("\"NOT\" \"x\" \"OR\" \"y\"*".into())
         );
         assert_eq!(fts_query("  -- !! "), None);
         assert_eq!(fts_query("café"), Some("\"café\"*".into()));

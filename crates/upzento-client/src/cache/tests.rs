@@ -431,3 +431,57 @@ fn a_wrong_key_another_account_and_a_damaged_file_are_unreadable() {
     assert_eq!(format!("{key:?}"), "CacheKey(..)");
     assert!(CacheKey::from_hex("zz").is_none());
 }
+
+#[test]
+fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let key = CacheKey::generate().unwrap();
+    let mut cache = Cache::open(&path, &key, &owner()).unwrap();
+    cache.begin_bulk().unwrap();
+    let page: Vec<Change> = (0..20)
+        .map(|i| {
+            change(
+                i + 1,
+                entity::SMS_MESSAGE,
+                &format!("b{i}"),
+                message(&format!("b{i}"), "c1", true, "bulk hello", 1_000 + i),
+            )
+        })
+        .collect();
+    cache.apply(&page, 20).unwrap();
+    assert!(!cache.search_ready().unwrap());
+    assert_eq!(
+        cache.search("hello", 50).unwrap().messages.len(),
+        0,
+        "not indexed yet"
+    );
+    drop(cache);
+    // The process dies; on the next start the index is still marked stale.
+    let mut cache = Cache::open(&path, &key, &owner()).unwrap();
+    assert!(!cache.search_ready().unwrap());
+    cache.finish_bulk().unwrap();
+    assert!(cache.search_ready().unwrap());
+    assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
+    // And from now on each message is indexed as it comes.
+    cache
+        .apply(
+            &[change(
+                21,
+                entity::SMS_MESSAGE,
+                "late",
+                message("late", "c1", true, "hello again", 9_000),
+            )],
+            21,
+        )
+        .unwrap();
+    assert_eq!(cache.search("again", 50).unwrap().messages.len(), 1);
+    let gone = Change {
+        op: ChangeOp::Delete,
+        data: None,
+        ..change(22, entity::SMS_MESSAGE, "b0", json!(null))
+    };
+    cache.apply(&[gone], 22).unwrap();
+    assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
+    cache.check().unwrap();
+}

@@ -1,0 +1,352 @@
+//! `cargo xtask bench client`: the local cache and the sync, measured.
+//!
+//! `cargo bench -p upzento-client --bench client -- cache [MESSAGES CONVERSATIONS]`
+//!   ingests synthetic feed pages into an encrypted cache file, then times inbox pages
+//!   and searches, and prints the size on disk.
+//! `cargo bench -p upzento-client --bench client -- sync URL AGENT_TOKEN ADMIN_TOKEN`
+//!   times the initial sync from a cloud (seeded beforehand) and the delay from a
+//!   message posted on the cloud to the sync's change event (what the UI reacts to).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use upzento_client::cache::{Cache, CacheKey, InboxCursor, InboxFilter, Owner, ms_of};
+use upzento_client::cloud::{CloudClient, parse_base_url};
+use upzento_client::sync::{SyncEvent, SyncStatus, spawn};
+use upzento_domain::resources::{Change, ChangeOp, entity};
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn stamp(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+const WORDS: &[&str] = &[
+    "appointment",
+    "tomorrow",
+    "thanks",
+    "please",
+    "confirm",
+    "cleaning",
+    "invoice",
+    "call",
+    "morning",
+    "afternoon",
+    "reschedule",
+    "insurance",
+    "question",
+    "great",
+    "sorry",
+    "late",
+];
+
+/// One feed page of synthetic records: conversations first, then their messages.
+fn page(first: usize, count: usize, conversations: usize, base_ms: i64) -> Vec<Change> {
+    let mut changes = Vec::with_capacity(count);
+    for i in first..first + count {
+        let conversation = i % conversations;
+        let at = base_ms + i as i64 * 10;
+        let mut body = String::new();
+        for k in 0..8 {
+            body.push_str(WORDS[(i * 7 + k * 13) % WORDS.len()]);
+            body.push(' ');
+        }
+        // "the" is in every message; "zebra" in one of 10,000.
+        body.push_str("see the details");
+        if i.is_multiple_of(10_000) {
+            body.push_str(" zebra");
+        }
+        if i < conversations {
+            changes.push(Change {
+                seq: 0,
+                entity: entity::CONVERSATION.into(),
+                id: format!("c{conversation}"),
+                op: ChangeOp::Upsert,
+                data: Some(json!({"id": format!("c{conversation}"), "phoneNumberId": "n1",
+                    "ourNumber": "+14155552671", "contactNumber": format!("+1415{:07}", conversation),
+                    "contactId": null, "status": if conversation.is_multiple_of(3) { "closed" } else { "open" },
+                    "assignedTo": if conversation.is_multiple_of(4) { "me" } else { "other" },
+                    "lastMessageAt": stamp(at), "lastMessagePreview": body.clone(),
+                    "lastActivityAt": stamp(at), "createdAt": stamp(at), "updatedAt": stamp(at)})),
+                changed_at: stamp(at),
+            });
+        }
+        changes.push(Change {
+            seq: 0,
+            entity: entity::SMS_MESSAGE.into(),
+            id: format!("m{i}"),
+            op: ChangeOp::Upsert,
+            data: Some(
+                json!({"id": format!("m{i}"), "conversationId": format!("c{conversation}"),
+                "phoneNumberId": "n1", "contactId": null,
+                "direction": if i.is_multiple_of(2) { "inbound" } else { "outbound" }, "message": body,
+                "status": if i.is_multiple_of(2) { "received" } else { "delivered" }, "errorCode": null,
+                "errorMessage": null, "encoding": "gsm7", "segments": 1, "campaignId": null,
+                "sentBy": null, "provider": "sandbox", "providerMessageId": null,
+                "createdAt": stamp(at), "updatedAt": stamp(at)}),
+            ),
+            changed_at: stamp(at),
+        });
+    }
+    changes
+}
+
+fn cache_bench(messages: usize, conversations: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let owner = Owner {
+        cloud: "http://bench/".into(),
+        tenant_id: "t".into(),
+        user_id: "me".into(),
+    };
+    let mut cache = Cache::open(&path, &CacheKey::generate().unwrap(), &owner).unwrap();
+    let base_ms = 1_750_000_000_000;
+    println!(
+        "ingest: {messages} messages in {conversations} conversations, pages of 1,000 (one transaction each, as the sync applies them)"
+    );
+    let mut building = Duration::ZERO;
+    let start = Instant::now();
+    // As the sync does with a backlog: index for search once at the end.
+    cache.begin_bulk().unwrap();
+    let mut seq = 0_i64;
+    for first in (0..messages).step_by(1000) {
+        let t = Instant::now();
+        let mut changes = page(first, 1000.min(messages - first), conversations, base_ms);
+        for c in &mut changes {
+            seq += 1;
+            c.seq = seq;
+        }
+        building += t.elapsed();
+        cache.apply(&changes, seq).unwrap();
+    }
+    let total = start.elapsed();
+    println!(
+        "  ingest time (inbox and history browsable): {:.2} s ({:.2} s in the cache, {:.2} s making the test records)",
+        total.as_secs_f64(),
+        (total - building).as_secs_f64(),
+        building.as_secs_f64()
+    );
+    let t = Instant::now();
+    cache.finish_bulk().unwrap();
+    let index = t.elapsed();
+    println!(
+        "  search index build: {:.2} s (ingest + index: {:.2} s, {:.2} s without the test-record making)",
+        index.as_secs_f64(),
+        (total + index).as_secs_f64(),
+        (total + index - building).as_secs_f64()
+    );
+    assert_eq!(
+        cache.counts().unwrap(),
+        (conversations as i64, messages as i64)
+    );
+
+    let runs = 300;
+    for (label, filter) in [
+        ("all", InboxFilter::All),
+        ("mine", InboxFilter::Mine),
+        ("closed", InboxFilter::Closed),
+    ] {
+        let mut first_page = Vec::new();
+        let mut deep_page = Vec::new();
+        let mut cursor: Option<InboxCursor> = None;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let rows = cache.inbox(filter, None, 50).unwrap();
+            first_page.push(t.elapsed());
+            assert_eq!(rows.len(), 50);
+            // Walk down the inbox page by page.
+            let t = Instant::now();
+            let rows = cache.inbox(filter, cursor.as_ref(), 50).unwrap();
+            deep_page.push(t.elapsed());
+            // At the end of the list, start over.
+            cursor = rows.last().map(|last| InboxCursor {
+                last_activity_ms: ms_of(&last.conversation.last_activity_at),
+                id: last.conversation.id.clone(),
+            });
+        }
+        println!(
+            "  inbox page ({label}, 50 rows with unread counts): p50 {} p95 {} | paging down the list: p95 {}",
+            ms(percentile(&mut first_page, 50.0)),
+            ms(percentile(&mut first_page, 95.0)),
+            ms(percentile(&mut deep_page, 95.0)),
+        );
+    }
+    let mut thread = Vec::new();
+    for i in 0..runs {
+        let t = Instant::now();
+        let m = cache
+            .messages(&format!("c{}", (i * 331) % conversations), None, 50)
+            .unwrap();
+        thread.push(t.elapsed());
+        assert!(!m.is_empty());
+    }
+    println!(
+        "  conversation messages (newest 50): p95 {}",
+        ms(percentile(&mut thread, 95.0))
+    );
+    let rare = messages.div_ceil(10_000);
+    for (label, query, expected) in [
+        (format!("rare term, {rare} hits"), "zebra", rare.min(50)),
+        ("very common term, every message".to_owned(), "the ", 50),
+        (
+            "two common words, each in half the messages".to_owned(),
+            "appointment tomorrow ",
+            50,
+        ),
+        (
+            "prefix of a word in 1/16 of the messages, as typed".to_owned(),
+            "resched",
+            50,
+        ),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let found = cache.search(query, 50).unwrap();
+            samples.push(t.elapsed());
+            assert_eq!(found.messages.len(), expected, "{query}");
+        }
+        println!(
+            "  search newest 50 ({label}): p50 {} p95 {}",
+            ms(percentile(&mut samples, 50.0)),
+            ms(percentile(&mut samples, 95.0))
+        );
+    }
+    drop(cache);
+    let size: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    println!(
+        "  cache on disk: {:.1} MiB ({:.0} bytes per message, FTS index included, encrypted)",
+        size as f64 / 1_048_576.0,
+        size as f64 / messages as f64
+    );
+}
+
+async fn sync_bench(url: &str, agent: &str, admin: &str) {
+    let base = parse_base_url(url).unwrap();
+    let client = CloudClient::new(base.clone()).unwrap();
+    let me = client.me(agent).await.unwrap();
+    let owner = Owner {
+        cloud: base.to_string(),
+        tenant_id: me.tenant.id,
+        user_id: me.user.id,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(
+        &dir.path().join("cache.db"),
+        &CacheKey::generate().unwrap(),
+        &owner,
+    )
+    .unwrap();
+    let cache = Arc::new(Mutex::new(cache));
+    let start = Instant::now();
+    let (sync, mut events) = spawn(cache.clone(), client, agent.to_owned(), 1);
+    loop {
+        if let SyncEvent::Status {
+            status: SyncStatus::Online,
+        } = events.recv().await.unwrap()
+        {
+            break;
+        }
+    }
+    let took = start.elapsed();
+    let (conversations, messages) = cache.lock().unwrap().counts().unwrap();
+    println!(
+        "initial sync: {messages} messages in {conversations} conversations in {:.1} s ({:.0} messages/s)",
+        took.as_secs_f64(),
+        messages as f64 / took.as_secs_f64()
+    );
+
+    // Live: a message posted on the cloud, until the sync says the cache has it.
+    let http = reqwest::Client::new();
+    let conversation = cache
+        .lock()
+        .unwrap()
+        .inbox(InboxFilter::All, None, 1)
+        .unwrap()[0]
+        .conversation
+        .id
+        .clone();
+    let mut latencies = Vec::new();
+    for i in 0..200 {
+        while events.try_recv().is_ok() {}
+        let t = Instant::now();
+        let sent: serde_json::Value = http
+            .post(format!("{url}/phone-sms/messages"))
+            .bearer_auth(admin)
+            .json(&json!({"conversationId": conversation, "message": format!("live {i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = sent["id"].as_str().unwrap().to_owned();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+                Ok(Ok(SyncEvent::Changed { conversations, .. }))
+                    if conversations.contains(&conversation) =>
+                {
+                    let cache = cache.lock().unwrap();
+                    if cache
+                        .messages(&conversation, None, 5)
+                        .unwrap()
+                        .iter()
+                        .any(|m| m.id == id)
+                    {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => panic!("live message {i} never arrived"),
+            }
+        }
+        latencies.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "live event to UI (post on the cloud -> change event with the message in the cache), 200 messages: p50 {} p99 {} max {}",
+        ms(percentile(&mut latencies, 50.0)),
+        ms(percentile(&mut latencies, 99.0)),
+        ms(percentile(&mut latencies, 100.0)),
+    );
+    sync.stop();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("sync") => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(sync_bench(&args[1], &args[2], &args[3]));
+        }
+        _ => {
+            let messages = args
+                .get(1)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1_000_000);
+            let conversations = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+            cache_bench(messages, conversations);
+        }
+    }
+}
