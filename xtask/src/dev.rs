@@ -81,13 +81,18 @@ pub fn sign_in_demo(url: &str) -> Result<()> {
 
 /// A session token of the demo agent, through the client crate's HTTP client.
 pub fn demo_token(url: &str) -> Result<String> {
+    token(url, DEMO_EMAIL, DEMO_PASSWORD)
+}
+
+/// A session token of any user, through the client crate's HTTP client.
+pub fn token(url: &str, email: &str, password: &str) -> Result<String> {
     let base =
         upzento_client::cloud::parse_base_url(url).map_err(|e| anyhow::anyhow!(e.message))?;
     let client =
         upzento_client::cloud::CloudClient::new(base).map_err(|e| anyhow::anyhow!(e.message))?;
     runtime()?.block_on(async {
         client
-            .token(DEMO_EMAIL, DEMO_PASSWORD)
+            .token(email, password)
             .await
             .map(|t| t.token)
             .map_err(|e| anyhow::anyhow!(e.message))

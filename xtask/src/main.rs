@@ -28,6 +28,8 @@ cargo xtask <command>
   bundle         build the .deb package
   bench app      cold start to interactive (ms) and idle memory (PSS, MiB) under Xvfb
   bench cloud    API latency at 1,000 req/s, maximum throughput, message sends (SQLite, PostgreSQL)
+  bench client   the local cache (ingest, inbox, search, size) and the sync (1M messages, live events);
+                 BENCH_MESSAGES / BENCH_CONVERSATIONS change the volume of the sync part
   deps           only install what is missing
 ";
 
@@ -47,8 +49,11 @@ fn main() -> Result<()> {
         Some("bench") => match rest.first().map(String::as_str) {
             Some("app") => bench_app(),
             Some("cloud") => bench_cloud(),
+            Some("client") => bench_client(),
             other => {
-                bail!("unknown benchmark {other:?}; try `cargo xtask bench app` or `bench cloud`")
+                bail!(
+                    "unknown benchmark {other:?}; try `bench app`, `bench cloud` or `bench client`"
+                )
             }
         },
         Some("deps") => deps::ensure(),
@@ -346,6 +351,62 @@ fn bench_cloud() -> Result<()> {
     drop(pg);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     Ok(())
+}
+
+/// The client's cache on its own, then its sync from a release cloud seeded with
+/// BENCH_MESSAGES (1,000,000) messages in BENCH_CONVERSATIONS (100,000) conversations.
+fn bench_client() -> Result<()> {
+    deps::ensure()?;
+    step("release build of the cloud and the client benchmark");
+    let root = root();
+    run_in(
+        &root,
+        cargo().args(["build", "--release", "-p", "upzento-cloud"]),
+    )?;
+    let bench = |args: &[&str]| {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", "upzento-client", "--bench", "client", "--"])
+            .args(args);
+        run_in(&root, &mut cmd)
+    };
+    step("bench client: the encrypted cache");
+    bench(&["cache"])?;
+    let messages = std::env::var("BENCH_MESSAGES").unwrap_or_else(|_| "1000000".into());
+    let conversations = std::env::var("BENCH_CONVERSATIONS").unwrap_or_else(|_| "100000".into());
+    step(&format!(
+        "bench client: seeding a cloud with {messages} messages in {conversations} conversations"
+    ));
+    let server = target_dir().join("release/upzento-cloud");
+    let data = tempdir("upzento-bench-client")?;
+    run(Command::new(&server)
+        .args(["seed", "--data-dir"])
+        .arg(&data)
+        .args(["--messages", &messages, "--conversations", &conversations]))?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(&server)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("UPZENTO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let result = (|| {
+        dev::wait_for_cloud(&url)?;
+        let agent = dev::demo_token(&url)?;
+        let admin = dev::token(&url, "admin@demo.upzento.test", "demo-admin-password")?;
+        step("bench client: initial sync and live events");
+        bench(&["sync", &url, &agent, &admin])
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    result
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

@@ -392,3 +392,113 @@ async fn seed(
     }
     Ok(())
 }
+
+/// Fills the demo tenant with `messages` SMS spread over `conversations` threads, for
+/// load tests and benchmarks. Goes through the store like every write (feed and audit
+/// included), from one of the demo numbers; times go back from `now`.
+pub async fn seed_volume(
+    store: &dyn Store,
+    conversations: usize,
+    messages: usize,
+    now: OffsetDateTime,
+    progress: impl Fn(usize),
+) -> anyhow::Result<()> {
+    ensure(store, now).await?;
+    let (admin_user, _) = store
+        .user_for_sign_in(ADMIN_EMAIL)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no demo admin"))?;
+    let admin = Actor {
+        tenant_id: admin_user.tenant_id.clone(),
+        user_id: admin_user.id.clone(),
+    };
+    let number = store
+        .list_numbers(
+            &admin.tenant_id,
+            &crate::store::NumberFilter::default(),
+            None,
+            1,
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no demo number"))?;
+    const WORDS: &[&str] = &[
+        "appointment",
+        "tomorrow",
+        "thanks",
+        "please",
+        "confirm",
+        "cleaning",
+        "invoice",
+        "call",
+        "morning",
+        "afternoon",
+        "reschedule",
+        "insurance",
+        "question",
+        "great",
+        "sorry",
+        "late",
+    ];
+    let mut threads = Vec::with_capacity(conversations);
+    for i in 0..conversations {
+        let other = format!("+1212{:07}", i);
+        let (conversation, _) = store
+            .open_conversation(&admin, &number, &other, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        threads.push(conversation.id);
+    }
+    for i in 0..messages {
+        let at = now - time::Duration::milliseconds(i64::try_from(messages - i)? * 10);
+        let stamp = clock::rfc3339(at);
+        let text: Vec<&str> = (0..8)
+            .map(|k| WORDS[(i * 7 + k * 13) % WORDS.len()])
+            .collect();
+        let text = text.join(" ");
+        let segments = upzento_domain::sms::segments(&text);
+        let inbound = i % 2 == 0;
+        store
+            .create_message(
+                &admin,
+                NewMessage {
+                    message: SmsMessage {
+                        id: id(),
+                        conversation_id: threads[i % conversations].clone(),
+                        phone_number_id: Some(number.id.clone()),
+                        contact_id: None,
+                        direction: if inbound {
+                            Direction::Inbound
+                        } else {
+                            Direction::Outbound
+                        },
+                        message: text,
+                        status: if inbound {
+                            MessageStatus::Received
+                        } else {
+                            MessageStatus::Delivered
+                        },
+                        error_code: None,
+                        error_message: None,
+                        encoding: segments.encoding,
+                        segments: segments.segments,
+                        campaign_id: None,
+                        sent_by: None,
+                        provider: crate::carrier::SANDBOX.into(),
+                        provider_message_id: None,
+                        created_at: stamp.clone(),
+                        updated_at: stamp,
+                    },
+                    idempotency_key: None,
+                    next_action_at: None,
+                },
+                at,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if i % 10_000 == 0 {
+            progress(i);
+        }
+    }
+    Ok(())
+}

@@ -25,6 +25,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Fill the demo tenant of a SQLite data dir with many messages (load tests, benchmarks).
+    #[command(hide = true)]
+    Seed {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+    },
     /// Serve the /phone-sms API.
     Serve {
         /// Address to listen on.
@@ -57,6 +67,32 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Seed {
+            data_dir,
+            conversations,
+            messages,
+        } => {
+            let store = SqliteStore::open(&data_dir.join("upzento-cloud.db"))?;
+            let started = std::time::Instant::now();
+            demo::seed_volume(
+                &store,
+                conversations.max(1),
+                messages,
+                time::OffsetDateTime::now_utc(),
+                |n| {
+                    eprintln!(
+                        "seeded {n} messages after {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                },
+            )
+            .await?;
+            eprintln!(
+                "seeded {messages} messages in {conversations} conversations in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Serve {
             listen,
             data_dir,
