@@ -442,7 +442,7 @@ pub async fn seed_volume(
     ];
     let mut threads = Vec::with_capacity(conversations);
     for i in 0..conversations {
-        let other = format!("+1212{:07}", i);
+        let other = format!("+1212{i:07}");
         let (conversation, _) = store
             .open_conversation(&admin, &number, &other, now)
             .await
