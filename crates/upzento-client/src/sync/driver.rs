@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use upzento_domain::resources::{Change, NewSmsMessage, entity};
 
 use super::api::{SendError, StreamItem, read_stream};
-use super::machine::{Failure, Input, Output, SyncMachine, SyncStatus};
+use super::machine::{Failure, Input, Output, SyncMachine, SyncStatus, WakeDetector};
 use crate::cache::Cache;
 use crate::cloud::CloudClient;
 use crate::{ClientError, ErrorKind};
@@ -156,6 +156,10 @@ impl Driver {
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         let (stream_tx, mut stream_rx) = mpsc::channel::<(u64, StreamItem)>(1024);
+        // Every few seconds: did the computer sleep? Then every connection may be dead.
+        let mut wake = WakeDetector::new();
+        wake.observe(Instant::now(), std::time::SystemTime::now());
+        let mut clock_check = tokio::time::interval(std::time::Duration::from_secs(5));
         loop {
             while let Some(output) = machine.poll_output() {
                 let input = self.perform(output, &stream_tx).await;
@@ -210,6 +214,12 @@ impl Driver {
                     }
                 }
                 () = sleep => machine.handle_timeout(Instant::now()),
+                _ = clock_check.tick() => {
+                    if wake.observe(Instant::now(), std::time::SystemTime::now()) {
+                        tracing::info!("resumed from sleep: reconnecting");
+                        machine.handle_input(Instant::now(), Input::NetworkChanged);
+                    }
+                }
             }
         }
         self.close_stream();

@@ -323,5 +323,39 @@ impl SyncMachine {
     }
 }
 
+/// Tells a resume from sleep: while suspended, Linux's monotonic clock stands still
+/// and the wall clock does not, so after waking the wall clock is ahead by the
+/// nap. Fed both clocks by the driver; pure.
+#[derive(Debug, Clone, Copy)]
+pub struct WakeDetector {
+    last: Option<(Instant, std::time::SystemTime)>,
+}
+
+/// Wall-clock lead over the monotonic clock that counts as having slept (NTP steps are smaller).
+pub const SLEPT: Duration = Duration::from_secs(20);
+
+impl WakeDetector {
+    pub fn new() -> Self {
+        Self { last: None }
+    }
+
+    /// Whether the computer slept since the previous observation.
+    pub fn observe(&mut self, mono: Instant, wall: std::time::SystemTime) -> bool {
+        let slept = self.last.is_some_and(|(m, w)| {
+            let mono_step = mono.saturating_duration_since(m);
+            wall.duration_since(w)
+                .is_ok_and(|wall_step| wall_step > mono_step + SLEPT)
+        });
+        self.last = Some((mono, wall));
+        slept
+    }
+}
+
+impl Default for WakeDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -200,3 +200,21 @@ fn a_clean_end_of_stream_reconnects_quickly() {
     };
     assert!(retry_in_ms <= 500);
 }
+
+#[test]
+fn a_wall_clock_jump_beyond_the_monotonic_clock_is_a_resume() {
+    let mut wake = WakeDetector::new();
+    let (m, w) = (
+        Instant::now(),
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+    );
+    assert!(!wake.observe(m, w));
+    // Five seconds of both: awake.
+    assert!(!wake.observe(m + Duration::from_secs(5), w + Duration::from_secs(5)));
+    // A small NTP step: still awake.
+    assert!(!wake.observe(m + Duration::from_secs(10), w + Duration::from_secs(12)));
+    // The lid was closed for an hour: the monotonic clock stood still.
+    assert!(wake.observe(m + Duration::from_secs(15), w + Duration::from_secs(3_617)));
+    // The wall clock set back: not a resume.
+    assert!(!wake.observe(m + Duration::from_secs(20), w));
+}
