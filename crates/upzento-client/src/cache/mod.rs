@@ -465,10 +465,10 @@ impl Cache {
                 .unwrap_or(i64::MAX),
             None => i64::MAX,
         };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT data FROM message WHERE conversation_id = ?1 AND rowid < ?2
-             ORDER BY rowid DESC LIMIT ?3",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_DATA} FROM message m WHERE m.conversation_id = ?1 AND m.rowid < ?2
+             ORDER BY m.rowid DESC LIMIT ?3"
+        ))?;
         let rows = stmt.query_map(
             params![
                 conversation_id,
@@ -850,7 +850,7 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
                     .ok_or_else(|| storage(format!("change {} has no data", change.seq)))?;
                 let row = MessageRow::from_json(value)
                     .ok_or_else(|| storage(format!("message {} is incomplete", change.id)))?;
-                upsert_message_row(tx, &row, &value.to_string())?;
+                upsert_message_row(tx, &row, &compact_message_json(value)?)?;
             }
         }
         entity::CONTACT => {
@@ -915,7 +915,7 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
 }
 
 fn upsert_message(tx: &Transaction<'_>, m: &SmsMessage) -> Result<(), ClientError> {
-    let json = serde_json::to_string(m)?;
+    let json = compact_message_json(&serde_json::to_value(m)?)?;
     upsert_message_row(
         tx,
         &MessageRow {
@@ -947,6 +947,32 @@ impl<'a> MessageRow<'a> {
         })
     }
 }
+
+/// A message's JSON as stored: without null fields (missing optional fields read back
+/// as `None`) and without the id and conversation id, which are columns; together a
+/// third of its bytes. [`MESSAGE_DATA`] puts the two back when reading.
+fn compact_message_json(value: &serde_json::Value) -> Result<String, ClientError> {
+    struct Compact<'a>(&'a serde_json::Map<String, serde_json::Value>);
+    impl serde::Serialize for Compact<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = s.serialize_map(None)?;
+            for (k, v) in self.0 {
+                if !v.is_null() && k != "id" && k != "conversationId" {
+                    map.serialize_entry(k, v)?;
+                }
+            }
+            map.end()
+        }
+    }
+    Ok(match value {
+        serde_json::Value::Object(map) => serde_json::to_string(&Compact(map))?,
+        other => other.to_string(),
+    })
+}
+
+/// The full JSON of a stored message (alias `m`).
+const MESSAGE_DATA: &str = "json_set(m.data, '$.id', m.id, '$.conversationId', m.conversation_id)";
 
 fn upsert_message_row(
     tx: &Transaction<'_>,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use upzento_domain::resources::{Contact, SmsMessage};
 
-use super::Cache;
+use super::{Cache, MESSAGE_DATA};
 use crate::ClientError;
 
 /// Private-use characters that FTS5's `highlight()` puts around matches: they
@@ -102,13 +102,13 @@ impl Cache {
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // Newest first is rowid order (see the schema): no sort of all hits.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT m.data, f.marked FROM (
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_DATA}, f.marked FROM (
                  SELECT rowid, highlight(message_fts, 0, ?2, ?3) AS marked FROM message_fts
                  WHERE message_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?4
              ) f JOIN message m ON m.rowid = f.rowid
-             ORDER BY f.rowid DESC",
-        )?;
+             ORDER BY f.rowid DESC"
+        ))?;
         let rows = stmt.query_map(rusqlite::params![query, OPEN, CLOSE, limit], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
