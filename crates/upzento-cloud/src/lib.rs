@@ -11,6 +11,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod inbound;
 pub mod outbound;
 pub mod store;
 

@@ -24,7 +24,30 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Make the sandbox carrier of a running server receive an SMS (as an admin).
+    Inbound {
+        /// The server, e.g. http://127.0.0.1:8787
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        /// An admin's token (session or API token).
+        #[arg(long, env = "UPZENTO_TOKEN", hide_env_values = true)]
+        token: String,
+        /// One of the tenant's numbers.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        body: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// The built-in sandbox carrier.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Fill the demo tenant of a SQLite data dir with many messages (load tests, benchmarks).
     #[command(hide = true)]
     Seed {
@@ -67,6 +90,26 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Sandbox(SandboxCommand::Inbound {
+            url,
+            token,
+            to,
+            from,
+            body,
+        }) => {
+            let response = reqwest::Client::new()
+                .post(format!("{}/phone-sms/sandbox/inbound", url.trim_end_matches('/')))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"to": to, "from": from, "body": body}))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            anyhow::ensure!(status.is_success(), "{status}: {text}");
+            println!("{text}");
+            Ok(())
+        }
         Command::Seed {
             data_dir,
             conversations,

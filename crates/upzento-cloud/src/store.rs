@@ -43,8 +43,8 @@ use upzento_domain::resources::{CampaignStats, RecipientStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, Change, Contact, Conversation, MessageStatus, PhoneNumber,
-    SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
+    MessageStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 use upzento_domain::wire::Role;
 
@@ -338,6 +338,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool>;
+
+    /// The tenant and number an inbound message to `e164` belongs to: the active number
+    /// with SMS on, the oldest when several tenants list it.
+    async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>>;
+    /// The contact that has this E.164 number.
+    async fn contact_by_number(
+        &self,
+        tenant_id: &str,
+        e164: &str,
+    ) -> anyhow::Result<Option<Contact>>;
+    async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()>;
+    /// A contact's consent history, oldest first.
+    async fn consent_events(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+    ) -> anyhow::Result<Vec<ConsentEvent>>;
 
     /// The conversation of (our number, the other number), created when new. `true` when created.
     async fn open_conversation(

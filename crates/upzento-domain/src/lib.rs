@@ -4,6 +4,7 @@
 //! and `upzento-cloud` depend on it, and on nothing of each other, so the wire
 //! format of the public API is defined exactly once.
 
+pub mod keywords;
 pub mod phone;
 pub mod resources;
 pub mod sms;

@@ -817,6 +817,39 @@ pub mod entity {
     pub const TOKEN: &str = "token";
 }
 
+/// A change of a contact's SMS consent, kept after opt-out (CTIA, TCPA revocation rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentEvent {
+    pub id: String,
+    pub contact_id: String,
+    /// The number the consent is about (E.164).
+    pub number: String,
+    /// `optOut` or `optIn`.
+    pub kind: String,
+    /// How it was given: `keyword` (an inbound STOP, START...), `admin`.
+    pub method: String,
+    /// The message that carried it.
+    pub message: Option<String>,
+    pub at: String,
+}
+
+/// `POST /phone-sms/sandbox/inbound`: an SMS the sandbox carrier "receives".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SandboxInbound {
+    /// One of the tenant's numbers.
+    pub to: String,
+    pub from: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1600))]
+    pub body: String,
+    /// The carrier's message id; the same id again is a repeated delivery (default: new).
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

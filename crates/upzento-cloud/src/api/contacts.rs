@@ -314,3 +314,25 @@ pub async fn delete(
         Err(AppError::NotFound)
     }
 }
+
+/// A contact's SMS consent history (opt-outs and opt-ins, with how and when), oldest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/contacts/{id}/consent",
+    tag = "contacts",
+    params(("id" = String, Path, description = "Contact id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<upzento_domain::resources::ConsentEvent>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn consent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<upzento_domain::resources::ConsentEvent>>, AppError> {
+    if state.store.contact(&caller.tenant.id, &id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(
+        state.store.consent_events(&caller.tenant.id, &id).await?,
+    ))
+}

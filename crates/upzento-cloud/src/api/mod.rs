@@ -10,6 +10,7 @@ mod conversations;
 mod events;
 mod messages;
 mod numbers;
+mod sandbox;
 mod support;
 mod templates;
 
@@ -39,6 +40,7 @@ pub use support::Cursor;
         (name = "messages", description = "Sending SMS"),
         (name = "calls", description = "The call history"),
         (name = "campaigns", description = "Bulk SMS"),
+        (name = "sandbox", description = "The built-in carrier's test door"),
         (name = "sync", description = "Change feed and audit log"),
     )
 )]
@@ -93,6 +95,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(campaigns::set_schedule))
         .routes(routes!(campaigns::add_recipients, campaigns::recipients))
         .routes(routes!(campaigns::delete_recipient))
+        .routes(routes!(sandbox::inbound))
+        .routes(routes!(contacts::consent))
         .routes(routes!(changes::changes))
         .routes(routes!(events::events))
         .routes(routes!(changes::audit_log))

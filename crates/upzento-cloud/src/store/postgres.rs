@@ -21,8 +21,8 @@ use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
     AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Change, ChangeOp, ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus,
+    Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0006_campaigns.sql"),
     include_str!("../../migrations/postgres/0007_conversation_read.sql"),
     include_str!("../../migrations/postgres/0008_token_ids.sql"),
+    include_str!("../../migrations/postgres/0009_consent.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -904,6 +905,92 @@ impl Store for PgStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT tenant_id, {NUMBER_COLUMNS} FROM phone_number
+                     WHERE number = $1 AND status = 'active' AND sms_enabled
+                     ORDER BY created_at, id LIMIT 1"
+                ),
+                &[&e164],
+            )
+            .await?;
+        row.map(|r| Ok((r.try_get("tenant_id")?, number_from_row(&r)?)))
+            .transpose()
+    }
+
+    async fn contact_by_number(
+        &self,
+        tenant_id: &str,
+        e164: &str,
+    ) -> anyhow::Result<Option<Contact>> {
+        let client = self.client().await?;
+        let id: Option<String> = client
+            .query_opt(
+                "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
+                &[&tenant_id, &e164],
+            )
+            .await?
+            .map(|r| r.get(0));
+        match id {
+            Some(id) => contact_in(&**client, tenant_id, &id, false).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO consent_event (id, tenant_id, contact_id, number, kind, method, message, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &event.id,
+                    &tenant_id,
+                    &event.contact_id,
+                    &event.number,
+                    &event.kind,
+                    &event.method,
+                    &event.message,
+                    &clock::parse_rfc3339(&event.at)?,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn consent_events(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+    ) -> anyhow::Result<Vec<ConsentEvent>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, contact_id, number, kind, method, message, at FROM consent_event
+                 WHERE tenant_id = $1 AND contact_id = $2 ORDER BY at, id",
+                &[&tenant_id, &contact_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ConsentEvent {
+                    id: r.try_get(0)?,
+                    contact_id: r.try_get(1)?,
+                    number: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    method: r.try_get(4)?,
+                    message: r.try_get(5)?,
+                    at: clock::rfc3339(r.try_get(6)?),
+                })
+            })
+            .collect()
     }
 
     async fn open_conversation(

@@ -14,8 +14,8 @@ use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
     AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Change, ChangeOp, ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus,
+    Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::{
@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_campaigns.sql"),
     include_str!("../../migrations/sqlite/0007_conversation_read.sql"),
     include_str!("../../migrations/sqlite/0008_token_ids.sql"),
+    include_str!("../../migrations/sqlite/0009_consent.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -764,6 +765,94 @@ impl Store for SqliteStore {
                 Ok(true)
             })
             .await?)
+    }
+
+    async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>> {
+        let e164 = e164.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT tenant_id, {NUMBER_COLUMNS} FROM phone_number
+                     WHERE number = ?1 AND status = 'active' AND sms_enabled
+                     ORDER BY created_at, id LIMIT 1"
+                ),
+                [&e164],
+                |r| Ok((r.get("tenant_id")?, number_from_row(r)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn contact_by_number(
+        &self,
+        tenant_id: &str,
+        e164: &str,
+    ) -> anyhow::Result<Option<Contact>> {
+        let (tenant_id, e164) = (tenant_id.to_owned(), e164.to_owned());
+        self.with(move |c| {
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT contact_id FROM contact_phone WHERE tenant_id = ?1 AND number = ?2",
+                    [&tenant_id, &e164],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match id {
+                Some(id) => contact_in(c, &tenant_id, &id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()> {
+        let tenant_id = tenant_id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO consent_event (id, tenant_id, contact_id, number, kind, method, message, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    event.id,
+                    tenant_id,
+                    event.contact_id,
+                    event.number,
+                    event.kind,
+                    event.method,
+                    event.message,
+                    ms_of(&event.at)?
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn consent_events(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+    ) -> anyhow::Result<Vec<ConsentEvent>> {
+        let (tenant_id, contact_id) = (tenant_id.to_owned(), contact_id.to_owned());
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, contact_id, number, kind, method, message, at FROM consent_event
+                 WHERE tenant_id = ?1 AND contact_id = ?2 ORDER BY at, id",
+            )?;
+            let rows = stmt.query_map([&tenant_id, &contact_id], |r| {
+                Ok(ConsentEvent {
+                    id: r.get(0)?,
+                    contact_id: r.get(1)?,
+                    number: r.get(2)?,
+                    kind: r.get(3)?,
+                    method: r.get(4)?,
+                    message: r.get(5)?,
+                    at: text_ts(r, "at")?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
     }
 
     async fn open_conversation(
