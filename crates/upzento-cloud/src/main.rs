@@ -98,7 +98,10 @@ async fn main() -> anyhow::Result<()> {
             body,
         }) => {
             let response = reqwest::Client::new()
-                .post(format!("{}/phone-sms/sandbox/inbound", url.trim_end_matches('/')))
+                .post(format!(
+                    "{}/phone-sms/sandbox/inbound",
+                    url.trim_end_matches('/')
+                ))
                 .bearer_auth(token)
                 .json(&serde_json::json!({"to": to, "from": from, "body": body}))
                 .send()
