@@ -145,10 +145,7 @@ pub struct ContactView {
 }
 
 pub fn contact_view(c: Contact) -> ContactView {
-    let name = match &c.last_name {
-        Some(last) if !last.trim().is_empty() => format!("{} {last}", c.first_name),
-        _ => c.first_name.clone(),
-    };
+    let name = c.full_name();
     ContactView {
         id: c.id,
         name,

@@ -586,21 +586,19 @@ pub fn recipient_status(own: &str, message_status: Option<&str>) -> Option<Recip
     }
 }
 
-/// Adds `n` recipients whose status (message status once queued) is `status`.
+/// Adds `n` recipients whose status is `status` (their message's once queued, else
+/// their own: `pending` or `skipped`).
 pub fn count_recipients(stats: &mut CampaignStats, status: &str, n: i64, replied: i64) {
     stats.recipients += n;
     stats.replied += replied;
-    match recipient_status(
-        status,
-        MessageStatus::parse(status).map(MessageStatus::as_str),
-    ) {
-        Some(RecipientStatus::Pending) => stats.pending += n,
-        Some(RecipientStatus::Queued) => stats.queued += n,
-        Some(RecipientStatus::Sent) => stats.sent += n,
-        Some(RecipientStatus::Delivered) => stats.delivered += n,
-        Some(RecipientStatus::Failed) => stats.failed += n,
-        Some(RecipientStatus::Skipped) => stats.skipped += n,
-        None => {}
+    match status {
+        "pending" => stats.pending += n,
+        "queued" => stats.queued += n,
+        "sent" => stats.sent += n,
+        "delivered" => stats.delivered += n,
+        "failed" => stats.failed += n,
+        "skipped" => stats.skipped += n,
+        _ => {}
     }
 }
 

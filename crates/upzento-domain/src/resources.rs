@@ -196,6 +196,16 @@ pub struct Contact {
     pub updated_at: String,
 }
 
+impl Contact {
+    /// First and last name, as lists and conversations show the contact.
+    pub fn full_name(&self) -> String {
+        match &self.last_name {
+            Some(last) if !last.trim().is_empty() => format!("{} {}", self.first_name, last.trim()),
+            _ => self.first_name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1010,10 +1010,7 @@ fn upsert_message_row(
 }
 
 fn upsert_contact(tx: &Transaction<'_>, c: &Contact) -> Result<(), ClientError> {
-    let name = match &c.last_name {
-        Some(last) if !last.trim().is_empty() => format!("{} {}", c.first_name, last),
-        _ => c.first_name.clone(),
-    };
+    let name = c.full_name();
     let mut terms = vec![name.clone()];
     terms.extend(c.email.clone());
     for number in &c.phone_numbers {

@@ -14,12 +14,11 @@ use upzento_domain::resources::{
     CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate,
     NewCampaignRecipients, NewSmsCampaign, Page, RecipientsAdded, SmsCampaign,
 };
-use upzento_domain::template;
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
 use super::contacts::tags;
-use super::support::{Body, Params, after, e164, limit, page, text};
+use super::support::{Body, Params, after, e164, limit, page, template_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::can_text;
@@ -27,8 +26,6 @@ use crate::store::{CampaignFilter, ContactFilter, Guard, NewRecipient};
 use crate::{AppState, clock};
 
 const NAME_MAX: usize = 100;
-/// Twilio refuses bodies over 1,600 characters (error 21617).
-const MESSAGE_MAX: usize = 1600;
 /// Entries per `POST .../recipients` list.
 const LIST_MAX: usize = 1000;
 /// How far ahead a campaign can be scheduled.
@@ -57,16 +54,6 @@ pub struct ListRecipientsQuery {
     /// `nextCursor` of the previous page.
     #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
     cursor: Option<String>,
-}
-
-fn message_text(value: &str) -> Result<String, AppError> {
-    let message = text("message", value, MESSAGE_MAX)?;
-    template::validate(&message).map_err(|e| AppError::BadRequest {
-        code: "invalid_template",
-        message: e.to_string(),
-        field: Some("message".into()),
-    })?;
-    Ok(message)
 }
 
 fn not_editable(campaign: &SmsCampaign) -> AppError {
@@ -133,7 +120,7 @@ pub async fn create(
     Body(new): Body<NewSmsCampaign>,
 ) -> Result<(StatusCode, Json<SmsCampaign>), AppError> {
     let name = text("name", &new.name, NAME_MAX)?;
-    let message = message_text(&new.message)?;
+    let message = template_text(&new.message)?;
     let tags = tags(&new.tags)?;
     if state
         .store

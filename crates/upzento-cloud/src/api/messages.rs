@@ -11,14 +11,12 @@ use upzento_domain::resources::{
 };
 use upzento_domain::wire::ErrorBody;
 
-use super::support::{Body, e164, optional_text, text};
+use super::support::{Body, MESSAGE_MAX, e164, optional_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::{self, Outbound, can_text};
 use crate::{AppState, clock};
 
-/// Twilio refuses bodies over 1,600 characters (error 21617).
-const MESSAGE_MAX: usize = 1600;
 const KEY_MAX: usize = 200;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {

@@ -174,3 +174,18 @@ pub fn e164(field: &str, value: &str) -> Result<String, AppError> {
     upzento_domain::phone::to_e164(value, None)
         .map_err(|e| AppError::invalid_field(field, e.to_string()))
 }
+
+/// Twilio refuses bodies over 1,600 characters (error 21617).
+pub const MESSAGE_MAX: usize = 1600;
+
+/// An SMS text that may hold placeholders (templates, campaigns): checked like
+/// [`text`], and its placeholders must be ones the renderer knows.
+pub fn template_text(value: &str) -> Result<String, AppError> {
+    let message = text("message", value, MESSAGE_MAX)?;
+    upzento_domain::template::validate(&message).map_err(|e| AppError::BadRequest {
+        code: "invalid_template",
+        message: e.to_string(),
+        field: Some("message".into()),
+    })?;
+    Ok(message)
+}

@@ -11,14 +11,12 @@ use upzento_domain::resources::{NewSmsTemplate, Page, SmsTemplate, SmsTemplatePa
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, limit, page, text};
+use super::support::{Body, Params, after, limit, page, template_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::{AppState, clock};
 
 const NAME_MAX: usize = 100;
-/// Twilio refuses bodies over 1,600 characters (error 21617).
-const MESSAGE_MAX: usize = 1600;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -30,17 +28,6 @@ pub struct ListTemplatesQuery {
     /// `nextCursor` of the previous page.
     #[param(pattern = r"^[0-9]{1,18}\.[0-9A-Za-z-]{1,64}$")]
     cursor: Option<String>,
-}
-
-/// A template's text: its placeholders must be ones the renderer knows.
-fn message_text(value: &str) -> Result<String, AppError> {
-    let message = text("message", value, MESSAGE_MAX)?;
-    upzento_domain::template::validate(&message).map_err(|e| AppError::BadRequest {
-        code: "invalid_template",
-        message: e.to_string(),
-        field: Some("message".into()),
-    })?;
-    Ok(message)
 }
 
 /// The tenant's templates, oldest first.
@@ -87,7 +74,7 @@ pub async fn create(
     let template = SmsTemplate {
         id: uuid::Uuid::now_v7().to_string(),
         name: text("name", &new.name, NAME_MAX)?,
-        message: message_text(&new.message)?,
+        message: template_text(&new.message)?,
         usage_count: 0,
         created_at: stamp.clone(),
         updated_at: stamp,
@@ -149,7 +136,7 @@ pub async fn update(
         .as_deref()
         .map(|n| text("name", n, NAME_MAX))
         .transpose()?;
-    let message = patch.message.as_deref().map(message_text).transpose()?;
+    let message = patch.message.as_deref().map(template_text).transpose()?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |current: &SmsTemplate| {
