@@ -19,7 +19,7 @@ use crate::outbound::{self, Outbound};
 use crate::store::{Actor, NewMessage, SYSTEM_ACTOR};
 
 /// An SMS a provider delivered to one of our numbers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundSms {
     pub to: String,
     pub from: String,

@@ -43,6 +43,9 @@ pub struct AppState {
     /// Whether this node runs the carrier worker and the campaign runner (an
     /// API-only node leaves them to the others).
     pub workers: bool,
+    /// Our public base URL as providers call it (webhook signatures cover it); `None`:
+    /// the Host header the request came with.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             campaign_wake: Arc::new(Notify::new()),
             hub: Arc::new(ChangeHub::default()),
             workers: true,
+            public_url: None,
         }
     }
 }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use upzento_cloud::carrier::twilio::{Twilio, TwilioConfig};
+use upzento_cloud::carrier::vonage::{Vonage, VonageConfig};
+use upzento_cloud::carrier::{Provider, Sandbox};
 use upzento_cloud::store::Store;
 use upzento_cloud::store::postgres::PgStore;
 use upzento_cloud::store::sqlite::SqliteStore;
@@ -43,6 +46,8 @@ enum SandboxCommand {
     },
 }
 
+// Parsed once at start: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The built-in sandbox carrier.
@@ -79,7 +84,106 @@ enum Command {
         /// Serve the API only: leave sending and campaigns to other nodes on the same database.
         #[arg(long, env = "UPZENTO_NO_WORKERS")]
         no_workers: bool,
+        #[command(flatten)]
+        carrier: CarrierArgs,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProviderKind {
+    Sandbox,
+    Twilio,
+    Vonage,
+}
+
+/// The SMS provider. Secrets come from the environment (or a secrets manager that
+/// sets it), never from arguments that `ps` would show.
+#[derive(Debug, clap::Args)]
+struct CarrierArgs {
+    /// Which provider sends and receives SMS.
+    #[arg(long, env = "UPZENTO_PROVIDER", value_enum, default_value = "sandbox")]
+    provider: ProviderKind,
+    /// Our public base URL as the provider reaches it (e.g. https://cloud.example.com):
+    /// delivery reports go there and webhook signatures cover it.
+    #[arg(long, env = "UPZENTO_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Sandbox: milliseconds from sending to the delivery report.
+    #[arg(long, env = "UPZENTO_SANDBOX_DELIVERY_MS", default_value_t = 500)]
+    sandbox_delivery_ms: u64,
+    /// Sandbox: segments per second each number sends (a long code: 1; 0: unlimited).
+    #[arg(long, env = "UPZENTO_SANDBOX_RATE", default_value_t = 1.0)]
+    sandbox_rate: f64,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, hide = true)]
+    twilio_auth_token: Option<String>,
+    /// Send through this Messaging Service rather than from the conversation's number.
+    #[arg(long, env = "TWILIO_MESSAGING_SERVICE_SID")]
+    twilio_messaging_service_sid: Option<String>,
+    #[arg(long, env = "TWILIO_API_URL", default_value = upzento_cloud::carrier::twilio::DEFAULT_API_URL)]
+    twilio_api_url: String,
+    #[arg(long, env = "VONAGE_API_KEY")]
+    vonage_api_key: Option<String>,
+    #[arg(long, env = "VONAGE_API_SECRET", hide_env_values = true, hide = true)]
+    vonage_api_secret: Option<String>,
+    #[arg(
+        long,
+        env = "VONAGE_SIGNATURE_SECRET",
+        hide_env_values = true,
+        hide = true
+    )]
+    vonage_signature_secret: Option<String>,
+    /// The signing method chosen in the Vonage dashboard: md5hash, md5, sha1, sha256, sha512.
+    #[arg(long, env = "VONAGE_SIGNATURE_METHOD", default_value = "md5hash")]
+    vonage_signature_method: String,
+    #[arg(long, env = "VONAGE_SMS_URL", default_value = upzento_cloud::carrier::vonage::DEFAULT_REST_URL)]
+    vonage_sms_url: String,
+}
+
+impl CarrierArgs {
+    fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
+        let public_url = || {
+            self.public_url
+                .clone()
+                .context("--public-url (UPZENTO_PUBLIC_URL) is needed for a real provider: its webhooks are signed over it")
+        };
+        Ok(match self.provider {
+            ProviderKind::Sandbox => Arc::new(Sandbox {
+                delivery_delay: std::time::Duration::from_millis(self.sandbox_delivery_ms),
+                segments_per_second: (self.sandbox_rate > 0.0).then_some(self.sandbox_rate),
+            }),
+            ProviderKind::Twilio => Arc::new(Twilio::new(TwilioConfig {
+                account_sid: self
+                    .twilio_account_sid
+                    .clone()
+                    .context("TWILIO_ACCOUNT_SID is not set")?,
+                auth_token: self
+                    .twilio_auth_token
+                    .clone()
+                    .context("TWILIO_AUTH_TOKEN is not set")?,
+                messaging_service_sid: self.twilio_messaging_service_sid.clone(),
+                api_url: self.twilio_api_url.clone(),
+                public_url: public_url()?,
+            })?),
+            ProviderKind::Vonage => Arc::new(Vonage::new(VonageConfig {
+                api_key: self
+                    .vonage_api_key
+                    .clone()
+                    .context("VONAGE_API_KEY is not set")?,
+                api_secret: self
+                    .vonage_api_secret
+                    .clone()
+                    .context("VONAGE_API_SECRET is not set")?,
+                signature_secret: self
+                    .vonage_signature_secret
+                    .clone()
+                    .context("VONAGE_SIGNATURE_SECRET is not set")?,
+                signature_method: self.vonage_signature_method.parse()?,
+                rest_url: self.vonage_sms_url.clone(),
+                public_url: public_url()?,
+            })?),
+        })
+    }
 }
 
 #[tokio::main]
@@ -146,18 +250,23 @@ async fn main() -> anyhow::Result<()> {
             database_ca,
             demo,
             no_workers,
+            carrier,
         } => {
-            serve(
-                listen,
-                data_dir,
-                database_url,
-                database_ca,
-                demo,
-                !no_workers,
-            )
-            .await
+            let node = Node {
+                workers: !no_workers,
+                provider: carrier.provider()?,
+                public_url: carrier.public_url,
+            };
+            serve(listen, data_dir, database_url, database_ca, demo, node).await
         }
     }
+}
+
+/// What this node does besides serving the API.
+struct Node {
+    workers: bool,
+    provider: Arc<dyn Provider>,
+    public_url: Option<String>,
 }
 
 async fn serve(
@@ -166,7 +275,7 @@ async fn serve(
     database_url: Option<String>,
     database_ca: Option<PathBuf>,
     demo: bool,
-    workers: bool,
+    node: Node,
 ) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -211,7 +320,9 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    let mut state = AppState::new(store);
-    state.workers = workers;
+    tracing::info!(provider = node.provider.name(), "SMS provider");
+    let mut state = AppState::with_carrier(store, node.provider);
+    state.workers = node.workers;
+    state.public_url = node.public_url;
     upzento_cloud::serve(listener, state).await
 }

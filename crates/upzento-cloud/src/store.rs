@@ -349,6 +349,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         e164: &str,
     ) -> anyhow::Result<Option<Contact>>;
     async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()>;
+    /// Finds an outbound message of `provider` by the provider's id or our own:
+    /// `(tenant id, message id)`. Delivery reports carry no tenant.
+    async fn locate_message(
+        &self,
+        provider: &str,
+        reference: &crate::carrier::MessageRef,
+    ) -> anyhow::Result<Option<(String, String)>>;
+    /// Keeps one part of a multi-part inbound SMS (a repeated part changes nothing).
+    /// Once every part is in, returns all of them in order as `(provider message id,
+    /// text)`, and does so again for a repeated part, so the joined message is stored
+    /// once under its first part's id.
+    async fn add_inbound_part(
+        &self,
+        tenant_id: &str,
+        part: &crate::carrier::InboundPart,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<Vec<(String, String)>>>;
     /// A contact's consent history, oldest first.
     async fn consent_events(
         &self,

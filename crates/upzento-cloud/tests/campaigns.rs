@@ -465,8 +465,13 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
     let skipped = skipped.iter().find(|r| r["status"] == "skipped").unwrap();
     assert_eq!(skipped["errorCode"], "campaign_stopped");
 
-    // The carrier pass then sends what was queued.
-    upzento_cloud::carrier::work_once(store, &upzento_cloud::carrier::Sandbox::default(), now)
+    // The carrier pass then sends what was queued (unpaced here: pacing has its own test).
+    let unpaced = upzento_cloud::carrier::Sandbox {
+        segments_per_second: None,
+        ..Default::default()
+    };
+    let mut pacer = upzento_cloud::carrier::Pacer::default();
+    upzento_cloud::carrier::work_once(store, &unpaced, &mut pacer, now)
         .await
         .unwrap();
     assert_eq!(admin.get(&path).await.1["stats"]["sent"], 100);

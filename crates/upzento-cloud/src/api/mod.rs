@@ -13,6 +13,7 @@ mod numbers;
 mod sandbox;
 mod support;
 mod templates;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json((*openapi).clone()) }
             }),
         )
+        .merge(webhooks::router())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -31,6 +31,7 @@ use super::{
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
     contact_search, entity, preview,
 };
+use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
 use crate::events::ChangeHub;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0007_conversation_read.sql"),
     include_str!("../../migrations/postgres/0008_token_ids.sql"),
     include_str!("../../migrations/postgres/0009_consent.sql"),
+    include_str!("../../migrations/postgres/0010_provider_webhooks.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -941,6 +943,83 @@ impl Store for PgStore {
             Some(id) => contact_in(&**client, tenant_id, &id, false).await,
             None => Ok(None),
         }
+    }
+
+    async fn locate_message(
+        &self,
+        provider: &str,
+        reference: &MessageRef,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let (sql, key) = match reference {
+            MessageRef::Provider(id) => (
+                "SELECT tenant_id, id FROM sms_message
+                 WHERE provider = $1 AND provider_message_id = $2 LIMIT 1",
+                id,
+            ),
+            MessageRef::Ours(id) => (
+                "SELECT tenant_id, id FROM sms_message WHERE provider = $1 AND id = $2",
+                id,
+            ),
+        };
+        let row = self
+            .client()
+            .await?
+            .query_opt(sql, &[&provider, key])
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn add_inbound_part(
+        &self,
+        tenant_id: &str,
+        part: &InboundPart,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<Vec<(String, String)>>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let (number, total) = (i32::try_from(part.part)?, i32::try_from(part.total)?);
+        // Parts arriving at once must see each other: one message's parts take turns.
+        let key = format!(
+            "{tenant_id}|{}|{}|{}",
+            part.sms.provider, part.sms.from, part.reference
+        );
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
+            .await?;
+        tx.execute(
+            "INSERT INTO inbound_part (tenant_id, provider, sender, reference, part, total,
+                                       message_id, body, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            &[
+                &tenant_id,
+                &part.sms.provider,
+                &part.sms.from,
+                &part.reference,
+                &number,
+                &total,
+                &part.sms.provider_message_id,
+                &part.sms.body,
+                &now,
+            ],
+        )
+        .await?;
+        let rows = tx
+            .query(
+                "SELECT message_id, body FROM inbound_part
+                 WHERE tenant_id = $1 AND provider = $2 AND sender = $3 AND reference = $4
+                   AND part <= $5
+                 ORDER BY part",
+                &[
+                    &tenant_id,
+                    &part.sms.provider,
+                    &part.sms.from,
+                    &part.reference,
+                    &total,
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        let parts: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok((parts.len() == part.total as usize).then_some(parts))
     }
 
     async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()> {

@@ -24,6 +24,7 @@ use super::{
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
     contact_search, entity, preview,
 };
+use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
 use crate::events::ChangeHub;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_conversation_read.sql"),
     include_str!("../../migrations/sqlite/0008_token_ids.sql"),
     include_str!("../../migrations/sqlite/0009_consent.sql"),
+    include_str!("../../migrations/sqlite/0010_provider_webhooks.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -802,6 +804,84 @@ impl Store for SqliteStore {
                 Some(id) => contact_in(c, &tenant_id, &id),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn locate_message(
+        &self,
+        provider: &str,
+        reference: &MessageRef,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let provider = provider.to_owned();
+        let reference = reference.clone();
+        self.with(move |c| {
+            let (sql, key) = match &reference {
+                MessageRef::Provider(id) => (
+                    "SELECT tenant_id, id FROM sms_message
+                     WHERE provider = ?1 AND provider_message_id = ?2 LIMIT 1",
+                    id,
+                ),
+                MessageRef::Ours(id) => (
+                    "SELECT tenant_id, id FROM sms_message WHERE provider = ?1 AND id = ?2",
+                    id,
+                ),
+            };
+            Ok(
+                c.query_row(sql, params![provider, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn add_inbound_part(
+        &self,
+        tenant_id: &str,
+        part: &InboundPart,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<Vec<(String, String)>>> {
+        let tenant_id = tenant_id.to_owned();
+        let part = part.clone();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO inbound_part (tenant_id, provider, sender, reference, part, total,
+                                           message_id, body, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                params![
+                    tenant_id,
+                    part.sms.provider,
+                    part.sms.from,
+                    part.reference,
+                    part.part,
+                    part.total,
+                    part.sms.provider_message_id,
+                    part.sms.body,
+                    ts(now)
+                ],
+            )?;
+            let parts: Vec<(String, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT message_id, body FROM inbound_part
+                     WHERE tenant_id = ?1 AND provider = ?2 AND sender = ?3 AND reference = ?4
+                       AND part <= ?5
+                     ORDER BY part",
+                )?;
+                let rows = stmt.query_map(
+                    params![
+                        tenant_id,
+                        part.sms.provider,
+                        part.sms.from,
+                        part.reference,
+                        part.total
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                rows.collect::<Result<_, _>>()?
+            };
+            tx.commit()?;
+            Ok((parts.len() == part.total as usize).then_some(parts))
         })
         .await
     }

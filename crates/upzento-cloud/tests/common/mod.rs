@@ -126,13 +126,28 @@ pub async fn start_with(backend: Backend, workers: bool) -> Server {
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    // A quick sandbox: delivery reports 50 ms after sending.
+    // A quick sandbox: delivery reports 50 ms after sending, no per-number pacing.
     let carrier = upzento_cloud::carrier::Sandbox {
         delivery_delay: std::time::Duration::from_millis(50),
+        segments_per_second: None,
     };
-    let mut state = AppState::with_carrier(store.clone(), Arc::new(carrier));
+    start_on(listener, store, db, Arc::new(carrier), workers, None)
+}
+
+/// A server on `listener` with the given provider (and our public URL, for providers
+/// whose webhook signatures cover it).
+pub fn start_on(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    db: DbGuard,
+    carrier: Arc<dyn upzento_cloud::carrier::Provider>,
+    workers: bool,
+    public_url: Option<String>,
+) -> Server {
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = AppState::with_carrier(store.clone(), carrier);
     state.workers = workers;
+    state.public_url = public_url;
     tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
     Server {
         url,

@@ -1,0 +1,399 @@
+//! Carriers (SMS providers) and the worker that hands them queued messages.
+//!
+//! The worker is a driver: it reads the clock, claims due messages from the store
+//! (leased, so several nodes never send one message twice at once), calls the
+//! provider and records what happened. The providers are plain objects: they send,
+//! and they verify and read their own webhooks (`webhook`), returning what happened
+//! for the API layer to store.
+
+pub mod sandbox;
+pub mod twilio;
+pub mod vonage;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use upzento_domain::resources::MessageStatus;
+
+pub use self::sandbox::Sandbox;
+use crate::clock;
+use crate::inbound::InboundSms;
+use crate::store::{CarrierUpdate, DueMessage, Store};
+
+/// Name the sandbox carrier gives its messages' `provider`.
+pub const SANDBOX: &str = "sandbox";
+
+/// An SMS to hand to a provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// Our message id (providers that echo a reference get this one).
+    pub id: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub body: &'a str,
+}
+
+/// What a provider said about a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted. `report_after`: when the worker itself should ask for the delivery
+    /// report (the sandbox); `None` when the provider reports through a webhook.
+    Accepted {
+        provider_message_id: String,
+        report_after: Option<Duration>,
+    },
+    /// Refused for good, with a stable code and the provider's words.
+    Rejected { code: String, message: String },
+}
+
+/// A webhook request as it reached us.
+#[derive(Debug, Clone, Copy)]
+pub struct Webhook<'a> {
+    /// The last path segment: `inbound`, `status`, ...
+    pub kind: &'a str,
+    /// The full public URL the provider called, query included (signatures cover it).
+    pub url: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub now: OffsetDateTime,
+}
+
+/// Which message a delivery report is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageRef {
+    /// The provider's id, as returned when sending.
+    Provider(String),
+    /// Our own id, echoed back by the provider (Vonage's `client-ref`).
+    Ours(String),
+}
+
+/// A delivery report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    pub message: MessageRef,
+    pub status: MessageStatus,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// One part of a concatenated (multi-part) inbound SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundPart {
+    /// The message as far as this part goes: `body` is this part's text and
+    /// `provider_message_id` this part's id.
+    pub sms: InboundSms,
+    /// The reference all parts of one message share (per sender).
+    pub reference: String,
+    /// 1-based.
+    pub part: u32,
+    pub total: u32,
+}
+
+/// What a verified webhook says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookEvent {
+    Inbound(InboundSms),
+    InboundPart(InboundPart),
+    Status(StatusReport),
+    /// A valid report we have nothing to do with (e.g. "sending").
+    Ignored,
+}
+
+/// Why a webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// Missing or wrong signature: 403, logged, nothing stored.
+    #[error("signature: {0}")]
+    Forbidden(String),
+    /// Signed but not a request we understand (missing fields): 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// The body is not of the content type this webhook is sent with: 415.
+    #[error("unsupported content type")]
+    MediaType,
+    /// This provider has no such webhook: 404.
+    #[error("no such webhook")]
+    NotFound,
+}
+
+/// The response a provider expects from a webhook it delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookReply {
+    pub content_type: &'static str,
+    pub body: &'static str,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &'static str;
+    /// Sends one SMS. `Err` means "could not reach the provider": the worker retries.
+    async fn send(&self, sms: Outgoing<'_>) -> anyhow::Result<SendOutcome>;
+    /// The status a delivery report the worker asked for gives (the sandbox only).
+    fn delivery_report(&self, _message: &DueMessage) -> MessageStatus {
+        MessageStatus::Delivered
+    }
+    /// Segments per second one sending number may send, when the worker must pace
+    /// sends itself (`None`: the provider queues and paces).
+    fn segments_per_second(&self) -> Option<f64> {
+        None
+    }
+    /// Verifies and reads a webhook of this provider.
+    fn webhook(&self, _hook: &Webhook<'_>) -> Result<WebhookEvent, WebhookError> {
+        Err(WebhookError::NotFound)
+    }
+    /// What to answer an accepted webhook of `kind`.
+    fn webhook_reply(&self, _kind: &str) -> WebhookReply {
+        WebhookReply {
+            content_type: "text/plain",
+            body: "",
+        }
+    }
+}
+
+/// Stable codes for provider error numbers (Twilio's numbering, which the sandbox
+/// simulates too): the reason an agent sees on a failed message.
+pub fn error_reason(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "21610" => (
+            "opted_out",
+            "The recipient has opted out of messages from this number.",
+        ),
+        "21211" | "21614" => ("invalid_number", "The recipient's number is not valid."),
+        "21408" | "21612" => (
+            "unreachable_destination",
+            "Messages to this destination are not possible from this number.",
+        ),
+        "21617" => ("too_long", "The message is longer than 1,600 characters."),
+        "21606" | "21659" => (
+            "invalid_sender",
+            "This number cannot send SMS to the recipient.",
+        ),
+        "30003" => ("unreachable", "The recipient's phone is unreachable."),
+        "30004" => ("blocked", "The recipient blocks messages from this number."),
+        "30005" => (
+            "unknown_destination",
+            "The recipient's number does not exist.",
+        ),
+        "30006" => (
+            "landline",
+            "The recipient's number is a landline or cannot receive SMS.",
+        ),
+        "30007" => ("filtered", "The carrier filtered the message."),
+        "30008" => (
+            "carrier_error",
+            "The carrier could not deliver the message.",
+        ),
+        _ => ("carrier_error", "The carrier refused the message."),
+    }
+}
+
+/// How long a claimed message stays reserved for the node that claimed it.
+const LEASE: Duration = Duration::from_secs(30);
+/// Retry delay after a provider could not be reached.
+const RETRY: Duration = Duration::from_secs(5);
+const BATCH: usize = 100;
+
+/// Per-number send pacing of one worker (a long code sends about one segment a
+/// second). Slots are reserved in order, so a burst from one number leaves at the
+/// pace, each message once, without being claimed again and again.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    next_free: HashMap<String, OffsetDateTime>,
+    /// Messages deferred to a reserved slot: sent when they come back.
+    reserved: HashSet<String>,
+}
+
+impl Pacer {
+    /// When `id` may be sent: `now`, or a later slot it is deferred to.
+    fn slot(
+        &mut self,
+        id: &str,
+        from: &str,
+        segments: u32,
+        rate: f64,
+        now: OffsetDateTime,
+    ) -> OffsetDateTime {
+        if self.reserved.remove(id) {
+            return now;
+        }
+        let free = self.next_free.get(from).copied().unwrap_or(now).max(now);
+        let spacing = time::Duration::seconds_f64(f64::from(segments.max(1)) / rate);
+        self.next_free.insert(from.to_owned(), free + spacing);
+        if free > now {
+            self.reserved.insert(id.to_owned());
+        }
+        // Forget numbers that have been idle a while.
+        if self.next_free.len() > 10_000 {
+            self.next_free.retain(|_, t| *t > now);
+        }
+        free
+    }
+}
+
+/// Runs until the process ends: polls for due messages every `interval`, or at once
+/// when `wake` is notified (a message was queued on this node).
+pub async fn run_worker(
+    store: Arc<dyn Store>,
+    provider: Arc<dyn Provider>,
+    wake: Arc<Notify>,
+    interval: Duration,
+) {
+    let mut pacer = Pacer::default();
+    loop {
+        match work_once(store.as_ref(), provider.as_ref(), &mut pacer, clock::now()).await {
+            Ok(n) if n == BATCH => continue,
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = ?err, "carrier worker"),
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+fn after(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    now + time::Duration::try_from(d).unwrap_or(time::Duration::ZERO)
+}
+
+fn requeue(at: OffsetDateTime) -> CarrierUpdate {
+    CarrierUpdate {
+        status: MessageStatus::Queued,
+        provider_message_id: None,
+        error_code: None,
+        error_message: None,
+        next_action_at: Some(at),
+    }
+}
+
+/// Handles every message due at `now`; returns how many it claimed.
+pub async fn work_once(
+    store: &dyn Store,
+    provider: &dyn Provider,
+    pacer: &mut Pacer,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let due = store
+        .claim_due_messages(now, after(now, LEASE), BATCH)
+        .await?;
+    let claimed = due.len();
+    for item in due {
+        let update = match item.message.status {
+            MessageStatus::Queued => {
+                let slot = provider.segments_per_second().map(|rate| {
+                    pacer.slot(
+                        &item.message.id,
+                        &item.from,
+                        item.message.segments,
+                        rate,
+                        now,
+                    )
+                });
+                match slot {
+                    Some(slot) if slot > now => requeue(slot),
+                    _ => send(provider, &item, now).await,
+                }
+            }
+            MessageStatus::Sent => CarrierUpdate {
+                status: provider.delivery_report(&item),
+                provider_message_id: None,
+                error_code: None,
+                error_message: None,
+                next_action_at: None,
+            },
+            // Nothing to do for final states (a manual update got there first).
+            _ => CarrierUpdate {
+                status: item.message.status,
+                provider_message_id: None,
+                error_code: item.message.error_code.clone(),
+                error_message: item.message.error_message.clone(),
+                next_action_at: None,
+            },
+        };
+        store
+            .carrier_update(&item.tenant_id, &item.message.id, update, now)
+            .await?;
+    }
+    Ok(claimed)
+}
+
+async fn send(provider: &dyn Provider, item: &DueMessage, now: OffsetDateTime) -> CarrierUpdate {
+    let outgoing = Outgoing {
+        id: &item.message.id,
+        from: &item.from,
+        to: &item.to,
+        body: &item.message.message,
+    };
+    match provider.send(outgoing).await {
+        Ok(SendOutcome::Accepted {
+            provider_message_id,
+            report_after,
+        }) => CarrierUpdate {
+            status: MessageStatus::Sent,
+            provider_message_id: Some(provider_message_id),
+            error_code: None,
+            error_message: None,
+            next_action_at: report_after.map(|d| after(now, d)),
+        },
+        Ok(SendOutcome::Rejected { code, message }) => CarrierUpdate {
+            status: MessageStatus::Failed,
+            provider_message_id: None,
+            error_code: Some(code),
+            error_message: Some(message),
+            next_action_at: None,
+        },
+        Err(err) => {
+            // Not the message's fault: keep it queued and try again soon.
+            tracing::warn!(error = %err, id = %item.message.id, provider = provider.name(), "provider unreachable; will retry");
+            requeue(after(now, RETRY))
+        }
+    }
+}
+
+/// Form fields of a webhook body, in order (names may repeat).
+pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Whether the request's content type is `expected` (parameters such as charset ignored).
+pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_spaces_one_numbers_sends_and_keeps_reserved_slots() {
+        let mut pacer = Pacer::default();
+        let t0 = time::macros::datetime!(2026-11-24 12:00 UTC);
+        // Three one-segment messages from one number at once: now, +1 s, +2 s.
+        assert_eq!(pacer.slot("a", "+1", 1, 1.0, t0), t0);
+        let b = pacer.slot("b", "+1", 1, 1.0, t0);
+        let c = pacer.slot("c", "+1", 1, 1.0, t0);
+        assert_eq!(b, t0 + time::Duration::seconds(1));
+        assert_eq!(c, t0 + time::Duration::seconds(2));
+        // Another number is not held up.
+        assert_eq!(pacer.slot("d", "+2", 1, 1.0, t0), t0);
+        // "b" comes back at its slot and goes; a new one queues behind "c".
+        assert_eq!(pacer.slot("b", "+1", 1, 1.0, b), b);
+        assert_eq!(
+            pacer.slot("e", "+1", 3, 1.0, b),
+            t0 + time::Duration::seconds(3)
+        );
+        assert_eq!(
+            pacer.slot("f", "+1", 1, 1.0, b),
+            t0 + time::Duration::seconds(6)
+        );
+    }
+}
