@@ -349,6 +349,57 @@ fn bench_cloud() -> Result<()> {
         result?;
     }
     drop(pg);
+
+    // Inbound webhooks: one server on SQLite with the Twilio provider (its API is never
+    // called: plain texts get no automatic reply).
+    step("bench cloud: signed Twilio inbound webhooks on sqlite");
+    let webhook_dir = tempdir("upzento-bench-webhooks")?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let auth_token = "bench-auth-token";
+    let mut child = Command::new(&server)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--provider",
+            "twilio",
+            "--public-url",
+            &url,
+        ])
+        .arg("--data-dir")
+        .arg(&webhook_dir)
+        .env("TWILIO_ACCOUNT_SID", "ACbenchbenchbenchbenchbenchbench00")
+        .env("TWILIO_AUTH_TOKEN", auth_token)
+        .env("TWILIO_API_URL", "http://127.0.0.1:9")
+        .env("UPZENTO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let result = (|| {
+        dev::wait_for_cloud(&url)?;
+        let token = dev::demo_token(&url)?;
+        run_in(
+            &root(),
+            cargo().args([
+                "bench",
+                "-p",
+                "upzento-cloud",
+                "--bench",
+                "load",
+                "--",
+                &url,
+                &token,
+                "sqlite",
+                "webhooks",
+                auth_token,
+            ]),
+        )
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result?;
+    let _ = std::fs::remove_dir_all(&webhook_dir);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     Ok(())
 }

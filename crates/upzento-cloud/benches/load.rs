@@ -5,6 +5,10 @@
 //!    percentiles are measured from each request's scheduled start (no coordinated omission).
 //! 2. Closed loop: as many conversation-list requests as 64 connections manage in 5 s.
 //! 3. `POST /phone-sms/messages` with 32 connections for 5 s.
+//!
+//! `-- URL TOKEN LABEL webhooks AUTH_TOKEN` instead drives a server configured with the
+//! Twilio provider: signed inbound-SMS webhooks from 1,000 senders (each a new message)
+//! with 32 connections for 10 s, and prints the throughput and latency percentiles.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -40,6 +44,10 @@ async fn main() {
         .pool_max_idle_per_host(256)
         .build()
         .unwrap();
+    if args.get(3).map(String::as_str) == Some("webhooks") {
+        webhooks(&client, url, token, label, &args[4]).await;
+        return;
+    }
     let list_url = format!("{url}/phone-sms/conversations?limit=50");
     let auth = format!("Bearer {token}");
 
@@ -207,5 +215,102 @@ async fn main() {
         "[{label}] POST /phone-sms/messages, 32 connections: {:.0} messages/s, failures {}",
         sent.load(Ordering::Relaxed) as f64 / CLOSED_LOOP.as_secs_f64(),
         refused.load(Ordering::Relaxed)
+    );
+}
+
+/// Inbound-webhook throughput of a server with the Twilio provider.
+async fn webhooks(client: &reqwest::Client, url: &str, token: &str, label: &str, auth_token: &str) {
+    let numbers: Value = client
+        .get(format!("{url}/phone-sms/phone-numbers"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours = numbers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["smsEnabled"] == true && n["status"] == "active")
+        .expect("an SMS number")["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = format!("{url}/phone-sms/webhooks/twilio/inbound");
+    let duration = Duration::from_secs(10);
+    let deadline = Instant::now() + duration;
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for w in 0..32u64 {
+        let (client, hook, ours, auth_token, done, failed) = (
+            client.clone(),
+            hook.clone(),
+            ours.clone(),
+            auth_token.to_owned(),
+            done.clone(),
+            failed.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sender = format!("+1415555{:04}", (w * 7919 + n) % 1000 + 1000);
+                let sid = format!("SMbench{w:02}{n:08}");
+                let params: Vec<(String, String)> = [
+                    ("AccountSid", "ACbenchbenchbenchbenchbenchbench00"),
+                    ("Body", "Hi, is my order on its way?"),
+                    ("From", sender.as_str()),
+                    ("MessageSid", sid.as_str()),
+                    ("NumMedia", "0"),
+                    ("NumSegments", "1"),
+                    ("SmsSid", sid.as_str()),
+                    ("SmsStatus", "received"),
+                    ("To", ours.as_str()),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+                let signature =
+                    upzento_cloud::carrier::twilio::signature(&auth_token, &hook, &params);
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&params)
+                    .finish();
+                let started = Instant::now();
+                let response = client
+                    .post(&hook)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("X-Twilio-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(started.elapsed());
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    latencies.sort();
+    println!(
+        "[{label}] signed Twilio inbound webhooks, 32 connections: {:.0} webhooks/s, p50 {}, p99 {}, failures {}",
+        done.load(Ordering::Relaxed) as f64 / duration.as_secs_f64(),
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        failed.load(Ordering::Relaxed)
     );
 }
