@@ -37,6 +37,29 @@ async fn sign_out(api: State<'_, Api>) -> Result<(), ApiError> {
 
 #[tauri::command]
 #[specta::specta]
+async fn mark_done(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.mark_done(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_conversation_open(
+    api: State<'_, Api>,
+    id: String,
+    open: bool,
+) -> Result<(), ApiError> {
+    api.set_conversation_status(id, open).await
+}
+
+/// Closes the quick-reply window (after sending, or Escape).
+#[tauri::command]
+#[specta::specta]
+fn close_quick_reply(app: tauri::AppHandle) {
+    crate::quick_reply::close(&app);
+}
+
+#[tauri::command]
+#[specta::specta]
 async fn sync_status(api: State<'_, Api>) -> Result<SyncView, ApiError> {
     Ok(api.sync_status().await)
 }
@@ -149,6 +172,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             retry_message,
             discard_message,
             mark_read,
+            mark_done,
+            set_conversation_open,
+            close_quick_reply,
             search,
             calls,
             call,

@@ -3,12 +3,13 @@
 
 mod commands;
 pub mod logging;
+mod quick_reply;
 mod tray;
 
 use std::sync::Arc;
 
 use tauri::Manager;
-use upzento_api::{Api, Paths};
+use upzento_api::{Api, AppEvent, Paths};
 use upzento_client::credentials::KeyringStore;
 
 pub use commands::specta_builder;
@@ -35,7 +36,8 @@ pub fn run() {
             let guard = logging::init(&paths.log_dir)?;
             app.manage(guard);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), ?paths, "starting");
-            let api = Api::new(&paths, Arc::new(KeyringStore));
+            let api = Api::new(&paths, Arc::new(KeyringStore))
+                .with_notifier(Arc::new(upzento_api::notify::DesktopNotifier));
             forward_events(app.handle(), &api);
             app.manage(api);
             tray::create(app.handle())?;
@@ -58,6 +60,16 @@ fn forward_events(app: &tauri::AppHandle, api: &Api) {
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    match &event {
+                        AppEvent::QuickReply { conversation_id } => {
+                            quick_reply::open(&app, conversation_id);
+                        }
+                        AppEvent::OpenConversation { .. } => show_main_window(&app),
+                        AppEvent::Changed { .. } | AppEvent::Sync { .. } => {
+                            tray::unread_changed(&app);
+                        }
+                        _ => {}
+                    }
                     if let Err(e) = commands::AppEventPayload(event).emit(&app) {
                         tracing::warn!(error = %e, "event not delivered to the UI");
                     }

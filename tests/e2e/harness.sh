@@ -47,17 +47,24 @@ if [[ -n "${CLOUD:-}" ]]; then
 fi
 
 export APP WD_PORT ARTIFACTS
-# The inbox tests start and stop a cloud of their own (they take it down mid-test).
+# The inbox and notification tests start and stop a cloud of their own (with its peers).
 export CLOUD_BIN=${CLOUD:-}
 cd "$here"
 
 status=0
+# E2E_ONLY=name runs just name.test.mjs (while working on one part).
+wanted() { [[ -z "${E2E_ONLY:-}" || "$E2E_ONLY" == "$1" ]]; }
 start_driver "$ARTIFACTS/tauri-driver.log"
-node --test --test-concurrency=1 app.test.mjs || status=$?
+if wanted app; then node --test --test-concurrency=1 app.test.mjs || status=$?; fi
 if [[ -n "$CLOUD_BIN" ]]; then
-  node --test --test-concurrency=1 inbox.test.mjs || status=$?
+  if wanted inbox; then node --test --test-concurrency=1 inbox.test.mjs || status=$?; fi
+  if wanted notify; then node --test --test-concurrency=1 notify.test.mjs || status=$?; fi
 fi
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+if ! wanted no-keyring; then
+  cp "$XDG_DATA_HOME"/com.upzento.phone/logs/*.log "$ARTIFACTS/" 2>/dev/null || true
+  exit $status
+fi
 
 # The same app on a D-Bus session without any Secret Service: it must refuse to sign in.
 cp "$here/session-no-secrets.conf" "$HOME/session-no-secrets.conf"

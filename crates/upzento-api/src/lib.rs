@@ -7,6 +7,7 @@
 
 pub mod dto;
 mod error;
+pub mod notify;
 mod session;
 pub mod views;
 
@@ -31,6 +32,8 @@ pub struct Api {
     /// The signed-in account's cache and sync, once started.
     session: Arc<tokio::sync::Mutex<Option<Session>>>,
     events: broadcast::Sender<AppEvent>,
+    /// Announces new inbound messages.
+    notifier: Arc<dyn notify::Notifier>,
 }
 
 /// Where the app keeps its files.
@@ -49,12 +52,20 @@ impl Api {
             data_dir: paths.data_dir.clone(),
             session: Arc::default(),
             events: broadcast::channel(1024).0,
+            notifier: Arc::new(notify::Silent),
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 data_dir: paths.data_dir.display().to_string(),
                 log_dir: paths.log_dir.display().to_string(),
             },
         }
+    }
+
+    /// Announces new inbound messages through `notifier` (the desktop's notifications).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn notify::Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     pub fn app_info(&self) -> AppInfo {

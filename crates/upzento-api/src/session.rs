@@ -1,10 +1,14 @@
 //! The Inbox, Calls and search commands: reads from the local cache (so they work
 //! offline), writes to the outbox, and the session that keeps both in step.
 
+use upzento_client::cache::Arrival;
 use upzento_client::cache::{Cache, CallQuery, Draft, InboxCursor, InboxFilter, ms_of};
 use upzento_client::session::{Opened, Session, delete_cache};
+use upzento_client::sync::SyncEvent;
 use upzento_client::{ClientError, ErrorKind};
-use upzento_domain::resources::CallStatus;
+use upzento_domain::resources::{CallStatus, ConversationStatus};
+
+use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
     AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, ConversationView,
@@ -82,10 +86,17 @@ impl Api {
             });
         }
         let forward = self.events.clone();
+        let api = self.clone();
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
                     Ok(event) => {
+                        if let SyncEvent::Changed { arrivals, .. } = &event
+                            && !arrivals.is_empty()
+                        {
+                            let (api, arrivals) = (api.clone(), arrivals.clone());
+                            tokio::spawn(async move { api.announce(arrivals).await });
+                        }
                         let _ = forward.send(app_event(event));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
@@ -360,6 +371,135 @@ impl Api {
             });
         }
         Ok(())
+    }
+
+    /// Notifications for new inbound messages: one per message, the newest three at
+    /// most, and one summary for the rest of a burst.
+    ///
+    /// Boxed: "Mark done" runs through the session this is called from, and the
+    /// compiler cannot prove a future `Send` that contains itself.
+    fn announce(
+        &self,
+        arrivals: Vec<Arrival>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.announce_now(arrivals))
+    }
+
+    async fn announce_now(&self, arrivals: Vec<Arrival>) {
+        const SHOWN: usize = 3;
+        let count = arrivals.len();
+        let notices = self
+            .read(move |cache, _| {
+                let mut notices = Vec::new();
+                for arrival in arrivals.iter().rev().take(SHOWN) {
+                    let conversation = cache.conversation(&arrival.conversation_id)?;
+                    let contact = match conversation.as_ref().and_then(|c| c.contact_id.clone()) {
+                        Some(id) => cache.contact(&id)?,
+                        None => None,
+                    };
+                    let title = contact.map(|c| c.full_name()).unwrap_or_else(|| {
+                        conversation
+                            .map(|c| c.contact_number)
+                            .unwrap_or_else(|| "New message".into())
+                    });
+                    notices.push(Notice {
+                        conversation_id: arrival.conversation_id.clone(),
+                        title,
+                        body: preview(&arrival.body),
+                    });
+                }
+                Ok(notices)
+            })
+            .await;
+        let mut notices = match notices {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(?e, "new messages not announced");
+                return;
+            }
+        };
+        if count > SHOWN
+            && let Some(last) = notices.last().cloned()
+        {
+            notices.push(Notice {
+                conversation_id: last.conversation_id,
+                title: format!("{} more new messages", count - SHOWN),
+                body: "Open the inbox to read them.".into(),
+            });
+        }
+        // Actions arrive on the notification's own thread: they come back through this.
+        let rt = tokio::runtime::Handle::current();
+        for notice in notices {
+            let (api, conversation_id, rt) =
+                (self.clone(), notice.conversation_id.clone(), rt.clone());
+            let on_action = Box::new(move |action: NoticeAction| {
+                let event = match action {
+                    NoticeAction::Reply => AppEvent::QuickReply { conversation_id },
+                    NoticeAction::Open => AppEvent::OpenConversation { conversation_id },
+                    NoticeAction::Done => {
+                        rt.spawn(async move {
+                            if let Err(e) = api.mark_done(conversation_id).await {
+                                tracing::warn!(?e, "mark done failed");
+                            }
+                        });
+                        return;
+                    }
+                };
+                let _ = api.events.send(event);
+            });
+            if let Err(e) = self.notifier.show(notice, on_action) {
+                tracing::warn!(error = %e, "notification not shown");
+            }
+        }
+    }
+
+    /// Conversations with unread messages (the tray's count); 0 when signed out.
+    pub async fn unread_conversations(&self) -> i64 {
+        if self.session.lock().await.is_none() {
+            return 0;
+        }
+        self.read(|cache, _| cache.unread_conversations())
+            .await
+            .unwrap_or(0)
+    }
+
+    /// "Mark done": read, and closed for everyone.
+    pub async fn mark_done(&self, id: String) -> Result<(), ApiError> {
+        self.mark_read(id.clone()).await?;
+        self.set_conversation_status(id, false).await
+    }
+
+    /// Opens (`open`) or closes a conversation; the change comes back through the feed.
+    pub async fn set_conversation_status(&self, id: String, open: bool) -> Result<(), ApiError> {
+        self.ensure_session().await?;
+        let (client, token) = {
+            let slot = self.session.lock().await;
+            let session = slot.as_ref().ok_or_else(not_signed_in)?;
+            (session.client.clone(), session.token().to_owned())
+        };
+        let status = if open {
+            ConversationStatus::Open
+        } else {
+            ConversationStatus::Closed
+        };
+        client
+            .set_conversation_status(&token, &id, status)
+            .await
+            .map(drop)
+            .map_err(|failure| {
+                ApiError::new(
+                    match failure {
+                        upzento_client::sync::machine::Failure::Unauthorized => {
+                            ErrorCode::Unauthorized
+                        }
+                        upzento_client::sync::machine::Failure::Unreachable => {
+                            ErrorCode::Unreachable
+                        }
+                        upzento_client::sync::machine::Failure::Server => ErrorCode::ServerError,
+                    },
+                    "The conversation could not be updated: the cloud is not reachable right now.",
+                )
+            })
     }
 
     pub async fn search(&self, text: String) -> Result<SearchView, ApiError> {

@@ -347,6 +347,14 @@ pub enum AppEvent {
     StorageError {
         message: String,
     },
+    /// The user picked Reply on a notification: open the quick-reply window.
+    QuickReply {
+        conversation_id: String,
+    },
+    /// The user clicked a notification: show this conversation.
+    OpenConversation {
+        conversation_id: String,
+    },
 }
 
 pub fn app_event(e: SyncEvent) -> AppEvent {

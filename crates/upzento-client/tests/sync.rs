@@ -354,3 +354,78 @@ async fn a_revoked_token_signs_out_and_keeps_the_outbox() {
     let outbox = s.cache.lock().unwrap().outbox().unwrap();
     assert_eq!((outbox.len(), outbox[0].body.as_str()), (1, "Never lost"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_inbound_messages_are_announced_and_the_history_is_not() {
+    let cloud = Cloud::start().await;
+    let mut s = session(&cloud, &cloud.url).await;
+    // The first sync brings inbound history: nothing of it is announced.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, s.events.recv()).await {
+            Ok(Ok(SyncEvent::Changed { arrivals, .. })) => {
+                assert!(arrivals.is_empty(), "history announced: {arrivals:?}");
+            }
+            Ok(Ok(SyncEvent::Status {
+                status: SyncStatus::Online,
+            })) => break,
+            Ok(Ok(_)) => {}
+            other => panic!("no online status: {other:?}"),
+        }
+    }
+    assert!(
+        s.cache
+            .lock()
+            .unwrap()
+            .inbox(InboxFilter::All, None, 500)
+            .unwrap()
+            .iter()
+            .any(|row| row.unread > 0),
+        "the demo has unread inbound history"
+    );
+
+    // A new inbound SMS: announced once, with its text and conversation.
+    let admin = cloud.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let inbound = json!({"to": "+14155552671", "from": "+14155550142", "body": "Can I move my appointment?", "messageId": "SBIN-arrival-1"});
+    let stored = cloud
+        .post(&admin, "phone-sms/sandbox/inbound", inbound.clone())
+        .await;
+    let mut announced = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while announced.is_empty() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "the arrival was not announced");
+        if let Ok(Ok(SyncEvent::Changed { arrivals, .. })) =
+            tokio::time::timeout(left, s.events.recv()).await
+        {
+            announced.extend(arrivals);
+        }
+    }
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0].message_id, stored["id"].as_str().unwrap());
+    assert_eq!(
+        announced[0].conversation_id,
+        stored["conversationId"].as_str().unwrap()
+    );
+    assert_eq!(announced[0].body, "Can I move my appointment?");
+
+    // The provider repeating its webhook, and later changes: nothing more is announced.
+    cloud
+        .post(&admin, "phone-sms/sandbox/inbound", inbound)
+        .await;
+    let conversation = stored["conversationId"].as_str().unwrap().to_owned();
+    cloud
+        .post(
+            &admin,
+            "phone-sms/messages",
+            json!({"conversationId": conversation, "message": "Sure, which day?"}),
+        )
+        .await;
+    let quiet_until = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(event) = tokio::time::timeout_at(quiet_until, s.events.recv()).await {
+        if let Ok(SyncEvent::Changed { arrivals, .. }) = event {
+            assert!(arrivals.is_empty(), "announced again: {arrivals:?}");
+        }
+    }
+}

@@ -20,6 +20,10 @@ export const commands = {
 	retryMessage: (key: string) => typedError<null, ApiError>(__TAURI_INVOKE("retry_message", { key })),
 	discardMessage: (key: string) => typedError<null, ApiError>(__TAURI_INVOKE("discard_message", { key })),
 	markRead: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { id })),
+	markDone: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_done", { id })),
+	setConversationOpen: (id: string, open: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_conversation_open", { id, open })),
+	/**  Closes the quick-reply window (after sending, or Escape). */
+	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
 	calls: (filter: CallFilterView_Deserialize) => typedError<CallPage_Serialize, ApiError>(__TAURI_INVOKE("calls", { filter })),
 	call: (id: string) => typedError<CallView_Serialize, ApiError>(__TAURI_INVOKE("call", { id })),
@@ -78,12 +82,20 @@ export type AppEventPayload_Serialize = AppEvent_Serialize;
 /**  What the UI hears without asking (the shell emits it as a Tauri event). */
 export type AppEvent_Deserialize = { kind: "sync"; sync: SyncView_Deserialize } | 
 /**  Cached data changed: refresh what shows these. */
-{ kind: "changed"; conversations: string[]; entities: string[] } | { kind: "outbox" } | { kind: "storageError"; message: string };
+{ kind: "changed"; conversations: string[]; entities: string[] } | { kind: "outbox" } | { kind: "storageError"; message: string } | 
+/**  The user picked Reply on a notification: open the quick-reply window. */
+{ kind: "quickReply"; conversationId: string } | 
+/**  The user clicked a notification: show this conversation. */
+{ kind: "openConversation"; conversationId: string };
 
 /**  What the UI hears without asking (the shell emits it as a Tauri event). */
 export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } | 
 /**  Cached data changed: refresh what shows these. */
-{ kind: "changed"; conversations: string[]; entities: string[] } | { kind: "outbox" } | { kind: "storageError"; message: string };
+{ kind: "changed"; conversations: string[]; entities: string[] } | { kind: "outbox" } | { kind: "storageError"; message: string } | 
+/**  The user picked Reply on a notification: open the quick-reply window. */
+{ kind: "quickReply"; conversationId: string } | 
+/**  The user clicked a notification: show this conversation. */
+{ kind: "openConversation"; conversationId: string };
 
 export type AppInfo = {
 	version: string,

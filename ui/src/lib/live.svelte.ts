@@ -41,6 +41,13 @@ class Live {
       case 'storageError':
         this.storageError = e.message
         break
+      case 'openConversation':
+        // A click on a notification: that conversation in the inbox.
+        location.hash = `#/inbox/${encodeURIComponent(e.conversationId)}`
+        break
+      case 'quickReply':
+        // The shell opens the quick-reply window.
+        break
     }
   }
 }

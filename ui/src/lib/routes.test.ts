@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_SECTION, SECTIONS, hashFor, routeParam, sectionFromHash } from './routes'
+import { DEFAULT_SECTION, SECTIONS, hashFor, quickReplyId, routeParam, sectionFromHash } from './routes'
 
 describe('sectionFromHash', () => {
   it('reads every section back from its own hash', () => {
@@ -23,5 +23,15 @@ describe('routeParam', () => {
     expect(routeParam('#/inbox')).toBeNull()
     expect(routeParam('#/inbox/')).toBeNull()
     expect(routeParam('')).toBeNull()
+  })
+})
+
+describe('quickReplyId', () => {
+  it('reads the conversation of a quick-reply window', () => {
+    expect(quickReplyId('#/quick-reply/01a2-b3')).toBe('01a2-b3')
+    expect(quickReplyId('#/quick-reply/a%2Fb')).toBe('a/b')
+  })
+  it('is null for everything else', () => {
+    for (const h of ['', '#/inbox/abc', '#/quick-reply/', '#/quick-reply/a/b', '#/quick-replyx/a']) expect(quickReplyId(h)).toBeNull()
   })
 })

@@ -35,3 +35,9 @@ export function routeParam(hash: string): string | null {
   const parts = hash.replace(/^#\/?/, '').split('/')
   return parts.length > 1 && parts[1] ? decodeURIComponent(parts[1]) : null
 }
+
+/** The conversation of a quick-reply window's hash (`#/quick-reply/<id>`). */
+export function quickReplyId(hash: string): string | null {
+  const match = /^#\/quick-reply\/([^/?]+)$/.exec(hash)
+  return match ? decodeURIComponent(match[1]) : null
+}

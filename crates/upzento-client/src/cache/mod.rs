@@ -359,8 +359,31 @@ impl Cache {
     /// Applies a page of the change feed and moves the cursor to `cursor`, in one
     /// transaction: a crash leaves either both or neither.
     pub fn apply(&mut self, changes: &[Change], cursor: i64) -> Result<(), ClientError> {
+        self.apply_inner(changes, cursor, false).map(drop)
+    }
+
+    /// Like [`Cache::apply`], and tells which inbound messages it had not seen before
+    /// (what a notification announces).
+    pub fn apply_noting_arrivals(
+        &mut self,
+        changes: &[Change],
+        cursor: i64,
+    ) -> Result<Vec<Arrival>, ClientError> {
+        self.apply_inner(changes, cursor, true)
+    }
+
+    fn apply_inner(
+        &mut self,
+        changes: &[Change],
+        cursor: i64,
+        note: bool,
+    ) -> Result<Vec<Arrival>, ClientError> {
         let tx = self.conn.transaction()?;
+        let mut arrivals = Vec::new();
         for change in changes {
+            if note && let Some(arrival) = arrival(&tx, change)? {
+                arrivals.push(arrival);
+            }
             apply_one(&tx, change)?;
         }
         tx.execute(
@@ -368,7 +391,7 @@ impl Cache {
             [cursor],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(arrivals)
     }
 
     /// Stores records the client got outside the feed (e.g. the answer to a send).
@@ -534,6 +557,20 @@ impl Cache {
             .prepare_cached("SELECT data FROM record WHERE entity = ?1 ORDER BY id")?;
         let rows = stmt.query_map([entity], |r| r.get::<_, String>(0))?;
         rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+    }
+
+    /// How many conversations have messages the signed-in user has not read (the tray's
+    /// count): one index seek per conversation.
+    pub fn unread_conversations(&self) -> Result<i64, ClientError> {
+        let me = self.user_id()?;
+        Ok(self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM conversation c
+             WHERE EXISTS (SELECT 1 FROM message m
+                           WHERE m.conversation_id = c.id AND m.inbound = 1
+                             AND m.rowid > COALESCE((SELECT r.read_ms * 1024 + 1023 FROM read_marker r
+                                                     WHERE r.conversation_id = c.id AND r.user_id = ?1), -1))",
+        )?
+        .query_row([me], |r| r.get(0))?)
     }
 
     /// Counts of what the cache holds (diagnostics, benchmarks).
@@ -912,6 +949,44 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
         }
     }
     Ok(())
+}
+
+/// An inbound message that reached the cache for the first time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arrival {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+/// The arrival `change` brings, if it is a new inbound message.
+fn arrival(tx: &Transaction<'_>, change: &Change) -> Result<Option<Arrival>, ClientError> {
+    if change.entity != entity::SMS_MESSAGE || change.op != ChangeOp::Upsert {
+        return Ok(None);
+    }
+    let Some(data) = &change.data else {
+        return Ok(None);
+    };
+    let text = |name: &str| data.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    if text("direction").as_deref() != Some("inbound") {
+        return Ok(None);
+    }
+    let known: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?1)",
+        [&change.id],
+        |r| r.get(0),
+    )?;
+    if known {
+        return Ok(None);
+    }
+    Ok(Some(Arrival {
+        message_id: change.id.clone(),
+        conversation_id: text("conversationId").unwrap_or_default(),
+        body: text("message").unwrap_or_default(),
+        created_at: text("createdAt").unwrap_or_default(),
+    }))
 }
 
 fn upsert_message(tx: &Transaction<'_>, m: &SmsMessage) -> Result<(), ClientError> {

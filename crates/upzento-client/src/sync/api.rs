@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
-use upzento_domain::resources::{Change, ChangeFeed, NewSmsMessage, SmsMessage};
+use upzento_domain::resources::{
+    Change, ChangeFeed, Conversation, ConversationStatus, ConversationStatusUpdate, NewSmsMessage,
+    SmsMessage,
+};
 use upzento_domain::wire::ErrorBody;
 
 use super::machine::Failure;
@@ -118,6 +121,32 @@ impl CloudClient {
         } else {
             Err(failure_of(response.status()))
         }
+    }
+}
+
+impl CloudClient {
+    /// Opens or closes a conversation (`PATCH /conversations/:id/status`).
+    pub async fn set_conversation_status(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        status: ConversationStatus,
+    ) -> Result<Conversation, Failure> {
+        let url = self
+            .endpoint(&format!("phone-sms/conversations/{conversation_id}/status"))
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .patch(url)
+            .bearer_auth(token)
+            .json(&ConversationStatusUpdate { status })
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        response.json().await.map_err(|e| transport(&e))
     }
 }
 

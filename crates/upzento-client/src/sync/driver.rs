@@ -12,7 +12,7 @@ use upzento_domain::resources::{Change, NewSmsMessage, entity};
 
 use super::api::{SendError, StreamItem, read_stream};
 use super::machine::{Failure, Input, Output, SyncMachine, SyncStatus, WakeDetector};
-use crate::cache::Cache;
+use crate::cache::{Arrival, Cache};
 use crate::cloud::CloudClient;
 use crate::{ClientError, ErrorKind};
 
@@ -33,6 +33,8 @@ pub enum SyncEvent {
         cursor: i64,
         entities: Vec<String>,
         conversations: Vec<String>,
+        /// Inbound messages seen for the first time (empty during a first sync).
+        arrivals: Vec<Arrival>,
     },
     /// The outbox changed (a message left it, or failed).
     Outbox,
@@ -107,6 +109,7 @@ pub fn spawn(
         status: status_tx,
         stream: None,
         generation: 0,
+        announce: false,
     };
     let task = tokio::spawn(driver.run(SyncMachine::new(seed), commands_rx));
     (
@@ -129,6 +132,9 @@ struct Driver {
     stream: Option<JoinHandle<()>>,
     /// Items of an older stream are ignored.
     generation: u64,
+    /// Whether new inbound messages are announced (`arrivals`): from the first time
+    /// the sync was up to date on, so a first sync of the history stays quiet.
+    announce: bool,
 }
 
 fn poisoned() -> ClientError {
@@ -264,6 +270,9 @@ impl Driver {
             }
             Output::SendNext => Some(self.send_next().await),
             Output::Status(status) => {
+                if status == SyncStatus::Online {
+                    self.announce = true;
+                }
                 self.status.send_replace(Some(status));
                 let _ = self.events.send(SyncEvent::Status { status });
                 None
@@ -315,7 +324,10 @@ impl Driver {
             Ok(())
         };
         let applied = match prepared {
-            Ok(()) => self.apply_at(feed.changes, cursor).await,
+            Ok(()) => {
+                self.apply_at(feed.changes, cursor, self.announce && !bulk)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let finished = match applied {
@@ -333,10 +345,15 @@ impl Driver {
 
     async fn apply(&self, batch: Vec<Change>) -> Result<(), ClientError> {
         let cursor = batch.last().map_or(0, |c| c.seq);
-        self.apply_at(batch, cursor).await
+        self.apply_at(batch, cursor, self.announce).await
     }
 
-    async fn apply_at(&self, changes: Vec<Change>, cursor: i64) -> Result<(), ClientError> {
+    async fn apply_at(
+        &self,
+        changes: Vec<Change>,
+        cursor: i64,
+        announce: bool,
+    ) -> Result<(), ClientError> {
         let mut entities = BTreeSet::new();
         let mut conversations = BTreeSet::new();
         for change in &changes {
@@ -359,12 +376,21 @@ impl Driver {
             }
         }
         let empty = changes.is_empty();
-        self.with_cache(move |c| c.apply(&changes, cursor)).await?;
+        let arrivals = self
+            .with_cache(move |c| {
+                if announce {
+                    c.apply_noting_arrivals(&changes, cursor)
+                } else {
+                    c.apply(&changes, cursor).map(|()| Vec::new())
+                }
+            })
+            .await?;
         if !empty {
             let _ = self.events.send(SyncEvent::Changed {
                 cursor,
                 entities: entities.into_iter().collect(),
                 conversations: conversations.into_iter().collect(),
+                arrivals,
             });
         }
         Ok(())
@@ -422,6 +448,7 @@ impl Driver {
                         cursor,
                         entities: vec![entity::SMS_MESSAGE.to_owned()],
                         conversations: vec![conversation],
+                        arrivals: Vec::new(),
                     });
                 }
                 input
