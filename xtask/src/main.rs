@@ -27,9 +27,11 @@ cargo xtask <command>
   bindings       regenerate the TypeScript IPC bindings (ui/src/lib/bindings.ts)
   bundle         build the .deb package
   bench app      cold start to interactive (ms) and idle memory (PSS, MiB) under Xvfb
-  bench cloud    API latency at 1,000 req/s, maximum throughput, message sends (SQLite, PostgreSQL)
+  bench cloud    API latency at 1,000 req/s, maximum throughput, message sends (SQLite, PostgreSQL),
+                 signed inbound webhooks per second (SQLite)
   bench client   the local cache (ingest, inbox, search, size) and the sync (1M messages, live events);
                  BENCH_MESSAGES / BENCH_CONVERSATIONS change the volume of the sync part
+  bench notify   webhook-to-desktop-notification latency (Twilio webhook, dunst under Xvfb)
   deps           only install what is missing
 ";
 
@@ -50,9 +52,10 @@ fn main() -> Result<()> {
             Some("app") => bench_app(),
             Some("cloud") => bench_cloud(),
             Some("client") => bench_client(),
+            Some("notify") => bench_notify(),
             other => {
                 bail!(
-                    "unknown benchmark {other:?}; try `bench app`, `bench cloud` or `bench client`"
+                    "unknown benchmark {other:?}; try `bench app`, `bench cloud`, `bench client` or `bench notify`"
                 )
             }
         },
@@ -453,6 +456,73 @@ fn bench_client() -> Result<()> {
         let admin = dev::token(&url, "admin@demo.upzento.test", "demo-admin-password")?;
         step("bench client: initial sync and live events");
         bench(&["sync", &url, &agent, &admin])
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+/// Webhook-to-notification latency: a release cloud with the Twilio provider, and the
+/// app's notification path (`upzento-api`) showing notifications on dunst under Xvfb.
+fn bench_notify() -> Result<()> {
+    deps::ensure()?;
+    step("release build of the cloud and the notification benchmark");
+    let root = root();
+    run_in(
+        &root,
+        cargo().args(["build", "--release", "-p", "upzento-cloud"]),
+    )?;
+    run_in(
+        &root,
+        cargo().args([
+            "bench",
+            "-p",
+            "upzento-api",
+            "--bench",
+            "notify",
+            "--no-run",
+        ]),
+    )?;
+    let server = target_dir().join("release/upzento-cloud");
+    let data = tempdir("upzento-bench-notify")?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let auth_token = "bench-auth-token";
+    let mut child = Command::new(&server)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--provider",
+            "twilio",
+            "--public-url",
+            &url,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TWILIO_ACCOUNT_SID", "ACbenchbenchbenchbenchbenchbench00")
+        .env("TWILIO_AUTH_TOKEN", auth_token)
+        .env("TWILIO_API_URL", "http://127.0.0.1:9")
+        .env("UPZENTO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let result = (|| {
+        dev::wait_for_cloud(&url)?;
+        step("bench notify: webhook to desktop notification");
+        // dunst is the notification server, inside the bench's own D-Bus session.
+        run_in(
+            &root,
+            Command::new("xvfb-run")
+                .args(["-a", "-s", "-screen 0 1280x800x24 -nolisten tcp"])
+                .args(["dbus-run-session", "--", "bash", "-c"])
+                .arg(
+                    "dunst >/dev/null 2>&1 & d=$!; trap 'kill $d' EXIT; sleep 0.5; \
+                     cargo bench -p upzento-api --bench notify -- \"$1\" \"$2\"",
+                )
+                .args(["bench", &url, auth_token]),
+        )
     })();
     let _ = child.kill();
     let _ = child.wait();
