@@ -4,7 +4,7 @@ use tauri::State;
 use upzento_api::{
     AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
     CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView, SignInRequest,
-    SyncView,
+    SyncView, TemplateView,
 };
 
 /// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).
@@ -103,8 +103,18 @@ async fn send_message(
     api: State<'_, Api>,
     conversation_id: String,
     body: String,
+    template_id: Option<String>,
 ) -> Result<MessageView, ApiError> {
-    api.send_message(conversation_id, body).await
+    api.send_message(conversation_id, body, template_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn templates(
+    api: State<'_, Api>,
+    conversation_id: String,
+) -> Result<Vec<TemplateView>, ApiError> {
+    api.templates(conversation_id).await
 }
 
 #[tauri::command]
@@ -169,6 +179,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             conversation,
             older_messages,
             send_message,
+            templates,
             retry_message,
             discard_message,
             mark_read,

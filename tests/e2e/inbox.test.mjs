@@ -117,6 +117,28 @@ test('Ctrl+K searches messages and opens the conversation of a hit', async () =>
   assert.match(await browser.getUrl(), /#\/inbox\//)
 })
 
+test('"/" in the composer picks a template, rendered for the contact, and its use is counted', async () => {
+  const title = await (await browser.$('#conversation-title')).getText()
+  const first = title.split(' ')[0]
+  const composer = await browser.$('#composer-text')
+  await composer.setValue('/remi')
+  const option = await browser.$('#template-picker [role="option"][aria-selected="true"]')
+  await option.waitForDisplayed({ timeout: 5000 })
+  assert.match(await option.getText(), /Appointment reminder/)
+  assert.match(await option.getText(), new RegExp(`Hi ${first}, a reminder`))
+  await screenshot(browser, 'template-picker')
+  await browser.keys(['Enter'])
+  await browser.waitUntil(async () => (await composer.getValue()).startsWith(`Hi ${first}, a reminder of your appointment`), {
+    timeout: 5000,
+    timeoutMsg: 'the template was not inserted',
+  })
+  assert.equal(await (await browser.$('#template-picker')).isExisting(), false)
+  await browser.keys(['Enter'])
+  const bearer = await token()
+  const reminder = async () => (await api('/phone-sms/templates', bearer)).items.find((t) => t.name === 'Appointment reminder')
+  await browser.waitUntil(async () => (await reminder()).usageCount === 1, { timeout: 15000, timeoutMsg: 'the use was not counted' })
+})
+
 test('offline, history stays readable; a reply waits and is delivered once the cloud is back', async () => {
   await killCloud()
   await browser.waitUntil(async () => (await syncState()) === 'offline', { timeout: 20000, timeoutMsg: 'never offline' })

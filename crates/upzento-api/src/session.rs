@@ -6,15 +6,16 @@ use upzento_client::cache::{Cache, CallQuery, Draft, InboxCursor, InboxFilter, m
 use upzento_client::session::{Opened, Session, delete_cache};
 use upzento_client::sync::SyncEvent;
 use upzento_client::{ClientError, ErrorKind};
-use upzento_domain::resources::{CallStatus, ConversationStatus};
+use upzento_domain::resources::{CallStatus, ConversationStatus, SmsTemplate, entity};
+use upzento_domain::template::{self, Values};
 
 use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
     AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, ConversationView,
-    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, app_event,
-    call_view, contact_view, conversation_view, inbox_item, message_view, outbox_view, sync_view,
-    text_parts,
+    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, TemplateView,
+    app_event, call_view, contact_view, conversation_view, inbox_item, message_view, outbox_view,
+    sync_view, text_parts,
 };
 use crate::{Api, ApiError, ErrorCode};
 
@@ -270,10 +271,44 @@ impl Api {
     }
 
     /// Writes a message into the outbox; the sync sends it as soon as the cloud answers.
+    /// The tenant's templates, most used first, rendered for this conversation's
+    /// contact from the cache (offline too).
+    pub async fn templates(&self, conversation_id: String) -> Result<Vec<TemplateView>, ApiError> {
+        self.read(move |cache, _| {
+            let conversation = cache.conversation(&conversation_id)?;
+            let contact = match conversation.as_ref().and_then(|c| c.contact_id.clone()) {
+                Some(id) => cache.contact(&id)?,
+                None => None,
+            };
+            let number = conversation.map(|c| c.contact_number).unwrap_or_default();
+            let values = Values::for_contact(contact.as_ref(), &number);
+            let mut templates: Vec<SmsTemplate> = cache.records(entity::SMS_TEMPLATE)?;
+            templates.sort_by(|a, b| {
+                b.usage_count
+                    .cmp(&a.usage_count)
+                    .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+            });
+            Ok(templates
+                .into_iter()
+                .map(|t| TemplateView {
+                    // A template the cloud accepted always renders; the raw text if not.
+                    text: template::render(&t.message, &values).unwrap_or(t.message),
+                    id: t.id,
+                    name: t.name,
+                    usage_count: u32::try_from(t.usage_count).unwrap_or(u32::MAX),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Queues a message (offline too); `template_id` names the template it came from,
+    /// which counts as one use when it is sent.
     pub async fn send_message(
         &self,
         conversation_id: String,
         body: String,
+        template_id: Option<String>,
     ) -> Result<MessageView, ApiError> {
         let text = body.trim().to_owned();
         if text.is_empty() {
@@ -298,7 +333,7 @@ impl Api {
                         phone_number_id: None,
                         to: None,
                         body: text,
-                        template_id: None,
+                        template_id,
                     },
                     now,
                 )

@@ -172,6 +172,17 @@ pub struct ConversationView {
     pub has_older: bool,
 }
 
+/// A template as the composer offers it: rendered for the conversation's contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateView {
+    pub id: String,
+    pub name: String,
+    /// The text this contact would get.
+    pub text: String,
+    pub usage_count: u32,
+}
+
 pub fn conversation_view(
     c: Conversation,
     me: &str,

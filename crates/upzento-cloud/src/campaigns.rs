@@ -136,12 +136,7 @@ async fn handle(
         Some(id) => store.contact(&item.tenant_id, id).await?,
         None => None,
     };
-    let values = Values {
-        first_name: contact.as_ref().map(|c| c.first_name.clone()),
-        last_name: contact.as_ref().and_then(|c| c.last_name.clone()),
-        email: contact.as_ref().and_then(|c| c.email.clone()),
-        phone: Some(recipient.number.clone()),
-    };
+    let values = Values::for_contact(contact.as_ref(), &recipient.number);
     let body = match template::render(&campaign.message, &values) {
         Ok(body) if !body.trim().is_empty() => body,
         Ok(_) => {

@@ -19,6 +19,7 @@ on_both_backends!(
     another_tenant_cannot_touch_a_conversation,
     unread_counts_are_per_user,
     templates_count_their_use,
+    templates_preview_for_a_real_contact,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -658,4 +659,62 @@ async fn templates_count_their_use(backend: Backend) {
         2,
         "the refused send stored nothing"
     );
+}
+
+async fn templates_preview_for_a_real_contact(backend: Backend) {
+    let server = start(backend).await;
+    let agent = agent(&server).await;
+    let (status, contact) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Zoë", "lastName": "Park", "phoneNumbers": ["+14155550123"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let (_, template) = agent
+        .post(
+            "/phone-sms/templates",
+            json!({"name": "Hello", "message": "Hi {{contact.firstName|there}}, your number is {{contact.phone}}."}),
+        )
+        .await;
+    let preview = |body: Value| {
+        let agent = &agent;
+        async move { agent.post("/phone-sms/templates/preview", body).await }
+    };
+    let (status, shown) =
+        preview(json!({"templateId": template["id"], "contactId": contact["id"]})).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["text"], "Hi Zoë, your number is +14155550123.");
+    // "ë" is not in the GSM-7 alphabet: the whole text is UCS-2.
+    assert_eq!(
+        (shown["encoding"].as_str(), shown["segments"].as_u64()),
+        (Some("ucs2"), Some(1))
+    );
+    assert_eq!(shown["nonGsmCharacters"], json!(["ë"]));
+    // Without a contact: the fallbacks; a draft text works too, and is checked.
+    let (_, shown) = preview(json!({"message": "Hi {{contact.firstName|there}}!"})).await;
+    assert_eq!(
+        (shown["text"].as_str(), shown["encoding"].as_str()),
+        (Some("Hi there!"), Some("gsm7"))
+    );
+    let (status, err) = preview(json!({"message": "Hi {{contact.nickname}}"})).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_template"))
+    );
+    let (status, _) = preview(json!({"templateId": template["id"], "message": "both"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = preview(json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = preview(json!({"templateId": template["id"], "contactId": "nobody"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another tenant sees neither the template nor the contact.
+    let other = other_tenant(&server).await;
+    let (status, _) = other
+        .post(
+            "/phone-sms/templates/preview",
+            json!({"templateId": template["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

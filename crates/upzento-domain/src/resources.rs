@@ -141,6 +141,37 @@ pub struct SmsTemplate {
     pub updated_at: String,
 }
 
+/// `POST /phone-sms/templates/preview`: a saved template or a draft text, rendered for a
+/// real contact (or with the fallbacks when none is given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplatePreviewRequest {
+    /// A saved template; or give `message`.
+    #[serde(default)]
+    pub template_id: Option<String>,
+    /// A draft text; or give `templateId`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1600))]
+    pub message: Option<String>,
+    /// The contact whose values fill the placeholders.
+    #[serde(default)]
+    pub contact_id: Option<String>,
+}
+
+/// The text as the contact would get it, and what it costs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplatePreview {
+    pub text: String,
+    pub characters: u32,
+    pub encoding: crate::sms::Encoding,
+    pub segments: u32,
+    /// Characters that make the text UCS-2 (70 per part instead of 160).
+    pub non_gsm_characters: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -96,6 +96,16 @@ pub struct Values {
 }
 
 impl Values {
+    /// The values of `contact` (when known) texted at `number`.
+    pub fn for_contact(contact: Option<&crate::resources::Contact>, number: &str) -> Self {
+        Self {
+            first_name: contact.map(|c| c.first_name.clone()),
+            last_name: contact.and_then(|c| c.last_name.clone()),
+            email: contact.and_then(|c| c.email.clone()),
+            phone: Some(number.to_owned()),
+        }
+    }
+
     fn get(&self, name: &str) -> Option<String> {
         let full = || {
             let parts: Vec<&str> = [&self.first_name, &self.last_name]

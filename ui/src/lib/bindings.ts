@@ -16,7 +16,8 @@ export const commands = {
 	inbox: (filter: InboxFilterView, cursor: string | null) => typedError<InboxPage_Serialize, ApiError>(__TAURI_INVOKE("inbox", { filter, cursor })),
 	conversation: (id: string) => typedError<ConversationView_Serialize, ApiError>(__TAURI_INVOKE("conversation", { id })),
 	olderMessages: (id: string, beforeId: string) => typedError<MessageView_Serialize[], ApiError>(__TAURI_INVOKE("older_messages", { id, beforeId })),
-	sendMessage: (conversationId: string, body: string) => typedError<MessageView_Serialize, ApiError>(__TAURI_INVOKE("send_message", { conversationId, body })),
+	sendMessage: (conversationId: string, body: string, templateId: string | null) => typedError<MessageView_Serialize, ApiError>(__TAURI_INVOKE("send_message", { conversationId, body, templateId })),
+	templates: (conversationId: string) => typedError<TemplateView[], ApiError>(__TAURI_INVOKE("templates", { conversationId })),
 	retryMessage: (key: string) => typedError<null, ApiError>(__TAURI_INVOKE("retry_message", { key })),
 	discardMessage: (key: string) => typedError<null, ApiError>(__TAURI_INVOKE("discard_message", { key })),
 	markRead: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { id })),
@@ -363,6 +364,15 @@ export type SyncView_Serialize = {
 	state: SyncState,
 	/**  When offline: seconds to the next attempt. */
 	retryInSeconds: number | null,
+};
+
+/**  A template as the composer offers it: rendered for the conversation's contact. */
+export type TemplateView = {
+	id: string,
+	name: string,
+	/**  The text this contact would get. */
+	text: string,
+	usageCount: number,
 };
 
 export type TextPart = {

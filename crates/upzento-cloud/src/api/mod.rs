@@ -70,6 +70,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(templates::list, templates::create))
+        .routes(routes!(templates::preview))
         .routes(routes!(
             templates::get,
             templates::update,

@@ -7,7 +7,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use upzento_domain::resources::{NewSmsTemplate, Page, SmsTemplate, SmsTemplatePatch};
+use upzento_domain::resources::{
+    NewSmsTemplate, Page, SmsTemplate, SmsTemplatePatch, TemplatePreview, TemplatePreviewRequest,
+};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
@@ -106,6 +108,79 @@ pub async fn get(
         .await?
         .map(Json)
         .ok_or(AppError::NotFound)
+}
+
+/// A template (saved, or a draft text) as a contact would get it.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/templates/preview",
+    tag = "templates",
+    request_body = TemplatePreviewRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = TemplatePreview),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such template or contact", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+    )
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(request): Body<TemplatePreviewRequest>,
+) -> Result<Json<TemplatePreview>, AppError> {
+    let message = match (&request.template_id, &request.message) {
+        (Some(id), None) => {
+            state
+                .store
+                .template(&caller.tenant.id, id)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .message
+        }
+        (None, Some(message)) => template_text(message)?,
+        _ => {
+            return Err(AppError::invalid_field(
+                "templateId",
+                "Give either templateId or message.",
+            ));
+        }
+    };
+    let contact = match &request.contact_id {
+        Some(id) => Some(
+            state
+                .store
+                .contact(&caller.tenant.id, id)
+                .await?
+                .ok_or(AppError::NotFound)?,
+        ),
+        None => None,
+    };
+    let number = contact
+        .as_ref()
+        .and_then(|c| c.phone_numbers.first().cloned())
+        .unwrap_or_default();
+    let values = upzento_domain::template::Values::for_contact(contact.as_ref(), &number);
+    let text =
+        upzento_domain::template::render(&message, &values).map_err(|e| AppError::BadRequest {
+            code: "invalid_template",
+            message: e.to_string(),
+            field: Some("message".into()),
+        })?;
+    let cost = upzento_domain::sms::segments(&text);
+    Ok(Json(TemplatePreview {
+        characters: cost.characters,
+        encoding: cost.encoding,
+        segments: cost.segments,
+        non_gsm_characters: cost
+            .non_gsm_characters
+            .iter()
+            .map(char::to_string)
+            .collect(),
+        text,
+    }))
 }
 
 /// Renames a template or changes its text.
