@@ -4,7 +4,7 @@ use tauri::State;
 use upzento_api::{
     AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
     CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView, SignInRequest,
-    SyncView, TemplateView,
+    SyncView, TeammateView, TemplateView,
 };
 
 /// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).
@@ -49,6 +49,22 @@ async fn set_conversation_open(
     open: bool,
 ) -> Result<(), ApiError> {
     api.set_conversation_status(id, open).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn teammates(api: State<'_, Api>) -> Result<Vec<TeammateView>, ApiError> {
+    api.teammates().await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn assign_conversation(
+    api: State<'_, Api>,
+    id: String,
+    user_id: Option<String>,
+) -> Result<(), ApiError> {
+    api.assign_conversation(id, user_id).await
 }
 
 /// Closes the quick-reply window (after sending, or Escape).
@@ -185,6 +201,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             mark_read,
             mark_done,
             set_conversation_open,
+            teammates,
+            assign_conversation,
             close_quick_reply,
             search,
             calls,

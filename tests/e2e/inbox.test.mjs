@@ -139,6 +139,30 @@ test('"/" in the composer picks a template, rendered for the contact, and its us
   await browser.waitUntil(async () => (await reminder()).usageCount === 1, { timeout: 15000, timeoutMsg: 'the use was not counted' })
 })
 
+test('a conversation is assigned to me, closed and reopened, and the filters follow', async () => {
+  const conversation = (await browser.getUrl()).split('#/inbox/')[1]
+  const filter = async (label) => {
+    await (await browser.$(`button[role="radio"]=${label}`)).click()
+  }
+  const listed = () => browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((a) => a.dataset.conversation))
+  await (await browser.$('#assignee')).selectByVisibleText('Me (Alex Agent)')
+  await filter('Mine')
+  await browser.waitUntil(async () => (await listed()).includes(conversation), { timeout: 10000, timeoutMsg: 'not in Mine' })
+  await filter('All')
+  await (await browser.$('#toggle-open')).click()
+  const state = await browser.$('[data-testid="conversation-state"]')
+  await browser.waitUntil(async () => (await state.getText()) === 'Closed', { timeout: 10000, timeoutMsg: 'never closed' })
+  await filter('Closed')
+  await browser.waitUntil(async () => (await listed()).includes(conversation), { timeout: 10000, timeoutMsg: 'not in Closed' })
+  await screenshot(browser, 'closed')
+  const cloud = await api(`/phone-sms/conversations/${conversation}`, await token())
+  assert.equal(cloud.status, 'closed')
+  assert.equal(cloud.assignedTo, (await api('/phone-sms/me', await token())).user.id)
+  await (await browser.$('#toggle-open')).click()
+  await browser.waitUntil(async () => (await state.getText()) === 'Open', { timeout: 10000, timeoutMsg: 'never reopened' })
+  await filter('All')
+})
+
 test('offline, history stays readable; a reply waits and is delivered once the cloud is back', async () => {
   await killCloud()
   await browser.waitUntil(async () => (await syncState()) === 'offline', { timeout: 20000, timeoutMsg: 'never offline' })

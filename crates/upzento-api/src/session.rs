@@ -13,15 +13,34 @@ use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
     AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, ConversationView,
-    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, TemplateView,
-    app_event, call_view, contact_view, conversation_view, inbox_item, message_view, outbox_view,
-    sync_view, text_parts,
+    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, TeammateView,
+    TemplateView, app_event, call_view, contact_view, conversation_view, inbox_item, message_view,
+    outbox_view, sync_view, text_parts,
 };
 use crate::{Api, ApiError, ErrorCode};
 
 const PAGE: usize = 50;
 /// Twilio refuses bodies over 1,600 characters.
 const MESSAGE_MAX: usize = 1600;
+
+/// A change the cloud did not take (these need it: they are not queued offline).
+fn not_updated(failure: upzento_client::sync::machine::Failure) -> ApiError {
+    use upzento_client::sync::machine::Failure;
+    match failure {
+        Failure::Unauthorized => ApiError::new(
+            ErrorCode::Unauthorized,
+            "The cloud no longer accepts this sign-in: sign in again.",
+        ),
+        Failure::Unreachable => ApiError::new(
+            ErrorCode::Unreachable,
+            "The cloud cannot be reached right now: try again when you are online.",
+        ),
+        Failure::Server => ApiError::new(
+            ErrorCode::ServerError,
+            "The cloud could not make that change right now.",
+        ),
+    }
+}
 
 fn not_signed_in() -> ApiError {
     ApiError::new(ErrorCode::NotSignedIn, "Sign in to a tenant cloud first.")
@@ -498,6 +517,67 @@ impl Api {
             .unwrap_or(0)
     }
 
+    /// The tenant's users, the signed-in one first (asks the cloud: online only; the
+    /// signed-in user alone when it cannot be reached).
+    pub async fn teammates(&self) -> Result<Vec<TeammateView>, ApiError> {
+        self.ensure_session().await?;
+        let (client, token, me) = {
+            let slot = self.session.lock().await;
+            let session = slot.as_ref().ok_or_else(not_signed_in)?;
+            (
+                session.client.clone(),
+                session.token().to_owned(),
+                session.account.user.clone(),
+            )
+        };
+        let users = match client.users(&token).await {
+            Ok(users) => users,
+            Err(e) => {
+                tracing::debug!(?e, "teammates not fetched");
+                Vec::new()
+            }
+        };
+        let mut out = vec![TeammateView {
+            id: me.id.clone(),
+            name: me.name.clone(),
+            me: true,
+        }];
+        out.extend(
+            users
+                .into_iter()
+                .filter(|u| u.id != me.id)
+                .map(|u| TeammateView {
+                    id: u.id,
+                    name: u.name,
+                    me: false,
+                }),
+        );
+        Ok(out)
+    }
+
+    /// Assigns a conversation to a teammate, or to nobody; the change comes back
+    /// through the feed.
+    pub async fn assign_conversation(
+        &self,
+        id: String,
+        user_id: Option<String>,
+    ) -> Result<(), ApiError> {
+        let (client, token) = self.remote().await?;
+        client
+            .assign_conversation(&token, &id, user_id)
+            .await
+            .map(drop)
+            .map_err(not_updated)
+    }
+
+    /// The cloud client and token of the session.
+    async fn remote(&self) -> Result<(upzento_client::cloud::CloudClient, String), ApiError> {
+        self.ensure_session().await?;
+        let slot = self.session.lock().await;
+        let session = slot.as_ref().ok_or_else(not_signed_in)?;
+        Ok((session.client.clone(), session.token().to_owned()))
+    }
+
     /// "Mark done": read, and closed for everyone.
     pub async fn mark_done(&self, id: String) -> Result<(), ApiError> {
         self.mark_read(id.clone()).await?;
@@ -506,12 +586,7 @@ impl Api {
 
     /// Opens (`open`) or closes a conversation; the change comes back through the feed.
     pub async fn set_conversation_status(&self, id: String, open: bool) -> Result<(), ApiError> {
-        self.ensure_session().await?;
-        let (client, token) = {
-            let slot = self.session.lock().await;
-            let session = slot.as_ref().ok_or_else(not_signed_in)?;
-            (session.client.clone(), session.token().to_owned())
-        };
+        let (client, token) = self.remote().await?;
         let status = if open {
             ConversationStatus::Open
         } else {
@@ -521,20 +596,7 @@ impl Api {
             .set_conversation_status(&token, &id, status)
             .await
             .map(drop)
-            .map_err(|failure| {
-                ApiError::new(
-                    match failure {
-                        upzento_client::sync::machine::Failure::Unauthorized => {
-                            ErrorCode::Unauthorized
-                        }
-                        upzento_client::sync::machine::Failure::Unreachable => {
-                            ErrorCode::Unreachable
-                        }
-                        upzento_client::sync::machine::Failure::Server => ErrorCode::ServerError,
-                    },
-                    "The conversation could not be updated: the cloud is not reachable right now.",
-                )
-            })
+            .map_err(not_updated)
     }
 
     pub async fn search(&self, text: String) -> Result<SearchView, ApiError> {

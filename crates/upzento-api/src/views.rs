@@ -165,11 +165,23 @@ pub struct ConversationView {
     pub our_number: String,
     pub open: bool,
     pub assigned_to_me: bool,
+    /// The user it is assigned to (any teammate), if anyone.
+    pub assigned_to: Option<String>,
     pub contact: Option<ContactView>,
     /// Oldest first: the newest is at the bottom.
     pub messages: Vec<MessageView>,
     /// Whether older messages can be loaded.
     pub has_older: bool,
+}
+
+/// Someone of the tenant to assign work to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TeammateView {
+    pub id: String,
+    pub name: String,
+    /// The signed-in user.
+    pub me: bool,
 }
 
 /// A template as the composer offers it: rendered for the conversation's contact.
@@ -200,6 +212,7 @@ pub fn conversation_view(
         our_number: c.our_number,
         open: c.status == ConversationStatus::Open,
         assigned_to_me: c.assigned_to.as_deref() == Some(me),
+        assigned_to: c.assigned_to.clone(),
         contact,
         messages,
         has_older,

@@ -251,6 +251,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool>;
     /// Whether `user_id` is a user of `tenant_id`.
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool>;
+    /// The tenant's users, by name (teammates to assign work to).
+    async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>>;
 
     // Every write below records its change-feed entry and audit row in the same transaction.
 

@@ -18,6 +18,7 @@ on_both_backends!(
     malformed_bodies_get_json_4xx,
     api_tokens_work_until_revoked,
     api_tokens_are_listed_and_revoked_by_id,
+    teammates_are_listed_within_the_tenant,
 );
 
 async fn sign_in(server: &Server, email: &str, password: &str) -> reqwest::Response {
@@ -347,4 +348,37 @@ async fn api_tokens_are_listed_and_revoked_by_id(backend: Backend) {
         .collect();
     assert_eq!(revoked.len(), 2);
     assert!(revoked.contains(&id(0).as_str()) && revoked.contains(&id(1).as_str()));
+}
+
+async fn teammates_are_listed_within_the_tenant(backend: Backend) {
+    let server = start(backend).await;
+    let agent = common::client::agent(&server).await;
+    let (status, users) = agent.get("/phone-sms/users").await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let emails: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len(), 2, "{users}");
+    assert!(emails.contains(&demo::ADMIN_EMAIL) && emails.contains(&demo::AGENT_EMAIL));
+    assert!(users[0].get("passwordHash").is_none());
+    let other = common::client::other_tenant(&server).await;
+    let (_, theirs) = other.get("/phone-sms/users").await;
+    assert!(
+        theirs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["email"] != demo::AGENT_EMAIL && u["email"] != demo::ADMIN_EMAIL),
+        "{theirs}"
+    );
+    let (status, _) = reqwest::Client::new()
+        .get(format!("{}/phone-sms/users", server.url))
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

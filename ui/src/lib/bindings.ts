@@ -23,6 +23,8 @@ export const commands = {
 	markRead: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_read", { id })),
 	markDone: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_done", { id })),
 	setConversationOpen: (id: string, open: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_conversation_open", { id, open })),
+	teammates: () => typedError<TeammateView[], ApiError>(__TAURI_INVOKE("teammates")),
+	assignConversation: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_conversation", { id, userId })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
@@ -197,6 +199,8 @@ export type ConversationView_Deserialize = {
 	ourNumber: string,
 	open: boolean,
 	assignedToMe: boolean,
+	/**  The user it is assigned to (any teammate), if anyone. */
+	assignedTo?: string | null,
 	contact?: ContactView_Deserialize | null,
 	/**  Oldest first: the newest is at the bottom. */
 	messages: MessageView_Deserialize[],
@@ -211,6 +215,8 @@ export type ConversationView_Serialize = {
 	ourNumber: string,
 	open: boolean,
 	assignedToMe: boolean,
+	/**  The user it is assigned to (any teammate), if anyone. */
+	assignedTo: string | null,
 	contact: ContactView_Serialize | null,
 	/**  Oldest first: the newest is at the bottom. */
 	messages: MessageView_Serialize[],
@@ -364,6 +370,14 @@ export type SyncView_Serialize = {
 	state: SyncState,
 	/**  When offline: seconds to the next attempt. */
 	retryInSeconds: number | null,
+};
+
+/**  Someone of the tenant to assign work to. */
+export type TeammateView = {
+	id: string,
+	name: string,
+	/**  The signed-in user. */
+	me: boolean,
 };
 
 /**  A template as the composer offers it: rendered for the conversation's contact. */

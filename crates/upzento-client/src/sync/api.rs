@@ -6,10 +6,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
-    Change, ChangeFeed, Conversation, ConversationStatus, ConversationStatusUpdate, NewSmsMessage,
-    SmsMessage,
+    Assignment, Change, ChangeFeed, Conversation, ConversationStatus, ConversationStatusUpdate,
+    NewSmsMessage, SmsMessage,
 };
-use upzento_domain::wire::ErrorBody;
+use upzento_domain::wire::{ErrorBody, UserInfo};
 
 use super::machine::Failure;
 use crate::cloud::CloudClient;
@@ -125,6 +125,48 @@ impl CloudClient {
 }
 
 impl CloudClient {
+    /// The tenant's users (teammates).
+    pub async fn users(&self, token: &str) -> Result<Vec<UserInfo>, Failure> {
+        let url = self
+            .endpoint("phone-sms/users")
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        response.json().await.map_err(|e| transport(&e))
+    }
+
+    /// Assigns a conversation to a user, or to nobody.
+    pub async fn assign_conversation(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        user_id: Option<String>,
+    ) -> Result<Conversation, Failure> {
+        let url = self
+            .endpoint(&format!("phone-sms/conversations/{conversation_id}/assign"))
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .patch(url)
+            .bearer_auth(token)
+            .json(&Assignment { user_id })
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        response.json().await.map_err(|e| transport(&e))
+    }
+
     /// Opens or closes a conversation (`PATCH /conversations/:id/status`).
     pub async fn set_conversation_status(
         &self,

@@ -116,6 +116,22 @@ pub async fn issue_token(
     }))
 }
 
+/// The tenant's users (teammates to assign conversations and calls to), by name.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/users",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserInfo>), (status = 401, body = ErrorBody))
+)]
+pub async fn users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserInfo>>, AppError> {
+    let users = state.store.tenant_users(&caller.tenant.id).await?;
+    Ok(Json(users.iter().map(user_info).collect()))
+}
+
 /// Who the bearer token belongs to.
 #[utoipa::path(
     get,

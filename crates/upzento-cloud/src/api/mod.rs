@@ -67,6 +67,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::issue_api_token, auth::list_api_tokens))
         .routes(routes!(auth::revoke_api_token))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::users))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(templates::list, templates::create))

@@ -489,6 +489,20 @@ impl Store for PgStore {
             > 0)
     }
 
+    async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT id, tenant_id, name, email, role FROM app_user
+                 WHERE tenant_id = $1 ORDER BY lower(name), id",
+                &[&tenant_id],
+            )
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
         Ok(self
             .client()

@@ -375,6 +375,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>> {
+        let tenant_id = tenant_id.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, tenant_id, name, email, role FROM app_user
+                 WHERE tenant_id = ?1 ORDER BY lower(name), id",
+            )?;
+            let rows = stmt.query_map([tenant_id], user_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
         let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
         self.with(move |c| {
