@@ -120,6 +120,8 @@ test('Ctrl+K searches messages and opens the conversation of a hit', async () =>
 test('"/" in the composer picks a template, rendered for the contact, and its use is counted', async () => {
   const title = await (await browser.$('#conversation-title')).getText()
   const first = title.split(' ')[0]
+  // The contact sidebar lists the latest calls with this number (from the cache).
+  assert.match(await (await browser.$('[data-testid="recent-calls"]')).getText(), /Incoming, completed/)
   const composer = await browser.$('#composer-text')
   await composer.setValue('/remi')
   const option = await browser.$('#template-picker [role="option"][aria-selected="true"]')

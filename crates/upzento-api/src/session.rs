@@ -259,13 +259,14 @@ impl Api {
                         views.push(outbox_view(item, at));
                     }
                 }
-                Ok(Some(conversation_view(
-                    conversation,
-                    me,
-                    contact,
-                    views,
-                    has_older,
-                )))
+                let calls = cache
+                    .calls_with(&conversation.contact_number, 3)?
+                    .into_iter()
+                    .map(|c| call_view(c, contact.clone()))
+                    .collect();
+                let mut view = conversation_view(conversation, me, contact, views, has_older);
+                view.recent_calls = calls;
+                Ok(Some(view))
             })
             .await?;
         view.ok_or_else(|| {

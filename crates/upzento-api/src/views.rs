@@ -172,6 +172,8 @@ pub struct ConversationView {
     pub messages: Vec<MessageView>,
     /// Whether older messages can be loaded.
     pub has_older: bool,
+    /// The latest calls with the contact's number, newest first.
+    pub recent_calls: Vec<CallView>,
 }
 
 /// Someone of the tenant to assign work to.
@@ -216,6 +218,7 @@ pub fn conversation_view(
         contact,
         messages,
         has_older,
+        recent_calls: Vec::new(),
     }
 }
 

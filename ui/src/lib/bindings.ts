@@ -206,6 +206,8 @@ export type ConversationView_Deserialize = {
 	messages: MessageView_Deserialize[],
 	/**  Whether older messages can be loaded. */
 	hasOlder: boolean,
+	/**  The latest calls with the contact's number, newest first. */
+	recentCalls: CallView_Deserialize[],
 };
 
 export type ConversationView_Serialize = {
@@ -222,6 +224,8 @@ export type ConversationView_Serialize = {
 	messages: MessageView_Serialize[],
 	/**  Whether older messages can be loaded. */
 	hasOlder: boolean,
+	/**  The latest calls with the contact's number, newest first. */
+	recentCalls: CallView_Serialize[],
 };
 
 /**  The closed set of failures the UI distinguishes. Serialised in camelCase. */

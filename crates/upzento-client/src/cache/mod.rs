@@ -550,6 +550,21 @@ impl Cache {
         rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
     }
 
+    /// The latest calls with `number` (either direction), newest first. Walks the
+    /// history newest-first and stops at `limit` matches.
+    pub fn calls_with(&self, number: &str, limit: usize) -> Result<Vec<Call>, ClientError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM call
+             WHERE json_extract(data, '$.from') = ?1 OR json_extract(data, '$.to') = ?1
+             ORDER BY start_ms DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![number, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+    }
+
     /// Records of a small entity (numbers, templates, campaigns), in id order.
     pub fn records<T: DeserializeOwned>(&self, entity: &str) -> Result<Vec<T>, ClientError> {
         let mut stmt = self
