@@ -213,3 +213,31 @@ test('an inbound SMS is notified; Reply opens the quick reply, whose answer reac
   assert.deepEqual(form.slice(0, 3), [['To', MARIA], ['From', OURS], ['Body', answer]])
   assert.match(form[3][1], new RegExp(`^${base}/phone-sms/webhooks/twilio/status\\?ref=`))
 })
+
+test('Mark done on a notification reads and closes the conversation for everyone', async () => {
+  const text = `Thanks, all sorted! ${Date.now()}`
+  const shownBefore = monitorLog.split('member=Notify').length
+  await inboundWebhook(MARIA, text, `SM${Date.now()}done`)
+  await browser.waitUntil(async () => monitorLog.split('member=Notify').length > shownBefore && monitorLog.includes(text), {
+    timeout: 15000,
+    timeoutMsg: 'no notification for the second message',
+  })
+  writeFileSync(path.join(work, 'pick'), 'done')
+  dunstctl('context')
+  const bearer = await (
+    await fetch(`${base}/phone-sms/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'agent@demo.upzento.test', password: 'demo-agent-password' }),
+    })
+  ).json()
+  const list = async () =>
+    (await (await fetch(`${base}/phone-sms/conversations?limit=100`, { headers: { authorization: `Bearer ${bearer.token}` } })).json()).items
+  await browser.waitUntil(
+    async () => {
+      const c = (await list()).find((c) => c.contactNumber === MARIA && c.ourNumber === OURS)
+      return c && c.status === 'closed' && c.unreadCount === 0
+    },
+    { timeout: 15000, timeoutMsg: 'the conversation was not read and closed' },
+  )
+})

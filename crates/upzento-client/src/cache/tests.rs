@@ -157,6 +157,10 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
         (c1.unread, c1.contact_name.as_deref()),
         (1, Some("Ada Lovelace"))
     );
+    // The tray's count: conversations with something unread (c1 and c2).
+    assert_eq!(cache.unread_conversations().unwrap(), 2);
+    cache.mark_read_local("c2", "me", 9_000).unwrap();
+    assert_eq!(cache.unread_conversations().unwrap(), 1);
 
     let only = |filter| {
         cache
@@ -484,4 +488,74 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     cache.apply(&[gone], 22).unwrap();
     assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
     cache.check().unwrap();
+}
+
+#[test]
+fn only_new_inbound_messages_are_arrivals_and_calls_are_found_by_number() {
+    let mut cache = seeded();
+    let batch = [
+        // Known already: not an arrival, even when it changes.
+        change(
+            20,
+            entity::SMS_MESSAGE,
+            "m1",
+            message("m1", "c1", true, "Can I move my appointment?", 1_000),
+        ),
+        change(
+            21,
+            entity::SMS_MESSAGE,
+            "m9",
+            message("m9", "c3", true, "Running late", 6_000),
+        ),
+        change(
+            22,
+            entity::SMS_MESSAGE,
+            "m10",
+            message("m10", "c3", false, "No problem", 7_000),
+        ),
+    ];
+    let arrivals = cache.apply_noting_arrivals(&batch, 22).unwrap();
+    assert_eq!(
+        arrivals,
+        vec![Arrival {
+            message_id: "m9".into(),
+            conversation_id: "c3".into(),
+            body: "Running late".into(),
+            created_at: stamp(6_000),
+        }]
+    );
+    assert!(
+        cache.apply_noting_arrivals(&batch, 22).unwrap().is_empty(),
+        "applied twice"
+    );
+
+    let call = |id: &str, kind: &str, from: &str, to: &str, ms: i64| {
+        change(
+            30,
+            entity::CALL,
+            id,
+            json!({"id": id, "type": kind, "status": "completed", "from": from, "to": to,
+            "contactId": null, "phoneNumberId": "n1", "startTime": stamp(ms), "endTime": null, "duration": 60,
+            "recordingUrl": null, "notes": null, "assignedTo": null, "sipCallId": null, "createdBy": "me",
+            "createdAt": stamp(ms), "updatedAt": stamp(ms)}),
+        )
+    };
+    cache
+        .apply(
+            &[
+                call("x1", "incoming", "+14155550101", "+14155552671", 1_000),
+                call("x2", "outgoing", "+14155552671", "+14155550101", 2_000),
+                call("x3", "incoming", "+14155550199", "+14155552671", 3_000),
+            ],
+            30,
+        )
+        .unwrap();
+    let ids: Vec<String> = cache
+        .calls_with("+14155550101", 5)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec!["x2", "x1"]);
+    assert_eq!(cache.calls_with("+14155550101", 1).unwrap().len(), 1);
 }
