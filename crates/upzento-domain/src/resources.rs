@@ -145,16 +145,34 @@ pub struct SmsTemplate {
 /// real contact (or with the fallbacks when none is given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum TemplatePreviewRequest {
+    Saved(SavedTemplatePreview),
+    Draft(DraftTemplatePreview),
+}
+
+/// A saved template, for a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TemplatePreviewRequest {
-    /// A saved template; or give `message`.
-    #[serde(default)]
-    pub template_id: Option<String>,
-    /// A draft text; or give `templateId`.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1600))]
-    pub message: Option<String>,
+pub struct SavedTemplatePreview {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub template_id: String,
     /// The contact whose values fill the placeholders.
+    #[serde(default)]
+    pub contact_id: Option<String>,
+}
+
+/// A draft text (while writing a template or a campaign), for a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DraftTemplatePreview {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
+    pub message: String,
     #[serde(default)]
     pub contact_id: Option<String>,
 }

@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
-    NewSmsTemplate, Page, SmsTemplate, SmsTemplatePatch, TemplatePreview, TemplatePreviewRequest,
+    DraftTemplatePreview, NewSmsTemplate, Page, SavedTemplatePreview, SmsTemplate,
+    SmsTemplatePatch, TemplatePreview, TemplatePreviewRequest,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
@@ -131,24 +132,25 @@ pub async fn preview(
     caller: Caller,
     Body(request): Body<TemplatePreviewRequest>,
 ) -> Result<Json<TemplatePreview>, AppError> {
-    let message = match (&request.template_id, &request.message) {
-        (Some(id), None) => {
+    let (message, contact_id) = match request {
+        TemplatePreviewRequest::Saved(SavedTemplatePreview {
+            template_id,
+            contact_id,
+        }) => (
             state
                 .store
-                .template(&caller.tenant.id, id)
+                .template(&caller.tenant.id, &template_id)
                 .await?
                 .ok_or(AppError::NotFound)?
-                .message
-        }
-        (None, Some(message)) => template_text(message)?,
-        _ => {
-            return Err(AppError::invalid_field(
-                "templateId",
-                "Give either templateId or message.",
-            ));
-        }
+                .message,
+            contact_id,
+        ),
+        TemplatePreviewRequest::Draft(DraftTemplatePreview {
+            message,
+            contact_id,
+        }) => (template_text(&message)?, contact_id),
     };
-    let contact = match &request.contact_id {
+    let contact = match &contact_id {
         Some(id) => Some(
             state
                 .store
