@@ -1,0 +1,163 @@
+//! Registration against a real kamailio (digest auth) over UDP, TCP and WebSocket; a
+//! wrong password; the registrar going away and coming back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use common::Kamailio;
+use upzento_voice::registration::{Failure, State};
+use upzento_voice::ua::{AccountConfig, AccountHandle, Transport, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn account(registrar: String, user: &str, password: &str, transport: Transport) -> AccountConfig {
+    AccountConfig {
+        registrar,
+        user: user.into(),
+        auth_user: None,
+        password: password.into(),
+        transport,
+        outbound_proxy: None,
+        expires: 600,
+    }
+}
+
+async fn until(
+    account: &AccountHandle,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&State) -> bool,
+) -> State {
+    let mut watch = account.watch();
+    let wait = async {
+        loop {
+            let state = watch.borrow_and_update().clone();
+            if done(&state) {
+                return state;
+            }
+            if watch.changed().await.is_err() {
+                panic!("the account ended");
+            }
+        }
+    };
+    match tokio::time::timeout(within, wait).await {
+        Ok(state) => state,
+        Err(_) => panic!("not {what} within {within:?}: {:?}", account.state()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_over_udp_tcp_and_websocket_and_refuses_a_wrong_password() {
+    let kamailio = Kamailio::start();
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let registrar = format!("127.0.0.1:{}", kamailio.port);
+    let udp = ua
+        .register(account(
+            registrar.clone(),
+            "alice",
+            "alicepw",
+            Transport::Udp,
+        ))
+        .unwrap();
+    let tcp = ua
+        .register(account(registrar.clone(), "bob", "bobpw", Transport::Tcp))
+        .unwrap();
+    let ws = ua
+        .register(account(
+            format!("127.0.0.1:{}", kamailio.ws_port),
+            "alice",
+            "alicepw",
+            Transport::Ws,
+        ))
+        .unwrap();
+    let wrong = ua
+        .register(account(
+            registrar.clone(),
+            "bob",
+            "not-bobs",
+            Transport::Udp,
+        ))
+        .unwrap();
+    for (name, handle) in [("udp", &udp), ("tcp", &tcp), ("ws", &ws)] {
+        let state = until(
+            handle,
+            &format!("registered over {name}"),
+            Duration::from_secs(10),
+            |s| matches!(s, State::Registered { .. }),
+        )
+        .await;
+        assert!(
+            matches!(state, State::Registered { .. }),
+            "{name}: {state:?}"
+        );
+    }
+    let state = until(&wrong, "refused", Duration::from_secs(10), |s| {
+        matches!(s, State::Failing { .. })
+    })
+    .await;
+    let State::Failing { failure, .. } = state else {
+        unreachable!()
+    };
+    assert!(
+        matches!(
+            failure,
+            Failure::Credentials {
+                code: 401 | 403,
+                ..
+            }
+        ),
+        "{failure:?}"
+    );
+    assert!(
+        failure.to_string().contains("wrong user name or password"),
+        "{failure}"
+    );
+    for handle in [udp, tcp, ws, wrong] {
+        handle.stop().await;
+    }
+    assert!(
+        kamailio.log().contains("REQ REGISTER"),
+        "{}",
+        kamailio.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registrar_going_away_shows_failing_and_recovers_when_it_returns() {
+    let mut kamailio = Kamailio::start();
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut config = account(
+        format!("127.0.0.1:{}", kamailio.port),
+        "alice",
+        "alicepw",
+        Transport::Tcp,
+    );
+    // Short bindings: the refresh that finds the registrar gone comes within seconds.
+    config.expires = 6;
+    let alice = ua.register(config).unwrap();
+    until(&alice, "registered", Duration::from_secs(10), |s| {
+        matches!(s, State::Registered { .. })
+    })
+    .await;
+    kamailio.stop();
+    let state = until(&alice, "failing", Duration::from_secs(20), |s| {
+        matches!(s, State::Failing { .. })
+    })
+    .await;
+    let State::Failing { failure, .. } = state else {
+        unreachable!()
+    };
+    assert!(
+        matches!(failure, Failure::Unreachable { .. }),
+        "{failure:?}"
+    );
+    kamailio.resume();
+    until(&alice, "registered again", Duration::from_secs(30), |s| {
+        matches!(s, State::Registered { .. })
+    })
+    .await;
+    alice.stop().await;
+}
