@@ -33,6 +33,10 @@ const APT: &[&str] = &[
     "postgresql",
     "openssl",
     "ca-certificates",
+    // The softphone's tests call real SIP peers (shared recipes: sip-peers).
+    "kamailio",
+    "kamailio-websocket-modules",
+    "baresip",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

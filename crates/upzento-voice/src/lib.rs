@@ -6,5 +6,7 @@
 //! drivers touch sockets, the SIP stack and the clock, so the machines are tested on a
 //! simulated clock.
 
+pub mod call;
+pub mod media;
 pub mod registration;
 pub mod ua;

@@ -109,3 +109,126 @@ impl Drop for Kamailio {
         self.stop();
     }
 }
+
+/// A baresip registered at kamailio as `bob`: answers every call, speaks a sine tone of
+/// `tone` Hz, records what it hears (WAV files in `recordings()`).
+pub struct Baresip {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn free_udp_range(n: u16) -> u16 {
+    loop {
+        let base = free_port() & !0x1f;
+        if base > 1024 && (0..n).all(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+}
+
+impl Baresip {
+    pub fn start(kamailio: &Kamailio, tone: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("rec");
+        std::fs::create_dir_all(&rec).unwrap();
+        let rtp = free_udp_range(20);
+        let config = include_str!("../peers/baresip.config")
+            .replace("@SIP_PORT@", &free_port().to_string())
+            .replace("@CTRL_PORT@", &free_port().to_string())
+            .replace("@RTP_FIRST@", &rtp.to_string())
+            .replace("@RTP_LAST@", &(rtp + 19).to_string())
+            .replace("@TONE@", &tone.to_string())
+            .replace("@REC@", &rec.display().to_string());
+        std::fs::write(dir.path().join("config"), config).unwrap();
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!(
+                "<sip:bob@127.0.0.1:{}>;auth_pass=bobpw;answermode=auto;regint=300;audio_codecs=PCMU,PCMA\n",
+                kamailio.port
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("contacts"), "").unwrap();
+        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("baresip");
+        let b = Self {
+            dir,
+            child: Some(child),
+        };
+        for _ in 0..200 {
+            if b.log().contains("200 OK") {
+                return b;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("bob did not register: {}", b.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// The WAV files sndfile wrote (one per direction and call, finished at hang-up).
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path().join("rec"))
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            for _ in 0..100 {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        // Before kamailio (fields drop after this): it unregisters on SIGTERM.
+        self.stop();
+    }
+}
+
+/// The samples (first channel) and rate of a 16-bit PCM WAV file.
+pub fn read_wav(path: &std::path::Path) -> (Vec<i16>, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"RIFF", "{}", path.display());
+    let (mut at, mut channels, mut rate, mut samples) = (12, 1u16, 8000u32, Vec::new());
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let mut len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        // A recorder still writing has not filled in the data length yet: take the rest.
+        if id == b"data" && (len == 0 || at + 8 + len > bytes.len()) {
+            len = bytes.len() - at - 8;
+        }
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            channels = u16::from_le_bytes([body[2], body[3]]);
+            rate = u32::from_le_bytes(body[4..8].try_into().unwrap());
+        } else if id == b"data" {
+            samples = body
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .step_by(usize::from(channels))
+                .collect();
+        }
+        at += 8 + len + (len & 1);
+    }
+    (samples, rate)
+}

@@ -1,0 +1,355 @@
+//! One call's life, sans-IO: what the user asks (hang up, hold, mute), what the
+//! network says (ringing, answered, refused, the other side hung up) and the time
+//! (an unanswered call gives up after the ring timeout). The driver does the SIP
+//! (INVITE, CANCEL, BYE, re-INVITE) and the media the machine asks for.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// We hung up (or cancelled before the answer).
+    Local,
+    /// The other side hung up.
+    Remote,
+    /// 486/600: busy.
+    Busy,
+    /// 603: declined.
+    Declined,
+    /// Nobody answered within the ring timeout.
+    NoAnswer,
+    /// Another final refusal (404, 480, 488, ...).
+    Refused { code: u16, reason: String },
+    /// No answer at all, or the connection failed.
+    Failed { detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// The INVITE is on its way.
+    Dialing,
+    /// 180/183: it rings (with early media when the far end sends it).
+    Ringing {
+        early_media: bool,
+    },
+    Active {
+        on_hold: bool,
+        muted: bool,
+    },
+    Ended(EndReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    // The user.
+    Hangup,
+    Hold,
+    Resume,
+    Mute(bool),
+    // The network.
+    Provisional { code: u16, early_media: bool },
+    Answered,
+    Refused { code: u16, reason: String },
+    RemoteHangup,
+    Failed { detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Cancel the INVITE (not answered yet).
+    Cancel,
+    /// End the established call.
+    Bye,
+    /// Re-INVITE with `a=sendonly` (hold) or `a=sendrecv` (resume).
+    Reinvite {
+        hold: bool,
+    },
+    StartMedia,
+    StopMedia,
+    Mute(bool),
+    State(State),
+}
+
+#[derive(Debug)]
+pub struct Call {
+    state: State,
+    /// When an unanswered call gives up.
+    ring_deadline: Instant,
+    out: VecDeque<Output>,
+}
+
+/// How long an outgoing call may ring (RFC 3261's Timer C is three minutes; agents
+/// expect a minute).
+pub const RING_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Call {
+    /// An outgoing call whose INVITE goes out at `now`.
+    pub fn outgoing(now: Instant) -> Self {
+        Self {
+            state: State::Dialing,
+            ring_deadline: now + RING_TIMEOUT,
+            out: VecDeque::from([Output::State(State::Dialing)]),
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        matches!(self.state, State::Dialing | State::Ringing { .. }).then_some(self.ring_deadline)
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, State::Dialing | State::Ringing { .. }) && now >= self.ring_deadline
+        {
+            self.out.push_back(Output::Cancel);
+            self.end(EndReason::NoAnswer);
+        }
+    }
+
+    pub fn handle_input(&mut self, _now: Instant, input: Input) {
+        if matches!(self.state, State::Ended(_)) {
+            return;
+        }
+        match (input, self.state.clone()) {
+            (Input::Hangup, State::Dialing | State::Ringing { .. }) => {
+                self.out.push_back(Output::Cancel);
+                self.end(EndReason::Local);
+            }
+            (Input::Hangup, State::Active { .. }) => {
+                self.out.push_back(Output::Bye);
+                self.end(EndReason::Local);
+            }
+            (
+                Input::Hold,
+                State::Active {
+                    on_hold: false,
+                    muted,
+                },
+            ) => {
+                self.out.push_back(Output::Reinvite { hold: true });
+                self.set(State::Active {
+                    on_hold: true,
+                    muted,
+                });
+            }
+            (
+                Input::Resume,
+                State::Active {
+                    on_hold: true,
+                    muted,
+                },
+            ) => {
+                self.out.push_back(Output::Reinvite { hold: false });
+                self.set(State::Active {
+                    on_hold: false,
+                    muted,
+                });
+            }
+            (Input::Mute(mute), State::Active { on_hold, muted }) if mute != muted => {
+                self.out.push_back(Output::Mute(mute));
+                self.set(State::Active {
+                    on_hold,
+                    muted: mute,
+                });
+            }
+            (Input::Provisional { early_media, .. }, State::Dialing | State::Ringing { .. }) => {
+                if early_media && !matches!(self.state, State::Ringing { early_media: true }) {
+                    self.out.push_back(Output::StartMedia);
+                }
+                self.set(State::Ringing { early_media });
+            }
+            (Input::Answered, State::Dialing | State::Ringing { .. }) => {
+                if !matches!(self.state, State::Ringing { early_media: true }) {
+                    self.out.push_back(Output::StartMedia);
+                }
+                self.set(State::Active {
+                    on_hold: false,
+                    muted: false,
+                });
+            }
+            (Input::Refused { code, reason }, State::Dialing | State::Ringing { .. }) => {
+                self.end(match code {
+                    486 | 600 => EndReason::Busy,
+                    603 => EndReason::Declined,
+                    408 | 480 => EndReason::NoAnswer,
+                    _ => EndReason::Refused { code, reason },
+                });
+            }
+            (Input::RemoteHangup, _) => self.end(EndReason::Remote),
+            (Input::Failed { detail }, _) => self.end(EndReason::Failed { detail }),
+            // Everything else does not apply in this state (e.g. hold while ringing).
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        self.out.push_back(Output::StopMedia);
+        self.set(State::Ended(reason));
+    }
+
+    fn set(&mut self, state: State) {
+        if self.state != state {
+            self.state = state.clone();
+            self.out.push_back(Output::State(state));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(c: &mut Call) -> Vec<Output> {
+        std::iter::from_fn(|| c.poll_output()).collect()
+    }
+
+    #[test]
+    fn an_answered_call_is_held_resumed_muted_and_hung_up() {
+        let t0 = Instant::now();
+        let mut c = Call::outgoing(t0);
+        assert_eq!(drain(&mut c), vec![Output::State(State::Dialing)]);
+        c.handle_input(
+            t0,
+            Input::Provisional {
+                code: 180,
+                early_media: false,
+            },
+        );
+        assert_eq!(
+            drain(&mut c),
+            vec![Output::State(State::Ringing { early_media: false })]
+        );
+        // Hold while ringing means nothing.
+        c.handle_input(t0, Input::Hold);
+        assert!(drain(&mut c).is_empty());
+        c.handle_input(t0, Input::Answered);
+        let active = State::Active {
+            on_hold: false,
+            muted: false,
+        };
+        assert_eq!(
+            drain(&mut c),
+            vec![Output::StartMedia, Output::State(active)]
+        );
+        assert_eq!(c.poll_timeout(), None, "no ring timeout once answered");
+        c.handle_input(t0, Input::Hold);
+        c.handle_input(t0, Input::Resume);
+        c.handle_input(t0, Input::Mute(true));
+        c.handle_input(t0, Input::Mute(true));
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Output::Reinvite { hold: true },
+                Output::State(State::Active {
+                    on_hold: true,
+                    muted: false
+                }),
+                Output::Reinvite { hold: false },
+                Output::State(State::Active {
+                    on_hold: false,
+                    muted: false
+                }),
+                Output::Mute(true),
+                Output::State(State::Active {
+                    on_hold: false,
+                    muted: true
+                }),
+            ]
+        );
+        c.handle_input(t0, Input::Hangup);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Output::Bye,
+                Output::StopMedia,
+                Output::State(State::Ended(EndReason::Local))
+            ]
+        );
+        // A late BYE from the other side changes nothing.
+        c.handle_input(t0, Input::RemoteHangup);
+        assert!(drain(&mut c).is_empty());
+    }
+
+    #[test]
+    fn early_media_starts_once_and_refusals_say_why() {
+        let t0 = Instant::now();
+        let mut c = Call::outgoing(t0);
+        drain(&mut c);
+        c.handle_input(
+            t0,
+            Input::Provisional {
+                code: 183,
+                early_media: true,
+            },
+        );
+        c.handle_input(t0, Input::Answered);
+        let out = drain(&mut c);
+        assert_eq!(
+            out.iter().filter(|o| **o == Output::StartMedia).count(),
+            1,
+            "{out:?}"
+        );
+
+        for (code, reason) in [
+            (486, EndReason::Busy),
+            (603, EndReason::Declined),
+            (480, EndReason::NoAnswer),
+        ] {
+            let mut c = Call::outgoing(t0);
+            c.handle_input(
+                t0,
+                Input::Refused {
+                    code,
+                    reason: "x".into(),
+                },
+            );
+            assert_eq!(c.state(), &State::Ended(reason));
+        }
+        let mut c = Call::outgoing(t0);
+        c.handle_input(
+            t0,
+            Input::Refused {
+                code: 404,
+                reason: "Not Found".into(),
+            },
+        );
+        assert_eq!(
+            c.state(),
+            &State::Ended(EndReason::Refused {
+                code: 404,
+                reason: "Not Found".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_unanswered_call_is_cancelled_at_the_ring_timeout_or_by_the_user() {
+        let t0 = Instant::now();
+        let mut c = Call::outgoing(t0);
+        drain(&mut c);
+        assert_eq!(c.poll_timeout(), Some(t0 + RING_TIMEOUT));
+        c.handle_timeout(t0 + RING_TIMEOUT - Duration::from_millis(1));
+        assert!(drain(&mut c).is_empty());
+        c.handle_timeout(t0 + RING_TIMEOUT);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Output::Cancel,
+                Output::StopMedia,
+                Output::State(State::Ended(EndReason::NoAnswer))
+            ]
+        );
+        let mut c = Call::outgoing(t0);
+        drain(&mut c);
+        c.handle_input(t0, Input::Hangup);
+        assert_eq!(drain(&mut c)[0], Output::Cancel);
+        assert_eq!(c.state(), &State::Ended(EndReason::Local));
+    }
+}

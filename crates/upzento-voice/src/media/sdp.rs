@@ -1,0 +1,223 @@
+//! SDP offer/answer for SIP audio (RFC 3264, RFC 4566). Offers and answers are written
+//! here; what the other side sends is parsed with `webrtc-sdp` (the parser Firefox
+//! uses), tolerant of what it does not need.
+
+use std::net::{IpAddr, SocketAddr};
+
+use webrtc_sdp::attribute_type::{SdpAttribute, SdpAttributeType};
+use webrtc_sdp::media_type::SdpMediaValue;
+
+/// The audio codecs offered, in order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+}
+
+impl Codec {
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Self::Pcmu => 0,
+            Self::Pcma => 8,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+        }
+    }
+
+    fn from_payload_type(pt: u32) -> Option<Self> {
+        match pt {
+            0 => Some(Self::Pcmu),
+            8 => Some(Self::Pcma),
+            _ => None,
+        }
+    }
+}
+
+/// RFC 4733 telephone events (DTMF) use this dynamic payload type in our offers.
+pub const TELEPHONE_EVENT: u8 = 101;
+
+/// Which way media flows (a=sendrecv, sendonly: on hold, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn attribute(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
+/// Our side of the session: where we receive, what we offer.
+#[derive(Debug, Clone)]
+pub struct LocalAudio {
+    pub address: SocketAddr,
+    pub codecs: Vec<Codec>,
+    pub direction: Direction,
+    /// Increases with each new offer of this session (RFC 3264 §8).
+    pub version: u64,
+    pub session_id: u64,
+}
+
+impl LocalAudio {
+    /// The SDP body (an offer, or an answer when `codecs` holds the chosen one).
+    pub fn to_sdp(&self) -> String {
+        let ip = self.address.ip();
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let mut formats: Vec<String> = self
+            .codecs
+            .iter()
+            .map(|c| c.payload_type().to_string())
+            .collect();
+        formats.push(TELEPHONE_EVENT.to_string());
+        let mut sdp = format!(
+            "v=0\r\no=upzento {} {} IN {family} {ip}\r\ns=Upzento Phone\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
+            self.session_id,
+            self.version,
+            self.address.port(),
+            formats.join(" ")
+        );
+        for codec in &self.codecs {
+            sdp.push_str(&format!(
+                "a=rtpmap:{} {}/8000\r\n",
+                codec.payload_type(),
+                codec.name()
+            ));
+        }
+        sdp.push_str(&format!(
+            "a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000\r\na=fmtp:{TELEPHONE_EVENT} 0-16\r\na=ptime:20\r\na={}\r\n",
+            self.direction.attribute()
+        ));
+        sdp
+    }
+}
+
+/// The other side's audio, as its offer or answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAudio {
+    /// Where to send RTP; port 0 means the stream is refused.
+    pub address: SocketAddr,
+    /// Codecs it accepts that we support, in its order.
+    pub codecs: Vec<Codec>,
+    /// Its payload type for telephone events, if any.
+    pub telephone_event: Option<u8>,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    #[error("not valid SDP: {0}")]
+    Parse(String),
+    #[error("no audio stream")]
+    NoAudio,
+    #[error("no connection address for the audio")]
+    NoAddress,
+    #[error("no codec in common")]
+    NoCodec,
+}
+
+pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
+    let session = webrtc_sdp::parse_sdp(body, false).map_err(|e| SdpError::Parse(e.to_string()))?;
+    let media = session
+        .media
+        .iter()
+        .find(|m| *m.get_type() == SdpMediaValue::Audio)
+        .ok_or(SdpError::NoAudio)?;
+    let connection = media
+        .get_connection()
+        .as_ref()
+        .or(session.get_connection().as_ref())
+        .ok_or(SdpError::NoAddress)?;
+    // A domain name here would need a DNS lookup: we ask the other side for addresses.
+    let ip: IpAddr = match &connection.address {
+        webrtc_sdp::address::ExplicitlyTypedAddress::Ip(ip) => *ip,
+        webrtc_sdp::address::ExplicitlyTypedAddress::Fqdn { .. } => {
+            return Err(SdpError::NoAddress);
+        }
+    };
+    let port = u16::try_from(media.get_port()).map_err(|_| SdpError::NoAddress)?;
+    let formats: Vec<u32> = match media.get_formats() {
+        webrtc_sdp::media_type::SdpFormatList::Integers(list) => list.clone(),
+        _ => Vec::new(),
+    };
+    let codecs: Vec<Codec> = formats
+        .iter()
+        .filter_map(|pt| Codec::from_payload_type(*pt))
+        .collect();
+    if codecs.is_empty() && port != 0 {
+        return Err(SdpError::NoCodec);
+    }
+    let telephone_event = media
+        .get_attributes_of_type(SdpAttributeType::Rtpmap)
+        .into_iter()
+        .find_map(|a| match a {
+            SdpAttribute::Rtpmap(map) if map.codec_name.eq_ignore_ascii_case("telephone-event") => {
+                Some(map.payload_type)
+            }
+            _ => None,
+        });
+    let direction = [
+        (SdpAttributeType::Sendonly, Direction::SendOnly),
+        (SdpAttributeType::Recvonly, Direction::RecvOnly),
+        (SdpAttributeType::Inactive, Direction::Inactive),
+    ]
+    .into_iter()
+    .find(|(t, _)| {
+        media.get_attribute(t.clone()).is_some() || session.get_attribute(t.clone()).is_some()
+    })
+    .map_or(Direction::SendRecv, |(_, d)| d);
+    Ok(RemoteAudio {
+        address: SocketAddr::new(ip, port),
+        codecs,
+        telephone_event,
+        direction,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_offer_parses_and_a_baresip_answer_is_understood() {
+        let ours = LocalAudio {
+            address: "127.0.0.1:40000".parse().unwrap(),
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            direction: Direction::SendRecv,
+            version: 1,
+            session_id: 42,
+        };
+        let back = parse_remote(&ours.to_sdp()).unwrap();
+        assert_eq!(back.address, ours.address);
+        assert_eq!(back.codecs, vec![Codec::Pcmu, Codec::Pcma]);
+        assert_eq!(back.telephone_event, Some(101));
+        assert_eq!(back.direction, Direction::SendRecv);
+
+        let answer = "v=0\r\no=- 1871566637 1455101432 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            m=audio 10004 RTP/AVP 0 101\r\nb=AS:80\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+            a=fmtp:101 0-15\r\na=sendonly\r\na=label:1\r\na=ssrc:2112 cname:xyz\r\n";
+        let remote = parse_remote(answer).unwrap();
+        assert_eq!(remote.address, "127.0.0.1:10004".parse().unwrap());
+        assert_eq!(remote.codecs, vec![Codec::Pcmu]);
+        assert_eq!(remote.direction, Direction::SendOnly);
+
+        assert!(matches!(parse_remote("not sdp"), Err(SdpError::Parse(_))));
+        let video_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(parse_remote(video_only), Err(SdpError::NoAudio));
+        let opus_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
+        assert_eq!(parse_remote(opus_only), Err(SdpError::NoCodec));
+    }
+}

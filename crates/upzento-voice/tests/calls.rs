@@ -1,0 +1,120 @@
+//! Calls through kamailio to baresip: two-way audio checked by ear (Goertzel) on both
+//! sides, hang-up from either side, refusals with their reasons.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use common::{Baresip, Kamailio, read_wav};
+use upzento_voice::call::{EndReason, State};
+use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
+use upzento_voice::registration;
+use upzento_voice::ua::{AccountConfig, CallHandle, Transport, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn alice(kamailio: &Kamailio) -> AccountConfig {
+    AccountConfig {
+        registrar: format!("127.0.0.1:{}", kamailio.port),
+        user: "alice".into(),
+        auth_user: None,
+        password: "alicepw".into(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+    }
+}
+
+async fn until(call: &CallHandle, what: &str, done: impl Fn(&State) -> bool) -> State {
+    let mut watch = call.watch();
+    let wait = async {
+        loop {
+            let state = watch.borrow_and_update().clone();
+            if done(&state) {
+                return state;
+            }
+            if watch.changed().await.is_err() {
+                return call.state();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), wait)
+        .await
+        .unwrap_or_else(|_| panic!("not {what}: {:?}", call.state()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_baresip_carries_audio_both_ways_and_hangs_up() {
+    let kamailio = Kamailio::start();
+    let bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let registered = ua.register(account.clone()).unwrap();
+    let mut watch = registered.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    // Two seconds of conversation.
+    for _ in 0..300 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard only {} samples",
+        ours.len()
+    );
+    let tail = &ours[ours.len() - RATE as usize..];
+    let tone = goertzel(tail, 1000.0, RATE);
+    assert!(tone > 0.05, "bob's 1 kHz tone at our speaker: {tone}");
+    assert!(goertzel(tail, 440.0, RATE) < 0.01);
+
+    call.hangup();
+    let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Local));
+    call.finished().await;
+    // bob's recording of what it heard (finished at hang-up) holds our 440 Hz.
+    let mut wav = None;
+    for _ in 0..100 {
+        wav = bob
+            .recordings()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("dec"));
+        if wav.as_ref().is_some_and(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.len() > 10_000)
+                .unwrap_or(false)
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}\n{}", bob.recordings(), bob.log()));
+    let (samples, rate) = read_wav(&wav);
+    assert!(samples.len() > rate as usize, "{} samples", samples.len());
+    let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let tone = goertzel(mid, 440.0, rate);
+    assert!(tone > 0.05, "our 440 Hz at bob: {tone}");
+    registered.stop().await;
+}
