@@ -118,3 +118,41 @@ async fn a_call_to_baresip_carries_audio_both_ways_and_hangs_up() {
     assert!(tone > 0.05, "our 440 Hz at bob: {tone}");
     registered.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_far_end_hanging_up_and_an_unknown_callee_are_reported() {
+    let kamailio = Kamailio::start();
+    let bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    bob.command("hangup", "");
+    let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Remote));
+    call.finished().await;
+
+    let nobody = ua
+        .call(
+            &account,
+            "nobody",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let ended = until(&nobody, "refused", |s| matches!(s, State::Ended(_))).await;
+    assert!(
+        matches!(&ended, State::Ended(EndReason::Refused { code: 404, .. })),
+        "{ended:?}"
+    );
+    nobody.finished().await;
+}

@@ -114,6 +114,7 @@ impl Drop for Kamailio {
 /// `tone` Hz, records what it hears (WAV files in `recordings()`).
 pub struct Baresip {
     dir: tempfile::TempDir,
+    ctrl_port: u16,
     child: Option<Child>,
 }
 
@@ -133,9 +134,10 @@ impl Baresip {
         let rec = dir.path().join("rec");
         std::fs::create_dir_all(&rec).unwrap();
         let rtp = free_udp_range(20);
+        let ctrl_port = free_port();
         let config = include_str!("../peers/baresip.config")
             .replace("@SIP_PORT@", &free_port().to_string())
-            .replace("@CTRL_PORT@", &free_port().to_string())
+            .replace("@CTRL_PORT@", &ctrl_port.to_string())
             .replace("@RTP_FIRST@", &rtp.to_string())
             .replace("@RTP_LAST@", &(rtp + 19).to_string())
             .replace("@TONE@", &tone.to_string())
@@ -161,6 +163,7 @@ impl Baresip {
             .expect("baresip");
         let b = Self {
             dir,
+            ctrl_port,
             child: Some(child),
         };
         for _ in 0..200 {
@@ -174,6 +177,20 @@ impl Baresip {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// Sends a command to baresip's ctrl_tcp (netstring-framed JSON), e.g. `hangup`.
+    pub fn command(&self, command: &str, params: &str) {
+        use std::io::Write;
+        let body = format!("{{\"command\":\"{command}\",\"params\":\"{params}\",\"token\":\"t\"}}");
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).unwrap();
+        write!(stream, "{}:{body},", body.len()).unwrap();
+        // Wait for its response (baresip drops commands of a connection closed at once).
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = std::io::Read::read(&mut stream, &mut buf);
     }
 
     /// The WAV files sndfile wrote (one per direction and call, finished at hang-up).
