@@ -39,30 +39,40 @@ pub struct Kamailio {
 
 impl Kamailio {
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let template = include_str!("../peers/kamailio.cfg");
-        let (port, ws_port) = (free_port(), free_port());
-        let config = template
-            .replace("@PORT@", &port.to_string())
-            .replace("@WS_PORT@", &ws_port.to_string())
-            .replace("@MPATH@", &modules_dir());
-        std::fs::write(dir.path().join("kamailio.cfg"), config).unwrap();
-        let mut k = Self {
-            port,
-            ws_port,
-            dir,
-            child: None,
-        };
-        k.resume();
-        k
+        // A port taken between choosing and binding means another try.
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let template = include_str!("../peers/kamailio.cfg");
+            let (port, ws_port) = (free_port(), free_port());
+            let config = template
+                .replace("@PORT@", &port.to_string())
+                .replace("@WS_PORT@", &ws_port.to_string())
+                .replace("@MPATH@", &modules_dir());
+            std::fs::write(dir.path().join("kamailio.cfg"), config).unwrap();
+            let mut k = Self {
+                port,
+                ws_port,
+                dir,
+                child: None,
+            };
+            if k.try_resume() {
+                return k;
+            }
+            k.stop();
+        }
+        panic!("kamailio found no free ports");
     }
 
     fn config(&self) -> PathBuf {
         self.dir.path().join("kamailio.cfg")
     }
 
-    /// Starts it (again) on the same ports.
+    /// Starts it again on the same ports.
     pub fn resume(&mut self) {
+        assert!(self.try_resume(), "kamailio did not start: {}", self.log());
+    }
+
+    fn try_resume(&mut self) -> bool {
         assert!(self.child.is_none());
         let log = std::fs::File::create(self.dir.path().join("kamailio.log")).unwrap();
         let child = Command::new("kamailio")
@@ -75,14 +85,22 @@ impl Kamailio {
             .spawn()
             .expect("kamailio");
         self.child = Some(child);
-        // Listening once the TCP port accepts.
+        // Listening once the TCP port accepts; gone if a port was taken.
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                return true;
+            }
+            if self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some())
+            {
+                self.child = None;
+                return false;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("kamailio did not start: {}", self.log());
+        false
     }
 
     pub fn stop(&mut self) {
@@ -129,14 +147,36 @@ fn free_udp_range(n: u16) -> u16 {
 }
 
 impl Baresip {
+    /// Starts it; a port taken between choosing and binding means another try.
     pub fn start(kamailio: &Kamailio, tone: u32) -> Self {
+        for _ in 0..3 {
+            match Self::try_start(kamailio, tone) {
+                Ok(b) => return b,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("bob did not register: {log}"),
+            }
+        }
+        panic!("baresip found no free ports");
+    }
+
+    fn try_start(kamailio: &Kamailio, tone: u32) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let rec = dir.path().join("rec");
         std::fs::create_dir_all(&rec).unwrap();
         let rtp = free_udp_range(20);
         let ctrl_port = free_port();
+        // baresip listens on the port for UDP and TCP, and on the next one for TLS.
+        let sip_port = loop {
+            let p = free_port();
+            if p < u16::MAX
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+                && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+            {
+                break p;
+            }
+        };
         let config = include_str!("../peers/baresip.config")
-            .replace("@SIP_PORT@", &free_port().to_string())
+            .replace("@SIP_PORT@", &sip_port.to_string())
             .replace("@CTRL_PORT@", &ctrl_port.to_string())
             .replace("@RTP_FIRST@", &rtp.to_string())
             .replace("@RTP_LAST@", &(rtp + 19).to_string())
@@ -167,12 +207,16 @@ impl Baresip {
             child: Some(child),
         };
         for _ in 0..200 {
-            if b.log().contains("200 OK") {
-                return b;
+            let log = b.log();
+            if log.contains("200 OK") {
+                return Ok(b);
+            }
+            if log.contains("init failed") {
+                return Err(log);
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("bob did not register: {}", b.log());
+        Err(b.log())
     }
 
     pub fn log(&self) -> String {
