@@ -61,8 +61,10 @@ impl Cloud {
     /// Starts the server again on the same port and data.
     pub async fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
+        // An unpaced sandbox: tests that compare the cache with the cloud need the
+        // hundreds of messages they send to settle in seconds, not one a second.
         let child = Command::new(cloud_binary())
-            .args(["serve", "--demo", "--listen"])
+            .args(["serve", "--demo", "--sandbox-rate", "0", "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data-dir")
             .arg(self.data.path())
