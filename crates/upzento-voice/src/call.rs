@@ -23,10 +23,14 @@ pub enum EndReason {
     Refused { code: u16, reason: String },
     /// No answer at all, or the connection failed.
     Failed { detail: String },
+    /// An incoming call the caller gave up on, or nobody took in time.
+    Missed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
+    /// Someone calls us: it rings here.
+    Incoming,
     /// The INVITE is on its way.
     Dialing,
     /// 180/183: it rings (with early media when the far end sends it).
@@ -43,20 +47,42 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     // The user.
+    /// Take the incoming call.
+    Answer,
+    /// Turn the incoming call down: busy (486) or declined (603).
+    Decline {
+        busy: bool,
+    },
     Hangup,
     Hold,
     Resume,
     Mute(bool),
     // The network.
-    Provisional { code: u16, early_media: bool },
+    Provisional {
+        code: u16,
+        early_media: bool,
+    },
     Answered,
-    Refused { code: u16, reason: String },
+    Refused {
+        code: u16,
+        reason: String,
+    },
     RemoteHangup,
-    Failed { detail: String },
+    Failed {
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// Tell the caller it rings (180).
+    Ring,
+    /// Answer the incoming INVITE (200 with our SDP).
+    Accept,
+    /// Refuse the incoming INVITE with this status.
+    Reject {
+        code: u16,
+    },
     /// Cancel the INVITE (not answered yet).
     Cancel,
     /// End the established call.
@@ -93,6 +119,16 @@ impl Call {
         }
     }
 
+    /// An incoming call whose INVITE arrived at `now`: it rings until answered,
+    /// declined, given up by the caller, or the ring timeout.
+    pub fn incoming(now: Instant) -> Self {
+        Self {
+            state: State::Incoming,
+            ring_deadline: now + RING_TIMEOUT,
+            out: VecDeque::from([Output::Ring, Output::State(State::Incoming)]),
+        }
+    }
+
     pub fn state(&self) -> &State {
         &self.state
     }
@@ -102,14 +138,28 @@ impl Call {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        matches!(self.state, State::Dialing | State::Ringing { .. }).then_some(self.ring_deadline)
+        matches!(
+            self.state,
+            State::Incoming | State::Dialing | State::Ringing { .. }
+        )
+        .then_some(self.ring_deadline)
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if matches!(self.state, State::Dialing | State::Ringing { .. }) && now >= self.ring_deadline
-        {
-            self.out.push_back(Output::Cancel);
-            self.end(EndReason::NoAnswer);
+        if now < self.ring_deadline {
+            return;
+        }
+        match self.state {
+            State::Dialing | State::Ringing { .. } => {
+                self.out.push_back(Output::Cancel);
+                self.end(EndReason::NoAnswer);
+            }
+            State::Incoming => {
+                // 480 Temporarily Unavailable: the caller's side may try voicemail.
+                self.out.push_back(Output::Reject { code: 480 });
+                self.end(EndReason::Missed);
+            }
+            State::Active { .. } | State::Ended(_) => {}
         }
     }
 
@@ -118,6 +168,25 @@ impl Call {
             return;
         }
         match (input, self.state.clone()) {
+            (Input::Answer, State::Incoming) => {
+                self.out.push_back(Output::Accept);
+                self.out.push_back(Output::StartMedia);
+                self.set(State::Active {
+                    on_hold: false,
+                    muted: false,
+                });
+            }
+            (Input::Decline { busy }, State::Incoming) => {
+                self.out.push_back(Output::Reject {
+                    code: if busy { 486 } else { 603 },
+                });
+                self.end(EndReason::Local);
+            }
+            (Input::Hangup, State::Incoming) => {
+                self.out.push_back(Output::Reject { code: 603 });
+                self.end(EndReason::Local);
+            }
+            (Input::RemoteHangup, State::Incoming) => self.end(EndReason::Missed),
             (Input::Hangup, State::Dialing | State::Ringing { .. }) => {
                 self.out.push_back(Output::Cancel);
                 self.end(EndReason::Local);
@@ -327,6 +396,52 @@ mod tests {
                 reason: "Not Found".into()
             })
         );
+    }
+
+    #[test]
+    fn an_incoming_call_rings_and_is_answered_declined_or_missed() {
+        let t0 = Instant::now();
+        let mut c = Call::incoming(t0);
+        assert_eq!(
+            drain(&mut c),
+            vec![Output::Ring, Output::State(State::Incoming)]
+        );
+        // Mute and hold mean nothing before the answer.
+        c.handle_input(t0, Input::Mute(true));
+        assert!(drain(&mut c).is_empty());
+        c.handle_input(t0, Input::Answer);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Output::Accept,
+                Output::StartMedia,
+                Output::State(State::Active {
+                    on_hold: false,
+                    muted: false
+                })
+            ]
+        );
+        c.handle_input(t0, Input::RemoteHangup);
+        assert_eq!(c.state(), &State::Ended(EndReason::Remote));
+
+        for (busy, code) in [(true, 486), (false, 603)] {
+            let mut c = Call::incoming(t0);
+            drain(&mut c);
+            c.handle_input(t0, Input::Decline { busy });
+            assert_eq!(drain(&mut c)[0], Output::Reject { code });
+            assert_eq!(c.state(), &State::Ended(EndReason::Local));
+        }
+        // The caller gives up: missed.
+        let mut c = Call::incoming(t0);
+        c.handle_input(t0, Input::RemoteHangup);
+        assert_eq!(c.state(), &State::Ended(EndReason::Missed));
+        // Nobody answers: 480 at the ring timeout, missed.
+        let mut c = Call::incoming(t0);
+        drain(&mut c);
+        assert_eq!(c.poll_timeout(), Some(t0 + RING_TIMEOUT));
+        c.handle_timeout(t0 + RING_TIMEOUT);
+        assert_eq!(drain(&mut c)[0], Output::Reject { code: 480 });
+        assert_eq!(c.state(), &State::Ended(EndReason::Missed));
     }
 
     #[test]

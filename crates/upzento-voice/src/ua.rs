@@ -88,6 +88,7 @@ pub enum UaError {
 pub struct UserAgent {
     endpoint: EndpointInnerRef,
     dialogs: Arc<DialogLayer>,
+    incoming: std::sync::Mutex<Option<mpsc::UnboundedReceiver<IncomingCall>>>,
     /// The address media binds to (the one SIP uses).
     ip: IpAddr,
     cancel: CancellationToken,
@@ -125,14 +126,21 @@ impl UserAgent {
             .incoming_transactions()
             .map_err(|e| UaError::Bind(e.to_string()))?;
         let dialogs = Arc::new(DialogLayer::new(inner.clone()));
+        let (calls_tx, calls) = mpsc::unbounded_channel();
         tokio::spawn(async move { endpoint.serve().await });
-        tokio::spawn(serve_incoming(dialogs.clone(), incoming));
+        tokio::spawn(serve_incoming(dialogs.clone(), incoming, calls_tx, bind));
         Ok(Self {
             endpoint: inner,
             dialogs,
+            incoming: std::sync::Mutex::new(Some(calls)),
             ip: bind,
             cancel,
         })
+    }
+
+    /// Incoming calls, as they arrive (the receiver can be taken once).
+    pub fn incoming_calls(&self) -> Option<mpsc::UnboundedReceiver<IncomingCall>> {
+        self.incoming.lock().ok().and_then(|mut r| r.take())
     }
 
     /// Calls `target` (a user at the account's registrar, or a full `sip:` URI) through
@@ -196,21 +204,24 @@ impl UserAgent {
             .dialogs
             .do_invite_async(option, dialog_states_tx)
             .map_err(|e| UaError::Address(e.to_string()))?;
-        let task = tokio::spawn(run_call(CallParts {
-            dialogs: self.dialogs.clone(),
-            dialog,
-            invite,
-            dialog_states,
-            commands: commands_rx,
-            state: state_tx,
-            media: Media {
-                socket: Some(socket),
-                source: Some(source),
-                sink: Some(sink),
-                session: None,
-                remote: None,
+        let task = tokio::spawn(run_call(
+            Call::outgoing(Instant::now()),
+            CallParts {
+                dialogs: self.dialogs.clone(),
+                dialog,
+                invite: Some(invite),
+                dialog_states,
+                commands: commands_rx,
+                state: state_tx,
+                media: Media {
+                    socket: Some(socket),
+                    source: Some(source),
+                    sink: Some(sink),
+                    session: None,
+                    remote: None,
+                },
             },
-        }));
+        ));
         Ok(CallHandle {
             state,
             commands,
@@ -449,9 +460,14 @@ async fn register_once(
 }
 
 /// Requests from outside: in-dialog ones (a BYE from the other side, a re-INVITE) go to
-/// their dialog; new calls are not taken yet (480, so the caller's system tries
-/// elsewhere); anything else is answered as RFC 3261 asks.
-async fn serve_incoming(dialogs: Arc<DialogLayer>, mut incoming: TransactionReceiver) {
+/// their dialog; a new INVITE becomes an [`IncomingCall`]; anything else is answered as
+/// RFC 3261 asks.
+async fn serve_incoming(
+    dialogs: Arc<DialogLayer>,
+    mut incoming: TransactionReceiver,
+    calls: mpsc::UnboundedSender<IncomingCall>,
+    ip: IpAddr,
+) {
     use rsipstack::sip::{Method, StatusCode};
     while let Some(mut tx) = incoming.recv().await {
         if let Some(mut dialog) = dialogs.match_dialog(&tx) {
@@ -463,8 +479,19 @@ async fn serve_incoming(dialogs: Arc<DialogLayer>, mut incoming: TransactionRece
             continue;
         }
         let reply = match tx.original.method {
+            Method::Invite => match offer_call(&dialogs, &tx, ip, &calls).await {
+                Ok(mut dialog) => {
+                    // The INVITE transaction runs until we answer or refuse (or CANCEL).
+                    tokio::spawn(async move {
+                        if let Err(e) = dialog.handle(&mut tx).await {
+                            tracing::debug!(error = %e, "incoming INVITE");
+                        }
+                    });
+                    continue;
+                }
+                Err(status) => status,
+            },
             Method::Options => StatusCode::OK,
-            Method::Invite => StatusCode::TemporarilyUnavailable,
             Method::Ack => continue,
             Method::Bye | Method::Cancel => StatusCode::CallTransactionDoesNotExist,
             _ => StatusCode::MethodNotAllowed,
@@ -475,11 +502,110 @@ async fn serve_incoming(dialogs: Arc<DialogLayer>, mut incoming: TransactionRece
     }
 }
 
+/// Sets up the dialog and the call of a new INVITE, and hands the call to the app.
+async fn offer_call(
+    dialogs: &Arc<DialogLayer>,
+    tx: &rsipstack::transaction::transaction::Transaction,
+    ip: IpAddr,
+    calls: &mpsc::UnboundedSender<IncomingCall>,
+) -> Result<rsipstack::dialog::invite_dialog::InviteDialog, rsipstack::sip::StatusCode> {
+    use rsipstack::sip::StatusCode;
+    use rsipstack::sip::prelude::HeadersExt;
+    // Offerless INVITEs (the offer in our 200) are not supported yet.
+    let Some(remote) = remote_sdp(&tx.original.body) else {
+        return Err(StatusCode::NotAcceptableHere);
+    };
+    if remote.codecs.is_empty() {
+        return Err(StatusCode::NotAcceptableHere);
+    }
+    let from = tx
+        .original
+        .from_header()
+        .map(|f| f.value().to_string())
+        .unwrap_or_default();
+    let user = tx.original.uri.auth.as_ref().map(|a| a.user.clone());
+    let contact = dialogs.build_local_contact(user, None).ok();
+    let (states_tx, dialog_states) = dialogs.new_dialog_state_channel();
+    let dialog = dialogs
+        .get_or_create_server_invite(tx, states_tx, None, contact)
+        .map_err(|_| StatusCode::ServerInternalError)?;
+    let socket = MediaSession::bind(ip)
+        .await
+        .map_err(|_| StatusCode::ServerInternalError)?;
+    let (state_tx, state) = watch::channel(call::State::Incoming);
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run_call(
+        Call::incoming(Instant::now()),
+        CallParts {
+            dialogs: dialogs.clone(),
+            dialog: dialog.clone(),
+            invite: None,
+            dialog_states,
+            commands: commands_rx,
+            state: state_tx,
+            media: Media {
+                socket: Some(socket),
+                source: None,
+                sink: None,
+                session: None,
+                remote: Some(remote),
+            },
+        },
+    ));
+    let _ = calls.send(IncomingCall {
+        from,
+        call: CallHandle {
+            state,
+            commands,
+            task,
+        },
+    });
+    Ok(dialog)
+}
+
+/// Someone calls: answer or decline it; it rings until then.
+#[derive(Debug)]
+pub struct IncomingCall {
+    /// The caller, as its From header says (display name and URI).
+    pub from: String,
+    pub call: CallHandle,
+}
+
+impl IncomingCall {
+    /// Takes the call with `source` as the microphone and `sink` as the speaker.
+    pub fn answer(&self, source: Box<dyn AudioSource>, sink: Box<dyn AudioSink>) {
+        let _ = self.call.commands.send(CallCommand::Answer(source, sink));
+    }
+
+    /// Turns it down: 486 Busy Here or 603 Decline.
+    pub fn decline(&self, busy: bool) {
+        let _ = self
+            .call
+            .commands
+            .send(CallCommand::Input(call::Input::Decline { busy }));
+    }
+}
+
+/// What the app asks of a call.
+enum CallCommand {
+    Input(call::Input),
+    Answer(Box<dyn AudioSource>, Box<dyn AudioSink>),
+}
+
+impl std::fmt::Debug for CallCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Input(input) => write!(f, "{input:?}"),
+            Self::Answer(..) => f.write_str("Answer"),
+        }
+    }
+}
+
 /// A call in progress.
 #[derive(Debug)]
 pub struct CallHandle {
     state: watch::Receiver<call::State>,
-    commands: mpsc::UnboundedSender<call::Input>,
+    commands: mpsc::UnboundedSender<CallCommand>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -493,11 +619,13 @@ impl CallHandle {
     }
 
     pub fn hangup(&self) {
-        let _ = self.commands.send(call::Input::Hangup);
+        let _ = self.commands.send(CallCommand::Input(call::Input::Hangup));
     }
 
     pub fn set_muted(&self, muted: bool) {
-        let _ = self.commands.send(call::Input::Mute(muted));
+        let _ = self
+            .commands
+            .send(CallCommand::Input(call::Input::Mute(muted)));
     }
 
     /// Waits until the call has ended and its SIP and media are finished.
@@ -515,6 +643,23 @@ struct Media {
 }
 
 impl Media {
+    /// Our answer to the caller's offer: its first codec we support, sendrecv.
+    fn answer_sdp(&self) -> Option<String> {
+        let remote = self.remote.as_ref()?;
+        let codec = *remote.codecs.first()?;
+        let address = self.socket.as_ref()?.local_addr().ok()?;
+        Some(
+            LocalAudio {
+                address,
+                codecs: vec![codec],
+                direction: Direction::SendRecv,
+                version: 1,
+                session_id: u64::from(address.port()),
+            }
+            .to_sdp(),
+        )
+    }
+
     fn start(&mut self) -> Result<(), String> {
         let remote = self.remote.as_ref().ok_or("the other side sent no SDP")?;
         let codec = *remote.codecs.first().ok_or("no codec in common")?;
@@ -532,9 +677,10 @@ impl Media {
 struct CallParts {
     dialogs: Arc<DialogLayer>,
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
-    invite: tokio::task::JoinHandle<InviteAsyncResult>,
+    /// The INVITE transaction of an outgoing call.
+    invite: Option<tokio::task::JoinHandle<InviteAsyncResult>>,
     dialog_states: DialogStateReceiver,
-    commands: mpsc::UnboundedReceiver<call::Input>,
+    commands: mpsc::UnboundedReceiver<CallCommand>,
     state: watch::Sender<call::State>,
     media: Media,
 }
@@ -552,13 +698,38 @@ fn remote_sdp(body: &[u8]) -> Option<RemoteAudio> {
     }
 }
 
-async fn run_call(mut parts: CallParts) {
-    let mut machine = Call::outgoing(Instant::now());
-    let mut invite_done = false;
+async fn run_call(mut machine: Call, mut parts: CallParts) {
+    let mut invite_done = parts.invite.is_none();
     let mut confirmed: Option<DialogId> = None;
     loop {
         while let Some(output) = machine.poll_output() {
             match output {
+                call::Output::Ring => {
+                    if let Err(e) = parts.dialog.ringing(None, None) {
+                        tracing::debug!(error = %e, "180 Ringing");
+                    }
+                }
+                call::Output::Accept => {
+                    let accepted = parts
+                        .media
+                        .answer_sdp()
+                        .ok_or_else(|| "no SDP answer".to_owned())
+                        .and_then(|sdp| {
+                            parts
+                                .dialog
+                                .accept(None, Some(sdp.into_bytes()))
+                                .map_err(|e| e.to_string())
+                        });
+                    if let Err(detail) = accepted {
+                        machine.handle_input(Instant::now(), call::Input::Failed { detail });
+                    }
+                }
+                call::Output::Reject { code } => {
+                    let status = rsipstack::sip::StatusCode::from(code);
+                    if let Err(e) = parts.dialog.reject(Some(status), None) {
+                        tracing::debug!(error = %e, "reject");
+                    }
+                }
                 call::Output::Cancel => {
                     if let Err(e) = parts.dialog.cancel().await {
                         tracing::debug!(error = %e, "CANCEL");
@@ -598,7 +769,16 @@ async fn run_call(mut parts: CallParts) {
         let timeout = machine.poll_timeout();
         tokio::select! {
             command = parts.commands.recv() => {
-                machine.handle_input(Instant::now(), command.unwrap_or(call::Input::Hangup));
+                let input = match command {
+                    Some(CallCommand::Input(input)) => input,
+                    Some(CallCommand::Answer(source, sink)) => {
+                        parts.media.source = Some(source);
+                        parts.media.sink = Some(sink);
+                        call::Input::Answer
+                    }
+                    None => call::Input::Hangup,
+                };
+                machine.handle_input(Instant::now(), input);
             }
             Some(state) = parts.dialog_states.recv() => {
                 let input = match state {
@@ -617,7 +797,14 @@ async fn run_call(mut parts: CallParts) {
                         Some(call::Input::Answered)
                     }
                     DialogState::Terminated(_, reason) => match reason {
+                        // The other side hung up: as callee (UAS) on our calls, as
+                        // caller (UAC) on calls to us, where a CANCEL is its giving up.
                         TerminatedReason::UasBye => Some(call::Input::RemoteHangup),
+                        TerminatedReason::UacBye | TerminatedReason::UacCancel
+                            if matches!(machine.state(), call::State::Incoming | call::State::Active { .. }) && parts.invite.is_none() =>
+                        {
+                            Some(call::Input::RemoteHangup)
+                        }
                         TerminatedReason::UasBusy => Some(call::Input::Refused { code: 486, reason: "Busy Here".into() }),
                         TerminatedReason::UasDecline => Some(call::Input::Refused { code: 603, reason: "Decline".into() }),
                         TerminatedReason::ProxyAuthRequired => Some(call::Input::Refused { code: 407, reason: "wrong user name or password".into() }),
@@ -632,7 +819,7 @@ async fn run_call(mut parts: CallParts) {
                     machine.handle_input(Instant::now(), input);
                 }
             }
-            result = &mut parts.invite, if !invite_done => {
+            result = async { parts.invite.as_mut().expect("outgoing").await }, if !invite_done => {
                 invite_done = true;
                 let input = match result {
                     Ok(Ok((_, Some(response)))) if response.status_code.code() >= 300 => Some(call::Input::Refused {

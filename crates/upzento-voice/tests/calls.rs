@@ -156,3 +156,85 @@ async fn the_far_end_hanging_up_and_an_unknown_callee_are_reported() {
     );
     nobody.finished().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_calls_are_answered_declined_or_missed() {
+    let kamailio = Kamailio::start();
+    let bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut calls = ua.incoming_calls().unwrap();
+    assert!(ua.incoming_calls().is_none(), "taken once");
+    let registered = ua.register(alice(&kamailio)).unwrap();
+    let mut watch = registered.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let alice_uri = format!("sip:alice@127.0.0.1:{}", kamailio.port);
+    // Answered: two-way audio, then bob hangs up.
+    bob.command("dial", &alice_uri);
+    let incoming = next_call(&mut calls).await;
+    assert!(incoming.from.contains("bob"), "{}", incoming.from);
+    assert_eq!(incoming.call.state(), State::Incoming);
+    let heard = Recorder::default();
+    incoming.answer(
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(heard.clone()),
+    );
+    until(&incoming.call, "answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    for _ in 0..300 {
+        if heard.samples().len() >= RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let samples = heard.samples();
+    assert!(
+        samples.len() >= RATE as usize,
+        "heard {} samples",
+        samples.len()
+    );
+    let tone = goertzel(&samples[samples.len() - 4000..], 1000.0, RATE);
+    assert!(tone > 0.05, "bob's tone: {tone}");
+    bob.command("hangup", "");
+    let ended = until(&incoming.call, "ended", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Remote));
+
+    // Declined: bob hears 603.
+    bob.command("dial", &alice_uri);
+    let incoming = next_call(&mut calls).await;
+    incoming.decline(false);
+    let ended = until(&incoming.call, "declined", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Local));
+    for _ in 0..100 {
+        if bob.log().contains("603") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(bob.log().contains("603"), "{}", bob.log());
+
+    // Missed: bob gives up while it rings here.
+    bob.command("dial", &alice_uri);
+    let incoming = next_call(&mut calls).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bob.command("hangup", "");
+    let ended = until(&incoming.call, "missed", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Missed));
+    registered.stop().await;
+}
+
+async fn next_call(
+    calls: &mut tokio::sync::mpsc::UnboundedReceiver<upzento_voice::ua::IncomingCall>,
+) -> upzento_voice::ua::IncomingCall {
+    tokio::time::timeout(Duration::from_secs(10), calls.recv())
+        .await
+        .expect("no incoming call")
+        .unwrap()
+}
