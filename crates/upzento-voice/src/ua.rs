@@ -214,6 +214,7 @@ impl UserAgent {
                 commands: commands_rx,
                 state: state_tx,
                 media: Media {
+                    local: Some(local),
                     socket: Some(socket),
                     source: Some(source),
                     sink: Some(sink),
@@ -544,6 +545,7 @@ async fn offer_call(
             commands: commands_rx,
             state: state_tx,
             media: Media {
+                local: None,
                 socket: Some(socket),
                 source: None,
                 sink: None,
@@ -590,6 +592,7 @@ impl IncomingCall {
 enum CallCommand {
     Input(call::Input),
     Answer(Box<dyn AudioSource>, Box<dyn AudioSink>),
+    Dtmf(char),
 }
 
 impl std::fmt::Debug for CallCommand {
@@ -597,6 +600,7 @@ impl std::fmt::Debug for CallCommand {
         match self {
             Self::Input(input) => write!(f, "{input:?}"),
             Self::Answer(..) => f.write_str("Answer"),
+            Self::Dtmf(key) => write!(f, "Dtmf({key})"),
         }
     }
 }
@@ -628,6 +632,23 @@ impl CallHandle {
             .send(CallCommand::Input(call::Input::Mute(muted)));
     }
 
+    /// Puts the call on hold (re-INVITE with `a=sendonly`) or takes it off.
+    pub fn set_on_hold(&self, hold: bool) {
+        let input = if hold {
+            call::Input::Hold
+        } else {
+            call::Input::Resume
+        };
+        let _ = self.commands.send(CallCommand::Input(input));
+    }
+
+    /// Sends keypad keys (0-9, *, #, A-D) as RFC 4733 telephone events.
+    pub fn send_dtmf(&self, keys: &str) {
+        for key in keys.chars() {
+            let _ = self.commands.send(CallCommand::Dtmf(key));
+        }
+    }
+
     /// Waits until the call has ended and its SIP and media are finished.
     pub async fn finished(self) {
         let _ = self.task.await;
@@ -635,6 +656,8 @@ impl CallHandle {
 }
 
 struct Media {
+    /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
+    local: Option<LocalAudio>,
     socket: Option<tokio::net::UdpSocket>,
     source: Option<Box<dyn AudioSource>>,
     sink: Option<Box<dyn AudioSink>>,
@@ -644,20 +667,20 @@ struct Media {
 
 impl Media {
     /// Our answer to the caller's offer: its first codec we support, sendrecv.
-    fn answer_sdp(&self) -> Option<String> {
+    fn answer_sdp(&mut self) -> Option<String> {
         let remote = self.remote.as_ref()?;
         let codec = *remote.codecs.first()?;
         let address = self.socket.as_ref()?.local_addr().ok()?;
-        Some(
-            LocalAudio {
-                address,
-                codecs: vec![codec],
-                direction: Direction::SendRecv,
-                version: 1,
-                session_id: u64::from(address.port()),
-            }
-            .to_sdp(),
-        )
+        let local = LocalAudio {
+            address,
+            codecs: vec![codec],
+            direction: Direction::SendRecv,
+            version: 1,
+            session_id: u64::from(address.port()),
+        };
+        let sdp = local.to_sdp();
+        self.local = Some(local);
+        Some(sdp)
     }
 
     fn start(&mut self) -> Result<(), String> {
@@ -666,7 +689,10 @@ impl Media {
         if let (Some(socket), Some(source), Some(sink)) =
             (self.socket.take(), self.source.take(), self.sink.take())
         {
-            let session = MediaSession::start(socket, remote.address, codec, source, sink)
+            let events = remote
+                .telephone_event
+                .unwrap_or(crate::media::sdp::TELEPHONE_EVENT);
+            let session = MediaSession::start(socket, remote.address, codec, events, source, sink)
                 .map_err(|e| e.to_string())?;
             self.session = Some(session);
         }
@@ -747,12 +773,19 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                 }
                 call::Output::StopMedia => parts.media.session = None,
                 call::Output::Mute(muted) => {
+                    let held = matches!(machine.state(), call::State::Active { on_hold: true, .. });
                     if let Some(session) = &parts.media.session {
-                        session.set_muted(muted);
+                        session.set_muted(muted || held);
                     }
                 }
                 call::Output::Reinvite { hold } => {
-                    tracing::warn!(hold, "hold is not implemented yet");
+                    reinvite(&mut parts, hold).await;
+                    // On hold our microphone is not sent (the far end may play music).
+                    if let (Some(session), call::State::Active { muted, .. }) =
+                        (&parts.media.session, machine.state())
+                    {
+                        session.set_muted(hold || *muted);
+                    }
                 }
                 call::Output::State(s) => {
                     tracing::info!(state = ?s, "call");
@@ -775,6 +808,14 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         parts.media.source = Some(source);
                         parts.media.sink = Some(sink);
                         call::Input::Answer
+                    }
+                    Some(CallCommand::Dtmf(key)) => {
+                        if let Some(session) = &parts.media.session
+                            && !session.send_dtmf(key)
+                        {
+                            tracing::debug!(%key, "not a keypad key");
+                        }
+                        continue;
                     }
                     None => call::Input::Hangup,
                 };
@@ -836,5 +877,35 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
             }
             () = sleep_until(timeout) => machine.handle_timeout(Instant::now()),
         }
+    }
+}
+
+/// Offers the session again with the new direction (hold: `sendonly`; resume: `sendrecv`).
+async fn reinvite(parts: &mut CallParts, hold: bool) {
+    let Some(local) = parts.media.local.as_mut() else {
+        return;
+    };
+    local.version += 1;
+    local.direction = if hold {
+        Direction::SendOnly
+    } else {
+        Direction::SendRecv
+    };
+    let body = local.to_sdp().into_bytes();
+    let content_type = rsipstack::sip::Header::ContentType("application/sdp".into());
+    match parts
+        .dialog
+        .reinvite(Some(vec![content_type]), Some(body))
+        .await
+    {
+        Ok(Some(response)) if response.status_code.code() < 300 => {
+            if let Some(remote) = remote_sdp(&response.body) {
+                parts.media.remote = Some(remote);
+            }
+        }
+        Ok(other) => {
+            tracing::warn!(status = ?other.map(|r| r.status_code), hold, "re-INVITE refused");
+        }
+        Err(e) => tracing::warn!(error = %e, hold, "re-INVITE failed"),
     }
 }

@@ -238,3 +238,71 @@ async fn next_call(
         .expect("no incoming call")
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_stops_the_far_ends_audio_and_keys_reach_it_as_telephone_events() {
+    let kamailio = Kamailio::start();
+    let bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    let in_one_second = || {
+        let heard = heard.clone();
+        async move {
+            let from = heard.samples().len();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            heard.samples().len() - from
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(in_one_second().await >= 7000, "audio flows");
+
+    call.set_on_hold(true);
+    until(&call, "on hold", |s| {
+        matches!(s, State::Active { on_hold: true, .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = in_one_second().await;
+    assert!(
+        held < 1000,
+        "bob still sends {held} samples a second while we hold"
+    );
+    call.set_on_hold(false);
+    until(&call, "resumed", |s| {
+        matches!(s, State::Active { on_hold: false, .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(in_one_second().await >= 7000, "audio flows again");
+
+    call.send_dtmf("19#");
+    let ends = || {
+        bob.log()
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| l.starts_with("received event:") && l.ends_with("(end=1)"))
+            .map(|l| l.chars().nth(17).unwrap_or('?'))
+            .collect::<String>()
+    };
+    for _ in 0..200 {
+        if ends().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Each key once, in order, with its end (baresip logs "received event: '1' (end=1)").
+    assert_eq!(ends(), "19#", "{}", bob.log());
+    call.hangup();
+    call.finished().await;
+}

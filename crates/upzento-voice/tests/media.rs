@@ -23,6 +23,7 @@ async fn two_sessions_hear_each_other_and_drop_garbage() {
             a,
             b_addr,
             codec,
+            101,
             Box::new(Tone::new(1000.0, 12_000.0)),
             Box::new(heard_by_a.clone()),
         )
@@ -31,6 +32,7 @@ async fn two_sessions_hear_each_other_and_drop_garbage() {
             b,
             a_addr,
             codec,
+            101,
             Box::new(Tone::new(440.0, 12_000.0)),
             Box::new(heard_by_b.clone()),
         )

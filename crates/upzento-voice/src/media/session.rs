@@ -29,8 +29,23 @@ pub struct MediaSession {
     local: SocketAddr,
     stats: Arc<Stats>,
     muted: Arc<AtomicBool>,
+    dtmf: tokio::sync::mpsc::UnboundedSender<u8>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// The RFC 4733 event code of a keypad key.
+pub fn dtmf_event(key: char) -> Option<u8> {
+    match key {
+        '0'..='9' => u8::try_from(u32::from(key) - u32::from('0')).ok(),
+        '*' => Some(10),
+        '#' => Some(11),
+        'A'..='D' => u8::try_from(u32::from(key) - u32::from('A') + 12).ok(),
+        _ => None,
+    }
+}
+
+/// A key press lasts this many 20 ms packets, then three end packets follow (RFC 4733 §2.5.1.4).
+const DTMF_TICKS: u16 = 5;
 
 impl MediaSession {
     /// Binds the RTP socket, so its port can go into the SDP before the peer is known.
@@ -39,13 +54,16 @@ impl MediaSession {
     }
 
     /// Starts sending to and receiving from `remote`.
+    /// `telephone_event`: the peer's payload type for RFC 4733 events (DTMF).
     pub fn start(
         socket: UdpSocket,
         remote: SocketAddr,
         codec: Codec,
+        telephone_event: u8,
         mut source: Box<dyn AudioSource>,
         mut sink: Box<dyn AudioSink>,
     ) -> std::io::Result<Self> {
+        let (dtmf, mut dtmf_rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
         let local = socket.local_addr()?;
         let socket = Arc::new(socket);
         let stats = Arc::new(Stats::default());
@@ -62,9 +80,50 @@ impl MediaSession {
                 let (mut sequence, mut timestamp) =
                     (u16::try_from(ssrc & 0x7fff).unwrap_or(0), ssrc);
                 let mut first = true;
+                // The key being sent: (event, its timestamp, packets sent so far).
+                let mut key: Option<(u8, u32, u16)> = None;
                 loop {
                     ticker.tick().await;
                     source.read(&mut frame);
+                    if key.is_none()
+                        && let Ok(event) = dtmf_rx.try_recv()
+                    {
+                        key = Some((event, timestamp, 0));
+                    }
+                    if let Some((event, start, sent)) = key.as_mut() {
+                        // Events replace the audio of their packets; the audio clock runs on.
+                        let end = *sent >= DTMF_TICKS;
+                        let duration = (*sent).min(DTMF_TICKS).saturating_add(1) * FRAME as u16;
+                        let volume = 10; // -10 dBm0
+                        let body = [
+                            *event,
+                            if end { 0x80 | volume } else { volume },
+                            (duration >> 8) as u8,
+                            (duration & 0xff) as u8,
+                        ];
+                        rtp::write(
+                            &Packet {
+                                payload_type: telephone_event,
+                                marker: *sent == 0,
+                                sequence,
+                                timestamp: *start,
+                                ssrc,
+                                payload: &body,
+                            },
+                            &mut buf,
+                        );
+                        if socket.send_to(&buf, remote).await.is_ok() {
+                            stats.sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        sequence = sequence.wrapping_add(1);
+                        timestamp = timestamp.wrapping_add(FRAME as u32);
+                        *sent += 1;
+                        // Three end packets, then back to audio.
+                        if *sent >= DTMF_TICKS + 3 {
+                            key = None;
+                        }
+                        continue;
+                    }
                     if muted.load(Ordering::Relaxed) {
                         frame = [0; FRAME];
                     }
@@ -130,6 +189,7 @@ impl MediaSession {
             local,
             stats,
             muted,
+            dtmf,
             tasks: vec![sender, receiver],
         })
     }
@@ -144,6 +204,11 @@ impl MediaSession {
 
     pub fn set_muted(&self, muted: bool) {
         self.muted.store(muted, Ordering::Relaxed);
+    }
+
+    /// Sends a keypad key as RFC 4733 telephone events; `false` for a key that is not one.
+    pub fn send_dtmf(&self, key: char) -> bool {
+        dtmf_event(key).is_some_and(|event| self.dtmf.send(event).is_ok())
     }
 }
 
