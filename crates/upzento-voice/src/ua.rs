@@ -138,6 +138,15 @@ impl UserAgent {
         })
     }
 
+    /// Where the UA receives SIP over UDP.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint
+            .transport_layer
+            .get_addrs()
+            .first()
+            .and_then(|a| a.get_socketaddr().ok())
+    }
+
     /// Incoming calls, as they arrive (the receiver can be taken once).
     pub fn incoming_calls(&self) -> Option<mpsc::UnboundedReceiver<IncomingCall>> {
         self.incoming.lock().ok().and_then(|mut r| r.take())

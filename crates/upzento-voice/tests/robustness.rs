@@ -1,0 +1,152 @@
+//! Malformed or unexpected SIP never takes the user agent down: garbage, truncated
+//! requests, unknown methods and INVITEs it cannot take are dropped or answered, and
+//! the UA goes on registering and calling.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::time::Duration;
+
+use common::{Baresip, Kamailio};
+use upzento_voice::call::State;
+use upzento_voice::media::audio::{Recorder, Tone};
+use upzento_voice::registration;
+use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn request(
+    method: &str,
+    ua: std::net::SocketAddr,
+    from: std::net::SocketAddr,
+    extra: &str,
+    body: &str,
+) -> String {
+    format!(
+        "{method} sip:alice@{ua} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from};branch=z9hG4bK-{method}-{}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:probe@{from}>;tag=probe\r\n\
+         To: <sip:alice@{ua}>\r\n\
+         Call-ID: probe-{method}-{}@{from}\r\n\
+         CSeq: 1 {method}\r\n\
+         Contact: <sip:probe@{from}>\r\n\
+         {extra}Content-Length: {}\r\n\r\n{body}",
+        body.len(),
+        body.len(),
+        body.len()
+    )
+}
+
+/// The status code of the first final response to arrive, if any within a second.
+fn status_of(socket: &UdpSocket) -> Option<u16> {
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let Ok((n, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let code: u16 = text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
+        if code >= 200 {
+            return Some(code);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_unexpected_requests_leave_the_ua_working() {
+    let kamailio = Kamailio::start();
+    let _bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let target = ua.local_addr().unwrap();
+    let probe = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let me = probe.local_addr().unwrap();
+    let send = |text: &[u8]| {
+        probe.send_to(text, target).unwrap();
+    };
+
+    // Noise: dropped without an answer (nothing to answer to).
+    send(b"\x00\x01\x02 not sip at all \xff\xfe");
+    send(b"INVITE sip:alice@127.0.0.1 SIP/2.0\r\nVia: garbage\r\n\r\n");
+    send(&[b'A'; 60_000]);
+    send(b"SIP/2.0 200 OK\r\n\r\n");
+    assert_eq!(status_of(&probe), None);
+
+    // Well-formed but unexpected: answered as RFC 3261 asks.
+    send(request("OPTIONS", target, me, "", "").as_bytes());
+    assert_eq!(status_of(&probe), Some(200), "OPTIONS");
+    send(
+        request(
+            "SUBSCRIBE",
+            target,
+            me,
+            "Event: presence\r\nExpires: 60\r\n",
+            "",
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status_of(&probe), Some(405), "SUBSCRIBE");
+    send(request("BYE", target, me, "", "").as_bytes());
+    assert_eq!(status_of(&probe), Some(481), "BYE outside a dialog");
+    // An INVITE without an offer, or with an offer of nothing we speak.
+    send(request("INVITE", target, me, "", "").as_bytes());
+    assert_eq!(status_of(&probe), Some(488), "offerless INVITE");
+    let opus_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
+    send(
+        request(
+            "INVITE",
+            target,
+            me,
+            "Content-Type: application/sdp\r\n",
+            opus_only,
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status_of(&probe), Some(488), "INVITE with no common codec");
+
+    // Still a working phone.
+    let account = AccountConfig {
+        registrar: format!("127.0.0.1:{}", kamailio.port),
+        user: "alice".into(),
+        auth_user: None,
+        password: "alicepw".into(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+    };
+    let registered = ua.register(account.clone()).unwrap();
+    let mut watch = registered.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let mut states = call.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|s| matches!(s, State::Active { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    call.hangup();
+    call.finished().await;
+    registered.stop().await;
+}
