@@ -32,6 +32,7 @@ cargo xtask <command>
   bench client   the local cache (ingest, inbox, search, size) and the sync (1M messages, live events);
                  BENCH_MESSAGES / BENCH_CONVERSATIONS change the volume of the sync part
   bench notify   webhook-to-desktop-notification latency (Twilio webhook, dunst under Xvfb)
+  bench voice    call set-up time, CPU per call, 1,000 calls in a row (kamailio + baresip)
   deps           only install what is missing
 ";
 
@@ -53,9 +54,10 @@ fn main() -> Result<()> {
             Some("cloud") => bench_cloud(),
             Some("client") => bench_client(),
             Some("notify") => bench_notify(),
+            Some("voice") => bench_voice(),
             other => {
                 bail!(
-                    "unknown benchmark {other:?}; try `bench app`, `bench cloud`, `bench client` or `bench notify`"
+                    "unknown benchmark {other:?}; try `bench app`, `bench cloud`, `bench client`, `bench notify` or `bench voice`"
                 )
             }
         },
@@ -528,6 +530,16 @@ fn bench_notify() -> Result<()> {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
     result
+}
+
+/// Calls through real kamailio and baresip (the bench starts them on free ports).
+fn bench_voice() -> Result<()> {
+    deps::ensure()?;
+    step("bench voice: set-up time, CPU per call, 1,000 calls (release)");
+    run_in(
+        &root(),
+        cargo().args(["bench", "-p", "upzento-voice", "--bench", "voice"]),
+    )
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

@@ -138,6 +138,11 @@ impl UserAgent {
         })
     }
 
+    /// Dialogs the SIP stack still holds (diagnostics: a leak shows here).
+    pub fn open_dialogs(&self) -> usize {
+        self.dialogs.len()
+    }
+
     /// Where the UA receives SIP over UDP.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.endpoint

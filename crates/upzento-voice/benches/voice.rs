@@ -1,0 +1,158 @@
+//! `cargo xtask bench voice`: calls through a real kamailio to baresip (auto-answer),
+//! started here on free ports like the tests' peers.
+//! 1. Call set-up time: `call()` to answered (INVITE, 407 and its retry, 200, ACK), p50/p95/max.
+//! 2. CPU of one G.711 call, as a share of one core, over ten seconds of audio both ways.
+//! 3. 1,000 calls in a row: resident memory and open file descriptors after the first
+//!    100 and after all of them (growth means a leak).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use common::{Baresip, Kamailio};
+use upzento_voice::call::State;
+use upzento_voice::media::audio::{Recorder, Tone};
+use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// (resident KiB, open fds) of this process.
+fn footprint() -> (u64, usize) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(Iterator::count)
+        .unwrap_or(0);
+    (rss, fds)
+}
+
+/// CPU time (user + system) of this process.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+async fn one_call(ua: &UserAgent, account: &AccountConfig) -> Duration {
+    let started = Instant::now();
+    let call = ua
+        .call(
+            account,
+            "bob",
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let mut states = call.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|s| matches!(s, State::Active { .. })),
+    )
+    .await
+    .expect("not answered within 10 s")
+    .unwrap();
+    let setup = started.elapsed();
+    call.hangup();
+    call.finished().await;
+    setup
+}
+
+#[tokio::main]
+async fn main() {
+    let kamailio = Kamailio::start();
+    let _bob = Baresip::start(&kamailio, 1000);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = AccountConfig {
+        registrar: format!("127.0.0.1:{}", kamailio.port),
+        user: "alice".into(),
+        auth_user: None,
+        password: "alicepw".into(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+    };
+
+    // 1. Set-up time.
+    let mut setups = Vec::new();
+    for _ in 0..100 {
+        setups.push(one_call(&ua, &account).await);
+    }
+    setups.sort();
+    println!(
+        "call set-up through kamailio (digest auth) to baresip, 100 calls: p50 {}, p95 {}, max {}",
+        ms(setups[50]),
+        ms(setups[95]),
+        ms(setups[99])
+    );
+
+    // 2. CPU of one call.
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let mut states = call.watch();
+    states
+        .wait_for(|s| matches!(s, State::Active { .. }))
+        .await
+        .unwrap();
+    let (cpu0, t0) = (cpu(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let share = (cpu() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    call.hangup();
+    call.finished().await;
+    println!("CPU of one G.711 call (RTP both ways, 20 ms frames): {share:.2}% of a core");
+
+    // 3. 1,000 calls in a row, one every 100 ms (about an hour of a busy agent's calls in
+    // 100 s). Finished calls keep their transactions for up to 64·T1 (32 s, RFC 6026
+    // Timer M and friends), so the footprint is compared once that window is full:
+    // after 500 calls (50 s) and after 1,000.
+    let calls = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let started = Instant::now();
+    let mut at_half = (0, 0);
+    for i in 1..=calls {
+        let next = Instant::now() + Duration::from_millis(100);
+        one_call(&ua, &account).await;
+        tokio::time::sleep_until(next.into()).await;
+        if i == calls / 2 {
+            at_half = footprint();
+        }
+    }
+    let at_end = footprint();
+    println!(
+        "{calls} calls in a row in {:.0} s: resident {} KiB after {}, {} KiB after {calls}; open fds {} and {}; dialogs still held {}",
+        started.elapsed().as_secs_f64(),
+        at_half.0,
+        calls / 2,
+        at_end.0,
+        at_half.1,
+        at_end.1,
+        ua.open_dialogs()
+    );
+}
