@@ -37,6 +37,7 @@ const APT: &[&str] = &[
     "kamailio",
     "kamailio-websocket-modules",
     "baresip",
+    "sip-tester",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

@@ -1,0 +1,129 @@
+//! SIPp, a second SIP implementation, as the far end: its built-in UAS scenario answers
+//! our call; its UAC scenario calls us, and we answer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use upzento_voice::call::{EndReason, State};
+use upzento_voice::media::audio::{Recorder, Tone};
+use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind((LOOPBACK, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_answers_our_call_and_calls_us() {
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = ua.incoming_calls().unwrap();
+
+    // SIPp as UAS: answers any INVITE, then waits for our BYE.
+    let port = free_udp_port();
+    let mut uas = Command::new("sipp")
+        .args([
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let account = AccountConfig {
+        registrar: format!("127.0.0.1:{port}"),
+        user: "alice".into(),
+        auth_user: None,
+        password: String::new(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+    };
+    let call = ua
+        .call(
+            &account,
+            &format!("sip:service@127.0.0.1:{port}"),
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let mut states = call.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|s| matches!(s, State::Active { .. })),
+    )
+    .await
+    .expect("SIPp did not answer")
+    .unwrap();
+    call.hangup();
+    call.finished().await;
+    let status = tokio::task::spawn_blocking(move || uas.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIPp's UAS scenario failed: {status}");
+
+    // SIPp as UAC: calls us, pauses, hangs up.
+    let ours = ua.local_addr().unwrap();
+    let mut uac = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_udp_port().to_string(),
+            "-s",
+            "alice",
+            "-m",
+            "1",
+            "-d",
+            "500",
+            "-nostdin",
+        ])
+        .arg(ours.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("no call from SIPp")
+        .unwrap();
+    call.answer(
+        Box::new(Tone::new(440.0, 8000.0)),
+        Box::new(Recorder::default()),
+    );
+    let mut states = call.call.watch();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(15),
+        states.wait_for(|s| matches!(s, State::Ended(_))),
+    )
+    .await
+    .expect("SIPp did not hang up")
+    .unwrap()
+    .clone();
+    assert_eq!(ended, State::Ended(EndReason::Remote));
+    let status = tokio::task::spawn_blocking(move || uac.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIPp's UAC scenario failed: {status}");
+}
