@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{Baresip, Kamailio};
 use upzento_voice::call::State;
 use upzento_voice::media::audio::{Recorder, Tone};
-use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+use upzento_voice::ua::{AccountConfig, UserAgent};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -81,15 +81,7 @@ async fn main() {
     let kamailio = Kamailio::start();
     let _bob = Baresip::start(&kamailio, 1000);
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
-    let account = AccountConfig {
-        registrar: format!("127.0.0.1:{}", kamailio.port),
-        user: "alice".into(),
-        auth_user: None,
-        password: "alicepw".into(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-    };
+    let account = common::alice(&kamailio);
 
     // 1. Set-up time.
     let mut setups = Vec::new();

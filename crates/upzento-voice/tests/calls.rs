@@ -7,25 +7,12 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{Baresip, Kamailio, read_wav};
+use common::{Baresip, Kamailio, alice, read_wav, registered};
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
-use upzento_voice::registration;
-use upzento_voice::ua::{AccountConfig, CallHandle, Transport, UserAgent};
+use upzento_voice::ua::{CallHandle, UserAgent};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-fn alice(kamailio: &Kamailio) -> AccountConfig {
-    AccountConfig {
-        registrar: format!("127.0.0.1:{}", kamailio.port),
-        user: "alice".into(),
-        auth_user: None,
-        password: "alicepw".into(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-    }
-}
 
 async fn until(call: &CallHandle, what: &str, done: impl Fn(&State) -> bool) -> State {
     let mut watch = call.watch();
@@ -51,15 +38,8 @@ async fn a_call_to_baresip_carries_audio_both_ways_and_hangs_up() {
     let bob = Baresip::start(&kamailio, 1000);
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
     let account = alice(&kamailio);
-    let registered = ua.register(account.clone()).unwrap();
-    let mut watch = registered.watch();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let registration = ua.register(account.clone()).unwrap();
+    registered(&registration).await;
 
     let heard = Recorder::default();
     let call = ua
@@ -116,7 +96,7 @@ async fn a_call_to_baresip_carries_audio_both_ways_and_hangs_up() {
     let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
     let tone = goertzel(mid, 440.0, rate);
     assert!(tone > 0.05, "our 440 Hz at bob: {tone}");
-    registered.stop().await;
+    registration.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,15 +144,8 @@ async fn incoming_calls_are_answered_declined_or_missed() {
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
     let mut calls = ua.incoming_calls().unwrap();
     assert!(ua.incoming_calls().is_none(), "taken once");
-    let registered = ua.register(alice(&kamailio)).unwrap();
-    let mut watch = registered.watch();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let registration = ua.register(alice(&kamailio)).unwrap();
+    registered(&registration).await;
     let alice_uri = format!("sip:alice@127.0.0.1:{}", kamailio.port);
     // Answered: two-way audio, then bob hangs up.
     bob.command("dial", &alice_uri);
@@ -227,7 +200,7 @@ async fn incoming_calls_are_answered_declined_or_missed() {
     bob.command("hangup", "");
     let ended = until(&incoming.call, "missed", |s| matches!(s, State::Ended(_))).await;
     assert_eq!(ended, State::Ended(EndReason::Missed));
-    registered.stop().await;
+    registration.stop().await;
 }
 
 async fn next_call(

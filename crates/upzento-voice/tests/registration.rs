@@ -7,23 +7,11 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::Kamailio;
+use common::{Kamailio, account};
 use upzento_voice::registration::{Failure, State};
 use upzento_voice::ua::{AccountConfig, AccountHandle, Transport, UserAgent};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-fn account(registrar: String, user: &str, password: &str, transport: Transport) -> AccountConfig {
-    AccountConfig {
-        registrar,
-        user: user.into(),
-        auth_user: None,
-        password: password.into(),
-        transport,
-        outbound_proxy: None,
-        expires: 600,
-    }
-}
 
 async fn until(
     account: &AccountHandle,
@@ -53,33 +41,20 @@ async fn until(
 async fn registers_over_udp_tcp_and_websocket_and_refuses_a_wrong_password() {
     let kamailio = Kamailio::start();
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
-    let registrar = format!("127.0.0.1:{}", kamailio.port);
     let udp = ua
-        .register(account(
-            registrar.clone(),
-            "alice",
-            "alicepw",
-            Transport::Udp,
-        ))
+        .register(account(&kamailio, "alice", Transport::Udp))
         .unwrap();
     let tcp = ua
-        .register(account(registrar.clone(), "bob", "bobpw", Transport::Tcp))
+        .register(account(&kamailio, "bob", Transport::Tcp))
         .unwrap();
     let ws = ua
-        .register(account(
-            format!("127.0.0.1:{}", kamailio.ws_port),
-            "alice",
-            "alicepw",
-            Transport::Ws,
-        ))
+        .register(account(&kamailio, "alice", Transport::Ws))
         .unwrap();
     let wrong = ua
-        .register(account(
-            registrar.clone(),
-            "bob",
-            "not-bobs",
-            Transport::Udp,
-        ))
+        .register(AccountConfig {
+            password: "not-bobs".into(),
+            ..account(&kamailio, "bob", Transport::Udp)
+        })
         .unwrap();
     for (name, handle) in [("udp", &udp), ("tcp", &tcp), ("ws", &ws)] {
         let state = until(
@@ -129,12 +104,7 @@ async fn registers_over_udp_tcp_and_websocket_and_refuses_a_wrong_password() {
 async fn the_registrar_going_away_shows_failing_and_recovers_when_it_returns() {
     let mut kamailio = Kamailio::start();
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
-    let mut config = account(
-        format!("127.0.0.1:{}", kamailio.port),
-        "alice",
-        "alicepw",
-        Transport::Tcp,
-    );
+    let mut config = account(&kamailio, "alice", Transport::Tcp);
     // Short bindings: the refresh that finds the registrar gone comes within seconds.
     config.expires = 6;
     let alice = ua.register(config).unwrap();

@@ -8,11 +8,10 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::Duration;
 
-use common::{Baresip, Kamailio};
+use common::{Baresip, Kamailio, alice, registered};
 use upzento_voice::call::State;
 use upzento_voice::media::audio::{Recorder, Tone};
-use upzento_voice::registration;
-use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+use upzento_voice::ua::UserAgent;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -111,24 +110,9 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     assert_eq!(status_of(&probe), Some(488), "INVITE with no common codec");
 
     // Still a working phone.
-    let account = AccountConfig {
-        registrar: format!("127.0.0.1:{}", kamailio.port),
-        user: "alice".into(),
-        auth_user: None,
-        password: "alicepw".into(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-    };
-    let registered = ua.register(account.clone()).unwrap();
-    let mut watch = registered.watch();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let account = alice(&kamailio);
+    let registration = ua.register(account.clone()).unwrap();
+    registered(&registration).await;
     let call = ua
         .call(
             &account,
@@ -148,5 +132,5 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     .unwrap();
     call.hangup();
     call.finished().await;
-    registered.stop().await;
+    registration.stop().await;
 }

@@ -36,6 +36,27 @@ fn transport(err: &reqwest::Error) -> Failure {
 }
 
 impl CloudClient {
+    /// `method path` with the bearer `token` and a JSON `body` (`()`: none), sorted into
+    /// the failures the sync machine knows; the answer as JSON.
+    async fn call<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &B,
+    ) -> Result<T, Failure> {
+        let url = self.endpoint(path).map_err(|_| Failure::Server)?;
+        let mut request = self.http().request(method.clone(), url).bearer_auth(token);
+        if method != reqwest::Method::GET {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        response.json().await.map_err(|e| transport(&e))
+    }
+
     /// One page of the change feed after `since`.
     pub async fn changes(
         &self,
@@ -43,20 +64,8 @@ impl CloudClient {
         since: i64,
         limit: u32,
     ) -> Result<ChangeFeed, Failure> {
-        let url = self
-            .endpoint(&format!("phone-sms/changes?since={since}&limit={limit}"))
-            .map_err(|_| Failure::Server)?;
-        let response = self
-            .http()
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        if !response.status().is_success() {
-            return Err(failure_of(response.status()));
-        }
-        response.json().await.map_err(|e| transport(&e))
+        let path = format!("phone-sms/changes?since={since}&limit={limit}");
+        self.call(reqwest::Method::GET, &path, token, &()).await
     }
 
     /// Sends a message exactly once per `key` (the cloud's `Idempotency-Key`).
@@ -127,20 +136,8 @@ impl CloudClient {
 impl CloudClient {
     /// The tenant's users (teammates).
     pub async fn users(&self, token: &str) -> Result<Vec<UserInfo>, Failure> {
-        let url = self
-            .endpoint("phone-sms/users")
-            .map_err(|_| Failure::Server)?;
-        let response = self
-            .http()
-            .get(url)
-            .bearer_auth(token)
-            .send()
+        self.call(reqwest::Method::GET, "phone-sms/users", token, &())
             .await
-            .map_err(|e| transport(&e))?;
-        if !response.status().is_success() {
-            return Err(failure_of(response.status()));
-        }
-        response.json().await.map_err(|e| transport(&e))
     }
 
     /// Assigns a conversation to a user, or to nobody.
@@ -150,21 +147,9 @@ impl CloudClient {
         conversation_id: &str,
         user_id: Option<String>,
     ) -> Result<Conversation, Failure> {
-        let url = self
-            .endpoint(&format!("phone-sms/conversations/{conversation_id}/assign"))
-            .map_err(|_| Failure::Server)?;
-        let response = self
-            .http()
-            .patch(url)
-            .bearer_auth(token)
-            .json(&Assignment { user_id })
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        if !response.status().is_success() {
-            return Err(failure_of(response.status()));
-        }
-        response.json().await.map_err(|e| transport(&e))
+        let path = format!("phone-sms/conversations/{conversation_id}/assign");
+        let body = Assignment { user_id };
+        self.call(reqwest::Method::PATCH, &path, token, &body).await
     }
 
     /// Opens or closes a conversation (`PATCH /conversations/:id/status`).
@@ -174,21 +159,9 @@ impl CloudClient {
         conversation_id: &str,
         status: ConversationStatus,
     ) -> Result<Conversation, Failure> {
-        let url = self
-            .endpoint(&format!("phone-sms/conversations/{conversation_id}/status"))
-            .map_err(|_| Failure::Server)?;
-        let response = self
-            .http()
-            .patch(url)
-            .bearer_auth(token)
-            .json(&ConversationStatusUpdate { status })
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        if !response.status().is_success() {
-            return Err(failure_of(response.status()));
-        }
-        response.json().await.map_err(|e| transport(&e))
+        let path = format!("phone-sms/conversations/{conversation_id}/status");
+        let body = ConversationStatusUpdate { status };
+        self.call(reqwest::Method::PATCH, &path, token, &body).await
     }
 }
 

@@ -7,6 +7,46 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use upzento_voice::registration;
+use upzento_voice::ua::{AccountConfig, AccountHandle, Transport};
+
+/// An account of `user` (alice or bob, password `<user>pw`) at `kamailio`.
+pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> AccountConfig {
+    AccountConfig {
+        registrar: format!(
+            "127.0.0.1:{}",
+            if transport == Transport::Ws {
+                kamailio.ws_port
+            } else {
+                kamailio.port
+            }
+        ),
+        user: user.into(),
+        auth_user: None,
+        password: format!("{user}pw"),
+        transport,
+        outbound_proxy: None,
+        expires: 600,
+    }
+}
+
+/// alice over UDP.
+pub fn alice(kamailio: &Kamailio) -> AccountConfig {
+    account(kamailio, "alice", Transport::Udp)
+}
+
+/// Waits (up to 10 s) until the account is registered.
+pub async fn registered(account: &AccountHandle) {
+    let mut watch = account.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        watch.wait_for(|s| matches!(s, registration::State::Registered { .. })),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("not registered: {:?}", account.state()))
+    .unwrap();
+}
+
 fn free_port() -> u16 {
     // A port free for both UDP and TCP.
     loop {
