@@ -25,6 +25,8 @@ pub enum EndReason {
     Failed { detail: String },
     /// An incoming call the caller gave up on, or nobody took in time.
     Missed,
+    /// Handed to someone else (blind transfer): the other side called them.
+    Transferred,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub enum Input {
     Hold,
     Resume,
     Mute(bool),
+    /// Blind transfer: ask the other side to call `target` (a SIP URI) instead.
+    Transfer {
+        target: String,
+    },
     // The network.
     Provisional {
         code: u16,
@@ -70,6 +76,12 @@ pub enum Input {
     RemoteHangup,
     Failed {
         detail: String,
+    },
+    /// The other side accepted the transfer (202 to our REFER).
+    TransferAccepted,
+    /// It refused the transfer; the call goes on.
+    TransferRefused {
+        code: u16,
     },
 }
 
@@ -90,6 +102,10 @@ pub enum Output {
     /// Re-INVITE with `a=sendonly` (hold) or `a=sendrecv` (resume).
     Reinvite {
         hold: bool,
+    },
+    /// REFER the other side to `target`.
+    Refer {
+        target: String,
     },
     StartMedia,
     StopMedia,
@@ -228,6 +244,14 @@ impl Call {
                     muted: mute,
                 });
             }
+            (Input::Transfer { target }, State::Active { .. }) => {
+                self.out.push_back(Output::Refer { target });
+            }
+            // RFC 5589 §6: once the transferee has accepted, the transferor hangs up.
+            (Input::TransferAccepted, State::Active { .. }) => {
+                self.out.push_back(Output::Bye);
+                self.end(EndReason::Transferred);
+            }
             (Input::Provisional { early_media, .. }, State::Dialing | State::Ringing { .. }) => {
                 if early_media && !matches!(self.state, State::Ringing { early_media: true }) {
                     self.out.push_back(Output::StartMedia);
@@ -343,6 +367,57 @@ mod tests {
         );
         // A late BYE from the other side changes nothing.
         c.handle_input(t0, Input::RemoteHangup);
+        assert!(drain(&mut c).is_empty());
+    }
+
+    #[test]
+    fn a_blind_transfer_hangs_up_once_accepted_and_goes_on_when_refused() {
+        let t0 = Instant::now();
+        let mut c = Call::outgoing(t0);
+        c.handle_input(t0, Input::Answered);
+        drain(&mut c);
+        c.handle_input(
+            t0,
+            Input::Transfer {
+                target: "sip:carol@example.com".into(),
+            },
+        );
+        assert_eq!(
+            drain(&mut c),
+            vec![Output::Refer {
+                target: "sip:carol@example.com".into()
+            }]
+        );
+        c.handle_input(t0, Input::TransferRefused { code: 603 });
+        assert!(
+            matches!(c.state(), State::Active { .. }),
+            "refused: the call goes on"
+        );
+        c.handle_input(
+            t0,
+            Input::Transfer {
+                target: "sip:carol@example.com".into(),
+            },
+        );
+        drain(&mut c);
+        c.handle_input(t0, Input::TransferAccepted);
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                Output::Bye,
+                Output::StopMedia,
+                Output::State(State::Ended(EndReason::Transferred))
+            ]
+        );
+        // Not before the answer.
+        let mut c = Call::outgoing(t0);
+        drain(&mut c);
+        c.handle_input(
+            t0,
+            Input::Transfer {
+                target: "sip:x@y".into(),
+            },
+        );
         assert!(drain(&mut c).is_empty());
     }
 

@@ -656,6 +656,16 @@ impl CallHandle {
         let _ = self.commands.send(CallCommand::Input(input));
     }
 
+    /// Blind transfer: asks the other side to call `target` (a `sip:` URI); the call
+    /// ends as `Transferred` once it accepts.
+    pub fn transfer(&self, target: &str) {
+        let _ = self
+            .commands
+            .send(CallCommand::Input(call::Input::Transfer {
+                target: target.to_owned(),
+            }));
+    }
+
     /// Sends keypad keys (0-9, *, #, A-D) as RFC 4733 telephone events.
     pub fn send_dtmf(&self, keys: &str) {
         for key in keys.chars() {
@@ -791,6 +801,22 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                     if let Some(session) = &parts.media.session {
                         session.set_muted(muted || held);
                     }
+                }
+                call::Output::Refer { target } => {
+                    let refer_to = rsipstack::sip::headers::ReferTo::new(format!("<{target}>"));
+                    let input = match parts.dialog.refer(refer_to, None, None).await {
+                        Ok(Some(response)) if response.status_code.code() < 300 => {
+                            call::Input::TransferAccepted
+                        }
+                        Ok(response) => call::Input::TransferRefused {
+                            code: response.map_or(0, |r| r.status_code.code()),
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "REFER failed");
+                            call::Input::TransferRefused { code: 0 }
+                        }
+                    };
+                    machine.handle_input(Instant::now(), input);
                 }
                 call::Output::Reinvite { hold } => {
                     reinvite(&mut parts, hold).await;

@@ -279,3 +279,39 @@ async fn hold_stops_the_far_ends_audio_and_keys_reach_it_as_telephone_events() {
     call.hangup();
     call.finished().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_hands_the_call_to_a_third_party() {
+    let kamailio = Kamailio::start();
+    let bob = Baresip::start(&kamailio, 1000);
+    let carol = Baresip::start_as(&kamailio, "carol", 500);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    call.transfer(&format!("sip:carol@127.0.0.1:{}", kamailio.port));
+    let ended = until(&call, "transferred", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Transferred));
+    call.finished().await;
+    // bob called carol, and she answered.
+    for _ in 0..200 {
+        if carol.log().contains("Call established: sip:bob@") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        carol.log().contains("Call established: sip:bob@"),
+        "carol:\n{}\nbob:\n{}",
+        carol.log(),
+        bob.log()
+    );
+}

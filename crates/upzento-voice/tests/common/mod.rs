@@ -189,8 +189,13 @@ fn free_udp_range(n: u16) -> u16 {
 impl Baresip {
     /// Starts it; a port taken between choosing and binding means another try.
     pub fn start(kamailio: &Kamailio, tone: u32) -> Self {
+        Self::start_as(kamailio, "bob", tone)
+    }
+
+    /// The same as `user` (bob or carol).
+    pub fn start_as(kamailio: &Kamailio, user: &str, tone: u32) -> Self {
         for _ in 0..3 {
-            match Self::try_start(kamailio, tone) {
+            match Self::try_start(kamailio, user, tone) {
                 Ok(b) => return b,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("bob did not register: {log}"),
@@ -199,7 +204,7 @@ impl Baresip {
         panic!("baresip found no free ports");
     }
 
-    fn try_start(kamailio: &Kamailio, tone: u32) -> Result<Self, String> {
+    fn try_start(kamailio: &Kamailio, user: &str, tone: u32) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let rec = dir.path().join("rec");
         std::fs::create_dir_all(&rec).unwrap();
@@ -226,7 +231,7 @@ impl Baresip {
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:bob@127.0.0.1:{}>;auth_pass=bobpw;answermode=auto;regint=300;audio_codecs=PCMU,PCMA\n",
+                "<sip:{user}@127.0.0.1:{}>;auth_pass={user}pw;answermode=auto;regint=300;audio_codecs=PCMU,PCMA\n",
                 kamailio.port
             ),
         )
