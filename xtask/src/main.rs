@@ -359,28 +359,8 @@ fn bench_cloud() -> Result<()> {
     // called: plain texts get no automatic reply).
     step("bench cloud: signed Twilio inbound webhooks on sqlite");
     let webhook_dir = tempdir("upzento-bench-webhooks")?;
-    let port = free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let auth_token = "bench-auth-token";
-    let mut child = Command::new(&server)
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--provider",
-            "twilio",
-            "--public-url",
-            &url,
-        ])
-        .arg("--data-dir")
-        .arg(&webhook_dir)
-        .env("TWILIO_ACCOUNT_SID", "ACbenchbenchbenchbenchbenchbench00")
-        .env("TWILIO_AUTH_TOKEN", auth_token)
-        .env("TWILIO_API_URL", "http://127.0.0.1:9")
-        .env("UPZENTO_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
+    let (mut child, url) = twilio_cloud(&server, &webhook_dir)?;
+    let auth_token = TWILIO_BENCH_TOKEN;
     let result = (|| {
         dev::wait_for_cloud(&url)?;
         let token = dev::demo_token(&url)?;
@@ -488,28 +468,8 @@ fn bench_notify() -> Result<()> {
     )?;
     let server = target_dir().join("release/upzento-cloud");
     let data = tempdir("upzento-bench-notify")?;
-    let port = free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let auth_token = "bench-auth-token";
-    let mut child = Command::new(&server)
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--provider",
-            "twilio",
-            "--public-url",
-            &url,
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .env("TWILIO_ACCOUNT_SID", "ACbenchbenchbenchbenchbenchbench00")
-        .env("TWILIO_AUTH_TOKEN", auth_token)
-        .env("TWILIO_API_URL", "http://127.0.0.1:9")
-        .env("UPZENTO_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
+    let (mut child, url) = twilio_cloud(&server, &data)?;
+    let auth_token = TWILIO_BENCH_TOKEN;
     let result = (|| {
         dev::wait_for_cloud(&url)?;
         step("bench notify: webhook to desktop notification");
@@ -540,6 +500,36 @@ fn bench_voice() -> Result<()> {
         &root(),
         cargo().args(["bench", "-p", "upzento-voice", "--bench", "voice"]),
     )
+}
+
+/// The Auth Token of the benchmarks' Twilio-provider cloud (its webhooks are signed with it).
+const TWILIO_BENCH_TOKEN: &str = "bench-auth-token";
+
+/// A release cloud with the Twilio provider on a free port over `data`; its API is
+/// never called (plain texts get no automatic reply). The child and its URL.
+fn twilio_cloud(server: &Path, data: &Path) -> Result<(std::process::Child, String)> {
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(server)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--provider",
+            "twilio",
+            "--public-url",
+            &url,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("TWILIO_ACCOUNT_SID", "ACbenchbenchbenchbenchbenchbench00")
+        .env("TWILIO_AUTH_TOKEN", TWILIO_BENCH_TOKEN)
+        .env("TWILIO_API_URL", "http://127.0.0.1:9")
+        .env("UPZENTO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    Ok((child, url))
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

@@ -13,8 +13,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use common::{Baresip, Kamailio};
-use upzento_voice::call::State;
-use upzento_voice::media::audio::{Recorder, Tone};
 use upzento_voice::ua::{AccountConfig, UserAgent};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -53,23 +51,7 @@ fn cpu() -> Duration {
 
 async fn one_call(ua: &UserAgent, account: &AccountConfig) -> Duration {
     let started = Instant::now();
-    let call = ua
-        .call(
-            account,
-            "bob",
-            Box::new(Tone::new(440.0, 8000.0)),
-            Box::new(Recorder::default()),
-        )
-        .await
-        .unwrap();
-    let mut states = call.watch();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        states.wait_for(|s| matches!(s, State::Active { .. })),
-    )
-    .await
-    .expect("not answered within 10 s")
-    .unwrap();
+    let call = common::call_answered(ua, account, "bob").await;
     let setup = started.elapsed();
     call.hangup();
     call.finished().await;
@@ -97,20 +79,7 @@ async fn main() {
     );
 
     // 2. CPU of one call.
-    let call = ua
-        .call(
-            &account,
-            "bob",
-            Box::new(Tone::new(440.0, 8000.0)),
-            Box::new(Recorder::default()),
-        )
-        .await
-        .unwrap();
-    let mut states = call.watch();
-    states
-        .wait_for(|s| matches!(s, State::Active { .. }))
-        .await
-        .unwrap();
+    let call = common::call_answered(&ua, &account, "bob").await;
     let (cpu0, t0) = (cpu(), Instant::now());
     tokio::time::sleep(Duration::from_secs(10)).await;
     let share = (cpu() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;

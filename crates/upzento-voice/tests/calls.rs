@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{Baresip, Kamailio, alice, read_wav, registered};
+use common::{Baresip, Kamailio, alice, call_answered, read_wav, registered};
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
 use upzento_voice::ua::{CallHandle, UserAgent};
@@ -105,16 +105,7 @@ async fn the_far_end_hanging_up_and_an_unknown_callee_are_reported() {
     let bob = Baresip::start(&kamailio, 1000);
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
     let account = alice(&kamailio);
-    let call = ua
-        .call(
-            &account,
-            "bob",
-            Box::new(Tone::new(440.0, 12_000.0)),
-            Box::new(Recorder::default()),
-        )
-        .await
-        .unwrap();
-    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    let call = call_answered(&ua, &account, "bob").await;
     bob.command("hangup", "");
     let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
     assert_eq!(ended, State::Ended(EndReason::Remote));
@@ -287,16 +278,7 @@ async fn a_blind_transfer_hands_the_call_to_a_third_party() {
     let carol = Baresip::start_as(&kamailio, "carol", 500);
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
     let account = alice(&kamailio);
-    let call = ua
-        .call(
-            &account,
-            "bob",
-            Box::new(Tone::new(440.0, 12_000.0)),
-            Box::new(Recorder::default()),
-        )
-        .await
-        .unwrap();
-    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    let call = call_answered(&ua, &account, "bob").await;
     call.transfer(&format!("sip:carol@127.0.0.1:{}", kamailio.port));
     let ended = until(&call, "transferred", |s| matches!(s, State::Ended(_))).await;
     assert_eq!(ended, State::Ended(EndReason::Transferred));

@@ -8,9 +8,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::Duration;
 
-use common::{Baresip, Kamailio, alice, registered};
-use upzento_voice::call::State;
-use upzento_voice::media::audio::{Recorder, Tone};
+use common::{Baresip, Kamailio, alice, call_answered, registered};
 use upzento_voice::ua::UserAgent;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -113,23 +111,7 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     let account = alice(&kamailio);
     let registration = ua.register(account.clone()).unwrap();
     registered(&registration).await;
-    let call = ua
-        .call(
-            &account,
-            "bob",
-            Box::new(Tone::new(440.0, 8000.0)),
-            Box::new(Recorder::default()),
-        )
-        .await
-        .unwrap();
-    let mut states = call.watch();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        states.wait_for(|s| matches!(s, State::Active { .. })),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let call = call_answered(&ua, &account, "bob").await;
     call.hangup();
     call.finished().await;
     registration.stop().await;

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use upzento_voice::call::State as CallState;
+use upzento_voice::media::audio::{Recorder, Tone};
 use upzento_voice::registration;
-use upzento_voice::ua::{AccountConfig, AccountHandle, Transport};
+use upzento_voice::ua::{AccountConfig, AccountHandle, CallHandle, Transport, UserAgent};
 
 /// An account of `user` (alice or bob, password `<user>pw`) at `kamailio`.
 pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> AccountConfig {
@@ -33,6 +35,34 @@ pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> Account
 /// alice over UDP.
 pub fn alice(kamailio: &Kamailio) -> AccountConfig {
     account(kamailio, "alice", Transport::Udp)
+}
+
+/// Waits (up to 10 s) until the call is answered.
+pub async fn answered(call: &CallHandle) {
+    let mut states = call.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|s| matches!(s, CallState::Active { .. })),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("not answered within 10 s: {:?}", call.state()))
+    .unwrap();
+}
+
+/// Calls `target` through `account` with a 440 Hz tone as the microphone, and waits
+/// for the answer.
+pub async fn call_answered(ua: &UserAgent, account: &AccountConfig, target: &str) -> CallHandle {
+    let call = ua
+        .call(
+            account,
+            target,
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    answered(&call).await;
+    call
 }
 
 /// Waits (up to 10 s) until the account is registered.
