@@ -38,6 +38,10 @@ const APT: &[&str] = &[
     "kamailio-websocket-modules",
     "baresip",
     "sip-tester",
+    // Sound devices for the softphone's tests: a PulseAudio server of their own with
+    // null sinks (pactl/pacat from pulseaudio-utils feed and inspect them).
+    "pulseaudio",
+    "pulseaudio-utils",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

@@ -1,6 +1,7 @@
 //! Media: codecs, RTP, SDP and the audio of a call.
 
 pub mod audio;
+pub mod device;
 pub mod g711;
 pub mod rtp;
 pub mod sdp;

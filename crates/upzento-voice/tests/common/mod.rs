@@ -368,3 +368,113 @@ pub fn read_wav(path: &std::path::Path) -> (Vec<i16>, u32) {
     }
     (samples, rate)
 }
+
+/// A PulseAudio server of our own with null sinks (shared recipe sip-peers/up.sh):
+/// `spk` (the speaker; its monitor is the default source), `micsrc` and `mic` (a
+/// microphone fed by playing into `micsrc`). `server()` is the PULSE_SERVER to use.
+pub struct Pulse {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Pulse {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let socket = run.join("native");
+        let script = format!(
+            ".fail\n\
+             load-module module-native-protocol-unix auth-anonymous=1 socket={}\n\
+             load-module module-null-sink sink_name=spk rate=48000 channels=2 sink_properties=device.description=TestSpeaker\n\
+             load-module module-null-sink sink_name=micsrc rate=48000 channels=1 sink_properties=device.description=TestMicFeed\n\
+             load-module module-remap-source source_name=mic master=micsrc.monitor source_properties=device.description=TestMic\n\
+             set-default-sink spk\n\
+             set-default-source spk.monitor\n",
+            socket.display()
+        );
+        std::fs::write(dir.path().join("test.pa"), script).unwrap();
+        let log = std::fs::File::create(dir.path().join("pulse.log")).unwrap();
+        let child = Command::new("pulseaudio")
+            .args(["-n", "-F"])
+            .arg(dir.path().join("test.pa"))
+            .args([
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--log-target=stderr",
+            ])
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", &run)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("pulseaudio");
+        let p = Self {
+            dir,
+            child: Some(child),
+        };
+        for _ in 0..200 {
+            let ok = Command::new("pactl")
+                .arg("info")
+                .env("PULSE_SERVER", p.server())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "pulseaudio did not start: {}",
+            std::fs::read_to_string(p.dir.path().join("pulse.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn server(&self) -> String {
+        format!("unix:{}", self.dir.path().join("run/native").display())
+    }
+
+    /// The environment that points sound clients at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("PULSE_SERVER", self.server())]
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs the `#[ignore]`d test `name` of this test binary in a child process with `env`
+/// (sound libraries read PULSE_SERVER from the environment, which a test may not set
+/// for its own process) and asserts that it passed.
+pub fn run_child_test(name: &str, env: &[(&str, String)]) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && text.contains("1 passed"),
+        "{text}"
+    );
+}
