@@ -1,11 +1,102 @@
 //! One Tauri command per `Api` method; no logic of its own.
 
 use tauri::State;
+use upzento_api::phone::{
+    ActiveCallView, AudioChoice, AudioDevicesView, PhoneView, SipAccountInput,
+};
 use upzento_api::{
     AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
     CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView, SignInRequest,
     SyncView, TeammateView, TemplateView,
 };
+
+#[tauri::command]
+#[specta::specta]
+async fn phone(api: State<'_, Api>) -> Result<PhoneView, ApiError> {
+    Ok(api.phone_start().await)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn save_sip_account(
+    api: State<'_, Api>,
+    account: SipAccountInput,
+) -> Result<PhoneView, ApiError> {
+    api.save_sip_account(account).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn delete_sip_account(api: State<'_, Api>, id: String) -> Result<PhoneView, ApiError> {
+    api.delete_sip_account(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn audio_devices(api: State<'_, Api>) -> Result<AudioDevicesView, ApiError> {
+    Ok(api.audio_devices().await)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_audio_devices(
+    api: State<'_, Api>,
+    choice: AudioChoice,
+) -> Result<AudioDevicesView, ApiError> {
+    api.set_audio_devices(choice).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn dial(
+    api: State<'_, Api>,
+    number: String,
+    account_id: Option<String>,
+) -> Result<ActiveCallView, ApiError> {
+    api.dial(number, account_id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn answer_call(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.answer(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn decline_call(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.decline(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn hang_up(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.hangup(id)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_call_muted(api: State<'_, Api>, id: String, muted: bool) -> Result<(), ApiError> {
+    api.set_muted(id, muted)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_call_on_hold(api: State<'_, Api>, id: String, hold: bool) -> Result<(), ApiError> {
+    api.set_on_hold(id, hold)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn send_dtmf(api: State<'_, Api>, id: String, keys: String) -> Result<(), ApiError> {
+    api.send_dtmf(id, keys)
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn transfer_call(api: State<'_, Api>, id: String, to: String) -> Result<(), ApiError> {
+    api.transfer(id, to)
+}
 
 /// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).
 #[derive(Debug, Clone, serde::Serialize, specta::Type, tauri_specta::Event)]
@@ -208,6 +299,19 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             calls,
             call,
             ui_ready,
+            phone,
+            save_sip_account,
+            delete_sip_account,
+            audio_devices,
+            set_audio_devices,
+            dial,
+            answer_call,
+            decline_call,
+            hang_up,
+            set_call_muted,
+            set_call_on_hold,
+            send_dtmf,
+            transfer_call,
         ])
         .events(tauri_specta::collect_events![AppEventPayload])
 }

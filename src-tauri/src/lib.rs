@@ -39,6 +39,11 @@ pub fn run() {
             let api = Api::new(&paths, Arc::new(KeyringStore))
                 .with_notifier(Arc::new(upzento_api::notify::DesktopNotifier));
             forward_events(app.handle(), &api);
+            // SIP accounts register at start, not when the UI first asks.
+            let phone = api.clone();
+            tauri::async_runtime::spawn(async move {
+                phone.phone_start().await;
+            });
             app.manage(api);
             tray::create(app.handle())?;
             Ok(())
@@ -64,7 +69,9 @@ fn forward_events(app: &tauri::AppHandle, api: &Api) {
                         AppEvent::QuickReply { conversation_id } => {
                             quick_reply::open(&app, conversation_id);
                         }
-                        AppEvent::OpenConversation { .. } => show_main_window(&app),
+                        AppEvent::OpenConversation { .. } | AppEvent::ShowCall { .. } => {
+                            show_main_window(&app);
+                        }
                         AppEvent::Changed { .. } | AppEvent::Sync { .. } => {
                             tray::unread_changed(&app);
                         }

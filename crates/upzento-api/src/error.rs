@@ -15,6 +15,12 @@ pub enum ErrorCode {
     NotSignedIn,
     /// The local cache could not be opened; it is being rebuilt from the cloud.
     CacheUnreadable,
+    /// No (registered) SIP account to call from, or no such account.
+    NoSipAccount,
+    /// The microphone or speaker cannot be opened.
+    AudioDevice,
+    /// The call has ended (or never was).
+    NoSuchCall,
     Internal,
 }
 

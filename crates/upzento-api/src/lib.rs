@@ -8,6 +8,7 @@
 pub mod dto;
 mod error;
 pub mod notify;
+pub mod phone;
 mod session;
 pub mod views;
 
@@ -32,8 +33,9 @@ pub struct Api {
     /// The signed-in account's cache and sync, once started.
     session: Arc<tokio::sync::Mutex<Option<Session>>>,
     events: broadcast::Sender<AppEvent>,
-    /// Announces new inbound messages.
+    /// Announces new inbound messages and incoming calls.
     notifier: Arc<dyn notify::Notifier>,
+    phone: Arc<phone::Phone>,
 }
 
 /// Where the app keeps its files.
@@ -53,6 +55,10 @@ impl Api {
             session: Arc::default(),
             events: broadcast::channel(1024).0,
             notifier: Arc::new(notify::Silent),
+            phone: Arc::new(phone::Phone::new(
+                &paths.config_dir,
+                Arc::new(phone::SystemAudio),
+            )),
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 data_dir: paths.data_dir.display().to_string(),
@@ -65,6 +71,17 @@ impl Api {
     #[must_use]
     pub fn with_notifier(mut self, notifier: Arc<dyn notify::Notifier>) -> Self {
         self.notifier = notifier;
+        self
+    }
+
+    /// Takes call audio from `audio` instead of the computer's sound devices.
+    #[must_use]
+    pub fn with_audio(
+        mut self,
+        config_dir: &std::path::Path,
+        audio: Arc<dyn phone::AudioDevices>,
+    ) -> Self {
+        self.phone = Arc::new(phone::Phone::new(config_dir, audio));
         self
     }
 

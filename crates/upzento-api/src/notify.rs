@@ -24,9 +24,23 @@ pub enum NoticeAction {
 
 pub type OnAction = Box<dyn FnOnce(NoticeAction) + Send>;
 
+/// Answer (`true`) or Decline, picked on an incoming-call notification.
+pub type OnAnswer = Box<dyn FnOnce(bool) + Send>;
+
+/// Takes an incoming-call notification down when the call stops ringing; with a text,
+/// leaves that instead ("Missed call from …").
+pub type CloseRing = Box<dyn FnOnce(Option<String>) + Send>;
+
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Shows `notice`; `on_action` runs at most once, when the user picks an action.
     fn show(&self, notice: Notice, on_action: OnAction) -> Result<(), String>;
+
+    /// Announces an incoming call from `caller` with Answer and Decline, so that it can
+    /// be taken while the window is hidden.
+    fn ring(&self, caller: &str, on_answer: OnAnswer) -> Result<CloseRing, String> {
+        let _ = (caller, on_answer);
+        Ok(Box::new(|_| {}))
+    }
 }
 
 /// Shows nothing (no notification server, or notifications turned off).
@@ -91,6 +105,72 @@ impl Notifier for DesktopNotifier {
         shown
             .recv()
             .map_err(|_| "the notification thread ended".to_owned())?
+    }
+
+    fn ring(&self, caller: &str, on_answer: OnAnswer) -> Result<CloseRing, String> {
+        Self::ring_now(caller, on_answer)
+    }
+}
+
+impl DesktopNotifier {
+    fn ring_now(caller: &str, on_answer: OnAnswer) -> Result<CloseRing, String> {
+        let caller = caller.to_owned();
+        let (shown_tx, shown) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("call-notification".into())
+            .spawn(move || {
+                let handle = notify_rust::Notification::new()
+                    .appname("Upzento Phone")
+                    .summary(&format!("Incoming call from {}", escape(&caller)))
+                    .icon("call-start")
+                    .urgency(notify_rust::Urgency::Critical)
+                    .timeout(notify_rust::Timeout::Never)
+                    .action("answer", "Answer")
+                    .action("decline", "Decline")
+                    .show();
+                let handle = match handle {
+                    Ok(handle) => {
+                        let _ = shown_tx.send(Ok(handle.id()));
+                        handle
+                    }
+                    Err(e) => {
+                        let _ = shown_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                handle.wait_for_action(|action| match action {
+                    "answer" | "default" => on_answer(true),
+                    "decline" => on_answer(false),
+                    _ => {} // closed: the call stopped ringing
+                });
+            })
+            .map_err(|e| e.to_string())?;
+        let id = shown
+            .recv()
+            .map_err(|_| "the notification thread ended".to_owned())??;
+        Ok(Box::new(move |leave: Option<String>| {
+            // Replacing the notification (same id) drops its actions; then it is closed
+            // unless it should stay as a missed call.
+            let _ = std::thread::Builder::new()
+                .name("call-notification-close".into())
+                .spawn(move || {
+                    let mut replacement = notify_rust::Notification::new();
+                    replacement
+                        .appname("Upzento Phone")
+                        .id(id)
+                        .icon("call-missed");
+                    match leave {
+                        Some(text) => {
+                            let _ = replacement.summary(&escape(&text)).show();
+                        }
+                        None => {
+                            if let Ok(handle) = replacement.summary("Call").show() {
+                                handle.close();
+                            }
+                        }
+                    }
+                });
+        }))
     }
 }
 

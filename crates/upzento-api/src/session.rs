@@ -46,7 +46,7 @@ fn not_signed_in() -> ApiError {
     ApiError::new(ErrorCode::NotSignedIn, "Sign in to a tenant cloud first.")
 }
 
-fn stamp(ms: i64) -> String {
+pub(crate) fn stamp(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
@@ -56,7 +56,7 @@ fn stamp(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
@@ -166,7 +166,7 @@ impl Api {
     }
 
     /// Runs `f` on the session's cache on a blocking thread, with the user's id.
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Cache, &str) -> Result<T, ClientError> + Send + 'static,
     ) -> Result<T, ApiError> {

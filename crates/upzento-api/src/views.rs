@@ -382,6 +382,18 @@ pub enum AppEvent {
     OpenConversation {
         conversation_id: String,
     },
+    /// SIP accounts or calls changed.
+    Phone {
+        phone: crate::phone::PhoneView,
+    },
+    /// A call is ringing here: show the window's incoming-call panel.
+    IncomingCall {
+        id: String,
+    },
+    /// The call was answered from its notification: bring the window forward.
+    ShowCall {
+        id: String,
+    },
 }
 
 pub fn app_event(e: SyncEvent) -> AppEvent {

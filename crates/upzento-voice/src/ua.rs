@@ -218,6 +218,7 @@ impl UserAgent {
             .dialogs
             .do_invite_async(option, dialog_states_tx)
             .map_err(|e| UaError::Address(e.to_string()))?;
+        let call_id = dialog.id().call_id;
         let task = tokio::spawn(run_call(
             Call::outgoing(Instant::now()),
             CallParts {
@@ -238,6 +239,7 @@ impl UserAgent {
             },
         ));
         Ok(CallHandle {
+            call_id,
             state,
             commands,
             task,
@@ -549,6 +551,7 @@ async fn offer_call(
         .map_err(|_| StatusCode::ServerInternalError)?;
     let (state_tx, state) = watch::channel(call::State::Incoming);
     let (commands, commands_rx) = mpsc::unbounded_channel();
+    let call_id = dialog.id().call_id;
     let task = tokio::spawn(run_call(
         Call::incoming(Instant::now()),
         CallParts {
@@ -571,6 +574,7 @@ async fn offer_call(
     let _ = calls.send(IncomingCall {
         from,
         call: CallHandle {
+            call_id,
             state,
             commands,
             task,
@@ -622,12 +626,18 @@ impl std::fmt::Debug for CallCommand {
 /// A call in progress.
 #[derive(Debug)]
 pub struct CallHandle {
+    call_id: String,
     state: watch::Receiver<call::State>,
     commands: mpsc::UnboundedSender<CallCommand>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CallHandle {
+    /// The SIP Call-ID: the call's identity in the cloud's history too.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
     pub fn state(&self) -> call::State {
         self.state.borrow().clone()
     }

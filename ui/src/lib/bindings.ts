@@ -35,6 +35,19 @@ export const commands = {
 	 *  (and `cargo xtask bench app` reads it from there).
 	 */
 	uiReady: () => __TAURI_INVOKE<void>("ui_ready"),
+	phone: () => typedError<PhoneView_Serialize, ApiError>(__TAURI_INVOKE("phone")),
+	saveSipAccount: (account: SipAccountInput_Deserialize) => typedError<PhoneView_Serialize, ApiError>(__TAURI_INVOKE("save_sip_account", { account })),
+	deleteSipAccount: (id: string) => typedError<PhoneView_Serialize, ApiError>(__TAURI_INVOKE("delete_sip_account", { id })),
+	audioDevices: () => typedError<AudioDevicesView_Serialize, ApiError>(__TAURI_INVOKE("audio_devices")),
+	setAudioDevices: (choice: AudioChoice_Deserialize) => typedError<AudioDevicesView_Serialize, ApiError>(__TAURI_INVOKE("set_audio_devices", { choice })),
+	dial: (number: string, accountId: string | null) => typedError<ActiveCallView_Serialize, ApiError>(__TAURI_INVOKE("dial", { number, accountId })),
+	answerCall: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("answer_call", { id })),
+	declineCall: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("decline_call", { id })),
+	hangUp: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("hang_up", { id })),
+	setCallMuted: (id: string, muted: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_call_muted", { id, muted })),
+	setCallOnHold: (id: string, hold: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_call_on_hold", { id, hold })),
+	sendDtmf: (id: string, keys: string) => typedError<null, ApiError>(__TAURI_INVOKE("send_dtmf", { id, keys })),
+	transferCall: (id: string, to: string) => typedError<null, ApiError>(__TAURI_INVOKE("transfer_call", { id, to })),
 };
 
 /** Events */
@@ -64,6 +77,36 @@ export type AccountView = {
 	tenantName: string,
 };
 
+export type ActiveCallView = ActiveCallView_Serialize | ActiveCallView_Deserialize;
+
+export type ActiveCallView_Deserialize = {
+	/**  The SIP Call-ID. */
+	id: string,
+	accountId: string,
+	direction: CallDirection,
+	/**  The other side: a number, or a SIP user. */
+	remote: string,
+	/**  The caller's display name, when the network gave one. */
+	remoteName?: string | null,
+	state: CallStateView,
+	startedAt: string,
+	answeredAt?: string | null,
+};
+
+export type ActiveCallView_Serialize = {
+	/**  The SIP Call-ID. */
+	id: string,
+	accountId: string,
+	direction: CallDirection,
+	/**  The other side: a number, or a SIP user. */
+	remote: string,
+	/**  The caller's display name, when the network gave one. */
+	remoteName: string | null,
+	state: CallStateView,
+	startedAt: string,
+	answeredAt: string | null,
+};
+
 /**  What every failed command returns to the UI. */
 export type ApiError = {
 	code: ErrorCode,
@@ -89,7 +132,13 @@ export type AppEvent_Deserialize = { kind: "sync"; sync: SyncView_Deserialize } 
 /**  The user picked Reply on a notification: open the quick-reply window. */
 { kind: "quickReply"; conversationId: string } | 
 /**  The user clicked a notification: show this conversation. */
-{ kind: "openConversation"; conversationId: string };
+{ kind: "openConversation"; conversationId: string } | 
+/**  SIP accounts or calls changed. */
+{ kind: "phone"; phone: PhoneView_Deserialize } | 
+/**  A call is ringing here: show the window's incoming-call panel. */
+{ kind: "incomingCall"; id: string } | 
+/**  The call was answered from its notification: bring the window forward. */
+{ kind: "showCall"; id: string };
 
 /**  What the UI hears without asking (the shell emits it as a Tauri event). */
 export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } | 
@@ -98,13 +147,58 @@ export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } |
 /**  The user picked Reply on a notification: open the quick-reply window. */
 { kind: "quickReply"; conversationId: string } | 
 /**  The user clicked a notification: show this conversation. */
-{ kind: "openConversation"; conversationId: string };
+{ kind: "openConversation"; conversationId: string } | 
+/**  SIP accounts or calls changed. */
+{ kind: "phone"; phone: PhoneView_Serialize } | 
+/**  A call is ringing here: show the window's incoming-call panel. */
+{ kind: "incomingCall"; id: string } | 
+/**  The call was answered from its notification: bring the window forward. */
+{ kind: "showCall"; id: string };
 
 export type AppInfo = {
 	version: string,
 	dataDir: string,
 	logDir: string,
 };
+
+/**  The sound devices chosen (`None`: the system's default). */
+export type AudioChoice = AudioChoice_Serialize | AudioChoice_Deserialize;
+
+/**  The sound devices chosen (`None`: the system's default). */
+export type AudioChoice_Deserialize = {
+	input?: string | null,
+	output?: string | null,
+	/**  Where incoming calls ring (often the laptop's speaker, not the headset). */
+	ringer?: string | null,
+};
+
+/**  The sound devices chosen (`None`: the system's default). */
+export type AudioChoice_Serialize = {
+	input: string | null,
+	output: string | null,
+	/**  Where incoming calls ring (often the laptop's speaker, not the headset). */
+	ringer: string | null,
+};
+
+export type AudioDevicesView = AudioDevicesView_Serialize | AudioDevicesView_Deserialize;
+
+export type AudioDevicesView_Deserialize = {
+	inputs: string[],
+	outputs: string[],
+	chosen: AudioChoice_Deserialize,
+	/**  Why the list is empty, when no sound system answered. */
+	problem?: string | null,
+};
+
+export type AudioDevicesView_Serialize = {
+	inputs: string[],
+	outputs: string[],
+	chosen: AudioChoice_Serialize,
+	/**  Why the list is empty, when no sound system answered. */
+	problem: string | null,
+};
+
+export type CallDirection = "incoming" | "outgoing";
 
 export type CallFilterView = CallFilterView_Serialize | CallFilterView_Deserialize;
 
@@ -141,6 +235,8 @@ export type CallPage_Serialize = {
 	items: CallView_Serialize[],
 	next: string | null,
 };
+
+export type CallStateView = { state: "incoming" } | { state: "dialing" } | { state: "ringing" } | { state: "active"; onHold: boolean; muted: boolean } | { state: "ended"; reason: string };
 
 export type CallView = CallView_Serialize | CallView_Deserialize;
 
@@ -231,7 +327,13 @@ export type ConversationView_Serialize = {
 /**  The closed set of failures the UI distinguishes. Serialised in camelCase. */
 export type ErrorCode = "invalidInput" | "keyringUnavailable" | "unreachable" | "notACloud" | "unauthorized" | "serverError" | "storageError" | "notSignedIn" | 
 /**  The local cache could not be opened; it is being rebuilt from the cloud. */
-"cacheUnreadable" | "internal";
+"cacheUnreadable" | 
+/**  No (registered) SIP account to call from, or no such account. */
+"noSipAccount" | 
+/**  The microphone or speaker cannot be opened. */
+"audioDevice" | 
+/**  The call has ended (or never was). */
+"noSuchCall" | "internal";
 
 export type InboxFilterView = "all" | "open" | "closed" | "mine";
 
@@ -339,6 +441,18 @@ export type MessageView_Serialize = {
 	outboxKey: string | null,
 };
 
+export type PhoneView = PhoneView_Serialize | PhoneView_Deserialize;
+
+export type PhoneView_Deserialize = {
+	accounts: SipAccountView_Deserialize[],
+	calls: ActiveCallView_Deserialize[],
+};
+
+export type PhoneView_Serialize = {
+	accounts: SipAccountView_Serialize[],
+	calls: ActiveCallView_Serialize[],
+};
+
 export type SearchView = SearchView_Serialize | SearchView_Deserialize;
 
 export type SearchView_Deserialize = {
@@ -354,6 +468,72 @@ export type SearchView_Serialize = {
 export type SignInKind = "password" | "apiToken";
 
 export type SignInRequest = { method: "password"; cloudUrl: string; email: string; password: string } | { method: "apiToken"; cloudUrl: string; token: string };
+
+/**  A new account (`id` absent) or changes to one; `password` absent keeps the stored one. */
+export type SipAccountInput = SipAccountInput_Serialize | SipAccountInput_Deserialize;
+
+/**  A new account (`id` absent) or changes to one; `password` absent keeps the stored one. */
+export type SipAccountInput_Deserialize = {
+	id?: string | null,
+	label: string,
+	registrar: string,
+	user: string,
+	authUser?: string | null,
+	transport: SipTransport,
+	outboundProxy?: string | null,
+	callerId?: string | null,
+	enabled: boolean,
+	password?: string | null,
+};
+
+/**  A new account (`id` absent) or changes to one; `password` absent keeps the stored one. */
+export type SipAccountInput_Serialize = {
+	id: string | null,
+	label: string,
+	registrar: string,
+	user: string,
+	authUser: string | null,
+	transport: SipTransport,
+	outboundProxy: string | null,
+	callerId: string | null,
+	enabled: boolean,
+	password: string | null,
+};
+
+/**  A SIP account as Settings shows it. */
+export type SipAccountView = SipAccountView_Serialize | SipAccountView_Deserialize;
+
+/**  A SIP account as Settings shows it. */
+export type SipAccountView_Deserialize = {
+	id: string,
+	label: string,
+	registrar: string,
+	user: string,
+	authUser?: string | null,
+	transport: SipTransport,
+	outboundProxy?: string | null,
+	callerId?: string | null,
+	enabled: boolean,
+	state: SipStateView,
+};
+
+/**  A SIP account as Settings shows it. */
+export type SipAccountView_Serialize = {
+	id: string,
+	label: string,
+	registrar: string,
+	user: string,
+	authUser: string | null,
+	transport: SipTransport,
+	outboundProxy: string | null,
+	callerId: string | null,
+	enabled: boolean,
+	state: SipStateView,
+};
+
+export type SipStateView = { state: "off" } | { state: "registering" } | { state: "registered" } | { state: "failing"; reason: string };
+
+export type SipTransport = "udp" | "tcp" | "ws";
 
 /**  The sync as the status bar shows it. */
 export type SyncState = 

@@ -12,6 +12,9 @@ const HEADLINES: Record<ErrorCode, string> = {
   storageError: 'Local storage failed.',
   notSignedIn: 'You are signed out.',
   cacheUnreadable: 'The local copy of your history could not be read; it is being rebuilt from the cloud.',
+  noSipAccount: 'No phone account is ready to call from.',
+  audioDevice: 'The sound device could not be used.',
+  noSuchCall: 'That call has already ended.',
   internal: 'Something went wrong inside the app.',
 }
 

@@ -1,6 +1,7 @@
 // What the Rust core tells the UI without being asked: the sync state and which
 // cached data changed. Screens re-read the cache when `version` moves.
 import { commands, events, type AppEvent, type SyncView } from './bindings'
+import { phone } from './phone.svelte'
 
 class Live {
   sync = $state<SyncView>({ state: 'idle', retryInSeconds: null })
@@ -47,6 +48,13 @@ class Live {
         break
       case 'quickReply':
         // The shell opens the quick-reply window.
+        break
+      case 'phone':
+        phone.apply(e.phone)
+        break
+      case 'incomingCall':
+      case 'showCall':
+        // The call panel shows every call; the shell brings the window forward.
         break
     }
   }

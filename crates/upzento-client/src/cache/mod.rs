@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use upzento_domain::resources::{
     Call, Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    SmsMessage, entity,
+    NewCall, SmsMessage, entity,
 };
 
 pub use search::{Fragment, MessageHit, SearchResults};
@@ -24,7 +24,7 @@ use crate::{ClientError, ErrorKind};
 
 /// Migrations in order; `PRAGMA user_version` counts the applied ones. New ones are
 /// appended, never edited: an old cache opened by a newer app moves forward.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("calls_outbox.sql")];
 
 /// Keep `message_fts` in step with `message` (external content: the index holds
 /// no text of its own, so a delete must name the old text; an update re-indexes only
@@ -626,6 +626,90 @@ impl Cache {
              WHERE excluded.read_ms > read_ms",
             params![conversation_id, user_id, now_ms],
         )? > 0)
+    }
+
+    // Call records on their way to the cloud.
+
+    /// Keeps the record of a finished call until the cloud has it; a second record
+    /// with the same Call-ID changes nothing.
+    pub fn queue_call_record(&mut self, call: &NewCall, now_ms: i64) -> Result<(), ClientError> {
+        let key = call
+            .sip_call_id
+            .clone()
+            .ok_or_else(|| storage("a call record without its SIP Call-ID"))?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO call_outbox (sip_call_id, data, state, created_ms)
+             VALUES (?1, ?2, 'pending', ?3)",
+            params![key, serde_json::to_string(call)?, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// The oldest call record not yet in the cloud.
+    pub fn next_call_record(&self) -> Result<Option<NewCall>, ClientError> {
+        let data: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT data FROM call_outbox WHERE state = 'pending' ORDER BY seq LIMIT 1",
+            )?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    /// Call records waiting (pending) and refused (failed).
+    pub fn call_records_waiting(&self) -> Result<(u32, u32), ClientError> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'failed'), 0)
+             FROM call_outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// The cloud has the call: it leaves the outbox and joins the history, together.
+    pub fn call_record_sent(&mut self, sip_call_id: &str, call: &Call) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM call_outbox WHERE sip_call_id = ?1",
+            [sip_call_id],
+        )?;
+        tx.prepare_cached(
+            "INSERT INTO call (id, start_ms, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms,
+                 kind = excluded.kind, status = excluded.status, data = excluded.data",
+        )?
+        .execute(params![
+            call.id,
+            ms_of(&call.start_time),
+            call.kind.as_str(),
+            call.status.as_str(),
+            serde_json::to_string(call)?
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The cloud refused the record for good (kept, with the reason, for support).
+    pub fn call_record_failed(
+        &mut self,
+        sip_call_id: &str,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        self.conn.execute(
+            "UPDATE call_outbox SET state = 'failed', error_message = ?2, attempts = attempts + 1
+             WHERE sip_call_id = ?1",
+            params![sip_call_id, reason],
+        )?;
+        Ok(())
+    }
+
+    pub fn call_record_attempted(&mut self, sip_call_id: &str) -> Result<(), ClientError> {
+        self.conn.execute(
+            "UPDATE call_outbox SET attempts = attempts + 1 WHERE sip_call_id = ?1",
+            [sip_call_id],
+        )?;
+        Ok(())
     }
 
     // The outbox.

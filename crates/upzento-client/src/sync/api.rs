@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
-    Assignment, Change, ChangeFeed, Conversation, ConversationStatus, ConversationStatusUpdate,
-    NewSmsMessage, SmsMessage,
+    Assignment, Call, Change, ChangeFeed, Conversation, ConversationStatus,
+    ConversationStatusUpdate, NewCall, NewSmsMessage, SmsMessage,
 };
 use upzento_domain::wire::{ErrorBody, UserInfo};
 
@@ -75,15 +75,32 @@ impl CloudClient {
         key: &str,
         message: &NewSmsMessage,
     ) -> Result<SmsMessage, SendError> {
+        self.create("phone-sms/messages", token, Some(key), message)
+            .await
+    }
+
+    /// Adds a finished call to the history (idempotent on its SIP Call-ID).
+    pub async fn create_call(&self, token: &str, call: &NewCall) -> Result<Call, SendError> {
+        self.create("phone-sms/calls", token, None, call).await
+    }
+
+    /// POSTs a new record: refusals that will not change on a retry (4xx other than
+    /// 401/408/429) are told apart from failures worth trying again.
+    async fn create<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        token: &str,
+        idempotency_key: Option<&str>,
+        body: &B,
+    ) -> Result<T, SendError> {
         let url = self
-            .endpoint("phone-sms/messages")
+            .endpoint(path)
             .map_err(|_| SendError::Failed(Failure::Server))?;
-        let response = self
-            .http()
-            .post(url)
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(message)
+        let mut request = self.http().post(url).bearer_auth(token).json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| SendError::Failed(transport(&e)))?;

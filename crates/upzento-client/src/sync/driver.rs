@@ -396,7 +396,63 @@ impl Driver {
         Ok(())
     }
 
+    /// Sends the oldest call record, if one waits: `None` when none does.
+    async fn send_call_record(&self) -> Option<Input> {
+        let call = match self.with_cache(|c| c.next_call_record()).await {
+            Ok(call) => call?,
+            Err(e) => {
+                self.storage_error(&e);
+                return Some(Input::OutboxFailed(Failure::Server));
+            }
+        };
+        let key = call.sip_call_id.clone().unwrap_or_default();
+        let (stored, input) = match self.client.create_call(&self.token, &call).await {
+            Ok(created) => (
+                self.with_cache(move |c| c.call_record_sent(&key, &created))
+                    .await
+                    .map(|()| true),
+                Input::OutboxHandled,
+            ),
+            Err(SendError::Refused { code, message }) => {
+                tracing::warn!(%code, %message, "the cloud refused a call record");
+                (
+                    self.with_cache(move |c| c.call_record_failed(&key, &message))
+                        .await
+                        .map(|()| false),
+                    Input::OutboxHandled,
+                )
+            }
+            Err(SendError::Failed(failure)) => (
+                self.with_cache(move |c| c.call_record_attempted(&key))
+                    .await
+                    .map(|()| false),
+                Input::OutboxFailed(failure),
+            ),
+        };
+        match stored {
+            Ok(true) => {
+                let cursor = self.with_cache(|c| c.cursor()).await.unwrap_or(0);
+                let _ = self.events.send(SyncEvent::Changed {
+                    cursor,
+                    entities: vec![entity::CALL.to_owned()],
+                    conversations: Vec::new(),
+                    arrivals: Vec::new(),
+                });
+                Some(input)
+            }
+            Ok(false) => Some(input),
+            Err(e) => {
+                self.storage_error(&e);
+                Some(Input::OutboxFailed(Failure::Server))
+            }
+        }
+    }
+
     async fn send_next(&self) -> Input {
+        // Call records first: small, and the history of the call just ended.
+        if let Some(input) = self.send_call_record().await {
+            return input;
+        }
         let item = match self.with_cache(|c| c.next_pending()).await {
             Ok(Some(item)) => item,
             Ok(None) => return Input::OutboxEmpty,

@@ -1,0 +1,229 @@
+//! The app's phone end to end below the UI: a SIP account saved through the API
+//! (password into the keyring store) registers with kamailio; a call to baresip is
+//! placed, heard, hung up, and its record reaches the real cloud's history once; a
+//! call from baresip rings, is answered, and is filed as incoming.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../upzento-client/tests/common/mod.rs"]
+#[allow(unused_imports)]
+mod cloud;
+#[path = "../../upzento-voice/tests/common/mod.rs"]
+#[allow(unused_imports)]
+mod peers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use upzento_api::phone::{
+    AudioChoice, AudioDevices, CallAudio, CallStateView, PhoneView, SipAccountInput, SipStateView,
+    SipTransport,
+};
+use upzento_api::{Api, AppEvent, Paths, SignInRequest};
+use upzento_client::credentials::{MemoryStore, SecretStore};
+use upzento_voice::media::audio::{AudioSink, RATE, Recorder, Tone, goertzel};
+
+const AGENT: &str = "14155552671";
+const CUSTOMER: &str = "14155552672";
+
+/// A 440 Hz "voice" for the microphone; the speaker records.
+#[derive(Debug, Default)]
+struct TestAudio {
+    heard: Recorder,
+}
+
+impl AudioDevices for TestAudio {
+    fn open(&self, _choice: &AudioChoice) -> Result<CallAudio, String> {
+        Ok((
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(self.heard.clone()),
+        ))
+    }
+
+    fn ringer(&self, _choice: &AudioChoice) -> Result<Box<dyn AudioSink>, String> {
+        Ok(Box::new(Recorder::default()))
+    }
+}
+
+async fn until(api: &Api, what: &str, done: impl Fn(&PhoneView) -> bool) -> PhoneView {
+    for _ in 0..300 {
+        let view = api.phone_view();
+        if done(&view) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not {what}: {:?}", api.phone_view());
+}
+
+async fn history(cloud: &cloud::Cloud, token: &str, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..200 {
+        let calls = cloud.all(token, "phone-sms/calls").await;
+        let ours: Vec<_> = calls
+            .into_iter()
+            .filter(|c| c["sipCallId"].is_string())
+            .collect();
+        if ours.len() >= n {
+            return ours;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the cloud's history never got {n} calls from the phone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_placed_and_taken_in_the_app_reach_the_history() {
+    let cloud = cloud::Cloud::start().await;
+    let kamailio = peers::Kamailio::start();
+    let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("config"),
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let secrets = Arc::new(MemoryStore::default());
+    let audio = Arc::new(TestAudio::default());
+    let api = Api::new(&paths, secrets.clone()).with_audio(&paths.config_dir, audio.clone());
+    let mut events = api.subscribe();
+    api.sign_in(SignInRequest::Password {
+        cloud_url: cloud.url.clone(),
+        email: cloud::AGENT_EMAIL.into(),
+        password: cloud::AGENT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+
+    // A wrong password: the account says why it fails.
+    let mut input = SipAccountInput {
+        id: None,
+        label: "Desk line".into(),
+        registrar: format!("127.0.0.1:{}", kamailio.port),
+        user: AGENT.into(),
+        auth_user: None,
+        transport: SipTransport::Udp,
+        outbound_proxy: None,
+        caller_id: Some("+1 415 555 2671".into()),
+        enabled: true,
+        password: Some("wrong".into()),
+    };
+    let saved = api.save_sip_account(input.clone()).await.unwrap();
+    let id = saved.accounts[0].id.clone();
+    let failing = until(&api, "failing", |v| {
+        matches!(v.accounts[0].state, SipStateView::Failing { .. })
+    })
+    .await;
+    let SipStateView::Failing { reason } = &failing.accounts[0].state else {
+        unreachable!()
+    };
+    assert!(reason.contains("password"), "{reason}");
+    // The password is in the keyring store, nowhere in the settings file.
+    let settings = std::fs::read_to_string(paths.config_dir.join("phone.json")).unwrap();
+    assert!(!settings.contains("wrong"), "{settings}");
+    assert_eq!(
+        secrets
+            .get(&format!("sip-password:{id}"))
+            .unwrap()
+            .as_deref(),
+        Some("wrong")
+    );
+
+    input.id = Some(id.clone());
+    input.password = Some(format!("{AGENT}pw"));
+    api.save_sip_account(input).await.unwrap();
+    until(&api, "registered", |v| {
+        v.accounts[0].state == SipStateView::Registered
+    })
+    .await;
+
+    // Out: the agent dials the customer's number as people write it.
+    let call = api.dial("+1 (415) 555-2672".into(), None).await.unwrap();
+    until(&api, "answered", |v| {
+        v.calls
+            .iter()
+            .any(|c| c.id == call.id && matches!(c.state, CallStateView::Active { .. }))
+    })
+    .await;
+    for _ in 0..200 {
+        if audio.heard.samples().len() > 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let heard = audio.heard.samples();
+    let tail = &heard[heard.len() - RATE as usize..];
+    assert!(goertzel(tail, 1000.0, RATE) > 0.05, "the customer's tone");
+    api.send_dtmf(call.id.clone(), "12#".into()).unwrap();
+    assert!(api.send_dtmf(call.id.clone(), "x".into()).is_err());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    api.hangup(call.id.clone()).unwrap();
+    until(&api, "ended", |v| {
+        v.calls
+            .iter()
+            .all(|c| c.id != call.id || matches!(c.state, CallStateView::Ended { .. }))
+    })
+    .await;
+
+    let token = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
+    let calls = history(&cloud, &token, 1).await;
+    let out = &calls[0];
+    assert_eq!(out["sipCallId"], call.id.as_str());
+    assert_eq!(out["type"], "outgoing");
+    assert_eq!(out["status"], "completed");
+    assert_eq!(out["from"], "+14155552671");
+    assert_eq!(out["to"], "+14155552672");
+    assert!(out["duration"].as_u64().unwrap() >= 1, "{out}");
+
+    // In: the customer calls the agent; it rings in the app and is answered there.
+    customer.command("dial", &format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port));
+    let ringing = until(&api, "ringing", |v| {
+        v.calls.iter().any(|c| c.state == CallStateView::Incoming)
+    })
+    .await;
+    let incoming = ringing
+        .calls
+        .iter()
+        .find(|c| c.state == CallStateView::Incoming)
+        .unwrap()
+        .clone();
+    assert_eq!(incoming.remote, CUSTOMER);
+    let mut announced = false;
+    while let Ok(event) = events.try_recv() {
+        announced |= matches!(event, AppEvent::IncomingCall { ref id } if *id == incoming.id);
+    }
+    assert!(announced, "the UI was told a call rings");
+    api.answer(incoming.id.clone()).await.unwrap();
+    until(&api, "taken", |v| {
+        v.calls
+            .iter()
+            .any(|c| c.id == incoming.id && matches!(c.state, CallStateView::Active { .. }))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    customer.command("hangup", "");
+    until(&api, "ended by the customer", |v| {
+        v.calls.iter().any(|c| {
+            c.id == incoming.id
+                && c.state
+                    == CallStateView::Ended {
+                        reason: "The other side hung up".into(),
+                    }
+        })
+    })
+    .await;
+    let calls = history(&cloud, &token, 2).await;
+    let taken = calls
+        .iter()
+        .find(|c| c["sipCallId"] == incoming.id.as_str())
+        .expect("the incoming call in the history");
+    assert_eq!(taken["type"], "incoming");
+    assert_eq!(taken["status"], "completed");
+    assert_eq!(taken["from"], "+14155552672");
+    assert_eq!(taken["to"], "+14155552671");
+    // Each call once, whatever the retries.
+    assert_eq!(calls.len(), 2, "{calls:?}");
+
+    // The account goes away with its password.
+    api.delete_sip_account(id.clone()).await.unwrap();
+    assert_eq!(secrets.get(&format!("sip-password:{id}")).unwrap(), None);
+    assert!(api.dial("+14155552672".into(), None).await.is_err());
+}

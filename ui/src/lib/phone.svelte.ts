@@ -1,0 +1,76 @@
+// The softphone as the UI sees it: SIP accounts with their registration state and
+// the calls in progress, kept current by the core's `phone` events.
+import { commands, type ActiveCallView, type ApiError, type PhoneView } from './bindings'
+import { headline } from './errors'
+
+class Phone {
+  view = $state<PhoneView>({ accounts: [], calls: [] })
+  /** The last thing that went wrong (dialing, answering…), for the call panel. */
+  error = $state<string | null>(null)
+  loaded = $state(false)
+
+  get calls(): ActiveCallView[] {
+    return this.view.calls
+  }
+
+  get ringing(): ActiveCallView[] {
+    return this.view.calls.filter((c) => c.state.state === 'incoming')
+  }
+
+  get registered(): boolean {
+    return this.view.accounts.some((a) => a.state.state === 'registered')
+  }
+
+  async refresh(): Promise<void> {
+    const result = await commands.phone()
+    if (result.status === 'ok') this.view = result.data
+    this.loaded = true
+  }
+
+  apply(view: PhoneView): void {
+    this.view = view
+  }
+
+  /** Runs a phone command; a failure shows in the call panel. */
+  async run<T>(action: Promise<{ status: 'ok'; data: T } | { status: 'error'; error: ApiError }>): Promise<T | null> {
+    const result = await action
+    if (result.status === 'ok') {
+      this.error = null
+      return result.data
+    }
+    this.error = `${headline(result.error.code)} ${result.error.message}`
+    return null
+  }
+
+  dial(number: string): Promise<ActiveCallView | null> {
+    return this.run(commands.dial(number, null))
+  }
+}
+
+export const phone = new Phone()
+
+/** mm:ss (or h:mm:ss) since `from`, for the call timer. */
+export function elapsed(from: string, now: number): string {
+  const s = Math.max(0, Math.floor((now - Date.parse(from)) / 1000))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const sec = String(s % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`
+}
+
+/** Groups the digits of a number as they are typed (+1 415 555 2671), for the dialer. */
+export function formatDialed(input: string): string {
+  const trimmed = input.trim()
+  if (!/^\+?[0-9 ()\-.]*$/.test(trimmed)) return input
+  const plus = trimmed.startsWith('+')
+  const digits = trimmed.replace(/[^0-9]/g, '')
+  if (!plus) return digits
+  // +1 NANP: +1 415 555 2671; elsewhere: country code then groups of three/four.
+  if (digits.startsWith('1')) {
+    const parts = [digits.slice(0, 1), digits.slice(1, 4), digits.slice(4, 7), digits.slice(7)]
+    return '+' + parts.filter(Boolean).join(' ')
+  }
+  const cc = digits.slice(0, 2)
+  const rest = digits.slice(2).match(/.{1,4}/g) ?? []
+  return '+' + [cc, ...rest].filter(Boolean).join(' ')
+}
