@@ -169,6 +169,33 @@ pub struct ActiveCallView {
     pub state: CallStateView,
     pub started_at: String,
     pub answered_at: Option<String>,
+    /// How the line sounds, once audio flows (refreshed every second).
+    pub quality: Option<CallQualityView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallQualityView {
+    /// Mean opinion score ×10 (1.0–5.0 → 10–50): integers keep the view comparable.
+    pub mos_tenths: u32,
+    pub jitter_ms: u32,
+    /// Lost packets, tenths of a percent.
+    pub loss_permille: u32,
+    pub rtt_ms: Option<u32>,
+    /// Poor enough to tell the agent (MOS < 3.5, jitter > 30 ms, loss > 3 %, RTT > 400 ms).
+    pub degraded: bool,
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn quality_view(q: &upzento_voice::media::quality::Quality) -> CallQualityView {
+    let round = |x: f64| x.max(0.0).round() as u32;
+    CallQualityView {
+        mos_tenths: round(q.mos * 10.0),
+        jitter_ms: round(q.jitter_ms),
+        loss_permille: round(q.loss_percent * 10.0),
+        rtt_ms: q.rtt_ms.map(round),
+        degraded: q.degraded(),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
@@ -918,6 +945,7 @@ impl Api {
             state: state_view(&handle.state()),
             started_at: crate::session::stamp(now),
             answered_at: None,
+            quality: None,
         };
         self.follow(LiveCall {
             view: view.clone(),
@@ -968,6 +996,7 @@ impl Api {
             state: CallStateView::Incoming,
             started_at: crate::session::stamp(now),
             answered_at: None,
+            quality: None,
         };
         let title = view
             .remote_name
@@ -1075,11 +1104,33 @@ impl Api {
                     api.phone_event();
                     return;
                 }
-                if watch.changed().await.is_err() {
-                    // The call's task ended without a final state: treat as failed.
-                    lock(&api.phone.state).calls.retain(|c| c.view.id != id);
-                    api.phone_event();
-                    return;
+                // The next state, refreshing the quality every second meanwhile.
+                loop {
+                    tokio::select! {
+                        changed = watch.changed() => {
+                            if changed.is_err() {
+                                // The call's task ended without a final state.
+                                lock(&api.phone.state).calls.retain(|c| c.view.id != id);
+                                api.phone_event();
+                                return;
+                            }
+                            break;
+                        }
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {
+                            let changed = {
+                                let mut state = lock(&api.phone.state);
+                                state.calls.iter_mut().find(|c| c.view.id == id).is_some_and(|call| {
+                                    let q = call.side.handle().quality().map(|q| quality_view(&q));
+                                    let changed = q != call.view.quality;
+                                    call.view.quality = q;
+                                    changed
+                                })
+                            };
+                            if changed {
+                                api.phone_event();
+                            }
+                        }
+                    }
                 }
             }
         });
@@ -1299,6 +1350,7 @@ mod tests {
             state: CallStateView::Dialing,
             started_at: String::new(),
             answered_at: None,
+            quality: None,
         }
     }
 

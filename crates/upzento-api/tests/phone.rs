@@ -152,6 +152,15 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     let heard = audio.heard.samples();
     let tail = &heard[heard.len() - RATE as usize..];
     assert!(goertzel(tail, 1000.0, RATE) > 0.05, "the customer's tone");
+    // The line's quality shows once audio flows: a clean loopback call.
+    let rated = until(&api, "rated", |v| {
+        v.calls
+            .iter()
+            .any(|c| c.id == call.id && c.quality.is_some())
+    })
+    .await;
+    let quality = rated.calls[0].quality.clone().unwrap();
+    assert!(quality.mos_tenths >= 40 && !quality.degraded, "{quality:?}");
     api.send_dtmf(call.id.clone(), "12#".into()).unwrap();
     assert!(api.send_dtmf(call.id.clone(), "x".into()).is_err());
     tokio::time::sleep(Duration::from_millis(1200)).await;

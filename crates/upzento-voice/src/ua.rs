@@ -24,6 +24,7 @@ use rsipstack::transaction::TransactionReceiver;
 
 use crate::call::{self, Call};
 use crate::media::audio::{AudioSink, AudioSource};
+use crate::media::quality::Quality;
 use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote};
 use crate::media::session::MediaSession;
 use crate::registration::{Config, Input, Output, Registration, State};
@@ -219,6 +220,8 @@ impl UserAgent {
             .do_invite_async(option, dialog_states_tx)
             .map_err(|e| UaError::Address(e.to_string()))?;
         let call_id = dialog.id().call_id;
+        let (quality_tx, quality) = watch::channel(None);
+        let quality_tx = Arc::new(quality_tx);
         let task = tokio::spawn(run_call(
             Call::outgoing(Instant::now()),
             CallParts {
@@ -235,11 +238,13 @@ impl UserAgent {
                     sink: Some(sink),
                     session: None,
                     remote: None,
+                    quality: quality_tx,
                 },
             },
         ));
         Ok(CallHandle {
             call_id,
+            quality,
             state,
             commands,
             task,
@@ -552,6 +557,8 @@ async fn offer_call(
     let (state_tx, state) = watch::channel(call::State::Incoming);
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let call_id = dialog.id().call_id;
+    let (quality_tx, quality) = watch::channel(None);
+    let quality_tx = Arc::new(quality_tx);
     let task = tokio::spawn(run_call(
         Call::incoming(Instant::now()),
         CallParts {
@@ -568,6 +575,7 @@ async fn offer_call(
                 sink: None,
                 session: None,
                 remote: Some(remote),
+                quality: quality_tx,
             },
         },
     ));
@@ -575,6 +583,7 @@ async fn offer_call(
         from,
         call: CallHandle {
             call_id,
+            quality,
             state,
             commands,
             task,
@@ -627,6 +636,7 @@ impl std::fmt::Debug for CallCommand {
 #[derive(Debug)]
 pub struct CallHandle {
     call_id: String,
+    quality: watch::Receiver<Option<Quality>>,
     state: watch::Receiver<call::State>,
     commands: mpsc::UnboundedSender<CallCommand>,
     task: tokio::task::JoinHandle<()>,
@@ -640,6 +650,11 @@ impl CallHandle {
 
     pub fn state(&self) -> call::State {
         self.state.borrow().clone()
+    }
+
+    /// Jitter, loss and the MOS estimate of what we receive, once audio flows.
+    pub fn quality(&self) -> Option<Quality> {
+        *self.quality.borrow()
     }
 
     pub fn watch(&self) -> watch::Receiver<call::State> {
@@ -697,6 +712,8 @@ struct Media {
     sink: Option<Box<dyn AudioSink>>,
     session: Option<MediaSession>,
     remote: Option<RemoteAudio>,
+    /// The call's quality, for its handle (fed from the session once media runs).
+    quality: Arc<watch::Sender<Option<Quality>>>,
 }
 
 impl Media {
@@ -728,6 +745,14 @@ impl Media {
                 .unwrap_or(crate::media::sdp::TELEPHONE_EVENT);
             let session = MediaSession::start(socket, remote.address, codec, events, source, sink)
                 .map_err(|e| e.to_string())?;
+            let (mut from, to) = (session.quality(), self.quality.clone());
+            // Ends with the session (its sender goes away).
+            tokio::spawn(async move {
+                while from.changed().await.is_ok() {
+                    let q = *from.borrow_and_update();
+                    to.send_replace(q);
+                }
+            });
             self.session = Some(session);
         }
         Ok(())

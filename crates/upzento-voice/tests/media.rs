@@ -72,3 +72,92 @@ async fn two_sessions_hear_each_other_and_drop_garbage() {
         assert!(goertzel(&muted, 1000.0, RATE) < 0.001, "{codec:?}: mute");
     }
 }
+
+/// Forwards UDP from `to_relay` to `target`, dropping every packet for which `drop(n)`.
+async fn lossy_relay(target: std::net::SocketAddr, drop: fn(u64) -> bool) -> std::net::SocketAddr {
+    let socket = tokio::net::UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        let mut n = 0u64;
+        while let Ok((len, _)) = socket.recv_from(&mut buf).await {
+            n += 1;
+            if !drop(n) {
+                let _ = socket.send_to(&buf[..len], target).await;
+            }
+        }
+    });
+    addr
+}
+
+/// Three seconds of alice's 1 kHz tone to bob through a relay that drops per `drop`;
+/// returns what bob played and his quality estimate.
+async fn through_relay(
+    drop: fn(u64) -> bool,
+) -> (Vec<i16>, upzento_voice::media::quality::Quality) {
+    let (a, b) = (
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+    );
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let relay = lossy_relay(b_addr, drop).await;
+    let heard = Recorder::default();
+    let _alice = MediaSession::start(
+        a,
+        relay,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(1000.0, 12_000.0)),
+        Box::new(Recorder::default()),
+    )
+    .unwrap();
+    let bob = MediaSession::start(
+        b,
+        a_addr,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(heard.clone()),
+    )
+    .unwrap();
+    let mut quality = bob.quality();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let q = quality
+        .wait_for(Option::is_some)
+        .await
+        .unwrap()
+        .expect("a quality estimate");
+    (heard.samples(), q)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_loss_is_concealed_and_lowers_the_mos() {
+    let (clean, good) = through_relay(|_| false).await;
+    assert!(good.loss_percent < 0.5, "{good:?}");
+    assert!(good.mos > 4.0 && !good.degraded(), "{good:?}");
+    assert!(clean.len() >= 2 * RATE as usize, "{} samples", clean.len());
+
+    // Every fifth packet lost.
+    let (lossy, poor) = through_relay(|n| n % 5 == 3).await;
+    assert!(
+        (15.0..25.0).contains(&poor.loss_percent),
+        "loss {:.1} %",
+        poor.loss_percent
+    );
+    assert!(poor.mos < 3.0 && poor.degraded(), "{poor:?}");
+    assert!(poor.packets_concealed > 0, "{poor:?}");
+    // The audio goes on: as many samples as time passed, the tone in every frame (the
+    // lost ones concealed at a lower level, not silent).
+    assert!(
+        lossy.len() + RATE as usize / 2 >= clean.len(),
+        "{} vs {} samples",
+        lossy.len(),
+        clean.len()
+    );
+    let tail = &lossy[lossy.len() - RATE as usize..];
+    let silent_frames = tail
+        .chunks(160)
+        .filter(|f| goertzel(f, 1000.0, RATE) < 0.001)
+        .count();
+    assert_eq!(silent_frames, 0, "no frame of the last second went silent");
+}

@@ -91,6 +91,8 @@ export type ActiveCallView_Deserialize = {
 	state: CallStateView,
 	startedAt: string,
 	answeredAt?: string | null,
+	/**  How the line sounds, once audio flows (refreshed every second). */
+	quality?: CallQualityView_Deserialize | null,
 };
 
 export type ActiveCallView_Serialize = {
@@ -105,6 +107,8 @@ export type ActiveCallView_Serialize = {
 	state: CallStateView,
 	startedAt: string,
 	answeredAt: string | null,
+	/**  How the line sounds, once audio flows (refreshed every second). */
+	quality: CallQualityView_Serialize | null,
 };
 
 /**  What every failed command returns to the UI. */
@@ -234,6 +238,30 @@ export type CallPage_Deserialize = {
 export type CallPage_Serialize = {
 	items: CallView_Serialize[],
 	next: string | null,
+};
+
+export type CallQualityView = CallQualityView_Serialize | CallQualityView_Deserialize;
+
+export type CallQualityView_Deserialize = {
+	/**  Mean opinion score ×10 (1.0–5.0 → 10–50): integers keep the view comparable. */
+	mosTenths: number,
+	jitterMs: number,
+	/**  Lost packets, tenths of a percent. */
+	lossPermille: number,
+	rttMs?: number | null,
+	/**  Poor enough to tell the agent (MOS < 3.5, jitter > 30 ms, loss > 3 %, RTT > 400 ms). */
+	degraded: boolean,
+};
+
+export type CallQualityView_Serialize = {
+	/**  Mean opinion score ×10 (1.0–5.0 → 10–50): integers keep the view comparable. */
+	mosTenths: number,
+	jitterMs: number,
+	/**  Lost packets, tenths of a percent. */
+	lossPermille: number,
+	rttMs: number | null,
+	/**  Poor enough to tell the agent (MOS < 3.5, jitter > 30 ms, loss > 3 %, RTT > 400 ms). */
+	degraded: boolean,
 };
 
 export type CallStateView = { state: "incoming" } | { state: "dialing" } | { state: "ringing" } | { state: "active"; onHold: boolean; muted: boolean } | { state: "ended"; reason: string };

@@ -3,6 +3,8 @@
 pub mod audio;
 pub mod device;
 pub mod g711;
+pub mod jitter;
+pub mod quality;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 
 use super::audio::{AudioSink, AudioSource, FRAME};
 use super::g711;
+use super::jitter::{JitterBuffer, Playout};
+use super::quality::Quality;
 use super::rtp::{self, Packet};
 use super::sdp::Codec;
 
@@ -30,8 +32,12 @@ pub struct MediaSession {
     stats: Arc<Stats>,
     muted: Arc<AtomicBool>,
     dtmf: tokio::sync::mpsc::UnboundedSender<u8>,
+    quality: tokio::sync::watch::Receiver<Option<Quality>>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// How often the quality estimate is refreshed, in 20 ms ticks.
+const QUALITY_TICKS: u32 = 50;
 
 /// The RFC 4733 event code of a keypad key.
 pub fn dtmf_event(key: char) -> Option<u8> {
@@ -153,11 +159,43 @@ impl MediaSession {
                 }
             })
         };
+        let jitter = Arc::new(std::sync::Mutex::new(JitterBuffer::new()));
+        let (quality_tx, quality) = tokio::sync::watch::channel(None);
+        // Plays one frame every 20 ms from the jitter buffer, once the first has come.
+        let playout = {
+            let jitter = jitter.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_millis(20));
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut playing = false;
+                let mut ticks = 0u32;
+                loop {
+                    ticker.tick().await;
+                    let (out, stats) = {
+                        let Ok(mut jb) = jitter.lock() else { return };
+                        (jb.pop(), jb.stats())
+                    };
+                    playing |= matches!(out, Playout::Frame(_));
+                    if playing {
+                        sink.write(out.samples());
+                    }
+                    ticks += 1;
+                    if playing && ticks.is_multiple_of(QUALITY_TICKS) {
+                        let _ = quality_tx.send(Some(Quality::new(
+                            None,
+                            stats.jitter_ms,
+                            stats.loss_percent(),
+                            stats.received,
+                            stats.concealed,
+                        )));
+                    }
+                }
+            })
+        };
         let receiver = {
             let stats = stats.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
-                let mut pcm = Vec::with_capacity(FRAME);
                 loop {
                     let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                         return;
@@ -178,9 +216,15 @@ impl MediaSession {
                         // Telephone events and comfort noise are not audio to play.
                         _ => continue,
                     };
-                    pcm.clear();
-                    pcm.extend(packet.payload.iter().map(|&c| decode(c)));
-                    sink.write(&pcm);
+                    let pcm = packet.payload.iter().map(|&c| decode(c)).collect();
+                    if let Ok(mut jb) = jitter.lock() {
+                        jb.push(
+                            std::time::Instant::now(),
+                            packet.sequence,
+                            packet.timestamp,
+                            pcm,
+                        );
+                    }
                     stats.received.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -190,7 +234,8 @@ impl MediaSession {
             stats,
             muted,
             dtmf,
-            tasks: vec![sender, receiver],
+            quality,
+            tasks: vec![sender, receiver, playout],
         })
     }
 
@@ -200,6 +245,11 @@ impl MediaSession {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The call quality, refreshed every second once audio flows.
+    pub fn quality(&self) -> tokio::sync::watch::Receiver<Option<Quality>> {
+        self.quality.clone()
     }
 
     pub fn set_muted(&self, muted: bool) {
