@@ -38,6 +38,8 @@ const APT: &[&str] = &[
     "kamailio-websocket-modules",
     "baresip",
     "sip-tester",
+    // Opus for calls (audiopus links the system libopus through pkg-config).
+    "libopus-dev",
     // Sound devices for the softphone's tests: a PulseAudio server of their own with
     // null sinks (pactl/pacat from pulseaudio-utils feed and inspect them).
     "pulseaudio",

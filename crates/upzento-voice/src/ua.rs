@@ -193,7 +193,11 @@ impl UserAgent {
             address: socket
                 .local_addr()
                 .map_err(|e| UaError::Bind(e.to_string()))?,
-            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            codecs: vec![
+                Codec::Opus(crate::media::sdp::OPUS),
+                Codec::Pcmu,
+                Codec::Pcma,
+            ],
             direction: Direction::SendRecv,
             version: 1,
             session_id: u64::from(socket.local_addr().map_or(0, |a| a.port())),
@@ -740,9 +744,16 @@ impl Media {
         if let (Some(socket), Some(source), Some(sink)) =
             (self.socket.take(), self.source.take(), self.sink.take())
         {
+            // Events at the audio's clock, else whatever events the other side takes
+            // (baresip 1.0 answers Opus with telephone-event/8000).
             let events = remote
-                .telephone_event
-                .unwrap_or(crate::media::sdp::TELEPHONE_EVENT);
+                .telephone_event(codec.clock_rate())
+                .or_else(|| remote.telephone_events.first().map(|(pt, _)| *pt))
+                .unwrap_or(if codec.clock_rate() == 8000 {
+                    crate::media::sdp::TELEPHONE_EVENT
+                } else {
+                    crate::media::sdp::TELEPHONE_EVENT_48K
+                });
             let session = MediaSession::start(socket, remote.address, codec, events, source, sink)
                 .map_err(|e| e.to_string())?;
             let (mut from, to) = (session.quality(), self.quality.clone());

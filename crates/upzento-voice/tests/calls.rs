@@ -301,3 +301,83 @@ async fn a_blind_transfer_hands_the_call_to_a_third_party() {
         bob.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_call_carries_audio_both_ways_and_keys() {
+    let kamailio = Kamailio::start();
+    let bob = common::Baresip::start_with(&kamailio, "bob", 1000, "opus");
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    for _ in 0..300 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard {} samples",
+        ours.len()
+    );
+    let tail = &ours[ours.len() - RATE as usize..];
+    let tone = goertzel(tail, 1000.0, RATE);
+    assert!(tone > 0.05, "bob's 1 kHz through Opus: {tone}");
+    assert!(
+        bob.log().contains("opus"),
+        "baresip negotiated something else:\n{}",
+        bob.log()
+    );
+
+    call.send_dtmf("5*");
+    let ends = || {
+        bob.log()
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| l.starts_with("received event:") && l.ends_with("(end=1)"))
+            .map(|l| l.chars().nth(17).unwrap_or('?'))
+            .collect::<String>()
+    };
+    for _ in 0..200 {
+        if ends().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ends(), "5*", "{}", bob.log());
+    call.hangup();
+    call.finished().await;
+    let mut wav = None;
+    for _ in 0..100 {
+        wav = bob
+            .recordings()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("dec"));
+        if wav
+            .as_ref()
+            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}", bob.recordings()));
+    let (samples, rate) = read_wav(&wav);
+    let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let tone = goertzel(mid, 440.0, rate);
+    assert!(
+        tone > 0.05,
+        "our 440 Hz at bob through Opus ({rate} Hz): {tone}"
+    );
+}

@@ -40,6 +40,17 @@ mod in_pulse {
 
     use super::common::{Baresip, Kamailio, alice, answered, read_wav, registered};
 
+    /// The share of the 20 ms frames of `samples` that carry `frequency`: robust to the
+    /// odd glitch of a loaded test machine, unlike one Goertzel over a whole second.
+    fn tone_share(samples: &[i16], frequency: f64) -> f64 {
+        let frames: Vec<_> = samples.chunks(FRAME).collect();
+        let toned = frames
+            .iter()
+            .filter(|f| goertzel(f, frequency, RATE) > 0.02)
+            .count();
+        toned as f64 / frames.len().max(1) as f64
+    }
+
     /// `seconds` of the tone into the speaker, paced as a call would, while
     /// `microphone` is read; returns what it heard.
     fn play_and_listen(
@@ -83,9 +94,12 @@ mod in_pulse {
             100,
         );
         let tail = &heard[heard.len() - RATE as usize..];
-        let at = goertzel(tail, 1000.0, RATE);
-        assert!(at > 0.05, "the tone came back at {at}");
-        assert!(goertzel(tail, 440.0, RATE) < 0.01);
+        let share = tone_share(tail, 1000.0);
+        assert!(
+            share > 0.8,
+            "the tone came back in {share:.2} of the frames"
+        );
+        assert!(tone_share(tail, 440.0) < 0.05);
         let level = microphone.level_dbfs();
         assert!(level > -20.0 && level < 0.0, "input level {level} dBFS");
 
@@ -128,8 +142,11 @@ mod in_pulse {
         pactl(&["unload-module", &module]);
         let heard = play_and_listen(&mut speaker, &mut monitor, &mut tone, 100);
         let tail = &heard[heard.len() - RATE as usize..];
-        let at = goertzel(tail, 1000.0, RATE);
-        assert!(at > 0.05, "after the fallback the tone came back at {at}");
+        let share = tone_share(tail, 1000.0);
+        assert!(
+            share > 0.8,
+            "after the fallback the tone came back in {share:.2} of the frames"
+        );
     }
 
     #[test]
@@ -194,13 +211,12 @@ mod in_pulse {
                 heard.extend_from_slice(&frame);
             }
             let tail = &heard[heard.len() - RATE as usize..];
-            let at = goertzel(tail, 1000.0, RATE);
+            let share = tone_share(tail, 1000.0);
             assert!(
-                at > 0.05,
-                "bob's 1 kHz at our speaker: {at}; {} samples, max {:?}, nonzero {}",
+                share > 0.8,
+                "bob's 1 kHz at our speaker in {share:.2} of the frames; {} samples, max {:?}",
                 heard.len(),
                 heard.iter().map(|s| s.unsigned_abs()).max(),
-                heard.iter().filter(|s| **s != 0).count()
             );
             call.hangup();
             call.finished().await;

@@ -12,7 +12,7 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sessions_hear_each_other_and_drop_garbage() {
-    for codec in [Codec::Pcmu, Codec::Pcma] {
+    for codec in [Codec::Pcmu, Codec::Pcma, Codec::Opus(111)] {
         let (a, b) = (
             MediaSession::bind(LOOPBACK).await.unwrap(),
             MediaSession::bind(LOOPBACK).await.unwrap(),

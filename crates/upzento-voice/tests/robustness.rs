@@ -94,14 +94,14 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     // An INVITE without an offer, or with an offer of nothing we speak.
     send(request("INVITE", target, me, "", "").as_bytes());
     assert_eq!(status_of(&probe), Some(488), "offerless INVITE");
-    let opus_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
+    let speex_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96\r\na=rtpmap:96 speex/16000\r\n";
     send(
         request(
             "INVITE",
             target,
             me,
             "Content-Type: application/sdp\r\n",
-            opus_only,
+            speex_only,
         )
         .as_bytes(),
     );

@@ -29,6 +29,9 @@ use super::audio::{AudioSink, AudioSource, FRAME, RATE};
 /// growing delay is worse than a skip).
 const MAX_BUFFERED: usize = RATE as usize / 5;
 
+/// The speaker starts (and restarts after running dry) with this much audio buffered.
+const PRIME: usize = FRAME;
+
 /// How often a device thread looks whether its stream failed.
 const WATCH: Duration = Duration::from_millis(50);
 
@@ -372,6 +375,10 @@ impl Speaker {
             let step = f64::from(RATE) / f64::from(config.sample_rate);
             // Linear interpolation between consecutive 8 kHz samples.
             let (mut phase, mut previous, mut next) = (0.0f64, 0.0f32, 0.0f32);
+            // Plays once a frame is buffered, and waits for one again after running dry:
+            // the call's 20 ms writes and the device's 10 ms reads are on different clocks,
+            // and a gap of silence in the middle of a frame is a click.
+            let mut primed = false;
             let errors = on_error(shared.clone(), "speaker");
             device
                 .build_output_stream(
@@ -381,6 +388,15 @@ impl Speaker {
                             data.fill(0.0);
                             return;
                         };
+                        primed = if primed {
+                            !input.is_empty()
+                        } else {
+                            input.len() >= PRIME
+                        };
+                        if !primed {
+                            data.fill(0.0);
+                            return;
+                        }
                         for frame in data.chunks_mut(channels) {
                             phase += step;
                             while phase >= 1.0 {

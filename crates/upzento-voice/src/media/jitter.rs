@@ -9,14 +9,15 @@
 //! - A missing frame is concealed by repeating the last one, halved each time (a gentle
 //!   fade; after five, silence), the way G.711 Appendix I does it in spirit, and far
 //!   better than a click of silence. Packets that arrive after their turn are counted
-//!   as late and dropped.
+//!   as late and dropped, and each one stretches the playout by a frame so that the
+//!   buffer grows before the jitter estimate has caught up.
 //! - A silence longer than a second (hold, the far end's VAD) empties the buffer: the
 //!   next talk spurt fills it again to the target before playing.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::audio::{FRAME, RATE};
+use super::audio::FRAME;
 
 const FRAME_MS: f64 = 20.0;
 const MIN_FRAMES: usize = 2;
@@ -82,22 +83,22 @@ pub struct JitterBuffer {
     first: Option<u64>,
     /// (arrival, RTP timestamp) of the previous packet, for the jitter.
     previous: Option<(Instant, u32)>,
-    /// In RTP timestamp units (1/8000 s).
+    /// In RTP timestamp units.
     jitter: f64,
+    /// The RTP clock of the stream (8000 for G.711, 48000 for Opus).
+    clock: u32,
     last: Vec<i16>,
     missing_in_row: u32,
+    /// Frames to hold the playout back by (one per late packet).
+    stretch: usize,
     stats: ReceiveStats,
 }
 
-impl Default for JitterBuffer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl JitterBuffer {
-    pub fn new() -> Self {
+    /// A buffer for a stream whose RTP clock runs at `clock` Hz.
+    pub fn new(clock: u32) -> Self {
         Self {
+            clock: clock.max(1),
             frames: BTreeMap::new(),
             next: None,
             highest: None,
@@ -106,6 +107,7 @@ impl JitterBuffer {
             jitter: 0.0,
             last: vec![0; FRAME],
             missing_in_row: 0,
+            stretch: 0,
             stats: ReceiveStats::default(),
         }
     }
@@ -129,7 +131,7 @@ impl JitterBuffer {
     }
 
     fn target_frames(&self) -> usize {
-        let jitter_ms = self.jitter * 1000.0 / f64::from(RATE);
+        let jitter_ms = self.jitter * 1000.0 / f64::from(self.clock);
         let frames = ((3.0 * jitter_ms + FRAME_MS) / FRAME_MS).ceil();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let frames = frames.max(0.0) as usize;
@@ -141,7 +143,7 @@ impl JitterBuffer {
         let ext = self.extend(sequence);
         if let Some((at, ts)) = self.previous {
             // RFC 3550 §6.4.1: D = (Rj - Ri) - (Sj - Si), J += (|D| - J) / 16.
-            let arrival = now.saturating_duration_since(at).as_secs_f64() * f64::from(RATE);
+            let arrival = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock);
             let sent = f64::from(timestamp.wrapping_sub(ts).cast_signed());
             let d = (arrival - sent).abs();
             self.jitter += (d - self.jitter) / 16.0;
@@ -149,8 +151,13 @@ impl JitterBuffer {
         self.previous = Some((now, timestamp));
         self.first = Some(self.first.map_or(ext, |f| f.min(ext)));
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
-        if self.next.is_some_and(|next| ext < next) || self.frames.contains_key(&ext) {
+        if self.frames.contains_key(&ext) {
             self.stats.late += 1;
+            return;
+        }
+        if self.next.is_some_and(|next| ext < next) {
+            self.stats.late += 1;
+            self.stretch = (self.stretch + 1).min(MAX_FRAMES);
             return;
         }
         self.stats.received += 1;
@@ -171,6 +178,12 @@ impl JitterBuffer {
             self.next = Some(start);
             return self.pop();
         };
+        // Packets came too late: hold the playout back a frame, so the buffer deepens.
+        if self.stretch > 0 && self.frames.len() < MAX_FRAMES {
+            self.stretch -= 1;
+            self.stats.concealed += 1;
+            return Playout::Concealed(self.last.iter().map(|&s| s / 2).collect());
+        }
         // Too much delay built up: drop the oldest frame to come down towards the target.
         if self.frames.len() > target + 2
             && let Some((&oldest, _)) = self.frames.first_key_value()
@@ -213,7 +226,7 @@ impl JitterBuffer {
         };
         ReceiveStats {
             lost: expected.saturating_sub(self.stats.received),
-            jitter_ms: self.jitter * 1000.0 / f64::from(RATE),
+            jitter_ms: self.jitter * 1000.0 / f64::from(self.clock),
             #[allow(clippy::cast_precision_loss)]
             target_ms: self.target_frames() as f64 * FRAME_MS,
             ..self.stats
@@ -224,6 +237,7 @@ impl JitterBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::audio::RATE;
     use std::time::Duration;
 
     fn frame(value: i16) -> Vec<i16> {
@@ -247,7 +261,7 @@ mod tests {
         lost: impl Fn(u16) -> bool,
     ) -> (Vec<Playout>, ReceiveStats) {
         let t0 = Instant::now();
-        let mut jb = JitterBuffer::new();
+        let mut jb = JitterBuffer::new(RATE);
         let mut arrivals: Vec<(u64, u16)> = (0..packets)
             .filter(|n| !lost(*n))
             .map(|n| (sent(n) + delay(n), n))
@@ -324,11 +338,11 @@ mod tests {
             })
             .collect();
         assert!(played.windows(2).all(|w| w[1] > w[0]), "in order");
-        // Once the delay has adapted, nearly everything arrives in time.
+        // Once the delay has adapted (the first second), nearly everything is in time.
+        let adapted = played.iter().filter(|&&n| n > 50).count();
         assert!(
-            played.len() >= 470,
-            "{} of 500 played; {stats:?}",
-            played.len()
+            adapted >= 440,
+            "{adapted} of the last 450 played; {stats:?}"
         );
     }
 
@@ -373,7 +387,7 @@ mod tests {
     #[test]
     fn late_and_repeated_packets_are_dropped() {
         let t0 = Instant::now();
-        let mut jb = JitterBuffer::new();
+        let mut jb = JitterBuffer::new(RATE);
         for n in 0..4u16 {
             jb.push(t0, n, u32::from(n) * 160, frame(1));
         }

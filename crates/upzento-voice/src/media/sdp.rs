@@ -10,26 +10,43 @@ use webrtc_sdp::media_type::SdpMediaValue;
 /// The audio codecs offered, in order of preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
+    /// Opus (RFC 7587) with its dynamic payload type: ours in offers, theirs in answers.
+    Opus(u8),
     Pcmu,
     Pcma,
 }
 
+/// Our payload type for Opus in offers.
+pub const OPUS: u8 = 111;
+
 impl Codec {
     pub fn payload_type(self) -> u8 {
         match self {
+            Self::Opus(pt) => pt,
             Self::Pcmu => 0,
             Self::Pcma => 8,
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The RTP clock: 48 kHz for Opus whatever it codes (RFC 7587 §4.1), 8 kHz for G.711.
+    pub fn clock_rate(self) -> u32 {
         match self {
-            Self::Pcmu => "PCMU",
-            Self::Pcma => "PCMA",
+            Self::Opus(_) => 48_000,
+            Self::Pcmu | Self::Pcma => 8000,
         }
     }
 
-    fn from_payload_type(pt: u32) -> Option<Self> {
+    fn rtpmap(self) -> String {
+        match self {
+            Self::Opus(pt) => {
+                format!("a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n")
+            }
+            Self::Pcmu => "a=rtpmap:0 PCMU/8000\r\n".into(),
+            Self::Pcma => "a=rtpmap:8 PCMA/8000\r\n".into(),
+        }
+    }
+
+    fn static_payload_type(pt: u32) -> Option<Self> {
         match pt {
             0 => Some(Self::Pcmu),
             8 => Some(Self::Pcma),
@@ -38,8 +55,10 @@ impl Codec {
     }
 }
 
-/// RFC 4733 telephone events (DTMF) use this dynamic payload type in our offers.
+/// RFC 4733 telephone events (DTMF) at 8 kHz use this dynamic payload type in our offers.
 pub const TELEPHONE_EVENT: u8 = 101;
+/// ... and at 48 kHz, for calls in Opus (events share the audio's RTP clock).
+pub const TELEPHONE_EVENT_48K: u8 = 110;
 
 /// Which way media flows (a=sendrecv, sendonly: on hold, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +101,14 @@ impl LocalAudio {
             .iter()
             .map(|c| c.payload_type().to_string())
             .collect();
-        formats.push(TELEPHONE_EVENT.to_string());
+        let opus = self.codecs.iter().any(|c| matches!(c, Codec::Opus(_)));
+        let narrow = self.codecs.iter().any(|c| c.clock_rate() == 8000);
+        if opus {
+            formats.push(TELEPHONE_EVENT_48K.to_string());
+        }
+        if narrow {
+            formats.push(TELEPHONE_EVENT.to_string());
+        }
         let mut sdp = format!(
             "v=0\r\no=upzento {} {} IN {family} {ip}\r\ns=Upzento Phone\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
             self.session_id,
@@ -91,14 +117,20 @@ impl LocalAudio {
             formats.join(" ")
         );
         for codec in &self.codecs {
+            sdp.push_str(&codec.rtpmap());
+        }
+        if opus {
             sdp.push_str(&format!(
-                "a=rtpmap:{} {}/8000\r\n",
-                codec.payload_type(),
-                codec.name()
+                "a=rtpmap:{TELEPHONE_EVENT_48K} telephone-event/48000\r\na=fmtp:{TELEPHONE_EVENT_48K} 0-16\r\n"
+            ));
+        }
+        if narrow {
+            sdp.push_str(&format!(
+                "a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000\r\na=fmtp:{TELEPHONE_EVENT} 0-16\r\n"
             ));
         }
         sdp.push_str(&format!(
-            "a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000\r\na=fmtp:{TELEPHONE_EVENT} 0-16\r\na=ptime:20\r\na={}\r\n",
+            "a=ptime:20\r\na={}\r\n",
             self.direction.attribute()
         ));
         sdp
@@ -112,8 +144,8 @@ pub struct RemoteAudio {
     pub address: SocketAddr,
     /// Codecs it accepts that we support, in its order.
     pub codecs: Vec<Codec>,
-    /// Its payload type for telephone events, if any.
-    pub telephone_event: Option<u8>,
+    /// Its payload types for telephone events, with their clock rates.
+    pub telephone_events: Vec<(u8, u32)>,
     pub direction: Direction,
 }
 
@@ -153,22 +185,34 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         webrtc_sdp::media_type::SdpFormatList::Integers(list) => list.clone(),
         _ => Vec::new(),
     };
+    let rtpmaps: Vec<_> = media
+        .get_attributes_of_type(SdpAttributeType::Rtpmap)
+        .into_iter()
+        .filter_map(|a| match a {
+            SdpAttribute::Rtpmap(map) => Some(map),
+            _ => None,
+        })
+        .collect();
     let codecs: Vec<Codec> = formats
         .iter()
-        .filter_map(|pt| Codec::from_payload_type(*pt))
+        .filter_map(|pt| {
+            Codec::static_payload_type(*pt).or_else(|| {
+                rtpmaps
+                    .iter()
+                    .find(|m| u32::from(m.payload_type) == *pt)
+                    .filter(|m| m.codec_name.eq_ignore_ascii_case("opus") && m.frequency == 48_000)
+                    .map(|m| Codec::Opus(m.payload_type))
+            })
+        })
         .collect();
     if codecs.is_empty() && port != 0 {
         return Err(SdpError::NoCodec);
     }
-    let telephone_event = media
-        .get_attributes_of_type(SdpAttributeType::Rtpmap)
-        .into_iter()
-        .find_map(|a| match a {
-            SdpAttribute::Rtpmap(map) if map.codec_name.eq_ignore_ascii_case("telephone-event") => {
-                Some(map.payload_type)
-            }
-            _ => None,
-        });
+    let telephone_events = rtpmaps
+        .iter()
+        .filter(|m| m.codec_name.eq_ignore_ascii_case("telephone-event"))
+        .map(|m| (m.payload_type, m.frequency))
+        .collect();
     let direction = [
         (SdpAttributeType::Sendonly, Direction::SendOnly),
         (SdpAttributeType::Recvonly, Direction::RecvOnly),
@@ -182,9 +226,19 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
     Ok(RemoteAudio {
         address: SocketAddr::new(ip, port),
         codecs,
-        telephone_event,
+        telephone_events,
         direction,
     })
+}
+
+impl RemoteAudio {
+    /// The payload type of its telephone events at `clock` Hz (the audio codec's clock).
+    pub fn telephone_event(&self, clock: u32) -> Option<u8> {
+        self.telephone_events
+            .iter()
+            .find(|(_, rate)| *rate == clock)
+            .map(|(pt, _)| *pt)
+    }
 }
 
 #[cfg(test)]
@@ -203,7 +257,7 @@ mod tests {
         let back = parse_remote(&ours.to_sdp()).unwrap();
         assert_eq!(back.address, ours.address);
         assert_eq!(back.codecs, vec![Codec::Pcmu, Codec::Pcma]);
-        assert_eq!(back.telephone_event, Some(101));
+        assert_eq!(back.telephone_event(8000), Some(101));
         assert_eq!(back.direction, Direction::SendRecv);
 
         let answer = "v=0\r\no=- 1871566637 1455101432 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -217,7 +271,21 @@ mod tests {
         assert!(matches!(parse_remote("not sdp"), Err(SdpError::Parse(_))));
         let video_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
         assert_eq!(parse_remote(video_only), Err(SdpError::NoAudio));
-        let opus_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
-        assert_eq!(parse_remote(opus_only), Err(SdpError::NoCodec));
+        let opus_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/48000\r\n";
+        let opus = parse_remote(opus_only).unwrap();
+        assert_eq!(opus.codecs, vec![Codec::Opus(96)]);
+        assert_eq!(opus.telephone_event(48_000), Some(97));
+        let speex = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 98\r\na=rtpmap:98 speex/8000\r\n";
+        assert_eq!(parse_remote(speex), Err(SdpError::NoCodec));
+
+        // Offering Opus too: both event clocks, Opus first.
+        let both = LocalAudio {
+            codecs: vec![Codec::Opus(OPUS), Codec::Pcmu],
+            ..ours
+        };
+        let back = parse_remote(&both.to_sdp()).unwrap();
+        assert_eq!(back.codecs, vec![Codec::Opus(111), Codec::Pcmu]);
+        assert_eq!(back.telephone_event(48_000), Some(110));
+        assert_eq!(back.telephone_event(8000), Some(101));
     }
 }

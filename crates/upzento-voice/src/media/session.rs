@@ -50,6 +50,98 @@ pub fn dtmf_event(key: char) -> Option<u8> {
     }
 }
 
+/// Encodes our 20 ms frames in the session's codec.
+enum Encoder {
+    Ulaw,
+    Alaw,
+    Opus(Box<audiopus::coder::Encoder>),
+}
+
+impl Encoder {
+    fn new(codec: Codec) -> std::io::Result<Self> {
+        Ok(match codec {
+            Codec::Pcmu => Self::Ulaw,
+            Codec::Pcma => Self::Alaw,
+            // Narrowband input (the call pipeline runs at 8 kHz); VoIP tuning, in-band FEC.
+            Codec::Opus(_) => {
+                let mut encoder = audiopus::coder::Encoder::new(
+                    audiopus::SampleRate::Hz8000,
+                    audiopus::Channels::Mono,
+                    audiopus::Application::Voip,
+                )
+                .map_err(std::io::Error::other)?;
+                encoder
+                    .set_inband_fec(true)
+                    .map_err(std::io::Error::other)?;
+                encoder
+                    .set_packet_loss_perc(10)
+                    .map_err(std::io::Error::other)?;
+                Self::Opus(Box::new(encoder))
+            }
+        })
+    }
+
+    fn encode(&mut self, frame: &[i16; FRAME], out: &mut Vec<u8>) {
+        out.clear();
+        match self {
+            Self::Ulaw => out.extend(frame.iter().map(|&s| g711::ulaw_encode(s))),
+            Self::Alaw => out.extend(frame.iter().map(|&s| g711::alaw_encode(s))),
+            Self::Opus(encoder) => {
+                out.resize(400, 0);
+                match encoder.encode(frame, out) {
+                    Ok(n) => out.truncate(n),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "opus encode");
+                        out.clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes what the other side sends: G.711 always (its static payload types), Opus
+/// under the negotiated payload type.
+struct Decoder {
+    opus: Option<(u8, audiopus::coder::Decoder)>,
+}
+
+impl Decoder {
+    fn new(codec: Codec) -> std::io::Result<Self> {
+        let opus = match codec {
+            Codec::Opus(pt) => Some((
+                pt,
+                audiopus::coder::Decoder::new(
+                    audiopus::SampleRate::Hz8000,
+                    audiopus::Channels::Mono,
+                )
+                .map_err(std::io::Error::other)?,
+            )),
+            Codec::Pcmu | Codec::Pcma => None,
+        };
+        Ok(Self { opus })
+    }
+
+    /// The audio of a packet; `None` for what is not audio (events, comfort noise, junk).
+    fn decode(&mut self, payload_type: u8, payload: &[u8]) -> Option<Vec<i16>> {
+        match payload_type {
+            0 => Some(payload.iter().map(|&c| g711::ulaw_decode(c)).collect()),
+            8 => Some(payload.iter().map(|&c| g711::alaw_decode(c)).collect()),
+            pt => {
+                let (opus_pt, decoder) = self.opus.as_mut()?;
+                if pt != *opus_pt {
+                    return None;
+                }
+                // Up to 120 ms per packet at 8 kHz.
+                let mut out = vec![0i16; 960];
+                let n = decoder.decode(Some(payload), &mut out[..], false).ok()?;
+                out.truncate(n);
+                Some(out)
+            }
+        }
+    }
+}
+
 /// A key press lasts this many 20 ms packets, then three end packets follow (RFC 4733 §2.5.1.4).
 const DTMF_TICKS: u16 = 5;
 
@@ -75,13 +167,17 @@ impl MediaSession {
         let stats = Arc::new(Stats::default());
         let muted = Arc::new(AtomicBool::new(false));
         let ssrc: u32 = rand_ssrc(local);
+        let mut encoder = Encoder::new(codec)?;
+        let mut decoder = Decoder::new(codec)?;
+        // RTP timestamp units per 20 ms frame.
+        let step = codec.clock_rate() / 50;
         let sender = {
             let (socket, stats, muted) = (socket.clone(), stats.clone(), muted.clone());
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_millis(20));
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 let mut frame = [0i16; FRAME];
-                let mut payload = vec![0u8; FRAME];
+                let mut payload = Vec::with_capacity(400);
                 let mut buf = Vec::with_capacity(12 + FRAME);
                 let (mut sequence, mut timestamp) =
                     (u16::try_from(ssrc & 0x7fff).unwrap_or(0), ssrc);
@@ -99,7 +195,10 @@ impl MediaSession {
                     if let Some((event, start, sent)) = key.as_mut() {
                         // Events replace the audio of their packets; the audio clock runs on.
                         let end = *sent >= DTMF_TICKS;
-                        let duration = (*sent).min(DTMF_TICKS).saturating_add(1) * FRAME as u16;
+                        let duration = u16::try_from(
+                            u32::from((*sent).min(DTMF_TICKS).saturating_add(1)) * step,
+                        )
+                        .unwrap_or(u16::MAX);
                         let volume = 10; // -10 dBm0
                         let body = [
                             *event,
@@ -122,7 +221,7 @@ impl MediaSession {
                             stats.sent.fetch_add(1, Ordering::Relaxed);
                         }
                         sequence = sequence.wrapping_add(1);
-                        timestamp = timestamp.wrapping_add(FRAME as u32);
+                        timestamp = timestamp.wrapping_add(step);
                         *sent += 1;
                         // Three end packets, then back to audio.
                         if *sent >= DTMF_TICKS + 3 {
@@ -133,12 +232,7 @@ impl MediaSession {
                     if muted.load(Ordering::Relaxed) {
                         frame = [0; FRAME];
                     }
-                    for (code, sample) in payload.iter_mut().zip(frame) {
-                        *code = match codec {
-                            Codec::Pcmu => g711::ulaw_encode(sample),
-                            Codec::Pcma => g711::alaw_encode(sample),
-                        };
-                    }
+                    encoder.encode(&frame, &mut payload);
                     rtp::write(
                         &Packet {
                             payload_type: codec.payload_type(),
@@ -155,11 +249,11 @@ impl MediaSession {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
                     }
                     sequence = sequence.wrapping_add(1);
-                    timestamp = timestamp.wrapping_add(FRAME as u32);
+                    timestamp = timestamp.wrapping_add(step);
                 }
             })
         };
-        let jitter = Arc::new(std::sync::Mutex::new(JitterBuffer::new()));
+        let jitter = Arc::new(std::sync::Mutex::new(JitterBuffer::new(codec.clock_rate())));
         let (quality_tx, quality) = tokio::sync::watch::channel(None);
         // Plays one frame every 20 ms from the jitter buffer, once the first has come.
         let playout = {
@@ -210,13 +304,10 @@ impl MediaSession {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
-                    let decode: fn(u8) -> i16 = match packet.payload_type {
-                        0 => g711::ulaw_decode,
-                        8 => g711::alaw_decode,
-                        // Telephone events and comfort noise are not audio to play.
-                        _ => continue,
+                    // Telephone events and comfort noise are not audio to play.
+                    let Some(pcm) = decoder.decode(packet.payload_type, packet.payload) else {
+                        continue;
                     };
-                    let pcm = packet.payload.iter().map(|&c| decode(c)).collect();
                     if let Ok(mut jb) = jitter.lock() {
                         jb.push(
                             std::time::Instant::now(),

@@ -224,8 +224,13 @@ impl Baresip {
 
     /// The same as `user` (bob or carol).
     pub fn start_as(kamailio: &Kamailio, user: &str, tone: u32) -> Self {
+        Self::start_with(kamailio, user, tone, "PCMU,PCMA")
+    }
+
+    /// `user` offering and accepting only `codecs` (baresip's names: opus, PCMU, PCMA).
+    pub fn start_with(kamailio: &Kamailio, user: &str, tone: u32, codecs: &str) -> Self {
         for _ in 0..3 {
-            match Self::try_start(kamailio, user, tone) {
+            match Self::try_start(kamailio, user, tone, codecs) {
                 Ok(b) => return b,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("bob did not register: {log}"),
@@ -234,7 +239,7 @@ impl Baresip {
         panic!("baresip found no free ports");
     }
 
-    fn try_start(kamailio: &Kamailio, user: &str, tone: u32) -> Result<Self, String> {
+    fn try_start(kamailio: &Kamailio, user: &str, tone: u32, codecs: &str) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let rec = dir.path().join("rec");
         std::fs::create_dir_all(&rec).unwrap();
@@ -261,7 +266,7 @@ impl Baresip {
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{user}@127.0.0.1:{}>;auth_pass={user}pw;answermode=auto;regint=300;audio_codecs=PCMU,PCMA\n",
+                "<sip:{user}@127.0.0.1:{}>;auth_pass={user}pw;answermode=auto;regint=300;audio_codecs={codecs}\n",
                 kamailio.port
             ),
         )
