@@ -896,10 +896,17 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         call::Input::Answer
                     }
                     Some(CallCommand::Dtmf(key)) => {
-                        if let Some(session) = &parts.media.session
-                            && !session.send_dtmf(key)
-                        {
-                            tracing::debug!(%key, "not a keypad key");
+                        let events = parts
+                            .media
+                            .remote
+                            .as_ref()
+                            .is_some_and(|r| !r.telephone_events.is_empty());
+                        match &parts.media.session {
+                            Some(session) if events && !session.send_dtmf(key) => {
+                                tracing::debug!(%key, "not a keypad key");
+                            }
+                            Some(_) if !events => send_info_key(parts.dialog.clone(), key).await,
+                            _ => {}
                         }
                         continue;
                     }
@@ -963,6 +970,24 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
             }
             () = sleep_until(timeout) => machine.handle_timeout(Instant::now()),
         }
+    }
+}
+
+/// A keypad key as SIP INFO (`application/dtmf-relay`), for far ends that take no
+/// RFC 4733 events (their SDP offers no telephone-event).
+async fn send_info_key(dialog: rsipstack::dialog::invite_dialog::InviteDialog, key: char) {
+    if crate::media::session::dtmf_event(key).is_none() {
+        tracing::debug!(%key, "not a keypad key");
+        return;
+    }
+    let body = format!("Signal={key}\r\nDuration=160\r\n");
+    let content_type = rsipstack::sip::Header::ContentType("application/dtmf-relay".into());
+    match dialog
+        .info(Some(vec![content_type]), Some(body.into_bytes()))
+        .await
+    {
+        Ok(Some(response)) if response.status_code.code() < 300 => {}
+        other => tracing::warn!(?other, %key, "the key sent as INFO was not accepted"),
     }
 }
 

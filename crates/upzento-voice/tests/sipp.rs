@@ -127,3 +127,59 @@ async fn sipp_answers_our_call_and_calls_us() {
         .unwrap();
     assert!(status.success(), "SIPp's UAC scenario failed: {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let port = free_udp_port();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/uas_info_dtmf.xml");
+    let uas = Command::new("sipp")
+        .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "20s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let account = AccountConfig {
+        registrar: format!("127.0.0.1:{port}"),
+        user: "alice".into(),
+        auth_user: None,
+        password: String::new(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+    };
+    let call = ua
+        .call(
+            &account,
+            &format!("sip:service@127.0.0.1:{port}"),
+            Box::new(Tone::new(440.0, 8000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let mut states = call.watch();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        states.wait_for(|s| matches!(s, State::Active { .. })),
+    )
+    .await
+    .expect("SIPp did not answer")
+    .unwrap();
+    call.send_dtmf("4#");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    call.hangup();
+    call.finished().await;
+    let output = tokio::task::spawn_blocking(move || uas.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "SIPp did not get the keys as INFO: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
