@@ -36,6 +36,25 @@ start_driver() { # log file
 eval "$(printf 'e2e-keyring-password' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 
+# Sound: a PulseAudio of our own with null sinks (a speaker, and a microphone fed
+# through a second sink), so calls have devices to open (shared recipe sip-peers/up.sh).
+mkdir -p "$HOME/pulse/run" "$HOME/pulse/home"
+chmod 700 "$HOME/pulse/run"
+cat >"$HOME/pulse/test.pa" <<PA
+.fail
+load-module module-native-protocol-unix auth-anonymous=1 socket=$HOME/pulse/run/native
+load-module module-null-sink sink_name=spk rate=48000 channels=2 sink_properties=device.description=TestSpeaker
+load-module module-null-sink sink_name=micsrc rate=48000 channels=1 sink_properties=device.description=TestMicFeed
+load-module module-remap-source source_name=mic master=micsrc.monitor source_properties=device.description=TestMic
+set-default-sink spk
+set-default-source mic
+PA
+HOME=$HOME/pulse/home XDG_RUNTIME_DIR=$HOME/pulse/run pulseaudio -n -F "$HOME/pulse/test.pa" \
+  --daemonize=no --exit-idle-time=-1 --log-target=stderr >"$ARTIFACTS/pulse.log" 2>&1 &
+pids+=($!)
+export PULSE_SERVER=unix:$HOME/pulse/run/native
+for _ in $(seq 1 100); do pactl info >/dev/null 2>&1 && break; sleep 0.05; done
+
 # The tenant cloud, with its demo tenant.
 if [[ -n "${CLOUD:-}" ]]; then
   : "${CLOUD_PORT:?}"
@@ -59,6 +78,7 @@ if wanted app; then node --test --test-concurrency=1 app.test.mjs || status=$?; 
 if [[ -n "$CLOUD_BIN" ]]; then
   if wanted inbox; then node --test --test-concurrency=1 inbox.test.mjs || status=$?; fi
   if wanted notify; then node --test --test-concurrency=1 notify.test.mjs || status=$?; fi
+  if wanted phone; then node --test --test-concurrency=1 phone.test.mjs || status=$?; fi
 fi
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 if ! wanted no-keyring; then

@@ -203,6 +203,9 @@ fn quality_view(q: &upzento_voice::media::quality::Quality) -> CallQualityView {
 pub struct PhoneView {
     pub accounts: Vec<SipAccountView>,
     pub calls: Vec<ActiveCallView>,
+    /// Grows with every change: a command's answer and the events around it arrive in
+    /// no set order, and the UI keeps the newest.
+    pub revision: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -309,6 +312,7 @@ struct PhoneState {
     loaded: bool,
     /// The enabled accounts were registered (once per run).
     started: bool,
+    revision: u32,
     ua: Option<Arc<UserAgent>>,
     registrations: HashMap<String, AccountHandle>,
     states: HashMap<String, SipStateView>,
@@ -615,6 +619,10 @@ async fn ring(mut speaker: Box<dyn AudioSink>) {
 
 impl Api {
     fn phone_event(&self) {
+        {
+            let mut state = lock(&self.phone.state);
+            state.revision = state.revision.wrapping_add(1);
+        }
         let view = self.phone_view();
         let _ = self.events.send(AppEvent::Phone { phone: view });
     }
@@ -645,6 +653,7 @@ impl Api {
                 })
                 .collect(),
             calls: state.calls.iter().map(|c| c.view.clone()).collect(),
+            revision: state.revision,
         }
     }
 

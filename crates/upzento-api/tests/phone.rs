@@ -134,6 +134,12 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
         v.accounts[0].state == SipStateView::Registered
     })
     .await;
+    // The UI hears it too.
+    let mut told = false;
+    while let Ok(event) = events.try_recv() {
+        told |= matches!(&event, AppEvent::Phone { phone } if phone.accounts[0].state == SipStateView::Registered);
+    }
+    assert!(told, "no Phone event with the account registered");
 
     // Out: the agent dials the customer's number as people write it.
     let call = api.dial("+1 (415) 555-2672".into(), None).await.unwrap();

@@ -474,11 +474,21 @@ export type PhoneView = PhoneView_Serialize | PhoneView_Deserialize;
 export type PhoneView_Deserialize = {
 	accounts: SipAccountView_Deserialize[],
 	calls: ActiveCallView_Deserialize[],
+	/**
+	 *  Grows with every change: a command's answer and the events around it arrive in
+	 *  no set order, and the UI keeps the newest.
+	 */
+	revision: number,
 };
 
 export type PhoneView_Serialize = {
 	accounts: SipAccountView_Serialize[],
 	calls: ActiveCallView_Serialize[],
+	/**
+	 *  Grows with every change: a command's answer and the events around it arrive in
+	 *  no set order, and the UI keeps the newest.
+	 */
+	revision: number,
 };
 
 export type SearchView = SearchView_Serialize | SearchView_Deserialize;

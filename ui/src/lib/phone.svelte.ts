@@ -4,7 +4,7 @@ import { commands, type ActiveCallView, type ApiError, type PhoneView } from './
 import { headline } from './errors'
 
 class Phone {
-  view = $state<PhoneView>({ accounts: [], calls: [] })
+  view = $state<PhoneView>({ accounts: [], calls: [], revision: 0 })
   /** The last thing that went wrong (dialing, answering…), for the call panel. */
   error = $state<string | null>(null)
   loaded = $state(false)
@@ -23,12 +23,13 @@ class Phone {
 
   async refresh(): Promise<void> {
     const result = await commands.phone()
-    if (result.status === 'ok') this.view = result.data
+    if (result.status === 'ok') this.apply(result.data)
     this.loaded = true
   }
 
+  /** Keeps the newest snapshot: a command's answer may arrive after later events. */
   apply(view: PhoneView): void {
-    this.view = view
+    if (view.revision >= this.view.revision) this.view = view
   }
 
   /** Runs a phone command; a failure shows in the call panel. */

@@ -1,0 +1,235 @@
+// The softphone in the real window: a SIP account added in Settings registers with a
+// kamailio this file starts; the agent dials a customer (baresip, auto-answer) from the
+// Calls section, talks, hangs up, and the call shows in the history from the cloud; the
+// customer calls back, the call panel rings, Answer takes it. Sound goes through the
+// PulseAudio null sinks the harness started (PULSE_SERVER).
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { ARTIFACTS, goTo, openApp, screenshot } from './lib.mjs'
+
+const BIN = process.env.CLOUD_BIN
+const PEERS = path.resolve(import.meta.dirname, '../../crates/upzento-voice/tests/peers')
+const AGENT = '14155552671'
+const CUSTOMER = '14155552672'
+
+let browser
+let cloud
+let kamailio
+let baresip
+let base
+let sipPort
+let ctrlPort
+let work
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function until(what, check, timeout = 15000) {
+  const end = Date.now() + timeout
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // What the window showed, for the failure report.
+  let shown = ''
+  if (browser) {
+    await screenshot(browser, `phone-timeout-${what.replace(/[^a-z]+/gi, '-')}`).catch(() => {})
+    shown = await browser.execute(() => document.querySelector('main')?.innerText ?? '').catch(() => '')
+  }
+  throw new Error(`timed out: ${what}\n--- the window showed:\n${shown}`)
+}
+
+function kamailioModules() {
+  for (const dir of readdirSync('/usr/lib')) {
+    const p = path.join('/usr/lib', dir, 'kamailio/modules')
+    if (existsSync(p)) return p
+  }
+  throw new Error('kamailio modules not found')
+}
+
+async function startKamailio() {
+  sipPort = await freePort()
+  const cfg = readFileSync(path.join(PEERS, 'kamailio.cfg'), 'utf8')
+    .replaceAll('@PORT@', String(sipPort))
+    .replaceAll('@WS_PORT@', String(await freePort()))
+    .replaceAll('@MPATH@', kamailioModules())
+  const dir = path.join(work, 'kamailio')
+  mkdirSync(dir)
+  writeFileSync(path.join(dir, 'kamailio.cfg'), cfg)
+  kamailio = spawn('kamailio', ['-DD', '-E', '-A', 'WITH_WS', '-f', path.join(dir, 'kamailio.cfg'), '-Y', dir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let log = ''
+  kamailio.stderr.on('data', (d) => (log += d))
+  await until('kamailio listening', () => new Promise((resolve) => {
+    const s = net.connect(sipPort, '127.0.0.1', () => { s.destroy(); resolve(true) })
+    s.on('error', () => resolve(false))
+  }), 10000).catch((e) => { throw new Error(`${e.message}\n${log}`) })
+}
+
+async function startBaresip() {
+  const dir = path.join(work, 'baresip')
+  mkdirSync(path.join(dir, 'rec'), { recursive: true })
+  ctrlPort = await freePort()
+  const rtp = 30000 + Math.floor(Math.random() * 20000)
+  const config = readFileSync(path.join(PEERS, 'baresip.config'), 'utf8')
+    .replaceAll('@SIP_PORT@', String(await freePort()))
+    .replaceAll('@CTRL_PORT@', String(ctrlPort))
+    .replaceAll('@RTP_FIRST@', String(rtp))
+    .replaceAll('@RTP_LAST@', String(rtp + 19))
+    .replaceAll('@TONE@', '1000')
+    .replaceAll('@REC@', path.join(dir, 'rec'))
+  writeFileSync(path.join(dir, 'config'), config)
+  writeFileSync(
+    path.join(dir, 'accounts'),
+    `<sip:${CUSTOMER}@127.0.0.1:${sipPort}>;auth_pass=${CUSTOMER}pw;answermode=auto;regint=300;audio_codecs=PCMU,PCMA\n`,
+  )
+  writeFileSync(path.join(dir, 'contacts'), '')
+  baresip = spawn('baresip', ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  baresip.stdout.on('data', (d) => (log += d))
+  baresip.stderr.on('data', (d) => (log += d))
+  baresip.log = () => log
+  await until('the customer registered', () => log.includes('200 OK'), 10000)
+}
+
+/** A command to baresip's ctrl_tcp (netstring-framed JSON). */
+function command(cmd, params) {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ command: cmd, params, token: 't' })
+    const s = net.connect(ctrlPort, '127.0.0.1', () => s.write(`${Buffer.byteLength(body)}:${body},`))
+    s.on('data', () => { s.destroy(); resolve() })
+    s.on('error', () => resolve())
+    setTimeout(() => { s.destroy(); resolve() }, 2000)
+  })
+}
+
+async function text(selector) {
+  const el = await browser.$(selector)
+  return (await el.isExisting()) ? el.getText() : ''
+}
+
+before(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-phone-'))
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  cloud = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(work, 'cloud'), '--demo'], { stdio: 'ignore' })
+  await until('the cloud', async () => {
+    try {
+      return (await fetch(`${base}/healthz`)).ok
+    } catch {
+      return false
+    }
+  })
+  await startKamailio()
+  await startBaresip()
+  browser = await openApp()
+  await goTo(browser, 'settings')
+  if (await (await browser.$('#sign-out')).isExisting()) await (await browser.$('#sign-out')).click()
+  const url = await browser.$('#signin-cloudUrl')
+  await url.waitForDisplayed({ timeout: 10000 })
+  await url.clearValue()
+  await url.setValue(base)
+  await (await browser.$('#method-password')).click()
+  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
+  await (await browser.$('#signin-password')).setValue('demo-agent-password')
+  await (await browser.$('#sign-in')).click()
+  await (await browser.$('#account-user')).waitForDisplayed({ timeout: 15000 })
+})
+
+after(async () => {
+  try {
+    await goTo(browser, 'settings')
+    await (await browser.$('#sign-out')).click()
+  } catch {}
+  await browser?.deleteSession()
+  for (const p of [baresip, kamailio, cloud]) {
+    if (p && p.exitCode === null) {
+      p.kill('SIGTERM')
+      await new Promise((r) => { p.once('exit', r); setTimeout(r, 3000) })
+    }
+  }
+  if (baresip) writeFileSync(path.join(ARTIFACTS, 'phone-baresip.log'), baresip.log())
+})
+
+test('a SIP account added in Settings registers, and a wrong password says why', async () => {
+  await goTo(browser, 'settings')
+  await (await browser.$('#sip-add')).click()
+  await (await browser.$('#sip-registrar')).addValue(`127.0.0.1:${sipPort}`)
+  await (await browser.$('#sip-user')).addValue(AGENT)
+  await (await browser.$('#sip-password')).addValue('not-the-password')
+  await (await browser.$('#sip-caller-id')).addValue('+1 415 555 2671')
+  await (await browser.$('button=Save account')).click()
+  await until('failing', async () => /Failing: Wrong user name or password/.test(await text('[data-testid="sip-state"]')))
+  await (await browser.$('button*=Edit')).click()
+  await (await browser.$('#sip-password')).addValue(`${AGENT}pw`)
+  await (await browser.$('button=Save account')).click()
+  await until('registered', async () => (await text('[data-testid="sip-state"]')) === 'Registered')
+  // The sound devices of the PulseAudio the harness runs, by their names.
+  const outputs = await browser.execute(() =>
+    [...document.querySelectorAll('.devices select')].map((s) => [...s.options].map((o) => o.textContent)),
+  )
+  assert.ok(outputs[1].includes('TestSpeaker'), JSON.stringify(outputs))
+  assert.ok(outputs[0].includes('TestMic'), JSON.stringify(outputs))
+  await screenshot(browser, 'phone-settings')
+})
+
+test('the agent dials a customer, talks, hangs up, and the call is in the history', async () => {
+  await goTo(browser, 'calls')
+  const dial = await browser.$('#dial-number')
+  await dial.waitForDisplayed({ timeout: 5000 })
+  await dial.addValue('+14155552672')
+  assert.equal(await dial.getValue(), '+1 415 555 2672', 'the number is grouped as typed')
+  await (await browser.$('form[aria-label="Dialer"] button[type="submit"]')).click()
+  await until('connected', async () => (await text('[data-testid="call-state"]')) === 'Connected')
+  await until('the timer runs', async () => /^0:0[1-9]$/.test(await text('[data-testid="call-timer"]')))
+  await until('the line is rated', async () => /MOS [0-9.]+/.test(await text('[data-testid="call-quality"]')), 10000)
+  await screenshot(browser, 'phone-in-call')
+  await (await browser.$('button=Mute')).click()
+  await until('muted', async () => (await (await browser.$('button=Unmute')).isExisting()))
+  await (await browser.$('button=Hang up')).click()
+  await until('ended', async () => (await text('[data-testid="call-state"]')) === 'Call ended')
+  // The record reaches the cloud, and comes back through the sync into the history.
+  const r = await fetch(`${base}/phone-sms/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'agent@demo.upzento.test', password: 'demo-agent-password' }),
+  })
+  const { token } = await r.json()
+  let ours = []
+  await until('in the cloud', async () => {
+    const calls = await (await fetch(`${base}/phone-sms/calls?limit=200`, { headers: { authorization: `Bearer ${token}` } })).json()
+    ours = calls.items.filter((c) => c.sipCallId)
+    return ours.length > 0
+  }, 20000)
+  assert.equal(ours.length, 1, 'one record for the call')
+  assert.equal(ours[0].to, '+14155552672')
+  assert.equal(ours[0].type, 'outgoing')
+  assert.equal(ours[0].status, 'completed')
+  const row = await browser.$(`[data-call="${ours[0].id}"]`)
+  await row.waitForExist({ timeout: 20000, timeoutMsg: 'the call is not in the history' })
+  assert.match(await browser.execute((el) => el.textContent, row), /Answered/)
+})
+
+test('a call from the customer rings in the call panel and Answer takes it', async () => {
+  await until('the last call left the panel', async () => !(await (await browser.$('[data-testid="call"]')).isExisting()), 10000)
+  await command('dial', `sip:${AGENT}@127.0.0.1:${sipPort}`)
+  await until('ringing', async () => (await text('[data-testid="call-state"]')) === 'Incoming call')
+  assert.match(await text('[data-testid="call"]'), new RegExp(CUSTOMER))
+  await screenshot(browser, 'phone-ringing')
+  await (await browser.$('button=Answer')).click()
+  await until('connected', async () => (await text('[data-testid="call-state"]')) === 'Connected')
+  await command('hangup', '')
+  await until('ended by the customer', async () => (await text('[data-testid="call-state"]')) === 'The other side hung up')
+})
