@@ -98,6 +98,12 @@ async fn transfer_call(api: State<'_, Api>, id: String, to: String) -> Result<()
     api.transfer(id, to)
 }
 
+#[tauri::command]
+#[specta::specta]
+fn take_pending_dial(api: State<'_, Api>) -> Option<String> {
+    api.take_pending_dial()
+}
+
 /// Everything the UI hears without asking, as one Tauri event (`app-event-payload`).
 #[derive(Debug, Clone, serde::Serialize, specta::Type, tauri_specta::Event)]
 pub struct AppEventPayload(pub AppEvent);
@@ -312,6 +318,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             set_call_on_hold,
             send_dtmf,
             transfer_call,
+            take_pending_dial,
         ])
         .events(tauri_specta::collect_events![AppEventPayload])
 }

@@ -24,8 +24,13 @@ pub fn run() {
     let specta = specta_builder();
     let result = tauri::Builder::default()
         // Registered first, as its docs ask: a second launch focuses the running window.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             tracing::info!("second launch: focusing the running instance");
+            // A tel:/sip: link clicked elsewhere starts the app again with it.
+            let api = app.state::<Api>();
+            for arg in args.iter().skip(1) {
+                api.open_link(arg);
+            }
             show_main_window(app);
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
@@ -39,6 +44,9 @@ pub fn run() {
             let api = Api::new(&paths, Arc::new(KeyringStore))
                 .with_notifier(Arc::new(upzento_api::notify::DesktopNotifier));
             forward_events(app.handle(), &api);
+            for arg in std::env::args().skip(1) {
+                api.open_link(&arg);
+            }
             // SIP accounts register at start, not when the UI first asks.
             let phone = api.clone();
             tauri::async_runtime::spawn(async move {
@@ -69,7 +77,9 @@ fn forward_events(app: &tauri::AppHandle, api: &Api) {
                         AppEvent::QuickReply { conversation_id } => {
                             quick_reply::open(&app, conversation_id);
                         }
-                        AppEvent::OpenConversation { .. } | AppEvent::ShowCall { .. } => {
+                        AppEvent::OpenConversation { .. }
+                        | AppEvent::ShowCall { .. }
+                        | AppEvent::Dial { .. } => {
                             show_main_window(&app);
                         }
                         AppEvent::Changed { .. } | AppEvent::Sync { .. } => {

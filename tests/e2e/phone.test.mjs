@@ -233,3 +233,22 @@ test('a call from the customer rings in the call panel and Answer takes it', asy
   await command('hangup', '')
   await until('ended by the customer', async () => (await text('[data-testid="call-state"]')) === 'The other side hung up')
 })
+
+test('a tel: link opened elsewhere puts its number in the dialer of the running app', async () => {
+  await until('the last call left the panel', async () => !(await (await browser.$('[data-testid="call"]')).isExisting()), 10000)
+  await goTo(browser, 'settings')
+  // The desktop starts the app again with the link; the running one takes it over.
+  const second = spawn(process.env.APP, ['tel:%2B1-415-555-2672;phone-context=example.com'], { stdio: 'ignore' })
+  const exited = await new Promise((resolve) => {
+    second.once('exit', (code) => resolve(code))
+    setTimeout(() => resolve('still running'), 15000)
+  })
+  assert.equal(exited, 0, 'the second launch hands over and exits')
+  await until('the dialer has the number', async () => {
+    const dial = await browser.$('#dial-number')
+    return (await dial.isExisting()) && (await dial.getValue()) === '+1 415 555 2672'
+  })
+  assert.match(await browser.getUrl(), /#\/calls/)
+  // A link never dials by itself.
+  assert.equal(await (await browser.$('[data-testid="call"]')).isExisting(), false)
+})

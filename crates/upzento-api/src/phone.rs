@@ -312,6 +312,8 @@ struct PhoneState {
     loaded: bool,
     /// The enabled accounts were registered (once per run).
     started: bool,
+    /// A link that asked for a call before the UI was there to show it.
+    pending_dial: Option<String>,
     revision: u32,
     ua: Option<Arc<UserAgent>>,
     registrations: HashMap<String, AccountHandle>,
@@ -501,6 +503,48 @@ pub fn dial_target(typed: &str) -> Result<String, ApiError> {
     Ok(cleaned)
 }
 
+/// The number or address of a `tel:`, `callto:` or `sip:` link (a click in a browser or
+/// CRM, handed to the app by the desktop), for the dialer; `None` for anything else.
+pub fn link_target(link: &str) -> Option<String> {
+    let link = link.trim();
+    let (scheme, rest) = link.split_once(':')?;
+    let decoded = percent_decode(rest)?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "tel" | "callto" => {
+            // RFC 3966: parameters (;phone-context=…, ;ext=…) follow the number.
+            let number = decoded.trim_start_matches("//").split(';').next()?.trim();
+            dial_target(number).ok().filter(|n| {
+                n.trim_start_matches('+')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+            })
+        }
+        "sip" | "sips" => {
+            let address = decoded.split('?').next()?;
+            (!address.is_empty() && !address.contains(char::is_whitespace))
+                .then(|| format!("{}:{address}", scheme.to_ascii_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The user part of a SIP From/To value or URI (`"Bob" <sip:+1415@host>;tag=x` → `+1415`),
 /// and the display name when there is one.
 pub fn remote_party(value: &str) -> (String, Option<String>) {
@@ -625,6 +669,22 @@ impl Api {
         }
         let view = self.phone_view();
         let _ = self.events.send(AppEvent::Phone { phone: view });
+    }
+
+    /// A `tel:`/`sip:` link the app was opened with: the dialer gets its number (the
+    /// agent presses Call; a link never dials by itself). `false` when it is no link.
+    pub fn open_link(&self, link: &str) -> bool {
+        let Some(number) = link_target(link) else {
+            return false;
+        };
+        lock(&self.phone.state).pending_dial = Some(number.clone());
+        let _ = self.events.send(AppEvent::Dial { number });
+        true
+    }
+
+    /// The number of a link that came before the UI asked (once).
+    pub fn take_pending_dial(&self) -> Option<String> {
+        lock(&self.phone.state).pending_dial.take()
     }
 
     /// Accounts and calls as they are now.
@@ -1330,6 +1390,36 @@ mod tests {
         assert_eq!(dial_target("*72#").unwrap(), "*72#");
         for bad in ["", "+", "+1 415 abc", "bob smith@x", "<script>"] {
             assert!(dial_target(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn links_become_dialer_input() {
+        assert_eq!(
+            link_target("tel:+1-415-555-2671").as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            link_target("tel:%2B1%20415%20555%202671;phone-context=example.com").as_deref(),
+            Some("+14155552671")
+        );
+        assert_eq!(
+            link_target("callto://+442079460018").as_deref(),
+            Some("+442079460018")
+        );
+        assert_eq!(
+            link_target("sip:bob@pbx.example.com?subject=hi").as_deref(),
+            Some("sip:bob@pbx.example.com")
+        );
+        for not_a_call in [
+            "https://example.com",
+            "tel:",
+            "tel:abc def",
+            "mailto:a@b.c",
+            "--flag",
+            "tel:%zz",
+        ] {
+            assert_eq!(link_target(not_a_call), None, "{not_a_call}");
         }
     }
 

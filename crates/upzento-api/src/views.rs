@@ -394,6 +394,10 @@ pub enum AppEvent {
     ShowCall {
         id: String,
     },
+    /// A `tel:`/`sip:` link was opened: show the dialer with this number.
+    Dial {
+        number: String,
+    },
 }
 
 pub fn app_event(e: SyncEvent) -> AppEvent {

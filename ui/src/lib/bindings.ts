@@ -48,6 +48,7 @@ export const commands = {
 	setCallOnHold: (id: string, hold: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_call_on_hold", { id, hold })),
 	sendDtmf: (id: string, keys: string) => typedError<null, ApiError>(__TAURI_INVOKE("send_dtmf", { id, keys })),
 	transferCall: (id: string, to: string) => typedError<null, ApiError>(__TAURI_INVOKE("transfer_call", { id, to })),
+	takePendingDial: () => __TAURI_INVOKE<string | null>("take_pending_dial"),
 };
 
 /** Events */
@@ -142,7 +143,9 @@ export type AppEvent_Deserialize = { kind: "sync"; sync: SyncView_Deserialize } 
 /**  A call is ringing here: show the window's incoming-call panel. */
 { kind: "incomingCall"; id: string } | 
 /**  The call was answered from its notification: bring the window forward. */
-{ kind: "showCall"; id: string };
+{ kind: "showCall"; id: string } | 
+/**  A `tel:`/`sip:` link was opened: show the dialer with this number. */
+{ kind: "dial"; number: string };
 
 /**  What the UI hears without asking (the shell emits it as a Tauri event). */
 export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } | 
@@ -157,7 +160,9 @@ export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } |
 /**  A call is ringing here: show the window's incoming-call panel. */
 { kind: "incomingCall"; id: string } | 
 /**  The call was answered from its notification: bring the window forward. */
-{ kind: "showCall"; id: string };
+{ kind: "showCall"; id: string } | 
+/**  A `tel:`/`sip:` link was opened: show the dialer with this number. */
+{ kind: "dial"; number: string };
 
 export type AppInfo = {
 	version: string,

@@ -52,6 +52,9 @@ class Live {
       case 'phone':
         phone.apply(e.phone)
         break
+      case 'dial':
+        phone.offer(e.number)
+        break
       case 'incomingCall':
       case 'showCall':
         // The call panel shows every call; the shell brings the window forward.

@@ -8,6 +8,8 @@ class Phone {
   /** The last thing that went wrong (dialing, answering…), for the call panel. */
   error = $state<string | null>(null)
   loaded = $state(false)
+  /** What the dialer shows (typed, or from a tel:/sip: link). */
+  dialNumber = $state('')
 
   get calls(): ActiveCallView[] {
     return this.view.calls
@@ -25,6 +27,8 @@ class Phone {
     const result = await commands.phone()
     if (result.status === 'ok') this.apply(result.data)
     this.loaded = true
+    const pending = await commands.takePendingDial()
+    if (pending) this.offer(pending)
   }
 
   /** Keeps the newest snapshot: a command's answer may arrive after later events. */
@@ -41,6 +45,14 @@ class Phone {
     }
     this.error = `${headline(result.error.code)} ${result.error.message}`
     return null
+  }
+
+  /** A link asked for a call: the dialer gets the number; the agent presses Call. */
+  offer(number: string): void {
+    this.dialNumber = formatDialed(number)
+    location.hash = '#/calls'
+    // The dialer may not be on screen yet.
+    setTimeout(() => document.getElementById('dial-number')?.focus(), 50)
   }
 
   dial(number: string): Promise<ActiveCallView | null> {
