@@ -62,6 +62,9 @@ struct SipAccountSettings {
     /// The number this account calls from, E.164 (for the call history).
     caller_id: Option<String>,
     enabled: bool,
+    /// Encrypted media only (SRTP with SDES keys).
+    #[serde(default)]
+    srtp: bool,
 }
 
 /// The sound devices chosen (`None`: the system's default).
@@ -95,6 +98,8 @@ pub struct SipAccountView {
     pub outbound_proxy: Option<String>,
     pub caller_id: Option<String>,
     pub enabled: bool,
+    /// Calls only with encrypted media (SRTP).
+    pub srtp: bool,
     pub state: SipStateView,
 }
 
@@ -120,6 +125,7 @@ pub struct SipAccountInput {
     pub outbound_proxy: Option<String>,
     pub caller_id: Option<String>,
     pub enabled: bool,
+    pub srtp: bool,
     pub password: Option<String>,
 }
 
@@ -406,6 +412,7 @@ fn validate(input: &SipAccountInput, id: String) -> Result<SipAccountSettings, A
         outbound_proxy,
         caller_id,
         enabled: input.enabled,
+        srtp: input.srtp,
     })
 }
 
@@ -421,6 +428,7 @@ fn account_config(settings: &SipAccountSettings, password: String) -> AccountCon
             .as_deref()
             .and_then(|p| p.parse().ok()),
         expires: 600,
+        srtp: settings.srtp,
     }
 }
 
@@ -705,6 +713,7 @@ impl Api {
                     outbound_proxy: a.outbound_proxy.clone(),
                     caller_id: a.caller_id.clone(),
                     enabled: a.enabled,
+                    srtp: a.srtp,
                     state: state
                         .states
                         .get(&a.id)
@@ -1349,6 +1358,7 @@ mod tests {
             outbound_proxy: None,
             caller_id: Some("+1 415 555 2671".into()),
             enabled: true,
+            srtp: false,
             password: Some("secret".into()),
         }
     }

@@ -104,6 +104,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
         outbound_proxy: None,
         caller_id: Some("+1 415 555 2671".into()),
         enabled: true,
+        srtp: false,
         password: Some("wrong".into()),
     };
     let saved = api.save_sip_account(input.clone()).await.unwrap();

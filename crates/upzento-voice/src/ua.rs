@@ -26,7 +26,8 @@ use crate::call::{self, Call};
 use crate::media::audio::{AudioSink, AudioSource};
 use crate::media::quality::Quality;
 use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote};
-use crate::media::session::MediaSession;
+use crate::media::sdp::{CryptoSuite, SdesKey};
+use crate::media::session::{MediaSession, Srtp};
 use crate::registration::{Config, Input, Output, Registration, State};
 
 /// How a SIP account reaches its registrar.
@@ -61,6 +62,9 @@ pub struct AccountConfig {
     pub outbound_proxy: Option<SocketAddr>,
     /// Binding lifetime to ask for, in seconds.
     pub expires: u32,
+    /// Calls only with encrypted media (SRTP, keys by SDES): a far end that will not
+    /// encrypt gets no audio from us and the call fails with the reason.
+    pub srtp: bool,
 }
 
 impl std::fmt::Debug for AccountConfig {
@@ -201,6 +205,14 @@ impl UserAgent {
             direction: Direction::SendRecv,
             version: 1,
             session_id: u64::from(socket.local_addr().map_or(0, |a| a.port())),
+            crypto: if account.srtp {
+                Some(
+                    SdesKey::generate(1, CryptoSuite::AesCm128HmacSha1_80)
+                        .map_err(UaError::Bind)?,
+                )
+            } else {
+                None
+            },
         };
         let option = InviteOption {
             caller,
@@ -541,7 +553,8 @@ async fn offer_call(
     let Some(remote) = remote_sdp(&tx.original.body) else {
         return Err(StatusCode::NotAcceptableHere);
     };
-    if remote.codecs.is_empty() {
+    // SRTP offered without a key suite we take: we cannot answer it (RFC 4568 §7.1.2).
+    if remote.codecs.is_empty() || (remote.secure && remote.crypto.is_empty()) {
         return Err(StatusCode::NotAcceptableHere);
     }
     let from = tx
@@ -726,12 +739,20 @@ impl Media {
         let remote = self.remote.as_ref()?;
         let codec = *remote.codecs.first()?;
         let address = self.socket.as_ref()?.local_addr().ok()?;
+        // SRTP offered: our own key for the first suite of theirs we take, same tag.
+        let crypto = if remote.secure {
+            let theirs = remote.crypto.first()?;
+            Some(SdesKey::generate(theirs.tag, theirs.suite).ok()?)
+        } else {
+            None
+        };
         let local = LocalAudio {
             address,
             codecs: vec![codec],
             direction: Direction::SendRecv,
             version: 1,
             session_id: u64::from(address.port()),
+            crypto,
         };
         let sdp = local.to_sdp();
         self.local = Some(local);
@@ -754,8 +775,23 @@ impl Media {
                 } else {
                     crate::media::sdp::TELEPHONE_EVENT_48K
                 });
-            let session = MediaSession::start(socket, remote.address, codec, events, source, sink)
-                .map_err(|e| e.to_string())?;
+            // Our key and the one of theirs with the same tag (the accepted offer's).
+            let srtp = match self.local.as_ref().and_then(|l| l.crypto.clone()) {
+                Some(ours) => {
+                    let theirs = remote
+                        .crypto
+                        .iter()
+                        .find(|k| k.tag == ours.tag && k.suite == ours.suite)
+                        .filter(|_| remote.secure)
+                        .cloned()
+                        .ok_or("the other side did not accept encrypted media (SRTP)")?;
+                    Some(Srtp { ours, theirs })
+                }
+                None => None,
+            };
+            let session =
+                MediaSession::start_with(socket, remote.address, codec, events, source, sink, srtp)
+                    .map_err(|e| e.to_string())?;
             let (mut from, to) = (session.quality(), self.quality.clone());
             // Ends with the session (its sender goes away).
             tokio::spawn(async move {

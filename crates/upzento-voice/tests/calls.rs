@@ -381,3 +381,118 @@ async fn an_opus_call_carries_audio_both_ways_and_keys() {
         "our 440 Hz at bob through Opus ({rate} Hz): {tone}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
+    let kamailio = Kamailio::start();
+    // bob takes encrypted media only (SDES keys in the SDP).
+    let bob = common::Baresip::start_with(&kamailio, "bob", 1000, "PCMU,PCMA;mediaenc=srtp-mand");
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let plain = alice(&kamailio);
+    let registration = ua.register(plain.clone()).unwrap();
+    registered(&registration).await;
+
+    // Without SRTP, bob refuses the call.
+    let call = ua
+        .call(
+            &plain,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let ended = until(&call, "refused", |s| matches!(s, State::Ended(_))).await;
+    assert!(
+        matches!(ended, State::Ended(EndReason::Refused { code: 488, .. })),
+        "{ended:?}"
+    );
+    call.finished().await;
+
+    // With SRTP: audio both ways, encrypted.
+    let secure = upzento_voice::ua::AccountConfig {
+        srtp: true,
+        ..plain
+    };
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &secure,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    for _ in 0..300 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard {} samples",
+        ours.len()
+    );
+    let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
+    assert!(
+        tone > 0.05,
+        "bob's 1 kHz through SRTP: {tone}\n{}",
+        bob.log()
+    );
+    call.hangup();
+    call.finished().await;
+    let mut wav = None;
+    for _ in 0..100 {
+        wav = bob
+            .recordings()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("dec"));
+        if wav
+            .as_ref()
+            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}\n{}", bob.recordings(), bob.log()));
+    let (samples, rate) = read_wav(&wav);
+    let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let tone = goertzel(mid, 440.0, rate);
+    assert!(tone > 0.05, "our 440 Hz at bob through SRTP: {tone}");
+
+    // bob calls with an SRTP offer: our answer carries our key, and audio flows.
+    let mut calls = ua.incoming_calls().unwrap();
+    bob.command("dial", &format!("sip:alice@127.0.0.1:{}", kamailio.port));
+    let incoming = next_call(&mut calls).await;
+    let heard = Recorder::default();
+    incoming.answer(
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(heard.clone()),
+    );
+    until(&incoming.call, "answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    for _ in 0..300 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard {} samples",
+        ours.len()
+    );
+    let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
+    assert!(tone > 0.05, "bob's 1 kHz on his SRTP call to us: {tone}");
+    incoming.call.hangup();
+    incoming.call.finished().await;
+    registration.stop().await;
+}

@@ -53,6 +53,7 @@ async fn sipp_answers_our_call_and_calls_us() {
         transport: Transport::Udp,
         outbound_proxy: None,
         expires: 600,
+        srtp: false,
     };
     let call = ua
         .call(
@@ -150,6 +151,7 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
         transport: Transport::Udp,
         outbound_proxy: None,
         expires: 600,
+        srtp: false,
     };
     let call = ua
         .call(

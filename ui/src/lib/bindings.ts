@@ -526,6 +526,7 @@ export type SipAccountInput_Deserialize = {
 	outboundProxy?: string | null,
 	callerId?: string | null,
 	enabled: boolean,
+	srtp: boolean,
 	password?: string | null,
 };
 
@@ -540,6 +541,7 @@ export type SipAccountInput_Serialize = {
 	outboundProxy: string | null,
 	callerId: string | null,
 	enabled: boolean,
+	srtp: boolean,
 	password: string | null,
 };
 
@@ -557,6 +559,8 @@ export type SipAccountView_Deserialize = {
 	outboundProxy?: string | null,
 	callerId?: string | null,
 	enabled: boolean,
+	/**  Calls only with encrypted media (SRTP). */
+	srtp: boolean,
 	state: SipStateView,
 };
 
@@ -571,6 +575,8 @@ export type SipAccountView_Serialize = {
 	outboundProxy: string | null,
 	callerId: string | null,
 	enabled: boolean,
+	/**  Calls only with encrypted media (SRTP). */
+	srtp: boolean,
 	state: SipStateView,
 };
 

@@ -60,6 +60,91 @@ pub const TELEPHONE_EVENT: u8 = 101;
 /// ... and at 48 kHz, for calls in Opus (events share the audio's RTP clock).
 pub const TELEPHONE_EVENT_48K: u8 = 110;
 
+/// The SRTP suites we take in SDES keys (RFC 4568 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoSuite {
+    AesCm128HmacSha1_80,
+    AesCm128HmacSha1_32,
+}
+
+impl CryptoSuite {
+    fn name(self) -> &'static str {
+        match self {
+            Self::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            Self::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "AES_CM_128_HMAC_SHA1_80" => Some(Self::AesCm128HmacSha1_80),
+            "AES_CM_128_HMAC_SHA1_32" => Some(Self::AesCm128HmacSha1_32),
+            _ => None,
+        }
+    }
+}
+
+/// An SDES master key and salt (16 + 14 bytes) for one direction of SRTP, as an
+/// `a=crypto` line carries it. Its Debug output hides the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SdesKey {
+    pub tag: u32,
+    pub suite: CryptoSuite,
+    pub key_salt: [u8; 30],
+}
+
+impl std::fmt::Debug for SdesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdesKey")
+            .field("tag", &self.tag)
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SdesKey {
+    /// A fresh random key (the system's CSPRNG).
+    pub fn generate(tag: u32, suite: CryptoSuite) -> Result<Self, String> {
+        let mut key_salt = [0u8; 30];
+        getrandom::fill(&mut key_salt).map_err(|e| e.to_string())?;
+        Ok(Self {
+            tag,
+            suite,
+            key_salt,
+        })
+    }
+
+    fn attribute(&self) -> String {
+        use base64::Engine as _;
+        format!(
+            "a=crypto:{} {} inline:{}\r\n",
+            self.tag,
+            self.suite.name(),
+            base64::engine::general_purpose::STANDARD.encode(self.key_salt)
+        )
+    }
+
+    /// `a=crypto:<tag> <suite> inline:<key||salt>[|lifetime][|MKI] [params]`; `None` for
+    /// suites or forms we do not take.
+    fn parse(value: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let mut fields = value.split_whitespace();
+        let tag = fields.next()?.parse().ok()?;
+        let suite = CryptoSuite::parse(fields.next()?)?;
+        let inline = fields.next()?.strip_prefix("inline:")?;
+        let material = inline.split('|').next()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(material)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(material))
+            .ok()?;
+        Some(Self {
+            tag,
+            suite,
+            key_salt: bytes.try_into().ok()?,
+        })
+    }
+}
+
 /// Which way media flows (a=sendrecv, sendonly: on hold, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -89,6 +174,8 @@ pub struct LocalAudio {
     /// Increases with each new offer of this session (RFC 3264 §8).
     pub version: u64,
     pub session_id: u64,
+    /// Our SRTP key (SDES): the stream is `RTP/SAVP` with an `a=crypto` line.
+    pub crypto: Option<SdesKey>,
 }
 
 impl LocalAudio {
@@ -110,12 +197,20 @@ impl LocalAudio {
             formats.push(TELEPHONE_EVENT.to_string());
         }
         let mut sdp = format!(
-            "v=0\r\no=upzento {} {} IN {family} {ip}\r\ns=Upzento Phone\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
+            "v=0\r\no=upzento {} {} IN {family} {ip}\r\ns=Upzento Phone\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} {} {}\r\n",
             self.session_id,
             self.version,
             self.address.port(),
+            if self.crypto.is_some() {
+                "RTP/SAVP"
+            } else {
+                "RTP/AVP"
+            },
             formats.join(" ")
         );
+        if let Some(crypto) = &self.crypto {
+            sdp.push_str(&crypto.attribute());
+        }
         for codec in &self.codecs {
             sdp.push_str(&codec.rtpmap());
         }
@@ -147,6 +242,10 @@ pub struct RemoteAudio {
     /// Its payload types for telephone events, with their clock rates.
     pub telephone_events: Vec<(u8, u32)>,
     pub direction: Direction,
+    /// The stream is SRTP (`RTP/SAVP`): media only with one of `crypto`.
+    pub secure: bool,
+    /// Its SDES keys we could use, in its order.
+    pub crypto: Vec<SdesKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,6 +280,17 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         }
     };
     let port = u16::try_from(media.get_port()).map_err(|_| SdpError::NoAddress)?;
+    let secure = matches!(
+        media.get_proto(),
+        webrtc_sdp::media_type::SdpProtocolValue::RtpSavp
+            | webrtc_sdp::media_type::SdpProtocolValue::RtpSavpf
+    );
+    // webrtc-sdp keeps no a=crypto (WebRTC has none): read them from the audio section.
+    let crypto = audio_section(body)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=crypto:"))
+        .filter_map(SdesKey::parse)
+        .collect();
     let formats: Vec<u32> = match media.get_formats() {
         webrtc_sdp::media_type::SdpFormatList::Integers(list) => list.clone(),
         _ => Vec::new(),
@@ -228,7 +338,28 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         codecs,
         telephone_events,
         direction,
+        secure,
+        crypto,
     })
+}
+
+/// The lines of the first audio m-section of `body`.
+fn audio_section(body: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in body.lines() {
+        if line.starts_with("m=") {
+            if inside {
+                break;
+            }
+            inside = line.starts_with("m=audio");
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 impl RemoteAudio {
@@ -253,6 +384,7 @@ mod tests {
             direction: Direction::SendRecv,
             version: 1,
             session_id: 42,
+            crypto: None,
         };
         let back = parse_remote(&ours.to_sdp()).unwrap();
         assert_eq!(back.address, ours.address);
@@ -287,5 +419,31 @@ mod tests {
         assert_eq!(back.codecs, vec![Codec::Opus(111), Codec::Pcmu]);
         assert_eq!(back.telephone_event(48_000), Some(110));
         assert_eq!(back.telephone_event(8000), Some(101));
+        assert!(!back.secure && back.crypto.is_empty());
+
+        // SRTP: RTP/SAVP with our key, read back whole; baresip's form with a lifetime.
+        let key = SdesKey::generate(1, CryptoSuite::AesCm128HmacSha1_80).unwrap();
+        let secure = LocalAudio {
+            crypto: Some(key.clone()),
+            ..both
+        };
+        let sdp = secure.to_sdp();
+        assert!(
+            sdp.contains("RTP/SAVP") && sdp.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:")
+        );
+        assert!(
+            !format!("{key:?}").contains(&format!("{:?}", key.key_salt)),
+            "Debug hides the key"
+        );
+        let back = parse_remote(&sdp).unwrap();
+        assert!(back.secure);
+        assert_eq!(back.crypto, vec![key]);
+        let baresip = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+            a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2^31\r\n\
+            a=crypto:2 F8_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\r\n";
+        let remote = parse_remote(baresip).unwrap();
+        assert_eq!(remote.crypto.len(), 1, "F8 is not taken");
+        assert_eq!(remote.crypto[0].suite, CryptoSuite::AesCm128HmacSha1_32);
+        assert_eq!(remote.crypto[0].key_salt[29], 29);
     }
 }

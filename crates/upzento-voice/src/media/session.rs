@@ -15,7 +15,34 @@ use super::g711;
 use super::jitter::{JitterBuffer, Playout};
 use super::quality::Quality;
 use super::rtp::{self, Packet};
-use super::sdp::Codec;
+use super::sdp::{Codec, CryptoSuite, SdesKey};
+
+/// The SRTP keys of a session (SDES): ours encrypts what we send, theirs decrypts what
+/// we receive.
+#[derive(Debug, Clone)]
+pub struct Srtp {
+    pub ours: SdesKey,
+    pub theirs: SdesKey,
+}
+
+fn srtp_context(key: &SdesKey) -> std::io::Result<webrtc_srtp::context::Context> {
+    let profile = match key.suite {
+        CryptoSuite::AesCm128HmacSha1_80 => {
+            webrtc_srtp::protection_profile::ProtectionProfile::Aes128CmHmacSha1_80
+        }
+        CryptoSuite::AesCm128HmacSha1_32 => {
+            webrtc_srtp::protection_profile::ProtectionProfile::Aes128CmHmacSha1_32
+        }
+    };
+    webrtc_srtp::context::Context::new(
+        &key.key_salt[..16],
+        &key.key_salt[16..],
+        profile,
+        None,
+        None,
+    )
+    .map_err(std::io::Error::other)
+}
 
 /// Counters of a session, readable while it runs.
 #[derive(Debug, Default)]
@@ -151,16 +178,37 @@ impl MediaSession {
         UdpSocket::bind(SocketAddr::new(ip, 0)).await
     }
 
-    /// Starts sending to and receiving from `remote`.
+    /// Starts sending to and receiving from `remote`, in plain RTP.
     /// `telephone_event`: the peer's payload type for RFC 4733 events (DTMF).
     pub fn start(
         socket: UdpSocket,
         remote: SocketAddr,
         codec: Codec,
         telephone_event: u8,
+        source: Box<dyn AudioSource>,
+        sink: Box<dyn AudioSink>,
+    ) -> std::io::Result<Self> {
+        Self::start_with(socket, remote, codec, telephone_event, source, sink, None)
+    }
+
+    /// The same, in SRTP when `srtp` holds the keys: packets that do not authenticate
+    /// with the other side's key are dropped like any other garbage.
+    pub fn start_with(
+        socket: UdpSocket,
+        remote: SocketAddr,
+        codec: Codec,
+        telephone_event: u8,
         mut source: Box<dyn AudioSource>,
         mut sink: Box<dyn AudioSink>,
+        srtp: Option<Srtp>,
     ) -> std::io::Result<Self> {
+        let (mut encrypt, mut decrypt) = match &srtp {
+            Some(keys) => (
+                Some(srtp_context(&keys.ours)?),
+                Some(srtp_context(&keys.theirs)?),
+            ),
+            None => (None, None),
+        };
         let (dtmf, mut dtmf_rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
         let local = socket.local_addr()?;
         let socket = Arc::new(socket);
@@ -217,7 +265,7 @@ impl MediaSession {
                             },
                             &mut buf,
                         );
-                        if socket.send_to(&buf, remote).await.is_ok() {
+                        if send(&socket, &buf, remote, encrypt.as_mut()).await {
                             stats.sent.fetch_add(1, Ordering::Relaxed);
                         }
                         sequence = sequence.wrapping_add(1);
@@ -245,7 +293,7 @@ impl MediaSession {
                         &mut buf,
                     );
                     first = false;
-                    if socket.send_to(&buf, remote).await.is_ok() {
+                    if send(&socket, &buf, remote, encrypt.as_mut()).await {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
                     }
                     sequence = sequence.wrapping_add(1);
@@ -300,7 +348,21 @@ impl MediaSession {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let Ok(packet) = rtp::parse(&buf[..n]) else {
+                    let clear;
+                    let bytes = match decrypt.as_mut() {
+                        Some(ctx) => match ctx.decrypt_rtp(&buf[..n]) {
+                            Ok(plain) => {
+                                clear = plain;
+                                &clear[..]
+                            }
+                            Err(_) => {
+                                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                        },
+                        None => &buf[..n],
+                    };
+                    let Ok(packet) = rtp::parse(bytes) else {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
@@ -358,6 +420,25 @@ impl Drop for MediaSession {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Sends one RTP packet, encrypted first when the session is SRTP.
+async fn send(
+    socket: &UdpSocket,
+    packet: &[u8],
+    to: SocketAddr,
+    encrypt: Option<&mut webrtc_srtp::context::Context>,
+) -> bool {
+    match encrypt {
+        Some(ctx) => match ctx.encrypt_rtp(packet) {
+            Ok(sealed) => socket.send_to(&sealed, to).await.is_ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, "SRTP encrypt");
+                false
+            }
+        },
+        None => socket.send_to(packet, to).await.is_ok(),
     }
 }
 

@@ -29,6 +29,7 @@ pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> Account
         transport,
         outbound_proxy: None,
         expires: 600,
+        srtp: false,
     }
 }
 
