@@ -65,7 +65,14 @@ test('a narrow window keeps every section reachable', async () => {
     await browser.waitUntil(async () => (await browser.execute(() => window.innerWidth)) <= 420, { timeout: 5000 })
     for (const id of SECTIONS) assert.ok(await browser.$(`#nav-${id}`).isDisplayed({ withinViewport: true }), `${id} hidden`)
     const overflow = await browser.execute(() => document.documentElement.scrollWidth > window.innerWidth + 1)
-    assert.equal(overflow, false, 'horizontal scrolling in a narrow window')
+    // What sticks out, for the failure report.
+    const wide = await browser.execute(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((el) => `${el.tagName.toLowerCase()}.${el.className} ${Math.round(el.getBoundingClientRect().right)}px`),
+    )
+    assert.equal(overflow, false, `horizontal scrolling in a narrow window: ${wide.join(', ')}`)
     await screenshot(browser, 'narrow')
   } finally {
     await browser.setWindowSize(width, height)
