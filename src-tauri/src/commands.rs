@@ -98,6 +98,40 @@ async fn transfer_call(api: State<'_, Api>, id: String, to: String) -> Result<()
     api.transfer(id, to)
 }
 
+/// Streams the chosen microphone's level (dBFS, every 100 ms) for `seconds`.
+#[tauri::command]
+#[specta::specta]
+async fn test_microphone(
+    api: State<'_, Api>,
+    seconds: u32,
+    levels: tauri::ipc::Channel<i32>,
+) -> Result<(), ApiError> {
+    api.test_microphone(seconds, move |db| levels.send(rounded(db)).is_ok())
+        .await
+}
+
+/// Streams the level of the call's microphone (dBFS, every 100 ms) while it is open.
+#[tauri::command]
+#[specta::specta]
+async fn watch_call_level(
+    api: State<'_, Api>,
+    levels: tauri::ipc::Channel<i32>,
+) -> Result<(), ApiError> {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        ticker.tick().await;
+        match api.call_input_level() {
+            Some(db) if levels.send(rounded(db)).is_ok() => {}
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn rounded(db: f32) -> i32 {
+    db.round() as i32
+}
+
 #[tauri::command]
 #[specta::specta]
 fn take_pending_dial(api: State<'_, Api>) -> Option<String> {
@@ -319,6 +353,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             send_dtmf,
             transfer_call,
             take_pending_dial,
+            test_microphone,
+            watch_call_level,
         ])
         .events(tauri_specta::collect_events![AppEventPayload])
 }

@@ -182,6 +182,12 @@ test('a SIP account added in Settings registers, and a wrong password says why',
   )
   assert.ok(outputs[1].includes('TestSpeaker'), JSON.stringify(outputs))
   assert.ok(outputs[0].includes('TestMic'), JSON.stringify(outputs))
+  // The microphone test shows a live level from the core.
+  await (await browser.$('#mic-test')).click()
+  await until('a level', async () => {
+    const meter = await browser.$('[data-testid="level-meter"]')
+    return (await meter.isExisting()) && /^-?\d+$/.test((await meter.getAttribute('data-db')) ?? '')
+  }, 5000)
   await screenshot(browser, 'phone-settings')
 })
 
@@ -195,6 +201,10 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   await until('connected', async () => (await text('[data-testid="call-state"]')) === 'Connected')
   await until('the timer runs', async () => /^0:0[1-9]$/.test(await text('[data-testid="call-timer"]')))
   await until('the line is rated', async () => /MOS [0-9.]+/.test(await text('[data-testid="call-quality"]')), 10000)
+  await until('the microphone level shows', async () => {
+    const meter = await browser.$('[data-testid="call-panel"] [data-testid="level-meter"]')
+    return (await meter.isExisting()) && /^-?\d+$/.test((await meter.getAttribute('data-db')) ?? '')
+  }, 5000)
   await screenshot(browser, 'phone-in-call')
   await (await browser.$('button=Mute')).click()
   await until('muted', async () => (await (await browser.$('button=Unmute')).isExisting()))

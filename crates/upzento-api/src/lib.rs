@@ -57,7 +57,7 @@ impl Api {
             notifier: Arc::new(notify::Silent),
             phone: Arc::new(phone::Phone::new(
                 &paths.config_dir,
-                Arc::new(phone::SystemAudio),
+                Arc::new(phone::SystemAudio::default()),
             )),
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -17,7 +17,7 @@ use upzento_domain::phone::to_e164;
 use upzento_domain::resources::{CallStatus, CallType, NewCall};
 use upzento_voice::call::{EndReason, State as CallState};
 use upzento_voice::media::audio::{AudioSink, AudioSource, FRAME, Tone};
-use upzento_voice::media::device::{self, Microphone, Speaker};
+use upzento_voice::media::device::{self, LevelMeter, Microphone, Speaker};
 use upzento_voice::registration::{Failure, State as RegState};
 use upzento_voice::ua::{
     AccountConfig, AccountHandle, CallHandle, IncomingCall, Transport, UserAgent,
@@ -233,11 +233,25 @@ pub trait AudioDevices: Send + Sync + std::fmt::Debug {
     fn open(&self, choice: &AudioChoice) -> Result<CallAudio, String>;
     /// A speaker for the ringtone.
     fn ringer(&self, choice: &AudioChoice) -> Result<Box<dyn AudioSink>, String>;
+    /// The level of the microphone of the latest call, while it is open.
+    fn call_meter(&self) -> Option<LevelMeter> {
+        None
+    }
+    /// Opens the chosen microphone on its own, to show its level (Settings > Sound).
+    fn test_microphone(
+        &self,
+        choice: &AudioChoice,
+    ) -> Result<(Box<dyn std::any::Any + Send>, LevelMeter), String> {
+        let _ = choice;
+        Err("no microphone to test".into())
+    }
 }
 
 /// The computer's sound devices (cpal).
 #[derive(Debug, Default)]
-pub struct SystemAudio;
+pub struct SystemAudio {
+    meter: Mutex<Option<LevelMeter>>,
+}
 
 impl AudioDevices for SystemAudio {
     fn open(&self, choice: &AudioChoice) -> Result<CallAudio, String> {
@@ -245,7 +259,24 @@ impl AudioDevices for SystemAudio {
             .map_err(|e| format!("The microphone cannot be opened: {e}."))?;
         let speaker = Speaker::open(choice.output.as_deref())
             .map_err(|e| format!("The speaker cannot be opened: {e}."))?;
+        if let Ok(mut meter) = self.meter.lock() {
+            *meter = Some(microphone.meter());
+        }
         Ok((Box::new(microphone), Box::new(speaker)))
+    }
+
+    fn call_meter(&self) -> Option<LevelMeter> {
+        self.meter.lock().ok()?.clone()
+    }
+
+    fn test_microphone(
+        &self,
+        choice: &AudioChoice,
+    ) -> Result<(Box<dyn std::any::Any + Send>, LevelMeter), String> {
+        let microphone = Microphone::open(choice.input.as_deref())
+            .map_err(|e| format!("The microphone cannot be opened: {e}."))?;
+        let meter = microphone.meter();
+        Ok((Box::new(microphone), meter))
     }
 
     fn ringer(&self, choice: &AudioChoice) -> Result<Box<dyn AudioSink>, String> {
@@ -677,6 +708,38 @@ impl Api {
         }
         let view = self.phone_view();
         let _ = self.events.send(AppEvent::Phone { phone: view });
+    }
+
+    /// The input level of the microphone in use by a call (dBFS), while one is open.
+    pub fn call_input_level(&self) -> Option<f32> {
+        self.phone.audio.call_meter()?.dbfs()
+    }
+
+    /// Streams the chosen microphone's level (dBFS, every 100 ms) to `on_level` for
+    /// `seconds` (at most 30), so the agent sees it hears them before a call.
+    pub async fn test_microphone(
+        &self,
+        seconds: u32,
+        on_level: impl Fn(f32) -> bool + Send + 'static,
+    ) -> Result<(), ApiError> {
+        self.load_phone_settings();
+        let choice = lock(&self.phone.state).settings.audio.clone();
+        let audio = self.phone.audio.clone();
+        let (device, meter) = tokio::task::spawn_blocking(move || audio.test_microphone(&choice))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|message| ApiError::new(ErrorCode::AudioDevice, message))?;
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        for _ in 0..seconds.min(30) * 10 {
+            ticker.tick().await;
+            let Some(level) = meter.dbfs() else { break };
+            if !on_level(level) {
+                break;
+            }
+        }
+        // Closing a device blocks for a moment: not on the async threads.
+        let _ = tokio::task::spawn_blocking(move || drop(device)).await;
+        Ok(())
     }
 
     /// A `tel:`/`sip:` link the app was opened with: the dialer gets its number (the

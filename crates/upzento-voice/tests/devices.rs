@@ -102,6 +102,10 @@ mod in_pulse {
         assert!(tone_share(tail, 440.0) < 0.05);
         let level = microphone.level_dbfs();
         assert!(level > -20.0 && level < 0.0, "input level {level} dBFS");
+        let meter = microphone.meter();
+        assert!(meter.dbfs().is_some_and(|l| l > -20.0));
+        drop(microphone);
+        assert_eq!(meter.dbfs(), None, "a closed microphone has no level");
 
         assert_eq!(
             Speaker::open(Some("No Such Headset")).unwrap_err(),

@@ -329,6 +329,25 @@ impl Microphone {
     pub fn level_dbfs(&self) -> f32 {
         decode_level(self.device.shared.level.load(Ordering::Relaxed))
     }
+
+    /// A handle that reads this microphone's level while it is open (for a meter).
+    pub fn meter(&self) -> LevelMeter {
+        LevelMeter(Arc::downgrade(&self.device.shared))
+    }
+}
+
+/// Reads a microphone's input level from elsewhere (the UI's meter); knows when the
+/// microphone has been closed.
+#[derive(Debug, Clone)]
+pub struct LevelMeter(std::sync::Weak<Shared>);
+
+impl LevelMeter {
+    /// The level in dBFS, or `None` once the microphone is closed.
+    pub fn dbfs(&self) -> Option<f32> {
+        self.0
+            .upgrade()
+            .map(|shared| decode_level(shared.level.load(Ordering::Relaxed)))
+    }
 }
 
 /// Mean square → dBFS × -100, as an integer an atomic can hold.
