@@ -243,3 +243,101 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     assert_eq!(secrets.get(&format!("sip-password:{id}")).unwrap(), None);
     assert!(api.dial("+14155552672".into(), None).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_call_waits_and_answering_it_holds_the_first() {
+    let cloud = cloud::Cloud::start().await;
+    let kamailio = peers::Kamailio::start();
+    let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
+    let caller = peers::Baresip::start_as(&kamailio, "14155552673", 500);
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("config"),
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let api = Api::new(&paths, Arc::new(MemoryStore::default()))
+        .with_audio(&paths.config_dir, Arc::new(TestAudio::default()));
+    api.sign_in(SignInRequest::Password {
+        cloud_url: cloud.url.clone(),
+        email: cloud::AGENT_EMAIL.into(),
+        password: cloud::AGENT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    api.save_sip_account(SipAccountInput {
+        id: None,
+        label: String::new(),
+        registrar: format!("127.0.0.1:{}", kamailio.port),
+        user: AGENT.into(),
+        auth_user: None,
+        transport: SipTransport::Udp,
+        outbound_proxy: None,
+        caller_id: None,
+        enabled: true,
+        srtp: false,
+        password: Some(format!("{AGENT}pw")),
+    })
+    .await
+    .unwrap();
+    until(&api, "registered", |v| {
+        v.accounts[0].state == SipStateView::Registered
+    })
+    .await;
+    let first = api.dial(CUSTOMER.into(), None).await.unwrap();
+    until(&api, "answered", |v| {
+        v.calls
+            .iter()
+            .any(|c| c.id == first.id && matches!(c.state, CallStateView::Active { .. }))
+    })
+    .await;
+
+    // Call waiting: the second call rings while the first goes on.
+    caller.command("dial", &format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port));
+    let view = until(&api, "the second call rings", |v| {
+        v.calls.iter().any(|c| c.state == CallStateView::Incoming)
+    })
+    .await;
+    let second = view
+        .calls
+        .iter()
+        .find(|c| c.state == CallStateView::Incoming)
+        .unwrap()
+        .id
+        .clone();
+    assert!(
+        view.calls.iter().any(|c| c.id == first.id
+            && c.state
+                == CallStateView::Active {
+                    on_hold: false,
+                    muted: false
+                }),
+        "{view:?}"
+    );
+    // Taking it puts the first on hold.
+    api.answer(second.clone()).await.unwrap();
+    until(&api, "first held, second talking", |v| {
+        v.calls.iter().any(|c| {
+            c.id == first.id && matches!(c.state, CallStateView::Active { on_hold: true, .. })
+        }) && v.calls.iter().any(|c| {
+            c.id == second && matches!(c.state, CallStateView::Active { on_hold: false, .. })
+        })
+    })
+    .await;
+    api.hangup(second.clone()).unwrap();
+    api.set_on_hold(first.id.clone(), false).unwrap();
+    until(&api, "back to the first", |v| {
+        v.calls.iter().any(|c| {
+            c.id == first.id && matches!(c.state, CallStateView::Active { on_hold: false, .. })
+        })
+    })
+    .await;
+    api.hangup(first.id.clone()).unwrap();
+    until(&api, "all ended", |v| {
+        v.calls
+            .iter()
+            .all(|c| matches!(c.state, CallStateView::Ended { .. }))
+    })
+    .await;
+    drop(customer);
+}
