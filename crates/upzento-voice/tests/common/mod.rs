@@ -106,10 +106,17 @@ pub struct Kamailio {
     pub ws_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `-A` defines of kamailio.cfg beyond WITH_WS (e.g. WITH_SHA256).
+    defines: Vec<&'static str>,
 }
 
 impl Kamailio {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With extra `-A` defines of kamailio.cfg (`WITH_SHA256`: SHA-256 digest).
+    pub fn start_with(defines: &[&'static str]) -> Self {
         // A port taken between choosing and binding means another try.
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
@@ -125,6 +132,7 @@ impl Kamailio {
                 ws_port,
                 dir,
                 child: None,
+                defines: defines.to_vec(),
             };
             if k.try_resume() {
                 return k;
@@ -147,7 +155,9 @@ impl Kamailio {
         assert!(self.child.is_none());
         let log = std::fs::File::create(self.dir.path().join("kamailio.log")).unwrap();
         let child = Command::new("kamailio")
-            .args(["-DD", "-E", "-A", "WITH_WS", "-f"])
+            .args(["-DD", "-E", "-A", "WITH_WS"])
+            .args(self.defines.iter().flat_map(|d| ["-A", d]))
+            .arg("-f")
             .arg(self.config())
             .arg("-Y")
             .arg(self.dir.path())
