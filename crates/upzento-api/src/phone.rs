@@ -826,7 +826,16 @@ impl Api {
         }
     }
 
-    /// Loads the SIP accounts and registers the enabled ones (at app start).
+    /// The network changed or the computer woke up: every account registers again now
+    /// (its binding may be gone, or point at an old address).
+    pub fn reregister(&self) {
+        for handle in lock(&self.phone.state).registrations.values() {
+            handle.network_changed();
+        }
+    }
+
+    /// Loads the SIP accounts and registers the enabled ones (at app start), and
+    /// watches for resumes from sleep.
     pub async fn phone_start(&self) -> PhoneView {
         self.load_phone_settings();
         let ids: Vec<String> = {
@@ -834,6 +843,20 @@ impl Api {
             if std::mem::replace(&mut state.started, true) {
                 Vec::new()
             } else {
+                let api = self.clone();
+                tokio::spawn(async move {
+                    let mut wake = upzento_client::sync::machine::WakeDetector::new();
+                    let mut ticker = tokio::time::interval(Duration::from_secs(5));
+                    loop {
+                        ticker.tick().await;
+                        if wake.observe(std::time::Instant::now(), std::time::SystemTime::now()) {
+                            tracing::info!(
+                                "resumed from sleep: registering the SIP accounts again"
+                            );
+                            api.reregister();
+                        }
+                    }
+                });
                 state
                     .settings
                     .accounts

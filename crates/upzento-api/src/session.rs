@@ -197,6 +197,7 @@ impl Api {
         if let Some(session) = self.session.lock().await.as_ref() {
             session.sync.network_changed();
         }
+        self.reregister();
     }
 
     pub async fn inbox(

@@ -291,6 +291,11 @@ impl Cache {
     /// building it once at the end ([`finish_bulk`](Self::finish_bulk)) is faster. The
     /// state is on disk, so a crash in between still ends with a full index.
     pub fn begin_bulk(&mut self) -> Result<(), ClientError> {
+        // Checkpoint the WAL less often while pages of 1,000 messages pour in: the
+        // index pages every page touches are then written back once per 40 MiB, not
+        // once per 4 MiB (this connection only; `finish_bulk` restores it).
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 10_000)?;
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "DROP TRIGGER IF EXISTS message_fts_insert;
@@ -318,13 +323,24 @@ impl Cache {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
+        // A large pending-terms buffer for the rebuild (FTS5's default is 1 MiB): fewer,
+        // larger segments to write and merge. Back to the default for live inserts.
+        tx.execute(
+            "INSERT INTO message_fts (message_fts, rank) VALUES ('hashsize', 67108864)",
+            [],
+        )?;
         tx.execute(
             "INSERT INTO message_fts (message_fts) VALUES ('rebuild')",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO message_fts (message_fts, rank) VALUES ('hashsize', 1048576)",
             [],
         )?;
         tx.execute_batch(MESSAGE_FTS_TRIGGERS)?;
         tx.execute("UPDATE account SET search_stale = 0 WHERE id = 1", [])?;
         tx.commit()?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         Ok(())
     }
 
