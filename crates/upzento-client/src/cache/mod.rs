@@ -291,11 +291,6 @@ impl Cache {
     /// building it once at the end ([`finish_bulk`](Self::finish_bulk)) is faster. The
     /// state is on disk, so a crash in between still ends with a full index.
     pub fn begin_bulk(&mut self) -> Result<(), ClientError> {
-        // Checkpoint the WAL less often while pages of 1,000 messages pour in: the
-        // index pages every page touches are then written back once per 40 MiB, not
-        // once per 4 MiB (this connection only; `finish_bulk` restores it).
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", 10_000)?;
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "DROP TRIGGER IF EXISTS message_fts_insert;
@@ -340,7 +335,6 @@ impl Cache {
         tx.execute_batch(MESSAGE_FTS_TRIGGERS)?;
         tx.execute("UPDATE account SET search_stale = 0 WHERE id = 1", [])?;
         tx.commit()?;
-        self.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         Ok(())
     }
 
