@@ -215,6 +215,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    customer.wait_established(2);
     customer.command("hangup", "");
     until(&api, "ended by the customer", |v| {
         v.calls.iter().any(|c| {

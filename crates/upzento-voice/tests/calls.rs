@@ -106,6 +106,7 @@ async fn the_far_end_hanging_up_and_an_unknown_callee_are_reported() {
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
     let account = alice(&kamailio);
     let call = call_answered(&ua, &account, "bob").await;
+    bob.wait_established(1);
     bob.command("hangup", "");
     let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
     assert_eq!(ended, State::Ended(EndReason::Remote));

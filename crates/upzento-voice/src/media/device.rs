@@ -127,6 +127,9 @@ struct Shared {
     current: Mutex<String>,
     /// The level of the last 20 ms (input) as dBFS × -100 (0 = full scale).
     level: AtomicU32,
+    /// Until the device's handle is dropped (the backend may keep its callbacks, and so
+    /// this, alive a while longer).
+    open: AtomicBool,
 }
 
 impl Shared {
@@ -136,6 +139,7 @@ impl Shared {
             failed: AtomicBool::new(false),
             current: Mutex::new(String::new()),
             level: AtomicU32::new(u32::MAX),
+            open: AtomicBool::new(true),
         })
     }
 }
@@ -152,6 +156,7 @@ struct DeviceThread {
 
 impl Drop for DeviceThread {
     fn drop(&mut self) {
+        self.shared.open.store(false, Ordering::Relaxed);
         self.stop.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -346,6 +351,7 @@ impl LevelMeter {
     pub fn dbfs(&self) -> Option<f32> {
         self.0
             .upgrade()
+            .filter(|shared| shared.open.load(Ordering::Relaxed))
             .map(|shared| decode_level(shared.level.load(Ordering::Relaxed)))
     }
 }

@@ -314,6 +314,21 @@ impl Baresip {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until baresip has seen `count` calls established: a hang-up
+    /// sent before it has our ACK may not reach us as a BYE.
+    pub fn wait_established(&self, count: usize) {
+        for _ in 0..400 {
+            if self.log().matches("Call established").count() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "baresip did not see {count} calls established:\n{}",
+            self.log()
+        );
+    }
+
     /// Sends a command to baresip's ctrl_tcp (netstring-framed JSON), e.g. `hangup`.
     pub fn command(&self, command: &str, params: &str) {
         use std::io::Write;
