@@ -44,6 +44,42 @@ impl AudioDevices for TestAudio {
     }
 }
 
+/// An agent's app, signed in to `cloud`, with a keyring in memory and tones for sound.
+struct Desk {
+    api: Api,
+    secrets: Arc<MemoryStore>,
+    audio: Arc<TestAudio>,
+    /// The app's directories (settings under `config`).
+    dir: tempfile::TempDir,
+}
+
+impl Desk {
+    async fn signed_in(cloud: &cloud::Cloud) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("config"),
+            data_dir: dir.path().join("data"),
+            log_dir: dir.path().join("logs"),
+        };
+        let secrets = Arc::new(MemoryStore::default());
+        let audio = Arc::new(TestAudio::default());
+        let api = Api::new(&paths, secrets.clone()).with_audio(&paths.config_dir, audio.clone());
+        api.sign_in(SignInRequest::Password {
+            cloud_url: cloud.url.clone(),
+            email: cloud::AGENT_EMAIL.into(),
+            password: cloud::AGENT_PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+        Self {
+            api,
+            secrets,
+            audio,
+            dir,
+        }
+    }
+}
+
 async fn until(api: &Api, what: &str, done: impl Fn(&PhoneView) -> bool) -> PhoneView {
     for _ in 0..300 {
         let view = api.phone_view();
@@ -75,23 +111,9 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     let cloud = cloud::Cloud::start().await;
     let kamailio = peers::Kamailio::start();
     let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().join("config"),
-        data_dir: dir.path().join("data"),
-        log_dir: dir.path().join("logs"),
-    };
-    let secrets = Arc::new(MemoryStore::default());
-    let audio = Arc::new(TestAudio::default());
-    let api = Api::new(&paths, secrets.clone()).with_audio(&paths.config_dir, audio.clone());
+    let desk = Desk::signed_in(&cloud).await;
+    let (api, secrets, audio) = (&desk.api, &desk.secrets, &desk.audio);
     let mut events = api.subscribe();
-    api.sign_in(SignInRequest::Password {
-        cloud_url: cloud.url.clone(),
-        email: cloud::AGENT_EMAIL.into(),
-        password: cloud::AGENT_PASSWORD.into(),
-    })
-    .await
-    .unwrap();
 
     // A wrong password: the account says why it fails.
     let mut input = SipAccountInput {
@@ -109,7 +131,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     };
     let saved = api.save_sip_account(input.clone()).await.unwrap();
     let id = saved.accounts[0].id.clone();
-    let failing = until(&api, "failing", |v| {
+    let failing = until(api, "failing", |v| {
         matches!(v.accounts[0].state, SipStateView::Failing { .. })
     })
     .await;
@@ -118,7 +140,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     };
     assert!(reason.contains("password"), "{reason}");
     // The password is in the keyring store, nowhere in the settings file.
-    let settings = std::fs::read_to_string(paths.config_dir.join("phone.json")).unwrap();
+    let settings = std::fs::read_to_string(desk.dir.path().join("config/phone.json")).unwrap();
     assert!(!settings.contains("wrong"), "{settings}");
     assert_eq!(
         secrets
@@ -131,7 +153,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     input.id = Some(id.clone());
     input.password = Some(format!("{AGENT}pw"));
     api.save_sip_account(input).await.unwrap();
-    until(&api, "registered", |v| {
+    until(api, "registered", |v| {
         v.accounts[0].state == SipStateView::Registered
     })
     .await;
@@ -144,7 +166,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
 
     // Out: the agent dials the customer's number as people write it.
     let call = api.dial("+1 (415) 555-2672".into(), None).await.unwrap();
-    until(&api, "answered", |v| {
+    until(api, "answered", |v| {
         v.calls
             .iter()
             .any(|c| c.id == call.id && matches!(c.state, CallStateView::Active { .. }))
@@ -160,7 +182,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     let tail = &heard[heard.len() - RATE as usize..];
     assert!(goertzel(tail, 1000.0, RATE) > 0.05, "the customer's tone");
     // The line's quality shows once audio flows: a clean loopback call.
-    let rated = until(&api, "rated", |v| {
+    let rated = until(api, "rated", |v| {
         v.calls
             .iter()
             .any(|c| c.id == call.id && c.quality.is_some())
@@ -172,7 +194,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     assert!(api.send_dtmf(call.id.clone(), "x".into()).is_err());
     tokio::time::sleep(Duration::from_millis(1200)).await;
     api.hangup(call.id.clone()).unwrap();
-    until(&api, "ended", |v| {
+    until(api, "ended", |v| {
         v.calls
             .iter()
             .all(|c| c.id != call.id || matches!(c.state, CallStateView::Ended { .. }))
@@ -191,7 +213,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
 
     // In: the customer calls the agent; it rings in the app and is answered there.
     customer.command("dial", &format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port));
-    let ringing = until(&api, "ringing", |v| {
+    let ringing = until(api, "ringing", |v| {
         v.calls.iter().any(|c| c.state == CallStateView::Incoming)
     })
     .await;
@@ -208,7 +230,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     }
     assert!(announced, "the UI was told a call rings");
     api.answer(incoming.id.clone()).await.unwrap();
-    until(&api, "taken", |v| {
+    until(api, "taken", |v| {
         v.calls
             .iter()
             .any(|c| c.id == incoming.id && matches!(c.state, CallStateView::Active { .. }))
@@ -217,7 +239,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     customer.wait_established(2);
     customer.command("hangup", "");
-    until(&api, "ended by the customer", |v| {
+    until(api, "ended by the customer", |v| {
         v.calls.iter().any(|c| {
             c.id == incoming.id
                 && c.state
@@ -251,21 +273,8 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     let kamailio = peers::Kamailio::start();
     let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
     let caller = peers::Baresip::start_as(&kamailio, "14155552673", 500);
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().join("config"),
-        data_dir: dir.path().join("data"),
-        log_dir: dir.path().join("logs"),
-    };
-    let api = Api::new(&paths, Arc::new(MemoryStore::default()))
-        .with_audio(&paths.config_dir, Arc::new(TestAudio::default()));
-    api.sign_in(SignInRequest::Password {
-        cloud_url: cloud.url.clone(),
-        email: cloud::AGENT_EMAIL.into(),
-        password: cloud::AGENT_PASSWORD.into(),
-    })
-    .await
-    .unwrap();
+    let desk = Desk::signed_in(&cloud).await;
+    let api = &desk.api;
     api.save_sip_account(SipAccountInput {
         id: None,
         label: String::new(),
@@ -281,12 +290,12 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     })
     .await
     .unwrap();
-    until(&api, "registered", |v| {
+    until(api, "registered", |v| {
         v.accounts[0].state == SipStateView::Registered
     })
     .await;
     let first = api.dial(CUSTOMER.into(), None).await.unwrap();
-    until(&api, "answered", |v| {
+    until(api, "answered", |v| {
         v.calls
             .iter()
             .any(|c| c.id == first.id && matches!(c.state, CallStateView::Active { .. }))
@@ -295,7 +304,7 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
 
     // Call waiting: the second call rings while the first goes on.
     caller.command("dial", &format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port));
-    let view = until(&api, "the second call rings", |v| {
+    let view = until(api, "the second call rings", |v| {
         v.calls.iter().any(|c| c.state == CallStateView::Incoming)
     })
     .await;
@@ -317,7 +326,7 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     );
     // Taking it puts the first on hold.
     api.answer(second.clone()).await.unwrap();
-    until(&api, "first held, second talking", |v| {
+    until(api, "first held, second talking", |v| {
         v.calls.iter().any(|c| {
             c.id == first.id && matches!(c.state, CallStateView::Active { on_hold: true, .. })
         }) && v.calls.iter().any(|c| {
@@ -327,14 +336,14 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     .await;
     api.hangup(second.clone()).unwrap();
     api.set_on_hold(first.id.clone(), false).unwrap();
-    until(&api, "back to the first", |v| {
+    until(api, "back to the first", |v| {
         v.calls.iter().any(|c| {
             c.id == first.id && matches!(c.state, CallStateView::Active { on_hold: false, .. })
         })
     })
     .await;
     api.hangup(first.id.clone()).unwrap();
-    until(&api, "all ended", |v| {
+    until(api, "all ended", |v| {
         v.calls
             .iter()
             .all(|c| matches!(c.state, CallStateView::Ended { .. }))

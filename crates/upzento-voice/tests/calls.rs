@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{Baresip, Kamailio, alice, call_answered, read_wav, registered};
+use common::{Baresip, Kamailio, alice, call_answered, registered};
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
 use upzento_voice::ua::{CallHandle, UserAgent};
@@ -75,23 +75,7 @@ async fn a_call_to_baresip_carries_audio_both_ways_and_hangs_up() {
     assert_eq!(ended, State::Ended(EndReason::Local));
     call.finished().await;
     // bob's recording of what it heard (finished at hang-up) holds our 440 Hz.
-    let mut wav = None;
-    for _ in 0..100 {
-        wav = bob
-            .recordings()
-            .into_iter()
-            .find(|p| p.to_string_lossy().contains("dec"));
-        if wav.as_ref().is_some_and(|p| {
-            std::fs::metadata(p)
-                .map(|m| m.len() > 10_000)
-                .unwrap_or(false)
-        }) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}\n{}", bob.recordings(), bob.log()));
-    let (samples, rate) = read_wav(&wav);
+    let (samples, rate) = bob.heard().await;
     assert!(samples.len() > rate as usize, "{} samples", samples.len());
     let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
     let tone = goertzel(mid, 440.0, rate);
@@ -359,22 +343,7 @@ async fn an_opus_call_carries_audio_both_ways_and_keys() {
     assert_eq!(ends(), "5*", "{}", bob.log());
     call.hangup();
     call.finished().await;
-    let mut wav = None;
-    for _ in 0..100 {
-        wav = bob
-            .recordings()
-            .into_iter()
-            .find(|p| p.to_string_lossy().contains("dec"));
-        if wav
-            .as_ref()
-            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}", bob.recordings()));
-    let (samples, rate) = read_wav(&wav);
+    let (samples, rate) = bob.heard().await;
     let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
     let tone = goertzel(mid, 440.0, rate);
     assert!(
@@ -446,22 +415,7 @@ async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
     );
     call.hangup();
     call.finished().await;
-    let mut wav = None;
-    for _ in 0..100 {
-        wav = bob
-            .recordings()
-            .into_iter()
-            .find(|p| p.to_string_lossy().contains("dec"));
-        if wav
-            .as_ref()
-            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}\n{}", bob.recordings(), bob.log()));
-    let (samples, rate) = read_wav(&wav);
+    let (samples, rate) = bob.heard().await;
     let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
     let tone = goertzel(mid, 440.0, rate);
     assert!(tone > 0.05, "our 440 Hz at bob through SRTP: {tone}");

@@ -38,7 +38,7 @@ mod in_pulse {
     use upzento_voice::media::device::{DeviceError, Microphone, Speaker, devices};
     use upzento_voice::ua::UserAgent;
 
-    use super::common::{Baresip, Kamailio, alice, answered, read_wav, registered};
+    use super::common::{Baresip, Kamailio, alice, answered, registered};
 
     /// The share of the 20 ms frames of `samples` that carry `frequency`: robust to the
     /// odd glitch of a loaded test machine, unlike one Goertzel over a whole second.
@@ -228,22 +228,7 @@ mod in_pulse {
             let _ = voice.wait();
             let _ = std::fs::remove_file(&raw);
 
-            let mut wav = None;
-            for _ in 0..100 {
-                wav = bob
-                    .recordings()
-                    .into_iter()
-                    .find(|p| p.to_string_lossy().contains("dec"));
-                if wav
-                    .as_ref()
-                    .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
-                {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let wav = wav.unwrap_or_else(|| panic!("no recording: {:?}", bob.recordings()));
-            let (samples, rate) = read_wav(&wav);
+            let (samples, rate) = bob.heard().await;
             let mid = &samples[samples.len() / 2..samples.len() * 7 / 8];
             let at = goertzel(mid, 600.0, rate);
             assert!(

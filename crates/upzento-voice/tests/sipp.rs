@@ -20,6 +20,20 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// alice, calling SIPp on `port` directly (no registrar, no authentication).
+fn sipp_account(port: u16) -> AccountConfig {
+    AccountConfig {
+        registrar: format!("127.0.0.1:{port}"),
+        user: "alice".into(),
+        auth_user: None,
+        password: String::new(),
+        transport: Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+        srtp: false,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_answers_our_call_and_calls_us() {
     let ua = UserAgent::start(LOOPBACK).await.unwrap();
@@ -45,16 +59,7 @@ async fn sipp_answers_our_call_and_calls_us() {
         .spawn()
         .expect("sipp");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let account = AccountConfig {
-        registrar: format!("127.0.0.1:{port}"),
-        user: "alice".into(),
-        auth_user: None,
-        password: String::new(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-        srtp: false,
-    };
+    let account = sipp_account(port);
     let call = ua
         .call(
             &account,
@@ -143,16 +148,7 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
         .spawn()
         .expect("sipp");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let account = AccountConfig {
-        registrar: format!("127.0.0.1:{port}"),
-        user: "alice".into(),
-        auth_user: None,
-        password: String::new(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-        srtp: false,
-    };
+    let account = sipp_account(port);
     let call = ua
         .call(
             &account,

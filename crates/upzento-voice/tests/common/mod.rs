@@ -343,6 +343,28 @@ impl Baresip {
         let _ = std::io::Read::read(&mut stream, &mut buf);
     }
 
+    /// What baresip heard on its last call: its decoder's recording (written out at
+    /// hang-up, so waited for), as samples and their rate.
+    pub async fn heard(&self) -> (Vec<i16>, u32) {
+        let mut wav = None;
+        for _ in 0..100 {
+            wav = self
+                .recordings()
+                .into_iter()
+                .find(|p| p.to_string_lossy().contains("dec"));
+            if wav
+                .as_ref()
+                .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 10_000))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let wav =
+            wav.unwrap_or_else(|| panic!("no recording: {:?}\n{}", self.recordings(), self.log()));
+        read_wav(&wav)
+    }
+
     /// The WAV files sndfile wrote (one per direction and call, finished at hang-up).
     pub fn recordings(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.dir.path().join("rec"))
