@@ -10,3 +10,4 @@ pub mod call;
 pub mod media;
 pub mod registration;
 pub mod ua;
+mod wire;

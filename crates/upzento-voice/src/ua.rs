@@ -125,6 +125,7 @@ impl UserAgent {
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport)
             .with_user_agent(concat!("Upzento Phone/", env!("CARGO_PKG_VERSION")))
+            .with_inspector(Box::new(crate::wire::WireFixes))
             .build();
         let inner = endpoint.inner.clone();
         let incoming = endpoint

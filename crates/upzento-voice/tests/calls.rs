@@ -451,3 +451,46 @@ async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
     incoming.call.finished().await;
     registration.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registrar_that_challenges_with_sha256_takes_our_registers_and_calls_reach_tcp() {
+    // RFC 7616 / RFC 8760: `algorithm=SHA-256` on REGISTER (401) and INVITE (407).
+    // bob registers over TCP: the call for him comes back over his connection.
+    let kamailio = Kamailio::start_with(&["WITH_SHA256"]);
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut calls = ua.incoming_calls().unwrap();
+    let alice_account = alice(&kamailio);
+    let alice_reg = ua.register(alice_account.clone()).unwrap();
+    let bob_reg = ua
+        .register(common::account(
+            &kamailio,
+            "bob",
+            upzento_voice::ua::Transport::Tcp,
+        ))
+        .unwrap();
+    registered(&alice_reg).await;
+    registered(&bob_reg).await;
+    let call = ua
+        .call(
+            &alice_account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    // The INVITE got through the proxy's SHA-256 challenge and reached bob.
+    let Ok(Some(incoming)) = tokio::time::timeout(Duration::from_secs(10), calls.recv()).await
+    else {
+        panic!("no call for bob: {:?}\n{}", call.state(), kamailio.log());
+    };
+    assert!(incoming.from.contains("alice"), "{}", incoming.from);
+    incoming.decline(true);
+    let ended = until(&call, "refused", |s| matches!(s, State::Ended(_))).await;
+    assert!(matches!(&ended, State::Ended(EndReason::Busy)), "{ended:?}");
+    call.finished().await;
+    let log = kamailio.log();
+    assert!(log.contains("REQ INVITE"), "{log}");
+    alice_reg.stop().await;
+    bob_reg.stop().await;
+}

@@ -1,0 +1,286 @@
+//! Fixes between rsipstack and the wire, applied to every message (a
+//! [`MessageInspector`] sees each one just before it is sent and just after it is parsed).
+//!
+//! **Digest algorithm tokens.** RFC 7616 (and RFC 8760 for SIP) registers the token `SHA-256`; rsipstack 0.7.14
+//! computes SHA-256 digests but reads and writes the token as `SHA256`, so a
+//! registrar that challenges with `algorithm=SHA-256` failed every REGISTER
+//! ("invalid Algorithm"). This inspector sits between the stack and the wire:
+//! challenges arriving are translated into the stack's spelling, and the answers
+//! leaving are translated back. When a server offers several challenges (RFC 8760
+//! §2.4: one per algorithm, most preferred first) the strongest one we can answer
+//! correctly is kept and the others are dropped, because the stack answers the first.
+//!
+//! **The transport of a REGISTER's Contact.** Over TCP (or WebSocket) rsipstack puts
+//! the connection's own address in the Contact but no `transport` parameter, so a
+//! registrar sends the calls for that account over UDP to a port where only a TCP
+//! connection lives, and they never arrive. The Contact gets the transport of the Via
+//! (RFC 3261 §10.2.1: the Contact says how to reach us), and the registrar then reuses
+//! our connection.
+
+use rsipstack::sip::headers::make_header;
+use rsipstack::sip::headers::untyped::ToTypedHeader;
+use rsipstack::sip::uri::Param;
+use rsipstack::sip::{Header, Headers, HeadersExt, Method, SipMessage, Transport};
+use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::transport::SipAddr;
+
+/// The fixes of the module docs.
+#[derive(Debug, Default)]
+pub struct WireFixes;
+
+impl MessageInspector for WireFixes {
+    fn before_send(&self, mut msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
+        if let SipMessage::Request(request) = &mut msg {
+            if request.method == Method::Register {
+                contact_transport(request);
+            }
+            for header in request.headers.iter_mut() {
+                let name = match header {
+                    Header::Authorization(_) => "Authorization",
+                    Header::ProxyAuthorization(_) => "Proxy-Authorization",
+                    _ => continue,
+                };
+                if let Some(value) = to_wire(header.value()) {
+                    *header = make_header(name, value);
+                }
+            }
+        }
+        msg
+    }
+
+    fn after_received(&self, mut msg: SipMessage, _from: Option<&SipAddr>) -> SipMessage {
+        if let SipMessage::Response(response) = &mut msg {
+            choose_challenge(&mut response.headers, "WWW-Authenticate");
+            choose_challenge(&mut response.headers, "Proxy-Authenticate");
+        }
+        msg
+    }
+}
+
+/// Puts the Via's transport into the Contact of a REGISTER sent over a connection.
+fn contact_transport(request: &mut rsipstack::sip::Request) {
+    let Ok(via) = request.via_header().and_then(ToTypedHeader::typed) else {
+        return;
+    };
+    if matches!(via.transport, Transport::Udp) {
+        return;
+    }
+    let Ok(mut contact) = request.contact_header().and_then(ToTypedHeader::typed) else {
+        return;
+    };
+    // `*` (remove all bindings) and contacts that already say how stay as they are.
+    if contact
+        .uri
+        .params
+        .iter()
+        .any(|p| matches!(p, Param::Transport(_)))
+    {
+        return;
+    }
+    contact.uri.params.push(Param::Transport(via.transport));
+    request.headers.unique_push(contact.into());
+}
+
+/// The algorithms the stack answers correctly, strongest first, with the stack's
+/// spelling. The `-sess` variants are left out on purpose: rsipstack hashes them like
+/// the plain ones, which would give a wrong response.
+const SUPPORTED: [(&str, &str); 2] = [("SHA-256", "SHA256"), ("MD5", "MD5")];
+
+fn is_challenge(header: &Header, name: &str) -> bool {
+    match header {
+        Header::WwwAuthenticate(_) => name == "WWW-Authenticate",
+        Header::ProxyAuthenticate(_) => name == "Proxy-Authenticate",
+        _ => false,
+    }
+}
+
+/// Keeps one challenge named `name`: the strongest supported one, in the stack's
+/// spelling. Leaves the headers alone when none is supported (the stack then fails
+/// the request with its own reason, which reaches the account's state).
+fn choose_challenge(headers: &mut Headers, name: &str) {
+    let challenges: Vec<String> = headers
+        .iter()
+        .filter(|h| is_challenge(h, name))
+        .map(|h| h.value().to_owned())
+        .collect();
+    if challenges.is_empty() {
+        return;
+    }
+    let best = SUPPORTED.iter().find_map(|(wire, stack)| {
+        challenges.iter().find_map(|c| {
+            let algorithm = algorithm(c).unwrap_or("MD5");
+            algorithm
+                .eq_ignore_ascii_case(wire)
+                .then(|| replace_algorithm(c, stack))
+        })
+    });
+    let Some(best) = best else {
+        return;
+    };
+    headers.retain(|h| !is_challenge(h, name));
+    headers.push(make_header(name, best));
+}
+
+/// The stack's answer with the registered token, or `None` when nothing changes.
+fn to_wire(value: &str) -> Option<String> {
+    let algorithm = algorithm(value)?;
+    let (wire, _) = SUPPORTED
+        .iter()
+        .find(|(wire, stack)| algorithm.eq_ignore_ascii_case(stack) && wire != stack)?;
+    Some(replace_algorithm(value, wire))
+}
+
+/// The `algorithm` parameter of a challenge or answer, unquoted.
+fn algorithm(value: &str) -> Option<&str> {
+    let (start, end) = algorithm_span(value)?;
+    Some(value[start..end].trim_matches('"'))
+}
+
+fn replace_algorithm(value: &str, token: &str) -> String {
+    match algorithm_span(value) {
+        Some((start, end)) => format!("{}{token}{}", &value[..start], &value[end..]),
+        // RFC 7616 §3.3: no algorithm means MD5; say so when we change nothing else.
+        None => value.to_owned(),
+    }
+}
+
+/// Byte range of the `algorithm` parameter's value (quotes included).
+fn algorithm_span(value: &str) -> Option<(usize, usize)> {
+    let lower = value.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("algorithm") {
+        let at = from + found;
+        from = at + "algorithm".len();
+        // A parameter name starts after a separator, never inside another word.
+        let before = lower[..at].chars().next_back();
+        if !matches!(before, Some(' ' | ',' | '\t') | None) {
+            continue;
+        }
+        let rest = &value[from..];
+        let trimmed = rest.trim_start();
+        let Some(after_eq) = trimmed.strip_prefix('=') else {
+            continue;
+        };
+        let value_start = value.len() - after_eq.trim_start().len();
+        let tail = &value[value_start..];
+        let len = if let Some(quoted) = tail.strip_prefix('"') {
+            quoted.find('"').map_or(tail.len(), |q| q + 2)
+        } else {
+            tail.find([',', ' ', '\t']).unwrap_or(tail.len())
+        };
+        return Some((value_start, value_start + len));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsipstack::sip::Response;
+
+    fn challenge_response(challenges: &[&str]) -> SipMessage {
+        let mut text = String::from(
+            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+             From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>;tag=2\r\n\
+             Call-ID: abc\r\nCSeq: 1 REGISTER\r\n",
+        );
+        for c in challenges {
+            text.push_str(&format!("WWW-Authenticate: {c}\r\n"));
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        SipMessage::try_from(text.as_str()).expect("a valid response")
+    }
+
+    fn challenges(msg: &SipMessage) -> Vec<String> {
+        let SipMessage::Response(Response { headers, .. }) = msg else {
+            panic!("a response")
+        };
+        headers
+            .iter()
+            .filter(|h| matches!(h, Header::WwwAuthenticate(_)))
+            .map(|h| h.value().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_sha256_challenge_reaches_the_stack_in_its_spelling() {
+        let msg = challenge_response(&[
+            r#"Digest realm="example.com", nonce="n1", qop="auth", algorithm=SHA-256"#,
+        ]);
+        let msg = WireFixes.after_received(msg, None);
+        assert_eq!(
+            challenges(&msg),
+            [r#"Digest realm="example.com", nonce="n1", qop="auth", algorithm=SHA256"#]
+        );
+    }
+
+    #[test]
+    fn of_several_challenges_the_strongest_supported_one_is_kept() {
+        let msg = challenge_response(&[
+            r#"Digest realm="r", nonce="a", algorithm=SHA-512-256"#,
+            r#"Digest realm="r", nonce="b", algorithm=MD5"#,
+            r#"Digest realm="r", nonce="c", algorithm="SHA-256""#,
+        ]);
+        let msg = WireFixes.after_received(msg, None);
+        assert_eq!(
+            challenges(&msg),
+            [r#"Digest realm="r", nonce="c", algorithm=SHA256"#]
+        );
+    }
+
+    #[test]
+    fn a_challenge_without_algorithm_is_md5_and_unchanged() {
+        let plain = r#"Digest realm="r", nonce="a""#;
+        let msg = WireFixes.after_received(challenge_response(&[plain]), None);
+        assert_eq!(challenges(&msg), [plain]);
+    }
+
+    #[test]
+    fn unsupported_challenges_are_left_for_the_stack_to_refuse() {
+        let only = r#"Digest realm="r", nonce="a", algorithm=SHA-512-256"#;
+        let msg = WireFixes.after_received(challenge_response(&[only]), None);
+        assert_eq!(challenges(&msg), [only]);
+    }
+
+    #[test]
+    fn a_register_over_tcp_says_so_in_its_contact() {
+        let register = |via: &str, contact: &str| {
+            let text = format!(
+                "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/{via} 127.0.0.1:40000;branch=z9hG4bK1\r\n\
+                 From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n\
+                 Call-ID: abc\r\nCSeq: 1 REGISTER\r\nContact: {contact}\r\nContent-Length: 0\r\n\r\n"
+            );
+            let msg = SipMessage::try_from(text.as_str()).expect("a valid request");
+            let SipMessage::Request(sent) = WireFixes.before_send(msg, None) else {
+                panic!("a request")
+            };
+            sent.contact_header().expect("a contact").value().to_owned()
+        };
+        assert_eq!(
+            register("TCP", "<sip:bob@127.0.0.1:40000>"),
+            "<sip:bob@127.0.0.1:40000;transport=TCP>"
+        );
+        assert_eq!(
+            register("UDP", "<sip:bob@127.0.0.1:40000>"),
+            "<sip:bob@127.0.0.1:40000>"
+        );
+        assert_eq!(
+            register("WS", "<sip:bob@127.0.0.1:40000;transport=ws>"),
+            "<sip:bob@127.0.0.1:40000;transport=ws>"
+        );
+    }
+
+    #[test]
+    fn answers_leave_with_the_registered_token() {
+        assert_eq!(
+            to_wire(r#"Digest username="a", response="x", algorithm=SHA256, qop=auth"#).as_deref(),
+            Some(r#"Digest username="a", response="x", algorithm=SHA-256, qop=auth"#)
+        );
+        assert_eq!(to_wire(r#"Digest username="a", algorithm=MD5"#), None);
+        // A user name that happens to contain the word is not the parameter.
+        assert_eq!(
+            algorithm(r#"Digest username="xalgorithm=1", nonce="n""#),
+            None
+        );
+    }
+}
