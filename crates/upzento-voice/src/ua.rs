@@ -675,6 +675,11 @@ impl CallHandle {
         *self.quality.borrow()
     }
 
+    /// Changes of the quality estimate (about once a second while audio flows).
+    pub fn watch_quality(&self) -> watch::Receiver<Option<Quality>> {
+        self.quality.clone()
+    }
+
     pub fn watch(&self) -> watch::Receiver<call::State> {
         self.state.clone()
     }
@@ -725,7 +730,7 @@ impl CallHandle {
 struct Media {
     /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
     local: Option<LocalAudio>,
-    socket: Option<tokio::net::UdpSocket>,
+    socket: Option<crate::media::session::MediaSockets>,
     source: Option<Box<dyn AudioSource>>,
     sink: Option<Box<dyn AudioSink>>,
     session: Option<MediaSession>,
@@ -790,8 +795,16 @@ impl Media {
                 }
                 None => None,
             };
+            let peer = crate::media::session::Peer {
+                rtp: remote.address,
+                rtcp: remote.rtcp,
+            };
+            let options = crate::media::session::Options {
+                srtp,
+                ..Default::default()
+            };
             let session =
-                MediaSession::start_with(socket, remote.address, codec, events, source, sink, srtp)
+                MediaSession::start_with(socket, peer, codec, events, source, sink, options)
                     .map_err(|e| e.to_string())?;
             let (mut from, to) = (session.quality(), self.quality.clone());
             // Ends with the session (its sender goes away).

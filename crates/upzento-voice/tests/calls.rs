@@ -447,6 +447,18 @@ async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
     );
     let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
     assert!(tone > 0.05, "bob's 1 kHz on his SRTP call to us: {tone}");
+    // RTCP reports (SRTCP here) go both ways: baresip echoes our Sender Report, which
+    // gives the round-trip time. Reports come every 5 s or so.
+    let mut quality = incoming.call.watch_quality();
+    let q = tokio::time::timeout(
+        Duration::from_secs(15),
+        quality.wait_for(|q| q.is_some_and(|q| q.rtt_ms.is_some())),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no RTT from baresip's RTCP: {:?}", incoming.call.quality()))
+    .unwrap()
+    .unwrap();
+    assert!(q.rtt_ms.unwrap() < 50.0, "{q:?} on loopback");
     incoming.call.hangup();
     incoming.call.finished().await;
     registration.stop().await;

@@ -161,3 +161,87 @@ async fn twenty_percent_loss_is_concealed_and_lowers_the_mos() {
         .count();
     assert_eq!(silent_frames, 0, "no frame of the last second went silent");
 }
+
+/// Forwards UDP to `target` after `delay`.
+async fn slow_relay(target: std::net::SocketAddr, delay: Duration) -> std::net::SocketAddr {
+    let socket = std::sync::Arc::new(tokio::net::UdpSocket::bind((LOOPBACK, 0)).await.unwrap());
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((len, _)) = socket.recv_from(&mut buf).await {
+            let (socket, packet) = (socket.clone(), buf[..len].to_vec());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = socket.send_to(&packet, target).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_reports_measure_the_round_trip_time() {
+    use upzento_voice::media::session::{Options, Peer};
+    let (a, b) = (
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+    );
+    // RTCP on the port after RTP's.
+    assert_eq!(
+        a.rtcp_addr().unwrap().port(),
+        a.local_addr().unwrap().port() + 1
+    );
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    // alice → bob takes 80 ms more (RTP and RTCP alike); bob → alice is direct.
+    let delay = Duration::from_millis(80);
+    let to_bob = Peer {
+        rtp: slow_relay(b_addr, delay).await,
+        rtcp: slow_relay(b.rtcp_addr().unwrap(), delay).await,
+    };
+    let fast = Options {
+        rtcp_interval: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let alice = MediaSession::start_with(
+        a,
+        to_bob,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(1000.0, 12_000.0)),
+        Box::new(Recorder::default()),
+        fast.clone(),
+    )
+    .unwrap();
+    let bob = MediaSession::start_with(
+        b,
+        Peer::from(a_addr),
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(Recorder::default()),
+        fast,
+    )
+    .unwrap();
+    for session in [&alice, &bob] {
+        let mut quality = session.quality();
+        let q = tokio::time::timeout(
+            Duration::from_secs(10),
+            quality.wait_for(|q| q.is_some_and(|q| q.rtt_ms.is_some())),
+        )
+        .await
+        .expect("an RTT within 10 s")
+        .unwrap()
+        .unwrap();
+        let rtt = q.rtt_ms.unwrap();
+        // 80 ms one way plus the timers of the relay and the sessions.
+        assert!((75.0..200.0).contains(&rtt), "RTT {rtt:.1} ms");
+    }
+    let stats = alice.stats();
+    assert!(stats.rtcp_sent.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    assert!(
+        stats
+            .rtcp_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+}

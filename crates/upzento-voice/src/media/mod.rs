@@ -5,6 +5,7 @@ pub mod device;
 pub mod g711;
 pub mod jitter;
 pub mod quality;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

@@ -237,6 +237,8 @@ impl LocalAudio {
 pub struct RemoteAudio {
     /// Where to send RTP; port 0 means the stream is refused.
     pub address: SocketAddr,
+    /// Where to send RTCP: its `a=rtcp` (RFC 3605), else the next port (RFC 3550 §11).
+    pub rtcp: SocketAddr,
     /// Codecs it accepts that we support, in its order.
     pub codecs: Vec<Codec>,
     /// Its payload types for telephone events, with their clock rates.
@@ -333,8 +335,25 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         media.get_attribute(t.clone()).is_some() || session.get_attribute(t.clone()).is_some()
     })
     .map_or(Direction::SendRecv, |(_, d)| d);
+    let rtcp = media
+        .get_attribute(SdpAttributeType::Rtcp)
+        .and_then(|a| match a {
+            SdpAttribute::Rtcp(rtcp) => Some(rtcp),
+            _ => None,
+        })
+        .map_or_else(
+            || SocketAddr::new(ip, port.wrapping_add(1)),
+            |rtcp| {
+                let at = match &rtcp.unicast_addr {
+                    Some(webrtc_sdp::address::ExplicitlyTypedAddress::Ip(addr)) => *addr,
+                    _ => ip,
+                };
+                SocketAddr::new(at, rtcp.port)
+            },
+        );
     Ok(RemoteAudio {
         address: SocketAddr::new(ip, port),
+        rtcp,
         codecs,
         telephone_events,
         direction,
@@ -388,6 +407,11 @@ mod tests {
         };
         let back = parse_remote(&ours.to_sdp()).unwrap();
         assert_eq!(back.address, ours.address);
+        assert_eq!(
+            back.rtcp,
+            "127.0.0.1:40001".parse().unwrap(),
+            "RTP port + 1"
+        );
         assert_eq!(back.codecs, vec![Codec::Pcmu, Codec::Pcma]);
         assert_eq!(back.telephone_event(8000), Some(101));
         assert_eq!(back.direction, Direction::SendRecv);
@@ -399,6 +423,11 @@ mod tests {
         assert_eq!(remote.address, "127.0.0.1:10004".parse().unwrap());
         assert_eq!(remote.codecs, vec![Codec::Pcmu]);
         assert_eq!(remote.direction, Direction::SendOnly);
+        let elsewhere = answer.replace("a=label:1\r\n", "a=rtcp:10009 IN IP4 127.0.0.2\r\n");
+        assert_eq!(
+            parse_remote(&elsewhere).unwrap().rtcp,
+            "127.0.0.2:10009".parse().unwrap()
+        );
 
         assert!(matches!(parse_remote("not sdp"), Err(SdpError::Parse(_))));
         let video_only = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";

@@ -1,11 +1,13 @@
 //! The RTP session of a call: 20 ms frames from the source, encoded and sent on time;
 //! packets from the other side decoded into the sink in sequence order. Stray
-//! packets (another source, garbage) are counted and dropped.
+//! packets (another source, garbage) are counted and dropped. RTCP runs beside it on the
+//! next port (reports every few seconds, see [`super::rtcp`]): it gives the round-trip
+//! time of the quality estimate.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -14,6 +16,7 @@ use super::audio::{AudioSink, AudioSource, FRAME};
 use super::g711;
 use super::jitter::{JitterBuffer, Playout};
 use super::quality::Quality;
+use super::rtcp::{self as rtcp_mod, Rtcp};
 use super::rtp::{self, Packet};
 use super::sdp::{Codec, CryptoSuite, SdesKey};
 
@@ -44,6 +47,60 @@ fn srtp_context(key: &SdesKey) -> std::io::Result<webrtc_srtp::context::Context>
     .map_err(std::io::Error::other)
 }
 
+/// The sockets of a session: RTP on an even port and RTCP on the next one (RFC 3550
+/// §11), which is where a peer that reads no `a=rtcp` sends its reports.
+#[derive(Debug)]
+pub struct MediaSockets {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+impl MediaSockets {
+    /// Where RTP arrives (the port for the SDP).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.rtp.local_addr()
+    }
+
+    pub fn rtcp_addr(&self) -> std::io::Result<SocketAddr> {
+        self.rtcp.local_addr()
+    }
+}
+
+/// Where the other side takes RTP and RTCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+impl From<SocketAddr> for Peer {
+    /// RTCP on the next port, as RFC 3550 §11 has it.
+    fn from(rtp: SocketAddr) -> Self {
+        Self {
+            rtp,
+            rtcp: SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)),
+        }
+    }
+}
+
+/// How a session runs beyond its codec.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// SRTP keys; `None` for plain RTP.
+    pub srtp: Option<Srtp>,
+    /// The mean time between RTCP reports.
+    pub rtcp_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            srtp: None,
+            rtcp_interval: rtcp_mod::DEFAULT_INTERVAL,
+        }
+    }
+}
+
 /// Counters of a session, readable while it runs.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -51,6 +108,8 @@ pub struct Stats {
     pub received: AtomicU64,
     /// Not RTP, or not from the peer we talk to.
     pub dropped: AtomicU64,
+    pub rtcp_sent: AtomicU64,
+    pub rtcp_received: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -173,35 +232,66 @@ impl Decoder {
 const DTMF_TICKS: u16 = 5;
 
 impl MediaSession {
-    /// Binds the RTP socket, so its port can go into the SDP before the peer is known.
-    pub async fn bind(ip: std::net::IpAddr) -> std::io::Result<UdpSocket> {
-        UdpSocket::bind(SocketAddr::new(ip, 0)).await
+    /// Binds the RTP and RTCP sockets (an even port and the next), so the port can go
+    /// into the SDP before the peer is known.
+    pub async fn bind(ip: std::net::IpAddr) -> std::io::Result<MediaSockets> {
+        let mut last_error = None;
+        // The system hands out ports at random: a few tries find an even one with a free
+        // neighbour.
+        for _ in 0..64 {
+            let rtp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+            let port = rtp.local_addr()?.port();
+            if port % 2 != 0 || port == u16::MAX {
+                continue;
+            }
+            match UdpSocket::bind(SocketAddr::new(ip, port + 1)).await {
+                Ok(rtcp) => return Ok(MediaSockets { rtp, rtcp }),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "no free pair of ports for RTP and RTCP",
+            )
+        }))
     }
 
-    /// Starts sending to and receiving from `remote`, in plain RTP.
+    /// Starts sending to and receiving from `peer`, in plain RTP.
     /// `telephone_event`: the peer's payload type for RFC 4733 events (DTMF).
     pub fn start(
-        socket: UdpSocket,
-        remote: SocketAddr,
+        sockets: MediaSockets,
+        peer: impl Into<Peer>,
         codec: Codec,
         telephone_event: u8,
         source: Box<dyn AudioSource>,
         sink: Box<dyn AudioSink>,
     ) -> std::io::Result<Self> {
-        Self::start_with(socket, remote, codec, telephone_event, source, sink, None)
+        Self::start_with(
+            sockets,
+            peer.into(),
+            codec,
+            telephone_event,
+            source,
+            sink,
+            Options::default(),
+        )
     }
 
-    /// The same, in SRTP when `srtp` holds the keys: packets that do not authenticate
-    /// with the other side's key are dropped like any other garbage.
+    /// The same with `options`: in SRTP (and SRTCP) when they hold the keys, where
+    /// packets that do not authenticate with the other side's key are dropped like any
+    /// other garbage.
     pub fn start_with(
-        socket: UdpSocket,
-        remote: SocketAddr,
+        sockets: MediaSockets,
+        peer: Peer,
         codec: Codec,
         telephone_event: u8,
         mut source: Box<dyn AudioSource>,
         mut sink: Box<dyn AudioSink>,
-        srtp: Option<Srtp>,
+        options: Options,
     ) -> std::io::Result<Self> {
+        let srtp = options.srtp;
+        let remote = peer.rtp;
         let (mut encrypt, mut decrypt) = match &srtp {
             Some(keys) => (
                 Some(srtp_context(&keys.ours)?),
@@ -210,17 +300,35 @@ impl MediaSession {
             None => (None, None),
         };
         let (dtmf, mut dtmf_rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
+        let MediaSockets {
+            rtp: socket,
+            rtcp: rtcp_socket,
+        } = sockets;
         let local = socket.local_addr()?;
         let socket = Arc::new(socket);
         let stats = Arc::new(Stats::default());
         let muted = Arc::new(AtomicBool::new(false));
         let ssrc: u32 = rand_ssrc(local);
+        let reports = Arc::new(std::sync::Mutex::new(Rtcp::new(
+            Instant::now(),
+            SystemTime::now(),
+            ssrc,
+            codec.clock_rate(),
+            format!("upzento-{ssrc:08x}@{}", local.ip()),
+            options.rtcp_interval,
+        )));
         let mut encoder = Encoder::new(codec)?;
         let mut decoder = Decoder::new(codec)?;
         // RTP timestamp units per 20 ms frame.
         let step = codec.clock_rate() / 50;
         let sender = {
             let (socket, stats, muted) = (socket.clone(), stats.clone(), muted.clone());
+            let reports = reports.clone();
+            let sent_report = move |timestamp: u32, len: usize| {
+                if let Ok(mut r) = reports.lock() {
+                    r.on_sent(Instant::now(), timestamp, len);
+                }
+            };
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_millis(20));
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -267,6 +375,7 @@ impl MediaSession {
                         );
                         if send(&socket, &buf, remote, encrypt.as_mut()).await {
                             stats.sent.fetch_add(1, Ordering::Relaxed);
+                            sent_report(*start, body.len());
                         }
                         sequence = sequence.wrapping_add(1);
                         timestamp = timestamp.wrapping_add(step);
@@ -295,6 +404,7 @@ impl MediaSession {
                     first = false;
                     if send(&socket, &buf, remote, encrypt.as_mut()).await {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
+                        sent_report(timestamp, payload.len());
                     }
                     sequence = sequence.wrapping_add(1);
                     timestamp = timestamp.wrapping_add(step);
@@ -306,6 +416,7 @@ impl MediaSession {
         // Plays one frame every 20 ms from the jitter buffer, once the first has come.
         let playout = {
             let jitter = jitter.clone();
+            let reports = reports.clone();
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_millis(20));
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -323,8 +434,13 @@ impl MediaSession {
                     }
                     ticks += 1;
                     if playing && ticks.is_multiple_of(QUALITY_TICKS) {
+                        let rtt = reports
+                            .lock()
+                            .ok()
+                            .and_then(|r| r.rtt())
+                            .map(|d| d.as_secs_f64() * 1000.0);
                         let _ = quality_tx.send(Some(Quality::new(
-                            None,
+                            rtt,
                             stats.jitter_ms,
                             stats.loss_percent(),
                             stats.received,
@@ -336,6 +452,7 @@ impl MediaSession {
         };
         let receiver = {
             let stats = stats.clone();
+            let reports = reports.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 loop {
@@ -346,6 +463,18 @@ impl MediaSession {
                     // SDP behind NAT, not on loopback) is listened to.
                     if from.ip() != remote.ip() {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    // RTCP muxed onto the RTP port (RFC 5761), from a peer that does so.
+                    if rtcp_mod::is_rtcp(&buf[..n]) {
+                        let clear = match decrypt.as_mut() {
+                            Some(ctx) => ctx.decrypt_rtcp(&buf[..n]).ok().map(|b| b.to_vec()),
+                            None => Some(buf[..n].to_vec()),
+                        };
+                        if let (Some(clear), Ok(mut r)) = (clear, reports.lock()) {
+                            r.handle_input(Instant::now(), &clear);
+                            stats.rtcp_received.fetch_add(1, Ordering::Relaxed);
+                        }
                         continue;
                     }
                     let clear;
@@ -366,6 +495,14 @@ impl MediaSession {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
+                    if let Ok(mut r) = reports.lock() {
+                        r.on_received(
+                            Instant::now(),
+                            packet.ssrc,
+                            packet.sequence,
+                            packet.timestamp,
+                        );
+                    }
                     // Telephone events and comfort noise are not audio to play.
                     let Some(pcm) = decoder.decode(packet.payload_type, packet.payload) else {
                         continue;
@@ -382,13 +519,20 @@ impl MediaSession {
                 }
             })
         };
+        let control = tokio::spawn(run_rtcp(
+            rtcp_socket,
+            peer.rtcp,
+            reports,
+            stats.clone(),
+            srtp,
+        ));
         Ok(Self {
             local,
             stats,
             muted,
             dtmf,
             quality,
-            tasks: vec![sender, receiver, playout],
+            tasks: vec![sender, receiver, playout, control],
         })
     }
 
@@ -419,6 +563,75 @@ impl Drop for MediaSession {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+}
+
+/// Sends our reports when they are due and reads the other side's, on the RTCP socket
+/// (SRTCP with the session's keys when it is SRTP).
+async fn run_rtcp(
+    socket: UdpSocket,
+    to: SocketAddr,
+    reports: Arc<std::sync::Mutex<Rtcp>>,
+    stats: Arc<Stats>,
+    srtp: Option<Srtp>,
+) {
+    // Contexts of their own: SRTCP keeps its own index and replay window.
+    let (mut encrypt, mut decrypt) = match &srtp {
+        Some(keys) => match (srtp_context(&keys.ours), srtp_context(&keys.theirs)) {
+            (Ok(e), Ok(d)) => (Some(e), Some(d)),
+            _ => return,
+        },
+        None => (None, None),
+    };
+    let mut buf = vec![0u8; 1500];
+    loop {
+        let due = match reports.lock() {
+            Ok(r) => r.poll_timeout(),
+            Err(_) => return,
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(due.into()) => {
+                let packet = match reports.lock() {
+                    Ok(mut r) => r.poll_output(Instant::now()),
+                    Err(_) => return,
+                };
+                let Some(packet) = packet else { continue };
+                let sealed = match encrypt.as_mut() {
+                    Some(ctx) => match ctx.encrypt_rtcp(&packet) {
+                        Ok(b) => b.to_vec(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "SRTCP encrypt");
+                            continue;
+                        }
+                    },
+                    None => packet,
+                };
+                if socket.send_to(&sealed, to).await.is_ok() {
+                    stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            received = socket.recv_from(&mut buf) => {
+                let Ok((n, from)) = received else { return };
+                if from.ip() != to.ip() {
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let clear = match decrypt.as_mut() {
+                    Some(ctx) => match ctx.decrypt_rtcp(&buf[..n]) {
+                        Ok(b) => b.to_vec(),
+                        Err(_) => {
+                            stats.dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    },
+                    None => buf[..n].to_vec(),
+                };
+                if let Ok(mut r) = reports.lock() {
+                    r.handle_input(Instant::now(), &clear);
+                }
+                stats.rtcp_received.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
