@@ -460,6 +460,7 @@ fn account_config(settings: &SipAccountSettings, password: String) -> AccountCon
             .and_then(|p| p.parse().ok()),
         expires: 600,
         srtp: settings.srtp,
+        keepalive: None,
     }
 }
 

@@ -2,7 +2,10 @@
 //! expires, back off after failures (wrong credentials slowly: no hammering a
 //! registrar), re-register at once after a network change or a resume from sleep,
 //! and unregister on stop. The driver performs each REGISTER (digest auth included)
-//! and reports its final answer.
+//! and reports its final answer. While registered, a keepalive (an OPTIONS to the
+//! registrar) goes out at an interval: it keeps NAT bindings and connections open, and
+//! when it goes unanswered the account registers again at once instead of believing
+//! in a binding nobody can reach until it expires.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -60,6 +63,12 @@ pub enum Input {
     },
     /// The network changed or the computer woke up: bindings may be stale.
     NetworkChanged,
+    /// The registrar answered the keepalive (any answer: it is there).
+    KeepaliveAnswered,
+    /// The keepalive got no answer (timeout, transport error).
+    KeepaliveFailed {
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +81,8 @@ pub enum Output {
     Unregister,
     /// Give up on the REGISTER in flight (the binding lapsed while it went unanswered).
     Abandon,
+    /// Send a keepalive to the registrar and report the outcome.
+    Keepalive,
     State(State),
 }
 
@@ -84,6 +95,8 @@ pub struct Config {
     pub max_retry: Duration,
     /// Retry delay after wrong credentials (a person has to fix them).
     pub credentials_retry: Duration,
+    /// Time between keepalives while registered; `None` for none.
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for Config {
@@ -93,6 +106,7 @@ impl Default for Config {
             min_retry: Duration::from_secs(2),
             max_retry: Duration::from_secs(60),
             credentials_retry: Duration::from_secs(300),
+            keepalive: None,
         }
     }
 }
@@ -106,6 +120,10 @@ pub struct Registration {
     /// When the next refresh goes out (while registered).
     refresh_at: Option<Instant>,
     failures: u32,
+    /// When the next keepalive goes out (while registered and none is in flight).
+    keepalive_at: Option<Instant>,
+    /// A keepalive is in flight.
+    probing: bool,
     /// The lifetime to ask for (raised by a 423).
     expires: u32,
     /// Deterministic jitter: spreads the retries of many phones after an outage.
@@ -122,6 +140,8 @@ impl Registration {
             pending: false,
             refresh_at: None,
             failures: 0,
+            keepalive_at: None,
+            probing: false,
             expires,
             jitter_seed,
             out: VecDeque::new(),
@@ -142,7 +162,10 @@ impl Registration {
             // A refresh in flight: the binding lapses at `until` if it stays unanswered.
             State::Registered { until } if self.pending => Some(*until),
             _ if self.pending => None,
-            State::Registered { .. } => self.refresh_at,
+            State::Registered { .. } => match (self.refresh_at, self.keepalive_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             State::Failing { retry_at, .. } => Some(*retry_at),
             State::Idle | State::Registering => None,
         }
@@ -167,8 +190,19 @@ impl Registration {
             }
             return;
         }
+        let refresh_due = self.refresh_at.is_some_and(|t| now >= t);
+        if matches!(self.state, State::Registered { .. })
+            && !refresh_due
+            && !self.probing
+            && self.keepalive_at.is_some_and(|t| now >= t)
+        {
+            self.keepalive_at = None;
+            self.probing = true;
+            self.out.push_back(Output::Keepalive);
+            return;
+        }
         let due = match &self.state {
-            State::Registered { .. } => self.refresh_at.is_some_and(|t| now >= t),
+            State::Registered { .. } => refresh_due,
             State::Failing { retry_at, .. } => now >= *retry_at,
             State::Idle | State::Registering => false,
         };
@@ -192,9 +226,25 @@ impl Registration {
             Input::Stop => {
                 let was_bound = matches!(self.state, State::Registered { .. });
                 self.refresh_at = None;
+                self.keepalive_at = None;
                 self.set_state(State::Idle);
                 if was_bound {
                     self.out.push_back(Output::Unregister);
+                }
+            }
+            Input::KeepaliveAnswered => {
+                self.probing = false;
+                if matches!(self.state, State::Registered { .. }) && !self.pending {
+                    self.keepalive_at = self.config.keepalive.map(|k| now + k);
+                }
+            }
+            Input::KeepaliveFailed { detail } => {
+                self.probing = false;
+                if matches!(self.state, State::Registered { .. }) && !self.pending {
+                    tracing::info!(%detail, "keepalive unanswered: registering again");
+                    self.keepalive_at = None;
+                    self.set_state(State::Registering);
+                    self.register();
                 }
             }
             Input::NetworkChanged => match self.state {
@@ -222,6 +272,9 @@ impl Registration {
                         let granted = expires.unwrap_or(self.expires).max(1);
                         self.failures = 0;
                         self.refresh_at = Some(now + refresh_after(granted));
+                        if !self.probing {
+                            self.keepalive_at = self.config.keepalive.map(|k| now + k);
+                        }
                         self.set_state(State::Registered {
                             until: now + Duration::from_secs(u64::from(granted)),
                         });
@@ -265,6 +318,8 @@ impl Registration {
 
     fn register(&mut self) {
         self.pending = true;
+        // The REGISTER's answer says as much as a keepalive would.
+        self.keepalive_at = None;
         self.out.push_back(Output::Register {
             expires: self.expires,
         });
@@ -273,6 +328,7 @@ impl Registration {
     fn fail(&mut self, now: Instant, failure: Failure, retry: Duration) {
         self.failures = self.failures.saturating_add(1);
         self.refresh_at = None;
+        self.keepalive_at = None;
         self.set_state(State::Failing {
             failure,
             retry_at: now + retry,

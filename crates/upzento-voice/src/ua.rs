@@ -39,6 +39,15 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Time between keepalives: under the 30 s or so after which NAT routers forget a
+    /// UDP mapping; over a connection, RFC 5626 §4.4.1's 95–120 s is plenty.
+    pub fn keepalive(self) -> Duration {
+        match self {
+            Self::Udp => Duration::from_secs(25),
+            Self::Tcp | Self::Ws => Duration::from_secs(90),
+        }
+    }
+
     fn param(self) -> &'static str {
         match self {
             Self::Udp => "",
@@ -65,6 +74,8 @@ pub struct AccountConfig {
     /// Calls only with encrypted media (SRTP, keys by SDES): a far end that will not
     /// encrypt gets no audio from us and the call fails with the reason.
     pub srtp: bool,
+    /// Time between keepalives while registered; `None` for the transport's default.
+    pub keepalive: Option<Duration>,
 }
 
 impl std::fmt::Debug for AccountConfig {
@@ -77,6 +88,8 @@ impl std::fmt::Debug for AccountConfig {
             .field("transport", &self.transport)
             .field("outbound_proxy", &self.outbound_proxy)
             .field("expires", &self.expires)
+            .field("srtp", &self.srtp)
+            .field("keepalive", &self.keepalive)
             .finish()
     }
 }
@@ -354,6 +367,7 @@ async fn keep_registered(
     let mut machine = Registration::new(
         Config {
             expires: account.expires,
+            keepalive: Some(account.keepalive.unwrap_or(account.transport.keepalive())),
             ..Config::default()
         },
         seed | 1,
@@ -363,6 +377,7 @@ async fn keep_registered(
     // so timers and commands are served meanwhile.
     let mut sip = Some(sip);
     let mut inflight: Option<InFlight> = None;
+    let mut probe: Option<Probe> = None;
     machine.handle_input(Instant::now(), Input::Start);
     let mut stopping = false;
     loop {
@@ -395,6 +410,13 @@ async fn keep_registered(
                         .await;
                     }
                 }
+                Output::Keepalive => {
+                    let (endpoint, server, account) =
+                        (endpoint.clone(), server.clone(), account.clone());
+                    probe = Some(Box::pin(async move {
+                        keepalive_once(&endpoint, &server, &account).await
+                    }));
+                }
                 Output::State(s) => {
                     tracing::info!(user = %account.user, registrar = %account.registrar, state = ?s, "SIP registration");
                     state.send_replace(s);
@@ -418,6 +440,10 @@ async fn keep_registered(
                 sip = Some(registration);
                 machine.handle_input(Instant::now(), input);
             }
+            input = answer_probe(&mut probe) => {
+                probe = None;
+                machine.handle_input(Instant::now(), input);
+            }
             () = sleep_until(timeout) => machine.handle_timeout(Instant::now()),
         }
     }
@@ -429,6 +455,102 @@ type InFlight = std::pin::Pin<
             + Send,
     >,
 >;
+
+type Probe = std::pin::Pin<Box<dyn std::future::Future<Output = Input> + Send>>;
+
+async fn answer_probe(probe: &mut Option<Probe>) -> Input {
+    match probe {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long a keepalive may go unanswered (the transaction's own limit is 32 s; a
+/// registrar that is there answers an OPTIONS at once).
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One keepalive: an OPTIONS to the registrar, on the connection (or the UDP path) the
+/// registration uses. Any answer counts, a challenge included: someone is there.
+async fn keepalive_once(
+    endpoint: &EndpointInnerRef,
+    server: &rsipstack::sip::Uri,
+    account: &AccountConfig,
+) -> Input {
+    match tokio::time::timeout(KEEPALIVE_TIMEOUT, options_ping(endpoint, server, account)).await {
+        Ok(Ok(code)) => {
+            tracing::debug!(user = %account.user, code, "keepalive answered");
+            Input::KeepaliveAnswered
+        }
+        Ok(Err(detail)) => Input::KeepaliveFailed { detail },
+        Err(_) => Input::KeepaliveFailed {
+            detail: format!("no answer within {} s", KEEPALIVE_TIMEOUT.as_secs()),
+        },
+    }
+}
+
+async fn options_ping(
+    endpoint: &EndpointInnerRef,
+    server: &rsipstack::sip::Uri,
+    account: &AccountConfig,
+) -> Result<u16, String> {
+    use rsipstack::sip::{Method, SipMessage, StatusCodeKind, typed};
+    use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+    use rsipstack::transaction::{make_tag, transaction::Transaction};
+    use rsipstack::transport::SipAddr;
+    let transport = server.params.iter().find_map(|p| match p {
+        rsipstack::sip::Param::Transport(t) => Some(*t),
+        _ => None,
+    });
+    let proxy = account.outbound_proxy.map(|addr| {
+        let mut target = SipAddr::from(addr);
+        target.r#type = transport;
+        target
+    });
+    let target = match &proxy {
+        Some(p) => p.clone(),
+        None => SipAddr::try_from(server).map_err(|e| e.to_string())?,
+    };
+    // The registration's own connection (TCP, WS): keeping it open is the point.
+    let (connection, _) = endpoint
+        .transport_layer
+        .lookup(&target, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let via = endpoint
+        .get_via(Some(connection.get_addr().clone()), None)
+        .map_err(|e| e.to_string())?;
+    let us: rsipstack::sip::Uri = format!("sip:{}@{}", account.user, account.registrar)
+        .as_str()
+        .try_into()
+        .map_err(|e: rsipstack::sip::Error| e.to_string())?;
+    let from = typed::From {
+        display_name: None,
+        uri: us,
+        params: vec![],
+    }
+    .with_tag(make_tag());
+    let to = typed::To {
+        display_name: None,
+        uri: server.clone(),
+        params: vec![],
+    };
+    let request = endpoint.make_request(Method::Options, server.clone(), via, from, to, 1, None);
+    let key = TransactionKey::from_request(&request, TransactionRole::Client)
+        .map_err(|e| e.to_string())?;
+    let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
+    if proxy.is_some() {
+        tx.destination = proxy;
+    }
+    tx.send().await.map_err(|e| e.to_string())?;
+    while let Some(message) = tx.receive().await {
+        if let SipMessage::Response(response) = message
+            && response.status_code.kind() != StatusCodeKind::Provisional
+        {
+            return Ok(response.status_code.code());
+        }
+    }
+    Err("the keepalive went unanswered".into())
+}
 
 async fn answer(
     inflight: &mut Option<InFlight>,

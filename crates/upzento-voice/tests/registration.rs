@@ -131,3 +131,52 @@ async fn the_registrar_going_away_shows_failing_and_recovers_when_it_returns() {
     .await;
     alice.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_notice_a_registrar_gone_long_before_the_binding_lapses() {
+    let mut kamailio = Kamailio::start();
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    // Ten-minute bindings: without keepalives nobody would notice for minutes.
+    let handles: Vec<_> = [("alice", Transport::Udp), ("bob", Transport::Tcp)]
+        .into_iter()
+        .map(|(user, transport)| {
+            let config = AccountConfig {
+                keepalive: Some(Duration::from_secs(1)),
+                ..account(&kamailio, user, transport)
+            };
+            ua.register(config).unwrap()
+        })
+        .collect();
+    for handle in &handles {
+        until(handle, "registered", Duration::from_secs(10), |s| {
+            matches!(s, State::Registered { .. })
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let log = kamailio.log();
+    assert!(
+        log.contains("REQ OPTIONS sip:127.0.0.1") && log.contains("proto=tcp"),
+        "keepalives over UDP and TCP: {log}"
+    );
+    kamailio.stop();
+    // The next keepalive goes unanswered (8 s at most over UDP; at once over TCP,
+    // whose connection is gone): the account registers again instead of trusting its
+    // binding for ten minutes.
+    for handle in &handles {
+        until(handle, "registering again", Duration::from_secs(12), |s| {
+            !matches!(s, State::Registered { .. })
+        })
+        .await;
+    }
+    kamailio.resume();
+    for handle in &handles {
+        until(handle, "registered again", Duration::from_secs(40), |s| {
+            matches!(s, State::Registered { .. })
+        })
+        .await;
+    }
+    for handle in handles {
+        handle.stop().await;
+    }
+}

@@ -31,6 +31,7 @@ fn sipp_account(port: u16) -> AccountConfig {
         outbound_proxy: None,
         expires: 600,
         srtp: false,
+        keepalive: None,
     }
 }
 

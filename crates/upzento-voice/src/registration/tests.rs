@@ -236,3 +236,81 @@ fn a_refresh_left_unanswered_past_the_binding_is_abandoned() {
         ]
     );
 }
+
+#[test]
+fn keepalives_go_out_while_registered_and_one_unanswered_registers_again() {
+    let t0 = Instant::now();
+    let config = Config {
+        keepalive: Some(secs(30)),
+        ..Config::default()
+    };
+    let mut r = Registration::new(config, 7);
+    r.handle_input(t0, Input::Start);
+    drain(&mut r);
+    r.handle_input(t0, ok(600));
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(30)), "the keepalive first");
+    r.handle_timeout(t0 + secs(30));
+    assert_eq!(drain(&mut r), vec![Output::Keepalive]);
+    // One at a time: the next waits for the answer.
+    assert_eq!(
+        r.poll_timeout(),
+        Some(t0 + secs(540)),
+        "then only the refresh"
+    );
+    r.handle_input(t0 + secs(31), Input::KeepaliveAnswered);
+    assert!(drain(&mut r).is_empty(), "still registered, nothing to say");
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(61)));
+    r.handle_timeout(t0 + secs(61));
+    assert_eq!(drain(&mut r), vec![Output::Keepalive]);
+    // Unanswered: register again now, rather than trust the binding for 8 more minutes.
+    r.handle_input(
+        t0 + secs(93),
+        Input::KeepaliveFailed {
+            detail: "timeout".into(),
+        },
+    );
+    assert_eq!(
+        drain(&mut r),
+        vec![
+            Output::State(State::Registering),
+            Output::Register { expires: 600 }
+        ]
+    );
+    // No keepalive beside a REGISTER in flight.
+    assert_eq!(r.poll_timeout(), None);
+    r.handle_input(t0 + secs(94), ok(600));
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), Some(t0 + secs(124)));
+}
+
+#[test]
+fn a_refresh_due_goes_before_a_keepalive_and_stop_ends_them() {
+    let t0 = Instant::now();
+    let config = Config {
+        keepalive: Some(secs(30)),
+        ..Config::default()
+    };
+    let mut r = Registration::new(config, 7);
+    r.handle_input(t0, Input::Start);
+    drain(&mut r);
+    // A 20 s binding: its refresh (at 15 s) comes before the first keepalive.
+    r.handle_input(t0, ok(20));
+    drain(&mut r);
+    let at = r.poll_timeout().unwrap();
+    assert_eq!(at, t0 + secs(15));
+    // Woken late, both are due: the REGISTER goes, the keepalive does not.
+    r.handle_timeout(t0 + secs(40));
+    assert_eq!(drain(&mut r), vec![Output::Register { expires: 600 }]);
+    r.handle_input(t0 + secs(41), ok(600));
+    drain(&mut r);
+    r.handle_input(t0 + secs(42), Input::Stop);
+    assert_eq!(
+        drain(&mut r),
+        vec![Output::State(State::Idle), Output::Unregister]
+    );
+    assert_eq!(r.poll_timeout(), None);
+    // A late answer to a keepalive changes nothing.
+    r.handle_input(t0 + secs(43), Input::KeepaliveFailed { detail: "x".into() });
+    assert!(drain(&mut r).is_empty());
+}

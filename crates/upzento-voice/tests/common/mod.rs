@@ -30,6 +30,7 @@ pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> Account
         outbound_proxy: None,
         expires: 600,
         srtp: false,
+        keepalive: None,
     }
 }
 
