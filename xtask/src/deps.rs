@@ -36,6 +36,7 @@ const APT: &[&str] = &[
     // The softphone's tests call real SIP peers (shared recipes: sip-peers).
     "kamailio",
     "kamailio-websocket-modules",
+    "kamailio-tls-modules",
     "baresip",
     "sip-tester",
     // Opus for calls (audiopus links the system libopus through pkg-config).

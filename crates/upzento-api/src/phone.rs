@@ -35,7 +35,9 @@ const LABEL_MAX: usize = 80;
 pub enum SipTransport {
     Udp,
     Tcp,
+    Tls,
     Ws,
+    Wss,
 }
 
 impl From<SipTransport> for Transport {
@@ -43,7 +45,9 @@ impl From<SipTransport> for Transport {
         match t {
             SipTransport::Udp => Self::Udp,
             SipTransport::Tcp => Self::Tcp,
+            SipTransport::Tls => Self::Tls,
             SipTransport::Ws => Self::Ws,
+            SipTransport::Wss => Self::Wss,
         }
     }
 }

@@ -35,7 +35,12 @@ use crate::registration::{Config, Input, Output, Registration, State};
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS (`sips`-less: `;transport=tls`), the server's certificate checked
+    /// against the system's trust store.
+    Tls,
     Ws,
+    /// WebSocket over TLS (RFC 7118), checked the same way.
+    Wss,
 }
 
 impl Transport {
@@ -44,7 +49,7 @@ impl Transport {
     pub fn keepalive(self) -> Duration {
         match self {
             Self::Udp => Duration::from_secs(25),
-            Self::Tcp | Self::Ws => Duration::from_secs(90),
+            Self::Tcp | Self::Tls | Self::Ws | Self::Wss => Duration::from_secs(90),
         }
     }
 
@@ -52,7 +57,9 @@ impl Transport {
         match self {
             Self::Udp => "",
             Self::Tcp => ";transport=tcp",
+            Self::Tls => ";transport=tls",
             Self::Ws => ";transport=ws",
+            Self::Wss => ";transport=wss",
         }
     }
 }
@@ -126,6 +133,10 @@ impl UserAgent {
     pub async fn start(bind: IpAddr) -> Result<Self, UaError> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
+        transport.set_tls_config(rsipstack::transport::tls::TlsConfig {
+            ca_certs: Some(system_trust_pem()),
+            ..Default::default()
+        });
         let udp = UdpConnection::create_connection(
             SocketAddr::new(bind, 0),
             None,
@@ -305,6 +316,30 @@ impl UserAgent {
     }
 }
 
+/// The system's trust anchors as PEM, for rsipstack's TLS client (which trusts nothing
+/// by itself). `rustls-native-certs` reads the system store, or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR` when set. Also makes ring the process's TLS provider: the app links
+/// rustls with two providers (reqwest brings aws-lc-rs), and then rustls wants one chosen.
+fn system_trust_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "reading the system's certificates");
+    }
+    let mut pem = Vec::new();
+    for cert in &found.certs {
+        let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
 impl Drop for UserAgent {
     fn drop(&mut self) {
         self.cancel.cancel();
@@ -385,9 +420,15 @@ async fn keep_registered(
             match output {
                 Output::Register { expires } => {
                     if let Some(mut registration) = sip.take() {
-                        let server = server.clone();
+                        let (endpoint, server, account) =
+                            (endpoint.clone(), server.clone(), account.clone());
                         inflight = Some(Box::pin(async move {
-                            let input = register_once(&mut registration, &server, expires).await;
+                            // A connection that cannot be opened fails at once, with its
+                            // reason (the stack would only time out 32 s later).
+                            let input = match connect(&endpoint, &server, &account).await {
+                                Ok(_) => register_once(&mut registration, &server, expires).await,
+                                Err(detail) => Input::NoAnswer { detail },
+                            };
                             (registration, input)
                         }));
                     }
@@ -488,14 +529,20 @@ async fn keepalive_once(
     }
 }
 
-async fn options_ping(
+/// The connection requests to the registrar go out on (opened now for TCP, TLS and
+/// WebSocket, and kept by the transport layer for the requests that follow), and the
+/// outbound proxy they go through. A failure says why: refused, certificate not trusted…
+async fn connect(
     endpoint: &EndpointInnerRef,
     server: &rsipstack::sip::Uri,
     account: &AccountConfig,
-) -> Result<u16, String> {
-    use rsipstack::sip::{Method, SipMessage, StatusCodeKind, typed};
-    use rsipstack::transaction::key::{TransactionKey, TransactionRole};
-    use rsipstack::transaction::{make_tag, transaction::Transaction};
+) -> Result<
+    (
+        rsipstack::transport::SipConnection,
+        Option<rsipstack::transport::SipAddr>,
+    ),
+    String,
+> {
     use rsipstack::transport::SipAddr;
     let transport = server.params.iter().find_map(|p| match p {
         rsipstack::sip::Param::Transport(t) => Some(*t),
@@ -510,12 +557,24 @@ async fn options_ping(
         Some(p) => p.clone(),
         None => SipAddr::try_from(server).map_err(|e| e.to_string())?,
     };
-    // The registration's own connection (TCP, WS): keeping it open is the point.
     let (connection, _) = endpoint
         .transport_layer
         .lookup(&target, None)
         .await
         .map_err(|e| e.to_string())?;
+    Ok((connection, proxy))
+}
+
+async fn options_ping(
+    endpoint: &EndpointInnerRef,
+    server: &rsipstack::sip::Uri,
+    account: &AccountConfig,
+) -> Result<u16, String> {
+    use rsipstack::sip::{Method, SipMessage, StatusCodeKind, typed};
+    use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+    use rsipstack::transaction::{make_tag, transaction::Transaction};
+    // The registration's own connection (TCP, WS): keeping it open is the point.
+    let (connection, proxy) = connect(endpoint, server, account).await?;
     let via = endpoint
         .get_via(Some(connection.get_addr().clone()), None)
         .map_err(|e| e.to_string())?;

@@ -14,8 +14,8 @@
 //! the connection's own address in the Contact but no `transport` parameter, so a
 //! registrar sends the calls for that account over UDP to a port where only a TCP
 //! connection lives, and they never arrive. The Contact gets the transport of the Via
-//! (RFC 3261 §10.2.1: the Contact says how to reach us), and the registrar then reuses
-//! our connection.
+//! (RFC 3261 §10.2.1: the Contact says how to reach us; `ws` for secure WebSocket too,
+//! RFC 7118 §5.2), and the registrar then reuses our connection.
 
 use rsipstack::sip::headers::make_header;
 use rsipstack::sip::headers::untyped::ToTypedHeader;
@@ -77,7 +77,12 @@ fn contact_transport(request: &mut rsipstack::sip::Request) {
     {
         return;
     }
-    contact.uri.params.push(Param::Transport(via.transport));
+    // RFC 7118 §5.2: a URI says `ws` for WebSocket, secure or not.
+    let transport = match via.transport {
+        Transport::Wss => Transport::Ws,
+        other => other,
+    };
+    contact.uri.params.push(Param::Transport(transport));
     request.headers.unique_push(contact.into());
 }
 
@@ -267,6 +272,10 @@ mod tests {
         assert_eq!(
             register("WS", "<sip:bob@127.0.0.1:40000;transport=ws>"),
             "<sip:bob@127.0.0.1:40000;transport=ws>"
+        );
+        assert_eq!(
+            register("WSS", "<sip:bob@127.0.0.1:40000>"),
+            "<sip:bob@127.0.0.1:40000;transport=WS>"
         );
     }
 

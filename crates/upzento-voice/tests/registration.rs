@@ -180,3 +180,103 @@ async fn keepalives_notice_a_registrar_gone_long_before_the_binding_lapses() {
         handle.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_secure_websocket_check_the_certificate_and_carry_calls() {
+    let kamailio = Kamailio::start_with(&["WITH_TLS"]);
+    // Not trusted here (a self-signed certificate): the account fails with the reason.
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let untrusted = ua
+        .register(account(&kamailio, "alice", Transport::Tls))
+        .unwrap();
+    let state = until(&untrusted, "refused", Duration::from_secs(40), |s| {
+        matches!(s, State::Failing { .. })
+    })
+    .await;
+    assert!(
+        state_text(&state).contains("certificate") || state_text(&state).contains("Certificate"),
+        "{state:?}"
+    );
+    untrusted.stop().await;
+    // Trusted through the system store's SSL_CERT_FILE (read once per process, so in a
+    // child process of this test binary).
+    common::run_child_test(
+        "trusted::register_and_call",
+        &[
+            (
+                "SSL_CERT_FILE",
+                kamailio.certificate().display().to_string(),
+            ),
+            ("KAMAILIO_TLS_PORT", kamailio.tls_port.to_string()),
+        ],
+    );
+    assert!(kamailio.log().contains("proto=tls"), "{}", kamailio.log());
+    assert!(kamailio.log().contains("proto=wss"), "{}", kamailio.log());
+}
+
+fn state_text(state: &State) -> String {
+    match state {
+        State::Failing { failure, .. } => failure.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+mod trusted {
+    use super::*;
+    use upzento_voice::media::audio::{Recorder, Tone};
+
+    /// alice over TLS calls bob over WSS, through kamailio's TLS port.
+    #[ignore = "run by tls_and_secure_websocket_check_the_certificate_and_carry_calls"]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn register_and_call() {
+        let port = std::env::var("KAMAILIO_TLS_PORT").unwrap();
+        let over = |user: &str, transport| AccountConfig {
+            registrar: format!("127.0.0.1:{port}"),
+            user: user.into(),
+            auth_user: None,
+            password: format!("{user}pw"),
+            transport,
+            outbound_proxy: None,
+            expires: 600,
+            srtp: false,
+            keepalive: None,
+        };
+        let ua = UserAgent::start(LOOPBACK).await.unwrap();
+        let mut calls = ua.incoming_calls().unwrap();
+        let alice = over("alice", Transport::Tls);
+        let alice_reg = ua.register(alice.clone()).unwrap();
+        let bob_reg = ua.register(over("bob", Transport::Wss)).unwrap();
+        for handle in [&alice_reg, &bob_reg] {
+            until(handle, "registered", Duration::from_secs(10), |s| {
+                matches!(s, State::Registered { .. })
+            })
+            .await;
+        }
+        let call = ua
+            .call(
+                &alice,
+                "bob",
+                Box::new(Tone::new(440.0, 12_000.0)),
+                Box::new(Recorder::default()),
+            )
+            .await
+            .unwrap();
+        let incoming = tokio::time::timeout(Duration::from_secs(10), calls.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no call for bob over WSS: {:?}", call.state()))
+            .unwrap();
+        assert!(incoming.from.contains("alice"), "{}", incoming.from);
+        incoming.decline(true);
+        let mut states = call.watch();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            states.wait_for(|s| matches!(s, upzento_voice::call::State::Ended(_))),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        call.finished().await;
+        alice_reg.stop().await;
+        bob_reg.stop().await;
+    }
+}

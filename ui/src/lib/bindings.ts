@@ -586,7 +586,7 @@ export type SipAccountView_Serialize = {
 
 export type SipStateView = { state: "off" } | { state: "registering" } | { state: "registered" } | { state: "failing"; reason: string };
 
-export type SipTransport = "udp" | "tcp" | "ws";
+export type SipTransport = "udp" | "tcp" | "tls" | "ws" | "wss";
 
 /**  The sync as the status bar shows it. */
 export type SyncState = 

@@ -17,10 +17,10 @@ pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> Account
     AccountConfig {
         registrar: format!(
             "127.0.0.1:{}",
-            if transport == Transport::Ws {
-                kamailio.ws_port
-            } else {
-                kamailio.port
+            match transport {
+                Transport::Ws => kamailio.ws_port,
+                Transport::Tls | Transport::Wss => kamailio.tls_port,
+                Transport::Udp | Transport::Tcp => kamailio.port,
             }
         ),
         user: user.into(),
@@ -101,10 +101,87 @@ fn modules_dir() -> String {
         .to_string()
 }
 
+/// A test CA (`ca.pem`), a certificate it signed for 127.0.0.1 and kamailio's TLS
+/// settings, in `dir`. (A self-signed leaf would not do: it is a CA certificate, which
+/// webpki refuses as a server's.)
+fn make_certificate(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Upzento test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    std::fs::write(
+        dir.join("tls.cfg"),
+        format!(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+             private_key = {0}/key.pem\ncertificate = {0}/cert.pem\n\n\
+             [client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+}
+
 /// A kamailio on free ports; stopped when dropped.
 pub struct Kamailio {
     pub port: u16,
     pub ws_port: u16,
+    /// SIP over TLS and WSS (with `WITH_TLS`).
+    pub tls_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
     /// `-A` defines of kamailio.cfg beyond WITH_WS (e.g. WITH_SHA256).
@@ -122,15 +199,21 @@ impl Kamailio {
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
             let template = include_str!("../peers/kamailio.cfg");
-            let (port, ws_port) = (free_port(), free_port());
+            let (port, ws_port, tls_port) = (free_port(), free_port(), free_port());
             let config = template
                 .replace("@PORT@", &port.to_string())
                 .replace("@WS_PORT@", &ws_port.to_string())
+                .replace("@TLS_PORT@", &tls_port.to_string())
+                .replace("@DIR@", &dir.path().display().to_string())
                 .replace("@MPATH@", &modules_dir());
             std::fs::write(dir.path().join("kamailio.cfg"), config).unwrap();
+            if defines.contains(&"WITH_TLS") {
+                make_certificate(dir.path());
+            }
             let mut k = Self {
                 port,
                 ws_port,
+                tls_port,
                 dir,
                 child: None,
                 defines: defines.to_vec(),
@@ -145,6 +228,11 @@ impl Kamailio {
 
     fn config(&self) -> PathBuf {
         self.dir.path().join("kamailio.cfg")
+    }
+
+    /// The CA that signed its certificate (for 127.0.0.1), to trust in a test.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// Starts it again on the same ports.
