@@ -66,9 +66,23 @@ struct SipAccountSettings {
     /// The number this account calls from, E.164 (for the call history).
     caller_id: Option<String>,
     enabled: bool,
-    /// Encrypted media only (SRTP with SDES keys).
+    /// Encrypted media only (SRTP).
     #[serde(default)]
     srtp: bool,
+    /// How its keys are agreed.
+    #[serde(default)]
+    srtp_keys: SrtpKeys,
+}
+
+/// How an account's SRTP keys are agreed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum SrtpKeys {
+    /// In the SDP (`a=crypto`, RFC 4568).
+    #[default]
+    Sdes,
+    /// By DTLS on the media path (RFC 5764), checked against the SDP's fingerprints.
+    Dtls,
 }
 
 /// The sound devices chosen (`None`: the system's default).
@@ -104,6 +118,7 @@ pub struct SipAccountView {
     pub enabled: bool,
     /// Calls only with encrypted media (SRTP).
     pub srtp: bool,
+    pub srtp_keys: SrtpKeys,
     pub state: SipStateView,
 }
 
@@ -130,6 +145,9 @@ pub struct SipAccountInput {
     pub caller_id: Option<String>,
     pub enabled: bool,
     pub srtp: bool,
+    /// SDES when absent.
+    #[serde(default)]
+    pub srtp_keys: SrtpKeys,
     pub password: Option<String>,
 }
 
@@ -448,6 +466,7 @@ fn validate(input: &SipAccountInput, id: String) -> Result<SipAccountSettings, A
         caller_id,
         enabled: input.enabled,
         srtp: input.srtp,
+        srtp_keys: input.srtp_keys,
     })
 }
 
@@ -463,7 +482,10 @@ fn account_config(settings: &SipAccountSettings, password: String) -> AccountCon
             .as_deref()
             .and_then(|p| p.parse().ok()),
         expires: 600,
-        srtp: settings.srtp,
+        srtp: settings.srtp.then_some(match settings.srtp_keys {
+            SrtpKeys::Sdes => upzento_voice::ua::KeyExchange::Sdes,
+            SrtpKeys::Dtls => upzento_voice::ua::KeyExchange::Dtls,
+        }),
         keepalive: None,
     }
 }
@@ -782,6 +804,7 @@ impl Api {
                     caller_id: a.caller_id.clone(),
                     enabled: a.enabled,
                     srtp: a.srtp,
+                    srtp_keys: a.srtp_keys,
                     state: state
                         .states
                         .get(&a.id)
@@ -1450,6 +1473,7 @@ mod tests {
             caller_id: Some("+1 415 555 2671".into()),
             enabled: true,
             srtp: false,
+            srtp_keys: SrtpKeys::Sdes,
             password: Some("secret".into()),
         }
     }

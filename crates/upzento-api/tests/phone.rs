@@ -127,6 +127,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
         caller_id: Some("+1 415 555 2671".into()),
         enabled: true,
         srtp: false,
+        srtp_keys: upzento_api::phone::SrtpKeys::Sdes,
         password: Some("wrong".into()),
     };
     let saved = api.save_sip_account(input.clone()).await.unwrap();
@@ -286,6 +287,7 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
         caller_id: None,
         enabled: true,
         srtp: false,
+        srtp_keys: upzento_api::phone::SrtpKeys::Sdes,
         password: Some(format!("{AGENT}pw")),
     })
     .await

@@ -24,9 +24,10 @@ use rsipstack::transaction::TransactionReceiver;
 
 use crate::call::{self, Call};
 use crate::media::audio::{AudioSink, AudioSource};
+use crate::media::dtls::{DtlsSetup, Identity};
 use crate::media::quality::Quality;
 use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote};
-use crate::media::sdp::{CryptoSuite, SdesKey};
+use crate::media::sdp::{CryptoSuite, LocalDtls, SdesKey, Setup};
 use crate::media::session::{MediaSession, Srtp};
 use crate::registration::{Config, Input, Output, Registration, State};
 
@@ -64,6 +65,16 @@ impl Transport {
     }
 }
 
+/// How the SRTP keys of a call are agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyExchange {
+    /// In the SDP (RFC 4568 `a=crypto`): simple, but the keys are as safe as the signalling.
+    Sdes,
+    /// By a DTLS handshake on the media path (RFC 5763/5764), checked against the
+    /// certificate fingerprints in the SDP; what WebRTC uses.
+    Dtls,
+}
+
 /// One SIP account. The password comes from the keyring; it is never written anywhere.
 #[derive(Clone)]
 pub struct AccountConfig {
@@ -78,9 +89,9 @@ pub struct AccountConfig {
     pub outbound_proxy: Option<SocketAddr>,
     /// Binding lifetime to ask for, in seconds.
     pub expires: u32,
-    /// Calls only with encrypted media (SRTP, keys by SDES): a far end that will not
-    /// encrypt gets no audio from us and the call fails with the reason.
-    pub srtp: bool,
+    /// Calls only with encrypted media (SRTP), the keys exchanged as said: a far end
+    /// that will not encrypt gets no audio from us and the call fails with the reason.
+    pub srtp: Option<KeyExchange>,
     /// Time between keepalives while registered; `None` for the transport's default.
     pub keepalive: Option<Duration>,
 }
@@ -112,6 +123,8 @@ pub enum UaError {
 /// The running user agent.
 pub struct UserAgent {
     endpoint: EndpointInnerRef,
+    /// Our DTLS certificate, for every DTLS-SRTP call of this UA.
+    identity: Identity,
     dialogs: Arc<DialogLayer>,
     incoming: std::sync::Mutex<Option<mpsc::UnboundedReceiver<IncomingCall>>>,
     /// The address media binds to (the one SIP uses).
@@ -157,10 +170,18 @@ impl UserAgent {
             .map_err(|e| UaError::Bind(e.to_string()))?;
         let dialogs = Arc::new(DialogLayer::new(inner.clone()));
         let (calls_tx, calls) = mpsc::unbounded_channel();
+        let identity = Identity::generate().map_err(UaError::Bind)?;
         tokio::spawn(async move { endpoint.serve().await });
-        tokio::spawn(serve_incoming(dialogs.clone(), incoming, calls_tx, bind));
+        tokio::spawn(serve_incoming(
+            dialogs.clone(),
+            incoming,
+            calls_tx,
+            bind,
+            identity.clone(),
+        ));
         Ok(Self {
             endpoint: inner,
+            identity,
             dialogs,
             incoming: std::sync::Mutex::new(Some(calls)),
             ip: bind,
@@ -230,7 +251,7 @@ impl UserAgent {
             direction: Direction::SendRecv,
             version: 1,
             session_id: u64::from(socket.local_addr().map_or(0, |a| a.port())),
-            crypto: if account.srtp {
+            crypto: if account.srtp == Some(KeyExchange::Sdes) {
                 Some(
                     SdesKey::generate(1, CryptoSuite::AesCm128HmacSha1_80)
                         .map_err(UaError::Bind)?,
@@ -238,6 +259,12 @@ impl UserAgent {
             } else {
                 None
             },
+            dtls: (account.srtp == Some(KeyExchange::Dtls)).then(|| LocalDtls {
+                fingerprint: self.identity.fingerprint().to_vec(),
+                setup: Setup::ActPass,
+            }),
+            // WebRTC-style: with DTLS, RTCP shares the RTP port (one handshake).
+            rtcp_mux: account.srtp == Some(KeyExchange::Dtls),
         };
         let option = InviteOption {
             caller,
@@ -273,6 +300,7 @@ impl UserAgent {
                 commands: commands_rx,
                 state: state_tx,
                 media: Media {
+                    identity: self.identity.clone(),
                     local: Some(local),
                     socket: Some(socket),
                     source: Some(source),
@@ -687,6 +715,7 @@ async fn serve_incoming(
     mut incoming: TransactionReceiver,
     calls: mpsc::UnboundedSender<IncomingCall>,
     ip: IpAddr,
+    identity: Identity,
 ) {
     use rsipstack::sip::{Method, StatusCode};
     while let Some(mut tx) = incoming.recv().await {
@@ -699,7 +728,7 @@ async fn serve_incoming(
             continue;
         }
         let reply = match tx.original.method {
-            Method::Invite => match offer_call(&dialogs, &tx, ip, &calls).await {
+            Method::Invite => match offer_call(&dialogs, &tx, ip, &calls, identity.clone()).await {
                 Ok(mut dialog) => {
                     // The INVITE transaction runs until we answer or refuse (or CANCEL).
                     tokio::spawn(async move {
@@ -728,6 +757,7 @@ async fn offer_call(
     tx: &rsipstack::transaction::transaction::Transaction,
     ip: IpAddr,
     calls: &mpsc::UnboundedSender<IncomingCall>,
+    identity: Identity,
 ) -> Result<rsipstack::dialog::invite_dialog::InviteDialog, rsipstack::sip::StatusCode> {
     use rsipstack::sip::StatusCode;
     use rsipstack::sip::prelude::HeadersExt;
@@ -736,7 +766,9 @@ async fn offer_call(
         return Err(StatusCode::NotAcceptableHere);
     };
     // SRTP offered without a key suite we take: we cannot answer it (RFC 4568 §7.1.2).
-    if remote.codecs.is_empty() || (remote.secure && remote.crypto.is_empty()) {
+    if remote.codecs.is_empty()
+        || (remote.secure && remote.crypto.is_empty() && remote.dtls.is_none())
+    {
         return Err(StatusCode::NotAcceptableHere);
     }
     let from = tx
@@ -768,6 +800,7 @@ async fn offer_call(
             commands: commands_rx,
             state: state_tx,
             media: Media {
+                identity,
                 local: None,
                 socket: Some(socket),
                 source: None,
@@ -909,6 +942,7 @@ impl CallHandle {
 }
 
 struct Media {
+    identity: Identity,
     /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
     local: Option<LocalAudio>,
     socket: Option<crate::media::session::MediaSockets>,
@@ -926,8 +960,18 @@ impl Media {
         let remote = self.remote.as_ref()?;
         let codec = *remote.codecs.first()?;
         let address = self.socket.as_ref()?.local_addr().ok()?;
-        // SRTP offered: our own key for the first suite of theirs we take, same tag.
-        let crypto = if remote.secure {
+        // DTLS-SRTP offered: our fingerprint, and we open the handshake unless the
+        // offerer insists on doing so (RFC 5763 §5).
+        let dtls = remote.dtls.as_ref().map(|theirs| LocalDtls {
+            fingerprint: self.identity.fingerprint().to_vec(),
+            setup: if theirs.setup == Setup::Active {
+                Setup::Passive
+            } else {
+                Setup::Active
+            },
+        });
+        // SDES offered: our own key for the first suite of theirs we take, same tag.
+        let crypto = if remote.secure && dtls.is_none() {
             let theirs = remote.crypto.first()?;
             Some(SdesKey::generate(theirs.tag, theirs.suite).ok()?)
         } else {
@@ -940,6 +984,8 @@ impl Media {
             version: 1,
             session_id: u64::from(address.port()),
             crypto,
+            dtls,
+            rtcp_mux: remote.rtcp_mux,
         };
         let sdp = local.to_sdp();
         self.local = Some(local);
@@ -976,12 +1022,47 @@ impl Media {
                 }
                 None => None,
             };
+            // DTLS: the answer's roles decide who opens the handshake.
+            let dtls = match self.local.as_ref().and_then(|l| l.dtls.clone()) {
+                Some(ours) => {
+                    let theirs = remote
+                        .dtls
+                        .as_ref()
+                        .ok_or("the other side did not accept encrypted media (DTLS-SRTP)")?;
+                    let client = match ours.setup {
+                        Setup::Active => true,
+                        Setup::Passive => false,
+                        Setup::ActPass => theirs.setup == Setup::Passive,
+                    };
+                    // Re-offers keep the role (RFC 5763 §5: no new handshake).
+                    if let Some(local) = self.local.as_mut().and_then(|l| l.dtls.as_mut()) {
+                        local.setup = if client {
+                            Setup::Active
+                        } else {
+                            Setup::Passive
+                        };
+                    }
+                    Some(DtlsSetup {
+                        identity: self.identity.clone(),
+                        client,
+                        remote_fingerprint: theirs.fingerprint.clone(),
+                    })
+                }
+                None => None,
+            };
+            let rtcp_mux = remote.rtcp_mux && self.local.as_ref().is_some_and(|l| l.rtcp_mux);
             let peer = crate::media::session::Peer {
                 rtp: remote.address,
-                rtcp: remote.rtcp,
+                rtcp: if rtcp_mux {
+                    remote.address
+                } else {
+                    remote.rtcp
+                },
             };
             let options = crate::media::session::Options {
                 srtp,
+                dtls,
+                rtcp_mux,
                 ..Default::default()
             };
             let session =
@@ -1016,7 +1097,9 @@ fn remote_sdp(body: &[u8]) -> Option<RemoteAudio> {
     if body.is_empty() {
         return None;
     }
-    match parse_remote(&String::from_utf8_lossy(body)) {
+    let text = String::from_utf8_lossy(body);
+    tracing::debug!(sdp = %text, "the other side's SDP");
+    match parse_remote(&text) {
         Ok(remote) => Some(remote),
         Err(e) => {
             tracing::warn!(error = %e, "unusable SDP from the other side");
@@ -1025,8 +1108,21 @@ fn remote_sdp(body: &[u8]) -> Option<RemoteAudio> {
     }
 }
 
+/// The media's failure, when there is one to wait for.
+async fn failed(failure: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    if let Some(rx) = failure
+        && let Ok(detail) = rx.wait_for(Option::is_some).await
+        && let Some(detail) = detail.clone()
+    {
+        return detail;
+    }
+    std::future::pending().await
+}
+
 async fn run_call(mut machine: Call, mut parts: CallParts) {
     let mut invite_done = parts.invite.is_none();
+    // Why the media cannot flow, when it cannot (a failed DTLS handshake).
+    let mut media_failure: Option<watch::Receiver<Option<String>>> = None;
     let mut confirmed: Option<DialogId> = None;
     loop {
         while let Some(output) = machine.poll_output() {
@@ -1071,6 +1167,7 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                     if let Err(detail) = parts.media.start() {
                         machine.handle_input(Instant::now(), call::Input::Failed { detail });
                     }
+                    media_failure = parts.media.session.as_ref().map(MediaSession::failure);
                 }
                 call::Output::StopMedia => parts.media.session = None,
                 call::Output::Mute(muted) => {
@@ -1118,6 +1215,10 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
         }
         let timeout = machine.poll_timeout();
         tokio::select! {
+            detail = failed(&mut media_failure) => {
+                media_failure = None;
+                machine.handle_input(Instant::now(), call::Input::Failed { detail });
+            }
             command = parts.commands.recv() => {
                 let input = match command {
                     Some(CallCommand::Input(input)) => input,

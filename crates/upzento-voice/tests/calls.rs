@@ -381,7 +381,7 @@ async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
 
     // With SRTP: audio both ways, encrypted.
     let secure = upzento_voice::ua::AccountConfig {
-        srtp: true,
+        srtp: Some(upzento_voice::ua::KeyExchange::Sdes),
         ..plain
     };
     let heard = Recorder::default();
@@ -505,4 +505,109 @@ async fn a_registrar_that_challenges_with_sha256_takes_our_registers_and_calls_r
     assert!(log.contains("REQ INVITE"), "{log}");
     alice_reg.stop().await;
     bob_reg.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dtls_srtp_call_agrees_its_keys_on_the_media_path_both_ways() {
+    let kamailio = Kamailio::start();
+    // bob takes DTLS-SRTP only (fingerprints in the SDP, keys by the handshake).
+    let bob = common::Baresip::start_with(&kamailio, "bob", 1000, "PCMU,PCMA;mediaenc=dtls_srtp");
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut calls = ua.incoming_calls().unwrap();
+    let account = upzento_voice::ua::AccountConfig {
+        srtp: Some(upzento_voice::ua::KeyExchange::Dtls),
+        ..alice(&kamailio)
+    };
+    let registration = ua.register(account.clone()).unwrap();
+    registered(&registration).await;
+
+    // Our offer (actpass): bob connects, keys agreed, audio both ways.
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    for _ in 0..500 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard {} samples\n{}",
+        ours.len(),
+        bob.log()
+    );
+    let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
+    assert!(tone > 0.05, "bob's 1 kHz through DTLS-SRTP: {tone}");
+    call.hangup();
+    call.finished().await;
+    let (samples, rate) = bob.heard().await;
+    let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    let tone = goertzel(mid, 440.0, rate);
+    assert!(tone > 0.05, "our 440 Hz at bob through DTLS-SRTP: {tone}");
+    assert!(bob.log().contains("DTLS-SRTP complete"), "{}", bob.log());
+
+    // bob's offer: we answer active and open the handshake.
+    bob.command("dial", &format!("sip:alice@127.0.0.1:{}", kamailio.port));
+    let incoming = next_call(&mut calls).await;
+    let heard = Recorder::default();
+    incoming.answer(
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(heard.clone()),
+    );
+    until(&incoming.call, "answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    for _ in 0..500 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ours = heard.samples();
+    assert!(
+        ours.len() >= 2 * RATE as usize,
+        "heard {} samples on bob's DTLS call",
+        ours.len()
+    );
+    let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
+    assert!(
+        tone > 0.05,
+        "bob's 1 kHz on his DTLS-SRTP call to us: {tone}"
+    );
+    incoming.call.hangup();
+    incoming.call.finished().await;
+
+    // An account that wants DTLS calling a peer without it: refused, not sent in clear.
+    let plain_bob = common::Baresip::start_as(&kamailio, "carol", 600);
+    let call = ua
+        .call(
+            &account,
+            "carol",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let ended = until(&call, "refused", |s| matches!(s, State::Ended(_))).await;
+    assert!(
+        matches!(
+            &ended,
+            State::Ended(EndReason::Refused { .. } | EndReason::Failed { .. })
+        ),
+        "{ended:?}"
+    );
+    call.finished().await;
+    drop(plain_bob);
+    registration.stop().await;
 }

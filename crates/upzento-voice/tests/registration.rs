@@ -238,7 +238,7 @@ mod trusted {
             transport,
             outbound_proxy: None,
             expires: 600,
-            srtp: false,
+            srtp: None,
             keepalive: None,
         };
         let ua = UserAgent::start(LOOPBACK).await.unwrap();

@@ -30,7 +30,7 @@ fn sipp_account(port: u16) -> AccountConfig {
         transport: Transport::Udp,
         outbound_proxy: None,
         expires: 600,
-        srtp: false,
+        srtp: None,
         keepalive: None,
     }
 }

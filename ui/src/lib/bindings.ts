@@ -531,6 +531,8 @@ export type SipAccountInput_Deserialize = {
 	callerId?: string | null,
 	enabled: boolean,
 	srtp: boolean,
+	/**  SDES when absent. */
+	srtpKeys?: SrtpKeys,
 	password?: string | null,
 };
 
@@ -546,6 +548,8 @@ export type SipAccountInput_Serialize = {
 	callerId: string | null,
 	enabled: boolean,
 	srtp: boolean,
+	/**  SDES when absent. */
+	srtpKeys: SrtpKeys,
 	password: string | null,
 };
 
@@ -565,6 +569,7 @@ export type SipAccountView_Deserialize = {
 	enabled: boolean,
 	/**  Calls only with encrypted media (SRTP). */
 	srtp: boolean,
+	srtpKeys: SrtpKeys,
 	state: SipStateView,
 };
 
@@ -581,12 +586,20 @@ export type SipAccountView_Serialize = {
 	enabled: boolean,
 	/**  Calls only with encrypted media (SRTP). */
 	srtp: boolean,
+	srtpKeys: SrtpKeys,
 	state: SipStateView,
 };
 
 export type SipStateView = { state: "off" } | { state: "registering" } | { state: "registered" } | { state: "failing"; reason: string };
 
 export type SipTransport = "udp" | "tcp" | "tls" | "ws" | "wss";
+
+/**  How an account's SRTP keys are agreed. */
+export type SrtpKeys = 
+/**  In the SDP (`a=crypto`, RFC 4568). */
+"sdes" | 
+/**  By DTLS on the media path (RFC 5764), checked against the SDP's fingerprints. */
+"dtls";
 
 /**  The sync as the status bar shows it. */
 export type SyncState = 

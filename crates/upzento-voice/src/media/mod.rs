@@ -2,6 +2,7 @@
 
 pub mod audio;
 pub mod device;
+pub mod dtls;
 pub mod g711;
 pub mod jitter;
 pub mod quality;

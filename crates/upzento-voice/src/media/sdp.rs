@@ -165,6 +165,43 @@ impl Direction {
     }
 }
 
+/// Who opens the DTLS handshake (RFC 4145 `a=setup`, as RFC 5763 uses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// We connect (the DTLS client).
+    Active,
+    /// We wait for the other side.
+    Passive,
+    /// Either: what an offer says; the answer decides.
+    ActPass,
+}
+
+impl Setup {
+    fn attribute(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Passive => "passive",
+            Self::ActPass => "actpass",
+        }
+    }
+}
+
+/// Our DTLS-SRTP parameters (RFC 5763): the certificate's fingerprint and the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDtls {
+    /// SHA-256 of our certificate.
+    pub fingerprint: Vec<u8>,
+    pub setup: Setup,
+}
+
+/// The other side's DTLS-SRTP parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDtls {
+    /// SHA-256 of its certificate (other hashes are not taken).
+    pub fingerprint: Vec<u8>,
+    pub setup: Setup,
+}
+
 /// Our side of the session: where we receive, what we offer.
 #[derive(Debug, Clone)]
 pub struct LocalAudio {
@@ -176,6 +213,10 @@ pub struct LocalAudio {
     pub session_id: u64,
     /// Our SRTP key (SDES): the stream is `RTP/SAVP` with an `a=crypto` line.
     pub crypto: Option<SdesKey>,
+    /// SRTP keyed by DTLS: the stream is `UDP/TLS/RTP/SAVP` with a fingerprint.
+    pub dtls: Option<LocalDtls>,
+    /// RTCP on the RTP port (RFC 5761): offered with DTLS, answered when offered.
+    pub rtcp_mux: bool,
 }
 
 impl LocalAudio {
@@ -201,7 +242,9 @@ impl LocalAudio {
             self.session_id,
             self.version,
             self.address.port(),
-            if self.crypto.is_some() {
+            if self.dtls.is_some() {
+                "UDP/TLS/RTP/SAVP"
+            } else if self.crypto.is_some() {
                 "RTP/SAVP"
             } else {
                 "RTP/AVP"
@@ -210,6 +253,16 @@ impl LocalAudio {
         );
         if let Some(crypto) = &self.crypto {
             sdp.push_str(&crypto.attribute());
+        }
+        if let Some(dtls) = &self.dtls {
+            sdp.push_str(&format!(
+                "a=fingerprint:sha-256 {}\r\na=setup:{}\r\n",
+                super::dtls::fingerprint_text(&dtls.fingerprint),
+                dtls.setup.attribute()
+            ));
+        }
+        if self.rtcp_mux {
+            sdp.push_str("a=rtcp-mux\r\n");
         }
         for codec in &self.codecs {
             sdp.push_str(&codec.rtpmap());
@@ -248,6 +301,10 @@ pub struct RemoteAudio {
     pub secure: bool,
     /// Its SDES keys we could use, in its order.
     pub crypto: Vec<SdesKey>,
+    /// DTLS-SRTP (`UDP/TLS/RTP/SAVP(F)` with a SHA-256 fingerprint we can check).
+    pub dtls: Option<RemoteDtls>,
+    /// It sends and takes RTCP on the RTP port (RFC 5761).
+    pub rtcp_mux: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,11 +339,50 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         }
     };
     let port = u16::try_from(media.get_port()).map_err(|_| SdpError::NoAddress)?;
-    let secure = matches!(
+    use webrtc_sdp::media_type::SdpProtocolValue;
+    let dtls_profile = matches!(
         media.get_proto(),
-        webrtc_sdp::media_type::SdpProtocolValue::RtpSavp
-            | webrtc_sdp::media_type::SdpProtocolValue::RtpSavpf
+        SdpProtocolValue::UdpTlsRtpSavp | SdpProtocolValue::UdpTlsRtpSavpf
     );
+    let secure = dtls_profile
+        || matches!(
+            media.get_proto(),
+            SdpProtocolValue::RtpSavp | SdpProtocolValue::RtpSavpf
+        );
+    let media_or_session = |t: SdpAttributeType| {
+        media
+            .get_attribute(t.clone())
+            .or_else(|| session.get_attribute(t))
+    };
+    // Read from the text: webrtc-sdp drops a fingerprint whose hash is in capitals
+    // (baresip writes `SHA-256`), and DTLS attributes may sit at session level.
+    let dtls = if dtls_profile {
+        let audio = audio_section(body);
+        let session_part = session_section(body);
+        let attribute = |name: &str| {
+            let prefix = format!("a={name}:");
+            audio
+                .lines()
+                .chain(session_part.lines())
+                .find_map(|l| l.trim().strip_prefix(prefix.as_str()).map(str::to_owned))
+        };
+        let fingerprint = audio
+            .lines()
+            .chain(session_part.lines())
+            .filter_map(|l| l.trim().strip_prefix("a=fingerprint:"))
+            .find_map(parse_sha256_fingerprint);
+        let setup = match attribute("setup").as_deref().map(str::trim) {
+            Some(s) if s.eq_ignore_ascii_case("active") => Setup::Active,
+            Some(s) if s.eq_ignore_ascii_case("passive") => Setup::Passive,
+            Some(_) => Setup::ActPass,
+            // RFC 4145 §4: absent means active.
+            None => Setup::Active,
+        };
+        fingerprint.map(|fingerprint| RemoteDtls { fingerprint, setup })
+    } else {
+        None
+    };
+    let rtcp_mux = media_or_session(SdpAttributeType::RtcpMux).is_some();
     // webrtc-sdp keeps no a=crypto (WebRTC has none): read them from the audio section.
     let crypto = audio_section(body)
         .lines()
@@ -359,7 +455,31 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         direction,
         secure,
         crypto,
+        dtls,
+        rtcp_mux,
     })
+}
+
+/// `sha-256 AB:CD:…` as bytes; `None` for another hash or a malformed value.
+fn parse_sha256_fingerprint(value: &str) -> Option<Vec<u8>> {
+    let (hash, hex) = value.trim().split_once(' ')?;
+    if !hash.eq_ignore_ascii_case("sha-256") {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = hex
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect();
+    bytes.filter(|b| b.len() == 32)
+}
+
+/// The session-level lines of `body` (before the first m-section).
+fn session_section(body: &str) -> String {
+    body.lines()
+        .take_while(|l| !l.starts_with("m="))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// The lines of the first audio m-section of `body`.
@@ -404,12 +524,14 @@ mod tests {
             version: 1,
             session_id: 42,
             crypto: None,
+            dtls: None,
+            rtcp_mux: false,
         };
         let back = parse_remote(&ours.to_sdp()).unwrap();
         assert_eq!(back.address, ours.address);
         assert_eq!(
             back.rtcp,
-            "127.0.0.1:40001".parse().unwrap(),
+            "127.0.0.1:40001".parse::<SocketAddr>().unwrap(),
             "RTP port + 1"
         );
         assert_eq!(back.codecs, vec![Codec::Pcmu, Codec::Pcma]);
@@ -420,13 +542,16 @@ mod tests {
             m=audio 10004 RTP/AVP 0 101\r\nb=AS:80\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
             a=fmtp:101 0-15\r\na=sendonly\r\na=label:1\r\na=ssrc:2112 cname:xyz\r\n";
         let remote = parse_remote(answer).unwrap();
-        assert_eq!(remote.address, "127.0.0.1:10004".parse().unwrap());
+        assert_eq!(
+            remote.address,
+            "127.0.0.1:10004".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(remote.codecs, vec![Codec::Pcmu]);
         assert_eq!(remote.direction, Direction::SendOnly);
         let elsewhere = answer.replace("a=label:1\r\n", "a=rtcp:10009 IN IP4 127.0.0.2\r\n");
         assert_eq!(
             parse_remote(&elsewhere).unwrap().rtcp,
-            "127.0.0.2:10009".parse().unwrap()
+            "127.0.0.2:10009".parse::<SocketAddr>().unwrap()
         );
 
         assert!(matches!(parse_remote("not sdp"), Err(SdpError::Parse(_))));
@@ -474,5 +599,64 @@ mod tests {
         assert_eq!(remote.crypto.len(), 1, "F8 is not taken");
         assert_eq!(remote.crypto[0].suite, CryptoSuite::AesCm128HmacSha1_32);
         assert_eq!(remote.crypto[0].key_salt[29], 29);
+    }
+}
+
+#[cfg(test)]
+mod dtls_tests {
+    use super::*;
+
+    /// baresip 1.0's answer: setup and fingerprint at session level, hash in capitals.
+    const BARESIP_DTLS_ANSWER: &str = "v=0\r\no=- 306911976 1257751054 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+        a=tool:baresip 1.0.0\r\na=setup:active\r\n\
+        a=fingerprint:SHA-256 AE:12:28:6E:D2:95:AE:7A:97:BC:15:1F:69:83:5F:43:98:0B:CF:F2:70:05:B2:44:AC:57:4C:C7:4C:13:7A:89\r\n\
+        m=audio 41826 UDP/TLS/RTP/SAVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+        a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\na=label:1\r\n\
+        a=ssrc:260549813 cname:sip:bob@127.0.0.1:45991\r\na=minptime:20\r\n";
+
+    #[test]
+    fn a_dtls_answer_with_session_level_attributes_is_understood() {
+        let remote = parse_remote(BARESIP_DTLS_ANSWER).unwrap();
+        let dtls = remote.dtls.expect("DTLS parameters");
+        assert_eq!(dtls.setup, Setup::Active);
+        assert_eq!(dtls.fingerprint.len(), 32);
+        assert_eq!(dtls.fingerprint[0], 0xae);
+        assert!(remote.secure);
+        assert!(!remote.rtcp_mux);
+        // Another hash than SHA-256 cannot be checked: no DTLS then (the call is refused).
+        let sha1 = BARESIP_DTLS_ANSWER.replace("SHA-256 AE:12:28:6E:D2:95:AE:7A:97:BC:15:1F:69:83:5F:43:98:0B:CF:F2:70:05:B2:44:AC:57:4C:C7:4C:13:7A:89", "SHA-1 AE:12");
+        assert_eq!(parse_remote(&sha1).unwrap().dtls, None);
+    }
+
+    #[test]
+    fn our_dtls_offer_reads_back() {
+        let ours = LocalAudio {
+            address: "127.0.0.1:40000".parse().unwrap(),
+            codecs: vec![Codec::Pcmu],
+            direction: Direction::SendRecv,
+            version: 1,
+            session_id: 42,
+            crypto: None,
+            dtls: Some(LocalDtls {
+                fingerprint: (0..32).collect(),
+                setup: Setup::ActPass,
+            }),
+            rtcp_mux: true,
+        };
+        let sdp = ours.to_sdp();
+        assert!(
+            sdp.contains("m=audio 40000 UDP/TLS/RTP/SAVP 0 101\r\n"),
+            "{sdp}"
+        );
+        assert!(sdp.contains("a=fingerprint:sha-256 00:01:02:"), "{sdp}");
+        let back = parse_remote(&sdp).unwrap();
+        assert_eq!(
+            back.dtls,
+            Some(RemoteDtls {
+                fingerprint: (0..32).collect(),
+                setup: Setup::ActPass
+            })
+        );
+        assert!(back.rtcp_mux && back.secure);
     }
 }

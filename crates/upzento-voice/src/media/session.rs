@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use super::audio::{AudioSink, AudioSource, FRAME};
+use super::dtls::DtlsSetup;
 use super::g711;
 use super::jitter::{JitterBuffer, Playout};
 use super::quality::Quality;
@@ -86,8 +87,12 @@ impl From<SocketAddr> for Peer {
 /// How a session runs beyond its codec.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// SRTP keys; `None` for plain RTP.
+    /// SRTP keys (SDES); `None` for plain RTP, or when `dtls` brings them.
     pub srtp: Option<Srtp>,
+    /// SRTP keyed by a DTLS handshake on the RTP socket: no media flows until it is done.
+    pub dtls: Option<DtlsSetup>,
+    /// RTCP on the RTP port (RFC 5761) instead of the next one.
+    pub rtcp_mux: bool,
     /// The mean time between RTCP reports.
     pub rtcp_interval: Duration,
 }
@@ -96,7 +101,59 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             srtp: None,
+            dtls: None,
+            rtcp_mux: false,
             rtcp_interval: rtcp_mod::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// The SRTP context of one direction of a stream: plain RTP, keys at hand, or keys
+/// still to come from the DTLS handshake (nothing is sent or taken until then).
+enum Protect {
+    Plain,
+    Ready(Box<webrtc_srtp::context::Context>),
+    /// `ours`: encrypting with our key (else decrypting with theirs).
+    Waiting(tokio::sync::watch::Receiver<Option<Srtp>>, bool),
+}
+
+/// What [`Protect::get`] says while the DTLS handshake runs.
+struct NotYet;
+
+impl Protect {
+    fn new(
+        srtp: Option<&Srtp>,
+        dtls: Option<&tokio::sync::watch::Receiver<Option<Srtp>>>,
+        ours: bool,
+    ) -> std::io::Result<Self> {
+        Ok(match (srtp, dtls) {
+            (Some(keys), _) => Self::Ready(Box::new(srtp_context(if ours {
+                &keys.ours
+            } else {
+                &keys.theirs
+            })?)),
+            (None, Some(rx)) => Self::Waiting(rx.clone(), ours),
+            (None, None) => Self::Plain,
+        })
+    }
+
+    /// The context (`None` for plain RTP), or [`NotYet`].
+    fn get(&mut self) -> Result<Option<&mut webrtc_srtp::context::Context>, NotYet> {
+        if let Self::Waiting(rx, ours) = self {
+            let keys = rx.borrow().clone().ok_or(NotYet)?;
+            let key = if *ours { &keys.ours } else { &keys.theirs };
+            match srtp_context(key) {
+                Ok(ctx) => *self = Self::Ready(Box::new(ctx)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SRTP context from DTLS keys");
+                    return Err(NotYet);
+                }
+            }
+        }
+        match self {
+            Self::Plain => Ok(None),
+            Self::Ready(ctx) => Ok(Some(ctx)),
+            Self::Waiting(..) => Err(NotYet),
         }
     }
 }
@@ -119,6 +176,8 @@ pub struct MediaSession {
     muted: Arc<AtomicBool>,
     dtmf: tokio::sync::mpsc::UnboundedSender<u8>,
     quality: tokio::sync::watch::Receiver<Option<Quality>>,
+    /// Why media cannot flow (the DTLS handshake failed), once it is known.
+    failure: tokio::sync::watch::Receiver<Option<String>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -290,15 +349,19 @@ impl MediaSession {
         mut sink: Box<dyn AudioSink>,
         options: Options,
     ) -> std::io::Result<Self> {
-        let srtp = options.srtp;
+        let Options {
+            srtp,
+            dtls,
+            rtcp_mux,
+            rtcp_interval,
+        } = options;
         let remote = peer.rtp;
-        let (mut encrypt, mut decrypt) = match &srtp {
-            Some(keys) => (
-                Some(srtp_context(&keys.ours)?),
-                Some(srtp_context(&keys.theirs)?),
-            ),
-            None => (None, None),
-        };
+        // DTLS: the handshake's keys arrive here; its failure ends the call.
+        let (dtls_keys_tx, dtls_keys) = tokio::sync::watch::channel(None::<Srtp>);
+        let (failure_tx, failure) = tokio::sync::watch::channel(None::<String>);
+        let dtls_keys = dtls.as_ref().map(|_| dtls_keys);
+        let mut encrypt = Protect::new(srtp.as_ref(), dtls_keys.as_ref(), true)?;
+        let mut decrypt = Protect::new(srtp.as_ref(), dtls_keys.as_ref(), false)?;
         let (dtmf, mut dtmf_rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
         let MediaSockets {
             rtp: socket,
@@ -315,7 +378,7 @@ impl MediaSession {
             ssrc,
             codec.clock_rate(),
             format!("upzento-{ssrc:08x}@{}", local.ip()),
-            options.rtcp_interval,
+            rtcp_interval,
         )));
         let mut encoder = Encoder::new(codec)?;
         let mut decoder = Decoder::new(codec)?;
@@ -373,7 +436,9 @@ impl MediaSession {
                             },
                             &mut buf,
                         );
-                        if send(&socket, &buf, remote, encrypt.as_mut()).await {
+                        if let Ok(ctx) = encrypt.get()
+                            && send(&socket, &buf, remote, ctx).await
+                        {
                             stats.sent.fetch_add(1, Ordering::Relaxed);
                             sent_report(*start, body.len());
                         }
@@ -402,7 +467,9 @@ impl MediaSession {
                         &mut buf,
                     );
                     first = false;
-                    if send(&socket, &buf, remote, encrypt.as_mut()).await {
+                    if let Ok(ctx) = encrypt.get()
+                        && send(&socket, &buf, remote, ctx).await
+                    {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
                         sent_report(timestamp, payload.len());
                     }
@@ -450,9 +517,12 @@ impl MediaSession {
                 }
             })
         };
+        let (dtls_in, dtls_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
         let receiver = {
             let stats = stats.clone();
             let reports = reports.clone();
+            let socket = socket.clone();
+            let dtls_in = dtls.as_ref().map(|_| dtls_in);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 loop {
@@ -465,9 +535,23 @@ impl MediaSession {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
+                    // The DTLS handshake's packets (RFC 7983) go to it.
+                    if super::dtls::is_dtls(&buf[..n]) {
+                        if let Some(tx) = &dtls_in {
+                            let _ = tx.send(buf[..n].to_vec());
+                        } else {
+                            stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                    // Keys still to come: nothing can be read yet.
+                    let Ok(decrypt) = decrypt.get() else {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
                     // RTCP muxed onto the RTP port (RFC 5761), from a peer that does so.
                     if rtcp_mod::is_rtcp(&buf[..n]) {
-                        let clear = match decrypt.as_mut() {
+                        let clear = match decrypt {
                             Some(ctx) => ctx.decrypt_rtcp(&buf[..n]).ok().map(|b| b.to_vec()),
                             None => Some(buf[..n].to_vec()),
                         };
@@ -478,7 +562,7 @@ impl MediaSession {
                         continue;
                     }
                     let clear;
-                    let bytes = match decrypt.as_mut() {
+                    let bytes = match decrypt {
                         Some(ctx) => match ctx.decrypt_rtp(&buf[..n]) {
                             Ok(plain) => {
                                 clear = plain;
@@ -519,20 +603,50 @@ impl MediaSession {
                 }
             })
         };
-        let control = tokio::spawn(run_rtcp(
-            rtcp_socket,
-            peer.rtcp,
+        let mut tasks = vec![sender, receiver, playout];
+        if let Some(setup) = dtls {
+            let (socket, keys_tx) = (socket.clone(), dtls_keys_tx);
+            tasks.push(tokio::spawn(async move {
+                match super::dtls::handshake(socket, remote, dtls_rx, setup).await {
+                    Ok((keys, connection)) => {
+                        tracing::info!(suite = ?keys.ours.suite, "DTLS-SRTP keys agreed");
+                        let _ = keys_tx.send(Some(keys));
+                        // Kept for the call: it answers a peer that repeats its last flight.
+                        std::future::pending::<()>().await;
+                        drop(connection);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "DTLS-SRTP");
+                        let _ = failure_tx.send(Some(e));
+                    }
+                }
+            }));
+        }
+        // Muxed: reports go out on the RTP socket and come in through the receiver.
+        let (rtcp_out, rtcp_in, rtcp_to) = if rtcp_mux {
+            (socket.clone(), None, remote)
+        } else {
+            (Arc::new(rtcp_socket), Some(()), peer.rtcp)
+        };
+        tasks.push(tokio::spawn(run_rtcp(
+            rtcp_out,
+            rtcp_in.is_some(),
+            rtcp_to,
             reports,
             stats.clone(),
-            srtp,
-        ));
+            (
+                Protect::new(srtp.as_ref(), dtls_keys.as_ref(), true)?,
+                Protect::new(srtp.as_ref(), dtls_keys.as_ref(), false)?,
+            ),
+        )));
         Ok(Self {
             local,
             stats,
             muted,
             dtmf,
             quality,
-            tasks: vec![sender, receiver, playout, control],
+            failure,
+            tasks,
         })
     }
 
@@ -542,6 +656,11 @@ impl MediaSession {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Why media cannot flow, once known (the DTLS handshake failed): the call should end.
+    pub fn failure(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.failure.clone()
     }
 
     /// The call quality, refreshed every second once audio flows.
@@ -567,28 +686,30 @@ impl Drop for MediaSession {
     }
 }
 
-/// Sends our reports when they are due and reads the other side's, on the RTCP socket
-/// (SRTCP with the session's keys when it is SRTP).
+/// Sends our reports when they are due and reads the other side's: on the RTCP socket
+/// (`listen`), or only sending on the RTP socket when RTCP is muxed (the receiver reads
+/// them there). SRTCP with the session's keys when it is SRTP.
 async fn run_rtcp(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    listen: bool,
     to: SocketAddr,
     reports: Arc<std::sync::Mutex<Rtcp>>,
     stats: Arc<Stats>,
-    srtp: Option<Srtp>,
-) {
     // Contexts of their own: SRTCP keeps its own index and replay window.
-    let (mut encrypt, mut decrypt) = match &srtp {
-        Some(keys) => match (srtp_context(&keys.ours), srtp_context(&keys.theirs)) {
-            (Ok(e), Ok(d)) => (Some(e), Some(d)),
-            _ => return,
-        },
-        None => (None, None),
-    };
+    (mut encrypt, mut decrypt): (Protect, Protect),
+) {
     let mut buf = vec![0u8; 1500];
     loop {
         let due = match reports.lock() {
             Ok(r) => r.poll_timeout(),
             Err(_) => return,
+        };
+        let received = async {
+            if listen {
+                socket.recv_from(&mut buf).await
+            } else {
+                std::future::pending().await
+            }
         };
         tokio::select! {
             () = tokio::time::sleep_until(due.into()) => {
@@ -597,35 +718,37 @@ async fn run_rtcp(
                     Err(_) => return,
                 };
                 let Some(packet) = packet else { continue };
-                let sealed = match encrypt.as_mut() {
-                    Some(ctx) => match ctx.encrypt_rtcp(&packet) {
+                let sealed = match encrypt.get() {
+                    Ok(Some(ctx)) => match ctx.encrypt_rtcp(&packet) {
                         Ok(b) => b.to_vec(),
                         Err(e) => {
                             tracing::warn!(error = %e, "SRTCP encrypt");
                             continue;
                         }
                     },
-                    None => packet,
+                    Ok(None) => packet,
+                    Err(NotYet) => continue,
                 };
                 if socket.send_to(&sealed, to).await.is_ok() {
                     stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            received = socket.recv_from(&mut buf) => {
+            received = received => {
                 let Ok((n, from)) = received else { return };
                 if from.ip() != to.ip() {
                     stats.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let clear = match decrypt.as_mut() {
-                    Some(ctx) => match ctx.decrypt_rtcp(&buf[..n]) {
+                let clear = match decrypt.get() {
+                    Ok(Some(ctx)) => match ctx.decrypt_rtcp(&buf[..n]) {
                         Ok(b) => b.to_vec(),
                         Err(_) => {
                             stats.dropped.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
                     },
-                    None => buf[..n].to_vec(),
+                    Ok(None) => buf[..n].to_vec(),
+                    Err(NotYet) => continue,
                 };
                 if let Ok(mut r) = reports.lock() {
                     r.handle_input(Instant::now(), &clear);

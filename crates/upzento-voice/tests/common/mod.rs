@@ -29,7 +29,7 @@ pub fn account(kamailio: &Kamailio, user: &str, transport: Transport) -> Account
         transport,
         outbound_proxy: None,
         expires: 600,
-        srtp: false,
+        srtp: None,
         keepalive: None,
     }
 }
@@ -362,6 +362,12 @@ impl Baresip {
             .replace("@RTP_LAST@", &(rtp + 19).to_string())
             .replace("@TONE@", &tone.to_string())
             .replace("@REC@", &rec.display().to_string());
+        // DTLS-SRTP peers (WebRTC-like) put RTCP on the RTP port: one handshake.
+        let config = if codecs.contains("dtls_srtp") {
+            config.replace("rtcp_mux\t\tno", "rtcp_mux\t\tyes")
+        } else {
+            config
+        };
         std::fs::write(dir.path().join("config"), config).unwrap();
         std::fs::write(
             dir.path().join("accounts"),
