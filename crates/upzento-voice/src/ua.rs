@@ -163,6 +163,7 @@ impl UserAgent {
             .with_transport_layer(transport)
             .with_user_agent(concat!("Upzento Phone/", env!("CARGO_PKG_VERSION")))
             .with_inspector(Box::new(crate::wire::WireFixes))
+            .with_transport_inspector(Box::new(crate::wire::BadRequests))
             .build();
         let inner = endpoint.inner.clone();
         let incoming = endpoint
@@ -763,6 +764,16 @@ async fn offer_call(
     use rsipstack::sip::prelude::HeadersExt;
     // Offerless INVITEs (the offer in our 200) are not supported yet.
     let Some(remote) = remote_sdp(&tx.original.body) else {
+        // An offer that is not SDP at all is a bad request, not one we cannot take.
+        let body = String::from_utf8_lossy(&tx.original.body);
+        if !body.trim().is_empty()
+            && matches!(
+                parse_remote(&body),
+                Err(crate::media::sdp::SdpError::Parse(_))
+            )
+        {
+            return Err(StatusCode::BadRequest);
+        }
         return Err(StatusCode::NotAcceptableHere);
     };
     // SRTP offered without a key suite we take: we cannot answer it (RFC 4568 §7.1.2).

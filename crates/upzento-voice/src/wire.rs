@@ -16,13 +16,22 @@
 //! connection lives, and they never arrive. The Contact gets the transport of the Via
 //! (RFC 3261 §10.2.1: the Contact says how to reach us; `ws` for secure WebSocket too,
 //! RFC 7118 §5.2), and the registrar then reuses our connection.
+//!
+//! **400 for requests the stack cannot take.** rsipstack drops a request without a
+//! To, From (or From tag), Call-ID or a readable CSeq before any handler sees it, so the
+//! sender retransmits into silence. RFC 3261 §8.2 wants a 400 Bad Request for those, and
+//! §18.3 for a datagram whose Content-Length runs past its end: the [`BadRequests`]
+//! transport inspector answers them statelessly, with a Warning that says what is
+//! wrong. A request whose Via cannot be read has nowhere to be answered and is left to
+//! the stack to drop; an ACK is never answered.
 
 use rsipstack::sip::headers::make_header;
 use rsipstack::sip::headers::untyped::ToTypedHeader;
 use rsipstack::sip::uri::Param;
 use rsipstack::sip::{Header, Headers, HeadersExt, Method, SipMessage, Transport};
-use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::transaction::endpoint::{MessageInspector, TransportEventInspector};
 use rsipstack::transport::SipAddr;
+use rsipstack::transport::connection::TransportEvent;
 
 /// The fixes of the module docs.
 #[derive(Debug, Default)]
@@ -54,6 +63,102 @@ impl MessageInspector for WireFixes {
             choose_challenge(&mut response.headers, "Proxy-Authenticate");
         }
         msg
+    }
+}
+
+/// Answers 400 to requests the stack would drop in silence (see the module docs).
+#[derive(Debug, Default)]
+pub struct BadRequests;
+
+#[async_trait::async_trait]
+impl TransportEventInspector for BadRequests {
+    async fn handle(&self, event: TransportEvent) -> Option<TransportEvent> {
+        let TransportEvent::Incoming(SipMessage::Request(request), connection, from) = &event
+        else {
+            return Some(event);
+        };
+        let Some(problem) = problem(request, connection.is_reliable()) else {
+            return Some(event);
+        };
+        tracing::info!(%from, method = %request.method, problem, "400 to a malformed request");
+        let response = bad_request(request, problem);
+        if let Err(e) = connection
+            .send(SipMessage::Response(response), Some(from))
+            .await
+        {
+            tracing::debug!(error = %e, "400 not sent");
+        }
+        None
+    }
+}
+
+/// What makes `request` unanswerable by the stack, if anything; `None` also when it
+/// cannot be answered at all (no readable Via) or must not be (an ACK).
+fn problem(request: &rsipstack::sip::Request, reliable: bool) -> Option<&'static str> {
+    if request.method == Method::Ack || request.via_header().and_then(ToTypedHeader::typed).is_err()
+    {
+        return None;
+    }
+    let has = |f: fn(&Header) -> bool| request.headers.iter().any(f);
+    if !has(|h| matches!(h, Header::From(_))) {
+        return Some("missing From");
+    }
+    if !matches!(request.from_header().and_then(rsipstack::sip::From::tag), Ok(Some(_))) {
+        return Some("From without a tag");
+    }
+    if !has(|h| matches!(h, Header::To(_))) {
+        return Some("missing To");
+    }
+    if !has(|h| matches!(h, Header::CallId(_))) {
+        return Some("missing Call-ID");
+    }
+    let Ok(cseq) = request.cseq_header() else {
+        return Some("missing CSeq");
+    };
+    if cseq.seq().is_err() {
+        return Some("unreadable CSeq");
+    }
+    if cseq.method().ok() != Some(request.method) {
+        return Some("CSeq method differs from the request's");
+    }
+    // A datagram is whole: a body shorter than announced was cut (RFC 3261 §18.3).
+    let announced = request
+        .headers
+        .iter()
+        .find_map(|h| match h {
+            Header::ContentLength(l) => l.value().trim().parse::<usize>().ok(),
+            _ => None,
+        })
+        .unwrap_or(request.body.len());
+    if !reliable && announced > request.body.len() {
+        return Some("Content-Length beyond the end of the datagram");
+    }
+    None
+}
+
+/// A stateless 400 (RFC 3261 §8.2.6): the request's Via, From, To, Call-ID and CSeq as
+/// far as they are there, and a Warning (§20.43) with the reason.
+fn bad_request(request: &rsipstack::sip::Request, problem: &str) -> rsipstack::sip::Response {
+    let mut headers = Headers::default();
+    for header in request.headers.iter() {
+        if matches!(
+            header,
+            Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_)
+        ) {
+            headers.push(header.clone());
+        }
+    }
+    headers.push(make_header(
+        "Warning",
+        format!("399 upzento-phone \"{problem}\""),
+    ));
+    headers.push(make_header("Content-Length", "0".into()));
+    rsipstack::sip::Response {
+        status_code: rsipstack::sip::StatusCode::BadRequest,
+        wire_reason: None,
+        version: rsipstack::sip::Version::V2,
+        headers,
+        body: Vec::new(),
     }
 }
 

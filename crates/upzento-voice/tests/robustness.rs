@@ -1,6 +1,7 @@
-//! Malformed or unexpected SIP never takes the user agent down: garbage, truncated
-//! requests, unknown methods and INVITEs it cannot take are dropped or answered, and
-//! the UA goes on registering and calling.
+//! Malformed or unexpected SIP never takes the user agent down: garbage is dropped,
+//! requests missing what SIP requires get a 400 saying why, unknown methods and
+//! INVITEs it cannot take are answered as RFC 3261 asks, and the UA goes on
+//! registering and calling.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -48,6 +49,28 @@ fn status_of(socket: &UdpSocket) -> Option<u16> {
         let code: u16 = text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
         if code >= 200 {
             return Some(code);
+        }
+    }
+    None
+}
+
+/// The first final response within a second: its code and its Warning header.
+fn answer_of(socket: &UdpSocket) -> Option<(u16, String)> {
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let Ok((n, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let code: u16 = text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
+        if code >= 200 {
+            let warning = text
+                .lines()
+                .find(|l| l.starts_with("Warning:"))
+                .unwrap_or_default()
+                .to_owned();
+            return Some((code, warning));
         }
     }
     None
@@ -106,6 +129,77 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
         .as_bytes(),
     );
     assert_eq!(status_of(&probe), Some(488), "INVITE with no common codec");
+    send(
+        request(
+            "INVITE",
+            target,
+            me,
+            "Content-Type: application/sdp\r\n",
+            "this is not SDP",
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        status_of(&probe),
+        Some(400),
+        "INVITE whose offer is not SDP"
+    );
+
+    // Requests the stack cannot take (RFC 3261 §8.2, §18.3): 400, saying why.
+    let options = request("OPTIONS", target, me, "", "");
+    let broken = [
+        (
+            "missing To",
+            options.replace(&format!("To: <sip:alice@{target}>\r\n"), ""),
+        ),
+        (
+            "missing From",
+            options.replace(&format!("From: <sip:probe@{me}>;tag=probe\r\n"), ""),
+        ),
+        ("From without a tag", options.replace(";tag=probe", "")),
+        (
+            "missing Call-ID",
+            options.replace(&format!("Call-ID: probe-OPTIONS-0@{me}\r\n"), ""),
+        ),
+        ("missing CSeq", options.replace("CSeq: 1 OPTIONS\r\n", "")),
+        (
+            "unreadable CSeq",
+            options.replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS"),
+        ),
+        (
+            "CSeq method",
+            options.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"),
+        ),
+        (
+            "Content-Length",
+            options.replace(
+                "Content-Length: 0\r\n\r\n",
+                "Content-Length: 500\r\n\r\nabc",
+            ),
+        ),
+    ];
+    for (what, text) in broken {
+        assert_ne!(text, options, "{what}: the probe changed nothing");
+        send(text.as_bytes());
+        let (code, warning) = answer_of(&probe).unwrap_or_else(|| panic!("{what}: no answer"));
+        assert_eq!(code, 400, "{what}");
+        assert!(warning.contains("399 upzento-phone"), "{what}: {warning}");
+    }
+    // No answer to a broken ACK, and none where there is no Via to answer to.
+    send(
+        request("ACK", target, me, "", "")
+            .replace("CSeq: 1 ACK\r\n", "")
+            .as_bytes(),
+    );
+    send(
+        options
+            .replace(
+                &format!("Via: SIP/2.0/UDP {me};branch=z9hG4bK-OPTIONS-0\r\n"),
+                "",
+            )
+            .as_bytes(),
+    );
+    assert_eq!(status_of(&probe), None);
 
     // Still a working phone.
     let account = alice(&kamailio);
