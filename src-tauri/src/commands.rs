@@ -98,6 +98,13 @@ async fn transfer_call(api: State<'_, Api>, id: String, to: String) -> Result<()
     api.transfer(id, to)
 }
 
+/// Attended transfer: connects the far ends of two calls.
+#[tauri::command]
+#[specta::specta]
+async fn transfer_to_call(api: State<'_, Api>, id: String, to: String) -> Result<(), ApiError> {
+    api.transfer_to_call(id, to)
+}
+
 /// Streams the chosen microphone's level (dBFS, every 100 ms) for `seconds`.
 #[tauri::command]
 #[specta::specta]
@@ -352,6 +359,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             set_call_on_hold,
             send_dtmf,
             transfer_call,
+            transfer_to_call,
             take_pending_dial,
             test_microphone,
             watch_call_level,

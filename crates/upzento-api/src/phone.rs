@@ -19,6 +19,7 @@ use upzento_voice::call::{EndReason, State as CallState};
 use upzento_voice::media::audio::{AudioSink, AudioSource, FRAME, Tone};
 use upzento_voice::media::device::{self, LevelMeter, Microphone, Speaker};
 use upzento_voice::registration::{Failure, State as RegState};
+use upzento_voice::transfer::TransferRequest;
 use upzento_voice::ua::{
     AccountConfig, AccountHandle, CallHandle, IncomingCall, Transport, UserAgent,
 };
@@ -1155,6 +1156,20 @@ impl Api {
     }
 
     fn on_incoming(&self, call: IncomingCall) {
+        // An attended transfer to us replaces one of our calls: taken at once, in its
+        // place, without ringing (RFC 3891 §3).
+        let replaced = call.replaces.clone().and_then(|old| {
+            let state = lock(&self.phone.state);
+            state
+                .calls
+                .iter()
+                .find(|c| c.view.id == old && matches!(c.view.state, CallStateView::Active { .. }))
+                .map(|c| (old.clone(), c.view.account_id.clone(), c.config.clone()))
+        });
+        if let Some((old, account_id, config)) = replaced {
+            self.take_replacing(call, old, account_id, config);
+            return;
+        }
         let (user, name) = remote_party(&call.from);
         let now = crate::session::now_ms();
         // The account called: the first registered one (one UA serves them all).
@@ -1242,10 +1257,135 @@ impl Api {
         }
     }
 
+    /// Answers `call`, which replaces our call `old` (hung up), with the same account.
+    fn take_replacing(
+        &self,
+        call: IncomingCall,
+        old: String,
+        account_id: String,
+        config: AccountSettingsWithNumber,
+    ) {
+        let (user, name) = remote_party(&call.from);
+        let now = crate::session::now_ms();
+        let view = ActiveCallView {
+            id: call.call.call_id().to_owned(),
+            account_id,
+            direction: CallDirection::Incoming,
+            remote: user,
+            remote_name: name,
+            state: CallStateView::Incoming,
+            started_at: crate::session::stamp(now),
+            answered_at: None,
+            quality: None,
+        };
+        let id = view.id.clone();
+        tracing::info!(%old, new = %id, "a transferred call takes the place of ours");
+        let _ = self.hangup(old);
+        self.follow(LiveCall {
+            view,
+            side: CallSide::Incoming(call),
+            config,
+            started_ms: now,
+            answered_ms: None,
+            ringing: None,
+            notification: None,
+        });
+        // The old call is going: nothing to hold, the new one simply takes its place.
+        if let Err(e) = self.take(&id) {
+            tracing::warn!(error = %e, "answering a transferred call");
+            let api = self.clone();
+            tokio::spawn(async move {
+                let _ = api.decline(id).await;
+            });
+        }
+    }
+
+    /// The far end of call `id` asked us to call someone else (REFER): the call is
+    /// placed with the same account and devices, and the far end is told how it went;
+    /// our old call ends once the new one is answered, or carries on if it is not.
+    async fn carry_out_transfer(&self, id: String, request: TransferRequest) {
+        let placed = async {
+            let account_id = self.with_call(&id, |call| Ok(call.view.account_id.clone()))?;
+            let settings = self.account_settings(&account_id)?;
+            let password = self.password(&settings.id)?;
+            let ua = self.user_agent(&settings.registrar).await?;
+            let (source, sink) = self.open_audio()?;
+            let handle = ua
+                .call_with(
+                    &account_config(&settings, password),
+                    &request.target,
+                    request.replaces.as_deref(),
+                    source,
+                    sink,
+                )
+                .await
+                .map_err(|e| invalid(format!("The transfer cannot be placed: {e}")))?;
+            Ok::<_, ApiError>((handle, settings))
+        }
+        .await;
+        let (handle, settings) = match placed {
+            Ok(placed) => placed,
+            Err(e) => {
+                tracing::warn!(error = %e, "transfer asked of us");
+                let _ = self.with_call(&id, |call| {
+                    call.side.handle().transfer_outcome(false);
+                    Ok(())
+                });
+                return;
+            }
+        };
+        let mut states = handle.watch();
+        let now = crate::session::now_ms();
+        let view = ActiveCallView {
+            id: handle.call_id().to_owned(),
+            account_id: settings.id.clone(),
+            direction: CallDirection::Outgoing,
+            remote: remote_party(&request.target).0,
+            remote_name: None,
+            state: state_view(&handle.state()),
+            started_at: crate::session::stamp(now),
+            answered_at: None,
+            quality: None,
+        };
+        self.follow(LiveCall {
+            view,
+            side: CallSide::Outgoing(handle),
+            config: AccountSettingsWithNumber {
+                user: settings.user,
+                caller_id: settings.caller_id,
+            },
+            started_ms: now,
+            answered_ms: None,
+            ringing: None,
+            notification: None,
+        });
+        let answered = states
+            .wait_for(|s| matches!(s, CallState::Active { .. } | CallState::Ended(_)))
+            .await
+            .is_ok_and(|s| matches!(*s, CallState::Active { .. }));
+        let _ = self.with_call(&id, |call| {
+            call.side.handle().transfer_outcome(answered);
+            Ok(())
+        });
+    }
+
     /// Follows a call's states into the view until it ends, then files its record.
     fn follow(&self, call: LiveCall) {
         let mut watch = call.side.handle().watch();
+        let mut asked = call.side.handle().watch_transfer_request();
         let id = call.view.id.clone();
+        {
+            // Transfers asked of this call (they end with it).
+            let (api, id) = (self.clone(), id.clone());
+            tokio::spawn(async move {
+                while asked.changed().await.is_ok() {
+                    let request = asked.borrow_and_update().clone();
+                    if let Some(request) = request {
+                        api.carry_out_transfer(id.clone(), request).await;
+                    }
+                }
+            });
+        }
         lock(&self.phone.state).calls.push(call);
         self.phone_event();
         let api = self.clone();
@@ -1377,8 +1517,13 @@ impl Api {
         for other in others {
             self.set_on_hold(other, true)?;
         }
+        self.take(&id)
+    }
+
+    /// Answers a ringing call with the chosen devices, leaving the others as they are.
+    fn take(&self, id: &str) -> Result<(), ApiError> {
         let (source, sink) = self.open_audio()?;
-        self.with_call(&id, |call| {
+        self.with_call(id, |call| {
             if call.view.state != CallStateView::Incoming {
                 return Err(invalid("That call is not ringing."));
             }
@@ -1438,6 +1583,29 @@ impl Api {
             call.side.handle().send_dtmf(&keys);
             Ok(())
         })
+    }
+
+    /// Attended transfer: connects the far end of call `id` with the far end of call
+    /// `to` (REFER with Replaces); both our calls end once it is done.
+    pub fn transfer_to_call(&self, id: String, to: String) -> Result<(), ApiError> {
+        let state = lock(&self.phone.state);
+        let find = |id: &str| {
+            state
+                .calls
+                .iter()
+                .find(|c| c.view.id == id)
+                .ok_or_else(|| ApiError::new(ErrorCode::NoSuchCall, "That call has ended."))
+        };
+        let (call, other) = (find(&id)?, find(&to)?);
+        if id == to {
+            return Err(invalid("A call cannot be transferred to itself."));
+        }
+        if !call.side.handle().transfer_to(other.side.handle()) {
+            return Err(invalid(
+                "The other call is not connected yet: wait until it is answered.",
+            ));
+        }
+        Ok(())
     }
 
     /// Blind transfer to a number or SIP user at the call's registrar.

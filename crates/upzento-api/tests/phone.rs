@@ -353,3 +353,121 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     .await;
     drop(customer);
 }
+
+/// Saves and registers the account of SIP user `user` at `kamailio` on `desk`.
+async fn registered_desk(cloud: &cloud::Cloud, kamailio: &peers::Kamailio, user: &str) -> Desk {
+    let desk = Desk::signed_in(cloud).await;
+    desk.api
+        .save_sip_account(SipAccountInput {
+            id: None,
+            label: String::new(),
+            registrar: format!("127.0.0.1:{}", kamailio.port),
+            user: user.into(),
+            auth_user: None,
+            transport: SipTransport::Udp,
+            outbound_proxy: None,
+            caller_id: None,
+            enabled: true,
+            srtp: false,
+            srtp_keys: upzento_api::phone::SrtpKeys::Sdes,
+            password: Some(format!("{user}pw")),
+        })
+        .await
+        .unwrap();
+    until(&desk.api, "registered", |v| {
+        v.accounts[0].state == SipStateView::Registered
+    })
+    .await;
+    desk
+}
+
+/// The id of the call on `desk` that `pick` finds, once there is one.
+async fn call_where(
+    desk: &Desk,
+    what: &str,
+    pick: impl Fn(&upzento_api::phone::ActiveCallView) -> bool,
+) -> String {
+    let view = until(&desk.api, what, |v| v.calls.iter().any(&pick)).await;
+    view.calls.iter().find(|c| pick(c)).unwrap().id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_transfer_leaves_the_agent_free_and_the_two_others_talking() {
+    // Three apps: the agent, a customer and an expert.
+    let cloud = cloud::Cloud::start().await;
+    let kamailio = peers::Kamailio::start();
+    let agent = registered_desk(&cloud, &kamailio, AGENT).await;
+    let customer = registered_desk(&cloud, &kamailio, CUSTOMER).await;
+    let expert = registered_desk(&cloud, &kamailio, "14155552673").await;
+    let active =
+        |c: &upzento_api::phone::ActiveCallView| matches!(c.state, CallStateView::Active { .. });
+
+    // The agent talks with the customer, holds, and asks the expert.
+    let with_customer = agent.api.dial(CUSTOMER.into(), None).await.unwrap().id;
+    let at_customer = call_where(&customer, "ringing at the customer", |c| {
+        c.state == CallStateView::Incoming
+    })
+    .await;
+    customer.api.answer(at_customer.clone()).await.unwrap();
+    call_where(&agent, "the customer answered", |c| {
+        c.id == with_customer && active(c)
+    })
+    .await;
+    agent.api.set_on_hold(with_customer.clone(), true).unwrap();
+    let with_expert = agent.api.dial("14155552673".into(), None).await.unwrap().id;
+    let at_expert = call_where(&expert, "ringing at the expert", |c| {
+        c.state == CallStateView::Incoming
+    })
+    .await;
+    expert.api.answer(at_expert.clone()).await.unwrap();
+    call_where(&agent, "the expert answered", |c| {
+        c.id == with_expert && active(c)
+    })
+    .await;
+    assert!(
+        agent
+            .api
+            .transfer_to_call(with_customer.clone(), with_customer.clone())
+            .is_err()
+    );
+
+    // Connect them.
+    agent
+        .api
+        .transfer_to_call(with_customer.clone(), with_expert.clone())
+        .unwrap();
+
+    // The customer's app called the expert in the agent's place …
+    let new_at_customer = call_where(&customer, "the customer's new call", |c| {
+        c.id != at_customer && active(c) && c.remote.contains("14155552673")
+    })
+    .await;
+    // … the expert's app took it at once, without ringing, and dropped the agent's …
+    let new_at_expert = call_where(&expert, "the expert's replacing call", |c| {
+        c.id != at_expert && active(c)
+    })
+    .await;
+    assert_eq!(
+        new_at_expert, new_at_customer,
+        "one call, seen from both ends"
+    );
+    // … and the agent is free: both calls ended, as did the customer's first one.
+    for (desk, id, what) in [
+        (&agent, &with_customer, "the agent's call with the customer"),
+        (&agent, &with_expert, "the agent's call with the expert"),
+        (
+            &customer,
+            &at_customer,
+            "the customer's call with the agent",
+        ),
+        (&expert, &at_expert, "the expert's call with the agent"),
+    ] {
+        until(&desk.api, what, |v| {
+            v.calls
+                .iter()
+                .all(|c| &c.id != id || matches!(c.state, CallStateView::Ended { .. }))
+        })
+        .await;
+    }
+    customer.api.hangup(new_at_customer).unwrap();
+}

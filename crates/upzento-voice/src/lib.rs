@@ -9,5 +9,6 @@
 pub mod call;
 pub mod media;
 pub mod registration;
+pub mod transfer;
 pub mod ua;
 mod wire;

@@ -30,6 +30,11 @@ use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote}
 use crate::media::sdp::{CryptoSuite, LocalDtls, SdesKey, Setup};
 use crate::media::session::{MediaSession, Srtp};
 use crate::registration::{Config, Input, Output, Registration, State};
+use crate::transfer::{DialogInfo, Replaces, TransferRequest};
+
+/// The established calls of a UA, as their dialogs: an INVITE with Replaces is matched
+/// against them.
+type Registry = Arc<std::sync::Mutex<Vec<DialogInfo>>>;
 
 /// How a SIP account reaches its registrar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +130,7 @@ pub struct UserAgent {
     endpoint: EndpointInnerRef,
     /// Our DTLS certificate, for every DTLS-SRTP call of this UA.
     identity: Identity,
+    registry: Registry,
     dialogs: Arc<DialogLayer>,
     incoming: std::sync::Mutex<Option<mpsc::UnboundedReceiver<IncomingCall>>>,
     /// The address media binds to (the one SIP uses).
@@ -172,6 +178,7 @@ impl UserAgent {
         let dialogs = Arc::new(DialogLayer::new(inner.clone()));
         let (calls_tx, calls) = mpsc::unbounded_channel();
         let identity = Identity::generate().map_err(UaError::Bind)?;
+        let registry = Registry::default();
         tokio::spawn(async move { endpoint.serve().await });
         tokio::spawn(serve_incoming(
             dialogs.clone(),
@@ -179,10 +186,12 @@ impl UserAgent {
             calls_tx,
             bind,
             identity.clone(),
+            registry.clone(),
         ));
         Ok(Self {
             endpoint: inner,
             identity,
+            registry,
             dialogs,
             incoming: std::sync::Mutex::new(Some(calls)),
             ip: bind,
@@ -218,6 +227,19 @@ impl UserAgent {
         source: Box<dyn AudioSource>,
         sink: Box<dyn AudioSink>,
     ) -> Result<CallHandle, UaError> {
+        self.call_with(account, target, None, source, sink).await
+    }
+
+    /// The same, with a `Replaces` header (RFC 3891): the call a transferee places for
+    /// an attended transfer ([`CallHandle::transfer_request`]).
+    pub async fn call_with(
+        &self,
+        account: &AccountConfig,
+        target: &str,
+        replaces: Option<&str>,
+        source: Box<dyn AudioSource>,
+        sink: Box<dyn AudioSink>,
+    ) -> Result<CallHandle, UaError> {
         let uri = |s: String| -> Result<rsipstack::sip::Uri, UaError> {
             s.as_str()
                 .try_into()
@@ -232,6 +254,7 @@ impl UserAgent {
                 account.transport.param()
             ))?
         };
+        let remote_uri = callee.to_string();
         let caller = uri(format!("sip:{}@{}", account.user, account.registrar))?;
         let contact = self
             .dialogs
@@ -279,9 +302,16 @@ impl UserAgent {
                 realm: None,
                 auth_username: account.auth_user.clone(),
             }),
+            headers: replaces.map(|r| {
+                vec![rsipstack::sip::headers::make_header(
+                    "Replaces",
+                    r.to_owned(),
+                )]
+            }),
             ..Default::default()
         };
         let (state_tx, state) = watch::channel(call::State::Dialing);
+        let (links, ends) = links();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (dialog_states_tx, dialog_states) = self.dialogs.new_dialog_state_channel();
         let (dialog, invite) = self
@@ -294,6 +324,9 @@ impl UserAgent {
         let task = tokio::spawn(run_call(
             Call::outgoing(Instant::now()),
             CallParts {
+                links,
+                remote_uri,
+                registry: self.registry.clone(),
                 dialogs: self.dialogs.clone(),
                 dialog,
                 invite: Some(invite),
@@ -301,6 +334,7 @@ impl UserAgent {
                 commands: commands_rx,
                 state: state_tx,
                 media: Media {
+                    held_by_remote: false,
                     identity: self.identity.clone(),
                     local: Some(local),
                     socket: Some(socket),
@@ -316,6 +350,7 @@ impl UserAgent {
             call_id,
             quality,
             state,
+            ends,
             commands,
             task,
         })
@@ -717,6 +752,7 @@ async fn serve_incoming(
     calls: mpsc::UnboundedSender<IncomingCall>,
     ip: IpAddr,
     identity: Identity,
+    registry: Registry,
 ) {
     use rsipstack::sip::{Method, StatusCode};
     while let Some(mut tx) = incoming.recv().await {
@@ -729,7 +765,15 @@ async fn serve_incoming(
             continue;
         }
         let reply = match tx.original.method {
-            Method::Invite => match offer_call(&dialogs, &tx, ip, &calls, identity.clone()).await {
+            Method::Invite => match offer_call(
+                &dialogs,
+                &tx,
+                ip,
+                &calls,
+                (identity.clone(), registry.clone()),
+            )
+            .await
+            {
                 Ok(mut dialog) => {
                     // The INVITE transaction runs until we answer or refuse (or CANCEL).
                     tokio::spawn(async move {
@@ -758,7 +802,7 @@ async fn offer_call(
     tx: &rsipstack::transaction::transaction::Transaction,
     ip: IpAddr,
     calls: &mpsc::UnboundedSender<IncomingCall>,
-    identity: Identity,
+    (identity, registry): (Identity, Registry),
 ) -> Result<rsipstack::dialog::invite_dialog::InviteDialog, rsipstack::sip::StatusCode> {
     use rsipstack::sip::StatusCode;
     use rsipstack::sip::prelude::HeadersExt;
@@ -782,10 +826,36 @@ async fn offer_call(
     {
         return Err(StatusCode::NotAcceptableHere);
     }
+    // An attended transfer's call (RFC 3891): it must name one of our calls.
+    let replaces = match tx
+        .original
+        .headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Replaces"))
+    {
+        Some(header) => {
+            let wanted = Replaces::parse(header.value()).ok_or(StatusCode::BadRequest)?;
+            let found = registry.lock().ok().and_then(|calls| {
+                calls
+                    .iter()
+                    .find(|c| c.is_replaced_by(&wanted))
+                    .map(|c| c.call_id.clone())
+            });
+            Some(found.ok_or(StatusCode::CallTransactionDoesNotExist)?)
+        }
+        None => None,
+    };
     let from = tx
         .original
         .from_header()
         .map(|f| f.value().to_string())
+        .unwrap_or_default();
+    let remote_uri = tx
+        .original
+        .from_header()
+        .ok()
+        .and_then(|f| rsipstack::sip::ToTypedHeader::typed(f).ok())
+        .map(|f| f.uri.to_string())
         .unwrap_or_default();
     let user = tx.original.uri.auth.as_ref().map(|a| a.user.clone());
     let contact = dialogs.build_local_contact(user, None).ok();
@@ -798,12 +868,16 @@ async fn offer_call(
         .map_err(|_| StatusCode::ServerInternalError)?;
     let (state_tx, state) = watch::channel(call::State::Incoming);
     let (commands, commands_rx) = mpsc::unbounded_channel();
+    let (links, ends) = links();
     let call_id = dialog.id().call_id;
     let (quality_tx, quality) = watch::channel(None);
     let quality_tx = Arc::new(quality_tx);
     let task = tokio::spawn(run_call(
         Call::incoming(Instant::now()),
         CallParts {
+            links,
+            remote_uri,
+            registry,
             dialogs: dialogs.clone(),
             dialog: dialog.clone(),
             invite: None,
@@ -811,6 +885,7 @@ async fn offer_call(
             commands: commands_rx,
             state: state_tx,
             media: Media {
+                held_by_remote: false,
                 identity,
                 local: None,
                 socket: Some(socket),
@@ -824,10 +899,12 @@ async fn offer_call(
     ));
     let _ = calls.send(IncomingCall {
         from,
+        replaces,
         call: CallHandle {
             call_id,
             quality,
             state,
+            ends,
             commands,
             task,
         },
@@ -840,6 +917,9 @@ async fn offer_call(
 pub struct IncomingCall {
     /// The caller, as its From header says (display name and URI).
     pub from: String,
+    /// The Call-ID of our established call this one takes the place of (an attended
+    /// transfer to us): answer it at once and hang that one up (RFC 3891 §3).
+    pub replaces: Option<String>,
     pub call: CallHandle,
 }
 
@@ -863,6 +943,33 @@ enum CallCommand {
     Input(call::Input),
     Answer(Box<dyn AudioSource>, Box<dyn AudioSink>),
     Dtmf(char),
+    /// How the transfer we were asked for went (RFC 3515 NOTIFY); hang up if it worked.
+    TransferOutcome(bool),
+}
+
+/// What a call's task tells its handle beyond its state.
+struct CallLinks {
+    info: watch::Sender<Option<DialogInfo>>,
+    referred: watch::Sender<Option<TransferRequest>>,
+}
+
+/// The handle's ends of [`CallLinks`].
+#[derive(Debug)]
+struct CallEnds {
+    info: watch::Receiver<Option<DialogInfo>>,
+    referred: watch::Receiver<Option<TransferRequest>>,
+}
+
+fn links() -> (CallLinks, CallEnds) {
+    let (info, info_rx) = watch::channel(None);
+    let (referred, referred_rx) = watch::channel(None);
+    (
+        CallLinks { info, referred },
+        CallEnds {
+            info: info_rx,
+            referred: referred_rx,
+        },
+    )
 }
 
 impl std::fmt::Debug for CallCommand {
@@ -871,6 +978,7 @@ impl std::fmt::Debug for CallCommand {
             Self::Input(input) => write!(f, "{input:?}"),
             Self::Answer(..) => f.write_str("Answer"),
             Self::Dtmf(key) => write!(f, "Dtmf({key})"),
+            Self::TransferOutcome(ok) => write!(f, "TransferOutcome({ok})"),
         }
     }
 }
@@ -881,11 +989,46 @@ pub struct CallHandle {
     call_id: String,
     quality: watch::Receiver<Option<Quality>>,
     state: watch::Receiver<call::State>,
+    ends: CallEnds,
     commands: mpsc::UnboundedSender<CallCommand>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CallHandle {
+    /// The call's dialog, once it is established.
+    pub fn dialog_info(&self) -> Option<DialogInfo> {
+        self.ends.info.borrow().clone()
+    }
+
+    /// Attended transfer: asks the other side of this call to call the other side of
+    /// `consultation` in its place (REFER with Replaces). Both our calls end once it is
+    /// done: this one when the REFER is accepted, the consultation when its far end
+    /// takes the new call. `false` when `consultation` is not established.
+    pub fn transfer_to(&self, consultation: &CallHandle) -> bool {
+        let Some(info) = consultation.dialog_info() else {
+            return false;
+        };
+        self.transfer(&info.refer_to());
+        true
+    }
+
+    /// What the other side asked us (REFER): place that call (with
+    /// [`UserAgent::call_with`]), then tell this call how it went
+    /// ([`CallHandle::transfer_outcome`]).
+    pub fn transfer_request(&self) -> Option<TransferRequest> {
+        self.ends.referred.borrow().clone()
+    }
+
+    pub fn watch_transfer_request(&self) -> watch::Receiver<Option<TransferRequest>> {
+        self.ends.referred.clone()
+    }
+
+    /// Reports the transfer we were asked for to the transferor (NOTIFY with the final
+    /// status); when it worked, this call is hung up.
+    pub fn transfer_outcome(&self, ok: bool) {
+        let _ = self.commands.send(CallCommand::TransferOutcome(ok));
+    }
+
     /// The SIP Call-ID: the call's identity in the cloud's history too.
     pub fn call_id(&self) -> &str {
         &self.call_id
@@ -954,6 +1097,8 @@ impl CallHandle {
 
 struct Media {
     identity: Identity,
+    /// The other side put us on hold (its offer was sendonly or inactive).
+    held_by_remote: bool,
     /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
     local: Option<LocalAudio>,
     socket: Option<crate::media::session::MediaSockets>,
@@ -966,6 +1111,48 @@ struct Media {
 }
 
 impl Media {
+    /// Our answer to an offer within the call (a re-INVITE or UPDATE: hold, resume, a
+    /// session refresh): same codec and keys, the direction mirrored (RFC 3264 §6.1),
+    /// our version moved on. An offerless re-INVITE gets our current SDP as the offer.
+    /// `None` when the offer is unusable (488).
+    fn answer_in_dialog(&mut self, body: &[u8]) -> Option<String> {
+        let local = self.local.as_mut()?;
+        local.version += 1;
+        if body.is_empty() {
+            return Some(local.to_sdp());
+        }
+        let offer = remote_sdp(body)?;
+        let codec = self
+            .remote
+            .as_ref()
+            .and_then(|r| r.codecs.first().copied())
+            .filter(|c| offer.codecs.contains(c))
+            .or_else(|| offer.codecs.first().copied())?;
+        let mirrored = match offer.direction {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            Direction::Inactive => Direction::Inactive,
+            Direction::SendRecv => Direction::SendRecv,
+        };
+        // We keep what we said about ourselves (on hold stays sendonly) unless asked
+        // for less.
+        local.direction = match (local.direction, mirrored) {
+            (Direction::SendOnly, Direction::SendRecv) => Direction::SendOnly,
+            (_, d) => d,
+        };
+        local.codecs = vec![codec];
+        // Their hold: nothing of ours is sent to them meanwhile.
+        self.held_by_remote = matches!(local.direction, Direction::RecvOnly | Direction::Inactive);
+        let sdp = local.to_sdp();
+        if let Some(remote) = self.remote.as_mut() {
+            if offer.address != remote.address && offer.address.port() != 0 {
+                tracing::warn!(from = %remote.address, to = %offer.address, "the other side moved its media; not followed yet");
+            }
+            remote.direction = offer.direction;
+        }
+        Some(sdp)
+    }
+
     /// Our answer to the caller's offer: its first codec we support, sendrecv.
     fn answer_sdp(&mut self) -> Option<String> {
         let remote = self.remote.as_ref()?;
@@ -1094,6 +1281,10 @@ impl Media {
 }
 
 struct CallParts {
+    links: CallLinks,
+    /// The other side's address (for a transfer to it).
+    remote_uri: String,
+    registry: Registry,
     dialogs: Arc<DialogLayer>,
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     /// The INVITE transaction of an outgoing call.
@@ -1182,7 +1373,8 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                 }
                 call::Output::StopMedia => parts.media.session = None,
                 call::Output::Mute(muted) => {
-                    let held = matches!(machine.state(), call::State::Active { on_hold: true, .. });
+                    let held = matches!(machine.state(), call::State::Active { on_hold: true, .. })
+                        || parts.media.held_by_remote;
                     if let Some(session) = &parts.media.session {
                         session.set_muted(muted || held);
                     }
@@ -1209,7 +1401,7 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                     if let (Some(session), call::State::Active { muted, .. }) =
                         (&parts.media.session, machine.state())
                     {
-                        session.set_muted(hold || *muted);
+                        session.set_muted(hold || *muted || parts.media.held_by_remote);
                     }
                 }
                 call::Output::State(s) => {
@@ -1220,6 +1412,9 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
         }
         if matches!(machine.state(), call::State::Ended(_)) {
             if let Some(id) = confirmed {
+                if let Ok(mut calls) = parts.registry.lock() {
+                    calls.retain(|c| c.call_id != id.call_id);
+                }
                 parts.dialogs.remove_dialog(&id);
             }
             return;
@@ -1237,6 +1432,21 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         parts.media.source = Some(source);
                         parts.media.sink = Some(sink);
                         call::Input::Answer
+                    }
+                    Some(CallCommand::TransferOutcome(ok)) => {
+                        let status = if ok {
+                            rsipstack::sip::StatusCode::OK
+                        } else {
+                            rsipstack::sip::StatusCode::ServiceUnavailable
+                        };
+                        if let Err(e) = parts.dialog.notify_refer(status, "terminated;reason=noresource").await {
+                            tracing::debug!(error = %e, "NOTIFY of the transfer");
+                        }
+                        parts.links.referred.send_replace(None);
+                        if !ok {
+                            continue;
+                        }
+                        call::Input::Hangup
                     }
                     Some(CallCommand::Dtmf(key)) => {
                         let events = parts
@@ -1267,8 +1477,22 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         })
                     }
                     DialogState::Confirmed(id, response) => {
+                        let info = DialogInfo {
+                            call_id: id.call_id.clone(),
+                            local_tag: id.local_tag.clone(),
+                            remote_tag: id.remote_tag.clone(),
+                            remote_uri: parts.remote_uri.clone(),
+                        };
+                        if let Ok(mut calls) = parts.registry.lock() {
+                            calls.retain(|c| c.call_id != info.call_id);
+                            calls.push(info.clone());
+                        }
+                        parts.links.info.send_replace(Some(info));
                         confirmed = Some(id);
-                        if let Some(remote) = remote_sdp(&response.body) {
+                        // The answer to our offer; on calls to us this is our own 200.
+                        if parts.invite.is_some()
+                            && let Some(remote) = remote_sdp(&response.body)
+                        {
                             parts.media.remote = Some(remote);
                         }
                         Some(call::Input::Answered)
@@ -1290,6 +1514,56 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         // Our own CANCEL or BYE: the machine knows already.
                         TerminatedReason::UacCancel | TerminatedReason::UacBye | TerminatedReason::UacBusy | TerminatedReason::UacOther(_) => None,
                     },
+                    // Asked to transfer (RFC 3515): accepted, and the app places the call.
+                    DialogState::Refer(_, request, handle) => {
+                        let wanted = request
+                            .headers
+                            .iter()
+                            .find(|h| h.name().eq_ignore_ascii_case("Refer-To"))
+                            .and_then(|h| TransferRequest::from_refer_to(h.value()));
+                        let active = matches!(machine.state(), call::State::Active { .. });
+                        match wanted {
+                            Some(wanted) if active => {
+                                let _ = handle.reply(rsipstack::sip::StatusCode::Accepted).await;
+                                tracing::info!(target = %wanted.target, attended = wanted.replaces.is_some(), "asked to transfer");
+                                parts.links.referred.send_replace(Some(wanted));
+                                let dialog = parts.dialog.clone();
+                                tokio::spawn(async move {
+                                    let _ = dialog.notify_refer(rsipstack::sip::StatusCode::Trying, "active;expires=60").await;
+                                });
+                            }
+                            Some(_) => {
+                                let _ = handle.reply(rsipstack::sip::StatusCode::CallTransactionDoesNotExist).await;
+                            }
+                            None => {
+                                let _ = handle.reply(rsipstack::sip::StatusCode::BadRequest).await;
+                            }
+                        }
+                        None
+                    }
+                    // An offer within the call (re-INVITE or UPDATE): hold, resume, refresh.
+                    DialogState::Updated(_, request, handle) => {
+                        match parts.media.answer_in_dialog(&request.body) {
+                            Some(sdp) => {
+                                if let (Some(session), call::State::Active { muted, on_hold }) = (&parts.media.session, machine.state()) {
+                                    session.set_muted(*muted || *on_hold || parts.media.held_by_remote);
+                                }
+                                let content_type = rsipstack::sip::Header::ContentType("application/sdp".into());
+                                let _ = handle
+                                    .respond(rsipstack::sip::StatusCode::OK, Some(vec![content_type]), Some(sdp.into_bytes()))
+                                    .await;
+                            }
+                            None => {
+                                let _ = handle.reply(rsipstack::sip::StatusCode::NotAcceptableHere).await;
+                            }
+                        }
+                        None
+                    }
+                    // The progress of a transfer we asked for: noted (the call ends on 202).
+                    DialogState::Notify(_, _, handle) => {
+                        let _ = handle.reply(rsipstack::sip::StatusCode::OK).await;
+                        None
+                    }
                     _ => None,
                 };
                 if let Some(input) = input {

@@ -103,7 +103,10 @@ fn problem(request: &rsipstack::sip::Request, reliable: bool) -> Option<&'static
     if !has(|h| matches!(h, Header::From(_))) {
         return Some("missing From");
     }
-    if !matches!(request.from_header().and_then(rsipstack::sip::From::tag), Ok(Some(_))) {
+    if !matches!(
+        request.from_header().and_then(rsipstack::sip::From::tag),
+        Ok(Some(_))
+    ) {
         return Some("From without a tag");
     }
     if !has(|h| matches!(h, Header::To(_))) {

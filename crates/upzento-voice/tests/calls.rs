@@ -448,10 +448,11 @@ async fn an_srtp_call_is_encrypted_both_ways_and_a_plain_one_is_refused() {
     let tone = goertzel(&ours[ours.len() - RATE as usize..], 1000.0, RATE);
     assert!(tone > 0.05, "bob's 1 kHz on his SRTP call to us: {tone}");
     // RTCP reports (SRTCP here) go both ways: baresip echoes our Sender Report, which
-    // gives the round-trip time. Reports come every 5 s or so.
+    // gives the round-trip time. Reports come every 5 s or so (2.5–7.5 s apart), ours
+    // and baresip's unsynchronised: two or three rounds at most.
     let mut quality = incoming.call.watch_quality();
     let q = tokio::time::timeout(
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         quality.wait_for(|q| q.is_some_and(|q| q.rtt_ms.is_some())),
     )
     .await
@@ -610,4 +611,197 @@ async fn a_dtls_srtp_call_agrees_its_keys_on_the_media_path_both_ways() {
     call.finished().await;
     drop(plain_bob);
     registration.stop().await;
+}
+
+/// Waits until `recorder` holds a second of audio and returns the last half second.
+async fn last_half_second(recorder: &Recorder, what: &str) -> Vec<i16> {
+    for _ in 0..500 {
+        if recorder.samples().len() >= RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let samples = recorder.samples();
+    assert!(
+        samples.len() >= RATE as usize,
+        "{what}: {} samples",
+        samples.len()
+    );
+    samples[samples.len() - RATE as usize / 2..].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_transfer_connects_the_two_far_ends_and_frees_the_agent() {
+    // Three phones of ours: alice the agent, bob the customer, carol the expert.
+    common::capture_log();
+    let kamailio = Kamailio::start();
+    let accounts = ["alice", "bob", "carol"]
+        .map(|user| common::account(&kamailio, user, upzento_voice::ua::Transport::Udp));
+    let mut phones = Vec::new();
+    for account in &accounts {
+        let ua = UserAgent::start(LOOPBACK).await.unwrap();
+        let incoming = ua.incoming_calls().unwrap();
+        let registration = ua.register(account.clone()).unwrap();
+        registered(&registration).await;
+        phones.push((ua, incoming, registration));
+    }
+    let [
+        (alice, _, alice_reg),
+        (bob, bob_calls, bob_reg),
+        (_carol, carol_calls, carol_reg),
+    ] = <[_; 3]>::try_from(phones).unwrap();
+    let (mut bob_calls, mut carol_calls) = (bob_calls, carol_calls);
+
+    // alice talks with bob, holds him, and asks carol.
+    let alice_hears_bob = Recorder::default();
+    let to_bob = alice
+        .call(
+            &accounts[0],
+            "bob",
+            Box::new(Tone::new(300.0, 12_000.0)),
+            Box::new(alice_hears_bob.clone()),
+        )
+        .await
+        .unwrap();
+    let bob_side = next_call(&mut bob_calls).await;
+    bob_side.answer(
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(Recorder::default()),
+    );
+    until(&to_bob, "bob answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    let before = last_half_second(&alice_hears_bob, "alice").await;
+    assert!(goertzel(&before, 440.0, RATE) > 0.05, "bob's tone at alice");
+    to_bob.set_on_hold(true);
+    // bob's phone answers the hold (sendonly) with recvonly and stops sending.
+    until(&to_bob, "held", |s| {
+        matches!(s, State::Active { on_hold: true, .. })
+    })
+    .await;
+    // More than the half second looked at, and the jitter buffer's delay.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let held = last_half_second(&alice_hears_bob, "alice").await;
+    assert!(
+        goertzel(&held, 440.0, RATE) < 0.01,
+        "bob is silent while held"
+    );
+    let to_carol = alice
+        .call(
+            &accounts[0],
+            "carol",
+            Box::new(Tone::new(300.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let carol_side = next_call(&mut carol_calls).await;
+    assert_eq!(carol_side.replaces, None);
+    carol_side.answer(
+        Box::new(Tone::new(1000.0, 12_000.0)),
+        Box::new(Recorder::default()),
+    );
+    until(&to_carol, "carol answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+
+    // The transfer: bob is asked to call carol in alice's place.
+    assert!(to_bob.transfer_to(&to_carol));
+    let mut asked = bob_side.call.watch_transfer_request();
+    let request = tokio::time::timeout(Duration::from_secs(10), asked.wait_for(Option::is_some))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "bob was not asked to transfer: alice-bob {:?}, bob {:?}",
+                to_bob.state(),
+                bob_side.call.state()
+            )
+        })
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert!(request.target.starts_with("sip:carol@"), "{request:?}");
+    assert!(
+        request
+            .replaces
+            .as_deref()
+            .is_some_and(|r| r.starts_with(to_carol.call_id())),
+        "{request:?}"
+    );
+    // bob's phone places the call (what the app does) …
+    let bob_hears = Recorder::default();
+    let bob_to_carol = bob
+        .call_with(
+            &accounts[1],
+            &request.target,
+            request.replaces.as_deref(),
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(bob_hears.clone()),
+        )
+        .await
+        .unwrap();
+    // … and carol's phone sees it replace her call with alice: taken at once, the old
+    // one hung up.
+    let replacing = next_call(&mut carol_calls).await;
+    assert_eq!(
+        replacing.replaces.as_deref(),
+        Some(carol_side.call.call_id())
+    );
+    let carol_hears = Recorder::default();
+    replacing.answer(
+        Box::new(Tone::new(1000.0, 12_000.0)),
+        Box::new(carol_hears.clone()),
+    );
+    carol_side.call.hangup();
+    until(&bob_to_carol, "carol took bob", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    bob_side.call.transfer_outcome(true);
+
+    // alice is free: her call with bob ended as transferred, carol hung up the other.
+    let ended = until(&to_bob, "transferred", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Transferred));
+    let ended = until(&to_carol, "replaced", |s| matches!(s, State::Ended(_))).await;
+    assert_eq!(ended, State::Ended(EndReason::Remote));
+    let ended = until(&bob_side.call, "bob's old call", |s| {
+        matches!(s, State::Ended(_))
+    })
+    .await;
+    assert!(matches!(ended, State::Ended(_)), "{ended:?}");
+    // bob and carol hear each other.
+    let at_bob = last_half_second(&bob_hears, "bob").await;
+    assert!(
+        goertzel(&at_bob, 1000.0, RATE) > 0.05,
+        "carol's tone at bob"
+    );
+    let at_carol = last_half_second(&carol_hears, "carol").await;
+    assert!(
+        goertzel(&at_carol, 440.0, RATE) > 0.05,
+        "bob's tone at carol"
+    );
+
+    // A Replaces naming no call of carol's is refused (481), not rung.
+    let stray = alice
+        .call_with(
+            &accounts[0],
+            "carol",
+            Some("nonexistent@x;to-tag=1;from-tag=2"),
+            Box::new(Tone::new(300.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let ended = until(&stray, "refused", |s| matches!(s, State::Ended(_))).await;
+    assert!(
+        matches!(&ended, State::Ended(EndReason::Refused { code: 481, .. })),
+        "{ended:?}"
+    );
+    bob_to_carol.hangup();
+    bob_to_carol.finished().await;
+    for registration in [alice_reg, bob_reg, carol_reg] {
+        registration.stop().await;
+    }
 }

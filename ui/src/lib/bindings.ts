@@ -48,6 +48,8 @@ export const commands = {
 	setCallOnHold: (id: string, hold: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_call_on_hold", { id, hold })),
 	sendDtmf: (id: string, keys: string) => typedError<null, ApiError>(__TAURI_INVOKE("send_dtmf", { id, keys })),
 	transferCall: (id: string, to: string) => typedError<null, ApiError>(__TAURI_INVOKE("transfer_call", { id, to })),
+	/**  Attended transfer: connects the far ends of two calls. */
+	transferToCall: (id: string, to: string) => typedError<null, ApiError>(__TAURI_INVOKE("transfer_to_call", { id, to })),
 	takePendingDial: () => __TAURI_INVOKE<string | null>("take_pending_dial"),
 	/**  Streams the chosen microphone's level (dBFS, every 100 ms) for `seconds`. */
 	testMicrophone: (seconds: number, levels: Channel<number>) => typedError<null, ApiError>(__TAURI_INVOKE("test_microphone", { seconds, levels })),

@@ -626,3 +626,11 @@ pub fn run_child_test(name: &str, env: &[(&str, String)]) {
         "{text}"
     );
 }
+
+/// The UA's log, captured with the test's output (shown when it fails).
+pub fn capture_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("upzento_voice=debug,rsipstack=warn")
+        .with_test_writer()
+        .try_init();
+}
