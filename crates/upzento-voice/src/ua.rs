@@ -382,11 +382,10 @@ impl UserAgent {
 
 /// The system's trust anchors as PEM, for rsipstack's TLS client (which trusts nothing
 /// by itself). `rustls-native-certs` reads the system store, or `SSL_CERT_FILE` /
-/// `SSL_CERT_DIR` when set. Also makes ring the process's TLS provider: the app links
-/// rustls with two providers (reqwest brings aws-lc-rs), and then rustls wants one chosen.
+/// `SSL_CERT_DIR` when set.
 fn system_trust_pem() -> Vec<u8> {
     use base64::Engine as _;
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::media::dtls::ensure_tls_provider();
     let found = rustls_native_certs::load_native_certs();
     for error in &found.errors {
         tracing::warn!(%error, "reading the system's certificates");

@@ -21,6 +21,13 @@ use webrtc_util::KeyingMaterialExporter;
 use super::sdp::{CryptoSuite, SdesKey};
 use super::session::Srtp;
 
+/// Makes ring the process's rustls provider, once. The app links rustls with two
+/// providers (reqwest brings aws-lc-rs, rsipstack and the dtls crate ring), and then
+/// rustls wants one chosen before its first use: SIP over TLS or a DTLS handshake.
+pub(crate) fn ensure_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Whether a datagram is DTLS (RFC 7983 §7: first byte 20–63).
 pub fn is_dtls(packet: &[u8]) -> bool {
     packet.first().is_some_and(|b| (20..=63).contains(b))
@@ -45,6 +52,7 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// A fresh ECDSA P-256 certificate.
     pub fn generate() -> Result<Self, String> {
+        ensure_tls_provider();
         let certificate = Certificate::generate_self_signed(vec!["upzento-phone".to_owned()])
             .map_err(|e| format!("cannot make a DTLS certificate: {e}"))?;
         let der = certificate
@@ -153,6 +161,7 @@ pub async fn handshake(
     incoming: mpsc::UnboundedReceiver<Vec<u8>>,
     setup: DtlsSetup,
 ) -> Result<(Srtp, DTLSConn), String> {
+    ensure_tls_provider();
     let expected = setup.remote_fingerprint.clone();
     let config = Config {
         certificates: vec![setup.identity.certificate.clone()],
