@@ -25,6 +25,7 @@ use rsipstack::transaction::TransactionReceiver;
 use crate::call::{self, Call};
 use crate::media::audio::{AudioSink, AudioSource};
 use crate::media::dtls::{DtlsSetup, Identity};
+use crate::media::ice::{IceCredentials, IceSetup};
 use crate::media::quality::Quality;
 use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote};
 use crate::media::sdp::{CryptoSuite, LocalDtls, SdesKey, Setup};
@@ -287,8 +288,14 @@ impl UserAgent {
                 fingerprint: self.identity.fingerprint().to_vec(),
                 setup: Setup::ActPass,
             }),
-            // WebRTC-style: with DTLS, RTCP shares the RTP port (one handshake).
+            // WebRTC-style: with DTLS, RTCP shares the RTP port (one handshake), and ICE
+            // finds the path (gateways to WebRTC want it).
             rtcp_mux: account.srtp == Some(KeyExchange::Dtls),
+            ice: if account.srtp == Some(KeyExchange::Dtls) {
+                Some(IceCredentials::generate().map_err(UaError::Bind)?)
+            } else {
+                None
+            },
         };
         let option = InviteOption {
             caller,
@@ -334,6 +341,7 @@ impl UserAgent {
                 commands: commands_rx,
                 state: state_tx,
                 media: Media {
+                    offered: true,
                     held_by_remote: false,
                     identity: self.identity.clone(),
                     local: Some(local),
@@ -884,6 +892,7 @@ async fn offer_call(
             commands: commands_rx,
             state: state_tx,
             media: Media {
+                offered: false,
                 held_by_remote: false,
                 identity,
                 local: None,
@@ -1096,6 +1105,8 @@ impl CallHandle {
 
 struct Media {
     identity: Identity,
+    /// We made the offer (our call): ICE's controlling side.
+    offered: bool,
     /// The other side put us on hold (its offer was sendonly or inactive).
     held_by_remote: bool,
     /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
@@ -1183,6 +1194,11 @@ impl Media {
             crypto,
             dtls,
             rtcp_mux: remote.rtcp_mux,
+            // ICE offered: we take part (controlled).
+            ice: remote
+                .ice
+                .as_ref()
+                .and_then(|_| IceCredentials::generate().ok()),
         };
         let sdp = local.to_sdp();
         self.local = Some(local);
@@ -1248,6 +1264,28 @@ impl Media {
                 None => None,
             };
             let rtcp_mux = remote.rtcp_mux && self.local.as_ref().is_some_and(|l| l.rtcp_mux);
+            // ICE when both sides speak it: candidates of our socket's address family.
+            let ice = match (self.local.as_ref().and_then(|l| l.ice.clone()), &remote.ice) {
+                (Some(local), Some(theirs)) => {
+                    let ours_v4 = socket.local_addr().is_ok_and(|a| a.is_ipv4());
+                    let candidates: Vec<SocketAddr> = theirs
+                        .candidates
+                        .iter()
+                        .copied()
+                        .filter(|c| c.is_ipv4() == ours_v4)
+                        .collect();
+                    (!candidates.is_empty()).then(|| IceSetup {
+                        local,
+                        remote: crate::media::ice::RemoteIce {
+                            candidates,
+                            ..theirs.clone()
+                        },
+                        // The offerer controls (RFC 8445 §6.1.1).
+                        controlling: self.offered,
+                    })
+                }
+                _ => None,
+            };
             let peer = crate::media::session::Peer {
                 rtp: remote.address,
                 rtcp: if rtcp_mux {
@@ -1260,6 +1298,7 @@ impl Media {
                 srtp,
                 dtls,
                 rtcp_mux,
+                ice,
                 ..Default::default()
             };
             let session =

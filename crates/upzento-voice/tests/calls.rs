@@ -805,3 +805,71 @@ async fn an_attended_transfer_connects_the_two_far_ends_and_frees_the_agent() {
         registration.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webrtc_style_call_finds_its_path_by_ice_both_ways() {
+    // bob does what WebRTC gateways do: ICE, DTLS-SRTP, RTCP muxed. His candidates are
+    // the machine's interfaces, not the SDP's connection line.
+    common::capture_log();
+    let kamailio = Kamailio::start();
+    let bob = common::Baresip::start_with(
+        &kamailio,
+        "bob",
+        1000,
+        "PCMU,PCMA;medianat=ice;mediaenc=dtls_srtp",
+    );
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut calls = ua.incoming_calls().unwrap();
+    let account = upzento_voice::ua::AccountConfig {
+        srtp: Some(upzento_voice::ua::KeyExchange::Dtls),
+        ..alice(&kamailio)
+    };
+    let registration = ua.register(account.clone()).unwrap();
+    registered(&registration).await;
+
+    // Our offer: we control and nominate; bob answers the checks.
+    let heard = Recorder::default();
+    let call = ua
+        .call(
+            &account,
+            "bob",
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        )
+        .await
+        .unwrap();
+    until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+    let at_us = last_half_second(&heard, "us").await;
+    assert!(
+        goertzel(&at_us, 1000.0, RATE) > 0.05,
+        "bob's tone over the ICE pair\n{}",
+        bob.log()
+    );
+    call.hangup();
+    call.finished().await;
+    let (samples, rate) = bob.heard().await;
+    let mid = &samples[samples.len() / 4..samples.len() * 3 / 4];
+    assert!(goertzel(mid, 440.0, rate) > 0.05, "our tone at bob");
+
+    // bob's offer: he controls, we follow his nomination.
+    bob.command("dial", &format!("sip:alice@127.0.0.1:{}", kamailio.port));
+    let incoming = next_call(&mut calls).await;
+    let heard = Recorder::default();
+    incoming.answer(
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(heard.clone()),
+    );
+    until(&incoming.call, "answered", |s| {
+        matches!(s, State::Active { .. })
+    })
+    .await;
+    let at_us = last_half_second(&heard, "us on bob's call").await;
+    assert!(
+        goertzel(&at_us, 1000.0, RATE) > 0.05,
+        "bob's tone on his call over ICE\n{}",
+        bob.log()
+    );
+    incoming.call.hangup();
+    incoming.call.finished().await;
+    registration.stop().await;
+}

@@ -4,6 +4,7 @@ pub mod audio;
 pub mod device;
 pub mod dtls;
 pub mod g711;
+pub mod ice;
 pub mod jitter;
 pub mod quality;
 pub mod rtcp;

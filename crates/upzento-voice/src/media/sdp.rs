@@ -217,6 +217,8 @@ pub struct LocalAudio {
     pub dtls: Option<LocalDtls>,
     /// RTCP on the RTP port (RFC 5761): offered with DTLS, answered when offered.
     pub rtcp_mux: bool,
+    /// ICE (RFC 8445, RFC 8839): our credentials, and our address as the host candidate.
+    pub ice: Option<super::ice::IceCredentials>,
 }
 
 impl LocalAudio {
@@ -264,6 +266,16 @@ impl LocalAudio {
         if self.rtcp_mux {
             sdp.push_str("a=rtcp-mux\r\n");
         }
+        if let Some(ice) = &self.ice {
+            sdp.push_str(&format!(
+                "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=candidate:1 1 UDP {} {} {} typ host\r\n",
+                ice.ufrag,
+                ice.pwd,
+                super::ice::HOST_PRIORITY,
+                self.address.ip(),
+                self.address.port()
+            ));
+        }
         for codec in &self.codecs {
             sdp.push_str(&codec.rtpmap());
         }
@@ -305,6 +317,8 @@ pub struct RemoteAudio {
     pub dtls: Option<RemoteDtls>,
     /// It sends and takes RTCP on the RTP port (RFC 5761).
     pub rtcp_mux: bool,
+    /// Its ICE credentials and UDP candidates (component 1), when it does ICE.
+    pub ice: Option<super::ice::RemoteIce>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -383,6 +397,7 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         None
     };
     let rtcp_mux = media_or_session(SdpAttributeType::RtcpMux).is_some();
+    let ice = remote_ice(body);
     // webrtc-sdp keeps no a=crypto (WebRTC has none): read them from the audio section.
     let crypto = audio_section(body)
         .lines()
@@ -457,6 +472,45 @@ pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
         crypto,
         dtls,
         rtcp_mux,
+        ice,
+    })
+}
+
+/// ICE credentials (audio section, else session level) and the UDP candidates of
+/// component 1, highest priority first. Read from the text: webrtc-sdp wants every
+/// candidate well-formed or drops the lot.
+fn remote_ice(body: &str) -> Option<super::ice::RemoteIce> {
+    let audio = audio_section(body);
+    let session_part = session_section(body);
+    let attribute = |name: &str| {
+        let prefix = format!("a={name}:");
+        audio.lines().chain(session_part.lines()).find_map(|l| {
+            l.trim()
+                .strip_prefix(prefix.as_str())
+                .map(|v| v.trim().to_owned())
+        })
+    };
+    let (ufrag, pwd) = (attribute("ice-ufrag")?, attribute("ice-pwd")?);
+    let mut candidates: Vec<(u32, SocketAddr)> = audio
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=candidate:"))
+        .filter_map(|c| {
+            // foundation component transport priority address port typ type …
+            let f: Vec<&str> = c.split_whitespace().collect();
+            if f.len() < 8 || f[1] != "1" || !f[2].eq_ignore_ascii_case("udp") {
+                return None;
+            }
+            let priority: u32 = f[3].parse().ok()?;
+            let ip: IpAddr = f[4].parse().ok()?;
+            let port: u16 = f[5].parse().ok()?;
+            Some((priority, SocketAddr::new(ip, port)))
+        })
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+    Some(super::ice::RemoteIce {
+        ufrag,
+        pwd,
+        candidates: candidates.into_iter().map(|(_, a)| a).collect(),
     })
 }
 
@@ -526,6 +580,7 @@ mod tests {
             crypto: None,
             dtls: None,
             rtcp_mux: false,
+            ice: None,
         };
         let back = parse_remote(&ours.to_sdp()).unwrap();
         assert_eq!(back.address, ours.address);
@@ -642,6 +697,10 @@ mod dtls_tests {
                 setup: Setup::ActPass,
             }),
             rtcp_mux: true,
+            ice: Some(crate::media::ice::IceCredentials {
+                ufrag: "abcd".into(),
+                pwd: "0123456789012345678901".into(),
+            }),
         };
         let sdp = ours.to_sdp();
         assert!(
@@ -658,5 +717,32 @@ mod dtls_tests {
             })
         );
         assert!(back.rtcp_mux && back.secure);
+        let ice = back.ice.expect("ICE read back");
+        assert_eq!(
+            (ice.ufrag.as_str(), ice.pwd.as_str()),
+            ("abcd", "0123456789012345678901")
+        );
+        assert_eq!(
+            ice.candidates,
+            ["127.0.0.1:40000".parse::<SocketAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn baresip_ice_candidates_are_read_best_first() {
+        let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            a=ice-ufrag:GNlzThC\r\na=ice-pwd:1OQIupv86qQZ4UaFtqNckmCcUJV933k\r\n\
+            m=audio 39786 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 192.0.2.2\r\na=rtpmap:0 PCMU/8000\r\n\
+            a=rtcp-mux\r\na=candidate:low 1 UDP 100 10.0.0.9 4000 typ host\r\n\
+            a=candidate:c0000202 1 UDP 2113929471 192.0.2.2 39786 typ host\r\n\
+            a=candidate:rtcp 2 UDP 2113929470 192.0.2.2 39787 typ host\r\n\
+            a=candidate:020000fd 1 UDP 2113929471 fd00::2 39786 typ host\r\n";
+        let ice = parse_remote(offer).unwrap().ice.unwrap();
+        assert_eq!(ice.ufrag, "GNlzThC");
+        assert_eq!(
+            ice.candidates,
+            ["192.0.2.2:39786", "[fd00::2]:39786", "10.0.0.9:4000"]
+                .map(|a| a.parse::<SocketAddr>().unwrap())
+        );
     }
 }

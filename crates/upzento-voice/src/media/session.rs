@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::audio::{AudioSink, AudioSource, FRAME};
 use super::dtls::DtlsSetup;
 use super::g711;
+use super::ice::{IceAgent, IceSetup};
 use super::jitter::{JitterBuffer, Playout};
 use super::quality::Quality;
 use super::rtcp::{self as rtcp_mod, Rtcp};
@@ -93,6 +94,8 @@ pub struct Options {
     pub dtls: Option<DtlsSetup>,
     /// RTCP on the RTP port (RFC 5761) instead of the next one.
     pub rtcp_mux: bool,
+    /// ICE: media goes to the pair its checks choose (nothing is sent before).
+    pub ice: Option<IceSetup>,
     /// The mean time between RTCP reports.
     pub rtcp_interval: Duration,
 }
@@ -103,6 +106,7 @@ impl Default for Options {
             srtp: None,
             dtls: None,
             rtcp_mux: false,
+            ice: None,
             rtcp_interval: rtcp_mod::DEFAULT_INTERVAL,
         }
     }
@@ -353,12 +357,19 @@ impl MediaSession {
             srtp,
             dtls,
             rtcp_mux,
+            ice,
             rtcp_interval,
         } = options;
         let remote = peer.rtp;
-        // DTLS: the handshake's keys arrive here; its failure ends the call.
+        // Where media goes: the SDP's address, or the pair ICE chooses (none until then).
+        let (dest_tx, dest) =
+            tokio::sync::watch::channel(if ice.is_some() { None } else { Some(remote) });
+        // With ICE, who media may come from: the addresses that passed its checks.
+        let (peers_tx, peers) = tokio::sync::watch::channel(Vec::<SocketAddr>::new());
+        // DTLS: the handshake's keys arrive here; its failure (or ICE's) ends the call.
         let (dtls_keys_tx, dtls_keys) = tokio::sync::watch::channel(None::<Srtp>);
         let (failure_tx, failure) = tokio::sync::watch::channel(None::<String>);
+        let failure_tx = Arc::new(failure_tx);
         let dtls_keys = dtls.as_ref().map(|_| dtls_keys);
         let mut encrypt = Protect::new(srtp.as_ref(), dtls_keys.as_ref(), true)?;
         let mut decrypt = Protect::new(srtp.as_ref(), dtls_keys.as_ref(), false)?;
@@ -386,6 +397,7 @@ impl MediaSession {
         let step = codec.clock_rate() / 50;
         let sender = {
             let (socket, stats, muted) = (socket.clone(), stats.clone(), muted.clone());
+            let dest = dest.clone();
             let reports = reports.clone();
             let sent_report = move |timestamp: u32, len: usize| {
                 if let Ok(mut r) = reports.lock() {
@@ -436,8 +448,9 @@ impl MediaSession {
                             },
                             &mut buf,
                         );
-                        if let Ok(ctx) = encrypt.get()
-                            && send(&socket, &buf, remote, ctx).await
+                        let to = *dest.borrow();
+                        if let (Some(to), Ok(ctx)) = (to, encrypt.get())
+                            && send(&socket, &buf, to, ctx).await
                         {
                             stats.sent.fetch_add(1, Ordering::Relaxed);
                             sent_report(*start, body.len());
@@ -467,8 +480,9 @@ impl MediaSession {
                         &mut buf,
                     );
                     first = false;
-                    if let Ok(ctx) = encrypt.get()
-                        && send(&socket, &buf, remote, ctx).await
+                    let to = *dest.borrow();
+                    if let (Some(to), Ok(ctx)) = (to, encrypt.get())
+                        && send(&socket, &buf, to, ctx).await
                     {
                         stats.sent.fetch_add(1, Ordering::Relaxed);
                         sent_report(timestamp, payload.len());
@@ -518,20 +532,35 @@ impl MediaSession {
             })
         };
         let (dtls_in, dtls_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let (stun_in, stun_rx) = tokio::sync::mpsc::unbounded_channel::<(SocketAddr, Vec<u8>)>();
         let receiver = {
             let stats = stats.clone();
             let reports = reports.clone();
             let socket = socket.clone();
             let dtls_in = dtls.as_ref().map(|_| dtls_in);
+            let stun_in = ice.as_ref().map(|_| stun_in);
+            let peers = peers.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 loop {
                     let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                         return;
                     };
+                    // ICE's checks (RFC 7983) go to it: their credentials say whose they are.
+                    if let Some(tx) = &stun_in
+                        && IceAgent::is_stun(&buf[..n])
+                    {
+                        let _ = tx.send((from, buf[..n].to_vec()));
+                        continue;
+                    }
                     // Symmetric RTP: only the peer's address (its port may differ from the
-                    // SDP behind NAT, not on loopback) is listened to.
-                    if from.ip() != remote.ip() {
+                    // SDP behind NAT, not on loopback) is listened to; with ICE, the pair's.
+                    let expected = if stun_in.is_some() {
+                        peers.borrow().contains(&from)
+                    } else {
+                        from.ip() == remote.ip()
+                    };
+                    if !expected {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
@@ -604,10 +633,29 @@ impl MediaSession {
             })
         };
         let mut tasks = vec![sender, receiver, playout];
+        if let Some(setup) = ice {
+            let (socket, failure_tx) = (socket.clone(), failure_tx.clone());
+            tasks.push(tokio::spawn(run_ice(
+                socket,
+                setup,
+                stun_rx,
+                (dest_tx, peers_tx),
+                failure_tx,
+            )));
+        }
         if let Some(setup) = dtls {
-            let (socket, keys_tx) = (socket.clone(), dtls_keys_tx);
+            let (socket, keys_tx, failure_tx) = (socket.clone(), dtls_keys_tx, failure_tx.clone());
+            let mut dest = dest.clone();
             tasks.push(tokio::spawn(async move {
-                match super::dtls::handshake(socket, remote, dtls_rx, setup).await {
+                // Over ICE, the handshake waits for the pair.
+                let Ok(peer) = dest
+                    .wait_for(Option::is_some)
+                    .await
+                    .map(|d| d.unwrap_or(remote))
+                else {
+                    return;
+                };
+                match super::dtls::handshake(socket, peer, dtls_rx, setup).await {
                     Ok((keys, connection)) => {
                         tracing::info!(suite = ?keys.ours.suite, "DTLS-SRTP keys agreed");
                         let _ = keys_tx.send(Some(keys));
@@ -622,11 +670,16 @@ impl MediaSession {
                 }
             }));
         }
-        // Muxed: reports go out on the RTP socket and come in through the receiver.
+        // Muxed: reports go out on the RTP socket (to wherever media goes) and come in
+        // through the receiver.
         let (rtcp_out, rtcp_in, rtcp_to) = if rtcp_mux {
-            (socket.clone(), None, remote)
+            (socket.clone(), None, dest.clone())
         } else {
-            (Arc::new(rtcp_socket), Some(()), peer.rtcp)
+            (
+                Arc::new(rtcp_socket),
+                Some(()),
+                tokio::sync::watch::channel(Some(peer.rtcp)).1,
+            )
         };
         tasks.push(tokio::spawn(run_rtcp(
             rtcp_out,
@@ -692,7 +745,7 @@ impl Drop for MediaSession {
 async fn run_rtcp(
     socket: Arc<UdpSocket>,
     listen: bool,
-    to: SocketAddr,
+    to: tokio::sync::watch::Receiver<Option<SocketAddr>>,
     reports: Arc<std::sync::Mutex<Rtcp>>,
     stats: Arc<Stats>,
     // Contexts of their own: SRTCP keeps its own index and replay window.
@@ -729,13 +782,16 @@ async fn run_rtcp(
                     Ok(None) => packet,
                     Err(NotYet) => continue,
                 };
-                if socket.send_to(&sealed, to).await.is_ok() {
+                let dest = *to.borrow();
+                if let Some(dest) = dest
+                    && socket.send_to(&sealed, dest).await.is_ok()
+                {
                     stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
             received = received => {
                 let Ok((n, from)) = received else { return };
-                if from.ip() != to.ip() {
+                if to.borrow().is_none_or(|to| from.ip() != to.ip()) {
                     stats.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -754,6 +810,51 @@ async fn run_rtcp(
                     r.handle_input(Instant::now(), &clear);
                 }
                 stats.rtcp_received.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Runs ICE on the RTP socket: checks out, STUN in, and the chosen pair published to
+/// the tasks that send; a failure (no pair, consent lost) ends the call.
+async fn run_ice(
+    socket: Arc<UdpSocket>,
+    setup: IceSetup,
+    mut stun: tokio::sync::mpsc::UnboundedReceiver<(SocketAddr, Vec<u8>)>,
+    (dest, peers): (
+        tokio::sync::watch::Sender<Option<SocketAddr>>,
+        tokio::sync::watch::Sender<Vec<SocketAddr>>,
+    ),
+    failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
+) {
+    let mut tie_breaker = [0u8; 8];
+    let _ = getrandom::fill(&mut tie_breaker);
+    let mut agent = IceAgent::new(Instant::now(), setup, u64::from_be_bytes(tie_breaker));
+    loop {
+        agent.handle_timeout(Instant::now());
+        while let Some((to, packet)) = agent.poll_transmit() {
+            let _ = socket.send_to(&packet, to).await;
+        }
+        if agent.verified() != peers.borrow().as_slice() {
+            peers.send_replace(agent.verified().to_vec());
+        }
+        if agent.selected() != *dest.borrow() {
+            tracing::info!(pair = ?agent.selected(), "ICE chose the media path");
+            dest.send_replace(agent.selected());
+        }
+        if let Some(why) = agent.failed() {
+            tracing::warn!(%why, "ICE");
+            failure.send_replace(Some(why.to_owned()));
+            return;
+        }
+        let Some(wake) = agent.poll_timeout() else {
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(wake.into()) => {}
+            received = stun.recv() => {
+                let Some((from, packet)) = received else { return };
+                agent.handle_stun(Instant::now(), from, &packet);
             }
         }
     }
