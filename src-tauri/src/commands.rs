@@ -195,6 +195,24 @@ async fn teammates(api: State<'_, Api>) -> Result<Vec<TeammateView>, ApiError> {
     api.teammates().await
 }
 
+/// A call's notes (blank clears them).
+#[tauri::command]
+#[specta::specta]
+async fn set_call_notes(api: State<'_, Api>, id: String, notes: String) -> Result<(), ApiError> {
+    api.set_call_notes(id, notes).await
+}
+
+/// A call assigned for follow-up, or to nobody.
+#[tauri::command]
+#[specta::specta]
+async fn assign_call(
+    api: State<'_, Api>,
+    id: String,
+    user_id: Option<String>,
+) -> Result<(), ApiError> {
+    api.assign_call(id, user_id).await
+}
+
 #[tauri::command]
 #[specta::specta]
 async fn assign_conversation(
@@ -340,6 +358,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             mark_done,
             set_conversation_open,
             teammates,
+            set_call_notes,
+            assign_call,
             assign_conversation,
             close_quick_reply,
             search,

@@ -230,6 +230,18 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   const row = await browser.$(`[data-call="${ours[0].id}"]`)
   await row.waitForExist({ timeout: 20000, timeoutMsg: 'the call is not in the history' })
   assert.match(await browser.execute((el) => el.textContent, row), /Answered/)
+  // Follow-up from the history: notes and an assignee, saved in the cloud.
+  await row.click()
+  const notes = await browser.$('#call-notes')
+  await notes.waitForExist({ timeout: 10000 })
+  await notes.setValue('Customer wants a quote by Friday')
+  await (await browser.$('button=Save notes')).click()
+  await until('notes saved', async () => (await text('.follow [role="status"]')) === 'Saved')
+  await (await browser.$('#call-assignee')).selectByIndex(1)
+  await until('notes and assignee in the cloud', async () => {
+    const call = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}`, { headers: { authorization: `Bearer ${token}` } })).json()
+    return call.notes === 'Customer wants a quote by Friday' && call.assignedTo != null
+  }, 10000)
 })
 
 test('a call from the customer rings in the call panel and Answer takes it', async () => {

@@ -572,6 +572,28 @@ impl Api {
             .map_err(not_updated)
     }
 
+    /// Writes a call's notes (blank clears them); the change comes back through the feed.
+    pub async fn set_call_notes(&self, id: String, notes: String) -> Result<(), ApiError> {
+        let notes = notes.trim();
+        let notes = (!notes.is_empty()).then(|| notes.to_owned());
+        let (client, token) = self.remote().await?;
+        client
+            .set_call_notes(&token, &id, notes)
+            .await
+            .map(drop)
+            .map_err(not_updated)
+    }
+
+    /// Assigns a call for follow-up to a teammate, or to nobody.
+    pub async fn assign_call(&self, id: String, user_id: Option<String>) -> Result<(), ApiError> {
+        let (client, token) = self.remote().await?;
+        client
+            .assign_call(&token, &id, user_id)
+            .await
+            .map(drop)
+            .map_err(not_updated)
+    }
+
     /// The cloud client and token of the session.
     async fn remote(&self) -> Result<(upzento_client::cloud::CloudClient, String), ApiError> {
         self.ensure_session().await?;

@@ -258,6 +258,8 @@ pub struct CallView {
     pub start_time: String,
     pub duration_seconds: Option<u32>,
     pub notes: Option<String>,
+    /// The teammate following it up.
+    pub assigned_to: Option<String>,
 }
 
 pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
@@ -271,6 +273,7 @@ pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
         start_time: c.start_time,
         duration_seconds: c.duration,
         notes: c.notes,
+        assigned_to: c.assigned_to,
     }
 }
 

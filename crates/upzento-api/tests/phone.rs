@@ -212,6 +212,53 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     assert_eq!(out["to"], "+14155552672");
     assert!(out["duration"].as_u64().unwrap() >= 1, "{out}");
 
+    // Follow-up from the history: notes and an assignee reach the cloud, and come back
+    // into the app's history through the sync.
+    let cloud_id = out["id"].as_str().unwrap().to_owned();
+    api.set_call_notes(cloud_id.clone(), "  Wants a callback on Monday  ".into())
+        .await
+        .unwrap();
+    let me = api
+        .teammates()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.me)
+        .unwrap();
+    api.assign_call(cloud_id.clone(), Some(me.id.clone()))
+        .await
+        .unwrap();
+    assert!(
+        api.assign_call(cloud_id.clone(), Some("nobody-here".into()))
+            .await
+            .is_err()
+    );
+    let filed = cloud
+        .get(&token, &format!("phone-sms/calls/{cloud_id}"))
+        .await;
+    assert_eq!(filed["notes"], "Wants a callback on Monday");
+    assert_eq!(filed["assignedTo"], me.id.as_str());
+    let mut seen = None;
+    for _ in 0..200 {
+        let page = api
+            .calls(upzento_api::views::CallFilterView {
+                kind: upzento_api::views::CallKindFilter::All,
+                from_date: None,
+                to_date: None,
+                cursor: None,
+            })
+            .await
+            .unwrap();
+        seen = page.items.into_iter().find(|c| c.id == cloud_id);
+        if seen.as_ref().is_some_and(|c| c.assigned_to.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.expect("the call in the app's history");
+    assert_eq!(seen.notes.as_deref(), Some("Wants a callback on Monday"));
+    assert_eq!(seen.assigned_to, Some(me.id));
+
     // In: the customer calls the agent; it rings in the app and is answered there.
     customer.command("dial", &format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port));
     let ringing = until(api, "ringing", |v| {

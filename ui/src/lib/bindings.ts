@@ -24,6 +24,10 @@ export const commands = {
 	markDone: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("mark_done", { id })),
 	setConversationOpen: (id: string, open: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_conversation_open", { id, open })),
 	teammates: () => typedError<TeammateView[], ApiError>(__TAURI_INVOKE("teammates")),
+	/**  A call's notes (blank clears them). */
+	setCallNotes: (id: string, notes: string) => typedError<null, ApiError>(__TAURI_INVOKE("set_call_notes", { id, notes })),
+	/**  A call assigned for follow-up, or to nobody. */
+	assignCall: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_call", { id, userId })),
 	assignConversation: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_conversation", { id, userId })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
@@ -290,6 +294,8 @@ export type CallView_Deserialize = {
 	startTime: string,
 	durationSeconds?: number | null,
 	notes?: string | null,
+	/**  The teammate following it up. */
+	assignedTo?: string | null,
 };
 
 export type CallView_Serialize = {
@@ -303,6 +309,8 @@ export type CallView_Serialize = {
 	startTime: string,
 	durationSeconds: number | null,
 	notes: string | null,
+	/**  The teammate following it up. */
+	assignedTo: string | null,
 };
 
 export type ContactView = ContactView_Serialize | ContactView_Deserialize;

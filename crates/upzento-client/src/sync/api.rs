@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
-    Assignment, Call, Change, ChangeFeed, Conversation, ConversationStatus,
+    Assignment, Call, CallNotes, Change, ChangeFeed, Conversation, ConversationStatus,
     ConversationStatusUpdate, NewCall, NewSmsMessage, SmsMessage,
 };
 use upzento_domain::wire::{ErrorBody, UserInfo};
@@ -167,6 +167,35 @@ impl CloudClient {
         let path = format!("phone-sms/conversations/{conversation_id}/assign");
         let body = Assignment { user_id };
         self.call(reqwest::Method::PATCH, &path, token, &body).await
+    }
+
+    /// Writes a call's notes (`PATCH /calls/:id/notes`); `None` clears them.
+    pub async fn set_call_notes(
+        &self,
+        token: &str,
+        call_id: &str,
+        notes: Option<String>,
+    ) -> Result<Call, Failure> {
+        let path = format!("phone-sms/calls/{call_id}/notes");
+        self.call(reqwest::Method::PATCH, &path, token, &CallNotes { notes })
+            .await
+    }
+
+    /// Assigns a call for follow-up (`PATCH /calls/:id/assign`), or to nobody.
+    pub async fn assign_call(
+        &self,
+        token: &str,
+        call_id: &str,
+        user_id: Option<String>,
+    ) -> Result<Call, Failure> {
+        let path = format!("phone-sms/calls/{call_id}/assign");
+        self.call(
+            reqwest::Method::PATCH,
+            &path,
+            token,
+            &Assignment { user_id },
+        )
+        .await
     }
 
     /// Opens or closes a conversation (`PATCH /conversations/:id/status`).
