@@ -1155,8 +1155,22 @@ impl Media {
         self.held_by_remote = matches!(local.direction, Direction::RecvOnly | Direction::Inactive);
         let sdp = local.to_sdp();
         if let Some(remote) = self.remote.as_mut() {
-            if offer.address != remote.address && offer.address.port() != 0 {
-                tracing::warn!(from = %remote.address, to = %offer.address, "the other side moved its media; not followed yet");
+            // A new address (a PBX re-anchoring media after a transfer): followed. An
+            // unspecified one is the old way of saying hold (RFC 2543), not a move.
+            let moved = offer.address != remote.address
+                && offer.address.port() != 0
+                && !offer.address.ip().is_unspecified();
+            if moved {
+                tracing::info!(from = %remote.address, to = %offer.address, "the other side moved its media");
+                let mux = self.local.as_ref().is_some_and(|l| l.rtcp_mux) && offer.rtcp_mux;
+                let peer = crate::media::session::Peer {
+                    rtp: offer.address,
+                    rtcp: if mux { offer.address } else { offer.rtcp },
+                };
+                if self.session.as_ref().is_some_and(|s| s.move_peer(peer)) {
+                    remote.address = offer.address;
+                    remote.rtcp = offer.rtcp;
+                }
             }
             remote.direction = offer.direction;
         }

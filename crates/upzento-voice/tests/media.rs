@@ -245,3 +245,66 @@ async fn rtcp_reports_measure_the_round_trip_time() {
             >= 2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_end_that_moves_its_media_is_followed() {
+    // alice talks with bob; then the far end's media moves to carol (a PBX re-anchoring
+    // after a transfer): alice's audio goes there, and carol's is heard.
+    let sockets = [
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+        MediaSession::bind(LOOPBACK).await.unwrap(),
+    ];
+    let [a, b, c] = sockets;
+    let (a_addr, b_addr, c_addr) = (
+        a.local_addr().unwrap(),
+        b.local_addr().unwrap(),
+        c.local_addr().unwrap(),
+    );
+    let (at_alice, at_bob, at_carol) = (
+        Recorder::default(),
+        Recorder::default(),
+        Recorder::default(),
+    );
+    let alice = MediaSession::start(
+        a,
+        b_addr,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(1000.0, 12_000.0)),
+        Box::new(at_alice.clone()),
+    )
+    .unwrap();
+    let _bob = MediaSession::start(
+        b,
+        a_addr,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(440.0, 12_000.0)),
+        Box::new(at_bob.clone()),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(alice.move_peer(c_addr.into()));
+    let _carol = MediaSession::start(
+        c,
+        a_addr,
+        Codec::Pcmu,
+        101,
+        Box::new(Tone::new(600.0, 12_000.0)),
+        Box::new(at_carol.clone()),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let heard = at_carol.samples();
+    assert!(heard.len() >= 4000, "{} samples at carol", heard.len());
+    assert!(
+        goertzel(&heard[heard.len() - 4000..], 1000.0, RATE) > 0.1,
+        "alice at carol"
+    );
+    let heard = at_alice.samples();
+    assert!(
+        goertzel(&heard[heard.len() - 2000..], 600.0, RATE) > 0.1,
+        "carol at alice"
+    );
+}

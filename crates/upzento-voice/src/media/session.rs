@@ -173,6 +173,9 @@ pub struct Stats {
     pub rtcp_received: AtomicU64,
 }
 
+/// Where a stream goes; changed when the far end moves.
+type Destination = tokio::sync::watch::Sender<Option<SocketAddr>>;
+
 #[derive(Debug)]
 pub struct MediaSession {
     local: SocketAddr,
@@ -182,6 +185,8 @@ pub struct MediaSession {
     quality: tokio::sync::watch::Receiver<Option<Quality>>,
     /// Why media cannot flow (the DTLS handshake failed), once it is known.
     failure: tokio::sync::watch::Receiver<Option<String>>,
+    /// Where RTP and RTCP go, for a far end that moves (none with ICE: it decides).
+    moves: Option<(Destination, Option<Destination>)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -364,6 +369,7 @@ impl MediaSession {
         // Where media goes: the SDP's address, or the pair ICE chooses (none until then).
         let (dest_tx, dest) =
             tokio::sync::watch::channel(if ice.is_some() { None } else { Some(remote) });
+        let mut dest_tx = Some(dest_tx);
         // With ICE, who media may come from: the addresses that passed its checks.
         let (peers_tx, peers) = tokio::sync::watch::channel(Vec::<SocketAddr>::new());
         // DTLS: the handshake's keys arrive here; its failure (or ICE's) ends the call.
@@ -540,6 +546,7 @@ impl MediaSession {
             let dtls_in = dtls.as_ref().map(|_| dtls_in);
             let stun_in = ice.as_ref().map(|_| stun_in);
             let peers = peers.clone();
+            let dest = dest.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 loop {
@@ -558,7 +565,7 @@ impl MediaSession {
                     let expected = if stun_in.is_some() {
                         peers.borrow().contains(&from)
                     } else {
-                        from.ip() == remote.ip()
+                        dest.borrow().is_some_and(|to| to.ip() == from.ip())
                     };
                     if !expected {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -639,7 +646,7 @@ impl MediaSession {
                 socket,
                 setup,
                 stun_rx,
-                (dest_tx, peers_tx),
+                (dest_tx.take().expect("ICE's destination"), peers_tx),
                 failure_tx,
             )));
         }
@@ -672,14 +679,11 @@ impl MediaSession {
         }
         // Muxed: reports go out on the RTP socket (to wherever media goes) and come in
         // through the receiver.
-        let (rtcp_out, rtcp_in, rtcp_to) = if rtcp_mux {
-            (socket.clone(), None, dest.clone())
+        let (rtcp_out, rtcp_in, rtcp_to, rtcp_moves) = if rtcp_mux {
+            (socket.clone(), None, dest.clone(), None)
         } else {
-            (
-                Arc::new(rtcp_socket),
-                Some(()),
-                tokio::sync::watch::channel(Some(peer.rtcp)).1,
-            )
+            let (moves, to) = tokio::sync::watch::channel(Some(peer.rtcp));
+            (Arc::new(rtcp_socket), Some(()), to, Some(moves))
         };
         tasks.push(tokio::spawn(run_rtcp(
             rtcp_out,
@@ -699,6 +703,7 @@ impl MediaSession {
             dtmf,
             quality,
             failure,
+            moves: dest_tx.map(|rtp| (rtp, rtcp_moves)),
             tasks,
         })
     }
@@ -709,6 +714,19 @@ impl MediaSession {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The far end moved its media (a re-INVITE with a new address): send there, and
+    /// take its packets from there. `false` with ICE, where the checks decide.
+    pub fn move_peer(&self, peer: Peer) -> bool {
+        let Some((rtp, rtcp)) = &self.moves else {
+            return false;
+        };
+        rtp.send_replace(Some(peer.rtp));
+        if let Some(rtcp) = rtcp {
+            rtcp.send_replace(Some(peer.rtcp));
+        }
+        true
     }
 
     /// Why media cannot flow, once known (the DTLS handshake failed): the call should end.

@@ -255,9 +255,13 @@ impl Kamailio {
             .spawn()
             .expect("kamailio");
         self.child = Some(child);
-        // Listening once the TCP port accepts; gone if a port was taken.
+        // Listening once the TCP port (and the TLS one, when asked for) accepts; gone if a
+        // port was taken.
+        let tls = self.defines.contains(&"WITH_TLS");
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && (!tls || std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok())
+            {
                 return true;
             }
             if self
