@@ -275,7 +275,7 @@ async fn a_far_end_that_moves_its_media_is_followed() {
         Box::new(at_alice.clone()),
     )
     .unwrap();
-    let _bob = MediaSession::start(
+    let bob = MediaSession::start(
         b,
         a_addr,
         Codec::Pcmu,
@@ -285,6 +285,8 @@ async fn a_far_end_that_moves_its_media_is_followed() {
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
+    // bob's side is gone (transferred away); carol takes over from another address.
+    drop(bob);
     assert!(alice.move_peer(c_addr.into()));
     let _carol = MediaSession::start(
         c,
@@ -295,7 +297,7 @@ async fn a_far_end_that_moves_its_media_is_followed() {
         Box::new(at_carol.clone()),
     )
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let heard = at_carol.samples();
     assert!(heard.len() >= 4000, "{} samples at carol", heard.len());
     assert!(

@@ -112,6 +112,15 @@ impl JitterBuffer {
         }
     }
 
+    /// A new source (another SSRC: the far end restarted its stream, or media moved to
+    /// another party): its sequence numbers and timestamps have nothing to do with the
+    /// old ones, so the buffer starts over; the counters of what was received stay.
+    pub fn restart(&mut self) {
+        let stats = self.stats;
+        *self = Self::new(self.clock);
+        self.stats = stats;
+    }
+
     /// The sequence number extended past its 16-bit wrap, relative to the highest seen.
     fn extend(&self, sequence: u16) -> u64 {
         let Some(highest) = self.highest else {
@@ -397,5 +406,40 @@ mod tests {
         jb.push(t0, 0, 0, frame(1));
         assert_eq!(jb.stats().late, 2);
         assert_eq!(jb.stats().received, 4);
+    }
+
+    #[test]
+    fn a_new_source_plays_at_once_after_a_restart() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(RATE);
+        let tick = Duration::from_millis(20);
+        let mut now = t0;
+        // Source A for a while.
+        for n in 0..20u16 {
+            jb.push(now, 1000 + n, u32::from(n) * 160, frame(1));
+            let _ = jb.pop();
+            now += tick;
+        }
+        // Source B: unrelated numbers. Without a restart its frames would wait for a
+        // second of losses; with one they play after the usual two-frame delay.
+        jb.restart();
+        let mut played = Vec::new();
+        for n in 0..6u16 {
+            jb.push(now, 40_000 + n, 9_000_000 + u32::from(n) * 160, frame(2));
+            played.push(jb.pop());
+            now += tick;
+        }
+        assert!(
+            played
+                .iter()
+                .skip(2)
+                .all(|p| *p == Playout::Frame(frame(2))),
+            "{played:?}"
+        );
+        assert!(
+            jb.stats().received >= 26,
+            "the counters stay: {:?}",
+            jb.stats()
+        );
     }
 }

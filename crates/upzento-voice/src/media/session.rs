@@ -549,6 +549,8 @@ impl MediaSession {
             let dest = dest.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
+                // The SSRC being played: a new one restarts the jitter buffer.
+                let mut source: Option<u32> = None;
                 loop {
                     let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                         return;
@@ -628,6 +630,10 @@ impl MediaSession {
                         continue;
                     };
                     if let Ok(mut jb) = jitter.lock() {
+                        if source.is_some_and(|s| s != packet.ssrc) {
+                            jb.restart();
+                        }
+                        source = Some(packet.ssrc);
                         jb.push(
                             std::time::Instant::now(),
                             packet.sequence,
