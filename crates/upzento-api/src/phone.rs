@@ -19,7 +19,7 @@ use upzento_voice::call::{EndReason, State as CallState};
 use upzento_voice::media::audio::{AudioSink, AudioSource, FRAME, Tone};
 use upzento_voice::media::device::{self, LevelMeter, Microphone, Speaker};
 use upzento_voice::registration::{Failure, State as RegState};
-use upzento_voice::transfer::TransferRequest;
+use upzento_voice::transfer::{TransferRequest, percent_decode};
 use upzento_voice::ua::{
     AccountConfig, AccountHandle, CallHandle, IncomingCall, Transport, UserAgent,
 };
@@ -595,23 +595,6 @@ pub fn link_target(link: &str) -> Option<String> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The user part of a SIP From/To value or URI (`"Bob" <sip:+1415@host>;tag=x` → `+1415`),
 /// and the display name when there is one.
 pub fn remote_party(value: &str) -> (String, Option<String>) {
@@ -1128,12 +1111,22 @@ impl Api {
             .call(&account_config(&settings, password), &target, source, sink)
             .await
             .map_err(|e| invalid(format!("That call cannot be placed: {e}")))?;
+        Ok(self.follow_outgoing(handle, settings, &target))
+    }
+
+    /// Shows and follows a call we placed to `target` through `settings`' account.
+    fn follow_outgoing(
+        &self,
+        handle: CallHandle,
+        settings: SipAccountSettings,
+        target: &str,
+    ) -> ActiveCallView {
         let now = crate::session::now_ms();
         let view = ActiveCallView {
             id: handle.call_id().to_owned(),
             account_id: settings.id.clone(),
             direction: CallDirection::Outgoing,
-            remote: remote_party(&target).0,
+            remote: remote_party(target).0,
             remote_name: None,
             state: state_view(&handle.state()),
             started_at: crate::session::stamp(now),
@@ -1152,7 +1145,7 @@ impl Api {
             ringing: None,
             notification: None,
         });
-        Ok(view)
+        view
     }
 
     fn on_incoming(&self, call: IncomingCall) {
@@ -1335,30 +1328,7 @@ impl Api {
             }
         };
         let mut states = handle.watch();
-        let now = crate::session::now_ms();
-        let view = ActiveCallView {
-            id: handle.call_id().to_owned(),
-            account_id: settings.id.clone(),
-            direction: CallDirection::Outgoing,
-            remote: remote_party(&request.target).0,
-            remote_name: None,
-            state: state_view(&handle.state()),
-            started_at: crate::session::stamp(now),
-            answered_at: None,
-            quality: None,
-        };
-        self.follow(LiveCall {
-            view,
-            side: CallSide::Outgoing(handle),
-            config: AccountSettingsWithNumber {
-                user: settings.user,
-                caller_id: settings.caller_id,
-            },
-            started_ms: now,
-            answered_ms: None,
-            ringing: None,
-            notification: None,
-        });
+        self.follow_outgoing(handle, settings, &request.target);
         let answered = states
             .wait_for(|s| matches!(s, CallState::Active { .. } | CallState::Ended(_)))
             .await

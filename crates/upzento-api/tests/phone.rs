@@ -321,28 +321,8 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
     let kamailio = peers::Kamailio::start();
     let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
     let caller = peers::Baresip::start_as(&kamailio, "14155552673", 500);
-    let desk = Desk::signed_in(&cloud).await;
+    let desk = registered_desk(&cloud, &kamailio, AGENT).await;
     let api = &desk.api;
-    api.save_sip_account(SipAccountInput {
-        id: None,
-        label: String::new(),
-        registrar: format!("127.0.0.1:{}", kamailio.port),
-        user: AGENT.into(),
-        auth_user: None,
-        transport: SipTransport::Udp,
-        outbound_proxy: None,
-        caller_id: None,
-        enabled: true,
-        srtp: false,
-        srtp_keys: upzento_api::phone::SrtpKeys::Sdes,
-        password: Some(format!("{AGENT}pw")),
-    })
-    .await
-    .unwrap();
-    until(api, "registered", |v| {
-        v.accounts[0].state == SipStateView::Registered
-    })
-    .await;
     let first = api.dial(CUSTOMER.into(), None).await.unwrap();
     until(api, "answered", |v| {
         v.calls

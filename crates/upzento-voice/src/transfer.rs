@@ -99,7 +99,7 @@ impl TransferRequest {
         let replaces = headers.split('&').find_map(|h| {
             let (name, value) = h.split_once('=')?;
             name.eq_ignore_ascii_case("replaces")
-                .then(|| unescape(value))
+                .then(|| percent_decode(value))
                 .flatten()
         });
         Some(Self {
@@ -123,7 +123,9 @@ fn escape(value: &str) -> String {
         .collect()
 }
 
-fn unescape(value: &str) -> Option<String> {
+/// Decodes `%XX` escapes (of a URI or its headers); `None` for a malformed escape or
+/// bytes that are not UTF-8.
+pub fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
