@@ -437,6 +437,55 @@ fn a_wrong_key_another_account_and_a_damaged_file_are_unreadable() {
 }
 
 #[test]
+fn a_cache_written_with_the_former_cipher_settings_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.db");
+    let key = CacheKey::generate().unwrap();
+    {
+        // As the app wrote caches before: SQLCipher 4's default page HMAC (SHA-512).
+        let conn = Connection::open(&path).unwrap();
+        unlock(&conn, &key, LEGACY_CIPHER_SETTINGS).unwrap();
+        let mut cache = Cache::init(conn, &owner()).unwrap();
+        cache
+            .enqueue(
+                &Draft {
+                    conversation_id: Some("c1".into()),
+                    phone_number_id: None,
+                    to: None,
+                    body: "written before".into(),
+                    template_id: None,
+                },
+                1,
+            )
+            .unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    assert!(
+        unlock(&conn, &key, CIPHER_SETTINGS).is_err(),
+        "the settings differ"
+    );
+    drop(conn);
+    assert_eq!(salvage_outbox(&path, &key)[0].body, "written before");
+    let cache = Cache::open(&path, &key, &owner()).unwrap();
+    assert_eq!(cache.outbox().unwrap()[0].body, "written before");
+    cache.check().unwrap();
+    drop(cache);
+    assert_eq!(
+        Cache::open(&path, &CacheKey::generate().unwrap(), &owner())
+            .unwrap_err()
+            .kind,
+        ErrorKind::CacheUnreadable
+    );
+    // A new cache is written with the current settings.
+    let fresh = dir.path().join("fresh.db");
+    drop(Cache::open(&fresh, &key, &owner()).unwrap());
+    let conn = Connection::open(&fresh).unwrap();
+    assert!(unlock(&conn, &key, LEGACY_CIPHER_SETTINGS).is_err());
+    let conn = Connection::open(&fresh).unwrap();
+    unlock(&conn, &key, CIPHER_SETTINGS).unwrap();
+}
+
+#[test]
 fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.db");
@@ -455,6 +504,13 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
         .collect();
     cache.apply(&page, 20).unwrap();
     assert!(!cache.search_ready().unwrap());
+    let checkpoint_pages = |cache: &Cache| -> i64 {
+        cache
+            .conn
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(checkpoint_pages(&cache), BULK_CHECKPOINT_PAGES);
     assert_eq!(
         cache.search("hello", 50).unwrap().messages.len(),
         0,
@@ -464,8 +520,10 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     // The process dies; on the next start the index is still marked stale.
     let mut cache = Cache::open(&path, &key, &owner()).unwrap();
     assert!(!cache.search_ready().unwrap());
+    assert_eq!(checkpoint_pages(&cache), BULK_CHECKPOINT_PAGES);
     cache.finish_bulk().unwrap();
     assert!(cache.search_ready().unwrap());
+    assert_eq!(checkpoint_pages(&cache), LIVE_CHECKPOINT_PAGES);
     assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
     // And from now on each message is indexed as it comes.
     cache
