@@ -491,8 +491,11 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     let path = dir.path().join("cache.db");
     let key = CacheKey::generate().unwrap();
     let mut cache = Cache::open(&path, &key, &owner()).unwrap();
+    assert!(cache.threads_indexed);
     cache.begin_bulk().unwrap();
-    let page: Vec<Change> = (0..20)
+    // Into an empty cache: the thread index too is built at the end.
+    assert!(!cache.threads_indexed && !thread_index_exists(&cache.conn).unwrap());
+    let mut page: Vec<Change> = (0..20)
         .map(|i| {
             change(
                 i + 1,
@@ -502,8 +505,31 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
             )
         })
         .collect();
-    cache.apply(&page, 20).unwrap();
+    page.push(change(
+        21,
+        entity::CONVERSATION,
+        "c1",
+        conversation("c1", "+1", 1_019, "open", None),
+    ));
+    page.push(change(
+        22,
+        entity::SMS_MESSAGE,
+        "other",
+        message("other", "c2", true, "elsewhere", 1_100),
+    ));
+    cache.apply(&page, 22).unwrap();
     assert!(!cache.search_ready().unwrap());
+    // Browsable meanwhile: the conversation's messages (from the newest ones), no counts.
+    let shown = cache.messages("c1", None, 5).unwrap();
+    let ids: Vec<&str> = shown.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["b19", "b18", "b17", "b16", "b15"]);
+    let older = cache.messages("c1", Some("b15"), 50).unwrap();
+    assert_eq!(older.len(), 15);
+    assert_eq!(
+        cache.inbox(InboxFilter::All, None, 50).unwrap()[0].unread,
+        0
+    );
+    assert_eq!(cache.unread_conversations().unwrap(), 0);
     let checkpoint_pages = |cache: &Cache| -> i64 {
         cache
             .conn
@@ -520,32 +546,45 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     // The process dies; on the next start the index is still marked stale.
     let mut cache = Cache::open(&path, &key, &owner()).unwrap();
     assert!(!cache.search_ready().unwrap());
+    assert!(!cache.threads_indexed);
     assert_eq!(checkpoint_pages(&cache), BULK_CHECKPOINT_PAGES);
     cache.finish_bulk().unwrap();
     assert!(cache.search_ready().unwrap());
+    assert!(cache.threads_indexed && thread_index_exists(&cache.conn).unwrap());
     assert_eq!(checkpoint_pages(&cache), LIVE_CHECKPOINT_PAGES);
+    assert_eq!(
+        cache.inbox(InboxFilter::All, None, 50).unwrap()[0].unread,
+        20
+    );
+    assert_eq!(cache.unread_conversations().unwrap(), 1);
+    assert_eq!(cache.messages("c1", None, 50).unwrap().len(), 20);
     assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
     // And from now on each message is indexed as it comes.
     cache
         .apply(
             &[change(
-                21,
+                23,
                 entity::SMS_MESSAGE,
                 "late",
                 message("late", "c1", true, "hello again", 9_000),
             )],
-            21,
+            23,
         )
         .unwrap();
     assert_eq!(cache.search("again", 50).unwrap().messages.len(), 1);
     let gone = Change {
         op: ChangeOp::Delete,
         data: None,
-        ..change(22, entity::SMS_MESSAGE, "b0", json!(null))
+        ..change(24, entity::SMS_MESSAGE, "b0", json!(null))
     };
-    cache.apply(&[gone], 22).unwrap();
+    cache.apply(&[gone], 24).unwrap();
     assert_eq!(cache.search("hello", 50).unwrap().messages.len(), 20);
     cache.check().unwrap();
+    // A catch-up into a filled cache keeps the thread index: browsing stays fast.
+    cache.begin_bulk().unwrap();
+    assert!(cache.threads_indexed && thread_index_exists(&cache.conn).unwrap());
+    cache.finish_bulk().unwrap();
+    assert_eq!(cache.messages("c1", None, 50).unwrap().len(), 20);
 }
 
 #[test]
