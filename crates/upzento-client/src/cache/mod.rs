@@ -388,6 +388,10 @@ impl Cache {
         tx.execute("UPDATE account SET search_stale = 0 WHERE id = 1", [])?;
         tx.commit()?;
         self.threads_indexed = true;
+        // The bulk's WAL (up to 64 MiB, plus the indexes just built) goes to the file
+        // now, and the WAL back to nothing: else the first live message pays for it.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", LIVE_CHECKPOINT_PAGES)?;
         Ok(())

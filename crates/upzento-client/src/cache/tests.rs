@@ -552,6 +552,8 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     assert!(cache.search_ready().unwrap());
     assert!(cache.threads_indexed && thread_index_exists(&cache.conn).unwrap());
     assert_eq!(checkpoint_pages(&cache), LIVE_CHECKPOINT_PAGES);
+    let wal = std::fs::metadata(dir.path().join("cache.db-wal")).unwrap();
+    assert_eq!(wal.len(), 0, "the bulk's WAL is checkpointed and truncated");
     assert_eq!(
         cache.inbox(InboxFilter::All, None, 50).unwrap()[0].unread,
         20
