@@ -270,6 +270,19 @@ fn bench_app() -> Result<()> {
     deps::ensure()?;
     build_ui()?;
     let app = build_app(true)?.app;
+    // The baseline: an empty WebKit window (src-tauri/examples/floor.rs).
+    run_in(
+        &root(),
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "upzento-phone",
+            "--example",
+            "floor",
+        ]),
+    )?;
+    let floor = target_dir().join("release/examples/floor");
     step("bench app: cold start and idle memory under Xvfb");
     let home = tempdir("upzento-bench")?;
     run_in(
@@ -278,6 +291,7 @@ fn bench_app() -> Result<()> {
             .args(["-a", "-s", "-screen 0 1280x800x24 -nolisten tcp"])
             .args(["dbus-run-session", "--", "bash", "tests/bench/app.sh"])
             .env("APP", &app)
+            .env("FLOOR", &floor)
             .env("BENCH_HOME", &home)
             .env("RUNS", std::env::var("RUNS").unwrap_or_else(|_| "7".into())),
     )?;
