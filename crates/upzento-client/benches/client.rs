@@ -213,6 +213,22 @@ fn cache_bench(messages: usize, conversations: usize) {
         cache.counts().unwrap(),
         (conversations as i64, messages as i64)
     );
+    // Live messages right after: each its own transaction, indexed as it comes.
+    let mut samples: Vec<Duration> = (0..40)
+        .map(|k| {
+            let i = messages + k;
+            let mut change = page(i, 1, conversations, base_ms).pop().unwrap();
+            change.seq = seq + 1 + k as i64;
+            let t = Instant::now();
+            cache.apply(&[change], seq + 1 + k as i64).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "  live messages right after (one transaction each, 40): p50 {} max {}",
+        ms(percentile(&mut samples, 50.0)),
+        ms(percentile(&mut samples, 100.0))
+    );
 
     let runs = 300;
     for (label, filter) in [
