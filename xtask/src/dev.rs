@@ -1,16 +1,18 @@
 //! `cargo xtask run`: the local cloud and the app signed in to it.
 //!
-//! Signing in goes through the app's own code (`upzento-client`'s `AccountService`
-//! with the OS keyring), so what `run` sets up is exactly what the app would do.
+//! Signing in goes through the app's own code (`upzento-client`'s `upzento-account`
+//! binary: `AccountService` with the OS keyring), so what `run` sets up is exactly what
+//! the app would do. xtask itself does not link the client: the client needs system
+//! libraries (D-Bus for the keyring) that `deps::ensure` installs first.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
-use upzento_client::ErrorKind;
-use upzento_client::account::{AccountService, Credentials};
-use upzento_client::credentials::KeyringStore;
+use anyhow::{Context, Result, bail};
+
+use crate::proc::cargo;
+use crate::root;
 
 /// The app's identifier in tauri.conf.json: Tauri names its config directory after it.
 const APP_IDENTIFIER: &str = "com.upzento.phone";
@@ -29,12 +31,6 @@ fn config_home() -> PathBuf {
     std::env::var_os("XDG_CONFIG_HOME").map_or_else(|| home().join(".config"), PathBuf::from)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 pub fn wait_for_cloud(url: &str) -> Result<()> {
     let addr = url.trim_start_matches("http://");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -47,54 +43,72 @@ pub fn wait_for_cloud(url: &str) -> Result<()> {
     bail!("upzento-cloud did not start listening on {url}")
 }
 
-/// Signs the app in to the demo tenant unless it is already signed in to this cloud.
-pub fn sign_in_demo(url: &str) -> Result<()> {
-    let accounts = AccountService::new(config_home().join(APP_IDENTIFIER), Arc::new(KeyringStore));
-    runtime()?.block_on(async {
-        if let Ok(Some(account)) = accounts.current().await
-            && account.cloud_url.trim_end_matches('/') == url
-        {
-            eprintln!("already signed in to {url} as {}", account.user.email);
-            return Ok(());
-        }
-        let credentials = Credentials::Password {
-            email: DEMO_EMAIL.into(),
-            password: DEMO_PASSWORD.into(),
-        };
-        match accounts.sign_in(url, credentials).await {
-            Ok(account) => {
-                eprintln!("signed in to {url} as {}", account.user.email);
-                Ok(())
-            }
-            Err(e) if e.kind == ErrorKind::KeyringUnavailable => {
-                eprintln!(
-                    "warning: {}\nThe app will open signed out; sign in as {DEMO_EMAIL} / \
-                     {DEMO_PASSWORD} once a keyring runs.",
-                    e.message
-                );
-                Ok(())
-            }
-            Err(e) => bail!("signing in to the demo cloud: {}", e.message),
-        }
-    })
+/// `upzento-account` with the password in its environment (never on a command line).
+fn account(args: &[&str], password: &str) -> Command {
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "upzento-client",
+            "--bin",
+            "upzento-account",
+            "--",
+        ])
+        .args(args)
+        .env("UPZENTO_PASSWORD", password);
+    cmd
 }
 
-/// A session token of the demo agent, through the client crate's HTTP client.
+/// Signs the app in to the demo tenant unless it is already signed in to this cloud.
+pub fn sign_in_demo(url: &str) -> Result<()> {
+    let config_dir = config_home().join(APP_IDENTIFIER);
+    let config_dir = config_dir.to_string_lossy();
+    let status = account(
+        &[
+            "sign-in",
+            "--cloud",
+            url,
+            "--email",
+            DEMO_EMAIL,
+            "--config-dir",
+            &config_dir,
+        ],
+        DEMO_PASSWORD,
+    )
+    .status()
+    .context("starting upzento-account")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        // No keyring: upzento-account has said why.
+        Some(3) => {
+            eprintln!(
+                "The app will open signed out; sign in as {DEMO_EMAIL} / {DEMO_PASSWORD} once a \
+                 keyring runs."
+            );
+            Ok(())
+        }
+        _ => bail!("signing in to the demo cloud failed ({status})"),
+    }
+}
+
+/// A session token of the demo agent.
 pub fn demo_token(url: &str) -> Result<String> {
     token(url, DEMO_EMAIL, DEMO_PASSWORD)
 }
 
 /// A session token of any user, through the client crate's HTTP client.
 pub fn token(url: &str, email: &str, password: &str) -> Result<String> {
-    let base =
-        upzento_client::cloud::parse_base_url(url).map_err(|e| anyhow::anyhow!(e.message))?;
-    let client =
-        upzento_client::cloud::CloudClient::new(base).map_err(|e| anyhow::anyhow!(e.message))?;
-    runtime()?.block_on(async {
-        client
-            .token(email, password)
-            .await
-            .map(|t| t.token)
-            .map_err(|e| anyhow::anyhow!(e.message))
-    })
+    let output = account(&["token", "--cloud", url, "--email", email], password)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("starting upzento-account")?;
+    if !output.status.success() {
+        bail!(
+            "no session token for {email} from {url} ({})",
+            output.status
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
