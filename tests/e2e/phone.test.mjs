@@ -37,8 +37,16 @@ function freePort() {
 
 async function until(what, check, timeout = 15000) {
   const end = Date.now() + timeout
+  let lastError = null
   while (Date.now() < end) {
-    if (await check()) return
+    try {
+      if (await check()) return
+      lastError = null
+    } catch (err) {
+      // An element can go stale between finding and reading it while the UI
+      // changes (the call panel leaving): look again. Kept for the report.
+      lastError = err
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
   // What the window showed, for the failure report.
@@ -47,7 +55,8 @@ async function until(what, check, timeout = 15000) {
     await screenshot(browser, `phone-timeout-${what.replace(/[^a-z]+/gi, '-')}`).catch(() => {})
     shown = await browser.execute(() => document.querySelector('main')?.innerText ?? '').catch(() => '')
   }
-  throw new Error(`timed out: ${what}\n--- the window showed:\n${shown}`)
+  const why = lastError ? `\n--- the last check failed with: ${lastError.message}` : ''
+  throw new Error(`timed out: ${what}${why}\n--- the window showed:\n${shown}`)
 }
 
 function kamailioModules() {
