@@ -31,7 +31,8 @@ fn main() {
             if let Some((width, height)) = size {
                 window = window.inner_size(width, height);
             }
-            window.build()?;
+            // Drawn the way the app draws its windows.
+            upzento_phone::rendering::apply(&window.build()?);
             println!("floor window ready");
             Ok(())
         })

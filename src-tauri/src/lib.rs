@@ -4,6 +4,7 @@
 mod commands;
 pub mod logging;
 mod quick_reply;
+pub mod rendering;
 mod tray;
 
 use std::sync::Arc;
@@ -37,6 +38,9 @@ pub fn run() {
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
+            if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+                rendering::apply(&window);
+            }
             let paths = app_paths(app.handle())?;
             let guard = logging::init(&paths.log_dir)?;
             app.manage(guard);

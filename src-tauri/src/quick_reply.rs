@@ -19,6 +19,7 @@ pub fn open(app: &AppHandle, conversation_id: &str) {
         .build();
     match built {
         Ok(window) => {
+            crate::rendering::apply(&window);
             let _ = window.set_focus();
         }
         Err(e) => tracing::warn!(error = %e, "the quick-reply window did not open"),

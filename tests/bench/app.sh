@@ -9,7 +9,6 @@ set -euo pipefail
 RUNS=${RUNS:-7}
 FLOOR_RUNS=${FLOOR_RUNS:-3}
 IDLE_SECONDS=${IDLE_SECONDS:-5}
-export WEBKIT_DISABLE_COMPOSITING_MODE=1
 eval "$(printf 'bench-keyring-password' | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
 
 descendants() { # pid -> pid and all its descendants

@@ -12,7 +12,8 @@ export HOME=$E2E_HOME
 export XDG_CONFIG_HOME=$HOME/.config XDG_DATA_HOME=$HOME/.local/share XDG_CACHE_HOME=$HOME/.cache
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
 export UPZENTO_LOG=${UPZENTO_LOG:-info,upzento=debug,upzento_phone=debug}
-# WEBKIT_DISABLE_COMPOSITING_MODE stays unset here: with it, WebKitWebDriver's screenshots hang.
+# The app renders in software (src-tauri/src/rendering.rs), as for its users; screenshots come
+# from the X server (lib.mjs), since WebKitWebDriver's hang in that mode.
 
 pids=()
 cleanup() {

@@ -20,8 +20,15 @@ export async function openApp() {
   return browser
 }
 
-export async function screenshot(browser, name) {
-  await browser.saveScreenshot(path.join(ARTIFACTS, `${name}.png`))
+/**
+ * What the X display shows, as the agent would see it (every window of the app). Taken
+ * from the X server, not through WebDriver: WebKitWebDriver's screenshots never return
+ * from a page that WebKit renders in software, which is how the app draws.
+ */
+export async function screenshot(_browser, name) {
+  const r = spawnSync('import', ['-window', 'root', path.join(ARTIFACTS, `${name}.png`)], { encoding: 'utf8' })
+  if (r.error) throw r.error
+  if (r.status !== 0) throw new Error(`screenshot ${name} failed (${r.status}): ${r.stderr}`)
 }
 
 export async function goTo(browser, id) {

@@ -28,6 +28,8 @@ const APT: &[&str] = &[
     "gnome-keyring",
     "libsecret-tools",
     "dunst",
+    // Screenshots of the real window from the X server (`import`).
+    "imagemagick",
     "curl",
     // The cloud's tests run against a real PostgreSQL server, over TLS too (test certificates).
     "postgresql",
