@@ -24,25 +24,55 @@ use crate::{ClientError, ErrorKind};
 
 /// Migrations in order; `PRAGMA user_version` counts the applied ones. New ones are
 /// appended, never edited: an old cache opened by a newer app moves forward.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("calls_outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("calls_outbox.sql"),
+    include_str!("search_live.sql"),
+];
 
-/// Keep `message_fts` in step with `message` (external content: the index holds
+/// Keep the search indexes in step with `message` (external content: an index holds
 /// no text of its own, so a delete must name the old text; an update re-indexes only
-/// when the text changed, not for each delivery report).
+/// when the text changed, not for each delivery report). A message above
+/// `account.search_split` is in `message_fts_live`, else in `message_fts`
+/// (search_live.sql says why there are two).
 const MESSAGE_FTS_TRIGGERS: &str = "
-CREATE TRIGGER IF NOT EXISTS message_fts_insert AFTER INSERT ON message BEGIN
-    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, json_extract(new.data, '$.message'));
+CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON message BEGIN
+    INSERT INTO message_fts (rowid, body)
+    SELECT new.rowid, json_extract(new.data, '$.message') FROM account
+    WHERE id = 1 AND new.rowid <= search_split;
+    INSERT INTO message_fts_live (rowid, body)
+    SELECT new.rowid, json_extract(new.data, '$.message') FROM account
+    WHERE id = 1 AND new.rowid > search_split;
 END;
-CREATE TRIGGER IF NOT EXISTS message_fts_delete AFTER DELETE ON message BEGIN
+CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON message BEGIN
     INSERT INTO message_fts (message_fts, rowid, body)
-    VALUES ('delete', old.rowid, json_extract(old.data, '$.message'));
+    SELECT 'delete', old.rowid, json_extract(old.data, '$.message') FROM account
+    WHERE id = 1 AND old.rowid <= search_split;
+    INSERT INTO message_fts_live (message_fts_live, rowid, body)
+    SELECT 'delete', old.rowid, json_extract(old.data, '$.message') FROM account
+    WHERE id = 1 AND old.rowid > search_split;
 END;
-CREATE TRIGGER IF NOT EXISTS message_fts_update AFTER UPDATE OF data ON message
+CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF data ON message
 WHEN json_extract(old.data, '$.message') IS NOT json_extract(new.data, '$.message') BEGIN
     INSERT INTO message_fts (message_fts, rowid, body)
-    VALUES ('delete', old.rowid, json_extract(old.data, '$.message'));
-    INSERT INTO message_fts (rowid, body) VALUES (new.rowid, json_extract(new.data, '$.message'));
+    SELECT 'delete', old.rowid, json_extract(old.data, '$.message') FROM account
+    WHERE id = 1 AND old.rowid <= search_split;
+    INSERT INTO message_fts_live (message_fts_live, rowid, body)
+    SELECT 'delete', old.rowid, json_extract(old.data, '$.message') FROM account
+    WHERE id = 1 AND old.rowid > search_split;
+    INSERT INTO message_fts (rowid, body)
+    SELECT new.rowid, json_extract(new.data, '$.message') FROM account
+    WHERE id = 1 AND new.rowid <= search_split;
+    INSERT INTO message_fts_live (rowid, body)
+    SELECT new.rowid, json_extract(new.data, '$.message') FROM account
+    WHERE id = 1 AND new.rowid > search_split;
 END;";
+
+/// Stops the triggers above (a bulk sync builds the index at its end instead).
+const DROP_MESSAGE_FTS_TRIGGERS: &str = "
+DROP TRIGGER IF EXISTS message_search_insert;
+DROP TRIGGER IF EXISTS message_search_delete;
+DROP TRIGGER IF EXISTS message_search_update;";
 
 /// WAL pages between checkpoints while a backlog streams in: the thread index's pages
 /// change in every page of the feed, and checkpointing after each (SQLite's default
@@ -333,12 +363,8 @@ impl Cache {
     /// into a filled cache keeps the index: browsing stays fast while it runs.
     pub fn begin_bulk(&mut self) -> Result<(), ClientError> {
         let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DROP TRIGGER IF EXISTS message_fts_insert;
-             DROP TRIGGER IF EXISTS message_fts_delete;
-             DROP TRIGGER IF EXISTS message_fts_update;
-             UPDATE account SET search_stale = 1 WHERE id = 1;",
-        )?;
+        tx.execute_batch(DROP_MESSAGE_FTS_TRIGGERS)?;
+        tx.execute("UPDATE account SET search_stale = 1 WHERE id = 1", [])?;
         let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM message)", [], |r| {
             r.get(0)
         })?;
@@ -380,6 +406,16 @@ impl Cache {
         )?;
         tx.execute(
             "INSERT INTO message_fts (message_fts, rank) VALUES ('hashsize', 1048576)",
+            [],
+        )?;
+        // Everything is in the bulk index now; what comes next goes to the live one.
+        tx.execute(
+            "INSERT INTO message_fts_live (message_fts_live) VALUES ('delete-all')",
+            [],
+        )?;
+        tx.execute(
+            "UPDATE account SET search_split = (SELECT IFNULL(MAX(rowid), 0) FROM message)
+             WHERE id = 1",
             [],
         )?;
         tx.execute_batch(MESSAGE_FTS_TRIGGERS)?;

@@ -101,11 +101,19 @@ impl Cache {
             return Ok(SearchResults::default());
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // Newest first is rowid order (see the schema): no sort of all hits.
+        // Newest first is rowid order (see the schema): no sort of all hits. Each
+        // index gives its newest `limit` (search_live.sql says why there are two).
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MESSAGE_DATA}, f.marked FROM (
-                 SELECT rowid, highlight(message_fts, 0, ?2, ?3) AS marked FROM message_fts
-                 WHERE message_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?4
+                 SELECT * FROM (
+                     SELECT rowid, highlight(message_fts_live, 0, ?2, ?3) AS marked
+                     FROM message_fts_live
+                     WHERE message_fts_live MATCH ?1 ORDER BY rowid DESC LIMIT ?4)
+                 UNION ALL
+                 SELECT * FROM (
+                     SELECT rowid, highlight(message_fts, 0, ?2, ?3) AS marked FROM message_fts
+                     WHERE message_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?4)
+                 ORDER BY rowid DESC LIMIT ?4
              ) f JOIN message m ON m.rowid = f.rowid
              ORDER BY f.rowid DESC"
         ))?;

@@ -658,3 +658,108 @@ fn only_new_inbound_messages_are_arrivals_and_calls_are_found_by_number() {
     assert_eq!(ids, vec!["x2", "x1"]);
     assert_eq!(cache.calls_with("+14155550101", 1).unwrap().len(), 1);
 }
+
+#[test]
+fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
+    let mut cache = Cache::in_memory(&owner()).unwrap();
+    cache.begin_bulk().unwrap();
+    let page: Vec<Change> = (0..20)
+        .map(|i| {
+            change(
+                i + 1,
+                entity::SMS_MESSAGE,
+                &format!("b{i}"),
+                message(&format!("b{i}"), "c1", true, "bulk hello", 1_000 + i),
+            )
+        })
+        .collect();
+    cache.apply(&page, 20).unwrap();
+    cache.finish_bulk().unwrap();
+    let matches = |cache: &Cache, table: &str, query: &str| -> i64 {
+        cache
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                [query],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(matches(&cache, "message_fts", "hello"), 20);
+    assert_eq!(matches(&cache, "message_fts_live", "hello"), 0);
+    // A new message goes to the live index; one older than the bulk (a late
+    // arrival) to the bulk's, so that where a message is follows from its rowid.
+    let live = |seq: i64, id: &str, body: &str, ms: i64| {
+        change(
+            seq,
+            entity::SMS_MESSAGE,
+            id,
+            message(id, "c1", true, body, ms),
+        )
+    };
+    cache
+        .apply(
+            &[
+                live(21, "new", "hello again", 9_000),
+                live(22, "past", "hello from the past", 500),
+            ],
+            22,
+        )
+        .unwrap();
+    assert_eq!(matches(&cache, "message_fts_live", "hello"), 1);
+    assert_eq!(matches(&cache, "message_fts", "hello"), 21);
+    let ids = |cache: &Cache, query: &str, limit: usize| -> Vec<String> {
+        cache
+            .search(query, limit)
+            .unwrap()
+            .messages
+            .into_iter()
+            .map(|h| h.message.id)
+            .collect()
+    };
+    // One list, newest first, across both.
+    assert_eq!(ids(&cache, "hello", 3), ["new", "b19", "b18"]);
+    let all = ids(&cache, "hello", 50);
+    assert_eq!(all.len(), 22);
+    assert_eq!(all.last().map(String::as_str), Some("past"));
+    assert_eq!(ids(&cache, "again", 50), ["new"]);
+    // Edits and deletions reach the index that holds the message.
+    cache
+        .apply(
+            &[
+                live(23, "b3", "changed words", 1_003),
+                live(24, "new", "moved on", 9_000),
+            ],
+            24,
+        )
+        .unwrap();
+    assert_eq!(ids(&cache, "changed", 50), ["b3"]);
+    assert_eq!(ids(&cache, "moved", 50), ["new"]);
+    assert_eq!(ids(&cache, "hello", 50).len(), 20);
+    let gone = |seq: i64, id: &str| Change {
+        op: ChangeOp::Delete,
+        data: None,
+        ..change(seq, entity::SMS_MESSAGE, id, json!(null))
+    };
+    cache.apply(&[gone(25, "b4"), gone(26, "new")], 26).unwrap();
+    assert_eq!(ids(&cache, "hello", 50).len(), 19);
+    assert!(ids(&cache, "moved", 50).is_empty());
+    // Each index is consistent in itself (not against message_text: each holds part).
+    for table in ["message_fts", "message_fts_live"] {
+        cache
+            .conn
+            .execute(
+                &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),
+                [],
+            )
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+    }
+    // A catch-up bulk indexes everything in the bulk index again.
+    cache.begin_bulk().unwrap();
+    cache
+        .apply(&[live(27, "later", "hello later", 10_000)], 27)
+        .unwrap();
+    cache.finish_bulk().unwrap();
+    assert_eq!(matches(&cache, "message_fts_live", "hello"), 0);
+    assert_eq!(ids(&cache, "hello", 2), ["later", "b19"]);
+}
