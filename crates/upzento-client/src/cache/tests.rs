@@ -763,3 +763,74 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
     assert_eq!(matches(&cache, "message_fts_live", "hello"), 0);
     assert_eq!(ids(&cache, "hello", 2), ["later", "b19"]);
 }
+
+#[test]
+fn a_cache_from_before_the_live_search_index_keeps_its_index() {
+    // A cache at migration 2, with its messages indexed by the former triggers.
+    let mut conn = Connection::open_in_memory().unwrap();
+    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS).unwrap();
+    for sql in &MIGRATIONS[..2] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
+             INSERT INTO message_fts (rowid, body)
+             VALUES (new.rowid, json_extract(new.data, '$.message'));
+         END;",
+    )
+    .unwrap();
+    let o = owner();
+    conn.execute(
+        "INSERT INTO account (id, cloud, tenant_id, user_id) VALUES (1, ?1, ?2, ?3)",
+        rusqlite::params![o.cloud, o.tenant_id, o.user_id],
+    )
+    .unwrap();
+    let old = message("old", "c1", true, "hello from before", 1_000);
+    conn.execute(
+        "INSERT INTO message (rowid, id, conversation_id, inbound, data) VALUES (?1, 'old', 'c1', 1, ?2)",
+        rusqlite::params![message_rowid(1_000, "old"), old.to_string()],
+    )
+    .unwrap();
+    let mut cache = Cache::init(conn, &o).unwrap();
+    let triggers: Vec<String> = cache
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'message_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !triggers.iter().any(|t| t.starts_with("message_fts_")),
+        "the former triggers are gone: {triggers:?}"
+    );
+    cache
+        .apply(
+            &[change(
+                1,
+                entity::SMS_MESSAGE,
+                "new",
+                message("new", "c1", true, "hello from after", 2_000),
+            )],
+            1,
+        )
+        .unwrap();
+    let found: Vec<String> = cache
+        .search("hello", 10)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|h| h.message.id)
+        .collect();
+    assert_eq!(found, ["new", "old"]);
+    let live: i64 = cache
+        .conn
+        .query_row(
+            "SELECT count(*) FROM message_fts_live WHERE message_fts_live MATCH 'after'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(live, 1);
+}
