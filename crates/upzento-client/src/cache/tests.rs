@@ -485,6 +485,20 @@ fn a_cache_written_with_the_former_cipher_settings_still_opens() {
     unlock(&conn, &key, CIPHER_SETTINGS).unwrap();
 }
 
+/// Messages b0..b19 "bulk hello" in conversation c1, 1 ms apart from 1,000, seqs 1..20.
+fn bulk_page() -> Vec<Change> {
+    (0..20)
+        .map(|i| {
+            change(
+                i + 1,
+                entity::SMS_MESSAGE,
+                &format!("b{i}"),
+                message(&format!("b{i}"), "c1", true, "bulk hello", 1_000 + i),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     let dir = tempfile::tempdir().unwrap();
@@ -495,16 +509,7 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     cache.begin_bulk().unwrap();
     // Into an empty cache: the thread index too is built at the end.
     assert!(!cache.threads_indexed && !thread_index_exists(&cache.conn).unwrap());
-    let mut page: Vec<Change> = (0..20)
-        .map(|i| {
-            change(
-                i + 1,
-                entity::SMS_MESSAGE,
-                &format!("b{i}"),
-                message(&format!("b{i}"), "c1", true, "bulk hello", 1_000 + i),
-            )
-        })
-        .collect();
+    let mut page = bulk_page();
     page.push(change(
         21,
         entity::CONVERSATION,
@@ -663,16 +668,7 @@ fn only_new_inbound_messages_are_arrivals_and_calls_are_found_by_number() {
 fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
     let mut cache = Cache::in_memory(&owner()).unwrap();
     cache.begin_bulk().unwrap();
-    let page: Vec<Change> = (0..20)
-        .map(|i| {
-            change(
-                i + 1,
-                entity::SMS_MESSAGE,
-                &format!("b{i}"),
-                message(&format!("b{i}"), "c1", true, "bulk hello", 1_000 + i),
-            )
-        })
-        .collect();
+    let page = bulk_page();
     cache.apply(&page, 20).unwrap();
     cache.finish_bulk().unwrap();
     let matches = |cache: &Cache, table: &str, query: &str| -> i64 {
