@@ -763,7 +763,7 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
 #[test]
 fn a_cache_from_before_the_live_search_index_keeps_its_index() {
     // A cache at migration 2, with its messages indexed by the former triggers.
-    let mut conn = Connection::open_in_memory().unwrap();
+    let conn = Connection::open_in_memory().unwrap();
     unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS).unwrap();
     for sql in &MIGRATIONS[..2] {
         conn.execute_batch(sql).unwrap();
