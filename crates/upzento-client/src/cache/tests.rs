@@ -830,3 +830,79 @@ fn a_cache_from_before_the_live_search_index_keeps_its_index() {
         .unwrap();
     assert_eq!(live, 1);
 }
+
+/// How SQLite plans the inbox's unread count.
+fn unread_plan(cache: &Cache) -> String {
+    let mut stmt = cache
+        .conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN SELECT {UNREAD_COUNT} FROM conversation c"
+        ))
+        .unwrap();
+    let details: Vec<String> = stmt
+        .query_map([owner().user_id], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    details.join("\n")
+}
+
+#[test]
+fn unread_counts_are_read_from_the_thread_index_alone() {
+    let covering = "USING COVERING INDEX message_thread";
+    // A new cache, and one whose thread index was built at the end of a bulk sync.
+    let mut cache = Cache::in_memory(&owner()).unwrap();
+    assert!(
+        unread_plan(&cache).contains(covering),
+        "{}",
+        unread_plan(&cache)
+    );
+    cache.begin_bulk().unwrap();
+    assert!(!cache.threads_indexed);
+    let mut page = bulk_page();
+    page.push(change(
+        21,
+        entity::CONVERSATION,
+        "c1",
+        conversation("c1", "+14155550100", 2_000, "open", None),
+    ));
+    cache.apply(&page, 21).unwrap();
+    cache.finish_bulk().unwrap();
+    assert!(
+        unread_plan(&cache).contains(covering),
+        "{}",
+        unread_plan(&cache)
+    );
+    assert_eq!(cache.unread_conversations().unwrap(), 1);
+    let page = cache.inbox(InboxFilter::All, None, 10).unwrap();
+    assert_eq!(page[0].unread, 20);
+
+    // A cache from before (migration 3): its thread index is rebuilt with the direction.
+    let conn = Connection::open_in_memory().unwrap();
+    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS).unwrap();
+    for sql in &MIGRATIONS[..3] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 3).unwrap();
+    let old = message("old", "c1", true, "hello from before", 1_000);
+    conn.execute(
+        "INSERT INTO message (rowid, id, conversation_id, inbound, data) VALUES (?1, 'old', 'c1', 1, ?2)",
+        rusqlite::params![message_rowid(1_000, "old"), old.to_string()],
+    )
+    .unwrap();
+    let cache = Cache::init(conn, &owner()).unwrap();
+    assert!(
+        unread_plan(&cache).contains(covering),
+        "{}",
+        unread_plan(&cache)
+    );
+    let indexed: i64 = cache
+        .conn
+        .query_row(
+            "SELECT count(*) FROM message INDEXED BY message_thread WHERE conversation_id = 'c1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
+}
