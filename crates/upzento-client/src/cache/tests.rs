@@ -437,52 +437,61 @@ fn a_wrong_key_another_account_and_a_damaged_file_are_unreadable() {
 }
 
 #[test]
-fn a_cache_written_with_the_former_cipher_settings_still_opens() {
+fn caches_written_with_former_cipher_settings_still_open() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cache.db");
     let key = CacheKey::generate().unwrap();
-    {
-        // As the app wrote caches before: SQLCipher 4's default page HMAC (SHA-512).
+    let current = CIPHER_SETTINGS[0];
+    for (i, former) in CIPHER_SETTINGS.iter().enumerate().skip(1) {
+        let path = dir.path().join(format!("cache{i}.db"));
+        {
+            // As the app wrote caches before.
+            let conn = Connection::open(&path).unwrap();
+            unlock(&conn, &key, former).unwrap();
+            let mut cache = Cache::init(conn, &owner()).unwrap();
+            cache
+                .enqueue(
+                    &Draft {
+                        conversation_id: Some("c1".into()),
+                        phone_number_id: None,
+                        to: None,
+                        body: "written before".into(),
+                        template_id: None,
+                    },
+                    1,
+                )
+                .unwrap();
+        }
         let conn = Connection::open(&path).unwrap();
-        unlock(&conn, &key, LEGACY_CIPHER_SETTINGS).unwrap();
-        let mut cache = Cache::init(conn, &owner()).unwrap();
-        cache
-            .enqueue(
-                &Draft {
-                    conversation_id: Some("c1".into()),
-                    phone_number_id: None,
-                    to: None,
-                    body: "written before".into(),
-                    template_id: None,
-                },
-                1,
-            )
-            .unwrap();
+        assert!(
+            unlock(&conn, &key, current).is_err(),
+            "the settings differ: {former:?}"
+        );
+        drop(conn);
+        assert_eq!(salvage_outbox(&path, &key)[0].body, "written before");
+        let cache = Cache::open(&path, &key, &owner()).unwrap();
+        assert_eq!(cache.outbox().unwrap()[0].body, "written before");
+        cache.check().unwrap();
+        drop(cache);
+        assert_eq!(
+            Cache::open(&path, &CacheKey::generate().unwrap(), &owner())
+                .unwrap_err()
+                .kind,
+            ErrorKind::CacheUnreadable
+        );
     }
-    let conn = Connection::open(&path).unwrap();
-    assert!(
-        unlock(&conn, &key, CIPHER_SETTINGS).is_err(),
-        "the settings differ"
-    );
-    drop(conn);
-    assert_eq!(salvage_outbox(&path, &key)[0].body, "written before");
-    let cache = Cache::open(&path, &key, &owner()).unwrap();
-    assert_eq!(cache.outbox().unwrap()[0].body, "written before");
-    cache.check().unwrap();
-    drop(cache);
-    assert_eq!(
-        Cache::open(&path, &CacheKey::generate().unwrap(), &owner())
-            .unwrap_err()
-            .kind,
-        ErrorKind::CacheUnreadable
-    );
-    // A new cache is written with the current settings.
+    // A new cache is written with the current settings, and only those read it.
     let fresh = dir.path().join("fresh.db");
     drop(Cache::open(&fresh, &key, &owner()).unwrap());
+    for former in &CIPHER_SETTINGS[1..] {
+        let conn = Connection::open(&fresh).unwrap();
+        assert!(unlock(&conn, &key, former).is_err(), "{former:?}");
+    }
     let conn = Connection::open(&fresh).unwrap();
-    assert!(unlock(&conn, &key, LEGACY_CIPHER_SETTINGS).is_err());
-    let conn = Connection::open(&fresh).unwrap();
-    unlock(&conn, &key, CIPHER_SETTINGS).unwrap();
+    unlock(&conn, &key, current).unwrap();
+    let page_size: String = conn
+        .query_row("PRAGMA cipher_page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, "16384");
 }
 
 /// Messages b0..b19 "bulk hello" in conversation c1, 1 ms apart from 1,000, seqs 1..20.
@@ -764,7 +773,7 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
 fn a_cache_from_before_the_live_search_index_keeps_its_index() {
     // A cache at migration 2, with its messages indexed by the former triggers.
     let conn = Connection::open_in_memory().unwrap();
-    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS).unwrap();
+    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS[0]).unwrap();
     for sql in &MIGRATIONS[..2] {
         conn.execute_batch(sql).unwrap();
     }
@@ -879,7 +888,7 @@ fn unread_counts_are_read_from_the_thread_index_alone() {
 
     // A cache from before (migration 3): its thread index is rebuilt with the direction.
     let conn = Connection::open_in_memory().unwrap();
-    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS).unwrap();
+    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS[0]).unwrap();
     for sql in &MIGRATIONS[..3] {
         conn.execute_batch(sql).unwrap();
     }
