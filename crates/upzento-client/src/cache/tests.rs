@@ -380,18 +380,7 @@ fn a_wrong_key_another_account_and_a_damaged_file_are_unreadable() {
     let key = CacheKey::generate().unwrap();
     {
         let mut cache = Cache::open(&path, &key, &owner()).unwrap();
-        cache
-            .enqueue(
-                &Draft {
-                    conversation_id: Some("c1".into()),
-                    phone_number_id: None,
-                    to: None,
-                    body: "keep me".into(),
-                    template_id: None,
-                },
-                1,
-            )
-            .unwrap();
+        cache.enqueue(&draft_in_c1("keep me"), 1).unwrap();
         cache
             .apply(
                 &[change(
@@ -448,18 +437,7 @@ fn caches_written_with_former_cipher_settings_still_open() {
             let conn = Connection::open(&path).unwrap();
             unlock(&conn, &key, former).unwrap();
             let mut cache = Cache::init(conn, &owner()).unwrap();
-            cache
-                .enqueue(
-                    &Draft {
-                        conversation_id: Some("c1".into()),
-                        phone_number_id: None,
-                        to: None,
-                        body: "written before".into(),
-                        template_id: None,
-                    },
-                    1,
-                )
-                .unwrap();
+            cache.enqueue(&draft_in_c1("written before"), 1).unwrap();
         }
         let conn = Connection::open(&path).unwrap();
         assert!(
@@ -681,14 +659,10 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
     cache.apply(&page, 20).unwrap();
     cache.finish_bulk().unwrap();
     let matches = |cache: &Cache, table: &str, query: &str| -> i64 {
-        cache
-            .conn
-            .query_row(
-                &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
-                [query],
-                |r| r.get(0),
-            )
-            .unwrap()
+        count(
+            cache,
+            &format!("SELECT count(*) FROM {table} WHERE {table} MATCH '{query}'"),
+        )
     };
     assert_eq!(matches(&cache, "message_fts", "hello"), 20);
     assert_eq!(matches(&cache, "message_fts_live", "hello"), 0);
@@ -769,22 +743,33 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
     assert_eq!(ids(&cache, "hello", 2), ["later", "b19"]);
 }
 
-#[test]
-fn a_cache_from_before_the_live_search_index_keeps_its_index() {
-    // A cache at migration 2, with its messages indexed by the former triggers.
+/// A reply in conversation c1.
+fn draft_in_c1(body: &str) -> Draft {
+    Draft {
+        conversation_id: Some("c1".into()),
+        phone_number_id: None,
+        to: None,
+        body: body.into(),
+        template_id: None,
+    }
+}
+
+/// The one number a query answers.
+fn count(cache: &Cache, sql: &str) -> i64 {
+    cache.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// A cache as an app at migration `applied` left it: its account, what that app created
+/// besides its migrations (`former_sql`), then one inbound message "old" in c1.
+fn connection_at_migration(applied: usize, former_sql: &str) -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS[0]).unwrap();
-    for sql in &MIGRATIONS[..2] {
+    for sql in &MIGRATIONS[..applied] {
         conn.execute_batch(sql).unwrap();
     }
-    conn.pragma_update(None, "user_version", 2).unwrap();
-    conn.execute_batch(
-        "CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
-             INSERT INTO message_fts (rowid, body)
-             VALUES (new.rowid, json_extract(new.data, '$.message'));
-         END;",
-    )
-    .unwrap();
+    conn.pragma_update(None, "user_version", i64::try_from(applied).unwrap())
+        .unwrap();
+    conn.execute_batch(former_sql).unwrap();
     let o = owner();
     conn.execute(
         "INSERT INTO account (id, cloud, tenant_id, user_id) VALUES (1, ?1, ?2, ?3)",
@@ -797,7 +782,20 @@ fn a_cache_from_before_the_live_search_index_keeps_its_index() {
         rusqlite::params![message_rowid(1_000, "old"), old.to_string()],
     )
     .unwrap();
-    let mut cache = Cache::init(conn, &o).unwrap();
+    conn
+}
+
+#[test]
+fn a_cache_from_before_the_live_search_index_keeps_its_index() {
+    // A cache at migration 2, with its messages indexed by the former triggers.
+    let conn = connection_at_migration(
+        2,
+        "CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
+             INSERT INTO message_fts (rowid, body)
+             VALUES (new.rowid, json_extract(new.data, '$.message'));
+         END;",
+    );
+    let mut cache = Cache::init(conn, &owner()).unwrap();
     let triggers: Vec<String> = cache
         .conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'message_%'")
@@ -829,15 +827,13 @@ fn a_cache_from_before_the_live_search_index_keeps_its_index() {
         .map(|h| h.message.id)
         .collect();
     assert_eq!(found, ["new", "old"]);
-    let live: i64 = cache
-        .conn
-        .query_row(
-            "SELECT count(*) FROM message_fts_live WHERE message_fts_live MATCH 'after'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(live, 1);
+    assert_eq!(
+        count(
+            &cache,
+            "SELECT count(*) FROM message_fts_live WHERE message_fts_live MATCH 'after'"
+        ),
+        1
+    );
 }
 
 /// How SQLite plans the inbox's unread count.
@@ -887,31 +883,17 @@ fn unread_counts_are_read_from_the_thread_index_alone() {
     assert_eq!(page[0].unread, 20);
 
     // A cache from before (migration 3): its thread index is rebuilt with the direction.
-    let conn = Connection::open_in_memory().unwrap();
-    unlock(&conn, &CacheKey([7; 32]), CIPHER_SETTINGS[0]).unwrap();
-    for sql in &MIGRATIONS[..3] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", 3).unwrap();
-    let old = message("old", "c1", true, "hello from before", 1_000);
-    conn.execute(
-        "INSERT INTO message (rowid, id, conversation_id, inbound, data) VALUES (?1, 'old', 'c1', 1, ?2)",
-        rusqlite::params![message_rowid(1_000, "old"), old.to_string()],
-    )
-    .unwrap();
-    let cache = Cache::init(conn, &owner()).unwrap();
+    let cache = Cache::init(connection_at_migration(3, ""), &owner()).unwrap();
     assert!(
         unread_plan(&cache).contains(covering),
         "{}",
         unread_plan(&cache)
     );
-    let indexed: i64 = cache
-        .conn
-        .query_row(
-            "SELECT count(*) FROM message INDEXED BY message_thread WHERE conversation_id = 'c1'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(indexed, 1);
+    assert_eq!(
+        count(
+            &cache,
+            "SELECT count(*) FROM message INDEXED BY message_thread WHERE conversation_id = 'c1'"
+        ),
+        1
+    );
 }
