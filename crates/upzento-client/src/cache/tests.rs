@@ -687,21 +687,12 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
         .unwrap();
     assert_eq!(matches(&cache, "message_fts_live", "hello"), 1);
     assert_eq!(matches(&cache, "message_fts", "hello"), 21);
-    let ids = |cache: &Cache, query: &str, limit: usize| -> Vec<String> {
-        cache
-            .search(query, limit)
-            .unwrap()
-            .messages
-            .into_iter()
-            .map(|h| h.message.id)
-            .collect()
-    };
     // One list, newest first, across both.
-    assert_eq!(ids(&cache, "hello", 3), ["new", "b19", "b18"]);
-    let all = ids(&cache, "hello", 50);
+    assert_eq!(found_ids(&cache, "hello", 3), ["new", "b19", "b18"]);
+    let all = found_ids(&cache, "hello", 50);
     assert_eq!(all.len(), 22);
     assert_eq!(all.last().map(String::as_str), Some("past"));
-    assert_eq!(ids(&cache, "again", 50), ["new"]);
+    assert_eq!(found_ids(&cache, "again", 50), ["new"]);
     // Edits and deletions reach the index that holds the message.
     cache
         .apply(
@@ -712,17 +703,17 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
             24,
         )
         .unwrap();
-    assert_eq!(ids(&cache, "changed", 50), ["b3"]);
-    assert_eq!(ids(&cache, "moved", 50), ["new"]);
-    assert_eq!(ids(&cache, "hello", 50).len(), 20);
+    assert_eq!(found_ids(&cache, "changed", 50), ["b3"]);
+    assert_eq!(found_ids(&cache, "moved", 50), ["new"]);
+    assert_eq!(found_ids(&cache, "hello", 50).len(), 20);
     let gone = |seq: i64, id: &str| Change {
         op: ChangeOp::Delete,
         data: None,
         ..change(seq, entity::SMS_MESSAGE, id, json!(null))
     };
     cache.apply(&[gone(25, "b4"), gone(26, "new")], 26).unwrap();
-    assert_eq!(ids(&cache, "hello", 50).len(), 19);
-    assert!(ids(&cache, "moved", 50).is_empty());
+    assert_eq!(found_ids(&cache, "hello", 50).len(), 19);
+    assert!(found_ids(&cache, "moved", 50).is_empty());
     // Each index is consistent in itself (not against message_text: each holds part).
     for table in ["message_fts", "message_fts_live"] {
         cache
@@ -740,7 +731,7 @@ fn after_a_bulk_build_new_messages_have_a_search_index_of_their_own() {
         .unwrap();
     cache.finish_bulk().unwrap();
     assert_eq!(matches(&cache, "message_fts_live", "hello"), 0);
-    assert_eq!(ids(&cache, "hello", 2), ["later", "b19"]);
+    assert_eq!(found_ids(&cache, "hello", 2), ["later", "b19"]);
 }
 
 /// A reply in conversation c1.
@@ -752,6 +743,17 @@ fn draft_in_c1(body: &str) -> Draft {
         body: body.into(),
         template_id: None,
     }
+}
+
+/// The ids of the messages a search finds, in its order.
+fn found_ids(cache: &Cache, query: &str, limit: usize) -> Vec<String> {
+    cache
+        .search(query, limit)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|h| h.message.id)
+        .collect()
 }
 
 /// The one number a query answers.
@@ -819,14 +821,7 @@ fn a_cache_from_before_the_live_search_index_keeps_its_index() {
             1,
         )
         .unwrap();
-    let found: Vec<String> = cache
-        .search("hello", 10)
-        .unwrap()
-        .messages
-        .into_iter()
-        .map(|h| h.message.id)
-        .collect();
-    assert_eq!(found, ["new", "old"]);
+    assert_eq!(found_ids(&cache, "hello", 10), ["new", "old"]);
     assert_eq!(
         count(
             &cache,
