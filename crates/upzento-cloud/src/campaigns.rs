@@ -31,9 +31,10 @@ pub async fn run(
     wake: Arc<Notify>,
     carrier_wake: Arc<Notify>,
     interval: Duration,
+    lease: Duration,
 ) {
     loop {
-        match work_once(store.as_ref(), &provider, clock::now()).await {
+        match work_once_leased(store.as_ref(), &provider, clock::now(), lease).await {
             Ok(report) => {
                 if report.queued > 0 {
                     carrier_wake.notify_one();
@@ -67,11 +68,21 @@ pub async fn work_once(
     provider: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<Report> {
+    work_once_leased(store, provider, now, LEASE).await
+}
+
+/// [`work_once`], holding claimed recipients for `lease` (how long they wait when a node dies).
+pub async fn work_once_leased(
+    store: &dyn Store,
+    provider: &str,
+    now: OffsetDateTime,
+    lease: Duration,
+) -> anyhow::Result<Report> {
     let mut report = Report {
         started: store.start_due_campaigns(now).await?,
         ..Report::default()
     };
-    let lease_until = now + time::Duration::try_from(LEASE)?;
+    let lease_until = now + time::Duration::try_from(lease)?;
     let due = store
         .claim_campaign_recipients(now, lease_until, BATCH)
         .await?;

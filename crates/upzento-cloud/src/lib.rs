@@ -46,6 +46,8 @@ pub struct AppState {
     /// Our public base URL as providers call it (webhook signatures cover it); `None`:
     /// the Host header the request came with.
     pub public_url: Option<String>,
+    /// The carrier worker's lease and send timeout.
+    pub carrier_timing: carrier::Timing,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             hub: Arc::new(ChangeHub::default()),
             workers: true,
             public_url: None,
+            carrier_timing: carrier::Timing::default(),
         }
     }
 }
@@ -89,6 +92,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             state.carrier.clone(),
             state.carrier_wake.clone(),
             CARRIER_POLL,
+            state.carrier_timing,
         )));
         workers.push(tokio::spawn(campaigns::run(
             state.store.clone(),
@@ -96,6 +100,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             state.campaign_wake.clone(),
             state.carrier_wake.clone(),
             CAMPAIGN_POLL,
+            // Twice the carrier's: 60 s by default. A runner outliving it is harmless (each
+            // recipient's message is queued under an idempotency key).
+            state.carrier_timing.lease * 2,
         )));
     }
     let served = axum::serve(listener, router(state))

@@ -138,6 +138,16 @@ struct CarrierArgs {
     vonage_signature_method: String,
     #[arg(long, env = "VONAGE_SMS_URL", default_value = upzento_cloud::carrier::vonage::DEFAULT_REST_URL)]
     vonage_sms_url: String,
+    /// Milliseconds a node's claim on due messages lasts (how long messages wait when a node dies).
+    #[arg(long, env = "UPZENTO_CARRIER_LEASE_MS", default_value_t = 30_000)]
+    carrier_lease_ms: u64,
+    /// Milliseconds the provider may take to answer a send before its outcome is uncertain.
+    #[arg(
+        long,
+        env = "UPZENTO_CARRIER_SEND_TIMEOUT_MS",
+        default_value_t = 20_000
+    )]
+    carrier_send_timeout_ms: u64,
 }
 
 impl CarrierArgs {
@@ -256,6 +266,12 @@ async fn main() -> anyhow::Result<()> {
                 workers: !no_workers,
                 provider: carrier.provider()?,
                 public_url: carrier.public_url,
+                timing: upzento_cloud::carrier::Timing {
+                    lease: std::time::Duration::from_millis(carrier.carrier_lease_ms.max(100)),
+                    send_timeout: std::time::Duration::from_millis(
+                        carrier.carrier_send_timeout_ms.max(100),
+                    ),
+                },
             };
             serve(listen, data_dir, database_url, database_ca, demo, node).await
         }
@@ -267,6 +283,7 @@ struct Node {
     workers: bool,
     provider: Arc<dyn Provider>,
     public_url: Option<String>,
+    timing: upzento_cloud::carrier::Timing,
 }
 
 async fn serve(
@@ -324,5 +341,6 @@ async fn serve(
     let mut state = AppState::with_carrier(store, node.provider);
     state.workers = node.workers;
     state.public_url = node.public_url;
+    state.carrier_timing = node.timing;
     upzento_cloud::serve(listener, state).await
 }

@@ -156,6 +156,10 @@ pub struct DueMessage {
     pub message: SmsMessage,
     pub from: String,
     pub to: String,
+    /// When a worker began handing it to the provider without recording the outcome (it
+    /// stopped, or the answer was lost): it may have been sent, so it is reconciled with the
+    /// provider, never simply sent again.
+    pub send_started_at: Option<OffsetDateTime>,
 }
 
 /// What the carrier reported about a message.
@@ -167,6 +171,9 @@ pub struct CarrierUpdate {
     pub error_message: Option<String>,
     /// When to act again (e.g. expect the delivery report); `None` when final.
     pub next_action_at: Option<OffsetDateTime>,
+    /// The message stays queued and may have reached the provider (the answer was lost):
+    /// keep the record of the send in progress, so the next attempt reconciles.
+    pub keep_intent: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -442,14 +449,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         apply: Apply<SmsMessage>,
         now: OffsetDateTime,
     ) -> Result<Option<SmsMessage>, AppError>;
-    /// Claims up to `limit` messages due for the carrier at `now`, leasing them until
-    /// `lease_until` so that no other node takes them meanwhile.
+    /// Claims up to `limit` messages due for the carrier at `now` for the worker `owner`,
+    /// leasing them until `lease_until` so that no other node takes them meanwhile.
     async fn claim_due_messages(
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        owner: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<DueMessage>>;
+    /// Records that `owner` is about to hand a queued message to the provider, if it still
+    /// holds the message's claim (`false`: another worker took it over; do not send). Until
+    /// the outcome is recorded, the message waits until `recheck_at`, and is then reconciled
+    /// with the provider by whichever worker claims it.
+    async fn begin_send(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        recheck_at: OffsetDateTime,
+    ) -> anyhow::Result<bool>;
     /// Records what the carrier said; ignored (returns `None`) when the status may not follow.
     async fn carrier_update(
         &self,
@@ -627,5 +647,25 @@ pub fn recipient_done() -> AppError {
         code: "recipient_sent",
         message: "This recipient was already handled and stays on the list.".into(),
         field: None,
+    }
+}
+
+/// `ours`: the tenant itself has the number on another record.
+pub fn number_conflict(n: &PhoneNumber, ours: bool) -> AppError {
+    if ours {
+        AppError::Conflict {
+            code: "duplicate_number",
+            message: format!("The tenant already has the number {}.", n.number),
+            field: Some("number".into()),
+        }
+    } else {
+        AppError::Conflict {
+            code: "number_taken",
+            message: format!(
+                "The number {} belongs to another account. A number can be used by one account only.",
+                n.number
+            ),
+            field: Some("number".into()),
+        }
     }
 }

@@ -470,8 +470,8 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
         segments_per_second: None,
         ..Default::default()
     };
-    let mut pacer = upzento_cloud::carrier::Pacer::default();
-    upzento_cloud::carrier::work_once(store, &unpaced, &mut pacer, now)
+    upzento_cloud::carrier::Worker::new(upzento_cloud::carrier::Timing::default())
+        .work_once(store, &unpaced, now)
         .await
         .unwrap();
     assert_eq!(admin.get(&path).await.1["stats"]["sent"], 100);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::{Client, admin, agent, other_tenant};
-use common::{Backend, Server, start};
+use common::{Backend, Server, start, start_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use upzento_cloud::store::Actor;
@@ -20,6 +20,7 @@ on_both_backends!(
     unread_counts_are_per_user,
     templates_count_their_use,
     templates_preview_for_a_real_contact,
+    a_send_whose_outcome_is_unknown_is_reconciled_never_repeated_blindly,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -717,4 +718,170 @@ async fn templates_preview_for_a_real_contact(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A provider whose first answer is lost, and which knows (or cannot tell) what it got.
+#[derive(Debug)]
+struct LostAnswer {
+    sends: std::sync::atomic::AtomicUsize,
+    found: upzento_cloud::carrier::Found,
+}
+
+#[async_trait::async_trait]
+impl upzento_cloud::carrier::Provider for LostAnswer {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+    async fn send(
+        &self,
+        _sms: upzento_cloud::carrier::Outgoing<'_>,
+    ) -> anyhow::Result<upzento_cloud::carrier::SendOutcome> {
+        use upzento_cloud::carrier::SendOutcome;
+        let n = self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(if n == 0 {
+            SendOutcome::Uncertain {
+                reason: "connection reset".into(),
+            }
+        } else {
+            SendOutcome::Accepted {
+                provider_message_id: format!("P{n}"),
+                report_after: None,
+            }
+        })
+    }
+    async fn find_sent(
+        &self,
+        _sms: upzento_cloud::carrier::Outgoing<'_>,
+        _since: time::OffsetDateTime,
+    ) -> anyhow::Result<upzento_cloud::carrier::Found> {
+        Ok(self.found.clone())
+    }
+}
+
+async fn a_send_whose_outcome_is_unknown_is_reconciled_never_repeated_blindly(backend: Backend) {
+    use upzento_cloud::carrier::{Found, Timing, Worker};
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let tenant = admin.tenant_id().await;
+    let from = number(&admin, "+14155552671").await;
+    // The worker's clock stays behind the times the test passes in.
+    let clock = || time::OffsetDateTime::UNIX_EPOCH;
+    for (i, found, sends, status, provider_id, code) in [
+        // The provider cannot be asked: at most once, flagged for a person.
+        (
+            0,
+            Found::CannotTell,
+            1,
+            "failed",
+            None,
+            Some("send_uncertain"),
+        ),
+        // The provider never got it: sent again, once.
+        (1, Found::Candidates(vec![]), 2, "sent", Some("P1"), None),
+        // The provider has it: recorded under its id, not sent again.
+        (
+            2,
+            Found::Candidates(vec!["SMfound".into()]),
+            1,
+            "sent",
+            Some("SMfound"),
+            None,
+        ),
+    ] {
+        let provider = LostAnswer {
+            sends: Default::default(),
+            found: found.clone(),
+        };
+        let (_, queued) = admin
+            .post(
+                "/phone-sms/messages",
+                json!({"phoneNumberId": from, "to": format!("+1415555010{i}"), "message": "Hi"}),
+            )
+            .await;
+        let id = queued["id"].as_str().unwrap();
+        let t0 = time::OffsetDateTime::now_utc();
+        let mut worker = Worker::with_clock(Timing::default(), clock);
+        worker
+            .work_once(server.store.as_ref(), &provider, t0)
+            .await
+            .unwrap();
+        let m = server.store.message(&tenant, id).await.unwrap().unwrap();
+        assert_eq!(
+            m.status.as_str(),
+            "queued",
+            "{found:?}: still queued after a lost answer"
+        );
+        // Not due before its retry time; then reconciled (by another node's worker).
+        let mut other = Worker::with_clock(Timing::default(), clock);
+        let later = t0 + time::Duration::seconds(6);
+        other
+            .work_once(server.store.as_ref(), &provider, later)
+            .await
+            .unwrap();
+        let m = server.store.message(&tenant, id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                provider.sends.load(std::sync::atomic::Ordering::SeqCst),
+                m.status.as_str(),
+                m.provider_message_id.as_deref(),
+                m.error_code.as_deref()
+            ),
+            (sends, status, provider_id, code),
+            "{found:?}"
+        );
+    }
+
+    // A node that stopped between recording its intent and the outcome: the message
+    // waits out the send timeout, twice, and is then reconciled by whoever claims it.
+    let provider = LostAnswer {
+        sends: std::sync::atomic::AtomicUsize::new(1),
+        found: Found::Candidates(vec!["SMdead".into()]),
+    };
+    let (_, queued) = admin
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550109", "message": "Hi"}),
+        )
+        .await;
+    let id = queued["id"].as_str().unwrap();
+    let t0 = time::OffsetDateTime::now_utc();
+    let store = server.store.as_ref();
+    let lease = t0 + time::Duration::seconds(30);
+    let claimed = store
+        .claim_due_messages(t0, lease, "dead", 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .begin_send(&tenant, id, "dead", t0, t0 + time::Duration::seconds(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .begin_send(&tenant, id, "someone else", t0, lease)
+            .await
+            .unwrap(),
+        "only the claim's holder may begin a send"
+    );
+    let mut worker = Worker::with_clock(Timing::default(), clock);
+    let early = t0 + time::Duration::seconds(35);
+    assert_eq!(
+        worker.work_once(store, &provider, early).await.unwrap(),
+        0,
+        "in flight"
+    );
+    let late = t0 + time::Duration::seconds(41);
+    assert_eq!(worker.work_once(store, &provider, late).await.unwrap(), 1);
+    let m = store.message(&tenant, id).await.unwrap().unwrap();
+    assert_eq!(
+        (m.status.as_str(), m.provider_message_id.as_deref()),
+        ("sent", Some("SMdead"))
+    );
+    assert_eq!(
+        provider.sends.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "never sent again"
+    );
 }

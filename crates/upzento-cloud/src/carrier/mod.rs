@@ -49,6 +49,9 @@ pub enum SendOutcome {
     },
     /// Refused for good, with a stable code and the provider's words.
     Rejected { code: String, message: String },
+    /// The request may have reached the provider but its answer did not reach us (a
+    /// timeout, a dropped connection): the message may have been sent.
+    Uncertain { reason: String },
 }
 
 /// A webhook request as it reached us.
@@ -131,8 +134,14 @@ pub struct WebhookReply {
 #[async_trait]
 pub trait Provider: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
-    /// Sends one SMS. `Err` means "could not reach the provider": the worker retries.
+    /// Sends one SMS. `Err` means "the provider did not take it" (unreachable, or it
+    /// answered with an error that is not the message's fault): the worker retries.
     async fn send(&self, sms: Outgoing<'_>) -> anyhow::Result<SendOutcome>;
+    /// Messages the provider accepted since `since` that may be `sms` (same recipient,
+    /// sender and text), for a send whose outcome was never recorded.
+    async fn find_sent(&self, _sms: Outgoing<'_>, _since: OffsetDateTime) -> anyhow::Result<Found> {
+        Ok(Found::CannotTell)
+    }
     /// The status a delivery report the worker asked for gives (the sandbox only).
     fn delivery_report(&self, _message: &DueMessage) -> MessageStatus {
         MessageStatus::Delivered
@@ -192,11 +201,47 @@ pub fn error_reason(code: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// How long a claimed message stays reserved for the node that claimed it.
-const LEASE: Duration = Duration::from_secs(30);
 /// Retry delay after a provider could not be reached.
 const RETRY: Duration = Duration::from_secs(5);
 const BATCH: usize = 100;
+
+/// The carrier worker's clocks. A claim outliving its lease is harmless (a worker begins a
+/// send only while it still holds the claim), so the lease only bounds how long messages
+/// wait when a node dies.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How long a claimed message stays reserved for the worker that claimed it.
+    pub lease: Duration,
+    /// The longest a provider may take to answer a send; after it the send is uncertain.
+    pub send_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Timing {
+    /// When others may look at a send in progress: after its worker must have finished or
+    /// stopped (twice the timeout, for clocks and scheduling).
+    fn recheck_after(&self) -> Duration {
+        self.send_timeout * 2
+    }
+}
+
+/// What a provider knows of a message we may have handed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The provider cannot look messages up.
+    CannotTell,
+    /// The provider's ids of messages that match ours (recipient, sender, text, time);
+    /// empty: the provider never got it.
+    Candidates(Vec<String>),
+}
 
 /// Per-number send pacing of one worker (a long code sends about one segment a
 /// second). Slots are reserved in order, so a burst from one number leaves at the
@@ -235,6 +280,193 @@ impl Pacer {
     }
 }
 
+/// One node's carrier worker: it claims due messages under its own name, records each send
+/// before calling the provider, and reconciles sends that a stopped worker left unrecorded.
+#[derive(Debug)]
+pub struct Worker {
+    /// Names this worker's claims (a new one each start).
+    owner: String,
+    pacer: Pacer,
+    timing: Timing,
+    /// Read before each send of a batch: sends are slow, and each is timed from its start.
+    clock: fn() -> OffsetDateTime,
+}
+
+impl Worker {
+    pub fn new(timing: Timing) -> Self {
+        Self::with_clock(timing, clock::now)
+    }
+
+    pub fn with_clock(timing: Timing, clock: fn() -> OffsetDateTime) -> Self {
+        Self {
+            owner: uuid::Uuid::now_v7().to_string(),
+            pacer: Pacer::default(),
+            timing,
+            clock,
+        }
+    }
+
+    /// Handles every message due at `now`; returns how many it claimed.
+    pub async fn work_once(
+        &mut self,
+        store: &dyn Store,
+        provider: &dyn Provider,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<usize> {
+        let due = store
+            .claim_due_messages(now, after(now, self.timing.lease), &self.owner, BATCH)
+            .await?;
+        let claimed = due.len();
+        for item in due {
+            // A batch can take a while: each send is timed from its own start.
+            let now = now.max((self.clock)());
+            let Some(update) = self.handle(store, provider, &item, now).await? else {
+                continue;
+            };
+            store
+                .carrier_update(&item.tenant_id, &item.message.id, update, now)
+                .await?;
+        }
+        Ok(claimed)
+    }
+
+    /// What to record for one claimed message (`None`: nothing, another worker has it).
+    async fn handle(
+        &mut self,
+        store: &dyn Store,
+        provider: &dyn Provider,
+        item: &DueMessage,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<CarrierUpdate>> {
+        Ok(Some(match item.message.status {
+            MessageStatus::Queued => {
+                if let Some(started) = item.send_started_at {
+                    match self.reconcile(store, provider, item, started).await {
+                        Reconciled::Sent(update) => return Ok(Some(update)),
+                        Reconciled::Later => return Ok(Some(requeue(after(now, RETRY), true))),
+                        Reconciled::NotSent => {}
+                    }
+                }
+                let slot = provider.segments_per_second().map(|rate| {
+                    self.pacer.slot(
+                        &item.message.id,
+                        &item.from,
+                        item.message.segments,
+                        rate,
+                        now,
+                    )
+                });
+                match slot {
+                    Some(slot) if slot > now => requeue(slot, false),
+                    _ => {
+                        let recheck = after(now, self.timing.recheck_after());
+                        if !store
+                            .begin_send(
+                                &item.tenant_id,
+                                &item.message.id,
+                                &self.owner,
+                                now,
+                                recheck,
+                            )
+                            .await?
+                        {
+                            tracing::debug!(id = %item.message.id, "claim taken over; not sent here");
+                            return Ok(None);
+                        }
+                        send(provider, item, now, self.timing.send_timeout).await
+                    }
+                }
+            }
+            MessageStatus::Sent => CarrierUpdate {
+                status: provider.delivery_report(item),
+                provider_message_id: None,
+                error_code: None,
+                error_message: None,
+                next_action_at: None,
+                keep_intent: false,
+            },
+            // Nothing to do for final states (a manual update got there first).
+            _ => CarrierUpdate {
+                status: item.message.status,
+                provider_message_id: None,
+                error_code: item.message.error_code.clone(),
+                error_message: item.message.error_message.clone(),
+                next_action_at: None,
+                keep_intent: false,
+            },
+        }))
+    }
+
+    /// A send that began at `started` and was never recorded: ask the provider.
+    async fn reconcile(
+        &self,
+        store: &dyn Store,
+        provider: &dyn Provider,
+        item: &DueMessage,
+        started: OffsetDateTime,
+    ) -> Reconciled {
+        let found = match provider.find_sent(outgoing(item), started).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::warn!(error = %err, id = %item.message.id, "cannot reconcile an unrecorded send yet");
+                return Reconciled::Later;
+            }
+        };
+        let Found::Candidates(candidates) = found else {
+            // Never resend without knowing: at most once, flagged for a person to check.
+            tracing::warn!(id = %item.message.id, provider = provider.name(), "send outcome unknown; flagged");
+            return Reconciled::Sent(CarrierUpdate {
+                status: MessageStatus::Failed,
+                provider_message_id: None,
+                error_code: Some(SEND_UNCERTAIN.to_owned()),
+                error_message: Some(
+                    "The server stopped while handing this message to the carrier, which cannot \
+                     say whether it got it. It may have been sent: check before sending it again."
+                        .to_owned(),
+                ),
+                next_action_at: None,
+                keep_intent: false,
+            });
+        };
+        // A candidate that is already another message of ours is not this one.
+        for id in candidates {
+            let reference = MessageRef::Provider(id.clone());
+            match store.locate_message(provider.name(), &reference).await {
+                Ok(Some((_, ours))) if ours != item.message.id => continue,
+                Ok(_) => {
+                    tracing::info!(id = %item.message.id, provider_id = %id, "unrecorded send found at the provider");
+                    return Reconciled::Sent(CarrierUpdate {
+                        status: MessageStatus::Sent,
+                        provider_message_id: Some(id),
+                        error_code: None,
+                        error_message: None,
+                        next_action_at: None,
+                        keep_intent: false,
+                    });
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "reconciling");
+                    return Reconciled::Later;
+                }
+            }
+        }
+        tracing::info!(id = %item.message.id, "unrecorded send never reached the provider; sending");
+        Reconciled::NotSent
+    }
+}
+
+/// The code of a message whose send may or may not have reached the provider.
+pub const SEND_UNCERTAIN: &str = "send_uncertain";
+
+enum Reconciled {
+    /// The provider has it (or cannot tell: then it is flagged): record this.
+    Sent(CarrierUpdate),
+    /// The provider never got it: send it.
+    NotSent,
+    /// The provider could not be asked: try again later.
+    Later,
+}
+
 /// Runs until the process ends: polls for due messages every `interval`, or at once
 /// when `wake` is notified (a message was queued on this node).
 pub async fn run_worker(
@@ -242,10 +474,14 @@ pub async fn run_worker(
     provider: Arc<dyn Provider>,
     wake: Arc<Notify>,
     interval: Duration,
+    timing: Timing,
 ) {
-    let mut pacer = Pacer::default();
+    let mut worker = Worker::new(timing);
     loop {
-        match work_once(store.as_ref(), provider.as_ref(), &mut pacer, clock::now()).await {
+        match worker
+            .work_once(store.as_ref(), provider.as_ref(), clock::now())
+            .await
+        {
             Ok(n) if n == BATCH => continue,
             Ok(_) => {}
             Err(err) => tracing::error!(error = ?err, "carrier worker"),
@@ -261,75 +497,39 @@ fn after(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
     now + time::Duration::try_from(d).unwrap_or(time::Duration::ZERO)
 }
 
-fn requeue(at: OffsetDateTime) -> CarrierUpdate {
+fn requeue(at: OffsetDateTime, keep_intent: bool) -> CarrierUpdate {
     CarrierUpdate {
         status: MessageStatus::Queued,
         provider_message_id: None,
         error_code: None,
         error_message: None,
         next_action_at: Some(at),
+        keep_intent,
     }
 }
 
-/// Handles every message due at `now`; returns how many it claimed.
-pub async fn work_once(
-    store: &dyn Store,
-    provider: &dyn Provider,
-    pacer: &mut Pacer,
-    now: OffsetDateTime,
-) -> anyhow::Result<usize> {
-    let due = store
-        .claim_due_messages(now, after(now, LEASE), BATCH)
-        .await?;
-    let claimed = due.len();
-    for item in due {
-        let update = match item.message.status {
-            MessageStatus::Queued => {
-                let slot = provider.segments_per_second().map(|rate| {
-                    pacer.slot(
-                        &item.message.id,
-                        &item.from,
-                        item.message.segments,
-                        rate,
-                        now,
-                    )
-                });
-                match slot {
-                    Some(slot) if slot > now => requeue(slot),
-                    _ => send(provider, &item, now).await,
-                }
-            }
-            MessageStatus::Sent => CarrierUpdate {
-                status: provider.delivery_report(&item),
-                provider_message_id: None,
-                error_code: None,
-                error_message: None,
-                next_action_at: None,
-            },
-            // Nothing to do for final states (a manual update got there first).
-            _ => CarrierUpdate {
-                status: item.message.status,
-                provider_message_id: None,
-                error_code: item.message.error_code.clone(),
-                error_message: item.message.error_message.clone(),
-                next_action_at: None,
-            },
-        };
-        store
-            .carrier_update(&item.tenant_id, &item.message.id, update, now)
-            .await?;
-    }
-    Ok(claimed)
-}
-
-async fn send(provider: &dyn Provider, item: &DueMessage, now: OffsetDateTime) -> CarrierUpdate {
-    let outgoing = Outgoing {
+fn outgoing(item: &DueMessage) -> Outgoing<'_> {
+    Outgoing {
         id: &item.message.id,
         from: &item.from,
         to: &item.to,
         body: &item.message.message,
+    }
+}
+
+async fn send(
+    provider: &dyn Provider,
+    item: &DueMessage,
+    now: OffsetDateTime,
+    timeout: Duration,
+) -> CarrierUpdate {
+    let outcome = match tokio::time::timeout(timeout, provider.send(outgoing(item))).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(SendOutcome::Uncertain {
+            reason: format!("no answer within {timeout:?}"),
+        }),
     };
-    match provider.send(outgoing).await {
+    match outcome {
         Ok(SendOutcome::Accepted {
             provider_message_id,
             report_after,
@@ -339,6 +539,7 @@ async fn send(provider: &dyn Provider, item: &DueMessage, now: OffsetDateTime) -
             error_code: None,
             error_message: None,
             next_action_at: report_after.map(|d| after(now, d)),
+            keep_intent: false,
         },
         Ok(SendOutcome::Rejected { code, message }) => CarrierUpdate {
             status: MessageStatus::Failed,
@@ -346,13 +547,31 @@ async fn send(provider: &dyn Provider, item: &DueMessage, now: OffsetDateTime) -
             error_code: Some(code),
             error_message: Some(message),
             next_action_at: None,
+            keep_intent: false,
         },
+        Ok(SendOutcome::Uncertain { reason }) => {
+            // It may have gone: the next attempt asks the provider before sending.
+            tracing::warn!(%reason, id = %item.message.id, provider = provider.name(), "send outcome unknown; will reconcile");
+            requeue(after(now, RETRY), true)
+        }
         Err(err) => {
             // Not the message's fault: keep it queued and try again soon.
             tracing::warn!(error = %err, id = %item.message.id, provider = provider.name(), "provider unreachable; will retry");
-            requeue(after(now, RETRY))
+            requeue(after(now, RETRY), false)
         }
     }
+}
+
+/// What a send request that got no usable answer means: a connection that was never made
+/// reached nobody (`Err`: retry); any later failure may come after the provider took the
+/// message (uncertain: reconciled before any retry).
+pub(crate) fn lost_answer(provider: &str, err: &reqwest::Error) -> anyhow::Result<SendOutcome> {
+    if err.is_connect() {
+        anyhow::bail!("{provider} is unreachable: {err}");
+    }
+    Ok(SendOutcome::Uncertain {
+        reason: format!("{provider}'s answer was lost: {err}"),
+    })
 }
 
 /// Form fields of a webhook body, in order (names may repeat).

@@ -12,11 +12,13 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc2822;
 use upzento_domain::resources::MessageStatus;
 
 use super::{
-    MessageRef, Outgoing, Provider, SendOutcome, StatusReport, Webhook, WebhookError, WebhookEvent,
-    WebhookReply, content_type_is, error_reason, form_fields,
+    Found, MessageRef, Outgoing, Provider, SendOutcome, StatusReport, Webhook, WebhookError,
+    WebhookEvent, WebhookReply, content_type_is, error_reason, form_fields, lost_answer,
 };
 use crate::inbound::InboundSms;
 
@@ -93,6 +95,24 @@ struct Created {
     sid: String,
 }
 
+/// A page of Twilio's Message list (the fields we read).
+#[derive(Debug, Deserialize)]
+struct MessagePage {
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedMessage {
+    sid: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    direction: String,
+    /// RFC 2822, e.g. "Thu, 30 Jul 2015 20:12:31 +0000".
+    #[serde(default)]
+    date_created: String,
+}
+
 #[async_trait]
 impl Provider for Twilio {
     fn name(&self) -> &'static str {
@@ -127,16 +147,27 @@ impl Provider for Twilio {
             )
             .body(body)
             .send()
-            .await
-            .context("Twilio is unreachable")?;
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(err) => return lost_answer("Twilio", &err),
+        };
         let status = response.status();
-        let text = response.text().await.context("reading Twilio's answer")?;
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(err) if status.is_success() => return lost_answer("Twilio", &err),
+            Err(err) => anyhow::bail!("Twilio answered {status}: {err}"),
+        };
         if status.is_success() {
-            let created: Created = serde_json::from_str(&text)
-                .with_context(|| format!("unexpected answer from Twilio: {text:.200}"))?;
-            return Ok(SendOutcome::Accepted {
-                provider_message_id: created.sid,
-                report_after: None,
+            return Ok(match serde_json::from_str::<Created>(&text) {
+                Ok(created) => SendOutcome::Accepted {
+                    provider_message_id: created.sid,
+                    report_after: None,
+                },
+                // Accepted, but we cannot tell under which id: found later by lookup.
+                Err(_) => SendOutcome::Uncertain {
+                    reason: format!("unexpected answer from Twilio: {text:.200}"),
+                },
             });
         }
         // Credentials, account, rate limits and outages are not the message's fault:
@@ -157,6 +188,49 @@ impl Provider for Twilio {
                 None => format!("{ours} (Twilio answered {status})"),
             },
         })
+    }
+
+    /// Twilio's Message list, newest first, filtered by recipient (and sender, unless a
+    /// Messaging Service chooses it): outbound messages with our text created since
+    /// shortly before `since` (clocks differ).
+    async fn find_sent(&self, sms: Outgoing<'_>, since: OffsetDateTime) -> anyhow::Result<Found> {
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.config.api_url.trim_end_matches('/'),
+            self.config.account_sid
+        ))?;
+        url.query_pairs_mut()
+            .append_pair("To", sms.to)
+            .append_pair("PageSize", "100");
+        if self.config.messaging_service_sid.is_none() {
+            url.query_pairs_mut().append_pair("From", sms.from);
+        }
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .send()
+            .await
+            .context("Twilio is unreachable")?;
+        let status = response.status();
+        let text = response.text().await.context("reading Twilio's answer")?;
+        anyhow::ensure!(status.is_success(), "Twilio answered {status}: {text:.300}");
+        let page: MessagePage = serde_json::from_str(&text)
+            .with_context(|| format!("unexpected message list from Twilio: {text:.200}"))?;
+        let earliest = since - time::Duration::minutes(5);
+        Ok(Found::Candidates(
+            page.messages
+                .into_iter()
+                .filter(|m| {
+                    m.direction.starts_with("outbound")
+                        // Trial accounts put a line in front of the text.
+                        && m.body.ends_with(sms.body)
+                        && OffsetDateTime::parse(&m.date_created, &Rfc2822)
+                            .is_ok_and(|created| created >= earliest)
+                })
+                .map(|m| m.sid)
+                .collect(),
+        ))
     }
 
     fn webhook(&self, hook: &Webhook<'_>) -> Result<WebhookEvent, WebhookError> {

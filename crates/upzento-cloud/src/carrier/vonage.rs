@@ -19,7 +19,7 @@ use upzento_domain::resources::MessageStatus;
 
 use super::{
     InboundPart, MessageRef, Outgoing, Provider, SendOutcome, StatusReport, Webhook, WebhookError,
-    WebhookEvent, content_type_is, form_fields,
+    WebhookEvent, content_type_is, form_fields, lost_answer,
 };
 use crate::inbound::InboundSms;
 
@@ -174,13 +174,23 @@ impl Provider for Vonage {
             )
             .body(body)
             .send()
-            .await
-            .context("Vonage is unreachable")?;
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(err) => return lost_answer("Vonage", &err),
+        };
         let status = response.status();
-        let text = response.text().await.context("reading Vonage's answer")?;
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(err) if status.is_success() => return lost_answer("Vonage", &err),
+            Err(err) => anyhow::bail!("Vonage answered {status}: {err}"),
+        };
         anyhow::ensure!(status.is_success(), "Vonage answered {status}: {text:.300}");
-        let answer: SendResponse = serde_json::from_str(&text)
-            .with_context(|| format!("unexpected answer from Vonage: {text:.200}"))?;
+        let Ok(answer) = serde_json::from_str::<SendResponse>(&text) else {
+            return Ok(SendOutcome::Uncertain {
+                reason: format!("unexpected answer from Vonage: {text:.200}"),
+            });
+        };
         // A long text goes out as several parts, each with its own status and id.
         // Receipts name our `client-ref`, so the first id is enough to keep.
         let first = answer.messages.first().context("Vonage sent no status")?;

@@ -29,7 +29,7 @@ use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, preview,
+    contact_search, entity, number_conflict, preview,
 };
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_token_ids.sql"),
     include_str!("../../migrations/postgres/0009_consent.sql"),
     include_str!("../../migrations/postgres/0010_provider_webhooks.sql"),
+    include_str!("../../migrations/postgres/0011_send_intent_number_owner.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;
@@ -523,9 +524,12 @@ impl Store for PgStore {
     ) -> Result<PhoneNumber, AppError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        if let Some(conflict) = number_held(&tx, &actor.tenant_id, &number).await? {
+            return Err(conflict);
+        }
         match write_number(&tx, &actor.tenant_id, &number, true).await {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number)),
+            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number, false)),
             Err(e) => return Err(e.into()),
         }
         record(
@@ -601,9 +605,12 @@ impl Store for PgStore {
             return Ok(None);
         };
         let after = apply(&before)?;
+        if let Some(conflict) = number_held(&tx, &actor.tenant_id, &after).await? {
+            return Err(conflict);
+        }
         match write_number(&tx, &actor.tenant_id, &after, false).await {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after)),
+            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after, false)),
             Err(e) => return Err(e.into()),
         }
         record(
@@ -1461,7 +1468,15 @@ impl Store for PgStore {
             after.status,
             MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
         );
-        write_message_state(&tx, &actor.tenant_id, &after, done.then_some(None)).await?;
+        write_message_state(
+            &tx,
+            &actor.tenant_id,
+            &after,
+            done.then_some(None),
+            false,
+            true,
+        )
+        .await?;
         record(
             &tx,
             actor,
@@ -1481,6 +1496,7 @@ impl Store for PgStore {
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        owner: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<DueMessage>> {
         let limit = i64::try_from(limit)?;
@@ -1495,17 +1511,17 @@ impl Store for PgStore {
                          WHERE next_action_at IS NOT NULL AND next_action_at <= $2
                          ORDER BY next_action_at LIMIT $3
                          FOR UPDATE SKIP LOCKED)
-                     UPDATE sms_message m SET next_action_at = $1
+                     UPDATE sms_message m SET next_action_at = $1, lease_owner = $4
                      FROM due, conversation c
                      WHERE m.id = due.id AND c.id = m.conversation_id
-                     RETURNING m.tenant_id, c.our_number, c.contact_number, {}",
+                     RETURNING m.tenant_id, m.send_started_at, c.our_number, c.contact_number, {}",
                     MESSAGE_COLUMNS
                         .split(", ")
                         .map(|col| format!("m.{col}"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                &[&lease_until, &now, &limit],
+                &[&lease_until, &now, &limit, &owner],
             )
             .await?;
         rows.iter()
@@ -1515,9 +1531,30 @@ impl Store for PgStore {
                     from: r.try_get("our_number")?,
                     to: r.try_get("contact_number")?,
                     message: message_from_row(r)?,
+                    send_started_at: r.try_get("send_started_at")?,
                 })
             })
             .collect()
+    }
+
+    async fn begin_send(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        recheck_at: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE sms_message SET send_started_at = $4, next_action_at = $5
+                 WHERE id = $1 AND tenant_id = $2 AND lease_owner = $3 AND status = 'queued'",
+                &[&id, &tenant_id, &owner, &now, &recheck_at],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     async fn carrier_update(
@@ -1550,9 +1587,16 @@ impl Store for PgStore {
         if changed {
             after.updated_at = clock::rfc3339(now);
         }
-        write_message_state(&tx, tenant_id, &after, Some(update.next_action_at))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_message_state(
+            &tx,
+            tenant_id,
+            &after,
+            Some(update.next_action_at),
+            true,
+            update.keep_intent,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         if changed {
             record(
                 &tx,
@@ -2386,12 +2430,23 @@ async fn write_number(
         .await?)
 }
 
-fn number_conflict(n: &PhoneNumber) -> AppError {
-    AppError::Conflict {
-        code: "duplicate_number",
-        message: format!("The tenant already has the number {}.", n.number),
-        field: Some("number".into()),
-    }
+/// The conflict when another record holds `n`'s number: in this tenant, or in another one
+/// (never said which: tenants do not learn of each other).
+async fn number_held(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    n: &PhoneNumber,
+) -> anyhow::Result<Option<AppError>> {
+    let holder = tx
+        .query_opt(
+            "SELECT tenant_id FROM phone_number WHERE number = $1 AND id <> $2 LIMIT 1",
+            &[&n.number, &n.id],
+        )
+        .await?;
+    Ok(holder
+        .map(|r| r.try_get::<_, String>(0))
+        .transpose()?
+        .map(|holder| number_conflict(n, holder == tenant_id)))
 }
 
 const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
@@ -2737,12 +2792,18 @@ async fn write_message_state(
     tenant_id: &str,
     m: &SmsMessage,
     next_action: Option<Option<OffsetDateTime>>,
+    end_claim: bool,
+    keep_intent: bool,
 ) -> Result<(), AppError> {
     let set_next = next_action.is_some();
     let next = next_action.flatten();
+    // A message still queued keeps the record of a send in progress unless the worker knows
+    // the provider never got it; the worker's claim ends with the worker's own update.
     tx.execute(
         "UPDATE sms_message SET status = $3, error_code = $4, error_message = $5, provider_message_id = $6,
-             updated_at = $7, next_action_at = CASE WHEN $8 THEN $9 ELSE next_action_at END
+             updated_at = $7, next_action_at = CASE WHEN $8 THEN $9 ELSE next_action_at END,
+             send_started_at = CASE WHEN $3 = 'queued' AND $11 THEN send_started_at END,
+             lease_owner = CASE WHEN $10 THEN NULL ELSE lease_owner END
          WHERE id = $1 AND tenant_id = $2",
         &[
             &m.id,
@@ -2754,6 +2815,8 @@ async fn write_message_state(
             &clock::parse_rfc3339(&m.updated_at)?,
             &set_next,
             &next,
+            &end_claim,
+            &keep_intent,
         ],
     )
     .await

@@ -22,7 +22,7 @@ use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, preview,
+    contact_search, entity, number_conflict, preview,
 };
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0008_token_ids.sql"),
     include_str!("../../migrations/sqlite/0009_consent.sql"),
     include_str!("../../migrations/sqlite/0010_provider_webhooks.sql"),
+    include_str!("../../migrations/sqlite/0011_send_intent_number_owner.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -408,9 +409,12 @@ impl Store for SqliteStore {
     ) -> Result<PhoneNumber, AppError> {
         let actor = actor.clone();
         self.write(move |tx| {
+            if let Some(conflict) = number_held(tx, &actor.tenant_id, &number)? {
+                return Err(conflict);
+            }
             match write_number(tx, &actor.tenant_id, &number, true) {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number)),
+                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number, false)),
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
             let after = to_json(&number)?;
@@ -483,9 +487,12 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let after = apply(&before)?;
+            if let Some(conflict) = number_held(tx, &actor.tenant_id, &after)? {
+                return Err(conflict);
+            }
             match write_number(tx, &actor.tenant_id, &after, false) {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after)),
+                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after, false)),
                 Err(e) => return Err(anyhow::Error::from(e).into()),
             }
             record(
@@ -1288,7 +1295,14 @@ impl Store for SqliteStore {
                 after.status,
                 MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
             );
-            write_message_state(tx, &actor.tenant_id, &after, done.then_some(None))?;
+            write_message_state(
+                tx,
+                &actor.tenant_id,
+                &after,
+                done.then_some(None),
+                false,
+                true,
+            )?;
             record(
                 tx,
                 &actor,
@@ -1308,26 +1322,33 @@ impl Store for SqliteStore {
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        owner: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<DueMessage>> {
         let limit = i64::try_from(limit)?;
+        let owner = owner.to_owned();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let claimed: Vec<(String, SmsMessage)> = {
+            let claimed: Vec<(String, SmsMessage, Option<i64>)> = {
                 let mut stmt = tx.prepare_cached(&format!(
-                    "UPDATE sms_message SET next_action_at = ?1
+                    "UPDATE sms_message SET next_action_at = ?1, lease_owner = ?4
                      WHERE id IN (SELECT id FROM sms_message
                                   WHERE next_action_at IS NOT NULL AND next_action_at <= ?2
                                   ORDER BY next_action_at LIMIT ?3)
-                     RETURNING tenant_id, {MESSAGE_COLUMNS}"
+                     RETURNING tenant_id, send_started_at, {MESSAGE_COLUMNS}"
                 ))?;
-                let rows = stmt.query_map(params![ts(lease_until), ts(now), limit], |r| {
-                    Ok((r.get("tenant_id")?, message_from_row(r)?))
-                })?;
+                let rows =
+                    stmt.query_map(params![ts(lease_until), ts(now), limit, owner], |r| {
+                        Ok((
+                            r.get("tenant_id")?,
+                            message_from_row(r)?,
+                            r.get("send_started_at")?,
+                        ))
+                    })?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
             let mut due = Vec::with_capacity(claimed.len());
-            for (tenant_id, message) in claimed {
+            for (tenant_id, message, send_started_at) in claimed {
                 let (from, to): (String, String) = tx.query_row(
                     "SELECT our_number, contact_number FROM conversation WHERE id = ?1",
                     [&message.conversation_id],
@@ -1338,10 +1359,31 @@ impl Store for SqliteStore {
                     message,
                     from,
                     to,
+                    send_started_at: send_started_at.map(clock::from_ms),
                 });
             }
             tx.commit()?;
             Ok(due)
+        })
+        .await
+    }
+
+    async fn begin_send(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        recheck_at: OffsetDateTime,
+    ) -> anyhow::Result<bool> {
+        let (tenant_id, id, owner) = (tenant_id.to_owned(), id.to_owned(), owner.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE sms_message SET send_started_at = ?4, next_action_at = ?5
+                 WHERE id = ?1 AND tenant_id = ?2 AND lease_owner = ?3 AND status = 'queued'",
+                params![id, tenant_id, owner, ts(now), ts(recheck_at)],
+            )?;
+            Ok(n == 1)
         })
         .await
     }
@@ -1382,6 +1424,8 @@ impl Store for SqliteStore {
                     &actor.tenant_id,
                     &after,
                     Some(update.next_action_at.map(ts)),
+                    true,
+                    update.keep_intent,
                 )?;
                 if changed {
                     record(
@@ -2182,12 +2226,21 @@ fn write_number(
     )
 }
 
-fn number_conflict(n: &PhoneNumber) -> AppError {
-    AppError::Conflict {
-        code: "duplicate_number",
-        message: format!("The tenant already has the number {}.", n.number),
-        field: Some("number".into()),
-    }
+/// The conflict when another record holds `n`'s number: in this tenant, or in another one
+/// (never said which: tenants do not learn of each other).
+fn number_held(
+    tx: &Transaction<'_>,
+    tenant_id: &str,
+    n: &PhoneNumber,
+) -> anyhow::Result<Option<AppError>> {
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT tenant_id FROM phone_number WHERE number = ?1 AND id <> ?2 LIMIT 1",
+            params![n.number, n.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(holder.map(|holder| number_conflict(n, holder == tenant_id)))
 }
 
 const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
@@ -2548,10 +2601,16 @@ fn write_message_state(
     tenant_id: &str,
     m: &SmsMessage,
     next_action: Option<Option<i64>>,
+    end_claim: bool,
+    keep_intent: bool,
 ) -> Result<(), AppError> {
+    // A message still queued keeps the record of a send in progress unless the worker knows
+    // the provider never got it; the worker's claim ends with the worker's own update.
     tx.execute(
         "UPDATE sms_message SET status = ?3, error_code = ?4, error_message = ?5, provider_message_id = ?6,
-             updated_at = ?7, next_action_at = CASE WHEN ?8 THEN ?9 ELSE next_action_at END
+             updated_at = ?7, next_action_at = CASE WHEN ?8 THEN ?9 ELSE next_action_at END,
+             send_started_at = CASE WHEN ?3 = 'queued' AND ?11 THEN send_started_at END,
+             lease_owner = CASE WHEN ?10 THEN NULL ELSE lease_owner END
          WHERE id = ?1 AND tenant_id = ?2",
         params![
             m.id,
@@ -2562,7 +2621,9 @@ fn write_message_state(
             m.provider_message_id,
             ms_of(&m.updated_at)?,
             next_action.is_some(),
-            next_action.flatten()
+            next_action.flatten(),
+            end_claim,
+            keep_intent
         ],
     )
     .map_err(anyhow::Error::from)?;
