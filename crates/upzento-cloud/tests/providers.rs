@@ -592,6 +592,23 @@ async fn twilio_inbound_is_verified_threaded_once_and_honours_stop(backend: Back
         "a contact was created"
     );
 
+    // A signed message with a NUL in it is stored, the NUL replaced, on both backends
+    // (PostgreSQL cannot hold it); refusing it would make Twilio retry it for hours.
+    let (status, _, body) = twilio_post(
+        &url,
+        &inbound("SM101", "+14155550177", "before\u{0}after"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let with_nul = conversation_with(&agent, "+14155550177")
+        .await
+        .expect("threaded");
+    assert_eq!(
+        thread(&agent, &with_nul).await[0]["message"].as_str(),
+        Some("before\u{FFFD}after")
+    );
+
     // Twilio retries: the same MessageSid changes nothing.
     let (status, _, _) = twilio_post(
         &url,

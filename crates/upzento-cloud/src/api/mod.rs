@@ -2,6 +2,7 @@
 //! is generated from the same handlers that serve requests and cannot drift.
 
 mod auth;
+mod boundary;
 mod calls;
 mod campaigns;
 mod changes;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(boundary::guard))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -32,6 +32,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 "The body must be a JSON object.",
             ));
         }
+        if let Some(field) = super::boundary::find_nul(&value) {
+            return Err(super::boundary::nul_refused(Some(field)));
+        }
         serde_json::from_value(value)
             .map(Self)
             .map_err(|e| AppError::bad_request("invalid_body", format!("Invalid body: {e}")))

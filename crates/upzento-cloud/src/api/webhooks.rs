@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use time::OffsetDateTime;
 
-use crate::carrier::{InboundPart, StatusReport, Webhook, WebhookError, WebhookEvent};
+use crate::carrier::{InboundPart, MessageRef, StatusReport, Webhook, WebhookError, WebhookEvent};
 use crate::error::AppError;
 use crate::inbound::{self, InboundSms, Received};
 use crate::store::CarrierUpdate;
@@ -61,7 +61,7 @@ async fn webhook(
         now,
     };
     let event = match state.carrier.webhook(&hook) {
-        Ok(event) => event,
+        Ok(event) => without_nul(event),
         Err(WebhookError::Forbidden(why)) => {
             tracing::warn!(%provider, %kind, %why, "webhook refused: not signed by the provider");
             return (StatusCode::FORBIDDEN, "invalid signature").into_response();
@@ -91,6 +91,49 @@ async fn webhook(
         reply.body,
     )
         .into_response()
+}
+
+/// A customer's message is never lost for a character storage cannot hold: NUL (which
+/// PostgreSQL refuses) becomes U+FFFD, the replacement character, on both backends.
+fn without_nul(event: WebhookEvent) -> WebhookEvent {
+    fn clean(text: &mut String) {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
+    }
+    fn clean_sms(sms: &mut InboundSms) {
+        for text in [
+            &mut sms.to,
+            &mut sms.from,
+            &mut sms.body,
+            &mut sms.provider_message_id,
+        ] {
+            clean(text);
+        }
+    }
+    match event {
+        WebhookEvent::Inbound(mut sms) => {
+            clean_sms(&mut sms);
+            WebhookEvent::Inbound(sms)
+        }
+        WebhookEvent::InboundPart(mut part) => {
+            clean_sms(&mut part.sms);
+            clean(&mut part.reference);
+            WebhookEvent::InboundPart(part)
+        }
+        WebhookEvent::Status(mut report) => {
+            for text in [&mut report.error_code, &mut report.error_message]
+                .into_iter()
+                .flatten()
+            {
+                clean(text);
+            }
+            let (MessageRef::Ours(id) | MessageRef::Provider(id)) = &mut report.message;
+            clean(id);
+            WebhookEvent::Status(report)
+        }
+        WebhookEvent::Ignored => WebhookEvent::Ignored,
+    }
 }
 
 async fn handle(
@@ -163,6 +206,7 @@ async fn status(
         error_code: report.error_code,
         error_message: report.error_message,
         next_action_at: None,
+        keep_intent: false,
     };
     state
         .store

@@ -97,6 +97,11 @@ impl Client {
     }
 
     /// The id of the caller's tenant.
+    /// The bearer token this client signed in with.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     pub async fn tenant_id(&self) -> String {
         let (_, me) = self.get("/phone-sms/me").await;
         me["tenant"]["id"].as_str().unwrap().to_owned()
