@@ -596,12 +596,12 @@ async fn twilio_inbound_is_verified_threaded_once_and_honours_stop(backend: Back
     // (PostgreSQL cannot hold it); refusing it would make Twilio retry it for hours.
     let (status, _, body) = twilio_post(
         &url,
-        &inbound("SM101", "+14155550177", "before\u{0}after"),
+        &inbound("SM101", "+14155550166", "before\u{0}after"),
         Some(TOKEN),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let with_nul = conversation_with(&agent, "+14155550177")
+    let with_nul = conversation_with(&agent, "+14155550166")
         .await
         .expect("threaded");
     assert_eq!(

@@ -17,6 +17,7 @@ on_both_backends!(
     change_feed_and_audit_log_record_every_write,
     openapi_describes_every_route,
     contacts_are_searchable_and_own_their_numbers,
+    a_number_belongs_to_one_tenant,
 );
 
 async fn numbers_crud_normalises_and_paginates(backend: Backend) {
@@ -310,14 +311,14 @@ async fn another_tenant_sees_nothing(backend: Backend) {
         .map(|r| r["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, vec!["sign_in"]);
-    // The same number may belong to another tenant.
+    // A number belongs to one tenant: the other cannot take it.
     let (status, _) = other
         .post(
             "/phone-sms/phone-numbers",
             json!({"number": "+14155552671", "type": "Main"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::CONFLICT);
     // And the first tenant's records are untouched.
     assert_eq!(admin.get(&number_path).await.1, number);
     assert_eq!(admin.get(&template_path).await.1, template);
@@ -652,4 +653,70 @@ async fn contacts_are_searchable_and_own_their_numbers(backend: Backend) {
         .count();
     // 4 creates, 2 updates, 1 delete; the refused writes and the other tenant left nothing.
     assert_eq!(contact_changes, 7);
+}
+
+async fn a_number_belongs_to_one_tenant(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, other) = (admin(&server).await, other_tenant(&server).await);
+    let (status, ours) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552690", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ours}");
+    // Another tenant cannot take it, written any way, nor move one of its own onto it;
+    // the answer does not say who holds it.
+    for written in ["+14155552690", "(415) 555-2690", "+1 415 555 2690"] {
+        let (status, err) = other
+            .post(
+                "/phone-sms/phone-numbers",
+                json!({"number": written, "type": "Main", "country": "US"}),
+            )
+            .await;
+        if status == StatusCode::BAD_REQUEST {
+            continue; // a national form without a country: refused for that reason
+        }
+        assert_eq!(
+            (status, err["code"].as_str(), err["field"].as_str()),
+            (StatusCode::CONFLICT, Some("number_taken"), Some("number")),
+            "{written}: {err}"
+        );
+        assert!(!err.to_string().contains("Demo"), "{err}");
+    }
+    // Nothing can be sent from it by the other tenant: it has no such number.
+    let (status, _) = other
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": ours["id"], "to": "+14155550100", "message": "hi"}),
+        )
+        .await;
+    assert!(status.is_client_error());
+    // The tenant's own second record of it is a duplicate, as before.
+    let (status, err) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552690", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_number")),
+        "{err}"
+    );
+    // Released, it can be taken.
+    let (status, _) = admin
+        .delete(&format!(
+            "/phone-sms/phone-numbers/{}",
+            ours["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(status.is_success());
+    let (status, taken) = other
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552690", "type": "Main"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{taken}");
 }
