@@ -138,6 +138,11 @@ async fn calls_are_recorded_once_found_and_annotated(backend: Backend) {
             "startTime",
         ),
         (
+            // The history's cursors carry unsigned times: paging would stop at such a call.
+            json!({"type": "incoming", "status": "missed", "from": "+14155550100", "to": "+14155552671", "startTime": "1969-12-31T23:59:59Z"}),
+            "startTime",
+        ),
+        (
             json!({"type": "incoming", "status": "completed", "from": "+14155550100", "to": "+14155552671",
                 "startTime": "2026-11-24T10:00:00Z", "endTime": "2026-11-24T09:00:00Z"}),
             "endTime",

@@ -591,6 +591,14 @@ async fn contacts_are_searchable_and_own_their_numbers(backend: Backend) {
             json!({"firstName": "X", "timeZone": "Mars Base"}),
             "timeZone",
         ),
+        (
+            json!({"firstName": "X", "timeZone": "Mars/Olympus"}),
+            "timeZone",
+        ),
+        (
+            json!({"firstName": "X", "phoneNumbers": ["+1 (415) 555-2671 ext 5"]}),
+            "phoneNumbers",
+        ),
         (json!({"firstName": "X", "tags": [""]}), "tags"),
     ] {
         let (status, error) = agent.post("/phone-sms/contacts", body.clone()).await;

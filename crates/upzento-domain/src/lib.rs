@@ -9,4 +9,5 @@ pub mod phone;
 pub mod resources;
 pub mod sms;
 pub mod template;
+pub mod tz;
 pub mod wire;

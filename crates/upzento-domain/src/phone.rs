@@ -47,6 +47,13 @@ pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, Inva
             invalid("it needs a country code (start with +)")
         }
     })?;
+    // An extension is dialled after the call is answered: a number for SMS and calls cannot
+    // carry it, and dropping it silently would reach the wrong desk.
+    if parsed.extension().is_some() {
+        return Err(invalid(
+            "it has an extension, which cannot be texted or dialled directly (keep it in the notes)",
+        ));
+    }
     // Parsing accepts many impossible numbers; validity checks the numbering plan.
     if !phonenumber::is_valid(&parsed) {
         return Err(invalid(
@@ -84,6 +91,8 @@ mod tests {
             ("+999 1234567", None),
             ("12345", Some("US")),
             ("+14155552671", Some("XX")),
+            ("+1 (415) 555-2671 ext 5", None),
+            ("+1 415 555 2671 x12", None),
         ] {
             assert!(to_e164(input, region).is_err(), "{input:?} {region:?}");
         }

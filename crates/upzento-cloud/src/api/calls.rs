@@ -51,12 +51,15 @@ pub struct ListCallsQuery {
 fn time_ms(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> {
     value
         .map(|v| {
+            // Times before 1970 are refused: the history's cursors carry unsigned times.
             clock::parse_rfc3339(v.trim())
                 .map(clock::to_ms)
-                .map_err(|_| {
+                .ok()
+                .filter(|ms| *ms >= 0)
+                .ok_or_else(|| {
                     AppError::invalid_field(
                         field,
-                        format!("{field} is a time like 2026-11-24T18:30:00Z."),
+                        format!("{field} is a time after 1970 like 2026-11-24T18:30:00Z."),
                     )
                 })
         })

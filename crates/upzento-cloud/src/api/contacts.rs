@@ -90,25 +90,18 @@ fn email(value: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
-/// The shape of an IANA zone name (`America/New_York`, `UTC`). Whether the zone exists is
-/// checked where times are computed in it (quiet hours), against the tz database.
+/// An IANA zone name of the tz database (`America/New_York`, `UTC`): quiet hours compute
+/// the contact's local time in it.
 fn time_zone(value: Option<&str>) -> Result<Option<String>, AppError> {
     let Some(value) = optional_text("timeZone", value, 64)? else {
         return Ok(None);
     };
-    let valid = value.split('/').all(|part| {
-        !part.is_empty()
-            && part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-    });
-    if valid {
-        Ok(Some(value))
+    if let Some(name) = upzento_domain::tz::canonical(&value) {
+        Ok(Some(name))
     } else {
         Err(AppError::invalid_field(
             "timeZone",
-            "The time zone is an IANA name like America/New_York.",
+            format!("{value} is not a time zone: use an IANA name like America/New_York."),
         ))
     }
 }

@@ -65,6 +65,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor;
 
+/// 9999-12-31T23:59:59.999Z in Unix milliseconds.
+const LAST_MS: i64 = 253_402_300_799_999;
+
 impl Cursor {
     pub fn encode(at_ms: i64, id: &str) -> String {
         format!("{at_ms}.{id}")
@@ -81,8 +84,14 @@ impl Cursor {
         if !valid_id || !ms_ok {
             return Err(invalid());
         }
+        // No record is newer than the year 9999: a later time was not given out here, and
+        // the backends would read it differently.
+        let created_at_ms: i64 = ms.parse().map_err(|_| invalid())?;
+        if created_at_ms > LAST_MS {
+            return Err(invalid());
+        }
         Ok(After {
-            created_at_ms: ms.parse().map_err(|_| invalid())?,
+            created_at_ms,
             id: id.to_owned(),
         })
     }
