@@ -35,6 +35,9 @@ pub enum AppError {
     },
     #[error("not found")]
     NotFound,
+    /// A service we depend on (the SMS provider) cannot answer now: 503.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -140,6 +143,14 @@ impl IntoResponse for AppError {
                     code: code.into(),
                     message,
                     field,
+                },
+            ),
+            Self::Unavailable { code, message } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody {
+                    code: code.into(),
+                    message,
+                    field: None,
                 },
             ),
             Self::NotFound => (

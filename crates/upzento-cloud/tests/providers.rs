@@ -185,6 +185,57 @@ async fn twilio_messages(
         .into_response()
 }
 
+/// The account's IncomingPhoneNumbers (`?PhoneNumber=` filter): it holds `OURS` only.
+async fn twilio_numbers(
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
+    );
+    if account != SID || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&basic)
+    {
+        return (
+            AxumStatus::UNAUTHORIZED,
+            axum::Json(json!({"code": 20003, "message": "Authenticate", "status": 401})),
+        )
+            .into_response();
+    }
+    let held: Vec<Value> = [OURS]
+        .into_iter()
+        .filter(|n| query.get("PhoneNumber").is_none_or(|q| q == n))
+        .map(|n| {
+            json!({"sid": "PN0123456789abcdef0123456789abcdef", "phone_number": n,
+                        "capabilities": {"sms": true, "voice": true, "mms": false}})
+        })
+        .collect();
+    axum::Json(json!({"incoming_phone_numbers": held, "page": 0, "page_size": 50})).into_response()
+}
+
+/// The account's numbers (`GET /account/numbers`): it holds `OURS` only.
+async fn vonage_numbers(
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    if query.get("api_key").map(String::as_str) != Some(VONAGE_KEY)
+        || query.get("api_secret").map(String::as_str) != Some(VONAGE_SECRET)
+    {
+        return axum::Json(
+            json!({"error-code": "401", "error-code-label": "authentication failed"}),
+        );
+    }
+    let pattern = query.get("pattern").cloned().unwrap_or_default();
+    let ours = OURS.trim_start_matches('+');
+    if ours.starts_with(&pattern) {
+        axum::Json(
+            json!({"count": 1, "numbers": [{"country": "US", "msisdn": ours, "type": "mobile-lvn", "features": ["VOICE", "SMS"]}]}),
+        )
+    } else {
+        axum::Json(json!({"count": 0}))
+    }
+}
+
 /// The SMS API of Vonage (`POST /sms/json`).
 async fn vonage_sms(
     State(fake): State<Arc<Fake>>,
@@ -235,10 +286,17 @@ async fn cloud_with(backend: Backend, make: impl FnOnce(&str) -> Arc<dyn Provide
 }
 
 async fn twilio_cloud(backend: Backend) -> (Server, Arc<Fake>, String) {
-    let (api, fake) = start_fake(Router::new().route(
-        "/2010-04-01/Accounts/{account}/Messages.json",
-        axum::routing::post(twilio_messages),
-    ))
+    let (api, fake) = start_fake(
+        Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}/Messages.json",
+                axum::routing::post(twilio_messages),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+                axum::routing::get(twilio_numbers),
+            ),
+    )
     .await;
     let server = cloud_with(backend, |public| {
         Arc::new(
@@ -257,6 +315,18 @@ async fn twilio_cloud(backend: Backend) -> (Server, Arc<Fake>, String) {
 }
 
 async fn number(admin: &Client) -> String {
+    // A number the provider account does not hold cannot be used.
+    let (status, body) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552600", "type": "Support"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("number_not_in_account")),
+        "{body}"
+    );
     let (status, body) = admin
         .post(
             "/phone-sms/phone-numbers",
@@ -753,8 +823,12 @@ fn vonage_jwt(secret: &str, body: &str) -> String {
 }
 
 async fn vonage_sends_joins_parts_and_verifies_both_signatures(backend: Backend) {
-    let (api, fake) =
-        start_fake(Router::new().route("/sms/json", axum::routing::post(vonage_sms))).await;
+    let (api, fake) = start_fake(
+        Router::new()
+            .route("/sms/json", axum::routing::post(vonage_sms))
+            .route("/account/numbers", axum::routing::get(vonage_numbers)),
+    )
+    .await;
     let server = cloud_with(backend, |public| {
         Arc::new(
             Vonage::new(VonageConfig {

@@ -257,6 +257,13 @@ async fn fake_twilio(seed: u64, max_delay_ms: u64) -> (String, Arc<FakeTwilio>) 
             "/2010-04-01/Accounts/{sid}/Messages.json",
             post(create).get(list),
         )
+        .route(
+            "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json",
+            axum::routing::get(|Query(q): Query<HashMap<String, String>>| async move {
+                // The account holds every number it is asked about.
+                axum::Json(json!({"incoming_phone_numbers": [{"phone_number": q["PhoneNumber"]}]}))
+            }),
+        )
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

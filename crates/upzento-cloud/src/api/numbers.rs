@@ -139,7 +139,8 @@ fn forwarding(value: Option<&str>) -> Result<Option<String>, AppError> {
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 409, description = "The tenant already has this number", body = ErrorBody),
+        (status = 409, description = "The number is this tenant's already, another tenant's, or not in the provider account", body = ErrorBody),
+        (status = 503, description = "The provider cannot be asked about the number now", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -166,6 +167,32 @@ pub async fn create(
         created_at: stamp.clone(),
         updated_at: stamp,
     };
+    // Only a number of our provider account may be used: another one would send From a
+    // number that is not the tenant's (or fail at every send).
+    match state.carrier.holds_number(&number.number).await {
+        Ok(Some(true) | None) => {}
+        Ok(Some(false)) => {
+            return Err(AppError::Conflict {
+                code: "number_not_in_account",
+                message: format!(
+                    "The {} account this server sends through has no number {}: buy or port it there first.",
+                    state.carrier.name(),
+                    number.number
+                ),
+                field: Some("number".into()),
+            });
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot check the number with the provider");
+            return Err(AppError::Unavailable {
+                code: "provider_unavailable",
+                message: format!(
+                    "The number cannot be checked with {} now; try again in a moment.",
+                    state.carrier.name()
+                ),
+            });
+        }
+    }
     let created = state
         .store
         .create_number(&caller.actor(), number, now)

@@ -137,6 +137,11 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Sends one SMS. `Err` means "the provider did not take it" (unreachable, or it
     /// answered with an error that is not the message's fault): the worker retries.
     async fn send(&self, sms: Outgoing<'_>) -> anyhow::Result<SendOutcome>;
+    /// Whether our account with the provider holds `e164`, so that the number may be
+    /// used (`None`: the provider has no such account, as the sandbox).
+    async fn holds_number(&self, _e164: &str) -> anyhow::Result<Option<bool>> {
+        Ok(None)
+    }
     /// Messages the provider accepted since `since` that may be `sms` (same recipient,
     /// sender and text), for a send whose outcome was never recorded.
     async fn find_sent(&self, _sms: Outgoing<'_>, _since: OffsetDateTime) -> anyhow::Result<Found> {

@@ -95,6 +95,17 @@ struct Created {
     sid: String,
 }
 
+/// A page of the account's IncomingPhoneNumbers (the fields we read).
+#[derive(Debug, Deserialize)]
+struct NumberPage {
+    incoming_phone_numbers: Vec<IncomingNumber>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IncomingNumber {
+    phone_number: String,
+}
+
 /// A page of Twilio's Message list (the fields we read).
 #[derive(Debug, Deserialize)]
 struct MessagePage {
@@ -188,6 +199,33 @@ impl Provider for Twilio {
                 None => format!("{ours} (Twilio answered {status})"),
             },
         })
+    }
+
+    /// The account's IncomingPhoneNumbers, filtered by the number.
+    async fn holds_number(&self, e164: &str) -> anyhow::Result<Option<bool>> {
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
+            self.config.api_url.trim_end_matches('/'),
+            self.config.account_sid
+        ))?;
+        url.query_pairs_mut().append_pair("PhoneNumber", e164);
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .send()
+            .await
+            .context("Twilio is unreachable")?;
+        let status = response.status();
+        let text = response.text().await.context("reading Twilio's answer")?;
+        anyhow::ensure!(status.is_success(), "Twilio answered {status}: {text:.300}");
+        let page: NumberPage = serde_json::from_str(&text)
+            .with_context(|| format!("unexpected number list from Twilio: {text:.200}"))?;
+        Ok(Some(
+            page.incoming_phone_numbers
+                .iter()
+                .any(|n| n.phone_number == e164),
+        ))
     }
 
     /// Twilio's Message list, newest first, filtered by recipient (and sender, unless a

@@ -119,6 +119,18 @@ struct SendPart {
     error_text: Option<String>,
 }
 
+/// The account's numbers (the fields we read; `numbers` is absent when there are none).
+#[derive(Debug, Deserialize)]
+struct OwnedNumbers {
+    #[serde(default)]
+    numbers: Vec<OwnedNumber>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OwnedNumber {
+    msisdn: String,
+}
+
 /// E.164 without the plus, as the SMS API writes numbers.
 fn bare(number: &str) -> &str {
     number.trim_start_matches('+')
@@ -137,6 +149,31 @@ fn plus(number: &str) -> String {
 impl Provider for Vonage {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// The account's numbers (`GET /account/numbers`), searched for this one.
+    async fn holds_number(&self, e164: &str) -> anyhow::Result<Option<bool>> {
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/account/numbers",
+            self.config.rest_url.trim_end_matches('/')
+        ))?;
+        url.query_pairs_mut()
+            .append_pair("api_key", &self.config.api_key)
+            .append_pair("api_secret", &self.config.api_secret)
+            .append_pair("pattern", bare(e164))
+            .append_pair("search_pattern", "0");
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .context("Vonage is unreachable")?;
+        let status = response.status();
+        let text = response.text().await.context("reading Vonage's answer")?;
+        anyhow::ensure!(status.is_success(), "Vonage answered {status}: {text:.300}");
+        let owned: OwnedNumbers = serde_json::from_str(&text)
+            .with_context(|| format!("unexpected number list from Vonage: {text:.200}"))?;
+        Ok(Some(owned.numbers.iter().any(|n| n.msisdn == bare(e164))))
     }
 
     async fn send(&self, sms: Outgoing<'_>) -> anyhow::Result<SendOutcome> {
