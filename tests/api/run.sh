@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Runs schemathesis against a fresh upzento-cloud (SQLite, demo tenant) on a free port.
-# Usage: tests/api/run.sh CLOUD_BINARY PORT
+# Runs schemathesis against a fresh upzento-cloud with the demo tenant on a free port: on
+# SQLite, or on a new database of the PostgreSQL server PG_URL points at.
+# Usage: tests/api/run.sh CLOUD_BINARY PORT [PG_URL]
 set -euo pipefail
-cloud=${1:?cloud binary}; port=${2:?port}
+cloud=${1:?cloud binary}; port=${2:?port}; pg=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-"$cloud" serve --listen "127.0.0.1:$port" --data-dir "$work" --demo >"$work/cloud.log" 2>&1 &
+database=()
+if [ -n "$pg" ]; then
+  db="schemathesis_$(date +%s%N)"
+  psql "$pg" -qc "CREATE DATABASE $db"
+  database=(--database-url "${pg%/*}/$db")
+fi
+"$cloud" serve --listen "127.0.0.1:$port" --data-dir "$work" "${database[@]}" --demo >"$work/cloud.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+  kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+  if [ -n "$pg" ]; then psql "$pg" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 200); do curl -sf -m 1 "$base/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 400); do curl -sf -m 1 "$base/healthz" >/dev/null && break; sleep 0.05; done
 UPZENTO_TOKEN=$(curl -sf -X POST "$base/phone-sms/auth/token" -H 'content-type: application/json' \
   -d '{"email":"admin@demo.upzento.test","password":"demo-admin-password"}' |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')

@@ -146,24 +146,31 @@ fn cmd_test() -> Result<()> {
             .env("UPZENTO_TEST_PG_URL", &pg.url)
             .env("UPZENTO_TEST_PG_CA", &pg.ca_file),
     )?;
+    api_properties(&pg.url)?;
     drop(pg);
-    api_properties()?;
     e2e()?;
     eprintln!("\nall checks passed");
     Ok(())
 }
 
-/// schemathesis against the cloud's own /openapi.json: every operation, generated inputs.
-fn api_properties() -> Result<()> {
+/// schemathesis against the cloud's own /openapi.json: every operation, generated inputs,
+/// then sequences of calls (its stateful phase), on SQLite and on PostgreSQL.
+fn api_properties(pg_url: &str) -> Result<()> {
     let bins = build_app(false)?;
-    step("API property tests (schemathesis against /openapi.json)");
-    run_in(
-        &root(),
-        Command::new("bash")
-            .arg("tests/api/run.sh")
+    for backend in ["SQLite", "PostgreSQL"] {
+        step(&format!(
+            "API property tests on {backend} (schemathesis against /openapi.json)"
+        ));
+        let mut cmd = Command::new("bash");
+        cmd.arg("tests/api/run.sh")
             .arg(&bins.cloud)
-            .arg(free_port()?.to_string()),
-    )
+            .arg(free_port()?.to_string());
+        if backend == "PostgreSQL" {
+            cmd.arg(pg_url);
+        }
+        run_in(&root(), &mut cmd)?;
+    }
+    Ok(())
 }
 
 /// The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver.

@@ -272,6 +272,7 @@ pub struct NewContact {
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Tag>, max_items = 20))]
     pub tags: Vec<String>,
     #[serde(default)]
     pub time_zone: Option<String>,
@@ -298,6 +299,7 @@ pub struct ContactPatch {
     pub email: Option<Option<String>>,
     /// Replaces all tags.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Tag>>, max_items = 20))]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -389,6 +391,7 @@ pub struct ConversationStatusUpdate {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Assignment {
     /// The user to assign to; `null` unassigns.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub user_id: Option<String>,
 }
 
@@ -616,7 +619,9 @@ pub struct NewCall {
     #[serde(rename = "type")]
     pub kind: CallType,
     pub status: CallStatus,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub from: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub to: String,
     /// RFC 3339.
     pub start_time: String,
@@ -757,6 +762,7 @@ pub struct NewSmsCampaign {
     pub message: String,
     pub phone_number_id: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Tag>, max_items = 20))]
     pub tags: Vec<String>,
 }
 
@@ -785,7 +791,7 @@ pub struct NewCampaignRecipients {
     pub contact_ids: Vec<String>,
     /// Every contact with one of these tags (the Contacts module's segments).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Tag>, max_items = 20))]
     pub tags: Vec<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
@@ -900,7 +906,9 @@ pub struct ConsentEvent {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SandboxInbound {
     /// One of the tenant's numbers.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub to: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub from: String,
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1600))]
     pub body: String,
@@ -986,3 +994,25 @@ mod tests {
         assert!(serde_json::from_str::<PhoneNumberPatch>(r#"{"number":"+1"}"#).is_err());
     }
 }
+
+/// A contact tag as the API takes it (the schema of `tags` items; the field stays a string).
+/// (utoipa's derive cannot put length limits on a newtype, hence by hand.)
+#[cfg(feature = "openapi")]
+#[derive(Debug)]
+pub struct Tag;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(40))
+            .pattern(Some(r"\S"))
+            .description(Some("A tag: 1 to 40 characters, not only spaces."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl ToSchema for Tag {}

@@ -31,7 +31,7 @@ pub use support::Cursor;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Upzento Phone & SMS cloud API", description = "The /phone-sms API of a tenant cloud."),
+    info(title = "Upzento Phone & SMS cloud API", description = "The /phone-sms API of a tenant cloud. Text never holds U+0000 (NUL): a body, path or query with one is refused with 400 `invalid_text`. Every error is `{code, message, field}` JSON."),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Tokens and identity"),

@@ -84,12 +84,9 @@ impl Cursor {
         if !valid_id || !ms_ok {
             return Err(invalid());
         }
-        // No record is newer than the year 9999: a later time was not given out here, and
-        // the backends would read it differently.
-        let created_at_ms: i64 = ms.parse().map_err(|_| invalid())?;
-        if created_at_ms > LAST_MS {
-            return Err(invalid());
-        }
+        // No record is newer than the year 9999: a later time means the same as that one,
+        // which both backends can represent (past it, each read it differently).
+        let created_at_ms = ms.parse::<i64>().map_err(|_| invalid())?.min(LAST_MS);
         Ok(After {
             created_at_ms,
             id: id.to_owned(),
