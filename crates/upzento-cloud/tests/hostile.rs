@@ -26,6 +26,8 @@ struct Probe {
     base: String,
     token: String,
     requests: usize,
+    /// Extra headers on every request.
+    headers: Vec<(String, String)>,
 }
 
 /// What a request got back.
@@ -46,6 +48,9 @@ impl Probe {
             .http
             .request(method.clone(), format!("{}{path_and_query}", self.base))
             .bearer_auth(&self.token);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         if let Some((content_type, bytes)) = body {
             request = request.header("content-type", content_type).body(bytes);
         }
@@ -124,6 +129,7 @@ async fn every_operation_answers_hostile_input_with_a_json_error(backend: Backen
         base: server.url.clone(),
         token,
         requests: 0,
+        headers: Vec::new(),
     };
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
