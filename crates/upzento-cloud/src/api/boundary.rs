@@ -70,32 +70,33 @@ const HEADERS_MAX: usize = 32 * 1024;
 /// The layer around every route.
 pub async fn guard(request: Request, next: Next) -> Response {
     let uri = request.uri();
-    if uri.to_string().len() > URI_MAX {
-        return with_close(
-            AppError::Rejected {
-                status: StatusCode::URI_TOO_LONG,
-                code: "uri_too_long",
-                message: format!("The URL is longer than {URI_MAX} bytes."),
-            }
-            .into_response(),
-            &request,
-        );
-    }
     let header_bytes: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if header_bytes > HEADERS_MAX {
-        return with_close(
-            AppError::Rejected {
-                status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                code: "headers_too_large",
-                message: format!("The headers are larger than {HEADERS_MAX} bytes."),
-            }
-            .into_response(),
-            &request,
-        );
+    let too_large = if uri.to_string().len() > URI_MAX {
+        Some((
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The URL is longer than {URI_MAX} bytes."),
+        ))
+    } else if header_bytes > HEADERS_MAX {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("The headers are larger than {HEADERS_MAX} bytes."),
+        ))
+    } else {
+        None
+    };
+    if let Some((status, code, message)) = too_large {
+        let refused = AppError::Rejected {
+            status,
+            code,
+            message,
+        };
+        return with_close(refused.into_response(), &request);
     }
     if has_encoded_nul(uri.path()) || uri.query().is_some_and(has_encoded_nul) {
         return with_close(nul_refused(None).into_response(), &request);

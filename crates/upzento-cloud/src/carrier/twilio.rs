@@ -70,6 +70,32 @@ impl Twilio {
         Ok(Self { config, http })
     }
 
+    /// A list resource of the account (`Messages.json`, ...), filtered by `query`.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        resource: &str,
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<T> {
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/2010-04-01/Accounts/{}/{resource}",
+            self.config.api_url.trim_end_matches('/'),
+            self.config.account_sid
+        ))?;
+        url.query_pairs_mut().extend_pairs(query);
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .send()
+            .await
+            .context("Twilio is unreachable")?;
+        let status = response.status();
+        let text = response.text().await.context("reading Twilio's answer")?;
+        anyhow::ensure!(status.is_success(), "Twilio answered {status}: {text:.300}");
+        serde_json::from_str(&text)
+            .with_context(|| format!("unexpected {resource} from Twilio: {text:.200}"))
+    }
+
     /// Where Twilio reports this message's status. Our id rides along, so a report
     /// that overtakes our record of Twilio's SID still finds its message.
     fn status_callback(&self, id: &str) -> String {
@@ -203,24 +229,9 @@ impl Provider for Twilio {
 
     /// The account's IncomingPhoneNumbers, filtered by the number.
     async fn holds_number(&self, e164: &str) -> anyhow::Result<Option<bool>> {
-        let mut url = reqwest::Url::parse(&format!(
-            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
-            self.config.api_url.trim_end_matches('/'),
-            self.config.account_sid
-        ))?;
-        url.query_pairs_mut().append_pair("PhoneNumber", e164);
-        let response = self
-            .http
-            .get(url)
-            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
-            .send()
-            .await
-            .context("Twilio is unreachable")?;
-        let status = response.status();
-        let text = response.text().await.context("reading Twilio's answer")?;
-        anyhow::ensure!(status.is_success(), "Twilio answered {status}: {text:.300}");
-        let page: NumberPage = serde_json::from_str(&text)
-            .with_context(|| format!("unexpected number list from Twilio: {text:.200}"))?;
+        let page: NumberPage = self
+            .list("IncomingPhoneNumbers.json", &[("PhoneNumber", e164)])
+            .await?;
         Ok(Some(
             page.incoming_phone_numbers
                 .iter()
@@ -232,29 +243,11 @@ impl Provider for Twilio {
     /// Messaging Service chooses it): outbound messages with our text created since
     /// shortly before `since` (clocks differ).
     async fn find_sent(&self, sms: Outgoing<'_>, since: OffsetDateTime) -> anyhow::Result<Found> {
-        let mut url = reqwest::Url::parse(&format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
-            self.config.api_url.trim_end_matches('/'),
-            self.config.account_sid
-        ))?;
-        url.query_pairs_mut()
-            .append_pair("To", sms.to)
-            .append_pair("PageSize", "100");
+        let mut query = vec![("To", sms.to), ("PageSize", "100")];
         if self.config.messaging_service_sid.is_none() {
-            url.query_pairs_mut().append_pair("From", sms.from);
+            query.push(("From", sms.from));
         }
-        let response = self
-            .http
-            .get(url)
-            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
-            .send()
-            .await
-            .context("Twilio is unreachable")?;
-        let status = response.status();
-        let text = response.text().await.context("reading Twilio's answer")?;
-        anyhow::ensure!(status.is_success(), "Twilio answered {status}: {text:.300}");
-        let page: MessagePage = serde_json::from_str(&text)
-            .with_context(|| format!("unexpected message list from Twilio: {text:.200}"))?;
+        let page: MessagePage = self.list("Messages.json", &query).await?;
         let earliest = since - time::Duration::minutes(5);
         Ok(Found::Candidates(
             page.messages
