@@ -27,7 +27,7 @@ use crate::media::audio::{AudioSink, AudioSource};
 use crate::media::dtls::{DtlsSetup, Identity};
 use crate::media::ice::{IceCredentials, IceSetup};
 use crate::media::quality::Quality;
-use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, parse_remote};
+use crate::media::sdp::{Codec, Direction, LocalAudio, RemoteAudio, fit_answer, parse_remote};
 use crate::media::sdp::{CryptoSuite, LocalDtls, SdesKey, Setup};
 use crate::media::session::{MediaSession, Srtp};
 use crate::registration::{Config, Input, Output, Registration, State};
@@ -265,6 +265,7 @@ impl UserAgent {
             .await
             .map_err(|e| UaError::Bind(e.to_string()))?;
         let local = LocalAudio {
+            events: None,
             address: socket
                 .local_addr()
                 .map_err(|e| UaError::Bind(e.to_string()))?,
@@ -342,6 +343,7 @@ impl UserAgent {
                 state: state_tx,
                 media: Media {
                     offered: true,
+                    offer: None,
                     held_by_remote: false,
                     identity: self.identity.clone(),
                     local: Some(local),
@@ -893,6 +895,7 @@ async fn offer_call(
             state: state_tx,
             media: Media {
                 offered: false,
+                offer: Some(String::from_utf8_lossy(&tx.original.body).into_owned()),
                 held_by_remote: false,
                 identity,
                 local: None,
@@ -1107,6 +1110,8 @@ struct Media {
     identity: Identity,
     /// We made the offer (our call): ICE's controlling side.
     offered: bool,
+    /// The caller's offer, which our answer mirrors line for line (its other streams).
+    offer: Option<String>,
     /// The other side put us on hold (its offer was sendonly or inactive).
     held_by_remote: bool,
     /// Our side of the SDP, as last offered or answered (re-INVITEs bump its version).
@@ -1151,9 +1156,10 @@ impl Media {
             (_, d) => d,
         };
         local.codecs = vec![codec];
+        local.events = Some(offer.answer_events(codec));
         // Their hold: nothing of ours is sent to them meanwhile.
         self.held_by_remote = matches!(local.direction, Direction::RecvOnly | Direction::Inactive);
-        let sdp = local.to_sdp();
+        let sdp = fit_answer(&local.to_sdp(), &String::from_utf8_lossy(body));
         if let Some(remote) = self.remote.as_mut() {
             // A new address (a PBX re-anchoring media after a transfer): followed. An
             // unspecified one is the old way of saying hold (RFC 2543), not a move.
@@ -1200,6 +1206,7 @@ impl Media {
             None
         };
         let local = LocalAudio {
+            events: Some(remote.answer_events(codec)),
             address,
             codecs: vec![codec],
             direction: Direction::SendRecv,
@@ -1214,7 +1221,10 @@ impl Media {
                 .as_ref()
                 .and_then(|_| IceCredentials::generate().ok()),
         };
-        let sdp = local.to_sdp();
+        let sdp = match &self.offer {
+            Some(offer) => fit_answer(&local.to_sdp(), offer),
+            None => local.to_sdp(),
+        };
         self.local = Some(local);
         Some(sdp)
     }
@@ -1392,9 +1402,13 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         .answer_sdp()
                         .ok_or_else(|| "no SDP answer".to_owned())
                         .and_then(|sdp| {
+                            // RFC 3261 §20.15: a body needs its Content-Type (strict peers
+                            // such as linphone drop the call without it).
+                            let content_type =
+                                rsipstack::sip::Header::ContentType("application/sdp".into());
                             parts
                                 .dialog
-                                .accept(None, Some(sdp.into_bytes()))
+                                .accept(Some(vec![content_type]), Some(sdp.into_bytes()))
                                 .map_err(|e| e.to_string())
                         });
                     if let Err(detail) = accepted {
@@ -1469,6 +1483,9 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                 }
                 parts.dialogs.remove_dialog(&id);
             }
+            // A call that never got confirmed (declined, missed, cancelled, refused) holds
+            // its early dialog until removed here too.
+            parts.dialogs.remove_dialog(&parts.dialog.id());
             return;
         }
         let timeout = machine.poll_timeout();

@@ -182,3 +182,101 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_caller_gets_an_answer_within_its_offer() {
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = ua.incoming_calls().unwrap();
+    let ours = ua.local_addr().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/uac_strict_offer.xml"
+    );
+    let uac = Command::new("sipp")
+        .args([
+            "-sf",
+            scenario,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_udp_port().to_string(),
+        ])
+        .args(["-s", "alice", "-m", "1", "-nostdin", "-timeout", "20s"])
+        .arg(ours.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("no call from SIPp")
+        .unwrap();
+    call.answer(
+        Box::new(Tone::new(440.0, 8000.0)),
+        Box::new(Recorder::default()),
+    );
+    let output = tokio::task::spawn_blocking(move || uac.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "our 200 OK did not fit the offer: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// alice's UA calling bob's directly (no registrar), bob's address taken from his UA.
+fn direct_account(to: std::net::SocketAddr) -> AccountConfig {
+    sipp_account(to.port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declined_and_missed_calls_leave_no_dialog_behind() {
+    let alice = UserAgent::start(LOOPBACK).await.unwrap();
+    let bob = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = bob.incoming_calls().unwrap();
+    let to = bob.local_addr().unwrap();
+    for i in 0..6 {
+        let call = alice
+            .call(
+                &direct_account(to),
+                &format!("sip:bob@{to}"),
+                Box::new(Tone::new(440.0, 8000.0)),
+                Box::new(Recorder::default()),
+            )
+            .await
+            .unwrap();
+        let ringing = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+            .await
+            .expect("the call did not reach bob")
+            .unwrap();
+        if i % 2 == 0 {
+            ringing.decline(i % 4 == 0); // declined, busy or not
+        } else {
+            call.hangup(); // the caller gives up: missed
+        }
+        let mut states = ringing.call.watch();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            states.wait_for(|s| matches!(s, State::Ended(_))),
+        )
+        .await
+        .expect("the call did not end at bob's")
+        .unwrap();
+        call.finished().await;
+        ringing.call.finished().await;
+    }
+    // Transactions linger a moment (RFC 3261 timers); dialogs must not.
+    let mut open = (usize::MAX, usize::MAX);
+    for _ in 0..50 {
+        open = (alice.open_dialogs(), bob.open_dialogs());
+        if open == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, (0, 0), "dialogs held by (caller, callee)");
+}

@@ -219,6 +219,9 @@ pub struct LocalAudio {
     pub rtcp_mux: bool,
     /// ICE (RFC 8445, RFC 8839): our credentials, and our address as the host candidate.
     pub ice: Option<super::ice::IceCredentials>,
+    /// Telephone events (payload type, clock) to list: `None` in an offer (ours, one per
+    /// codec clock); in an answer only what the offer had, with its numbers (RFC 3264 §6.1).
+    pub events: Option<Vec<(u8, u32)>>,
 }
 
 impl LocalAudio {
@@ -231,14 +234,17 @@ impl LocalAudio {
             .iter()
             .map(|c| c.payload_type().to_string())
             .collect();
-        let opus = self.codecs.iter().any(|c| matches!(c, Codec::Opus(_)));
-        let narrow = self.codecs.iter().any(|c| c.clock_rate() == 8000);
-        if opus {
-            formats.push(TELEPHONE_EVENT_48K.to_string());
-        }
-        if narrow {
-            formats.push(TELEPHONE_EVENT.to_string());
-        }
+        let events = self.events.clone().unwrap_or_else(|| {
+            let mut ours = Vec::new();
+            if self.codecs.iter().any(|c| matches!(c, Codec::Opus(_))) {
+                ours.push((TELEPHONE_EVENT_48K, 48_000));
+            }
+            if self.codecs.iter().any(|c| c.clock_rate() == 8000) {
+                ours.push((TELEPHONE_EVENT, 8000));
+            }
+            ours
+        });
+        formats.extend(events.iter().map(|(pt, _)| pt.to_string()));
         let mut sdp = format!(
             "v=0\r\no=upzento {} {} IN {family} {ip}\r\ns=Upzento Phone\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} {} {}\r\n",
             self.session_id,
@@ -279,14 +285,9 @@ impl LocalAudio {
         for codec in &self.codecs {
             sdp.push_str(&codec.rtpmap());
         }
-        if opus {
+        for (pt, clock) in &events {
             sdp.push_str(&format!(
-                "a=rtpmap:{TELEPHONE_EVENT_48K} telephone-event/48000\r\na=fmtp:{TELEPHONE_EVENT_48K} 0-16\r\n"
-            ));
-        }
-        if narrow {
-            sdp.push_str(&format!(
-                "a=rtpmap:{TELEPHONE_EVENT} telephone-event/8000\r\na=fmtp:{TELEPHONE_EVENT} 0-16\r\n"
+                "a=rtpmap:{pt} telephone-event/{clock}\r\na=fmtp:{pt} 0-16\r\n"
             ));
         }
         sdp.push_str(&format!(
@@ -563,6 +564,50 @@ impl RemoteAudio {
             .find(|(_, rate)| *rate == clock)
             .map(|(pt, _)| *pt)
     }
+
+    /// The telephone events an answer choosing `codec` lists: the offer's at the codec's
+    /// clock (RFC 4733 §2.1), under the offer's number; none when it offered none.
+    pub fn answer_events(&self, codec: Codec) -> Vec<(u8, u32)> {
+        self.telephone_event(codec.clock_rate())
+            .map(|pt| (pt, codec.clock_rate()))
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Our answer (session lines and one audio section, as [`LocalAudio::to_sdp`] writes it)
+/// shaped to the offer it answers: one media section per offered one, in the offer's order
+/// (RFC 3264 §6). The first audio section is ours; every other is refused with port 0,
+/// keeping its media type, transport and formats.
+pub fn fit_answer(answer: &str, offer: &str) -> String {
+    let Some(at) = answer.find("m=") else {
+        return answer.to_owned();
+    };
+    let (session, audio) = answer.split_at(at);
+    let mut out = session.to_owned();
+    let mut audio_used = false;
+    for line in offer.lines().filter_map(|l| l.trim().strip_prefix("m=")) {
+        let mut fields = line.split_whitespace();
+        let kind = fields.next().unwrap_or("audio");
+        if kind == "audio" && !audio_used {
+            audio_used = true;
+            out.push_str(audio);
+            continue;
+        }
+        let _port = fields.next();
+        let proto = fields.next().unwrap_or("RTP/AVP");
+        let formats: Vec<&str> = fields.collect();
+        let formats = if formats.is_empty() {
+            "0".to_owned()
+        } else {
+            formats.join(" ")
+        };
+        out.push_str(&format!("m={kind} 0 {proto} {formats}\r\n"));
+    }
+    if !audio_used {
+        out.push_str(audio);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -572,6 +617,7 @@ mod tests {
     #[test]
     fn our_offer_parses_and_a_baresip_answer_is_understood() {
         let ours = LocalAudio {
+            events: None,
             address: "127.0.0.1:40000".parse().unwrap(),
             codecs: vec![Codec::Pcmu, Codec::Pcma],
             direction: Direction::SendRecv,
@@ -621,6 +667,7 @@ mod tests {
 
         // Offering Opus too: both event clocks, Opus first.
         let both = LocalAudio {
+            events: None,
             codecs: vec![Codec::Opus(OPUS), Codec::Pcmu],
             ..ours
         };
@@ -633,6 +680,7 @@ mod tests {
         // SRTP: RTP/SAVP with our key, read back whole; baresip's form with a lifetime.
         let key = SdesKey::generate(1, CryptoSuite::AesCm128HmacSha1_80).unwrap();
         let secure = LocalAudio {
+            events: None,
             crypto: Some(key.clone()),
             ..both
         };
@@ -686,6 +734,7 @@ mod dtls_tests {
     #[test]
     fn our_dtls_offer_reads_back() {
         let ours = LocalAudio {
+            events: None,
             address: "127.0.0.1:40000".parse().unwrap(),
             codecs: vec![Codec::Pcmu],
             direction: Direction::SendRecv,
@@ -744,5 +793,49 @@ mod dtls_tests {
             ["192.0.2.2:39786", "[fd00::2]:39786", "10.0.0.9:4000"]
                 .map(|a| a.parse::<SocketAddr>().unwrap())
         );
+    }
+
+    #[test]
+    fn an_answer_holds_only_what_was_offered_with_the_offers_numbers() {
+        let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            m=audio 5000 RTP/AVP 0 99\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:99 telephone-event/8000\r\n\
+            m=video 5002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        let remote = parse_remote(offer).unwrap();
+        let ours = LocalAudio {
+            events: Some(remote.answer_events(Codec::Pcmu)),
+            address: "127.0.0.1:6000".parse().unwrap(),
+            codecs: vec![Codec::Pcmu],
+            direction: Direction::SendRecv,
+            version: 1,
+            session_id: 1,
+            crypto: None,
+            dtls: None,
+            rtcp_mux: false,
+            ice: None,
+        };
+        let answer = fit_answer(&ours.to_sdp(), offer);
+        let media: Vec<&str> = answer.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(
+            media,
+            vec!["m=audio 6000 RTP/AVP 0 99", "m=video 0 RTP/AVP 96"],
+            "{answer}"
+        );
+        assert!(
+            answer.contains("a=rtpmap:99 telephone-event/8000"),
+            "{answer}"
+        );
+        assert!(
+            !answer.contains(" 101") && !answer.contains(":110"),
+            "{answer}"
+        );
+        parse_remote(&answer).expect("the answer is valid SDP");
+
+        // No events offered: none answered; an offer of Opus with events at 8 kHz only
+        // gets none either (events share the audio's clock).
+        let plain = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            m=audio 5000 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let remote = parse_remote(plain).unwrap();
+        assert!(remote.answer_events(Codec::Opus(96)).is_empty());
+        assert_eq!(remote.answer_events(Codec::Pcmu), vec![(101, 8000)]);
     }
 }
