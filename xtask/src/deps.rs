@@ -41,6 +41,8 @@ const APT: &[&str] = &[
     "kamailio-tls-modules",
     "baresip",
     "sip-tester",
+    // linphonec: a strict third far end (tests/linphone.rs).
+    "linphone-cli",
     // Opus for calls (audiopus links the system libopus through pkg-config).
     "libopus-dev",
     // Sound devices for the softphone's tests: a PulseAudio server of their own with

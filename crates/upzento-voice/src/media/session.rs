@@ -551,6 +551,12 @@ impl MediaSession {
                 let mut buf = vec![0u8; 2048];
                 // The SSRC being played: a new one restarts the jitter buffer.
                 let mut source: Option<u32> = None;
+                // Where the peer's media really comes from, when that is not the SDP's
+                // address (behind NAT, or a host that writes one interface's address and
+                // sends from another): latched on its first packet, as long as nothing
+                // came from the SDP's address (RFC 4961's symmetric RTP, "comedia").
+                let mut latched: Option<std::net::IpAddr> = None;
+                let mut from_sdp_address = false;
                 loop {
                     let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                         return;
@@ -566,8 +572,17 @@ impl MediaSession {
                     // SDP behind NAT, not on loopback) is listened to; with ICE, the pair's.
                     let expected = if stun_in.is_some() {
                         peers.borrow().contains(&from)
+                    } else if dest.borrow().is_some_and(|to| to.ip() == from.ip()) {
+                        from_sdp_address = true;
+                        true
+                    } else if latched == Some(from.ip()) {
+                        !from_sdp_address
+                    } else if latched.is_none() && !from_sdp_address && looks_like_rtp(&buf[..n]) {
+                        tracing::info!(%from, "media comes from another address than the SDP says; following it");
+                        latched = Some(from.ip());
+                        true
                     } else {
-                        dest.borrow().is_some_and(|to| to.ip() == from.ip())
+                        false
                     };
                     if !expected {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -910,4 +925,9 @@ fn rand_ssrc(local: SocketAddr) -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     nanos ^ u32::from(local.port()).rotate_left(16) ^ 0x5eed_1234
+}
+
+/// An RTP or RTCP packet by its first byte (version 2), or DTLS/SRTP's: worth latching on.
+fn looks_like_rtp(packet: &[u8]) -> bool {
+    packet.len() >= 12 && packet[0] >> 6 == 2
 }

@@ -79,7 +79,7 @@ pub async fn registered(account: &AccountHandle) {
     .unwrap();
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     // A port free for both UDP and TCP.
     loop {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -310,7 +310,7 @@ pub struct Baresip {
     child: Option<Child>,
 }
 
-fn free_udp_range(n: u16) -> u16 {
+pub fn free_udp_range(n: u16) -> u16 {
     loop {
         let base = free_port() & !0x1f;
         if base > 1024 && (0..n).all(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok())
@@ -527,6 +527,7 @@ pub fn read_wav(path: &std::path::Path) -> (Vec<i16>, u32) {
 pub struct Pulse {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    at: Option<String>,
 }
 
 impl Pulse {
@@ -566,6 +567,7 @@ impl Pulse {
         let p = Self {
             dir,
             child: Some(child),
+            at: None,
         };
         for _ in 0..200 {
             let ok = Command::new("pactl")
@@ -587,7 +589,20 @@ impl Pulse {
     }
 
     pub fn server(&self) -> String {
-        format!("unix:{}", self.dir.path().join("run/native").display())
+        match &self.at {
+            Some(server) => server.clone(),
+            None => format!("unix:{}", self.dir.path().join("run/native").display()),
+        }
+    }
+
+    /// A handle on a server another `Pulse` started (for a blocking thread): it stops
+    /// nothing when dropped.
+    pub fn at(server: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            at: Some(server.to_owned()),
+        }
     }
 
     /// The environment that points sound clients at this server.
@@ -637,4 +652,208 @@ pub fn capture_log() {
         .with_env_filter("upzento_voice=debug,rsipstack=warn")
         .with_test_writer()
         .try_init();
+}
+
+/// linphonec (Linphone's console client, a third SIP implementation) on its own ports,
+/// sound through `pulse`, driven by its commands on stdin; what it prints is kept.
+pub struct Linphonec {
+    _home: tempfile::TempDir,
+    child: Option<Child>,
+    stdin: Option<std::process::ChildStdin>,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    pub port: u16,
+}
+
+impl Linphonec {
+    /// With `codecs` (Linphone's names: opus, PCMU, PCMA) enabled and every other off;
+    /// its microphone is `pulse`'s `mic` (fed through `micsrc`), its speaker `spk`.
+    pub fn start(pulse: &Pulse, codecs: &[&str]) -> Self {
+        use std::io::Read;
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".local/share/linphone")).unwrap();
+        let port = free_port();
+        let rtp = free_udp_range(4);
+        let mut config = format!(
+            "[sip]\nsip_tcp_port=-1\nsip_tls_port=-1\n\
+             [rtp]\naudio_rtp_port={rtp}\n\
+             [video]\nenabled=0\ncapture=0\ndisplay=0\nautomatically_initiate=0\nautomatically_accept=0\n\
+             [sound]\nechocancellation=0\ncapture_dev_id=PulseAudio Unknown: TestMic\n\
+             playback_dev_id=PulseAudio Unknown: TestSpeaker\nringer_dev_id=PulseAudio Unknown: TestSpeaker\n"
+        );
+        for (i, (mime, rate, channels)) in [
+            ("opus", 48_000, 2),
+            ("PCMU", 8000, 1),
+            ("PCMA", 8000, 1),
+            ("speex", 16_000, 1),
+            ("speex", 8000, 1),
+            ("G722", 8000, 1),
+            ("GSM", 8000, 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let enabled = u8::from(codecs.contains(&mime));
+            config.push_str(&format!(
+                "[audio_codec_{i}]\nmime={mime}\nrate={rate}\nchannels={channels}\nenabled={enabled}\n"
+            ));
+        }
+        let rc = home.path().join("linphonerc");
+        std::fs::write(&rc, config).unwrap();
+        let mut child = Command::new("linphonec")
+            .arg("-c")
+            .arg(&rc)
+            .env("HOME", home.path())
+            .envs(pulse.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("linphonec (Debian's linphone-cli)");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        for mut pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    out.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut l = Self {
+            _home: home,
+            stdin: child.stdin.take(),
+            child: Some(child),
+            out,
+            port,
+        };
+        assert!(
+            l.wait_for("linphonec>", Duration::from_secs(10)),
+            "linphonec did not start: {}",
+            l.output()
+        );
+        // Its media address would otherwise be the machine's IPv6 one, which the tests'
+        // IPv4 peers cannot reach; it restarts its transports meanwhile.
+        l.command("ipv6 disable");
+        assert!(
+            l.wait_for("ipv6 use disabled", Duration::from_secs(5)),
+            "{}",
+            l.output()
+        );
+        // Its configuration's port is not taken (it listens on 5060): set it here.
+        l.command(&format!("ports sip {port}"));
+        assert!(
+            l.wait_for("Setting sip port", Duration::from_secs(5)),
+            "{}",
+            l.output()
+        );
+        std::thread::sleep(Duration::from_millis(700));
+        l
+    }
+
+    /// Types a command at its prompt.
+    pub fn command(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn output(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Whether it printed `text` within `within`.
+    pub fn wait_for(&self, text: &str, within: Duration) -> bool {
+        let end = std::time::Instant::now() + within;
+        while std::time::Instant::now() < end {
+            if self.output().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Linphonec {
+    fn drop(&mut self) {
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Plays a sine of `hz` at 8 kHz into the null sink `device` of `pulse` until dropped.
+pub struct Playing(Child);
+
+impl Playing {
+    pub fn start(pulse: &Pulse, device: &str, hz: f64) -> Self {
+        use std::io::Write;
+        let mut child = Command::new("pacat")
+            .args([
+                "--playback",
+                "--raw",
+                "--format=s16le",
+                "--rate=8000",
+                "--channels=1",
+            ])
+            .arg(format!("--device={device}"))
+            .envs(pulse.env())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("pacat");
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            // 60 s of tone, written as fast as the pipe takes it (pacat plays in time).
+            let samples: Vec<u8> = (0..8000 * 60)
+                .flat_map(|i| {
+                    let t = f64::from(i) / 8000.0;
+                    let s = (std::f64::consts::TAU * hz * t).sin() * 8000.0;
+                    (s as i16).to_le_bytes()
+                })
+                .collect();
+            let _ = stdin.write_all(&samples);
+        });
+        Self(child)
+    }
+}
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `seconds` of what the null sink `device` plays (its monitor), at 8 kHz.
+pub fn record_monitor(pulse: &Pulse, device: &str, seconds: f64) -> Vec<i16> {
+    use std::io::Read;
+    let mut child = Command::new("parec")
+        .args(["--raw", "--format=s16le", "--rate=8000", "--channels=1"])
+        .arg(format!("--device={device}.monitor"))
+        .envs(pulse.env())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("parec");
+    let mut stdout = child.stdout.take().unwrap();
+    let wanted = (8000.0 * seconds) as usize * 2;
+    let mut bytes = vec![0u8; wanted];
+    let read = stdout.read_exact(&mut bytes);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }

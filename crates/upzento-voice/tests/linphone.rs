@@ -1,0 +1,115 @@
+//! linphonec (Linphone's console client) calling us, with Opus and with G.711 only: a strict peer that aborted every call to us ("Incompatible SDP answer")
+//! while our 200 OK had no Content-Type and answered events it had not offered. Audio is
+//! checked by ear both ways: linphonec's microphone hears a 1 kHz tone, and what its
+//! speaker plays of our 440 Hz is recorded from the speaker's monitor.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use common::{Linphonec, Playing, Pulse, record_monitor};
+use upzento_voice::call::{EndReason, State};
+use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
+use upzento_voice::ua::{CallHandle, UserAgent};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+async fn until(call: &CallHandle, what: &str, done: impl Fn(&State) -> bool) -> State {
+    let mut watch = call.watch();
+    tokio::time::timeout(Duration::from_secs(10), watch.wait_for(|s| done(s)))
+        .await
+        .unwrap_or_else(|_| panic!("the call never got {what}: {:?}", call.state()))
+        .unwrap()
+        .clone()
+}
+
+/// The strength of `hz` in the last second of what we heard, once two seconds are in.
+async fn we_hear(heard: &Recorder, hz: f64) -> f64 {
+    for _ in 0..400 {
+        if heard.samples().len() >= 2 * RATE as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let samples = heard.samples();
+    assert!(
+        samples.len() >= 2 * RATE as usize,
+        "heard {} samples",
+        samples.len()
+    );
+    goertzel(&samples[samples.len() - RATE as usize..], hz, RATE)
+}
+
+/// The strength of `hz` in a second of what linphonec plays.
+async fn linphone_plays(pulse: &Pulse, hz: f64) -> f64 {
+    let server = pulse.server();
+    let samples =
+        tokio::task::spawn_blocking(move || record_monitor(&Pulse::at(&server), "spk", 1.0))
+            .await
+            .unwrap();
+    goertzel(&samples, hz, RATE)
+}
+
+async fn check_audio(pulse: &Pulse, heard: &Recorder, codecs: &[&str]) {
+    let theirs = we_hear(heard, 1000.0).await;
+    assert!(
+        theirs > 0.02,
+        "{codecs:?}: linphonec's 1 kHz at our ear: {theirs}"
+    );
+    let ours = linphone_plays(pulse, 440.0).await;
+    assert!(
+        ours > 0.02,
+        "{codecs:?}: our 440 Hz at linphonec's speaker: {ours}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linphone_calls_us_with_audio_both_ways() {
+    common::capture_log();
+    for codecs in [&["opus", "PCMU", "PCMA"][..], &["PCMU", "PCMA"][..]] {
+        let pulse = Pulse::start();
+        let _microphone = Playing::start(&pulse, "micsrc", 1000.0);
+        let mut linphone = Linphonec::start(&pulse, codecs);
+        let ua = UserAgent::start(LOOPBACK).await.unwrap();
+        let mut incoming = ua.incoming_calls().unwrap();
+        let ours = ua.local_addr().unwrap();
+
+        // linphonec calls us.
+        linphone.command(&format!("call sip:alice@{ours}"));
+        let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no call from linphonec: {}", linphone.output()))
+            .unwrap();
+        let heard = Recorder::default();
+        call.answer(
+            Box::new(Tone::new(440.0, 12_000.0)),
+            Box::new(heard.clone()),
+        );
+        until(&call.call, "answered", |s| {
+            matches!(s, State::Active { .. })
+        })
+        .await;
+        assert!(
+            linphone.wait_for("connected", Duration::from_secs(10)),
+            "{codecs:?}: {}",
+            linphone.output()
+        );
+        check_audio(&pulse, &heard, codecs).await;
+        assert!(
+            matches!(call.call.state(), State::Active { .. }),
+            "{codecs:?}: the call did not last: {}",
+            linphone.output()
+        );
+        linphone.command("terminate");
+        let ended = until(&call.call, "ended", |s| matches!(s, State::Ended(_))).await;
+        assert_eq!(ended, State::Ended(EndReason::Remote), "{codecs:?}");
+        tokio::time::timeout(Duration::from_secs(15), call.call.finished())
+            .await
+            .expect("the call's task did not finish");
+        let said = linphone.output();
+        assert!(!said.contains("Incompatible"), "{codecs:?}: {said}");
+        assert_eq!(ua.open_dialogs(), 0, "{codecs:?}");
+    }
+}
