@@ -799,10 +799,30 @@ async fn serve_incoming(
             Method::Bye | Method::Cancel => StatusCode::CallTransactionDoesNotExist,
             _ => StatusCode::MethodNotAllowed,
         };
-        if let Err(e) = tx.reply(reply).await {
+        // What we take (RFC 3261 §11.2: an OPTIONS answer says it; §21.4.6: a 405 must).
+        let headers = match reply {
+            StatusCode::OK => capabilities(true),
+            StatusCode::MethodNotAllowed => capabilities(false),
+            _ => Vec::new(),
+        };
+        if let Err(e) = tx.reply_with(reply, headers, None).await {
             tracing::debug!(error = %e, "reply to an out-of-dialog request");
         }
     }
+}
+
+/// The methods we take, and (for OPTIONS) the bodies and extensions we understand.
+fn capabilities(all: bool) -> Vec<rsipstack::sip::Header> {
+    use rsipstack::sip::Header;
+    let mut headers = vec![Header::Other(
+        "Allow".into(),
+        "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE".into(),
+    )];
+    if all {
+        headers.push(Header::Other("Accept".into(), "application/sdp".into()));
+        headers.push(Header::Other("Supported".into(), "replaces".into()));
+    }
+    headers
 }
 
 /// Sets up the dialog and the call of a new INVITE, and hands the call to the app.

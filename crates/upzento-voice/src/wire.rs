@@ -77,11 +77,23 @@ impl TransportEventInspector for BadRequests {
         else {
             return Some(event);
         };
-        let Some(problem) = problem(request, connection.is_reliable()) else {
-            return Some(event);
+        let (status, problem) = if is_sip_2(request) {
+            let Some(problem) = problem(request, connection.is_reliable()) else {
+                return Some(event);
+            };
+            (rsipstack::sip::StatusCode::BadRequest, problem)
+        } else if request.method == Method::Ack {
+            return None;
+        } else {
+            // RFC 3261 §8.2.2.1 via §20: a version we do not speak.
+            (
+                rsipstack::sip::StatusCode::VersionNotSupported,
+                "only SIP/2.0 is supported",
+            )
         };
-        tracing::info!(%from, method = %request.method, problem, "400 to a malformed request");
-        let response = bad_request(request, problem);
+        tracing::info!(%from, method = %request.method, problem, %status, "refused a malformed request");
+        let mut response = bad_request(request, problem);
+        response.status_code = status;
         if let Err(e) = connection
             .send(SipMessage::Response(response), Some(from))
             .await
@@ -90,6 +102,14 @@ impl TransportEventInspector for BadRequests {
         }
         None
     }
+}
+
+/// Whether the request is SIP/2.0 (the stack would answer any version in its own).
+fn is_sip_2(request: &rsipstack::sip::Request) -> bool {
+    matches!(
+        request.version,
+        rsipstack::sip::Version::V2 | rsipstack::sip::Version::V(2, 0)
+    )
 }
 
 /// What makes `request` unanswerable by the stack, if anything; `None` also when it

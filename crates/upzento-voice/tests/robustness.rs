@@ -54,6 +54,32 @@ fn status_of(socket: &UdpSocket) -> Option<u16> {
     None
 }
 
+/// The first final response within a second, whole.
+fn final_response(socket: &UdpSocket) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let Ok((n, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let code: u16 = text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
+        if code >= 200 {
+            return Some(text);
+        }
+    }
+    None
+}
+
+/// Whether a response carries the header `name`.
+fn has_header(response: &str, name: &str) -> bool {
+    response.lines().any(|l| {
+        l.split(':')
+            .next()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+    })
+}
+
 /// The first final response within a second: its code and its Warning header.
 fn answer_of(socket: &UdpSocket) -> Option<(u16, String)> {
     let mut buf = [0u8; 4096];
@@ -99,8 +125,13 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     assert_eq!(status_of(&probe), None);
 
     // Well-formed but unexpected: answered as RFC 3261 asks.
+    // OPTIONS says what we take (RFC 3261 §11.2); a 405 must list what we allow (§21.4.6).
     send(request("OPTIONS", target, me, "", "").as_bytes());
-    assert_eq!(status_of(&probe), Some(200), "OPTIONS");
+    let answer = final_response(&probe).expect("OPTIONS answered");
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    for name in ["Allow", "Accept", "Supported"] {
+        assert!(has_header(&answer, name), "{name} in {answer}");
+    }
     send(
         request(
             "SUBSCRIBE",
@@ -111,7 +142,16 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
         )
         .as_bytes(),
     );
-    assert_eq!(status_of(&probe), Some(405), "SUBSCRIBE");
+    let answer = final_response(&probe).expect("SUBSCRIBE answered");
+    assert!(answer.starts_with("SIP/2.0 405"), "{answer}");
+    assert!(has_header(&answer, "Allow"), "{answer}");
+    // Another SIP version: 505, answered in ours (RFC 3261 §8.2.2.1).
+    send(
+        request("OPTIONS", target, me, "", "")
+            .replacen(" SIP/2.0\r\n", " SIP/7.0\r\n", 1)
+            .as_bytes(),
+    );
+    assert_eq!(status_of(&probe), Some(505), "SIP/7.0");
     send(request("BYE", target, me, "", "").as_bytes());
     assert_eq!(status_of(&probe), Some(481), "BYE outside a dialog");
     // An INVITE without an offer, or with an offer of nothing we speak.
