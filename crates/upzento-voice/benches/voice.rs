@@ -5,8 +5,10 @@
 //! 3. CPU of one Opus call (baresip with Opus only), the same way.
 //! 4. Audio latency the client adds between the microphone's frame and the speaker's
 //!    (encode, RTP, jitter buffer, playout tick; two sessions on loopback), G.711 and Opus.
-//! 5. 1,000 calls in a row: resident memory and open file descriptors after the first
-//!    100 and after all of them (growth means a leak).
+//! 5. 1,000 calls in a row, in turn placed (to baresip), received and answered, received
+//!    and declined, received and missed (the caller gives up): resident memory and open
+//!    file descriptors after half and after all of them, and the dialogs still held by us
+//!    and by the calling UA (growth means a leak).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 #[path = "../tests/common/mod.rs"]
@@ -16,10 +18,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use common::{Baresip, Kamailio};
+use upzento_voice::call::State;
 use upzento_voice::media::audio::{AudioSink, AudioSource, FRAME};
 use upzento_voice::media::sdp::Codec;
 use upzento_voice::media::session::MediaSession;
-use upzento_voice::ua::{AccountConfig, UserAgent};
+use upzento_voice::ua::{AccountConfig, IncomingCall, UserAgent};
 
 /// Silence, then a loud tone from the moment `start` is set; notes when it began.
 struct Onset {
@@ -150,6 +153,59 @@ async fn one_call(ua: &UserAgent, account: &AccountConfig) -> Duration {
     setup
 }
 
+/// One call to `ua` from `caller`, answered, declined or missed (`turn` 1, 2, 3).
+async fn one_incoming(
+    ua: &UserAgent,
+    incoming: &mut tokio::sync::mpsc::UnboundedReceiver<IncomingCall>,
+    caller: &UserAgent,
+    turn: u32,
+) {
+    let to = ua.local_addr().unwrap();
+    let direct = AccountConfig {
+        registrar: to.to_string(),
+        user: "carl".into(),
+        auth_user: None,
+        password: String::new(),
+        transport: upzento_voice::ua::Transport::Udp,
+        outbound_proxy: None,
+        expires: 600,
+        srtp: None,
+        keepalive: None,
+    };
+    let call = caller
+        .call(
+            &direct,
+            &format!("sip:alice@{to}"),
+            Box::new(upzento_voice::media::audio::Tone::new(440.0, 8000.0)),
+            Box::new(upzento_voice::media::audio::Recorder::default()),
+        )
+        .await
+        .unwrap();
+    let ringing = incoming.recv().await.unwrap();
+    match turn {
+        1 => {
+            ringing.answer(
+                Box::new(upzento_voice::media::audio::Tone::new(440.0, 8000.0)),
+                Box::new(upzento_voice::media::audio::Recorder::default()),
+            );
+            let _ = call
+                .watch()
+                .wait_for(|s| matches!(s, State::Active { .. } | State::Ended(_)))
+                .await;
+            call.hangup();
+        }
+        2 => ringing.decline(false),
+        _ => call.hangup(),
+    }
+    let _ = ringing
+        .call
+        .watch()
+        .wait_for(|s| matches!(s, State::Ended(_)))
+        .await;
+    call.finished().await;
+    ringing.call.finished().await;
+}
+
 #[tokio::main]
 async fn main() {
     let kamailio = Kamailio::start();
@@ -211,11 +267,18 @@ async fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
+    let caller = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = ua.incoming_calls().unwrap();
     let started = Instant::now();
     let mut at_half = (0, 0);
     for i in 1..=calls {
         let next = Instant::now() + Duration::from_millis(100);
-        one_call(&ua, &account).await;
+        match i % 4 {
+            0 => {
+                one_call(&ua, &account).await;
+            }
+            turn => one_incoming(&ua, &mut incoming, &caller, turn).await,
+        }
         tokio::time::sleep_until(next.into()).await;
         if i == calls / 2 {
             at_half = footprint();
@@ -223,13 +286,14 @@ async fn main() {
     }
     let at_end = footprint();
     println!(
-        "{calls} calls in a row in {:.0} s: resident {} KiB after {}, {} KiB after {calls}; open fds {} and {}; dialogs still held {}",
+        "{calls} calls in a row (placed, answered, declined, missed in turn) in {:.0} s: resident {} KiB after {}, {} KiB after {calls}; open fds {} and {}; dialogs still held {} (the caller's {})",
         started.elapsed().as_secs_f64(),
         at_half.0,
         calls / 2,
         at_end.0,
         at_half.1,
         at_end.1,
-        ua.open_dialogs()
+        ua.open_dialogs(),
+        caller.open_dialogs()
     );
 }
