@@ -813,14 +813,14 @@ async fn serve_incoming(
 
 /// The methods we take, and (for OPTIONS) the bodies and extensions we understand.
 fn capabilities(all: bool) -> Vec<rsipstack::sip::Header> {
-    use rsipstack::sip::Header;
-    let mut headers = vec![Header::Other(
-        "Allow".into(),
+    use rsipstack::sip::headers::make_header;
+    let mut headers = vec![make_header(
+        "Allow",
         "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE".into(),
     )];
     if all {
-        headers.push(Header::Other("Accept".into(), "application/sdp".into()));
-        headers.push(Header::Other("Supported".into(), "replaces".into()));
+        headers.push(make_header("Accept", "application/sdp".into()));
+        headers.push(make_header("Supported", "replaces".into()));
     }
     headers
 }

@@ -72,7 +72,10 @@ pub struct BadRequests;
 
 #[async_trait::async_trait]
 impl TransportEventInspector for BadRequests {
-    async fn handle(&self, event: TransportEvent) -> Option<TransportEvent> {
+    async fn handle(&self, mut event: TransportEvent) -> Option<TransportEvent> {
+        if let TransportEvent::Incoming(SipMessage::Request(request), _, _) = &mut event {
+            tight_params(&mut request.headers);
+        }
         let TransportEvent::Incoming(SipMessage::Request(request), connection, from) = &event
         else {
             return Some(event);
@@ -101,6 +104,39 @@ impl TransportEventInspector for BadRequests {
             tracing::debug!(error = %e, "400 not sent");
         }
         None
+    }
+}
+
+/// RFC 3261's grammar lets whitespace sit around the `;` and `=` of header parameters
+/// (`From: <sip:a@b> ; tag = t1`, RFC 4475's "wsinv"); rsipstack finds the tag only
+/// without it. The From and To parameters are written tight before the stack reads them.
+fn tight_params(headers: &mut Headers) {
+    for header in headers.iter_mut() {
+        let (name, value) = match header {
+            Header::From(from) => ("From", from.value().to_owned()),
+            Header::To(to) => ("To", to.value().to_owned()),
+            _ => continue,
+        };
+        // The parameters follow the URI: after its `>`, or all of an addr-spec's (which
+        // holds no whitespace and no URI parameters of its own, §20.10).
+        let start = value.rfind('>').map_or(0, |i| i + 1);
+        let (uri, params) = value.split_at(start);
+        let chars: Vec<char> = params.trim().chars().collect();
+        let tight: String = chars
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                !c.is_whitespace() || {
+                    let before = chars[..*i].iter().rev().find(|c| !c.is_whitespace());
+                    let after = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+                    !matches!(before, Some(';' | '=')) && !matches!(after, Some(';' | '='))
+                }
+            })
+            .map(|(_, c)| *c)
+            .collect();
+        if tight != params {
+            *header = make_header(name, format!("{uri}{tight}"));
+        }
     }
 }
 
@@ -373,6 +409,34 @@ mod tests {
         let only = r#"Digest realm="r", nonce="a", algorithm=SHA-512-256"#;
         let msg = WireFixes.after_received(challenge_response(&[only]), None);
         assert_eq!(challenges(&msg), [only]);
+    }
+
+    #[test]
+    fn whitespace_around_header_parameters_is_taken_out() {
+        let mut headers = Headers::default();
+        headers.push(make_header(
+            "From",
+            "<sip:tester@127.0.0.1> ; tag = t1".into(),
+        ));
+        headers.push(make_header("To", "sip:alice@127.0.0.1 ;tag= t2".into()));
+        headers.push(make_header("Call-ID", "a ; b".into()));
+        tight_params(&mut headers);
+        let values: Vec<String> = headers.iter().map(|h| h.value().to_owned()).collect();
+        assert_eq!(
+            values,
+            vec![
+                "<sip:tester@127.0.0.1>;tag=t1",
+                "sip:alice@127.0.0.1;tag=t2",
+                "a ; b"
+            ]
+        );
+        let mut plain = Headers::default();
+        plain.push(make_header("From", "\"Ann Lee\" <sip:ann@x>;tag=1".into()));
+        tight_params(&mut plain);
+        assert_eq!(
+            plain.iter().next().unwrap().value(),
+            "\"Ann Lee\" <sip:ann@x>;tag=1"
+        );
     }
 
     #[test]

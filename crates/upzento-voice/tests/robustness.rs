@@ -145,6 +145,13 @@ async fn garbage_and_unexpected_requests_leave_the_ua_working() {
     let answer = final_response(&probe).expect("SUBSCRIBE answered");
     assert!(answer.starts_with("SIP/2.0 405"), "{answer}");
     assert!(has_header(&answer, "Allow"), "{answer}");
+    // Whitespace around a parameter's `=` is valid (RFC 4475 §3.1.1.1).
+    send(
+        request("OPTIONS", target, me, "", "")
+            .replace(";tag=probe\r\n", " ; tag = probe\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(status_of(&probe), Some(200), "LWS around a tag's =");
     // Another SIP version: 505, answered in ours (RFC 3261 §8.2.2.1).
     send(
         request("OPTIONS", target, me, "", "")
