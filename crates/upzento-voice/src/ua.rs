@@ -148,8 +148,10 @@ impl std::fmt::Debug for UserAgent {
 }
 
 impl UserAgent {
-    /// Opens a UDP socket on `bind` (port chosen by the system; TCP and WebSocket
-    /// connections are opened when an account needs them) and starts the endpoint.
+    /// Opens a UDP socket on `bind` (port chosen by the system) and a TCP listener on the
+    /// same port (RFC 3261 §18.1.1: a proxy sends a request too large for UDP over TCP to
+    /// the same address), and starts the endpoint. Connections of accounts over TCP, TLS
+    /// and WebSocket are opened when an account needs them.
     pub async fn start(bind: IpAddr) -> Result<Self, UaError> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
@@ -157,14 +159,42 @@ impl UserAgent {
             ca_certs: Some(system_trust_pem()),
             ..Default::default()
         });
-        let udp = UdpConnection::create_connection(
-            SocketAddr::new(bind, 0),
-            None,
-            Some(cancel.child_token()),
-        )
-        .await
-        .map_err(|e| UaError::Bind(e.to_string()))?;
+        let mut tries = 0;
+        let (udp, tcp) = loop {
+            let udp = UdpConnection::create_connection(
+                SocketAddr::new(bind, 0),
+                None,
+                Some(cancel.child_token()),
+            )
+            .await
+            .map_err(|e| UaError::Bind(e.to_string()))?;
+            let port = udp
+                .get_addr()
+                .get_socketaddr()
+                .map_err(|e| UaError::Bind(e.to_string()))?
+                .port();
+            // The port is free for UDP; TCP's may be taken: then another pair.
+            match std::net::TcpListener::bind(SocketAddr::new(bind, port)) {
+                Ok(probe) => {
+                    drop(probe);
+                    match rsipstack::transport::tcp_listener::TcpListenerConnection::new(
+                        SocketAddr::new(bind, port),
+                        None,
+                    )
+                    .await
+                    {
+                        Ok(tcp) => break (udp, tcp),
+                        Err(e) if tries >= 10 => return Err(UaError::Bind(e.to_string())),
+                        Err(_) => {}
+                    }
+                }
+                Err(e) if tries >= 10 => return Err(UaError::Bind(e.to_string())),
+                Err(_) => {}
+            }
+            tries += 1;
+        };
         transport.add_transport(udp.into());
+        transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport)

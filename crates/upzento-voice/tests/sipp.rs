@@ -280,3 +280,41 @@ async fn declined_and_missed_calls_leave_no_dialog_behind() {
     }
     assert_eq!(open, (0, 0), "dialogs held by (caller, callee)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_tcp_reaches_the_port_we_listen_on_for_udp() {
+    // A proxy switches to TCP for a large request, to the same address (RFC 3261 §18.1.1).
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = ua.incoming_calls().unwrap();
+    let ours = ua.local_addr().unwrap();
+    let uac = Command::new("sipp")
+        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
+        .args(["-p", &free_udp_port().to_string()])
+        .args([
+            "-s", "alice", "-m", "1", "-d", "300", "-nostdin", "-timeout", "20s",
+        ])
+        .arg(ours.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("no call over TCP")
+        .unwrap();
+    call.answer(
+        Box::new(Tone::new(440.0, 8000.0)),
+        Box::new(Recorder::default()),
+    );
+    let output = tokio::task::spawn_blocking(move || uac.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "SIPp's call over TCP failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
