@@ -18,6 +18,7 @@ on_both_backends!(
     openapi_describes_every_route,
     contacts_are_searchable_and_own_their_numbers,
     a_number_belongs_to_one_tenant,
+    cursors_past_any_record_read_alike_on_both_backends,
 );
 
 async fn numbers_crud_normalises_and_paginates(backend: Backend) {
@@ -727,4 +728,29 @@ async fn a_number_belongs_to_one_tenant(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{taken}");
+}
+
+async fn cursors_past_any_record_read_alike_on_both_backends(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    // The demo's records are all older than the year 9999 and later than 1970: a cursor
+    // beyond 9999 starts a newest-first list at its top and ends an oldest-first one.
+    for cursor in ["999999999999999999.zzzz", "253402300800000.zzzz"] {
+        for (path, newest_first) in [
+            ("/phone-sms/calls", true),
+            ("/phone-sms/audit-log", true),
+            ("/phone-sms/contacts", false),
+            ("/phone-sms/templates", false),
+        ] {
+            let (status, page) = admin.get(&format!("{path}?cursor={cursor}")).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {page}");
+            let (_, all) = admin.get(path).await;
+            let items = page["items"].as_array().unwrap();
+            if newest_first {
+                assert_eq!(items, all["items"].as_array().unwrap(), "{path} {cursor}");
+            } else {
+                assert!(items.is_empty(), "{path} {cursor}: {page}");
+            }
+        }
+    }
 }
