@@ -185,22 +185,22 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strict_caller_gets_an_answer_within_its_offer() {
-    let ua = UserAgent::start(LOOPBACK).await.unwrap();
-    let mut incoming = ua.incoming_calls().unwrap();
-    let ours = ua.local_addr().unwrap();
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/peers/uac_strict_offer.xml"
     );
+    sipp_calls_us(&["-sf", scenario], "our 200 OK did not fit the offer").await;
+}
+
+/// SIPp (`args`: its scenario and transport) calls a new UA of ours, which answers;
+/// SIPp's scenario must pass.
+async fn sipp_calls_us(args: &[&str], what: &str) {
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut incoming = ua.incoming_calls().unwrap();
+    let ours = ua.local_addr().unwrap();
     let uac = Command::new("sipp")
-        .args([
-            "-sf",
-            scenario,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_udp_port().to_string(),
-        ])
+        .args(args)
+        .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
         .args(["-s", "alice", "-m", "1", "-nostdin", "-timeout", "20s"])
         .arg(ours.to_string())
         .stdin(Stdio::null())
@@ -210,7 +210,7 @@ async fn a_strict_caller_gets_an_answer_within_its_offer() {
         .expect("sipp");
     let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
         .await
-        .expect("no call from SIPp")
+        .unwrap_or_else(|_| panic!("{what}: no call from SIPp"))
         .unwrap();
     call.answer(
         Box::new(Tone::new(440.0, 8000.0)),
@@ -222,7 +222,7 @@ async fn a_strict_caller_gets_an_answer_within_its_offer() {
         .unwrap();
     assert!(
         output.status.success(),
-        "our 200 OK did not fit the offer: {}\n{}",
+        "{what}: {}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
@@ -284,37 +284,9 @@ async fn declined_and_missed_calls_leave_no_dialog_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_over_tcp_reaches_the_port_we_listen_on_for_udp() {
     // A proxy switches to TCP for a large request, to the same address (RFC 3261 §18.1.1).
-    let ua = UserAgent::start(LOOPBACK).await.unwrap();
-    let mut incoming = ua.incoming_calls().unwrap();
-    let ours = ua.local_addr().unwrap();
-    let uac = Command::new("sipp")
-        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
-        .args(["-p", &free_udp_port().to_string()])
-        .args([
-            "-s", "alice", "-m", "1", "-d", "300", "-nostdin", "-timeout", "20s",
-        ])
-        .arg(ours.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp");
-    let call = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
-        .await
-        .expect("no call over TCP")
-        .unwrap();
-    call.answer(
-        Box::new(Tone::new(440.0, 8000.0)),
-        Box::new(Recorder::default()),
-    );
-    let output = tokio::task::spawn_blocking(move || uac.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "SIPp's call over TCP failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sipp_calls_us(
+        &["-sn", "uac", "-t", "t1", "-d", "300"],
+        "SIPp's call over TCP failed",
+    )
+    .await;
 }
