@@ -160,7 +160,7 @@ impl UserAgent {
             ..Default::default()
         });
         let mut tries = 0;
-        let (udp, tcp) = loop {
+        let (udp, port) = loop {
             let udp = UdpConnection::create_connection(
                 SocketAddr::new(bind, 0),
                 None,
@@ -173,26 +173,20 @@ impl UserAgent {
                 .get_socketaddr()
                 .map_err(|e| UaError::Bind(e.to_string()))?
                 .port();
-            // The port is free for UDP; TCP's may be taken: then another pair.
+            // The port is free for UDP; TCP's may be taken (the listener binds it when the
+            // endpoint starts): then another pair.
             match std::net::TcpListener::bind(SocketAddr::new(bind, port)) {
-                Ok(probe) => {
-                    drop(probe);
-                    match rsipstack::transport::tcp_listener::TcpListenerConnection::new(
-                        SocketAddr::new(bind, port),
-                        None,
-                    )
-                    .await
-                    {
-                        Ok(tcp) => break (udp, tcp),
-                        Err(e) if tries >= 10 => return Err(UaError::Bind(e.to_string())),
-                        Err(_) => {}
-                    }
-                }
+                Ok(_) => break (udp, port),
                 Err(e) if tries >= 10 => return Err(UaError::Bind(e.to_string())),
-                Err(_) => {}
+                Err(_) => tries += 1,
             }
-            tries += 1;
         };
+        let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(
+            SocketAddr::new(bind, port),
+            None,
+        )
+        .await
+        .map_err(|e| UaError::Bind(e.to_string()))?;
         transport.add_transport(udp.into());
         transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()

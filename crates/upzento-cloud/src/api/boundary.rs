@@ -70,42 +70,39 @@ const HEADERS_MAX: usize = 32 * 1024;
 /// The layer around every route.
 pub async fn guard(request: Request, next: Next) -> Response {
     let uri = request.uri();
+    let uri_bytes = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
     let header_bytes: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    let too_large = if uri.to_string().len() > URI_MAX {
-        Some((
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            format!("The URL is longer than {URI_MAX} bytes."),
-        ))
+    let refused = if uri_bytes > URI_MAX {
+        Some(AppError::Rejected {
+            status: StatusCode::URI_TOO_LONG,
+            code: "uri_too_long",
+            message: format!("The URL is longer than {URI_MAX} bytes."),
+        })
     } else if header_bytes > HEADERS_MAX {
-        Some((
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            format!("The headers are larger than {HEADERS_MAX} bytes."),
-        ))
+        Some(AppError::Rejected {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            code: "headers_too_large",
+            message: format!("The headers are larger than {HEADERS_MAX} bytes."),
+        })
+    } else if has_encoded_nul(uri.path()) || uri.query().is_some_and(has_encoded_nul) {
+        Some(nul_refused(None))
     } else {
         None
     };
-    if let Some((status, code, message)) = too_large {
-        let refused = AppError::Rejected {
-            status,
-            code,
-            message,
-        };
-        return with_close(refused.into_response(), &request);
-    }
-    if has_encoded_nul(uri.path()) || uri.query().is_some_and(has_encoded_nul) {
-        return with_close(nul_refused(None).into_response(), &request);
-    }
-    let had_body = request
+    // Refused before its body was read: the rest of that body would be taken for the
+    // next request on the connection, so the connection ends here, and says so.
+    let has_body = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .is_some_and(|v| v.as_bytes() != b"0")
         || request.headers().contains_key(header::TRANSFER_ENCODING);
+    if let Some(refused) = refused {
+        return closing(refused.into_response(), has_body);
+    }
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -115,30 +112,21 @@ pub async fn guard(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let mut response = if json {
+    let response = if json {
         response
     } else {
         as_json(response).await
     };
-    // Refused before its body was read: the rest of that body would be taken for the
-    // next request on the connection, so the connection ends here, and says so.
-    if had_body
-        && matches!(
-            status,
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
-        )
-    {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    let early = matches!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    closing(response, has_body && early)
 }
 
-fn with_close(mut response: Response, request: &Request) -> Response {
-    if request.headers().contains_key(header::CONTENT_LENGTH)
-        || request.headers().contains_key(header::TRANSFER_ENCODING)
-    {
+/// `response`, saying `Connection: close` when `close`.
+fn closing(mut response: Response, close: bool) -> Response {
+    if close {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -149,7 +137,7 @@ fn with_close(mut response: Response, request: &Request) -> Response {
 /// An error answer of the HTTP layer (plain text or empty) as `{code, message}`, keeping
 /// its status and headers (405's `Allow`).
 async fn as_json(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
+    let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 4096)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
@@ -179,18 +167,19 @@ async fn as_json(response: Response) -> Response {
     } else {
         text
     };
-    let body = upzento_domain::wire::ErrorBody {
-        code: code.into(),
+    // The JSON as every other error is written; the HTTP layer's headers kept beside it.
+    let mut json = AppError::Rejected {
+        status: parts.status,
+        code,
         message,
-        field: None,
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    }
+    .into_response();
+    for (name, value) in &parts.headers {
+        if !matches!(*name, header::CONTENT_TYPE | header::CONTENT_LENGTH) {
+            json.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 #[cfg(test)]
