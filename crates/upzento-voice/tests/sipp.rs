@@ -171,13 +171,18 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     call.hangup();
     call.finished().await;
-    let output = tokio::task::spawn_blocking(move || uas.wait_with_output())
+    sipp_passed(uas, "SIPp did not get the keys as INFO").await;
+}
+
+/// Waits for SIPp to end and asserts that its scenario passed.
+async fn sipp_passed(sipp: std::process::Child, what: &str) {
+    let output = tokio::task::spawn_blocking(move || sipp.wait_with_output())
         .await
         .unwrap()
         .unwrap();
     assert!(
         output.status.success(),
-        "SIPp did not get the keys as INFO: {}\n{}",
+        "{what}: {}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
@@ -216,16 +221,7 @@ async fn sipp_calls_us(args: &[&str], what: &str) {
         Box::new(Tone::new(440.0, 8000.0)),
         Box::new(Recorder::default()),
     );
-    let output = tokio::task::spawn_blocking(move || uac.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{what}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sipp_passed(uac, what).await;
 }
 
 /// alice's UA calling bob's directly (no registrar), bob's address taken from his UA.
