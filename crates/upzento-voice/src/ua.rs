@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::sip::Header;
 use rsipstack::transport::TransportLayer;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, transaction::endpoint::EndpointInnerRef};
 use tokio::sync::{mpsc, watch};
@@ -160,7 +161,7 @@ impl UserAgent {
             ..Default::default()
         });
         let mut tries = 0;
-        let (udp, port) = loop {
+        let (udp, tcp) = loop {
             let udp = UdpConnection::create_connection(
                 SocketAddr::new(bind, 0),
                 None,
@@ -173,20 +174,14 @@ impl UserAgent {
                 .get_socketaddr()
                 .map_err(|e| UaError::Bind(e.to_string()))?
                 .port();
-            // The port is free for UDP; TCP's may be taken (the listener binds it when the
-            // endpoint starts): then another pair.
-            match std::net::TcpListener::bind(SocketAddr::new(bind, port)) {
-                Ok(_) => break (udp, port),
+            // The port is free for UDP; TCP's may be taken: then another pair. The
+            // listener is listening when this returns, so the UA is reachable at once.
+            match TcpListenerConnection::bind(SocketAddr::new(bind, port), None).await {
+                Ok(tcp) => break (udp, tcp),
                 Err(e) if tries >= 10 => return Err(UaError::Bind(e.to_string())),
                 Err(_) => tries += 1,
             }
         };
-        let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(
-            SocketAddr::new(bind, port),
-            None,
-        )
-        .await
-        .map_err(|e| UaError::Bind(e.to_string()))?;
         transport.add_transport(udp.into());
         transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
@@ -821,12 +816,14 @@ async fn serve_incoming(
             Method::Options => StatusCode::OK,
             Method::Ack => continue,
             Method::Bye | Method::Cancel => StatusCode::CallTransactionDoesNotExist,
+            // A method we have never heard of (§8.2.1), rather than one we know and refuse.
+            Method::Extension(_) => StatusCode::NotImplemented,
             _ => StatusCode::MethodNotAllowed,
         };
         // What we take (RFC 3261 §11.2: an OPTIONS answer says it; §21.4.6: a 405 must).
         let headers = match reply {
             StatusCode::OK => capabilities(true),
-            StatusCode::MethodNotAllowed => capabilities(false),
+            StatusCode::MethodNotAllowed | StatusCode::NotImplemented => capabilities(false),
             _ => Vec::new(),
         };
         if let Err(e) = tx.reply_with(reply, headers, None).await {
@@ -835,13 +832,13 @@ async fn serve_incoming(
     }
 }
 
+/// The methods the UA takes (the value of an Allow header).
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE";
+
 /// The methods we take, and (for OPTIONS) the bodies and extensions we understand.
 fn capabilities(all: bool) -> Vec<rsipstack::sip::Header> {
     use rsipstack::sip::headers::make_header;
-    let mut headers = vec![make_header(
-        "Allow",
-        "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE".into(),
-    )];
+    let mut headers = vec![make_header("Allow", ALLOW.into())];
     if all {
         headers.push(make_header("Accept", "application/sdp".into()));
         headers.push(make_header("Supported", "replaces".into()));

@@ -24,6 +24,12 @@
 //! transport inspector answers them statelessly, with a Warning that says what is
 //! wrong. A request whose Via cannot be read has nowhere to be answered and is left to
 //! the stack to drop; an ACK is never answered.
+//!
+//! **Allow on refusals.** A 405 must list what we take (RFC 3261 §21.4.6), and a 501 is
+//! more useful with it; the stack refuses in-dialog requests without one, so ours is added.
+//!
+//! Faults that no inspector can reach are fixed in the stack itself: see
+//! `vendor/rsipstack/PATCHES.md`.
 
 use rsipstack::sip::headers::make_header;
 use rsipstack::sip::headers::untyped::ToTypedHeader;
@@ -39,6 +45,9 @@ pub struct WireFixes;
 
 impl MessageInspector for WireFixes {
     fn before_send(&self, mut msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
+        if let SipMessage::Response(response) = &mut msg {
+            allow_on_refusals(response);
+        }
         if let SipMessage::Request(request) = &mut msg {
             if request.method == Method::Register {
                 contact_transport(request);
@@ -63,6 +72,24 @@ impl MessageInspector for WireFixes {
             choose_challenge(&mut response.headers, "Proxy-Authenticate");
         }
         msg
+    }
+}
+
+/// A 405 must say what is allowed (RFC 3261 §21.4.6) and a 501 may; the stack's own
+/// refusals of in-dialog requests carry no Allow, so ours is added.
+fn allow_on_refusals(response: &mut rsipstack::sip::Response) {
+    let refusal = matches!(
+        response.status_code,
+        rsipstack::sip::StatusCode::MethodNotAllowed | rsipstack::sip::StatusCode::NotImplemented
+    );
+    let has_allow = response
+        .headers
+        .iter()
+        .any(|h| matches!(h, Header::Allow(_)) || h.name().eq_ignore_ascii_case("Allow"));
+    if refusal && !has_allow {
+        response
+            .headers
+            .push(make_header("Allow", crate::ua::ALLOW.into()));
     }
 }
 

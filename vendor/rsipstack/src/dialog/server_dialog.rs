@@ -707,11 +707,17 @@ impl ServerInviteDialog {
                 crate::sip::Method::Notify => return self.handle_notify(tx).await,
                 _ => {
                     debug!(id = %self.id(), method = ?tx.original.method, "invalid request method");
-                    tx.reply(crate::sip::StatusCode::MethodNotAllowed).await?;
+                    // 501 for a method unknown to us, 405 for one we know but refuse
+                    // (RFC 3261 §8.2.1).
+                    let status = match tx.original.method {
+                        crate::sip::Method::Extension(_) => crate::sip::StatusCode::NotImplemented,
+                        _ => crate::sip::StatusCode::MethodNotAllowed,
+                    };
+                    tx.reply(status.clone()).await?;
                     return Err(crate::Error::DialogError(
                         "invalid request".to_string(),
                         self.id(),
-                        crate::sip::StatusCode::MethodNotAllowed,
+                        status,
                     ));
                 }
             }

@@ -54,10 +54,18 @@ impl fmt::Display for Auth {
     }
 }
 
+/// Escapes what `allowed` does not let through. A `%` that starts a valid escape is kept:
+/// the parser stores the user part as written on the wire, escapes included, and a
+/// URI copied into a response must come back unchanged (RFC 3261 §8.2.6.2, RFC 4475
+/// §3.1.1.3), not as `%2575`.
 fn percent_encode_component(input: &str, allowed: &[u8]) -> String {
     let mut out = String::with_capacity(input.len());
-    for byte in input.as_bytes() {
-        if byte.is_ascii_alphanumeric() || allowed.contains(byte) {
+    let bytes = input.as_bytes();
+    for (i, byte) in bytes.iter().enumerate() {
+        let escape = *byte == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escape || byte.is_ascii_alphanumeric() || allowed.contains(byte) {
             out.push(char::from(*byte));
         } else {
             out.push('%');
@@ -856,6 +864,21 @@ mod tests {
     fn uri_display_percent_encodes_user_and_password() {
         let uri = parse_uri("sip:al ice:pa:ss@restsend.com").unwrap();
         assert_eq!(uri.to_string(), "sip:al%20ice:pa%3Ass@restsend.com");
+    }
+
+    #[test]
+    fn uri_display_keeps_escapes_as_written() {
+        for uri in [
+            "sip:%75se%72@example.com",
+            "sip:null-%00-null@example.com",
+            "sip:100%25@example.com",
+        ] {
+            assert_eq!(parse_uri(uri).unwrap().to_string(), uri);
+        }
+        assert_eq!(
+            parse_uri("sip:50%off@example.com").unwrap().to_string(),
+            "sip:50%25off@example.com"
+        );
     }
 
     #[test]

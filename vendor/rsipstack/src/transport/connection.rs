@@ -77,7 +77,8 @@ pub type TransportSender = UnboundedSender<TransportEvent>;
 
 pub const KEEPALIVE_REQUEST: &[u8] = b"\r\n\r\n";
 pub const KEEPALIVE_RESPONSE: &[u8] = b"\r\n";
-pub const MAX_UDP_BUF_SIZE: usize = 8192;
+/// The largest UDP datagram (RFC 3261 §18.1.1 asks a UA to take up to 65,535 bytes).
+pub const MAX_UDP_BUF_SIZE: usize = 65535;
 
 /// SIP Connection
 ///

@@ -40,6 +40,9 @@ pub enum SipCodecType {
     Message(SipMessage),
     KeepaliveRequest,
     KeepaliveResponse,
+    /// A message framed by its Content-Length that does not parse: skipped, and the
+    /// connection goes on (one bad message must not cut off the calls that share it).
+    Unparsable(String),
 }
 
 impl std::fmt::Display for SipCodecType {
@@ -48,6 +51,7 @@ impl std::fmt::Display for SipCodecType {
             SipCodecType::Message(msg) => write!(f, "{}", msg),
             SipCodecType::KeepaliveRequest => write!(f, "Keepalive Request"),
             SipCodecType::KeepaliveResponse => write!(f, "Keepalive Response"),
+            SipCodecType::Unparsable(error) => write!(f, "Unparsable message: {}", error),
         }
     }
 }
@@ -122,8 +126,10 @@ impl Decoder for SipCodec {
 
             if src.len() >= total_len {
                 let msg_data = src.split_to(total_len); // consume full message
-                let msg = SipMessage::try_from(&msg_data[..])?;
-                return Ok(Some(SipCodecType::Message(msg)));
+                return Ok(Some(match SipMessage::try_from(&msg_data[..]) {
+                    Ok(msg) => SipCodecType::Message(msg),
+                    Err(e) => SipCodecType::Unparsable(e.to_string()),
+                }));
             }
         }
 
@@ -232,11 +238,17 @@ where
                             SipCodecType::Message(sip_msg) => {
                                 info!(src = %remote_addr, raw_message = ?sip_msg.to_string(), "received message");
                                 let remote_socket_addr = remote_addr.get_socketaddr()?;
-                                let sip_msg = SipConnection::update_msg_received(
+                                let sip_msg = match SipConnection::update_msg_received(
                                     sip_msg,
                                     remote_socket_addr,
                                     remote_addr.r#type.unwrap_or_default(),
-                                )?;
+                                ) {
+                                    Ok(msg) => msg,
+                                    Err(e) => {
+                                        debug!(src = %remote_addr, error = ?e, "error updating SIP via");
+                                        continue;
+                                    }
+                                };
 
                                 if let Err(e) = sender.send(TransportEvent::Incoming(
                                     sip_msg,
@@ -251,6 +263,9 @@ where
                                 self.send_raw(KEEPALIVE_RESPONSE).await?;
                             }
                             SipCodecType::KeepaliveResponse => {}
+                            SipCodecType::Unparsable(error) => {
+                                debug!(src = %remote_addr, %error, "error parsing SIP message");
+                            }
                         }
                     }
                 }

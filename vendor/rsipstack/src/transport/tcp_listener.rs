@@ -12,6 +12,10 @@ use tracing::{debug, warn};
 pub struct TcpListenerConnectionInner {
     pub local_addr: SipAddr,
     pub external: Option<SipAddr>,
+    /// Bound (and listening) by [`TcpListenerConnection::bind`], so connections are
+    /// accepted into the backlog from then on and a port clash shows at once, rather than
+    /// later inside the endpoint's serve loop.
+    bound: std::sync::Mutex<Option<std::net::TcpListener>>,
 }
 
 #[derive(Clone)]
@@ -30,30 +34,33 @@ impl TcpListenerConnection {
                 r#type: Some(crate::sip::transport::Transport::Tcp),
                 addr: addr.into(),
             }),
+            bound: std::sync::Mutex::new(None),
         };
         Ok(TcpListenerConnection {
             inner: Arc::new(inner),
         })
     }
 
+    /// Like [`Self::new`], but the socket is bound and listening when this returns.
+    pub async fn bind(local_addr: SocketAddr, external: Option<SocketAddr>) -> Result<Self> {
+        let this = Self::new(local_addr, external).await?;
+        let listener = listen(local_addr)?;
+        if let Ok(mut bound) = this.inner.bound.lock() {
+            *bound = Some(listener);
+        }
+        Ok(this)
+    }
+
     pub async fn serve_listener(
         &self,
         transport_layer_inner: TransportLayerInnerRef,
     ) -> Result<()> {
-        let local = self.inner.local_addr.get_socketaddr()?;
-        let domain = if local.is_ipv6() {
-            Domain::IPV6
-        } else {
-            Domain::IPV4
+        let bound = self.inner.bound.lock().ok().and_then(|mut b| b.take());
+        let listener = match bound {
+            Some(listener) => listener,
+            None => listen(self.inner.local_addr.get_socketaddr()?)?,
         };
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-        if let Err(e) = socket.set_reuse_address(true) {
-            warn!(error = %e, "failed to set SO_REUSEADDR on TCP listener");
-        }
-        socket.set_nonblocking(true)?;
-        socket.bind(&local.into())?;
-        socket.listen(128)?;
-        let listener = TcpListener::from_std(socket.into())?;
+        let listener = TcpListener::from_std(listener)?;
         let listener_local_addr = self.get_addr().clone();
         crate::platform::spawn(async move {
             loop {
@@ -100,6 +107,22 @@ impl TcpListenerConnection {
 /// Listener accept loops run in detached tasks; racing the token lets them exit
 /// and release the listening socket (and the transport layer they hold) when the
 /// transport layer is cancelled.
+fn listen(local: SocketAddr) -> Result<std::net::TcpListener> {
+    let domain = if local.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if let Err(e) = socket.set_reuse_address(true) {
+        warn!(error = %e, "failed to set SO_REUSEADDR on TCP listener");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&local.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
 pub(crate) async fn accept_or_cancelled(
     listener: &TcpListener,
     cancel_token: &CancellationToken,
