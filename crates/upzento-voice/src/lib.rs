@@ -11,4 +11,5 @@ pub mod media;
 pub mod registration;
 pub mod transfer;
 pub mod ua;
+mod uas;
 mod wire;

@@ -792,6 +792,15 @@ async fn serve_incoming(
             });
             continue;
         }
+        // What RFC 3261 §8.2 checks before acting on a request we take (416, 420, 415, 406).
+        if matches!(tx.original.method, Method::Invite | Method::Options)
+            && let Some(refusal) = crate::uas::screen(&tx.original)
+        {
+            if let Err(e) = tx.reply_with(refusal.status, refusal.headers, None).await {
+                tracing::debug!(error = %e, "refusal of an out-of-dialog request");
+            }
+            continue;
+        }
         let reply = match tx.original.method {
             Method::Invite => match offer_call(
                 &dialogs,
@@ -841,7 +850,7 @@ fn capabilities(all: bool) -> Vec<rsipstack::sip::Header> {
     let mut headers = vec![make_header("Allow", ALLOW.into())];
     if all {
         headers.push(make_header("Accept", "application/sdp".into()));
-        headers.push(make_header("Supported", "replaces".into()));
+        headers.push(make_header("Supported", crate::uas::SUPPORTED.join(", ")));
     }
     headers
 }

@@ -22,8 +22,11 @@
 //! sender retransmits into silence. RFC 3261 §8.2 wants a 400 Bad Request for those, and
 //! §18.3 for a datagram whose Content-Length runs past its end: the [`BadRequests`]
 //! transport inspector answers them statelessly, with a Warning that says what is
-//! wrong. A request whose Via cannot be read has nowhere to be answered and is left to
-//! the stack to drop; an ACK is never answered.
+//! wrong. The same goes for what the stack would read past with a guess (RFC 4475 §3.1.2,
+//! §3.3.8): a header that takes one value given twice, a quoted string left open or an
+//! empty element in an address or Via, headers in the Request-URI, and an INVITE without
+//! the Contact the dialog needs (§8.1.1.8). A request whose Via cannot be read has nowhere
+//! to be answered and is left to the stack to drop; an ACK is never answered.
 //!
 //! **Allow on refusals.** A 405 must list what we take (RFC 3261 §21.4.6), and a 501 is
 //! more useful with it; the stack refuses in-dialog requests without one, so ours is added.
@@ -198,13 +201,23 @@ fn problem(request: &rsipstack::sip::Request, reliable: bool) -> Option<&'static
     if !has(|h| matches!(h, Header::CallId(_))) {
         return Some("missing Call-ID");
     }
+    if let Some(problem) = grammar(request) {
+        return Some(problem);
+    }
+    // The far end's address for the dialog (RFC 3261 §8.1.1.8: a MUST in an INVITE).
+    if request.method == Method::Invite && !has(|h| matches!(h, Header::Contact(_))) {
+        return Some("missing Contact");
+    }
     let Ok(cseq) = request.cseq_header() else {
         return Some("missing CSeq");
     };
     if cseq.seq().is_err() {
         return Some("unreadable CSeq");
     }
-    if cseq.method().ok() != Some(request.method) {
+    // An unknown method is answered 501 whatever its CSeq says (RFC 4475 §3.1.2.18
+    // prefers it to 400: it says more to the sender).
+    let extension = matches!(request.method, Method::Extension(_));
+    if !extension && cseq.method().ok() != Some(request.method) {
         return Some("CSeq method differs from the request's");
     }
     // A datagram is whole: a body shorter than announced was cut (RFC 3261 §18.3).
@@ -220,6 +233,98 @@ fn problem(request: &rsipstack::sip::Request, reliable: bool) -> Option<&'static
         return Some("Content-Length beyond the end of the datagram");
     }
     None
+}
+
+/// What the stack reads past but RFC 3261's grammar forbids (RFC 4475 §3.1.2 and
+/// §3.3.8): a header that takes one value given twice, a quoted string left open or an
+/// empty element (`;;`, `,,`) in an address or Via, a Request-URI with headers in it
+/// (§19.1.5). The stack would guess, and the call would ring with a guessed party.
+fn grammar(request: &rsipstack::sip::Request) -> Option<&'static str> {
+    let mut seen = Vec::new();
+    for twice in request.headers.iter().filter_map(single_valued) {
+        if seen.contains(&twice) {
+            return Some(twice);
+        }
+        seen.push(twice);
+    }
+    for header in request.headers.iter() {
+        let name = match header {
+            Header::From(_) => "From",
+            Header::To(_) => "To",
+            Header::Contact(_) => "Contact",
+            Header::Via(_) => "Via",
+            _ => continue,
+        };
+        if let Err(problem) = check_list(header.value()) {
+            tracing::debug!(name, ?problem, "malformed header");
+            return Some(match (name, problem) {
+                ("Via", _) => "malformed Via",
+                (_, Unbalanced) => "a quoted string left open in an address",
+                (_, EmptyElement) => "an empty parameter or value in an address",
+            });
+        }
+    }
+    if !request.uri.headers.is_empty() {
+        return Some("headers in the Request-URI");
+    }
+    None
+}
+
+/// For a header that takes one value: what to say when it comes twice.
+fn single_valued(header: &Header) -> Option<&'static str> {
+    Some(match header {
+        Header::From(_) => "From given twice",
+        Header::To(_) => "To given twice",
+        Header::CallId(_) => "Call-ID given twice",
+        Header::CSeq(_) => "CSeq given twice",
+        Header::MaxForwards(_) => "Max-Forwards given twice",
+        Header::ContentType(_) => "Content-Type given twice",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ListProblem {
+    Unbalanced,
+    EmptyElement,
+}
+use ListProblem::{EmptyElement, Unbalanced};
+
+/// Checks a header value made of `,`-separated elements with `;`-parameters: quoted
+/// strings closed, and no element or parameter empty (a `<…>` URI is passed over whole).
+fn check_list(value: &str) -> Result<(), ListProblem> {
+    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    // Whether something other than whitespace came since the last separator.
+    let mut filled = false;
+    for c in value.chars() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => (quoted, filled) = (true, true),
+            '<' => (angle, filled) = (true, true),
+            '>' => angle = false,
+            ';' | ',' if !angle => {
+                if !filled {
+                    return Err(EmptyElement);
+                }
+                filled = false;
+            }
+            c if !c.is_whitespace() => filled = true,
+            _ => {}
+        }
+    }
+    match (quoted || angle, filled) {
+        (true, _) => Err(Unbalanced),
+        (false, false) => Err(EmptyElement),
+        (false, true) => Ok(()),
+    }
 }
 
 /// A stateless 400 (RFC 3261 §8.2.6): the request's Via, From, To, Call-ID and CSeq as

@@ -334,8 +334,33 @@ pub enum SdpError {
     NoCodec,
 }
 
+/// The session description in `body`. An attribute line that cannot be read is left out
+/// rather than failing the whole offer (RFC 8866 §5.13: attributes a receiver does not
+/// understand are ignored): RFC 4475's messages offer `a=rtpmap:31 LPC`, with no clock
+/// rate, for a video stream, and a phone that rejects the call over it loses the audio.
+fn parse_lenient(body: &str) -> Result<webrtc_sdp::SdpSession, SdpError> {
+    let mut lines: Vec<&str> = body.lines().collect();
+    loop {
+        let text: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+        match webrtc_sdp::parse_sdp(&text, false) {
+            Ok(session) => return Ok(session),
+            Err(
+                webrtc_sdp::error::SdpParserError::Line { line, .. }
+                | webrtc_sdp::error::SdpParserError::Unsupported { line, .. },
+            ) if line.starts_with("a=") => {
+                let before = lines.len();
+                lines.retain(|l| l.trim_end() != line.trim_end());
+                if lines.len() == before {
+                    return Err(SdpError::Parse(format!("unreadable attribute {line}")));
+                }
+            }
+            Err(e) => return Err(SdpError::Parse(e.to_string())),
+        }
+    }
+}
+
 pub fn parse_remote(body: &str) -> Result<RemoteAudio, SdpError> {
-    let session = webrtc_sdp::parse_sdp(body, false).map_err(|e| SdpError::Parse(e.to_string()))?;
+    let session = parse_lenient(body)?;
     let media = session
         .media
         .iter()
@@ -613,6 +638,23 @@ pub fn fit_answer(answer: &str, offer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_attribute_is_left_out_not_the_offer() {
+        // RFC 4475's offer: rtpmap without a clock rate on the video stream.
+        let offer = "v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.1\r\ns=-\r\n\
+            c=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\n\
+            m=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n";
+        let remote = parse_remote(offer).unwrap();
+        assert_eq!(
+            remote.address,
+            "192.0.2.1:49217".parse::<SocketAddr>().unwrap()
+        );
+        assert!(matches!(
+            parse_remote("v=0\r\nthis is not SDP\r\n"),
+            Err(SdpError::Parse(_))
+        ));
+    }
 
     #[test]
     fn our_offer_parses_and_a_baresip_answer_is_understood() {

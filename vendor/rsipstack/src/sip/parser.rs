@@ -19,7 +19,7 @@ pub fn parse_message(data: &[u8]) -> Result<SipMessage, Error> {
         .ok_or_else(|| Error::ParseError("SIP message: empty start line".into()))?;
 
     let mut headers = Headers::default();
-    let mut content_length: usize = 0;
+    let mut content_length: Option<usize> = None;
     let mut pending: Option<(String, String)> = None;
 
     for line in lines {
@@ -42,9 +42,7 @@ pub fn parse_message(data: &[u8]) -> Result<SipMessage, Error> {
         }
 
         if let Some((name, val)) = pending.take() {
-            if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-                content_length = val.trim().parse().unwrap_or(0);
-            }
+            content_length = read_content_length(&name, &val, content_length)?;
             headers.push(make_header(&name, val));
         }
 
@@ -56,12 +54,11 @@ pub fn parse_message(data: &[u8]) -> Result<SipMessage, Error> {
     }
 
     if let Some((name, val)) = pending {
-        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            content_length = val.trim().parse().unwrap_or(0);
-        }
+        content_length = read_content_length(&name, &val, content_length)?;
         headers.push(make_header(&name, val));
     }
 
+    let content_length = content_length.unwrap_or(0);
     let body: Vec<u8> = if body_start < data.len() {
         let available = data.len() - body_start;
         let take = available.min(content_length);
@@ -80,6 +77,29 @@ pub fn parse_message(data: &[u8]) -> Result<SipMessage, Error> {
     }
 }
 
+/// The body's length if `name` is Content-Length: a number, and the same number as any
+/// earlier Content-Length (RFC 3261 §20.14; RFC 4475 §3.1.2.3 and §3.3.9 have a negative
+/// one and two that differ, which used to be read as 0 or as the last one).
+fn read_content_length(name: &str, val: &str, seen: Option<usize>) -> Result<Option<usize>, Error> {
+    if !(name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l")) {
+        return Ok(seen);
+    }
+    let value = val.trim();
+    let length = value
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| value.parse::<usize>().ok())
+        .flatten()
+        .ok_or_else(|| Error::ParseError(format!("invalid Content-Length {:?}", value)))?;
+    match seen {
+        Some(earlier) if earlier != length => Err(Error::ParseError(format!(
+            "Content-Length given twice: {} and {}",
+            earlier, length
+        ))),
+        _ => Ok(Some(length)),
+    }
+}
+
 fn parse_request_line(line: &str, headers: Headers, body: Vec<u8>) -> Result<SipMessage, Error> {
     let mut parts = line.splitn(3, [' ', '\t']);
     let method_str = parts
@@ -90,8 +110,19 @@ fn parse_request_line(line: &str, headers: Headers, body: Vec<u8>) -> Result<Sip
         .ok_or_else(|| Error::ParseError("Request-Line: missing URI".into()))?;
     let version_str = parts
         .next()
-        .ok_or_else(|| Error::ParseError("Request-Line: missing version".into()))?
-        .trim();
+        .ok_or_else(|| Error::ParseError("Request-Line: missing version".into()))?;
+    // Request-Line = Method SP Request-URI SP SIP-Version CRLF: one space apart, nothing
+    // after the version, a bare URI (RFC 4475 §3.1.2.7, §3.1.2.9 and §3.1.2.10).
+    if method_str.is_empty()
+        || uri_str.is_empty()
+        || uri_str.starts_with('<')
+        || version_str.trim() != version_str
+        || uri_str.trim() != uri_str
+    {
+        return Err(Error::ParseError(
+            "Request-Line: elements not separated by single spaces".into(),
+        ));
+    }
 
     let method: Method = method_str.parse()?;
     let uri: Uri = parse_uri(uri_str.trim())?;

@@ -544,17 +544,32 @@ pub fn parse_uri(s: &str) -> Result<Uri, Error> {
     let s = s.trim_end_matches('>');
     let s = s.trim();
 
-    let (main, hdrs_str) = if let Some(q) = s.find('?') {
-        (&s[..q], Some(&s[q + 1..]))
+    // `@` can only end the userinfo (RFC 3261 §25.1: neither host, parameters nor
+    // headers may hold one), and the userinfo may hold `;` and `?` (RFC 4475 §3.1.1.2,
+    // §3.1.1.9): parameters and headers are looked for only after the last `@`.
+    let tail = s.rfind('@').map_or(0, |at| at + 1);
+    let (main, hdrs_str) = if let Some(q) = s[tail..].find('?') {
+        (&s[..tail + q], Some(&s[tail + q + 1..]))
     } else {
         (s, None)
     };
 
-    let (host_part, params_str) = split_at_first_semicolon(main);
+    let (host_part, params_str) = match main[tail..].find(';') {
+        Some(semi) => (&main[..tail + semi], Some(&main[tail + semi + 1..])),
+        None => (main, None),
+    };
 
     let (scheme, user_host) = if let Some(colon) = host_part.find(':') {
         let potential_scheme = &host_part[..colon];
-        if potential_scheme.chars().all(|c| c.is_ascii_alphabetic()) {
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). One with
+        // more than letters counts only before `//`, so `host.example.com:5060` stays a
+        // host and port, while `soap.beep://…` (RFC 4475 §3.3.3) is a scheme.
+        let rfc3986 = potential_scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && potential_scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && host_part[colon + 1..].starts_with("//");
+        if potential_scheme.chars().all(|c| c.is_ascii_alphabetic()) || rfc3986 {
             (
                 Some(potential_scheme.parse::<Scheme>()?),
                 &host_part[colon + 1..],
@@ -596,14 +611,6 @@ pub fn parse_uri(s: &str) -> Result<Uri, Error> {
         params,
         headers,
     })
-}
-
-fn split_at_first_semicolon(s: &str) -> (&str, Option<&str>) {
-    if let Some(pos) = s.find(';') {
-        (&s[..pos], Some(&s[pos + 1..]))
-    } else {
-        (s, None)
-    }
 }
 
 pub fn parse_params(s: &str) -> Result<Vec<Param>, Error> {
@@ -864,6 +871,26 @@ mod tests {
     fn uri_display_percent_encodes_user_and_password() {
         let uri = parse_uri("sip:al ice:pa:ss@restsend.com").unwrap();
         assert_eq!(uri.to_string(), "sip:al%20ice:pa%3Ass@restsend.com");
+    }
+
+    #[test]
+    fn uri_userinfo_may_hold_semicolons_and_question_marks() {
+        let uri = parse_uri("sip:user;par=u%40example.net@example.com;transport=tcp").unwrap();
+        assert_eq!(uri.auth.unwrap().user, "user;par=u%40example.net");
+        assert_eq!(uri.host_with_port.to_string(), "example.com");
+        assert_eq!(uri.params.len(), 1);
+        let uri = parse_uri("sip:crazy?,/;;*:pa$$@example.com?Subject=hi").unwrap();
+        let auth = uri.auth.unwrap();
+        assert_eq!((auth.user.as_str(), auth.password.as_deref()), ("crazy?,/;;*", Some("pa$$")));
+        assert_eq!(uri.headers, vec![("Subject".to_string(), "hi".to_string())]);
+    }
+
+    #[test]
+    fn uri_schemes_follow_rfc_3986() {
+        let uri = parse_uri("soap.beep://192.0.2.103:3002").unwrap();
+        assert_eq!(uri.scheme, Some(Scheme::Other("soap.beep".into())));
+        let uri = parse_uri("host.example.com:5060").unwrap();
+        assert_eq!(uri.scheme, None);
     }
 
     #[test]

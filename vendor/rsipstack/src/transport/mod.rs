@@ -1,3 +1,4 @@
+pub mod bad_request;
 pub mod channel;
 pub mod connection;
 pub mod sip_addr;

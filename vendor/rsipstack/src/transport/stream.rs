@@ -40,9 +40,10 @@ pub enum SipCodecType {
     Message(SipMessage),
     KeepaliveRequest,
     KeepaliveResponse,
-    /// A message framed by its Content-Length that does not parse: skipped, and the
-    /// connection goes on (one bad message must not cut off the calls that share it).
-    Unparsable(String),
+    /// A message framed by its Content-Length that does not parse: answered 400 if it is
+    /// a request that can be, and the connection goes on (one bad message must not cut
+    /// off the calls that share it).
+    Unparsable(String, Vec<u8>),
 }
 
 impl std::fmt::Display for SipCodecType {
@@ -51,7 +52,7 @@ impl std::fmt::Display for SipCodecType {
             SipCodecType::Message(msg) => write!(f, "{}", msg),
             SipCodecType::KeepaliveRequest => write!(f, "Keepalive Request"),
             SipCodecType::KeepaliveResponse => write!(f, "Keepalive Response"),
-            SipCodecType::Unparsable(error) => write!(f, "Unparsable message: {}", error),
+            SipCodecType::Unparsable(error, _) => write!(f, "Unparsable message: {}", error),
         }
     }
 }
@@ -89,7 +90,9 @@ impl Decoder for SipCodec {
                 }
 
                 if let Some(colon) = memchr(b':', line) {
-                    let header = &line[..colon];
+                    // `Content-Length   : 150` is valid (RFC 4475 §3.1.1.1): the name
+                    // may be followed by whitespace before the colon.
+                    let header = line[..colon].trim_ascii();
                     let is_cl = if header.len() == CL_FULL_NAME.len()
                         && header
                             .iter()
@@ -128,7 +131,7 @@ impl Decoder for SipCodec {
                 let msg_data = src.split_to(total_len); // consume full message
                 return Ok(Some(match SipMessage::try_from(&msg_data[..]) {
                     Ok(msg) => SipCodecType::Message(msg),
-                    Err(e) => SipCodecType::Unparsable(e.to_string()),
+                    Err(e) => SipCodecType::Unparsable(e.to_string(), msg_data.to_vec()),
                 }));
             }
         }
@@ -263,8 +266,11 @@ where
                                 self.send_raw(KEEPALIVE_RESPONSE).await?;
                             }
                             SipCodecType::KeepaliveResponse => {}
-                            SipCodecType::Unparsable(error) => {
+                            SipCodecType::Unparsable(error, raw) => {
                                 debug!(src = %remote_addr, %error, "error parsing SIP message");
+                                if let Some(answer) = super::bad_request::bad_request(&raw, &error) {
+                                    self.send_raw(&answer).await?;
+                                }
                             }
                         }
                     }

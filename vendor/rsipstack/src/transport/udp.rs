@@ -186,6 +186,10 @@ impl UdpConnection {
                         raw_message = ?raw_message,
                         "error parsing SIP message"
                     );
+                    // Answered where it came from: its Via may be what is broken.
+                    if let Some(answer) = super::bad_request::bad_request(packet, &e.to_string()) {
+                        self.inner.conn.send_to(&answer, addr).await.ok();
+                    }
                     continue;
                 }
             };
