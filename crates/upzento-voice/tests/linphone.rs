@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{Linphonec, Playing, Pulse, record_monitor};
+use common::{Linphonec, Playing, Pulse, direct_account, record_monitor};
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
 use upzento_voice::ua::{CallHandle, UserAgent};
@@ -110,6 +110,126 @@ async fn linphone_calls_us_with_audio_both_ways() {
             .expect("the call's task did not finish");
         let said = linphone.output();
         assert!(!said.contains("Incompatible"), "{codecs:?}: {said}");
+        assert_eq!(ua.open_dialogs(), 0, "{codecs:?}");
+    }
+}
+
+/// We call linphonec, with Opus and with G.711 only: audio both ways, our keypad's
+/// RFC 4733 events arrive as tones, hold silences us at its ear and resume brings us
+/// back; then, the call it transfers (REFER) is followed to the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_call_linphone_with_dtmf_hold_and_its_transfer() {
+    common::capture_log();
+    for codecs in [&["opus", "PCMU", "PCMA"][..], &["PCMU", "PCMA"][..]] {
+        let pulse = Pulse::start();
+        let _microphone = Playing::start(&pulse, "micsrc", 1000.0);
+        let mut linphone = Linphonec::start(&pulse, codecs);
+        let ua = UserAgent::start(LOOPBACK).await.unwrap();
+        let them = SocketAddr::new(LOOPBACK, linphone.port);
+        let heard = Recorder::default();
+        let call = ua
+            .call(
+                &direct_account(them),
+                &format!("sip:linphone@{them}"),
+                Box::new(Tone::new(440.0, 12_000.0)),
+                Box::new(heard.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(
+            linphone.wait_for("Receiving new incoming call", Duration::from_secs(10)),
+            "{codecs:?}: {}",
+            linphone.output()
+        );
+        linphone.command("answer");
+        until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+        check_audio(&pulse, &heard, codecs).await;
+
+        // The keypad: each key a tone at linphonec.
+        call.send_dtmf("19#");
+        for key in ['1', '9', '#'] {
+            assert!(
+                linphone.wait_for(&format!("Receiving tone {key}"), Duration::from_secs(5)),
+                "{codecs:?}: tone {key}: {}",
+                linphone.output()
+            );
+        }
+
+        // Hold: linphonec sees itself paused, and hears nothing of us; then back.
+        call.set_on_hold(true);
+        assert!(
+            linphone.wait_for("has been paused by", Duration::from_secs(5)),
+            "{codecs:?}: {}",
+            linphone.output()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let held = linphone_plays(&pulse, 440.0).await;
+        assert!(held < 0.005, "{codecs:?}: our tone on hold: {held}");
+        call.set_on_hold(false);
+        until(&call, "resumed", |s| {
+            matches!(s, State::Active { on_hold: false, .. })
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let back = linphone_plays(&pulse, 440.0).await;
+        assert!(back > 0.02, "{codecs:?}: our tone after resume: {back}");
+
+        // linphonec hands us over to carol (blind transfer, REFER): we call her in its
+        // place, tell it how that went (NOTIFY), and our call with it ends.
+        let carol = UserAgent::start(LOOPBACK).await.unwrap();
+        let mut carol_calls = carol.incoming_calls().unwrap();
+        let at_carol = carol.local_addr().unwrap();
+        let mut asked = call.watch_transfer_request();
+        linphone.command(&format!("transfer sip:carol@{at_carol}"));
+        let request =
+            tokio::time::timeout(Duration::from_secs(10), asked.wait_for(Option::is_some))
+                .await
+                .unwrap_or_else(|_| panic!("{codecs:?}: no REFER: {}", linphone.output()))
+                .unwrap()
+                .clone()
+                .unwrap();
+        assert_eq!(
+            request.target,
+            format!("sip:carol@{at_carol}"),
+            "{codecs:?}"
+        );
+        assert_eq!(request.replaces, None, "{codecs:?}");
+        let to_carol = ua
+            .call(
+                &direct_account(at_carol),
+                &request.target,
+                Box::new(Tone::new(440.0, 12_000.0)),
+                Box::new(Recorder::default()),
+            )
+            .await
+            .unwrap();
+        let carol_side = tokio::time::timeout(Duration::from_secs(10), carol_calls.recv())
+            .await
+            .expect("the transferred call reached carol")
+            .unwrap();
+        carol_side.answer(
+            Box::new(Tone::new(1000.0, 12_000.0)),
+            Box::new(Recorder::default()),
+        );
+        until(&to_carol, "carol answered", |s| {
+            matches!(s, State::Active { .. })
+        })
+        .await;
+        call.transfer_outcome(true);
+        assert!(
+            linphone.wait_for("has been transfered", Duration::from_secs(10)),
+            "{codecs:?}: linphonec never heard the transfer worked: {}",
+            linphone.output()
+        );
+        let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
+        assert!(matches!(ended, State::Ended(_)), "{codecs:?}");
+        tokio::time::timeout(Duration::from_secs(15), call.finished())
+            .await
+            .expect("the call's task did not finish");
+        to_carol.hangup();
+        tokio::time::timeout(Duration::from_secs(15), to_carol.finished())
+            .await
+            .expect("the call to carol did not finish");
         assert_eq!(ua.open_dialogs(), 0, "{codecs:?}");
     }
 }

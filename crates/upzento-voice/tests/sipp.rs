@@ -2,13 +2,16 @@
 //! our call; its UAC scenario calls us, and we answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::direct_account;
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{Recorder, Tone};
-use upzento_voice::ua::{AccountConfig, Transport, UserAgent};
+use upzento_voice::ua::UserAgent;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -18,21 +21,6 @@ fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// alice, calling SIPp on `port` directly (no registrar, no authentication).
-fn sipp_account(port: u16) -> AccountConfig {
-    AccountConfig {
-        registrar: format!("127.0.0.1:{port}"),
-        user: "alice".into(),
-        auth_user: None,
-        password: String::new(),
-        transport: Transport::Udp,
-        outbound_proxy: None,
-        expires: 600,
-        srtp: None,
-        keepalive: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +48,7 @@ async fn sipp_answers_our_call_and_calls_us() {
         .spawn()
         .expect("sipp");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let account = sipp_account(port);
+    let account = direct_account(std::net::SocketAddr::new(LOOPBACK, port));
     let call = ua
         .call(
             &account,
@@ -149,7 +137,7 @@ async fn keys_go_as_sip_info_to_a_far_end_without_telephone_events() {
         .spawn()
         .expect("sipp");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let account = sipp_account(port);
+    let account = direct_account(std::net::SocketAddr::new(LOOPBACK, port));
     let call = ua
         .call(
             &account,
@@ -225,9 +213,6 @@ async fn sipp_calls_us(args: &[&str], what: &str) {
 }
 
 /// alice's UA calling bob's directly (no registrar), bob's address taken from his UA.
-fn direct_account(to: std::net::SocketAddr) -> AccountConfig {
-    sipp_account(to.port())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declined_and_missed_calls_leave_no_dialog_behind() {
