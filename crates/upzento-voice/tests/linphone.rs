@@ -9,7 +9,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{Linphonec, Playing, Pulse, direct_account, record_monitor};
+use common::{
+    Kamailio, Linphonec, Playing, Pulse, alice, direct_account, record_monitor, registered,
+};
 use upzento_voice::call::{EndReason, State};
 use upzento_voice::media::audio::{RATE, Recorder, Tone, goertzel};
 use upzento_voice::ua::{CallHandle, UserAgent};
@@ -232,4 +234,95 @@ async fn we_call_linphone_with_dtmf_hold_and_its_transfer() {
             .expect("the call to carol did not finish");
         assert_eq!(ua.open_dialogs(), 0, "{codecs:?}");
     }
+}
+
+/// linphonec registered at the proxy (which hands it a GRUU, RFC 5627, and linphonec then
+/// puts that in its Contact): our call through the proxy is answered, our ACK and BYE
+/// reach it through its GRUU, and so does its BYE to us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linphone_at_the_proxy_is_reached_through_its_gruu() {
+    common::capture_log();
+    let kamailio = Kamailio::start();
+    let pulse = Pulse::start();
+    let _microphone = Playing::start(&pulse, "micsrc", 1000.0);
+    let mut linphone = Linphonec::start(&pulse, &["PCMU", "PCMA"]);
+    let proxy = format!("127.0.0.1:{}", kamailio.port);
+    linphone.command(&format!("register sip:bob@{proxy} sip:{proxy} bobpw"));
+    // It says nothing when registered: ask until it does.
+    let mut registered_there = false;
+    for _ in 0..20 {
+        linphone.command("status register");
+        if linphone.wait_for("registered, identity=", Duration::from_millis(500)) {
+            registered_there = true;
+            break;
+        }
+    }
+    assert!(
+        registered_there,
+        "linphonec did not register: {}\n{}",
+        linphone.output(),
+        kamailio.log()
+    );
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let account = alice(&kamailio);
+    let registration = ua.register(account.clone()).unwrap();
+    registered(&registration).await;
+
+    for (round, who_hangs_up) in ["us", "linphonec"].into_iter().enumerate() {
+        let heard = Recorder::default();
+        let call = ua
+            .call(
+                &account,
+                "bob",
+                Box::new(Tone::new(440.0, 12_000.0)),
+                Box::new(heard.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(
+            linphone.wait_for(
+                &format!("assigned id {}", round + 1),
+                Duration::from_secs(10)
+            ),
+            "{}",
+            linphone.output()
+        );
+        linphone.command("answer");
+        until(&call, "answered", |s| matches!(s, State::Active { .. })).await;
+        // It counts the call connected once our ACK is in.
+        assert!(
+            linphone.wait_for(
+                &format!("Call {} with sip:alice@", round + 1),
+                Duration::from_secs(10)
+            ) && linphone.wait_for("connected", Duration::from_secs(10)),
+            "{}",
+            linphone.output()
+        );
+        let theirs = we_hear(&heard, 1000.0).await;
+        assert!(theirs > 0.02, "linphonec's 1 kHz at our ear: {theirs}");
+        if who_hangs_up == "us" {
+            call.hangup();
+        } else {
+            linphone.command("terminate");
+        }
+        assert!(
+            linphone.wait_for(&format!("Call {} with", round + 1), Duration::from_secs(1))
+                && linphone.wait_for("ended (", Duration::from_secs(10)),
+            "{who_hangs_up} hung up, but linphonec's call went on: {}\n{}",
+            linphone.output(),
+            kamailio.log()
+        );
+        let ended = until(&call, "ended", |s| matches!(s, State::Ended(_))).await;
+        let expected = if who_hangs_up == "us" {
+            EndReason::Local
+        } else {
+            EndReason::Remote
+        };
+        assert_eq!(ended, State::Ended(expected));
+        tokio::time::timeout(Duration::from_secs(15), call.finished())
+            .await
+            .expect("the call's task did not finish");
+    }
+    assert_eq!(ua.open_dialogs(), 0);
+    registration.stop().await;
 }
