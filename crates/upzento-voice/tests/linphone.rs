@@ -1,7 +1,9 @@
 //! linphonec (Linphone's console client) calling us, with Opus and with G.711 only: a strict peer that aborted every call to us ("Incompatible SDP answer")
 //! while our 200 OK had no Content-Type and answered events it had not offered. Audio is
 //! checked by ear both ways: linphonec's microphone hears a 1 kHz tone, and what its
-//! speaker plays of our 440 Hz is recorded from the speaker's monitor.
+//! speaker plays of our 440 Hz is recorded from the speaker's monitor. Also: its hold of
+//! us, our call to it with DTMF, hold and its blind transfer, and linphonec registered at
+//! the proxy reached through its GRUU.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -99,6 +101,32 @@ async fn linphone_calls_us_with_audio_both_ways() {
             linphone.output()
         );
         check_audio(&pulse, &heard, codecs).await;
+        // linphonec holds us (re-INVITE, sendonly; we answer recvonly) and takes us back:
+        // its tone stops at our ear, then comes back.
+        linphone.command("pause");
+        assert!(
+            linphone.wait_for("is now paused", Duration::from_secs(5)),
+            "{codecs:?}: {}",
+            linphone.output()
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let held = we_hear(&heard, 1000.0).await;
+        assert!(
+            held < 0.005,
+            "{codecs:?}: linphonec's tone while it holds: {held}"
+        );
+        linphone.command("resume");
+        assert!(
+            linphone.wait_for("Resuming call", Duration::from_secs(5)),
+            "{codecs:?}: {}",
+            linphone.output()
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let back = we_hear(&heard, 1000.0).await;
+        assert!(
+            back > 0.02,
+            "{codecs:?}: linphonec's tone after resume: {back}"
+        );
         assert!(
             matches!(call.call.state(), State::Active { .. }),
             "{codecs:?}: the call did not last: {}",
