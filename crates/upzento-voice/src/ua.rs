@@ -841,6 +841,22 @@ async fn serve_incoming(
     }
 }
 
+/// Our established dialog `id`: in the registry, where an INVITE with Replaces finds it
+/// (RFC 3891), and in the call's handle (for an attended transfer of it).
+fn remember_dialog(parts: &CallParts, id: &rsipstack::dialog::DialogId) {
+    let info = DialogInfo {
+        call_id: id.call_id.clone(),
+        local_tag: id.local_tag.clone(),
+        remote_tag: id.remote_tag.clone(),
+        remote_uri: parts.remote_uri.clone(),
+    };
+    if let Ok(mut calls) = parts.registry.lock() {
+        calls.retain(|c| c.call_id != info.call_id);
+        calls.push(info.clone());
+    }
+    parts.links.info.send_replace(Some(info));
+}
+
 /// The methods the UA takes (the value of an Allow header).
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, UPDATE";
 
@@ -1461,8 +1477,13 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                                 .accept(Some(vec![content_type]), Some(sdp.into_bytes()))
                                 .map_err(|e| e.to_string())
                         });
-                    if let Err(detail) = accepted {
-                        machine.handle_input(Instant::now(), call::Input::Failed { detail });
+                    match accepted {
+                        // Confirmed for us once our 2xx is out (RFC 3261 §12.1.1), before
+                        // the ACK: a transfer may name this dialog that soon.
+                        Ok(()) => remember_dialog(&parts, &parts.dialog.id()),
+                        Err(detail) => {
+                            machine.handle_input(Instant::now(), call::Input::Failed { detail });
+                        }
                     }
                 }
                 call::Output::Reject { code } => {
@@ -1527,10 +1548,12 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
             }
         }
         if matches!(machine.state(), call::State::Ended(_)) {
+            // Remembered when confirmed, or when we sent our 2xx (even if no ACK came).
+            if let Ok(mut calls) = parts.registry.lock() {
+                let call_id = parts.dialog.id().call_id;
+                calls.retain(|c| c.call_id != call_id);
+            }
             if let Some(id) = confirmed {
-                if let Ok(mut calls) = parts.registry.lock() {
-                    calls.retain(|c| c.call_id != id.call_id);
-                }
                 parts.dialogs.remove_dialog(&id);
             }
             // A call that never got confirmed (declined, missed, cancelled, refused) holds
@@ -1596,17 +1619,7 @@ async fn run_call(mut machine: Call, mut parts: CallParts) {
                         })
                     }
                     DialogState::Confirmed(id, response) => {
-                        let info = DialogInfo {
-                            call_id: id.call_id.clone(),
-                            local_tag: id.local_tag.clone(),
-                            remote_tag: id.remote_tag.clone(),
-                            remote_uri: parts.remote_uri.clone(),
-                        };
-                        if let Ok(mut calls) = parts.registry.lock() {
-                            calls.retain(|c| c.call_id != info.call_id);
-                            calls.push(info.clone());
-                        }
-                        parts.links.info.send_replace(Some(info));
+                        remember_dialog(&parts, &id);
                         confirmed = Some(id);
                         // The answer to our offer; on calls to us this is our own 200.
                         if parts.invite.is_some()

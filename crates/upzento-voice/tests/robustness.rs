@@ -305,3 +305,62 @@ async fn a_bad_message_over_tcp_does_not_cut_the_connection() {
         .collect();
     assert_eq!(codes, ["501", "200"], "{received}");
 }
+
+/// An INVITE with Replaces may name a call we answered whose ACK has not come yet: our
+/// side of the dialog is confirmed once our 200 is out (RFC 3261 §12.1.1), so the
+/// attended transfer goes ahead rather than failing with 481.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaces_may_name_a_call_whose_ack_is_still_on_its_way() {
+    let ua = UserAgent::start(LOOPBACK).await.unwrap();
+    let mut calls = ua.incoming_calls().unwrap();
+    let target = ua.local_addr().unwrap();
+    let probe = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let me = probe.local_addr().unwrap();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        me.port() + 2
+    );
+    let sdp_type = "Content-Type: application/sdp\r\n";
+    let first = request("INVITE", target, me, sdp_type, &sdp);
+    let call_id = first
+        .lines()
+        .find_map(|l| l.strip_prefix("Call-ID: "))
+        .unwrap()
+        .to_owned();
+    probe.send_to(first.as_bytes(), target).unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), calls.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    answered.answer(
+        Box::new(upzento_voice::media::audio::Tone::new(440.0, 8000.0)),
+        Box::new(upzento_voice::media::audio::Recorder::default()),
+    );
+    let ok = tokio::task::block_in_place(|| final_response(&probe)).expect("200 OK");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let our_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // No ACK yet: the replacing INVITE comes first.
+    let replaces = format!("Replaces: {call_id};to-tag={our_tag};from-tag=probe\r\n{sdp_type}");
+    probe
+        .send_to(
+            request("INVITE", target, me, &replaces, &sdp).as_bytes(),
+            target,
+        )
+        .unwrap();
+    let replacing = tokio::time::timeout(Duration::from_secs(5), calls.recv())
+        .await
+        .expect("the replacing call was offered (not refused with 481)")
+        .unwrap();
+    assert_eq!(replacing.replaces.as_deref(), Some(call_id.as_str()));
+}
