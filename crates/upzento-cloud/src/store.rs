@@ -2,7 +2,10 @@
 //! and PostgreSQL (tokio-postgres). Methods that touch a tenant's
 //! data take the tenant explicitly.
 
+pub mod common;
+mod entities;
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 /// `LIKE` pattern for "contains `text`", with `\` escaping `%` and `_`.

@@ -25,6 +25,7 @@ use upzento_domain::resources::{
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
+use super::common;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
@@ -187,6 +188,23 @@ impl PgStore {
     async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
         self.pool.get().await.context("connecting to PostgreSQL")
     }
+
+    /// Runs `op` in a transaction, committed when it succeeds.
+    async fn write<T>(
+        &self,
+        op: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+        let out = op(&tx).await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(out)
+    }
+}
+
+/// The driver's client inside a pooled connection.
+fn pg(client: &deadpool_postgres::Object) -> &tokio_postgres::Client {
+    client
 }
 
 /// A LISTEN connection: the client (kept alive by the caller) and its connection driver.
@@ -665,27 +683,15 @@ impl Store for PgStore {
         template: SmsTemplate,
         now: OffsetDateTime,
     ) -> Result<SmsTemplate, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        write_template(&tx, &actor.tenant_id, &template, true).await?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_TEMPLATE,
-            &template.id,
-            "create",
-            None,
-            Some(to_json(&template)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(template)
+        self.write(async |tx| {
+            common::create(tx, actor, &template, now).await?;
+            Ok(template)
+        })
+        .await
     }
 
     async fn template(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
-        let client = self.client().await?;
-        template_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_templates(
@@ -694,27 +700,8 @@ impl Store for PgStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<SmsTemplate>> {
-        let (after_at, after_id) = after.map_or(
-            (
-                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {TEMPLATE_COLUMNS} FROM sms_template
-                     WHERE tenant_id = $1 AND (created_at, id) > ($2, $3)
-                     ORDER BY created_at, id LIMIT $4"
-                ),
-                &[&tenant_id, &after_at, &after_id, &limit],
-            )
-            .await?;
-        rows.iter().map(template_from_row).collect()
+        let client = self.client().await?;
+        common::list(pg(&client), tenant_id, None, Vec::new(), after, limit).await
     }
 
     async fn update_template(
@@ -724,26 +711,8 @@ impl Store for PgStore {
         apply: Apply<SmsTemplate>,
         now: OffsetDateTime,
     ) -> Result<Option<SmsTemplate>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = template_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        write_template(&tx, &actor.tenant_id, &after, false).await?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_TEMPLATE,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| common::update(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn delete_template(
@@ -752,29 +721,9 @@ impl Store for PgStore {
         id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let Some(before) = template_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(false);
-        };
-        tx.execute(
-            "DELETE FROM sms_template WHERE tenant_id = $1 AND id = $2",
-            &[&actor.tenant_id, &id],
-        )
-        .await?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_TEMPLATE,
-            id,
-            "delete",
-            Some(to_json(&before)?),
-            None,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(self
+            .write(async |tx| Ok(common::delete::<SmsTemplate, _>(tx, actor, id, now).await?))
+            .await?)
     }
 
     async fn create_contact(
@@ -2310,41 +2259,7 @@ async fn record(
     after: Option<Value>,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let seq: i64 = tx
-        .query_one(
-            "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
-            &[&actor.tenant_id],
-        )
-        .await?
-        .get(0);
-    // Delivered at commit, to every node listening: their streams of this tenant wake up.
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&CHANGES_CHANNEL, &actor.tenant_id],
-    )
-    .await?;
-    let op = if after.is_some() { "upsert" } else { "delete" };
-    tx.execute(
-        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &actor.tenant_id,
-            &seq,
-            &entity,
-            &entity_id,
-            &op,
-            &after,
-            &now,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[&new_id(), &actor.tenant_id, &actor.user_id, &action, &entity, &entity_id, &before, &after, &now],
-    )
-    .await?;
-    Ok(())
+    common::record(tx, actor, entity, entity_id, action, before, after, now).await
 }
 
 const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
@@ -2447,70 +2362,6 @@ async fn number_held(
         .map(|r| r.try_get::<_, String>(0))
         .transpose()?
         .map(|holder| number_conflict(n, holder == tenant_id)))
-}
-
-const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
-
-fn template_from_row(r: &Row) -> anyhow::Result<SmsTemplate> {
-    Ok(SmsTemplate {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        message: r.try_get("message")?,
-        usage_count: r.try_get("usage_count")?,
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-async fn template_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<SmsTemplate>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!(
-                "SELECT {TEMPLATE_COLUMNS} FROM sms_template WHERE tenant_id = $1 AND id = $2{lock}"
-            ),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(template_from_row)
-        .transpose()
-}
-
-async fn write_template(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    t: &SmsTemplate,
-    insert: bool,
-) -> anyhow::Result<u64> {
-    let sql = if insert {
-        "INSERT INTO sms_template (id, tenant_id, name, message, usage_count, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    } else {
-        "UPDATE sms_template SET name = $3, message = $4, usage_count = $5, created_at = $6, updated_at = $7
-         WHERE id = $1 AND tenant_id = $2"
-    };
-    let created = clock::parse_rfc3339(&t.created_at)?;
-    let updated = clock::parse_rfc3339(&t.updated_at)?;
-    Ok(tx
-        .execute(
-            sql,
-            &[
-                &t.id,
-                &tenant_id,
-                &t.name,
-                &t.message,
-                &t.usage_count,
-                &created,
-                &updated,
-            ],
-        )
-        .await?)
 }
 
 const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \

@@ -18,6 +18,7 @@ use upzento_domain::resources::{
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
+use super::common;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
@@ -550,17 +551,7 @@ impl Store for SqliteStore {
     ) -> Result<SmsTemplate, AppError> {
         let actor = actor.clone();
         self.write(move |tx| {
-            write_template(tx, &actor.tenant_id, &template, true)?;
-            record(
-                tx,
-                &actor,
-                entity::SMS_TEMPLATE,
-                &template.id,
-                "create",
-                None,
-                Some(to_json(&template)?),
-                ts(now),
-            )?;
+            now_or_error(common::create(&**tx, &actor, &template, now))?;
             Ok(template)
         })
         .await
@@ -568,7 +559,8 @@ impl Store for SqliteStore {
 
     async fn template(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| template_in(c, &tenant_id, &id)).await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn list_templates(
@@ -578,20 +570,15 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> anyhow::Result<Vec<SmsTemplate>> {
         let (tenant_id, after) = (tenant_id.to_owned(), after.cloned());
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (after_ms, after_id) =
-                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {TEMPLATE_COLUMNS} FROM sms_template
-                 WHERE tenant_id = ?1 AND (created_at, id) > (?2, ?3)
-                 ORDER BY created_at, id LIMIT ?4"
-            ))?;
-            let rows = stmt.query_map(
-                params![tenant_id, after_ms, after_id, limit],
-                template_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(common::list(
+                &*c,
+                &tenant_id,
+                None,
+                Vec::new(),
+                after.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -604,25 +591,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<SmsTemplate>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = template_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            write_template(tx, &actor.tenant_id, &after, false)?;
-            record(
-                tx,
-                &actor,
-                entity::SMS_TEMPLATE,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
-        })
-        .await
+        self.write(move |tx| now_or_error(common::update(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn delete_template(
@@ -634,25 +604,9 @@ impl Store for SqliteStore {
         let (actor, id) = (actor.clone(), id.to_owned());
         Ok(self
             .write(move |tx| {
-                let Some(before) = template_in(tx, &actor.tenant_id, &id)? else {
-                    return Ok(false);
-                };
-                tx.execute(
-                    "DELETE FROM sms_template WHERE tenant_id = ?1 AND id = ?2",
-                    [&actor.tenant_id, &id],
-                )
-                .map_err(anyhow::Error::from)?;
-                record(
-                    tx,
-                    &actor,
-                    entity::SMS_TEMPLATE,
-                    &id,
-                    "delete",
-                    Some(to_json(&before)?),
-                    None,
-                    ts(now),
-                )?;
-                Ok(true)
+                Ok(now_or_error(common::delete::<SmsTemplate, _>(
+                    &**tx, &actor, &id, now,
+                ))?)
             })
             .await?)
     }
@@ -2112,39 +2066,35 @@ fn record(
     after: Option<Value>,
     now: i64,
 ) -> anyhow::Result<()> {
-    let seq: i64 = tx.query_row(
-        "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = ?1 RETURNING change_seq",
-        [&actor.tenant_id],
-        |r| r.get(0),
-    )?;
+    now_or_error(common::record(
+        &**tx,
+        actor,
+        entity,
+        entity_id,
+        action,
+        before,
+        after,
+        clock::from_ms(now),
+    ))
+}
+
+/// A tenant the running write transaction changed: its streams are woken after commit.
+pub(super) fn changed(tenant_id: &str) {
     PENDING.with_borrow_mut(|pending| {
-        if !pending.contains(&actor.tenant_id) {
-            pending.push(actor.tenant_id.clone());
+        if !pending.iter().any(|t| t == tenant_id) {
+            pending.push(tenant_id.to_owned());
         }
     });
-    let op = if after.is_some() { "upsert" } else { "delete" };
-    let after_text = after.as_ref().map(Value::to_string);
-    tx.execute(
-        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![actor.tenant_id, seq, entity, entity_id, op, after_text, now],
-    )?;
-    tx.execute(
-        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            new_id(),
-            actor.tenant_id,
-            actor.user_id,
-            action,
-            entity,
-            entity_id,
-            before.as_ref().map(Value::to_string),
-            after_text,
-            now
-        ],
-    )?;
-    Ok(())
+}
+
+/// The outcome of a statement function written once over [`Db`](super::sql::Db): on
+/// SQLite every statement runs at once, so its future is ready when first polled.
+fn now_or_error<T, E: From<anyhow::Error>>(
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    use futures_util::FutureExt;
+    f.now_or_never()
+        .unwrap_or_else(|| Err(anyhow!("a SQLite statement did not complete at once").into()))
 }
 
 const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
@@ -2241,58 +2191,6 @@ fn number_held(
         )
         .optional()?;
     Ok(holder.map(|holder| number_conflict(n, holder == tenant_id)))
-}
-
-const TEMPLATE_COLUMNS: &str = "id, name, message, usage_count, created_at, updated_at";
-
-fn template_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsTemplate> {
-    Ok(SmsTemplate {
-        id: r.get("id")?,
-        name: r.get("name")?,
-        message: r.get("message")?,
-        usage_count: r.get("usage_count")?,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
-fn template_in(tx: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>> {
-    Ok(tx
-        .query_row(
-            &format!(
-                "SELECT {TEMPLATE_COLUMNS} FROM sms_template WHERE tenant_id = ?1 AND id = ?2"
-            ),
-            [tenant_id, id],
-            template_from_row,
-        )
-        .optional()?)
-}
-
-fn write_template(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    t: &SmsTemplate,
-    insert: bool,
-) -> anyhow::Result<usize> {
-    let sql = if insert {
-        "INSERT INTO sms_template (id, tenant_id, name, message, usage_count, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    } else {
-        "UPDATE sms_template SET name = ?3, message = ?4, usage_count = ?5, created_at = ?6, updated_at = ?7
-         WHERE id = ?1 AND tenant_id = ?2"
-    };
-    Ok(tx.execute(
-        sql,
-        params![
-            t.id,
-            tenant_id,
-            t.name,
-            t.message,
-            t.usage_count,
-            ms_of(&t.created_at)?,
-            ms_of(&t.updated_at)?
-        ],
-    )?)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {

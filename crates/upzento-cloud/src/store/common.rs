@@ -1,0 +1,267 @@
+//! What both backends do alike, written once over [`Db`]: the bookkeeping of every
+//! write (change feed and audit log, in the write's transaction) and the create, get,
+//! list, update and delete of a plain tenant-owned entity, described once by
+//! [`Entity`].
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::sql::{Db, Dialect, Param, Row};
+use super::{Actor, After, Apply};
+use crate::clock;
+use crate::error::AppError;
+
+/// The PostgreSQL channel a commit's `pg_notify` wakes the change streams of every
+/// node on (its payload is the tenant).
+pub const CHANGES_CHANNEL: &str = "upzento_changes";
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
+    Ok(serde_json::to_value(value)?)
+}
+
+/// Appends the change-feed entry and the audit row of one write, in its transaction,
+/// and has the tenant's change streams woken once it commits.
+#[allow(clippy::too_many_arguments)]
+pub async fn record<D: Db>(
+    db: &D,
+    actor: &Actor,
+    entity: &str,
+    entity_id: &str,
+    action: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let seq: i64 = db
+        .row(
+            "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
+            &[actor.tenant_id.as_str().into()],
+            |r| r.get("change_seq"),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {}", actor.tenant_id))?;
+    match db.dialect() {
+        // Delivered at commit, to every node listening.
+        Dialect::Postgres => {
+            db.rows(
+                "SELECT pg_notify($1, $2)",
+                &[CHANGES_CHANNEL.into(), actor.tenant_id.as_str().into()],
+                |_| Ok(()),
+            )
+            .await?;
+        }
+        // One process: its writer announces the tenant after the commit.
+        Dialect::Sqlite => super::sqlite::changed(&actor.tenant_id),
+    }
+    let op = if after.is_some() { "upsert" } else { "delete" };
+    db.execute(
+        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            actor.tenant_id.as_str().into(),
+            seq.into(),
+            entity.into(),
+            entity_id.into(),
+            op.into(),
+            after.clone().into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            new_id().into(),
+            actor.tenant_id.as_str().into(),
+            actor.user_id.as_str().into(),
+            action.into(),
+            entity.into(),
+            entity_id.into(),
+            before.into(),
+            after.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A tenant-owned record kept in one table: its description, from which the generic
+/// operations below are made. A new plain entity is this and its migration.
+pub trait Entity: serde::Serialize + Sized + Send + 'static {
+    /// Its table; every row also has `tenant_id`.
+    const TABLE: &'static str;
+    /// Its name in the audit log and the change feed.
+    const NAME: &'static str;
+    /// Its columns other than `tenant_id`, `id` first, in the order of [`Self::values`].
+    const COLUMNS: &'static [&'static str];
+
+    fn id(&self) -> &str;
+    /// The values of [`Self::COLUMNS`].
+    fn values(&self) -> anyhow::Result<Vec<Param>>;
+    fn from_row(row: &Row<'_>) -> anyhow::Result<Self>;
+}
+
+/// `SELECT` of an entity's columns.
+fn select<E: Entity>() -> String {
+    format!("SELECT {} FROM {}", E::COLUMNS.join(", "), E::TABLE)
+}
+
+/// The record `id` of the tenant; locked until the transaction ends when `lock` (for
+/// an update: PostgreSQL's `FOR UPDATE`; SQLite's writer is alone anyway).
+pub async fn get<E: Entity, D: Db>(
+    db: &D,
+    tenant_id: &str,
+    id: &str,
+    lock: bool,
+) -> anyhow::Result<Option<E>> {
+    let lock = if lock && db.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    db.row(
+        &format!("{} WHERE tenant_id = $1 AND id = $2{lock}", select::<E>()),
+        &[tenant_id.into(), id.into()],
+        E::from_row,
+    )
+    .await
+}
+
+/// A page of the tenant's records in creation order, after `after`, that also meet
+/// `condition` (SQL over the entity's columns, its placeholders numbered from `$5`,
+/// bound to `params`).
+pub async fn list<E: Entity, D: Db>(
+    db: &D,
+    tenant_id: &str,
+    condition: Option<&str>,
+    params: Vec<Param>,
+    after: Option<&After>,
+    limit: usize,
+) -> anyhow::Result<Vec<E>> {
+    let (after_at, after_id) = after.map_or(
+        (
+            OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
+            String::new(),
+        ),
+        |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+    );
+    let condition = condition.map(|c| format!(" AND ({c})")).unwrap_or_default();
+    let mut bound: Vec<Param> = vec![
+        tenant_id.into(),
+        after_at.into(),
+        after_id.into(),
+        i64::try_from(limit)?.into(),
+    ];
+    bound.extend(params);
+    db.rows(
+        &format!(
+            "{} WHERE tenant_id = $1 AND (created_at, id) > ($2, $3){condition}
+             ORDER BY created_at, id LIMIT $4",
+            select::<E>()
+        ),
+        &bound,
+        E::from_row,
+    )
+    .await
+}
+
+/// Writes `record` as a new row (`insert`) or over its row.
+pub async fn write<E: Entity, D: Db>(
+    db: &D,
+    tenant_id: &str,
+    record: &E,
+    insert: bool,
+) -> anyhow::Result<u64> {
+    let mut params: Vec<Param> = vec![tenant_id.into()];
+    params.extend(record.values()?);
+    let sql = if insert {
+        let places: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+        format!(
+            "INSERT INTO {} (tenant_id, {}) VALUES ({})",
+            E::TABLE,
+            E::COLUMNS.join(", "),
+            places.join(", ")
+        )
+    } else {
+        // $1 the tenant, $2 the id, then the other columns.
+        let sets: Vec<String> = E::COLUMNS
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, column)| format!("{column} = ${}", i + 2))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE tenant_id = $1 AND id = $2",
+            E::TABLE,
+            sets.join(", ")
+        )
+    };
+    db.execute(&sql, &params).await
+}
+
+/// Creates `record` with its bookkeeping.
+pub async fn create<E: Entity, D: Db>(
+    db: &D,
+    actor: &Actor,
+    record: &E,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    write(db, &actor.tenant_id, record, true).await?;
+    let after = Some(to_json(record)?);
+    self::record(db, actor, E::NAME, record.id(), "create", None, after, now).await
+}
+
+/// Changes the record `id` with `apply`, with its bookkeeping; `None` when there is no
+/// such record in the tenant.
+pub async fn update<E: Entity, D: Db>(
+    db: &D,
+    actor: &Actor,
+    id: &str,
+    apply: &Apply<E>,
+    now: OffsetDateTime,
+) -> Result<Option<E>, AppError> {
+    let Some(before) = get::<E, D>(db, &actor.tenant_id, id, true).await? else {
+        return Ok(None);
+    };
+    let after = apply(&before)?;
+    write(db, &actor.tenant_id, &after, false).await?;
+    let (before_json, after_json) = (Some(to_json(&before)?), Some(to_json(&after)?));
+    record(
+        db,
+        actor,
+        E::NAME,
+        id,
+        "update",
+        before_json,
+        after_json,
+        now,
+    )
+    .await?;
+    Ok(Some(after))
+}
+
+/// Deletes the record `id`, with its bookkeeping; `false` when there was none.
+pub async fn delete<E: Entity, D: Db>(
+    db: &D,
+    actor: &Actor,
+    id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let Some(before) = get::<E, D>(db, &actor.tenant_id, id, true).await? else {
+        return Ok(false);
+    };
+    db.execute(
+        &format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", E::TABLE),
+        &[actor.tenant_id.as_str().into(), id.into()],
+    )
+    .await?;
+    let before = Some(to_json(&before)?);
+    record(db, actor, E::NAME, id, "delete", before, None, now).await?;
+    Ok(true)
+}
