@@ -3,7 +3,7 @@
 //! data take the tenant explicitly.
 
 pub mod common;
-mod entities;
+pub mod entities;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;

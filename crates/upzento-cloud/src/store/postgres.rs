@@ -25,13 +25,13 @@ use upzento_domain::resources::{
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
-use super::common;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, number_conflict, preview,
+    contact_search, entity, preview,
 };
+use super::{common, entities};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -540,34 +540,15 @@ impl Store for PgStore {
         number: PhoneNumber,
         now: OffsetDateTime,
     ) -> Result<PhoneNumber, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        if let Some(conflict) = number_held(&tx, &actor.tenant_id, &number).await? {
-            return Err(conflict);
-        }
-        match write_number(&tx, &actor.tenant_id, &number, true).await {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number, false)),
-            Err(e) => return Err(e.into()),
-        }
-        record(
-            &tx,
-            actor,
-            entity::PHONE_NUMBER,
-            &number.id,
-            "create",
-            None,
-            Some(to_json(&number)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(number)
+        self.write(async |tx| {
+            entities::create_number(tx, actor, &number, now).await?;
+            Ok(number)
+        })
+        .await
     }
 
     async fn number(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
-        let client = self.client().await?;
-        number_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_numbers(
@@ -577,37 +558,17 @@ impl Store for PgStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<PhoneNumber>> {
-        let (after_at, after_id) = after.map_or(
-            (
-                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {NUMBER_COLUMNS} FROM phone_number
-                     WHERE tenant_id = $1
-                       AND ($2::text IS NULL OR status = $2)
-                       AND ($3::text IS NULL OR assigned_to = $3)
-                       AND (created_at, id) > ($4, $5)
-                     ORDER BY created_at, id LIMIT $6"
-                ),
-                &[
-                    &tenant_id,
-                    &filter.status,
-                    &filter.assigned_to,
-                    &after_at,
-                    &after_id,
-                    &limit,
-                ],
-            )
-            .await?;
-        rows.iter().map(number_from_row).collect()
+        let params = vec![(&filter.status).into(), (&filter.assigned_to).into()];
+        let client = self.client().await?;
+        common::list(
+            pg(&client),
+            tenant_id,
+            Some(entities::NUMBER_FILTER),
+            params,
+            after,
+            limit,
+        )
+        .await
     }
 
     async fn update_number(
@@ -617,33 +578,8 @@ impl Store for PgStore {
         apply: Apply<PhoneNumber>,
         now: OffsetDateTime,
     ) -> Result<Option<PhoneNumber>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = number_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        if let Some(conflict) = number_held(&tx, &actor.tenant_id, &after).await? {
-            return Err(conflict);
-        }
-        match write_number(&tx, &actor.tenant_id, &after, false).await {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after, false)),
-            Err(e) => return Err(e.into()),
-        }
-        record(
-            &tx,
-            actor,
-            entity::PHONE_NUMBER,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| entities::update_number(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn delete_number(
@@ -652,29 +588,9 @@ impl Store for PgStore {
         id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let Some(before) = number_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(false);
-        };
-        tx.execute(
-            "DELETE FROM phone_number WHERE tenant_id = $1 AND id = $2",
-            &[&actor.tenant_id, &id],
-        )
-        .await?;
-        record(
-            &tx,
-            actor,
-            entity::PHONE_NUMBER,
-            id,
-            "delete",
-            Some(to_json(&before)?),
-            None,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(self
+            .write(async |tx| Ok(common::delete::<PhoneNumber, _>(tx, actor, id, now).await?))
+            .await?)
     }
 
     async fn create_template(
@@ -2282,86 +2198,6 @@ fn number_from_row(r: &Row) -> anyhow::Result<PhoneNumber> {
         created_at: clock::rfc3339(r.try_get("created_at")?),
         updated_at: clock::rfc3339(r.try_get("updated_at")?),
     })
-}
-
-async fn number_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<PhoneNumber>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!(
-                "SELECT {NUMBER_COLUMNS} FROM phone_number WHERE tenant_id = $1 AND id = $2{lock}"
-            ),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(number_from_row)
-        .transpose()
-}
-
-async fn write_number(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    n: &PhoneNumber,
-    insert: bool,
-) -> anyhow::Result<u64> {
-    let sql = if insert {
-        "INSERT INTO phone_number (id, tenant_id, number, kind, location, assigned_to, status,
-             call_forwarding, voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    } else {
-        "UPDATE phone_number SET number = $3, kind = $4, location = $5, assigned_to = $6, status = $7,
-             call_forwarding = $8, voicemail = $9, sms_enabled = $10, monthly_fee = $11,
-             purchase_date = $12, created_at = $13, updated_at = $14
-         WHERE id = $1 AND tenant_id = $2"
-    };
-    let created = clock::parse_rfc3339(&n.created_at)?;
-    let updated = clock::parse_rfc3339(&n.updated_at)?;
-    Ok(tx
-        .execute(
-            sql,
-            &[
-                &n.id,
-                &tenant_id,
-                &n.number,
-                &n.kind,
-                &n.location,
-                &n.assigned_to,
-                &n.status.as_str(),
-                &n.call_forwarding,
-                &n.voicemail,
-                &n.sms_enabled,
-                &n.monthly_fee,
-                &n.purchase_date,
-                &created,
-                &updated,
-            ],
-        )
-        .await?)
-}
-
-/// The conflict when another record holds `n`'s number: in this tenant, or in another one
-/// (never said which: tenants do not learn of each other).
-async fn number_held(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    n: &PhoneNumber,
-) -> anyhow::Result<Option<AppError>> {
-    let holder = tx
-        .query_opt(
-            "SELECT tenant_id FROM phone_number WHERE number = $1 AND id <> $2 LIMIT 1",
-            &[&n.number, &n.id],
-        )
-        .await?;
-    Ok(holder
-        .map(|r| r.try_get::<_, String>(0))
-        .transpose()?
-        .map(|holder| number_conflict(n, holder == tenant_id)))
 }
 
 const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \

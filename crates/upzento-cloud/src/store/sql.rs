@@ -159,6 +159,18 @@ impl tokio_postgres::types::ToSql for Param {
     to_sql_checked!();
 }
 
+/// Whether `err` is a unique-constraint violation (on either backend).
+pub fn is_unique_violation(err: &anyhow::Error) -> bool {
+    let postgres = err
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
+    let sqlite = matches!(err.downcast_ref::<rusqlite::Error>(), Some(rusqlite::Error::SqliteFailure(e, _))
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY);
+    postgres || sqlite
+}
+
 /// A row of either backend.
 #[allow(missing_debug_implementations)] // the drivers' rows are not Debug
 pub enum Row<'a> {

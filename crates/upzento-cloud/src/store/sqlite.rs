@@ -18,13 +18,13 @@ use upzento_domain::resources::{
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
-use super::common;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, number_conflict, preview,
+    contact_search, entity, preview,
 };
+use super::{common, entities};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -410,25 +410,7 @@ impl Store for SqliteStore {
     ) -> Result<PhoneNumber, AppError> {
         let actor = actor.clone();
         self.write(move |tx| {
-            if let Some(conflict) = number_held(tx, &actor.tenant_id, &number)? {
-                return Err(conflict);
-            }
-            match write_number(tx, &actor.tenant_id, &number, true) {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&number, false)),
-                Err(e) => return Err(anyhow::Error::from(e).into()),
-            }
-            let after = to_json(&number)?;
-            record(
-                tx,
-                &actor,
-                entity::PHONE_NUMBER,
-                &number.id,
-                "create",
-                None,
-                Some(after),
-                ts(now),
-            )?;
+            now_or_error(entities::create_number(&**tx, &actor, &number, now))?;
             Ok(number)
         })
         .await
@@ -436,7 +418,8 @@ impl Store for SqliteStore {
 
     async fn number(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| number_in(c, &tenant_id, &id)).await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn list_numbers(
@@ -446,31 +429,17 @@ impl Store for SqliteStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<PhoneNumber>> {
-        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
-        let limit = i64::try_from(limit)?;
+        let (tenant_id, after) = (tenant_id.to_owned(), after.cloned());
+        let params = vec![(&filter.status).into(), (&filter.assigned_to).into()];
         self.with(move |c| {
-            let (after_ms, after_id) =
-                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {NUMBER_COLUMNS} FROM phone_number
-                 WHERE tenant_id = ?1
-                   AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR assigned_to = ?3)
-                   AND (created_at, id) > (?4, ?5)
-                 ORDER BY created_at, id LIMIT ?6"
-            ))?;
-            let rows = stmt.query_map(
-                params![
-                    tenant_id,
-                    filter.status,
-                    filter.assigned_to,
-                    after_ms,
-                    after_id,
-                    limit
-                ],
-                number_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(common::list(
+                &*c,
+                &tenant_id,
+                Some(entities::NUMBER_FILTER),
+                params,
+                after.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -483,32 +452,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<PhoneNumber>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = number_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            if let Some(conflict) = number_held(tx, &actor.tenant_id, &after)? {
-                return Err(conflict);
-            }
-            match write_number(tx, &actor.tenant_id, &after, false) {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(number_conflict(&after, false)),
-                Err(e) => return Err(anyhow::Error::from(e).into()),
-            }
-            record(
-                tx,
-                &actor,
-                entity::PHONE_NUMBER,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
-        })
-        .await
+        self.write(move |tx| now_or_error(entities::update_number(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn delete_number(
@@ -520,25 +465,9 @@ impl Store for SqliteStore {
         let (actor, id) = (actor.clone(), id.to_owned());
         Ok(self
             .write(move |tx| {
-                let Some(before) = number_in(tx, &actor.tenant_id, &id)? else {
-                    return Ok(false);
-                };
-                tx.execute(
-                    "DELETE FROM phone_number WHERE tenant_id = ?1 AND id = ?2",
-                    [&actor.tenant_id, &id],
-                )
-                .map_err(anyhow::Error::from)?;
-                record(
-                    tx,
-                    &actor,
-                    entity::PHONE_NUMBER,
-                    &id,
-                    "delete",
-                    Some(to_json(&before)?),
-                    None,
-                    ts(now),
-                )?;
-                Ok(true)
+                Ok(now_or_error(common::delete::<PhoneNumber, _>(
+                    &**tx, &actor, &id, now,
+                ))?)
             })
             .await?)
     }
@@ -2123,74 +2052,6 @@ fn number_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhoneNumber> {
         created_at: text_ts(r, "created_at")?,
         updated_at: text_ts(r, "updated_at")?,
     })
-}
-
-fn number_in(tx: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>> {
-    Ok(tx
-        .query_row(
-            &format!("SELECT {NUMBER_COLUMNS} FROM phone_number WHERE tenant_id = ?1 AND id = ?2"),
-            [tenant_id, id],
-            number_from_row,
-        )
-        .optional()?)
-}
-
-fn write_number(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    n: &PhoneNumber,
-    insert: bool,
-) -> rusqlite::Result<usize> {
-    let sql = if insert {
-        "INSERT INTO phone_number (id, tenant_id, number, kind, location, assigned_to, status,
-             call_forwarding, voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-    } else {
-        "UPDATE phone_number SET number = ?3, kind = ?4, location = ?5, assigned_to = ?6, status = ?7,
-             call_forwarding = ?8, voicemail = ?9, sms_enabled = ?10, monthly_fee = ?11,
-             purchase_date = ?12, created_at = ?13, updated_at = ?14
-         WHERE id = ?1 AND tenant_id = ?2"
-    };
-    let created =
-        ms_of(&n.created_at).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    let updated =
-        ms_of(&n.updated_at).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    tx.execute(
-        sql,
-        params![
-            n.id,
-            tenant_id,
-            n.number,
-            n.kind,
-            n.location,
-            n.assigned_to,
-            n.status.as_str(),
-            n.call_forwarding,
-            n.voicemail,
-            n.sms_enabled,
-            n.monthly_fee,
-            n.purchase_date,
-            created,
-            updated
-        ],
-    )
-}
-
-/// The conflict when another record holds `n`'s number: in this tenant, or in another one
-/// (never said which: tenants do not learn of each other).
-fn number_held(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    n: &PhoneNumber,
-) -> anyhow::Result<Option<AppError>> {
-    let holder: Option<String> = tx
-        .query_row(
-            "SELECT tenant_id FROM phone_number WHERE number = ?1 AND id <> ?2 LIMIT 1",
-            params![n.number, n.id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(holder.map(|holder| number_conflict(n, holder == tenant_id)))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
