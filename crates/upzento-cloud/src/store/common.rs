@@ -93,6 +93,7 @@ pub async fn record<D: Db>(
 
 /// A tenant-owned record kept in one table: its description, from which the generic
 /// operations below are made. A new plain entity is this and its migration.
+#[allow(async_fn_in_trait)] // see `Db`
 pub trait Entity: serde::Serialize + Sized + Send + 'static {
     /// Its table; every row also has `tenant_id`.
     const TABLE: &'static str;
@@ -105,6 +106,16 @@ pub trait Entity: serde::Serialize + Sized + Send + 'static {
     /// The values of [`Self::COLUMNS`].
     fn values(&self) -> anyhow::Result<Vec<Param>>;
     fn from_row(row: &Row<'_>) -> anyhow::Result<Self>;
+
+    /// Writes the rows of other tables the record owns, after its own row.
+    async fn write_owned<D: Db>(&self, _db: &D, _tenant_id: &str) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// Fills in what rows of other tables hold, for records just read.
+    async fn read_owned<D: Db>(_records: &mut [Self], _db: &D) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// `SELECT` of an entity's columns.
@@ -125,12 +136,15 @@ pub async fn get<E: Entity, D: Db>(
     } else {
         ""
     };
-    db.row(
-        &format!("{} WHERE tenant_id = $1 AND id = $2{lock}", select::<E>()),
-        &[tenant_id.into(), id.into()],
-        E::from_row,
-    )
-    .await
+    let mut found = db
+        .rows(
+            &format!("{} WHERE tenant_id = $1 AND id = $2{lock}", select::<E>()),
+            &[tenant_id.into(), id.into()],
+            E::from_row,
+        )
+        .await?;
+    E::read_owned(&mut found, db).await?;
+    Ok(found.pop())
 }
 
 /// A page of the tenant's records in creation order, after `after`, that also meet
@@ -159,19 +173,33 @@ pub async fn list<E: Entity, D: Db>(
         i64::try_from(limit)?.into(),
     ];
     bound.extend(params);
-    db.rows(
-        &format!(
-            "{} WHERE tenant_id = $1 AND (created_at, id) > ($2, $3){condition}
-             ORDER BY created_at, id LIMIT $4",
-            select::<E>()
-        ),
-        &bound,
-        E::from_row,
-    )
-    .await
+    let mut page = db
+        .rows(
+            &format!(
+                "{} WHERE tenant_id = $1 AND (created_at, id) > ($2, $3){condition}
+                 ORDER BY created_at, id LIMIT $4",
+                select::<E>()
+            ),
+            &bound,
+            E::from_row,
+        )
+        .await?;
+    E::read_owned(&mut page, db).await?;
+    Ok(page)
 }
 
-/// Writes `record` as a new row (`insert`) or over its row.
+/// Writes `record` as a new row (`insert`) or over its row, and the rows it owns.
+pub async fn save<E: Entity, D: Db>(
+    db: &D,
+    tenant_id: &str,
+    record: &E,
+    insert: bool,
+) -> Result<(), AppError> {
+    write(db, tenant_id, record, insert).await?;
+    record.write_owned(db, tenant_id).await
+}
+
+/// Writes `record`'s own row as a new row (`insert`) or over its row.
 pub async fn write<E: Entity, D: Db>(
     db: &D,
     tenant_id: &str,
@@ -211,10 +239,11 @@ pub async fn create<E: Entity, D: Db>(
     actor: &Actor,
     record: &E,
     now: OffsetDateTime,
-) -> anyhow::Result<()> {
-    write(db, &actor.tenant_id, record, true).await?;
+) -> Result<(), AppError> {
+    save(db, &actor.tenant_id, record, true).await?;
     let after = Some(to_json(record)?);
-    self::record(db, actor, E::NAME, record.id(), "create", None, after, now).await
+    self::record(db, actor, E::NAME, record.id(), "create", None, after, now).await?;
+    Ok(())
 }
 
 /// Changes the record `id` with `apply`, with its bookkeeping; `None` when there is no
@@ -230,7 +259,7 @@ pub async fn update<E: Entity, D: Db>(
         return Ok(None);
     };
     let after = apply(&before)?;
-    write(db, &actor.tenant_id, &after, false).await?;
+    save(db, &actor.tenant_id, &after, false).await?;
     let (before_json, after_json) = (Some(to_json(&before)?), Some(to_json(&after)?));
     record(
         db,

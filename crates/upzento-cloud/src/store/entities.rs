@@ -1,12 +1,13 @@
 //! The description of each plain entity: its table, its columns and how a row maps to
 //! the record and back. The operations on them are in [`super::common`], once.
 
+use serde_json::Value;
 use time::OffsetDateTime;
-use upzento_domain::resources::{NumberStatus, PhoneNumber, SmsTemplate, entity};
+use upzento_domain::resources::{Contact, NumberStatus, PhoneNumber, SmsTemplate, entity};
 
 use super::common::{self, Entity};
-use super::sql::{Db, Param, Row, is_unique_violation};
-use super::{Actor, Apply, number_conflict};
+use super::sql::{Db, Dialect, Param, Row, is_unique_violation};
+use super::{Actor, Apply, ContactFilter, contact_search, number_conflict};
 use crate::clock;
 use crate::error::AppError;
 
@@ -190,4 +191,149 @@ pub async fn update_number<D: Db>(
     );
     common::record(db, actor, PhoneNumber::NAME, id, "update", b, a, now).await?;
     Ok(Some(after))
+}
+
+impl Entity for Contact {
+    const TABLE: &'static str = "contact";
+    const NAME: &'static str = entity::CONTACT;
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "tags",
+        "time_zone",
+        "opted_out",
+        "opted_out_at",
+        "created_at",
+        "updated_at",
+    ];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn values(&self) -> anyhow::Result<Vec<Param>> {
+        Ok(vec![
+            self.id.as_str().into(),
+            self.first_name.as_str().into(),
+            (&self.last_name).into(),
+            (&self.email).into(),
+            serde_json::to_value(&self.tags)?.into(),
+            (&self.time_zone).into(),
+            self.opted_out.into(),
+            self.opted_out_at
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
+            clock::parse_rfc3339(&self.created_at)?.into(),
+            clock::parse_rfc3339(&self.updated_at)?.into(),
+        ])
+    }
+
+    /// Without its numbers, which [`Self::read_owned`] adds.
+    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+        let tags: Option<Value> = r.get("tags")?;
+        let opted_out_at: Option<OffsetDateTime> = r.get("opted_out_at")?;
+        Ok(Self {
+            id: r.get("id")?,
+            first_name: r.get("first_name")?,
+            last_name: r.get("last_name")?,
+            phone_numbers: Vec::new(),
+            email: r.get("email")?,
+            tags: serde_json::from_value(tags.unwrap_or(Value::Array(Vec::new())))?,
+            time_zone: r.get("time_zone")?,
+            opted_out: r.get("opted_out")?,
+            opted_out_at: opted_out_at.map(clock::rfc3339),
+            created_at: clock::rfc3339(r.get("created_at")?),
+            updated_at: clock::rfc3339(r.get("updated_at")?),
+        })
+    }
+
+    /// Its numbers, in their order; a number belongs to one contact of the tenant.
+    async fn write_owned<D: Db>(&self, db: &D, tenant_id: &str) -> Result<(), AppError> {
+        db.execute(
+            "DELETE FROM contact_phone WHERE tenant_id = $1 AND contact_id = $2",
+            &[tenant_id.into(), self.id.as_str().into()],
+        )
+        .await?;
+        for (position, number) in self.phone_numbers.iter().enumerate() {
+            let inserted = db
+                .execute(
+                    "INSERT INTO contact_phone (tenant_id, number, contact_id, position)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        tenant_id.into(),
+                        number.as_str().into(),
+                        self.id.as_str().into(),
+                        i64::try_from(position).unwrap_or(i64::MAX).into(),
+                    ],
+                )
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(AppError::Conflict {
+                        code: "duplicate_contact_number",
+                        message: format!("{number} already belongs to another contact."),
+                        field: Some("phoneNumbers".into()),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_owned<D: Db>(contacts: &mut [Self], db: &D) -> anyhow::Result<()> {
+        if contacts.is_empty() {
+            return Ok(());
+        }
+        let places: Vec<String> = (1..=contacts.len()).map(|i| format!("${i}")).collect();
+        let ids: Vec<Param> = contacts.iter().map(|c| c.id.as_str().into()).collect();
+        let phones: Vec<(String, String)> = db
+            .rows(
+                &format!(
+                    "SELECT contact_id, number FROM contact_phone WHERE contact_id IN ({})
+                     ORDER BY contact_id, position",
+                    places.join(", ")
+                ),
+                &ids,
+                |r| Ok((r.get("contact_id")?, r.get("number")?)),
+            )
+            .await?;
+        for contact in contacts {
+            contact.phone_numbers = phones
+                .iter()
+                .filter(|(id, _)| *id == contact.id)
+                .map(|(_, number)| number.clone())
+                .collect();
+        }
+        Ok(())
+    }
+}
+
+/// The filter of a list of contacts: `$5` text in the name or email (a LIKE pattern),
+/// `$6` digits in a number (a LIKE pattern), `$7` a tag. Tags are a JSON array, read with
+/// each dialect's JSON functions.
+pub fn contact_filter(dialect: Dialect) -> String {
+    let tagged = match dialect {
+        Dialect::Postgres => "tags ? CAST($7 AS TEXT)",
+        Dialect::Sqlite => "EXISTS (SELECT 1 FROM json_each(contact.tags) WHERE value = $7)",
+    };
+    format!(
+        "(CAST($5 AS TEXT) IS NULL
+          OR lower(first_name || ' ' || coalesce(last_name, '')) LIKE $5 ESCAPE '\\'
+          OR lower(coalesce(email, '')) LIKE $5 ESCAPE '\\'
+          OR (CAST($6 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM contact_phone p
+                WHERE p.contact_id = contact.id AND p.number LIKE $6 ESCAPE '\\')))
+         AND (CAST($7 AS TEXT) IS NULL OR {tagged})"
+    )
+}
+
+/// The parameters of [`contact_filter`].
+pub fn contact_filter_params(filter: &ContactFilter) -> Vec<Param> {
+    let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
+    vec![text.into(), digits.flatten().into(), (&filter.tag).into()]
 }

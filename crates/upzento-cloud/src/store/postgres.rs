@@ -18,18 +18,18 @@ use upzento_domain::wire::Role;
 
 use serde_json::Value;
 use tokio_postgres::Transaction;
-use tokio_postgres::error::SqlState;
 use upzento_domain::resources::{
     AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
     Change, ChangeOp, ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus,
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
+use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, preview,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
+    preview,
 };
 use super::{common, entities};
 use crate::carrier::{InboundPart, MessageRef};
@@ -648,27 +648,15 @@ impl Store for PgStore {
         contact: Contact,
         now: OffsetDateTime,
     ) -> Result<Contact, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        write_contact(&tx, &actor.tenant_id, &contact, true).await?;
-        record(
-            &tx,
-            actor,
-            entity::CONTACT,
-            &contact.id,
-            "create",
-            None,
-            Some(to_json(&contact)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(contact)
+        self.write(async |tx| {
+            common::create(tx, actor, &contact, now).await?;
+            Ok(contact)
+        })
+        .await
     }
 
     async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
-        let client = self.client().await?;
-        contact_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_contacts(
@@ -678,61 +666,18 @@ impl Store for PgStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<Contact>> {
-        let (after_at, after_id) = after.map_or(
-            (
-                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
-        let digits = digits.flatten();
+        let condition = entities::contact_filter(Dialect::Postgres);
+        let params = entities::contact_filter_params(filter);
         let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {CONTACT_COLUMNS} FROM contact
-                     WHERE tenant_id = $1
-                       AND ($2::text IS NULL
-                            OR lower(first_name || ' ' || coalesce(last_name, '')) LIKE $2
-                            OR lower(coalesce(email, '')) LIKE $2
-                            OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM contact_phone p
-                                  WHERE p.contact_id = contact.id AND p.number LIKE $3)))
-                       AND ($4::text IS NULL OR tags ? $4)
-                       AND (created_at, id) > ($5, $6)
-                     ORDER BY created_at, id LIMIT $7"
-                ),
-                &[
-                    &tenant_id,
-                    &text,
-                    &digits,
-                    &filter.tag,
-                    &after_at,
-                    &after_id,
-                    &limit,
-                ],
-            )
-            .await?;
-        let mut contacts = rows
-            .iter()
-            .map(contact_from_row)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let ids: Vec<&str> = contacts.iter().map(|c| c.id.as_str()).collect();
-        let phones = client
-            .query(
-                "SELECT contact_id, number FROM contact_phone WHERE contact_id = ANY($1) ORDER BY contact_id, position",
-                &[&ids],
-            )
-            .await?;
-        for contact in &mut contacts {
-            contact.phone_numbers = phones
-                .iter()
-                .filter(|r| r.get::<_, &str>(0) == contact.id)
-                .map(|r| r.get(1))
-                .collect();
-        }
-        Ok(contacts)
+        common::list(
+            pg(&client),
+            tenant_id,
+            Some(&condition),
+            params,
+            after,
+            limit,
+        )
+        .await
     }
 
     async fn update_contact(
@@ -742,26 +687,8 @@ impl Store for PgStore {
         apply: Apply<Contact>,
         now: OffsetDateTime,
     ) -> Result<Option<Contact>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = contact_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        write_contact(&tx, &actor.tenant_id, &after, false).await?;
-        record(
-            &tx,
-            actor,
-            entity::CONTACT,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| common::update(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn delete_contact(
@@ -770,29 +697,9 @@ impl Store for PgStore {
         id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let Some(before) = contact_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(false);
-        };
-        tx.execute(
-            "DELETE FROM contact WHERE tenant_id = $1 AND id = $2",
-            &[&actor.tenant_id, &id],
-        )
-        .await?;
-        record(
-            &tx,
-            actor,
-            entity::CONTACT,
-            id,
-            "delete",
-            Some(to_json(&before)?),
-            None,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(self
+            .write(async |tx| Ok(common::delete::<Contact, _>(tx, actor, id, now).await?))
+            .await?)
     }
 
     async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>> {
@@ -2150,12 +2057,6 @@ impl Store for PgStore {
     }
 }
 
-fn is_unique_violation(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<tokio_postgres::Error>()
-        .and_then(tokio_postgres::Error::code)
-        == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
     Ok(serde_json::to_value(value)?)
 }
@@ -2251,76 +2152,6 @@ async fn contact_in<C: tokio_postgres::GenericClient + Sync>(
         .map(|r| r.get(0))
         .collect();
     Ok(Some(contact))
-}
-
-async fn write_contact(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    ct: &Contact,
-    insert: bool,
-) -> Result<(), AppError> {
-    let sql = if insert {
-        "INSERT INTO contact (id, tenant_id, first_name, last_name, email, tags, time_zone, opted_out,
-             opted_out_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    } else {
-        "UPDATE contact SET first_name = $3, last_name = $4, email = $5, tags = $6, time_zone = $7,
-             opted_out = $8, opted_out_at = $9, created_at = $10, updated_at = $11
-         WHERE id = $1 AND tenant_id = $2"
-    };
-    let opted_out_at = ct
-        .opted_out_at
-        .as_deref()
-        .map(clock::parse_rfc3339)
-        .transpose()?;
-    let tags = serde_json::to_value(&ct.tags).map_err(anyhow::Error::from)?;
-    tx.execute(
-        sql,
-        &[
-            &ct.id,
-            &tenant_id,
-            &ct.first_name,
-            &ct.last_name,
-            &ct.email,
-            &tags,
-            &ct.time_zone,
-            &ct.opted_out,
-            &opted_out_at,
-            &clock::parse_rfc3339(&ct.created_at)?,
-            &clock::parse_rfc3339(&ct.updated_at)?,
-        ],
-    )
-    .await
-    .map_err(anyhow::Error::from)?;
-    tx.execute(
-        "DELETE FROM contact_phone WHERE tenant_id = $1 AND contact_id = $2",
-        &[&tenant_id, &ct.id],
-    )
-    .await
-    .map_err(anyhow::Error::from)?;
-    for (position, number) in ct.phone_numbers.iter().enumerate() {
-        let position = i32::try_from(position).unwrap_or(i32::MAX);
-        // A savepoint keeps the transaction usable to report the conflict cleanly.
-        if let Err(e) = tx
-            .execute(
-                "INSERT INTO contact_phone (tenant_id, number, contact_id, position) VALUES ($1, $2, $3, $4)",
-                &[&tenant_id, number, &ct.id, &position],
-            )
-            .await
-        {
-            let e = anyhow::Error::from(e);
-            return Err(if is_unique_violation(&e) {
-                AppError::Conflict {
-                    code: "duplicate_contact_number",
-                    message: format!("{number} already belongs to another contact."),
-                    field: Some("phoneNumbers".into()),
-                }
-            } else {
-                e.into()
-            });
-        }
-    }
-    Ok(())
 }
 
 const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \

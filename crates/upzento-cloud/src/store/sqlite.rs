@@ -18,11 +18,12 @@ use upzento_domain::resources::{
     Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
+use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User,
-    contact_search, entity, preview,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
+    preview,
 };
 use super::{common, entities};
 use crate::carrier::{InboundPart, MessageRef};
@@ -548,17 +549,7 @@ impl Store for SqliteStore {
     ) -> Result<Contact, AppError> {
         let actor = actor.clone();
         self.write(move |tx| {
-            write_contact(tx, &actor.tenant_id, &contact, true)?;
-            record(
-                tx,
-                &actor,
-                entity::CONTACT,
-                &contact.id,
-                "create",
-                None,
-                Some(to_json(&contact)?),
-                ts(now),
-            )?;
+            now_or_error(common::create(&**tx, &actor, &contact, now))?;
             Ok(contact)
         })
         .await
@@ -566,7 +557,8 @@ impl Store for SqliteStore {
 
     async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| contact_in(c, &tenant_id, &id)).await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn list_contacts(
@@ -576,32 +568,18 @@ impl Store for SqliteStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<Contact>> {
-        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
-        let limit = i64::try_from(limit)?;
+        let (tenant_id, after) = (tenant_id.to_owned(), after.cloned());
+        let params = entities::contact_filter_params(filter);
         self.with(move |c| {
-            let (after_ms, after_id) = after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
-            let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {CONTACT_COLUMNS} FROM contact
-                 WHERE tenant_id = ?1
-                   AND (?2 IS NULL
-                        OR lower(first_name || ' ' || coalesce(last_name, '')) LIKE ?2 ESCAPE '\\'
-                        OR lower(coalesce(email, '')) LIKE ?2 ESCAPE '\\'
-                        OR (?3 IS NOT NULL AND EXISTS (SELECT 1 FROM contact_phone p
-                              WHERE p.contact_id = contact.id AND p.number LIKE ?3 ESCAPE '\\')))
-                   AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(contact.tags) WHERE value = ?4))
-                   AND (created_at, id) > (?5, ?6)
-                 ORDER BY created_at, id LIMIT ?7"
-            ))?;
-            let rows = stmt.query_map(
-                params![tenant_id, text, digits.flatten(), filter.tag, after_ms, after_id, limit],
-                contact_from_row,
-            )?;
-            let mut contacts = rows.collect::<Result<Vec<_>, _>>()?;
-            for contact in &mut contacts {
-                contact.phone_numbers = phones_of(c, &contact.id)?;
-            }
-            Ok(contacts)
+            let condition = entities::contact_filter(Dialect::Sqlite);
+            now_or_error(common::list(
+                &*c,
+                &tenant_id,
+                Some(&condition),
+                params,
+                after.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -614,25 +592,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<Contact>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = contact_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            write_contact(tx, &actor.tenant_id, &after, false)?;
-            record(
-                tx,
-                &actor,
-                entity::CONTACT,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
-        })
-        .await
+        self.write(move |tx| now_or_error(common::update(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn delete_contact(
@@ -644,30 +605,9 @@ impl Store for SqliteStore {
         let (actor, id) = (actor.clone(), id.to_owned());
         Ok(self
             .write(move |tx| {
-                let Some(before) = contact_in(tx, &actor.tenant_id, &id)? else {
-                    return Ok(false);
-                };
-                tx.execute(
-                    "DELETE FROM contact_phone WHERE tenant_id = ?1 AND contact_id = ?2",
-                    [&actor.tenant_id, &id],
-                )
-                .map_err(anyhow::Error::from)?;
-                tx.execute(
-                    "DELETE FROM contact WHERE tenant_id = ?1 AND id = ?2",
-                    [&actor.tenant_id, &id],
-                )
-                .map_err(anyhow::Error::from)?;
-                record(
-                    tx,
-                    &actor,
-                    entity::CONTACT,
-                    &id,
-                    "delete",
-                    Some(to_json(&before)?),
-                    None,
-                    ts(now),
-                )?;
-                Ok(true)
+                Ok(now_or_error(common::delete::<Contact, _>(
+                    &**tx, &actor, &id, now,
+                ))?)
             })
             .await?)
     }
@@ -1958,12 +1898,6 @@ impl Store for SqliteStore {
     }
 }
 
-fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(err, rusqlite::Error::SqliteFailure(e, _)
-        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
 fn ms_of(rfc3339: &str) -> anyhow::Result<i64> {
     Ok(clock::to_ms(clock::parse_rfc3339(rfc3339)?))
 }
@@ -2135,65 +2069,6 @@ fn contact_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Optio
             Ok(contact)
         })
         .transpose()
-}
-
-fn contact_number_conflict(number: &str) -> AppError {
-    AppError::Conflict {
-        code: "duplicate_contact_number",
-        message: format!("{number} already belongs to another contact."),
-        field: Some("phoneNumbers".into()),
-    }
-}
-
-fn write_contact(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    ct: &Contact,
-    insert: bool,
-) -> Result<(), AppError> {
-    let sql = if insert {
-        "INSERT INTO contact (id, tenant_id, first_name, last_name, email, tags, time_zone, opted_out,
-             opted_out_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    } else {
-        "UPDATE contact SET first_name = ?3, last_name = ?4, email = ?5, tags = ?6, time_zone = ?7,
-             opted_out = ?8, opted_out_at = ?9, created_at = ?10, updated_at = ?11
-         WHERE id = ?1 AND tenant_id = ?2"
-    };
-    let opted_out_at = ct.opted_out_at.as_deref().map(ms_of).transpose()?;
-    tx.execute(
-        sql,
-        params![
-            ct.id,
-            tenant_id,
-            ct.first_name,
-            ct.last_name,
-            ct.email,
-            serde_json::to_string(&ct.tags).map_err(anyhow::Error::from)?,
-            ct.time_zone,
-            ct.opted_out,
-            opted_out_at,
-            ms_of(&ct.created_at)?,
-            ms_of(&ct.updated_at)?
-        ],
-    )
-    .map_err(anyhow::Error::from)?;
-    tx.execute(
-        "DELETE FROM contact_phone WHERE tenant_id = ?1 AND contact_id = ?2",
-        [tenant_id, &ct.id],
-    )
-    .map_err(anyhow::Error::from)?;
-    for (position, number) in ct.phone_numbers.iter().enumerate() {
-        match tx.execute(
-            "INSERT INTO contact_phone (tenant_id, number, contact_id, position) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant_id, number, ct.id, i64::try_from(position).unwrap_or(i64::MAX)],
-        ) {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(contact_number_conflict(number)),
-            Err(e) => return Err(anyhow::Error::from(e).into()),
-        }
-    }
-    Ok(())
 }
 
 const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \
