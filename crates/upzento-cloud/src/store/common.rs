@@ -102,6 +102,9 @@ pub trait Entity: serde::Serialize + Sized + Send + 'static {
     /// Its columns other than `tenant_id`, `id` first, in the order of [`Self::values`].
     const COLUMNS: &'static [&'static str];
 
+    /// What follows the `INSERT` (e.g. `ON CONFLICT … DO NOTHING` for an idempotent one).
+    const ON_INSERT: &'static str = "";
+
     fn id(&self) -> &str;
     /// The values of [`Self::COLUMNS`].
     fn values(&self) -> anyhow::Result<Vec<Param>>;
@@ -119,7 +122,7 @@ pub trait Entity: serde::Serialize + Sized + Send + 'static {
 }
 
 /// `SELECT` of an entity's columns.
-fn select<E: Entity>() -> String {
+pub fn select<E: Entity>() -> String {
     format!("SELECT {} FROM {}", E::COLUMNS.join(", "), E::TABLE)
 }
 
@@ -211,10 +214,11 @@ pub async fn write<E: Entity, D: Db>(
     let sql = if insert {
         let places: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
         format!(
-            "INSERT INTO {} (tenant_id, {}) VALUES ({})",
+            "INSERT INTO {} (tenant_id, {}) VALUES ({}) {}",
             E::TABLE,
             E::COLUMNS.join(", "),
-            places.join(", ")
+            places.join(", "),
+            E::ON_INSERT
         )
     } else {
         // $1 the tenant, $2 the id, then the other columns.

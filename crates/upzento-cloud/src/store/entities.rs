@@ -3,11 +3,13 @@
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use upzento_domain::resources::{Contact, NumberStatus, PhoneNumber, SmsTemplate, entity};
+use upzento_domain::resources::{
+    Call, CallStatus, CallType, Contact, NumberStatus, PhoneNumber, SmsTemplate, entity,
+};
 
 use super::common::{self, Entity};
 use super::sql::{Db, Dialect, Param, Row, is_unique_violation};
-use super::{Actor, Apply, ContactFilter, contact_search, number_conflict};
+use super::{Actor, After, Apply, CallFilter, ContactFilter, contact_search, number_conflict};
 use crate::clock;
 use crate::error::AppError;
 
@@ -336,4 +338,172 @@ pub fn contact_filter(dialect: Dialect) -> String {
 pub fn contact_filter_params(filter: &ContactFilter) -> Vec<Param> {
     let (text, digits) = filter.query.as_deref().map(contact_search).unzip();
     vec![text.into(), digits.flatten().into(), (&filter.tag).into()]
+}
+
+impl Entity for Call {
+    const TABLE: &'static str = "call";
+    const NAME: &'static str = entity::CALL;
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "phone_number_id",
+        "contact_id",
+        "kind",
+        "status",
+        "from_number",
+        "to_number",
+        "duration",
+        "recording_url",
+        "notes",
+        "assigned_to",
+        "start_time",
+        "end_time",
+        "sip_call_id",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ];
+    /// A SIP Call-ID posted again (a retry, perhaps to another node) is the same call.
+    const ON_INSERT: &'static str =
+        "ON CONFLICT (tenant_id, sip_call_id) WHERE sip_call_id IS NOT NULL DO NOTHING";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn values(&self) -> anyhow::Result<Vec<Param>> {
+        Ok(vec![
+            self.id.as_str().into(),
+            (&self.phone_number_id).into(),
+            (&self.contact_id).into(),
+            self.kind.as_str().into(),
+            self.status.as_str().into(),
+            self.from.as_str().into(),
+            self.to.as_str().into(),
+            self.duration.into(),
+            (&self.recording_url).into(),
+            (&self.notes).into(),
+            (&self.assigned_to).into(),
+            clock::parse_rfc3339(&self.start_time)?.into(),
+            self.end_time
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
+            (&self.sip_call_id).into(),
+            (&self.created_by).into(),
+            clock::parse_rfc3339(&self.created_at)?.into(),
+            clock::parse_rfc3339(&self.updated_at)?.into(),
+        ])
+    }
+
+    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+        let kind: String = r.get("kind")?;
+        let status: String = r.get("status")?;
+        let duration: Option<i64> = r.get("duration")?;
+        let end_time: Option<OffsetDateTime> = r.get("end_time")?;
+        Ok(Self {
+            id: r.get("id")?,
+            phone_number_id: r.get("phone_number_id")?,
+            contact_id: r.get("contact_id")?,
+            kind: CallType::parse(&kind).ok_or_else(|| anyhow::anyhow!("call type {kind}"))?,
+            status: CallStatus::parse(&status)
+                .ok_or_else(|| anyhow::anyhow!("call status {status}"))?,
+            from: r.get("from_number")?,
+            to: r.get("to_number")?,
+            duration: duration.map(u32::try_from).transpose()?,
+            recording_url: r.get("recording_url")?,
+            notes: r.get("notes")?,
+            assigned_to: r.get("assigned_to")?,
+            start_time: clock::rfc3339(r.get("start_time")?),
+            end_time: end_time.map(clock::rfc3339),
+            sip_call_id: r.get("sip_call_id")?,
+            created_by: r.get("created_by")?,
+            created_at: clock::rfc3339(r.get("created_at")?),
+            updated_at: clock::rfc3339(r.get("updated_at")?),
+        })
+    }
+}
+
+/// Files a call, linked to the contact its other party's number belongs to; `false` with
+/// the call already filed under its SIP Call-ID (posted again, perhaps to another node).
+pub async fn create_call<D: Db>(
+    db: &D,
+    actor: &Actor,
+    mut call: Call,
+    now: OffsetDateTime,
+) -> Result<(Call, bool), AppError> {
+    let other = match call.kind {
+        CallType::Incoming => call.from.clone(),
+        CallType::Outgoing => call.to.clone(),
+    };
+    call.contact_id = db
+        .row(
+            "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
+            &[actor.tenant_id.as_str().into(), other.into()],
+            |r| r.get("contact_id"),
+        )
+        .await?;
+    if common::write(db, &actor.tenant_id, &call, true).await? == 0 {
+        let existing = db
+            .row(
+                &format!(
+                    "{} WHERE tenant_id = $1 AND sip_call_id = $2",
+                    common::select::<Call>()
+                ),
+                &[actor.tenant_id.as_str().into(), (&call.sip_call_id).into()],
+                Call::from_row,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a call neither inserted nor found"))?;
+        return Ok((existing, false));
+    }
+    let after = Some(common::to_json(&call)?);
+    common::record(db, actor, Call::NAME, &call.id, "create", None, after, now).await?;
+    Ok((call, true))
+}
+
+/// A page of the tenant's calls, newest first, before `before`.
+pub async fn list_calls<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    filter: &CallFilter,
+    before: Option<&After>,
+    limit: usize,
+) -> anyhow::Result<Vec<Call>> {
+    let (before_at, before_id) = before.map_or(
+        (
+            time::macros::datetime!(9999-12-31 23:59:59 UTC),
+            String::new(),
+        ),
+        |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+    );
+    let time = db.dialect().time_type();
+    db.rows(
+        &format!(
+            "{} WHERE tenant_id = $1
+               AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR status = $3)
+               AND (CAST($4 AS TEXT) IS NULL OR assigned_to = $4)
+               AND (CAST($5 AS TEXT) IS NULL OR contact_id = $5)
+               AND (CAST($6 AS {time}) IS NULL OR start_time >= $6)
+               AND (CAST($7 AS {time}) IS NULL OR start_time < $7)
+               AND (start_time, id) < ($8, $9)
+             ORDER BY start_time DESC, id DESC LIMIT $10",
+            common::select::<Call>()
+        ),
+        &[
+            tenant_id.into(),
+            (&filter.kind).into(),
+            (&filter.status).into(),
+            (&filter.assigned_to).into(),
+            (&filter.contact_id).into(),
+            filter.from_ms.map(clock::from_ms).into(),
+            filter.until_ms.map(clock::from_ms).into(),
+            before_at.into(),
+            before_id.into(),
+            i64::try_from(limit)?.into(),
+        ],
+        Call::from_row,
+    )
+    .await
 }

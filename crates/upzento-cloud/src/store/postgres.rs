@@ -19,9 +19,9 @@ use upzento_domain::wire::Role;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
-    AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus,
-    Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, CampaignStats, CampaignStatus, Change, ChangeOp,
+    ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -1392,52 +1392,12 @@ impl Store for PgStore {
         call: Call,
         now: OffsetDateTime,
     ) -> Result<(Call, bool), AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let mut call = call;
-        let other = match call.kind {
-            CallType::Incoming => call.from.clone(),
-            CallType::Outgoing => call.to.clone(),
-        };
-        call.contact_id = tx
-            .query_opt(
-                "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
-                &[&actor.tenant_id, &other],
-            )
+        self.write(async |tx| entities::create_call(tx, actor, call, now).await)
             .await
-            .map_err(anyhow::Error::from)?
-            .map(|r| r.get(0));
-        if write_call(&tx, &actor.tenant_id, &call, true).await? == 0 {
-            // The SIP Call-ID was posted before (perhaps through another node).
-            let existing = tx
-                .query_one(
-                    &format!(
-                        "SELECT {CALL_COLUMNS} FROM call WHERE tenant_id = $1 AND sip_call_id = $2"
-                    ),
-                    &[&actor.tenant_id, &call.sip_call_id],
-                )
-                .await
-                .map_err(anyhow::Error::from)?;
-            return Ok((call_from_row(&existing)?, false));
-        }
-        record(
-            &tx,
-            actor,
-            entity::CALL,
-            &call.id,
-            "create",
-            None,
-            Some(to_json(&call)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok((call, true))
     }
 
     async fn call(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>> {
-        let client = self.client().await?;
-        call_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_calls(
@@ -1447,47 +1407,8 @@ impl Store for PgStore {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<Call>> {
-        let (before_at, before_id) = before.map_or(
-            (
-                OffsetDateTime::now_utc() + time::Duration::days(36500),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let from = filter.from_ms.map(clock::from_ms);
-        let until = filter.until_ms.map(clock::from_ms);
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {CALL_COLUMNS} FROM call
-                     WHERE tenant_id = $1
-                       AND ($2::text IS NULL OR kind = $2)
-                       AND ($3::text IS NULL OR status = $3)
-                       AND ($4::text IS NULL OR assigned_to = $4)
-                       AND ($5::text IS NULL OR contact_id = $5)
-                       AND ($6::timestamptz IS NULL OR start_time >= $6)
-                       AND ($7::timestamptz IS NULL OR start_time < $7)
-                       AND (start_time, id) < ($8, $9)
-                     ORDER BY start_time DESC, id DESC LIMIT $10"
-                ),
-                &[
-                    &tenant_id,
-                    &filter.kind,
-                    &filter.status,
-                    &filter.assigned_to,
-                    &filter.contact_id,
-                    &from,
-                    &until,
-                    &before_at,
-                    &before_id,
-                    &limit,
-                ],
-            )
-            .await?;
-        rows.iter().map(call_from_row).collect()
+        let client = self.client().await?;
+        entities::list_calls(pg(&client), tenant_id, filter, before, limit).await
     }
 
     async fn update_call(
@@ -1497,26 +1418,8 @@ impl Store for PgStore {
         apply: Apply<Call>,
         now: OffsetDateTime,
     ) -> Result<Option<Call>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = call_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        write_call(&tx, &actor.tenant_id, &after, false).await?;
-        record(
-            &tx,
-            actor,
-            entity::CALL,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| common::update(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn create_campaign(
@@ -2340,112 +2243,6 @@ async fn write_message_state(
     .await
     .map_err(anyhow::Error::from)?;
     Ok(())
-}
-
-const CALL_COLUMNS: &str = "id, phone_number_id, contact_id, kind, status, from_number, to_number, duration, \
-     recording_url, notes, assigned_to, start_time, end_time, sip_call_id, created_by, created_at, updated_at";
-
-fn call_from_row(r: &Row) -> anyhow::Result<Call> {
-    let kind: String = r.try_get("kind")?;
-    let status: String = r.try_get("status")?;
-    let duration: Option<i32> = r.try_get("duration")?;
-    let end_time: Option<OffsetDateTime> = r.try_get("end_time")?;
-    Ok(Call {
-        id: r.try_get("id")?,
-        phone_number_id: r.try_get("phone_number_id")?,
-        contact_id: r.try_get("contact_id")?,
-        kind: CallType::parse(&kind).ok_or_else(|| anyhow::anyhow!("call type {kind}"))?,
-        status: CallStatus::parse(&status)
-            .ok_or_else(|| anyhow::anyhow!("call status {status}"))?,
-        from: r.try_get("from_number")?,
-        to: r.try_get("to_number")?,
-        duration: duration.map(u32::try_from).transpose()?,
-        recording_url: r.try_get("recording_url")?,
-        notes: r.try_get("notes")?,
-        assigned_to: r.try_get("assigned_to")?,
-        start_time: clock::rfc3339(r.try_get("start_time")?),
-        end_time: end_time.map(clock::rfc3339),
-        sip_call_id: r.try_get("sip_call_id")?,
-        created_by: r.try_get("created_by")?,
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-async fn call_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<Call>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!("SELECT {CALL_COLUMNS} FROM call WHERE tenant_id = $1 AND id = $2{lock}"),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(call_from_row)
-        .transpose()
-}
-
-/// Inserts (ignoring a repeated SIP Call-ID: returns 0 then) or updates a call.
-async fn write_call(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    call: &Call,
-    insert: bool,
-) -> Result<u64, AppError> {
-    let sql = if insert {
-        "INSERT INTO call (id, tenant_id, phone_number_id, contact_id, kind, status, from_number, to_number,
-             duration, recording_url, notes, assigned_to, start_time, end_time, sip_call_id, created_by,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-         ON CONFLICT (tenant_id, sip_call_id) WHERE sip_call_id IS NOT NULL DO NOTHING"
-    } else {
-        "UPDATE call SET phone_number_id = $3, contact_id = $4, kind = $5, status = $6, from_number = $7,
-             to_number = $8, duration = $9, recording_url = $10, notes = $11, assigned_to = $12,
-             start_time = $13, end_time = $14, sip_call_id = $15, created_by = $16, created_at = $17,
-             updated_at = $18
-         WHERE id = $1 AND tenant_id = $2"
-    };
-    let duration = call
-        .duration
-        .map(i32::try_from)
-        .transpose()
-        .map_err(anyhow::Error::from)?;
-    let end_time = call
-        .end_time
-        .as_deref()
-        .map(clock::parse_rfc3339)
-        .transpose()?;
-    Ok(tx
-        .execute(
-            sql,
-            &[
-                &call.id,
-                &tenant_id,
-                &call.phone_number_id,
-                &call.contact_id,
-                &call.kind.as_str(),
-                &call.status.as_str(),
-                &call.from,
-                &call.to,
-                &duration,
-                &call.recording_url,
-                &call.notes,
-                &call.assigned_to,
-                &clock::parse_rfc3339(&call.start_time)?,
-                &end_time,
-                &call.sip_call_id,
-                &call.created_by,
-                &clock::parse_rfc3339(&call.created_at)?,
-                &clock::parse_rfc3339(&call.updated_at)?,
-            ],
-        )
-        .await
-        .map_err(anyhow::Error::from)?)
 }
 
 /// Changes that the campaign runner makes (start, complete) to the campaigns in

@@ -31,6 +31,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The type a time is stored as (to `CAST` a parameter to, where its type must be
+    /// known before it is compared).
+    pub fn time_type(self) -> &'static str {
+        match self {
+            Self::Sqlite => "INTEGER",
+            Self::Postgres => "timestamptz",
+        }
+    }
+}
+
 /// A value bound to a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {

@@ -13,9 +13,9 @@ use upzento_domain::wire::Role;
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Call, CallStatus, CallType, CampaignRecipient, CampaignStats, CampaignStatus,
-    Change, ChangeOp, ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus,
-    Direction, MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, CampaignStats, CampaignStatus, Change, ChangeOp,
+    ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
+    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -1274,43 +1274,14 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(Call, bool), AppError> {
         let actor = actor.clone();
-        self.write(move |tx| {
-            if let Some(sip) = &call.sip_call_id {
-                let existing = tx
-                    .query_row(
-                        &format!("SELECT {CALL_COLUMNS} FROM call WHERE tenant_id = ?1 AND sip_call_id = ?2"),
-                        [&actor.tenant_id, sip],
-                        call_from_row,
-                    )
-                    .optional()
-                    .map_err(anyhow::Error::from)?;
-                if let Some(existing) = existing {
-                    return Ok((existing, false));
-                }
-            }
-            let mut call = call;
-            let other = match call.kind {
-                CallType::Incoming => &call.from,
-                CallType::Outgoing => &call.to,
-            };
-            call.contact_id = tx
-                .query_row(
-                    "SELECT contact_id FROM contact_phone WHERE tenant_id = ?1 AND number = ?2",
-                    [&actor.tenant_id, other],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(anyhow::Error::from)?;
-            write_call(tx, &actor.tenant_id, &call, true)?;
-            record(tx, &actor, entity::CALL, &call.id, "create", None, Some(to_json(&call)?), ts(now))?;
-            Ok((call, true))
-        })
-        .await
+        self.write(move |tx| now_or_error(entities::create_call(&**tx, &actor, call, now)))
+            .await
     }
 
     async fn call(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| call_in(c, &tenant_id, &id)).await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn list_calls(
@@ -1321,38 +1292,14 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> anyhow::Result<Vec<Call>> {
         let (tenant_id, filter, before) = (tenant_id.to_owned(), filter.clone(), before.cloned());
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (before_ms, before_id) =
-                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {CALL_COLUMNS} FROM call
-                 WHERE tenant_id = ?1
-                   AND (?2 IS NULL OR kind = ?2)
-                   AND (?3 IS NULL OR status = ?3)
-                   AND (?4 IS NULL OR assigned_to = ?4)
-                   AND (?5 IS NULL OR contact_id = ?5)
-                   AND (?6 IS NULL OR start_time >= ?6)
-                   AND (?7 IS NULL OR start_time < ?7)
-                   AND (start_time < ?8 OR (start_time = ?8 AND id < ?9))
-                 ORDER BY start_time DESC, id DESC LIMIT ?10"
-            ))?;
-            let rows = stmt.query_map(
-                params![
-                    tenant_id,
-                    filter.kind,
-                    filter.status,
-                    filter.assigned_to,
-                    filter.contact_id,
-                    filter.from_ms,
-                    filter.until_ms,
-                    before_ms,
-                    before_id,
-                    limit
-                ],
-                call_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(entities::list_calls(
+                &*c,
+                &tenant_id,
+                &filter,
+                before.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -1365,25 +1312,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<Call>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = call_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            write_call(tx, &actor.tenant_id, &after, false)?;
-            record(
-                tx,
-                &actor,
-                entity::CALL,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
-        })
-        .await
+        self.write(move |tx| now_or_error(common::update(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn create_campaign(
@@ -2258,89 +2188,6 @@ fn write_message_state(
             next_action.flatten(),
             end_claim,
             keep_intent
-        ],
-    )
-    .map_err(anyhow::Error::from)?;
-    Ok(())
-}
-
-const CALL_COLUMNS: &str = "id, phone_number_id, contact_id, kind, status, from_number, to_number, duration, \
-     recording_url, notes, assigned_to, start_time, end_time, sip_call_id, created_by, created_at, updated_at";
-
-fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Call> {
-    let kind: String = r.get("kind")?;
-    let status: String = r.get("status")?;
-    Ok(Call {
-        id: r.get("id")?,
-        phone_number_id: r.get("phone_number_id")?,
-        contact_id: r.get("contact_id")?,
-        kind: CallType::parse(&kind)
-            .ok_or_else(|| conversion_error(format!("call type {kind}")))?,
-        status: CallStatus::parse(&status)
-            .ok_or_else(|| conversion_error(format!("call status {status}")))?,
-        from: r.get("from_number")?,
-        to: r.get("to_number")?,
-        duration: r.get("duration")?,
-        recording_url: r.get("recording_url")?,
-        notes: r.get("notes")?,
-        assigned_to: r.get("assigned_to")?,
-        start_time: text_ts(r, "start_time")?,
-        end_time: opt_ts(r, "end_time")?,
-        sip_call_id: r.get("sip_call_id")?,
-        created_by: r.get("created_by")?,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
-fn call_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>> {
-    Ok(c.query_row(
-        &format!("SELECT {CALL_COLUMNS} FROM call WHERE tenant_id = ?1 AND id = ?2"),
-        [tenant_id, id],
-        call_from_row,
-    )
-    .optional()?)
-}
-
-fn write_call(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    call: &Call,
-    insert: bool,
-) -> Result<(), AppError> {
-    let sql = if insert {
-        "INSERT INTO call (id, tenant_id, phone_number_id, contact_id, kind, status, from_number, to_number,
-             duration, recording_url, notes, assigned_to, start_time, end_time, sip_call_id, created_by,
-             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-    } else {
-        "UPDATE call SET phone_number_id = ?3, contact_id = ?4, kind = ?5, status = ?6, from_number = ?7,
-             to_number = ?8, duration = ?9, recording_url = ?10, notes = ?11, assigned_to = ?12,
-             start_time = ?13, end_time = ?14, sip_call_id = ?15, created_by = ?16, created_at = ?17,
-             updated_at = ?18
-         WHERE id = ?1 AND tenant_id = ?2"
-    };
-    tx.execute(
-        sql,
-        params![
-            call.id,
-            tenant_id,
-            call.phone_number_id,
-            call.contact_id,
-            call.kind.as_str(),
-            call.status.as_str(),
-            call.from,
-            call.to,
-            call.duration,
-            call.recording_url,
-            call.notes,
-            call.assigned_to,
-            ms_of(&call.start_time)?,
-            call.end_time.as_deref().map(ms_of).transpose()?,
-            call.sip_call_id,
-            call.created_by,
-            ms_of(&call.created_at)?,
-            ms_of(&call.updated_at)?
         ],
     )
     .map_err(anyhow::Error::from)?;
