@@ -110,6 +110,11 @@ pub trait Entity: serde::Serialize + Sized + Send + 'static {
     fn values(&self) -> anyhow::Result<Vec<Param>>;
     fn from_row(row: &Row<'_>) -> anyhow::Result<Self>;
 
+    /// The record as the audit log and the change feed keep it.
+    fn recorded(&self) -> anyhow::Result<Value> {
+        to_json(self)
+    }
+
     /// Writes the rows of other tables the record owns, after its own row.
     async fn write_owned<D: Db>(&self, _db: &D, _tenant_id: &str) -> Result<(), AppError> {
         Ok(())
@@ -245,7 +250,7 @@ pub async fn create<E: Entity, D: Db>(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     save(db, &actor.tenant_id, record, true).await?;
-    let after = Some(to_json(record)?);
+    let after = Some(record.recorded()?);
     self::record(db, actor, E::NAME, record.id(), "create", None, after, now).await?;
     Ok(())
 }
@@ -264,7 +269,7 @@ pub async fn update<E: Entity, D: Db>(
     };
     let after = apply(&before)?;
     save(db, &actor.tenant_id, &after, false).await?;
-    let (before_json, after_json) = (Some(to_json(&before)?), Some(to_json(&after)?));
+    let (before_json, after_json) = (Some(before.recorded()?), Some(after.recorded()?));
     record(
         db,
         actor,
@@ -294,7 +299,7 @@ pub async fn delete<E: Entity, D: Db>(
         &[actor.tenant_id.as_str().into(), id.into()],
     )
     .await?;
-    let before = Some(to_json(&before)?);
+    let before = Some(before.recorded()?);
     record(db, actor, E::NAME, id, "delete", before, None, now).await?;
     Ok(true)
 }

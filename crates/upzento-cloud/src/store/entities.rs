@@ -4,12 +4,15 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallStatus, CallType, Contact, NumberStatus, PhoneNumber, SmsTemplate, entity,
+    Call, CallStatus, CallType, CampaignStats, Contact, NumberStatus, PhoneNumber, SmsCampaign,
+    SmsTemplate, entity,
 };
 
 use super::common::{self, Entity};
 use super::sql::{Db, Dialect, Param, Row, is_unique_violation};
-use super::{Actor, After, Apply, CallFilter, ContactFilter, contact_search, number_conflict};
+use super::{
+    Actor, After, Apply, CallFilter, ContactFilter, Guard, contact_search, number_conflict,
+};
 use crate::clock;
 use crate::error::AppError;
 
@@ -506,4 +509,112 @@ pub async fn list_calls<D: Db>(
         Call::from_row,
     )
     .await
+}
+
+/// A campaign is kept whole as JSON (`data`), with the columns its queries select on;
+/// its statistics are counted from its recipients when read, never stored.
+impl Entity for SmsCampaign {
+    const TABLE: &'static str = "sms_campaign";
+    const NAME: &'static str = entity::SMS_CAMPAIGN;
+    const COLUMNS: &'static [&'static str] =
+        &["id", "status", "scheduled_for", "created_at", "data"];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn values(&self) -> anyhow::Result<Vec<Param>> {
+        Ok(vec![
+            self.id.as_str().into(),
+            self.status.as_str().into(),
+            self.scheduled_for
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
+            clock::parse_rfc3339(&self.created_at)?.into(),
+            self.recorded()?.into(),
+        ])
+    }
+
+    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+        Ok(serde_json::from_value(r.get("data")?)?)
+    }
+
+    fn recorded(&self) -> anyhow::Result<Value> {
+        common::to_json(&SmsCampaign {
+            stats: None,
+            ..self.clone()
+        })
+    }
+
+    async fn read_owned<D: Db>(campaigns: &mut [Self], db: &D) -> anyhow::Result<()> {
+        for campaign in campaigns {
+            campaign.stats = Some(campaign_stats(db, &campaign.id).await?);
+        }
+        Ok(())
+    }
+}
+
+/// A campaign's recipients counted by where they are (their message's status once it
+/// is queued), and those whose contact has written back since.
+async fn campaign_stats<D: Db>(db: &D, campaign_id: &str) -> anyhow::Result<CampaignStats> {
+    let mut stats = CampaignStats::default();
+    let rows: Vec<(String, i64, i64)> = db
+        .rows(
+            "SELECT COALESCE(m.status, r.status) AS status, COUNT(*) AS n,
+                    COUNT(*) FILTER (WHERE EXISTS (
+                        SELECT 1 FROM sms_message i
+                        WHERE i.conversation_id = m.conversation_id
+                          AND i.direction = 'inbound' AND i.created_at > m.created_at)) AS replied
+             FROM campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id
+             WHERE r.campaign_id = $1 GROUP BY 1",
+            &[campaign_id.into()],
+            |r| Ok((r.get("status")?, r.get("n")?, r.get("replied")?)),
+        )
+        .await?;
+    for (status, n, replied) in rows {
+        super::count_recipients(&mut stats, &status, n, replied);
+    }
+    Ok(stats)
+}
+
+/// The filter of a list of campaigns (`$5` status).
+pub const CAMPAIGN_FILTER: &str = "CAST($5 AS TEXT) IS NULL OR status = $5";
+
+/// Deletes a campaign and its recipients, if `guard` lets it.
+pub async fn delete_campaign<D: Db>(
+    db: &D,
+    actor: &Actor,
+    id: &str,
+    guard: &Guard<SmsCampaign>,
+    now: OffsetDateTime,
+) -> Result<bool, AppError> {
+    let Some(before) = common::get::<SmsCampaign, D>(db, &actor.tenant_id, id, true).await? else {
+        return Ok(false);
+    };
+    guard(&before)?;
+    db.execute(
+        "DELETE FROM campaign_recipient WHERE campaign_id = $1",
+        &[id.into()],
+    )
+    .await?;
+    db.execute(
+        "DELETE FROM sms_campaign WHERE tenant_id = $1 AND id = $2",
+        &[actor.tenant_id.as_str().into(), id.into()],
+    )
+    .await?;
+    let before = Some(before.recorded()?);
+    common::record(
+        db,
+        actor,
+        SmsCampaign::NAME,
+        id,
+        "delete",
+        before,
+        None,
+        now,
+    )
+    .await?;
+    Ok(true)
 }

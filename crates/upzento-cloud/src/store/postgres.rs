@@ -19,9 +19,9 @@ use upzento_domain::wire::Role;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStats, CampaignStatus, Change, ChangeOp,
-    ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
+    Conversation, ConversationRead, ConversationStatus, Direction, MessageStatus, NumberStatus,
+    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -1428,30 +1428,19 @@ impl Store for PgStore {
         campaign: SmsCampaign,
         now: OffsetDateTime,
     ) -> Result<SmsCampaign, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let campaign = write_campaign(&tx, &actor.tenant_id, campaign, true).await?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_CAMPAIGN,
-            &campaign.id,
-            "create",
-            None,
-            Some(to_json(&campaign)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(campaign)
+        let campaign = SmsCampaign {
+            stats: None,
+            ..campaign
+        };
+        self.write(async |tx| {
+            common::create(tx, actor, &campaign, now).await?;
+            Ok(campaign)
+        })
+        .await
     }
 
     async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
-        let client = self.client().await?;
-        match campaign_in(&**client, tenant_id, id, false).await? {
-            Some(campaign) => Ok(Some(with_stats(&**client, campaign).await?)),
-            None => Ok(None),
-        }
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_campaigns(
@@ -1461,29 +1450,10 @@ impl Store for PgStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<SmsCampaign>> {
-        let (after_at, after_id) = after.map_or(
-            (
-                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
+        let params = vec![(&filter.status).into()];
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT data FROM sms_campaign
-                 WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
-                   AND (created_at, id) > ($3, $4)
-                 ORDER BY created_at, id LIMIT $5",
-                &[&tenant_id, &filter.status, &after_at, &after_id, &limit],
-            )
-            .await?;
-        let mut campaigns = Vec::with_capacity(rows.len());
-        for row in &rows {
-            campaigns.push(with_stats(&**client, campaign_from_row(row)?).await?);
-        }
-        Ok(campaigns)
+        let condition = Some(entities::CAMPAIGN_FILTER);
+        common::list(pg(&client), tenant_id, condition, params, after, limit).await
     }
 
     async fn update_campaign(
@@ -1493,32 +1463,8 @@ impl Store for PgStore {
         apply: Apply<SmsCampaign>,
         now: OffsetDateTime,
     ) -> Result<Option<SmsCampaign>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = campaign_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let before = with_stats(&*tx, before).await?;
-        let after = apply(&before)?;
-        let stats = after.stats.clone();
-        let after = write_campaign(&tx, &actor.tenant_id, after, false).await?;
-        let before = SmsCampaign {
-            stats: None,
-            ..before
-        };
-        record(
-            &tx,
-            actor,
-            entity::SMS_CAMPAIGN,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(SmsCampaign { stats, ..after }))
+        self.write(async |tx| common::update(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn delete_campaign(
@@ -1528,37 +1474,8 @@ impl Store for PgStore {
         guard: Guard<SmsCampaign>,
         now: OffsetDateTime,
     ) -> Result<bool, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = campaign_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(false);
-        };
-        guard(&before)?;
-        tx.execute(
-            "DELETE FROM campaign_recipient WHERE campaign_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-        tx.execute(
-            "DELETE FROM sms_campaign WHERE tenant_id = $1 AND id = $2",
-            &[&actor.tenant_id, &id],
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_CAMPAIGN,
-            id,
-            "delete",
-            Some(to_json(&before)?),
-            None,
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(true)
+        self.write(async |tx| entities::delete_campaign(tx, actor, id, &guard, now).await)
+            .await
     }
 
     async fn add_recipients(
@@ -2379,33 +2296,6 @@ async fn write_campaign(
         .await?;
     }
     Ok(campaign)
-}
-
-async fn with_stats<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    campaign: SmsCampaign,
-) -> anyhow::Result<SmsCampaign> {
-    let mut stats = CampaignStats::default();
-    let rows = client
-        .query(
-            "SELECT COALESCE(m.status, r.status), COUNT(*),
-                    COUNT(*) FILTER (WHERE EXISTS (
-                        SELECT 1 FROM sms_message i
-                        WHERE i.conversation_id = m.conversation_id
-                          AND i.direction = 'inbound' AND i.created_at > m.created_at))
-             FROM campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id
-             WHERE r.campaign_id = $1 GROUP BY 1",
-            &[&campaign.id],
-        )
-        .await?;
-    for row in &rows {
-        let status: String = row.try_get(0)?;
-        super::count_recipients(&mut stats, &status, row.try_get(1)?, row.try_get(2)?);
-    }
-    Ok(SmsCampaign {
-        stats: Some(stats),
-        ..campaign
-    })
 }
 
 /// Columns of a recipient joined with its message, whose state is the recipient's once queued.

@@ -13,9 +13,9 @@ use upzento_domain::wire::Role;
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStats, CampaignStatus, Change, ChangeOp,
-    ConsentEvent, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    MessageStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
+    Conversation, ConversationRead, ConversationStatus, Direction, MessageStatus, NumberStatus,
+    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -1323,18 +1323,12 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<SmsCampaign, AppError> {
         let actor = actor.clone();
+        let campaign = SmsCampaign {
+            stats: None,
+            ..campaign
+        };
         self.write(move |tx| {
-            let campaign = write_campaign(tx, &actor.tenant_id, campaign, true)?;
-            record(
-                tx,
-                &actor,
-                entity::SMS_CAMPAIGN,
-                &campaign.id,
-                "create",
-                None,
-                Some(to_json(&campaign)?),
-                ts(now),
-            )?;
+            now_or_error(common::create(&**tx, &actor, &campaign, now))?;
             Ok(campaign)
         })
         .await
@@ -1342,12 +1336,8 @@ impl Store for SqliteStore {
 
     async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| {
-            campaign_in(c, &tenant_id, &id)?
-                .map(|campaign| with_stats(c, campaign))
-                .transpose()
-        })
-        .await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn list_campaigns(
@@ -1357,28 +1347,17 @@ impl Store for SqliteStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<SmsCampaign>> {
-        let (tenant_id, filter, after) = (tenant_id.to_owned(), filter.clone(), after.cloned());
-        let limit = i64::try_from(limit)?;
+        let (tenant_id, after) = (tenant_id.to_owned(), after.cloned());
+        let params = vec![(&filter.status).into()];
         self.with(move |c| {
-            let (after_ms, after_id) =
-                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
-            let campaigns = {
-                let mut stmt = c.prepare_cached(
-                    "SELECT data FROM sms_campaign
-                     WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
-                       AND (created_at, id) > (?3, ?4)
-                     ORDER BY created_at, id LIMIT ?5",
-                )?;
-                let rows = stmt.query_map(
-                    params![tenant_id, filter.status, after_ms, after_id, limit],
-                    campaign_from_row,
-                )?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            campaigns
-                .into_iter()
-                .map(|campaign| with_stats(c, campaign))
-                .collect()
+            now_or_error(common::list(
+                &*c,
+                &tenant_id,
+                Some(entities::CAMPAIGN_FILTER),
+                params,
+                after.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -1391,31 +1370,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<SmsCampaign>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = campaign_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let before = with_stats(tx, before)?;
-            let after = apply(&before)?;
-            let stats = after.stats.clone();
-            let after = write_campaign(tx, &actor.tenant_id, after, false)?;
-            let before = SmsCampaign {
-                stats: None,
-                ..before
-            };
-            record(
-                tx,
-                &actor,
-                entity::SMS_CAMPAIGN,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(SmsCampaign { stats, ..after }))
-        })
-        .await
+        self.write(move |tx| now_or_error(common::update(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn delete_campaign(
@@ -1427,31 +1383,7 @@ impl Store for SqliteStore {
     ) -> Result<bool, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
         self.write(move |tx| {
-            let Some(before) = campaign_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(false);
-            };
-            guard(&before)?;
-            tx.execute(
-                "DELETE FROM campaign_recipient WHERE campaign_id = ?1",
-                [&id],
-            )
-            .map_err(anyhow::Error::from)?;
-            tx.execute(
-                "DELETE FROM sms_campaign WHERE tenant_id = ?1 AND id = ?2",
-                [&actor.tenant_id, &id],
-            )
-            .map_err(anyhow::Error::from)?;
-            record(
-                tx,
-                &actor,
-                entity::SMS_CAMPAIGN,
-                &id,
-                "delete",
-                Some(to_json(&before)?),
-                None,
-                ts(now),
-            )?;
-            Ok(true)
+            now_or_error(entities::delete_campaign(&**tx, &actor, &id, &guard, now))
         })
         .await
     }
@@ -2311,33 +2243,6 @@ fn write_campaign(
         )?;
     }
     Ok(campaign)
-}
-
-fn with_stats(c: &Connection, campaign: SmsCampaign) -> anyhow::Result<SmsCampaign> {
-    let mut stats = CampaignStats::default();
-    let mut stmt = c.prepare_cached(
-        "SELECT COALESCE(m.status, r.status), COUNT(*),
-                SUM(EXISTS (SELECT 1 FROM sms_message i
-                            WHERE i.conversation_id = m.conversation_id
-                              AND i.direction = 'inbound' AND i.created_at > m.created_at))
-         FROM campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id
-         WHERE r.campaign_id = ?1 GROUP BY 1",
-    )?;
-    let rows = stmt.query_map([&campaign.id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (status, n, replied) = row?;
-        super::count_recipients(&mut stats, &status, n, replied);
-    }
-    Ok(SmsCampaign {
-        stats: Some(stats),
-        ..campaign
-    })
 }
 
 /// Columns of a recipient joined with its message, whose state is the recipient's once queued.
