@@ -4,14 +4,15 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallStatus, CallType, CampaignStats, Contact, NumberStatus, PhoneNumber, SmsCampaign,
-    SmsTemplate, entity,
+    Call, CallStatus, CallType, CampaignStats, Contact, Conversation, ConversationRead,
+    ConversationStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsTemplate, entity,
 };
 
 use super::common::{self, Entity};
 use super::sql::{Db, Dialect, Param, Row, is_unique_violation};
 use super::{
-    Actor, After, Apply, CallFilter, ContactFilter, Guard, contact_search, number_conflict,
+    Actor, After, Apply, CallFilter, ContactFilter, ConversationFilter, Guard, contact_search,
+    number_conflict,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -613,6 +614,290 @@ pub async fn delete_campaign<D: Db>(
         "delete",
         before,
         None,
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+impl Entity for Conversation {
+    const TABLE: &'static str = "conversation";
+    const NAME: &'static str = entity::CONVERSATION;
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "phone_number_id",
+        "our_number",
+        "contact_number",
+        "contact_id",
+        "status",
+        "assigned_to",
+        "last_message_at",
+        "last_message_preview",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+    ];
+    /// One thread per pair of numbers: two nodes opening it at once get the same one.
+    const ON_INSERT: &'static str =
+        "ON CONFLICT (tenant_id, our_number, contact_number) DO NOTHING";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn values(&self) -> anyhow::Result<Vec<Param>> {
+        Ok(vec![
+            self.id.as_str().into(),
+            (&self.phone_number_id).into(),
+            self.our_number.as_str().into(),
+            self.contact_number.as_str().into(),
+            (&self.contact_id).into(),
+            self.status.as_str().into(),
+            (&self.assigned_to).into(),
+            self.last_message_at
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
+            (&self.last_message_preview).into(),
+            clock::parse_rfc3339(&self.last_activity_at)?.into(),
+            clock::parse_rfc3339(&self.created_at)?.into(),
+            clock::parse_rfc3339(&self.updated_at)?.into(),
+        ])
+    }
+
+    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+        let status: String = r.get("status")?;
+        let last_message_at: Option<OffsetDateTime> = r.get("last_message_at")?;
+        Ok(Self {
+            id: r.get("id")?,
+            phone_number_id: r.get("phone_number_id")?,
+            our_number: r.get("our_number")?,
+            contact_number: r.get("contact_number")?,
+            contact_id: r.get("contact_id")?,
+            status: ConversationStatus::parse(&status)
+                .ok_or_else(|| anyhow::anyhow!("status {status}"))?,
+            assigned_to: r.get("assigned_to")?,
+            last_message_at: last_message_at.map(clock::rfc3339),
+            last_message_preview: r.get("last_message_preview")?,
+            last_activity_at: clock::rfc3339(r.get("last_activity_at")?),
+            unread_count: None,
+            created_at: clock::rfc3339(r.get("created_at")?),
+            updated_at: clock::rfc3339(r.get("updated_at")?),
+        })
+    }
+}
+
+/// The contact a number belongs to in the tenant, if any.
+pub async fn contact_of_number<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    number: &str,
+) -> anyhow::Result<Option<String>> {
+    db.row(
+        "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
+        &[tenant_id.into(), number.into()],
+        |r| r.get("contact_id"),
+    )
+    .await
+}
+
+/// The thread between our `phone_number` and `contact_number`, opened if there is none
+/// (`true` then).
+pub async fn open_conversation<D: Db>(
+    db: &D,
+    actor: &Actor,
+    phone_number: &PhoneNumber,
+    contact_number: &str,
+    now: OffsetDateTime,
+) -> Result<(Conversation, bool), AppError> {
+    let stamp = clock::rfc3339(now);
+    let conversation = Conversation {
+        id: common::new_id(),
+        phone_number_id: Some(phone_number.id.clone()),
+        our_number: phone_number.number.clone(),
+        contact_number: contact_number.to_owned(),
+        contact_id: contact_of_number(db, &actor.tenant_id, contact_number).await?,
+        status: ConversationStatus::Open,
+        assigned_to: None,
+        last_message_at: None,
+        last_message_preview: None,
+        last_activity_at: stamp.clone(),
+        unread_count: None,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    if common::write(db, &actor.tenant_id, &conversation, true).await? == 0 {
+        let existing = db
+            .row(
+                &format!(
+                    "{} WHERE tenant_id = $1 AND our_number = $2 AND contact_number = $3",
+                    common::select::<Conversation>()
+                ),
+                &[
+                    actor.tenant_id.as_str().into(),
+                    phone_number.number.as_str().into(),
+                    contact_number.into(),
+                ],
+                Conversation::from_row,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("conversation vanished"))?;
+        return Ok((existing, false));
+    }
+    let after = Some(conversation.recorded()?);
+    let id = conversation.id.clone();
+    common::record(
+        db,
+        actor,
+        Conversation::NAME,
+        &id,
+        "create",
+        None,
+        after,
+        now,
+    )
+    .await?;
+    Ok((conversation, true))
+}
+
+/// A page of the tenant's conversations, the most recently active first.
+pub async fn list_conversations<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    filter: &ConversationFilter,
+    before: Option<&After>,
+    limit: usize,
+) -> anyhow::Result<Vec<Conversation>> {
+    let (before_at, before_id) = before.map_or(
+        (
+            time::macros::datetime!(9999-12-31 23:59:59 UTC),
+            String::new(),
+        ),
+        |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
+    );
+    db.rows(
+        &format!(
+            "{} WHERE tenant_id = $1
+               AND (CAST($2 AS TEXT) IS NULL OR status = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR assigned_to = $3)
+               AND (CAST($4 AS TEXT) IS NULL OR contact_id = $4)
+               AND (last_activity_at, id) < ($5, $6)
+             ORDER BY last_activity_at DESC, id DESC LIMIT $7",
+            common::select::<Conversation>()
+        ),
+        &[
+            tenant_id.into(),
+            (&filter.status).into(),
+            (&filter.assigned_to).into(),
+            (&filter.contact_id).into(),
+            before_at.into(),
+            before_id.into(),
+            i64::try_from(limit)?.into(),
+        ],
+        Conversation::from_row,
+    )
+    .await
+}
+
+/// For each of `conversation_ids`, the inbound messages `user_id` has not read yet.
+pub async fn unread_counts<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    user_id: &str,
+    conversation_ids: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    if conversation_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let places: Vec<String> = (0..conversation_ids.len())
+        .map(|i| format!("${}", i + 4))
+        .collect();
+    let mut params: Vec<Param> = vec![
+        tenant_id.into(),
+        user_id.into(),
+        time::macros::datetime!(1900-01-01 0:00 UTC).into(),
+    ];
+    params.extend(conversation_ids.iter().map(|id| id.as_str().into()));
+    let time = db.dialect().time_type();
+    let counts = db
+        .rows(
+            &format!(
+                "SELECT c.id AS id, (SELECT COUNT(*) FROM sms_message m
+                     WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+                       AND m.created_at > COALESCE(
+                           (SELECT read_at FROM conversation_read r
+                            WHERE r.conversation_id = c.id AND r.user_id = $2),
+                           CAST($3 AS {time}))) AS unread
+                 FROM conversation c
+                 WHERE c.tenant_id = $1 AND c.id IN ({})",
+                places.join(", ")
+            ),
+            &params,
+            |r| Ok((r.get("id")?, r.get("unread")?)),
+        )
+        .await?;
+    Ok(counts.into_iter().collect())
+}
+
+/// Marks the conversation read by the actor up to `read_at` (never backwards); `false`
+/// when there is no such conversation.
+pub async fn mark_read<D: Db>(
+    db: &D,
+    actor: &Actor,
+    conversation_id: &str,
+    read_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let found = common::get::<Conversation, D>(db, &actor.tenant_id, conversation_id, true).await?;
+    if found.is_none() {
+        return Ok(false);
+    }
+    let lock = if db.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let before: Option<OffsetDateTime> = db
+        .row(
+            &format!(
+                "SELECT read_at FROM conversation_read
+                 WHERE conversation_id = $1 AND user_id = $2{lock}"
+            ),
+            &[conversation_id.into(), actor.user_id.as_str().into()],
+            |r| r.get("read_at"),
+        )
+        .await?;
+    if before.is_some_and(|b| b >= read_at) {
+        return Ok(true);
+    }
+    db.execute(
+        "INSERT INTO conversation_read (conversation_id, user_id, tenant_id, read_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at",
+        &[
+            conversation_id.into(),
+            actor.user_id.as_str().into(),
+            actor.tenant_id.as_str().into(),
+            read_at.into(),
+        ],
+    )
+    .await?;
+    let marker = |at: OffsetDateTime| {
+        common::to_json(&ConversationRead {
+            conversation_id: conversation_id.to_owned(),
+            user_id: actor.user_id.clone(),
+            read_at: clock::rfc3339(at),
+        })
+    };
+    common::record(
+        db,
+        actor,
+        entity::CONVERSATION_READ,
+        &format!("{conversation_id}:{}", actor.user_id),
+        "read",
+        before.map(marker).transpose()?,
+        Some(marker(read_at)?),
         now,
     )
     .await?;

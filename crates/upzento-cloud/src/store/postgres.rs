@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
     AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
-    Conversation, ConversationRead, ConversationStatus, Direction, MessageStatus, NumberStatus,
-    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Conversation, ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber,
+    SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -872,62 +872,10 @@ impl Store for PgStore {
         contact_number: &str,
         now: OffsetDateTime,
     ) -> Result<(Conversation, bool), AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let stamp = clock::rfc3339(now);
-        let contact_id: Option<String> = tx
-            .query_opt(
-                "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
-                &[&actor.tenant_id, &contact_number],
-            )
-            .await
-            .map_err(anyhow::Error::from)?
-            .map(|r| r.get(0));
-        let conversation = Conversation {
-            id: new_id(),
-            phone_number_id: Some(phone_number.id.clone()),
-            our_number: phone_number.number.clone(),
-            contact_number: contact_number.to_owned(),
-            contact_id,
-            status: ConversationStatus::Open,
-            assigned_to: None,
-            last_message_at: None,
-            last_message_preview: None,
-            last_activity_at: stamp.clone(),
-            unread_count: None,
-            created_at: stamp.clone(),
-            updated_at: stamp,
-        };
-        // ON CONFLICT DO NOTHING: two nodes opening the same pair at once get one thread.
-        let inserted = write_conversation(&tx, &actor.tenant_id, &conversation, true).await?;
-        if inserted == 0 {
-            drop(tx);
-            let existing = client
-                .query_opt(
-                    &format!(
-                        "SELECT {CONVERSATION_COLUMNS} FROM conversation
-                         WHERE tenant_id = $1 AND our_number = $2 AND contact_number = $3"
-                    ),
-                    &[&actor.tenant_id, &phone_number.number, &contact_number],
-                )
-                .await
-                .map_err(anyhow::Error::from)?
-                .ok_or_else(|| anyhow::anyhow!("conversation vanished"))?;
-            return Ok((conversation_from_row(&existing)?, false));
-        }
-        record(
-            &tx,
-            actor,
-            entity::CONVERSATION,
-            &conversation.id,
-            "create",
-            None,
-            Some(to_json(&conversation)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok((conversation, true))
+        self.write(async |tx| {
+            entities::open_conversation(tx, actor, phone_number, contact_number, now).await
+        })
+        .await
     }
 
     async fn conversation(
@@ -935,8 +883,7 @@ impl Store for PgStore {
         tenant_id: &str,
         id: &str,
     ) -> anyhow::Result<Option<Conversation>> {
-        let client = self.client().await?;
-        conversation_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn list_conversations(
@@ -946,39 +893,8 @@ impl Store for PgStore {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<Conversation>> {
-        let (before_at, before_id) = before.map_or(
-            (
-                OffsetDateTime::now_utc() + time::Duration::days(36500),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {CONVERSATION_COLUMNS} FROM conversation
-                     WHERE tenant_id = $1
-                       AND ($2::text IS NULL OR status = $2)
-                       AND ($3::text IS NULL OR assigned_to = $3)
-                       AND ($4::text IS NULL OR contact_id = $4)
-                       AND (last_activity_at, id) < ($5, $6)
-                     ORDER BY last_activity_at DESC, id DESC LIMIT $7"
-                ),
-                &[
-                    &tenant_id,
-                    &filter.status,
-                    &filter.assigned_to,
-                    &filter.contact_id,
-                    &before_at,
-                    &before_id,
-                    &limit,
-                ],
-            )
-            .await?;
-        rows.iter().map(conversation_from_row).collect()
+        let client = self.client().await?;
+        entities::list_conversations(pg(&client), tenant_id, filter, before, limit).await
     }
 
     async fn update_conversation(
@@ -988,26 +904,8 @@ impl Store for PgStore {
         apply: Apply<Conversation>,
         now: OffsetDateTime,
     ) -> Result<Option<Conversation>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = conversation_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        write_conversation(&tx, &actor.tenant_id, &after, false).await?;
-        record(
-            &tx,
-            actor,
-            entity::CONVERSATION,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| common::update(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn unread_counts(
@@ -1016,24 +914,8 @@ impl Store for PgStore {
         user_id: &str,
         conversation_ids: &[String],
     ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT c.id, (SELECT COUNT(*) FROM sms_message m
-                               WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                                 AND m.created_at > COALESCE(
-                                     (SELECT read_at FROM conversation_read r
-                                      WHERE r.conversation_id = c.id AND r.user_id = $2),
-                                     '-infinity'))
-                 FROM conversation c
-                 WHERE c.tenant_id = $1 AND c.id = ANY($3)",
-                &[&tenant_id, &user_id, &conversation_ids],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        let client = self.client().await?;
+        entities::unread_counts(pg(&client), tenant_id, user_id, conversation_ids).await
     }
 
     async fn mark_read(
@@ -1043,52 +925,11 @@ impl Store for PgStore {
         read_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        if conversation_in(&*tx, &actor.tenant_id, conversation_id, true)
-            .await?
-            .is_none()
-        {
-            return Ok(false);
-        }
-        let before: Option<OffsetDateTime> = tx
-            .query_opt(
-                "SELECT read_at FROM conversation_read
-                 WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE",
-                &[&conversation_id, &actor.user_id],
-            )
-            .await?
-            .map(|r| r.get(0));
-        if before.is_some_and(|b| b >= read_at) {
-            return Ok(true);
-        }
-        tx.execute(
-            "INSERT INTO conversation_read (conversation_id, user_id, tenant_id, read_at)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at",
-            &[&conversation_id, &actor.user_id, &actor.tenant_id, &read_at],
-        )
-        .await?;
-        let marker = |at: OffsetDateTime| {
-            to_json(&ConversationRead {
-                conversation_id: conversation_id.to_owned(),
-                user_id: actor.user_id.clone(),
-                read_at: clock::rfc3339(at),
+        Ok(self
+            .write(async |tx| {
+                Ok(entities::mark_read(tx, actor, conversation_id, read_at, now).await?)
             })
-        };
-        record(
-            &tx,
-            actor,
-            entity::CONVERSATION_READ,
-            &format!("{conversation_id}:{}", actor.user_id),
-            "read",
-            before.map(marker).transpose()?,
-            Some(marker(read_at)?),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+            .await?)
     }
 
     async fn create_message(

@@ -14,8 +14,8 @@ use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
     AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
-    Conversation, ConversationRead, ConversationStatus, Direction, MessageStatus, NumberStatus,
-    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Conversation, ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber,
+    SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -785,53 +785,19 @@ impl Store for SqliteStore {
         contact_number: &str,
         now: OffsetDateTime,
     ) -> Result<(Conversation, bool), AppError> {
-        let (actor, number, contact_number) = (
+        let (actor, phone_number, contact_number) = (
             actor.clone(),
             phone_number.clone(),
             contact_number.to_owned(),
         );
         self.write(move |tx| {
-            if let Some(existing) =
-                conversation_by_pair(tx, &actor.tenant_id, &number.number, &contact_number)?
-            {
-                return Ok((existing, false));
-            }
-            let contact_id: Option<String> = tx
-                .query_row(
-                    "SELECT contact_id FROM contact_phone WHERE tenant_id = ?1 AND number = ?2",
-                    [&actor.tenant_id, &contact_number],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(anyhow::Error::from)?;
-            let stamp = clock::rfc3339(now);
-            let conversation = Conversation {
-                id: new_id(),
-                phone_number_id: Some(number.id.clone()),
-                our_number: number.number.clone(),
-                contact_number,
-                contact_id,
-                status: ConversationStatus::Open,
-                assigned_to: None,
-                last_message_at: None,
-                last_message_preview: None,
-                last_activity_at: stamp.clone(),
-                unread_count: None,
-                created_at: stamp.clone(),
-                updated_at: stamp,
-            };
-            write_conversation(tx, &actor.tenant_id, &conversation, true)?;
-            record(
-                tx,
+            now_or_error(entities::open_conversation(
+                &**tx,
                 &actor,
-                entity::CONVERSATION,
-                &conversation.id,
-                "create",
-                None,
-                Some(to_json(&conversation)?),
-                ts(now),
-            )?;
-            Ok((conversation, true))
+                &phone_number,
+                &contact_number,
+                now,
+            ))
         })
         .await
     }
@@ -842,7 +808,7 @@ impl Store for SqliteStore {
         id: &str,
     ) -> anyhow::Result<Option<Conversation>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| conversation_in(c, &tenant_id, &id))
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
             .await
     }
 
@@ -854,32 +820,14 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> anyhow::Result<Vec<Conversation>> {
         let (tenant_id, filter, before) = (tenant_id.to_owned(), filter.clone(), before.cloned());
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (before_ms, before_id) =
-                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversation
-                 WHERE tenant_id = ?1
-                   AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR assigned_to = ?3)
-                   AND (?4 IS NULL OR contact_id = ?4)
-                   AND (last_activity_at < ?5 OR (last_activity_at = ?5 AND id < ?6))
-                 ORDER BY last_activity_at DESC, id DESC LIMIT ?7"
-            ))?;
-            let rows = stmt.query_map(
-                params![
-                    tenant_id,
-                    filter.status,
-                    filter.assigned_to,
-                    filter.contact_id,
-                    before_ms,
-                    before_id,
-                    limit
-                ],
-                conversation_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(entities::list_conversations(
+                &*c,
+                &tenant_id,
+                &filter,
+                before.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -892,25 +840,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<Conversation>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
-        self.write(move |tx| {
-            let Some(before) = conversation_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            write_conversation(tx, &actor.tenant_id, &after, false)?;
-            record(
-                tx,
-                &actor,
-                entity::CONVERSATION,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
-        })
-        .await
+        self.write(move |tx| now_or_error(common::update(&**tx, &actor, &id, &apply, now)))
+            .await
     }
 
     async fn unread_counts(
@@ -919,24 +850,13 @@ impl Store for SqliteStore {
         user_id: &str,
         conversation_ids: &[String],
     ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
-        let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
-        let ids = serde_json::to_string(conversation_ids)?;
-        self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT c.id, (SELECT COUNT(*) FROM sms_message m
-                               WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                                 AND m.created_at > COALESCE(
-                                     (SELECT read_at FROM conversation_read r
-                                      WHERE r.conversation_id = c.id AND r.user_id = ?2), 0))
-                 FROM conversation c
-                 WHERE c.tenant_id = ?1 AND c.id IN (SELECT value FROM json_each(?3))",
-            )?;
-            let rows = stmt.query_map(params![tenant_id, user_id, ids], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        let (tenant_id, user_id, ids) = (
+            tenant_id.to_owned(),
+            user_id.to_owned(),
+            conversation_ids.to_vec(),
+        );
+        self.with(move |c| now_or_error(entities::unread_counts(&*c, &tenant_id, &user_id, &ids)))
+            .await
     }
 
     async fn mark_read(
@@ -946,49 +866,12 @@ impl Store for SqliteStore {
         read_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let (actor, conversation_id) = (actor.clone(), conversation_id.to_owned());
+        let (actor, id) = (actor.clone(), conversation_id.to_owned());
         Ok(self
             .write(move |tx| {
-                if conversation_in(tx, &actor.tenant_id, &conversation_id)?.is_none() {
-                    return Ok(false);
-                }
-                let before: Option<i64> = tx
-                    .query_row(
-                        "SELECT read_at FROM conversation_read
-                         WHERE conversation_id = ?1 AND user_id = ?2",
-                        [&conversation_id, &actor.user_id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(anyhow::Error::from)?;
-                if before.is_some_and(|b| b >= ts(read_at)) {
-                    return Ok(true);
-                }
-                tx.execute(
-                    "INSERT INTO conversation_read (conversation_id, user_id, tenant_id, read_at)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (conversation_id, user_id) DO UPDATE SET read_at = excluded.read_at",
-                    params![conversation_id, actor.user_id, actor.tenant_id, ts(read_at)],
-                )
-                .map_err(anyhow::Error::from)?;
-                let marker = |at: i64| {
-                    to_json(&ConversationRead {
-                        conversation_id: conversation_id.clone(),
-                        user_id: actor.user_id.clone(),
-                        read_at: clock::rfc3339(clock::from_ms(at)),
-                    })
-                };
-                record(
-                    tx,
-                    &actor,
-                    entity::CONVERSATION_READ,
-                    &format!("{conversation_id}:{}", actor.user_id),
-                    "read",
-                    before.map(marker).transpose()?,
-                    Some(marker(ts(read_at))?),
-                    ts(now),
-                )?;
-                Ok(true)
+                Ok(now_or_error(entities::mark_read(
+                    &**tx, &actor, &id, read_at, now,
+                ))?)
             })
             .await?)
     }
@@ -1975,23 +1858,6 @@ fn conversation_in(
             "SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE tenant_id = ?1 AND id = ?2"
         ),
         [tenant_id, id],
-        conversation_from_row,
-    )
-    .optional()?)
-}
-
-fn conversation_by_pair(
-    c: &Connection,
-    tenant_id: &str,
-    ours: &str,
-    theirs: &str,
-) -> anyhow::Result<Option<Conversation>> {
-    Ok(c.query_row(
-        &format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversation
-             WHERE tenant_id = ?1 AND our_number = ?2 AND contact_number = ?3"
-        ),
-        [tenant_id, ours, theirs],
         conversation_from_row,
     )
     .optional()?)
