@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod entities;
+pub mod messaging;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;

@@ -20,8 +20,7 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
     AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
-    Conversation, ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber,
-    SmsCampaign, SmsMessage, SmsTemplate,
+    Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -29,9 +28,8 @@ use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
-    preview,
 };
-use super::{common, entities};
+use super::{common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -703,20 +701,7 @@ impl Store for PgStore {
     }
 
     async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                &format!(
-                    "SELECT tenant_id, {NUMBER_COLUMNS} FROM phone_number
-                     WHERE number = $1 AND status = 'active' AND sms_enabled
-                     ORDER BY created_at, id LIMIT 1"
-                ),
-                &[&e164],
-            )
-            .await?;
-        row.map(|r| Ok((r.try_get("tenant_id")?, number_from_row(&r)?)))
-            .transpose()
+        messaging::route_inbound(pg(&self.client().await?), e164).await
     }
 
     async fn contact_by_number(
@@ -724,18 +709,7 @@ impl Store for PgStore {
         tenant_id: &str,
         e164: &str,
     ) -> anyhow::Result<Option<Contact>> {
-        let client = self.client().await?;
-        let id: Option<String> = client
-            .query_opt(
-                "SELECT contact_id FROM contact_phone WHERE tenant_id = $1 AND number = $2",
-                &[&tenant_id, &e164],
-            )
-            .await?
-            .map(|r| r.get(0));
-        match id {
-            Some(id) => contact_in(&**client, tenant_id, &id, false).await,
-            None => Ok(None),
-        }
+        messaging::contact_by_number(pg(&self.client().await?), tenant_id, e164).await
     }
 
     async fn locate_message(
@@ -743,23 +717,7 @@ impl Store for PgStore {
         provider: &str,
         reference: &MessageRef,
     ) -> anyhow::Result<Option<(String, String)>> {
-        let (sql, key) = match reference {
-            MessageRef::Provider(id) => (
-                "SELECT tenant_id, id FROM sms_message
-                 WHERE provider = $1 AND provider_message_id = $2 LIMIT 1",
-                id,
-            ),
-            MessageRef::Ours(id) => (
-                "SELECT tenant_id, id FROM sms_message WHERE provider = $1 AND id = $2",
-                id,
-            ),
-        };
-        let row = self
-            .client()
-            .await?
-            .query_opt(sql, &[&provider, key])
-            .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        messaging::locate_message(pg(&self.client().await?), provider, reference).await
     }
 
     async fn add_inbound_part(
@@ -768,72 +726,13 @@ impl Store for PgStore {
         part: &InboundPart,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<Vec<(String, String)>>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let (number, total) = (i32::try_from(part.part)?, i32::try_from(part.total)?);
-        // Parts arriving at once must see each other: one message's parts take turns.
-        let key = format!(
-            "{tenant_id}|{}|{}|{}",
-            part.sms.provider, part.sms.from, part.reference
-        );
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
-            .await?;
-        tx.execute(
-            "INSERT INTO inbound_part (tenant_id, provider, sender, reference, part, total,
-                                       message_id, body, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-            &[
-                &tenant_id,
-                &part.sms.provider,
-                &part.sms.from,
-                &part.reference,
-                &number,
-                &total,
-                &part.sms.provider_message_id,
-                &part.sms.body,
-                &now,
-            ],
-        )
-        .await?;
-        let rows = tx
-            .query(
-                "SELECT message_id, body FROM inbound_part
-                 WHERE tenant_id = $1 AND provider = $2 AND sender = $3 AND reference = $4
-                   AND part <= $5
-                 ORDER BY part",
-                &[
-                    &tenant_id,
-                    &part.sms.provider,
-                    &part.sms.from,
-                    &part.reference,
-                    &total,
-                ],
-            )
-            .await?;
-        tx.commit().await?;
-        let parts: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok((parts.len() == part.total as usize).then_some(parts))
+        Ok(self
+            .write(async |tx| Ok(messaging::add_inbound_part(tx, tenant_id, part, now).await?))
+            .await?)
     }
 
     async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO consent_event (id, tenant_id, contact_id, number, kind, method, message, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &event.id,
-                    &tenant_id,
-                    &event.contact_id,
-                    &event.number,
-                    &event.kind,
-                    &event.method,
-                    &event.message,
-                    &clock::parse_rfc3339(&event.at)?,
-                ],
-            )
-            .await?;
-        Ok(())
+        messaging::record_consent(pg(&self.client().await?), tenant_id, &event).await
     }
 
     async fn consent_events(
@@ -841,28 +740,7 @@ impl Store for PgStore {
         tenant_id: &str,
         contact_id: &str,
     ) -> anyhow::Result<Vec<ConsentEvent>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, contact_id, number, kind, method, message, at FROM consent_event
-                 WHERE tenant_id = $1 AND contact_id = $2 ORDER BY at, id",
-                &[&tenant_id, &contact_id],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ConsentEvent {
-                    id: r.try_get(0)?,
-                    contact_id: r.try_get(1)?,
-                    number: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    method: r.try_get(4)?,
-                    message: r.try_get(5)?,
-                    at: clock::rfc3339(r.try_get(6)?),
-                })
-            })
-            .collect()
+        messaging::consent_events(pg(&self.client().await?), tenant_id, contact_id).await
     }
 
     async fn open_conversation(
@@ -938,99 +816,12 @@ impl Store for PgStore {
         new: NewMessage,
         now: OffsetDateTime,
     ) -> Result<(SmsMessage, bool), AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let m = &new.message;
-        // The conversation row lock orders messages of one thread across nodes.
-        let Some(before) =
-            conversation_in(&*tx, &actor.tenant_id, &m.conversation_id, true).await?
-        else {
-            return Err(AppError::NotFound);
-        };
-        let created_at = clock::parse_rfc3339(&m.created_at)?;
-        let updated_at = clock::parse_rfc3339(&m.updated_at)?;
-        let segments = i32::try_from(m.segments).unwrap_or(i32::MAX);
-        let inserted = tx
-            .execute(
-                &format!(
-                    "INSERT INTO sms_message ({MESSAGE_COLUMNS}, tenant_id, idempotency_key, next_action_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-                     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-                ),
-                &[
-                    &m.id,
-                    &m.conversation_id,
-                    &m.phone_number_id,
-                    &m.contact_id,
-                    &m.direction.as_str(),
-                    &m.message,
-                    &m.status.as_str(),
-                    &m.error_code,
-                    &m.error_message,
-                    &encoding_str(m.encoding),
-                    &segments,
-                    &m.campaign_id,
-                    &m.sent_by,
-                    &m.provider,
-                    &m.provider_message_id,
-                    &created_at,
-                    &updated_at,
-                    &actor.tenant_id,
-                    &new.idempotency_key,
-                    &new.next_action_at,
-                ],
-            )
+        self.write(async |tx| messaging::create_message(tx, actor, new, now).await)
             .await
-            .map_err(anyhow::Error::from)?;
-        if inserted == 0 {
-            let existing = tx
-                .query_one(
-                    &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = $1 AND idempotency_key = $2"),
-                    &[&actor.tenant_id, &new.idempotency_key],
-                )
-                .await
-                .map_err(anyhow::Error::from)?;
-            return Ok((message_from_row(&existing)?, false));
-        }
-        record(
-            &tx,
-            actor,
-            entity::SMS_MESSAGE,
-            &m.id,
-            "create",
-            None,
-            Some(to_json(m)?),
-            now,
-        )
-        .await?;
-        let mut after = before.clone();
-        after.last_message_at = Some(m.created_at.clone());
-        after.last_message_preview = Some(preview(&m.message));
-        after.last_activity_at = clock::rfc3339(now);
-        after.updated_at = clock::rfc3339(now);
-        if m.direction == Direction::Inbound {
-            // A new message from the other side reopens the thread.
-            after.status = ConversationStatus::Open;
-        }
-        write_conversation(&tx, &actor.tenant_id, &after, false).await?;
-        record(
-            &tx,
-            actor,
-            entity::CONVERSATION,
-            &after.id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok((new.message, true))
     }
 
     async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
-        let client = self.client().await?;
-        message_in(&**client, tenant_id, id, false).await
+        common::get(pg(&self.client().await?), tenant_id, id, false).await
     }
 
     async fn messages(
@@ -1040,27 +831,8 @@ impl Store for PgStore {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<SmsMessage>> {
-        let (before_at, before_id) = before.map_or(
-            (
-                OffsetDateTime::now_utc() + time::Duration::days(36500),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM sms_message
-                     WHERE tenant_id = $1 AND conversation_id = $2 AND (created_at, id) < ($3, $4)
-                     ORDER BY created_at DESC, id DESC LIMIT $5"
-                ),
-                &[&tenant_id, &conversation_id, &before_at, &before_id, &limit],
-            )
-            .await?;
-        rows.iter().map(message_from_row).collect()
+        let client = self.client().await?;
+        messaging::messages(pg(&client), tenant_id, conversation_id, before, limit).await
     }
 
     async fn update_message(
@@ -1070,39 +842,8 @@ impl Store for PgStore {
         apply: Apply<SmsMessage>,
         now: OffsetDateTime,
     ) -> Result<Option<SmsMessage>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(before) = message_in(&*tx, &actor.tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        let after = apply(&before)?;
-        // A final state ends the carrier's work on the message.
-        let done = matches!(
-            after.status,
-            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
-        );
-        write_message_state(
-            &tx,
-            &actor.tenant_id,
-            &after,
-            done.then_some(None),
-            false,
-            true,
-        )
-        .await?;
-        record(
-            &tx,
-            actor,
-            entity::SMS_MESSAGE,
-            id,
-            "update",
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some(after))
+        self.write(async |tx| messaging::update_message(tx, actor, id, &apply, now).await)
+            .await
     }
 
     async fn claim_due_messages(
@@ -1112,42 +853,8 @@ impl Store for PgStore {
         owner: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<DueMessage>> {
-        let limit = i64::try_from(limit)?;
-        // SKIP LOCKED: nodes polling together each take different messages.
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "WITH due AS (
-                         SELECT id FROM sms_message
-                         WHERE next_action_at IS NOT NULL AND next_action_at <= $2
-                         ORDER BY next_action_at LIMIT $3
-                         FOR UPDATE SKIP LOCKED)
-                     UPDATE sms_message m SET next_action_at = $1, lease_owner = $4
-                     FROM due, conversation c
-                     WHERE m.id = due.id AND c.id = m.conversation_id
-                     RETURNING m.tenant_id, m.send_started_at, c.our_number, c.contact_number, {}",
-                    MESSAGE_COLUMNS
-                        .split(", ")
-                        .map(|col| format!("m.{col}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                &[&lease_until, &now, &limit, &owner],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DueMessage {
-                    tenant_id: r.try_get("tenant_id")?,
-                    from: r.try_get("our_number")?,
-                    to: r.try_get("contact_number")?,
-                    message: message_from_row(r)?,
-                    send_started_at: r.try_get("send_started_at")?,
-                })
-            })
-            .collect()
+        let client = self.client().await?;
+        messaging::claim_due_messages(pg(&client), now, lease_until, owner, limit).await
     }
 
     async fn begin_send(
@@ -1158,16 +865,8 @@ impl Store for PgStore {
         now: OffsetDateTime,
         recheck_at: OffsetDateTime,
     ) -> anyhow::Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE sms_message SET send_started_at = $4, next_action_at = $5
-                 WHERE id = $1 AND tenant_id = $2 AND lease_owner = $3 AND status = 'queued'",
-                &[&id, &tenant_id, &owner, &now, &recheck_at],
-            )
-            .await?;
-        Ok(n == 1)
+        let client = self.client().await?;
+        messaging::begin_send(pg(&client), tenant_id, id, owner, now, recheck_at).await
     }
 
     async fn carrier_update(
@@ -1177,54 +876,9 @@ impl Store for PgStore {
         update: CarrierUpdate,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<SmsMessage>> {
-        let actor = Actor {
-            tenant_id: tenant_id.to_owned(),
-            user_id: SYSTEM_ACTOR.to_owned(),
-        };
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let Some(before) = message_in(&*tx, tenant_id, id, true).await? else {
-            return Ok(None);
-        };
-        if !before.status.may_become(update.status) {
-            return Ok(None);
-        }
-        let mut after = before.clone();
-        after.status = update.status;
-        if update.provider_message_id.is_some() {
-            after.provider_message_id = update.provider_message_id;
-        }
-        after.error_code = update.error_code;
-        after.error_message = update.error_message;
-        let changed = after != before;
-        if changed {
-            after.updated_at = clock::rfc3339(now);
-        }
-        write_message_state(
-            &tx,
-            tenant_id,
-            &after,
-            Some(update.next_action_at),
-            true,
-            update.keep_intent,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        if changed {
-            record(
-                &tx,
-                &actor,
-                entity::SMS_MESSAGE,
-                id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Some(after))
+        Ok(self
+            .write(async |tx| Ok(messaging::carrier_update(tx, tenant_id, id, update, now).await?))
+            .await?)
     }
 
     async fn create_call(
@@ -1738,269 +1392,6 @@ async fn record(
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
     common::record(tx, actor, entity, entity_id, action, before, after, now).await
-}
-
-const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
-     voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at";
-
-fn number_from_row(r: &Row) -> anyhow::Result<PhoneNumber> {
-    let status: String = r.try_get("status")?;
-    Ok(PhoneNumber {
-        id: r.try_get("id")?,
-        number: r.try_get("number")?,
-        kind: r.try_get("kind")?,
-        location: r.try_get("location")?,
-        assigned_to: r.try_get("assigned_to")?,
-        status: NumberStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("status {status}"))?,
-        call_forwarding: r.try_get("call_forwarding")?,
-        voicemail: r.try_get("voicemail")?,
-        sms_enabled: r.try_get("sms_enabled")?,
-        monthly_fee: r.try_get("monthly_fee")?,
-        purchase_date: r.try_get("purchase_date")?,
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \
-     opted_out_at, created_at, updated_at";
-
-/// A contact row without its numbers (`phone_numbers` is filled by the caller).
-fn contact_from_row(r: &Row) -> anyhow::Result<Contact> {
-    let tags: Value = r.try_get("tags")?;
-    let opted_out_at: Option<OffsetDateTime> = r.try_get("opted_out_at")?;
-    Ok(Contact {
-        id: r.try_get("id")?,
-        first_name: r.try_get("first_name")?,
-        last_name: r.try_get("last_name")?,
-        phone_numbers: Vec::new(),
-        email: r.try_get("email")?,
-        tags: serde_json::from_value(tags)?,
-        time_zone: r.try_get("time_zone")?,
-        opted_out: r.try_get("opted_out")?,
-        opted_out_at: opted_out_at.map(clock::rfc3339),
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-async fn contact_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<Contact>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    let Some(row) = client
-        .query_opt(
-            &format!(
-                "SELECT {CONTACT_COLUMNS} FROM contact WHERE tenant_id = $1 AND id = $2{lock}"
-            ),
-            &[&tenant_id, &id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut contact = contact_from_row(&row)?;
-    contact.phone_numbers = client
-        .query(
-            "SELECT number FROM contact_phone WHERE contact_id = $1 ORDER BY position",
-            &[&contact.id],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok(Some(contact))
-}
-
-const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \
-     assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at";
-
-fn conversation_from_row(r: &Row) -> anyhow::Result<Conversation> {
-    let status: String = r.try_get("status")?;
-    let last_message_at: Option<OffsetDateTime> = r.try_get("last_message_at")?;
-    Ok(Conversation {
-        id: r.try_get("id")?,
-        phone_number_id: r.try_get("phone_number_id")?,
-        our_number: r.try_get("our_number")?,
-        contact_number: r.try_get("contact_number")?,
-        contact_id: r.try_get("contact_id")?,
-        status: ConversationStatus::parse(&status)
-            .ok_or_else(|| anyhow::anyhow!("status {status}"))?,
-        assigned_to: r.try_get("assigned_to")?,
-        last_message_at: last_message_at.map(clock::rfc3339),
-        last_message_preview: r.try_get("last_message_preview")?,
-        last_activity_at: clock::rfc3339(r.try_get("last_activity_at")?),
-        unread_count: None,
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-async fn conversation_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<Conversation>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!("SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE tenant_id = $1 AND id = $2{lock}"),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(conversation_from_row)
-        .transpose()
-}
-
-/// Inserts (ignoring a conflicting pair: returns 0 then) or updates a conversation.
-async fn write_conversation(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    cv: &Conversation,
-    insert: bool,
-) -> Result<u64, AppError> {
-    let sql = if insert {
-        "INSERT INTO conversation (id, tenant_id, phone_number_id, our_number, contact_number, contact_id,
-             status, assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (tenant_id, our_number, contact_number) DO NOTHING"
-    } else {
-        "UPDATE conversation SET phone_number_id = $3, our_number = $4, contact_number = $5, contact_id = $6,
-             status = $7, assigned_to = $8, last_message_at = $9, last_message_preview = $10,
-             last_activity_at = $11, created_at = $12, updated_at = $13
-         WHERE id = $1 AND tenant_id = $2"
-    };
-    let last_message_at = cv
-        .last_message_at
-        .as_deref()
-        .map(clock::parse_rfc3339)
-        .transpose()?;
-    Ok(tx
-        .execute(
-            sql,
-            &[
-                &cv.id,
-                &tenant_id,
-                &cv.phone_number_id,
-                &cv.our_number,
-                &cv.contact_number,
-                &cv.contact_id,
-                &cv.status.as_str(),
-                &cv.assigned_to,
-                &last_message_at,
-                &cv.last_message_preview,
-                &clock::parse_rfc3339(&cv.last_activity_at)?,
-                &clock::parse_rfc3339(&cv.created_at)?,
-                &clock::parse_rfc3339(&cv.updated_at)?,
-            ],
-        )
-        .await
-        .map_err(anyhow::Error::from)?)
-}
-
-const MESSAGE_COLUMNS: &str = "id, conversation_id, phone_number_id, contact_id, direction, body, status, \
-     error_code, error_message, encoding, segments, campaign_id, sent_by, provider, provider_message_id, \
-     created_at, updated_at";
-
-fn encoding_str(e: upzento_domain::sms::Encoding) -> &'static str {
-    match e {
-        upzento_domain::sms::Encoding::Gsm7 => "gsm7",
-        upzento_domain::sms::Encoding::Ucs2 => "ucs2",
-    }
-}
-
-fn message_from_row(r: &Row) -> anyhow::Result<SmsMessage> {
-    let direction: String = r.try_get("direction")?;
-    let status: String = r.try_get("status")?;
-    let encoding: String = r.try_get("encoding")?;
-    let segments: i32 = r.try_get("segments")?;
-    Ok(SmsMessage {
-        id: r.try_get("id")?,
-        conversation_id: r.try_get("conversation_id")?,
-        phone_number_id: r.try_get("phone_number_id")?,
-        contact_id: r.try_get("contact_id")?,
-        direction: Direction::parse(&direction)
-            .ok_or_else(|| anyhow::anyhow!("direction {direction}"))?,
-        message: r.try_get("body")?,
-        status: MessageStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("status {status}"))?,
-        error_code: r.try_get("error_code")?,
-        error_message: r.try_get("error_message")?,
-        encoding: match encoding.as_str() {
-            "gsm7" => upzento_domain::sms::Encoding::Gsm7,
-            "ucs2" => upzento_domain::sms::Encoding::Ucs2,
-            other => anyhow::bail!("encoding {other}"),
-        },
-        segments: u32::try_from(segments)?,
-        campaign_id: r.try_get("campaign_id")?,
-        sent_by: r.try_get("sent_by")?,
-        provider: r.try_get("provider")?,
-        provider_message_id: r.try_get("provider_message_id")?,
-        created_at: clock::rfc3339(r.try_get("created_at")?),
-        updated_at: clock::rfc3339(r.try_get("updated_at")?),
-    })
-}
-
-async fn message_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<SmsMessage>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = $1 AND id = $2{lock}"
-            ),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(message_from_row)
-        .transpose()
-}
-
-/// Writes a message's mutable state; `next_action` `Some(x)` also sets when the carrier acts next.
-async fn write_message_state(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    m: &SmsMessage,
-    next_action: Option<Option<OffsetDateTime>>,
-    end_claim: bool,
-    keep_intent: bool,
-) -> Result<(), AppError> {
-    let set_next = next_action.is_some();
-    let next = next_action.flatten();
-    // A message still queued keeps the record of a send in progress unless the worker knows
-    // the provider never got it; the worker's claim ends with the worker's own update.
-    tx.execute(
-        "UPDATE sms_message SET status = $3, error_code = $4, error_message = $5, provider_message_id = $6,
-             updated_at = $7, next_action_at = CASE WHEN $8 THEN $9 ELSE next_action_at END,
-             send_started_at = CASE WHEN $3 = 'queued' AND $11 THEN send_started_at END,
-             lease_owner = CASE WHEN $10 THEN NULL ELSE lease_owner END
-         WHERE id = $1 AND tenant_id = $2",
-        &[
-            &m.id,
-            &tenant_id,
-            &m.status.as_str(),
-            &m.error_code,
-            &m.error_message,
-            &m.provider_message_id,
-            &clock::parse_rfc3339(&m.updated_at)?,
-            &set_next,
-            &next,
-            &end_claim,
-            &keep_intent,
-        ],
-    )
-    .await
-    .map_err(anyhow::Error::from)?;
-    Ok(())
 }
 
 /// Changes that the campaign runner makes (start, complete) to the campaigns in

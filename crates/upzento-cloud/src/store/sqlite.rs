@@ -14,8 +14,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
     AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
-    Conversation, ConversationStatus, Direction, MessageStatus, NumberStatus, PhoneNumber,
-    SmsCampaign, SmsMessage, SmsTemplate,
+    Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
@@ -23,9 +22,8 @@ use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
     NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
-    preview,
 };
-use super::{common, entities};
+use super::{common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -614,19 +612,8 @@ impl Store for SqliteStore {
 
     async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>> {
         let e164 = e164.to_owned();
-        self.with(move |c| {
-            Ok(c.query_row(
-                &format!(
-                    "SELECT tenant_id, {NUMBER_COLUMNS} FROM phone_number
-                     WHERE number = ?1 AND status = 'active' AND sms_enabled
-                     ORDER BY created_at, id LIMIT 1"
-                ),
-                [&e164],
-                |r| Ok((r.get("tenant_id")?, number_from_row(r)?)),
-            )
-            .optional()?)
-        })
-        .await
+        self.with(move |c| now_or_error(messaging::route_inbound(&*c, &e164)))
+            .await
     }
 
     async fn contact_by_number(
@@ -635,20 +622,8 @@ impl Store for SqliteStore {
         e164: &str,
     ) -> anyhow::Result<Option<Contact>> {
         let (tenant_id, e164) = (tenant_id.to_owned(), e164.to_owned());
-        self.with(move |c| {
-            let id: Option<String> = c
-                .query_row(
-                    "SELECT contact_id FROM contact_phone WHERE tenant_id = ?1 AND number = ?2",
-                    [&tenant_id, &e164],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match id {
-                Some(id) => contact_in(c, &tenant_id, &id),
-                None => Ok(None),
-            }
-        })
-        .await
+        self.with(move |c| now_or_error(messaging::contact_by_number(&*c, &tenant_id, &e164)))
+            .await
     }
 
     async fn locate_message(
@@ -656,26 +631,9 @@ impl Store for SqliteStore {
         provider: &str,
         reference: &MessageRef,
     ) -> anyhow::Result<Option<(String, String)>> {
-        let provider = provider.to_owned();
-        let reference = reference.clone();
-        self.with(move |c| {
-            let (sql, key) = match &reference {
-                MessageRef::Provider(id) => (
-                    "SELECT tenant_id, id FROM sms_message
-                     WHERE provider = ?1 AND provider_message_id = ?2 LIMIT 1",
-                    id,
-                ),
-                MessageRef::Ours(id) => (
-                    "SELECT tenant_id, id FROM sms_message WHERE provider = ?1 AND id = ?2",
-                    id,
-                ),
-            };
-            Ok(
-                c.query_row(sql, params![provider, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?,
-            )
-        })
-        .await
+        let (provider, reference) = (provider.to_owned(), reference.clone());
+        self.with(move |c| now_or_error(messaging::locate_message(&*c, &provider, &reference)))
+            .await
     }
 
     async fn add_inbound_part(
@@ -684,71 +642,20 @@ impl Store for SqliteStore {
         part: &InboundPart,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<Vec<(String, String)>>> {
-        let tenant_id = tenant_id.to_owned();
-        let part = part.clone();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO inbound_part (tenant_id, provider, sender, reference, part, total,
-                                           message_id, body, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                params![
-                    tenant_id,
-                    part.sms.provider,
-                    part.sms.from,
-                    part.reference,
-                    part.part,
-                    part.total,
-                    part.sms.provider_message_id,
-                    part.sms.body,
-                    ts(now)
-                ],
-            )?;
-            let parts: Vec<(String, String)> = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT message_id, body FROM inbound_part
-                     WHERE tenant_id = ?1 AND provider = ?2 AND sender = ?3 AND reference = ?4
-                       AND part <= ?5
-                     ORDER BY part",
-                )?;
-                let rows = stmt.query_map(
-                    params![
-                        tenant_id,
-                        part.sms.provider,
-                        part.sms.from,
-                        part.reference,
-                        part.total
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                rows.collect::<Result<_, _>>()?
-            };
-            tx.commit()?;
-            Ok((parts.len() == part.total as usize).then_some(parts))
-        })
-        .await
+        let (tenant_id, part) = (tenant_id.to_owned(), part.clone());
+        Ok(self
+            .write(move |tx| {
+                Ok(now_or_error(messaging::add_inbound_part(
+                    &**tx, &tenant_id, &part, now,
+                ))?)
+            })
+            .await?)
     }
 
     async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()> {
         let tenant_id = tenant_id.to_owned();
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO consent_event (id, tenant_id, contact_id, number, kind, method, message, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    event.id,
-                    tenant_id,
-                    event.contact_id,
-                    event.number,
-                    event.kind,
-                    event.method,
-                    event.message,
-                    ms_of(&event.at)?
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| now_or_error(messaging::record_consent(&*c, &tenant_id, &event)))
+            .await
     }
 
     async fn consent_events(
@@ -757,25 +664,8 @@ impl Store for SqliteStore {
         contact_id: &str,
     ) -> anyhow::Result<Vec<ConsentEvent>> {
         let (tenant_id, contact_id) = (tenant_id.to_owned(), contact_id.to_owned());
-        self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, contact_id, number, kind, method, message, at FROM consent_event
-                 WHERE tenant_id = ?1 AND contact_id = ?2 ORDER BY at, id",
-            )?;
-            let rows = stmt.query_map([&tenant_id, &contact_id], |r| {
-                Ok(ConsentEvent {
-                    id: r.get(0)?,
-                    contact_id: r.get(1)?,
-                    number: r.get(2)?,
-                    kind: r.get(3)?,
-                    method: r.get(4)?,
-                    message: r.get(5)?,
-                    at: text_ts(r, "at")?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        self.with(move |c| now_or_error(messaging::consent_events(&*c, &tenant_id, &contact_id)))
+            .await
     }
 
     async fn open_conversation(
@@ -883,73 +773,14 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(SmsMessage, bool), AppError> {
         let actor = actor.clone();
-        self.write(move |tx| {
-            if let Some(key) = &new.idempotency_key {
-                let existing = tx
-                    .query_row(
-                        &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = ?1 AND idempotency_key = ?2"),
-                        [&actor.tenant_id, key],
-                        message_from_row,
-                    )
-                    .optional()
-                    .map_err(anyhow::Error::from)?;
-                if let Some(existing) = existing {
-                    return Ok((existing, false));
-                }
-            }
-            let m = &new.message;
-            tx.execute(
-                &format!(
-                    "INSERT INTO sms_message ({MESSAGE_COLUMNS}, tenant_id, idempotency_key, next_action_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-                ),
-                params![
-                    m.id,
-                    m.conversation_id,
-                    m.phone_number_id,
-                    m.contact_id,
-                    m.direction.as_str(),
-                    m.message,
-                    m.status.as_str(),
-                    m.error_code,
-                    m.error_message,
-                    encoding_str(m.encoding),
-                    m.segments,
-                    m.campaign_id,
-                    m.sent_by,
-                    m.provider,
-                    m.provider_message_id,
-                    ms_of(&m.created_at)?,
-                    ms_of(&m.updated_at)?,
-                    actor.tenant_id,
-                    new.idempotency_key,
-                    new.next_action_at.map(ts)
-                ],
-            )
-            .map_err(anyhow::Error::from)?;
-            record(tx, &actor, entity::SMS_MESSAGE, &m.id, "create", None, Some(to_json(m)?), ts(now))?;
-            let Some(before) = conversation_in(tx, &actor.tenant_id, &m.conversation_id)? else {
-                return Err(AppError::NotFound);
-            };
-            let mut after = before.clone();
-            after.last_message_at = Some(m.created_at.clone());
-            after.last_message_preview = Some(preview(&m.message));
-            after.last_activity_at = clock::rfc3339(now);
-            after.updated_at = clock::rfc3339(now);
-            if m.direction == Direction::Inbound {
-                // A new message from the other side reopens the thread.
-                after.status = ConversationStatus::Open;
-            }
-            write_conversation(tx, &actor.tenant_id, &after, false)?;
-            record(tx, &actor, entity::CONVERSATION, &after.id, "update", Some(to_json(&before)?), Some(to_json(&after)?), ts(now))?;
-            Ok((new.message, true))
-        })
-        .await
+        self.write(move |tx| now_or_error(messaging::create_message(&**tx, &actor, new, now)))
+            .await
     }
 
     async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        self.with(move |c| message_in(c, &tenant_id, &id)).await
+        self.with(move |c| now_or_error(common::get(&*c, &tenant_id, &id, false)))
+            .await
     }
 
     async fn messages(
@@ -959,26 +790,19 @@ impl Store for SqliteStore {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<SmsMessage>> {
-        let (tenant_id, conversation_id, before) = (
+        let (tenant_id, id, before) = (
             tenant_id.to_owned(),
             conversation_id.to_owned(),
             before.cloned(),
         );
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (before_ms, before_id) =
-                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM sms_message
-                 WHERE tenant_id = ?1 AND conversation_id = ?2
-                   AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
-                 ORDER BY created_at DESC, id DESC LIMIT ?5"
-            ))?;
-            let rows = stmt.query_map(
-                params![tenant_id, conversation_id, before_ms, before_id, limit],
-                message_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(messaging::messages(
+                &*c,
+                &tenant_id,
+                &id,
+                before.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -992,34 +816,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<SmsMessage>, AppError> {
         let (actor, id) = (actor.clone(), id.to_owned());
         self.write(move |tx| {
-            let Some(before) = message_in(tx, &actor.tenant_id, &id)? else {
-                return Ok(None);
-            };
-            let after = apply(&before)?;
-            // A final state ends the carrier's work on the message.
-            let done = matches!(
-                after.status,
-                MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Received
-            );
-            write_message_state(
-                tx,
-                &actor.tenant_id,
-                &after,
-                done.then_some(None),
-                false,
-                true,
-            )?;
-            record(
-                tx,
-                &actor,
-                entity::SMS_MESSAGE,
-                &id,
-                "update",
-                Some(to_json(&before)?),
-                Some(to_json(&after)?),
-                ts(now),
-            )?;
-            Ok(Some(after))
+            now_or_error(messaging::update_message(&**tx, &actor, &id, &apply, now))
         })
         .await
     }
@@ -1031,47 +828,18 @@ impl Store for SqliteStore {
         owner: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<DueMessage>> {
-        let limit = i64::try_from(limit)?;
         let owner = owner.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let claimed: Vec<(String, SmsMessage, Option<i64>)> = {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "UPDATE sms_message SET next_action_at = ?1, lease_owner = ?4
-                     WHERE id IN (SELECT id FROM sms_message
-                                  WHERE next_action_at IS NOT NULL AND next_action_at <= ?2
-                                  ORDER BY next_action_at LIMIT ?3)
-                     RETURNING tenant_id, send_started_at, {MESSAGE_COLUMNS}"
-                ))?;
-                let rows =
-                    stmt.query_map(params![ts(lease_until), ts(now), limit, owner], |r| {
-                        Ok((
-                            r.get("tenant_id")?,
-                            message_from_row(r)?,
-                            r.get("send_started_at")?,
-                        ))
-                    })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            let mut due = Vec::with_capacity(claimed.len());
-            for (tenant_id, message, send_started_at) in claimed {
-                let (from, to): (String, String) = tx.query_row(
-                    "SELECT our_number, contact_number FROM conversation WHERE id = ?1",
-                    [&message.conversation_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                due.push(DueMessage {
-                    tenant_id,
-                    message,
-                    from,
-                    to,
-                    send_started_at: send_started_at.map(clock::from_ms),
-                });
-            }
-            tx.commit()?;
-            Ok(due)
-        })
-        .await
+        Ok(self
+            .write(move |tx| {
+                Ok(now_or_error(messaging::claim_due_messages(
+                    &**tx,
+                    now,
+                    lease_until,
+                    &owner,
+                    limit,
+                ))?)
+            })
+            .await?)
     }
 
     async fn begin_send(
@@ -1084,12 +852,9 @@ impl Store for SqliteStore {
     ) -> anyhow::Result<bool> {
         let (tenant_id, id, owner) = (tenant_id.to_owned(), id.to_owned(), owner.to_owned());
         self.with(move |c| {
-            let n = c.execute(
-                "UPDATE sms_message SET send_started_at = ?4, next_action_at = ?5
-                 WHERE id = ?1 AND tenant_id = ?2 AND lease_owner = ?3 AND status = 'queued'",
-                params![id, tenant_id, owner, ts(now), ts(recheck_at)],
-            )?;
-            Ok(n == 1)
+            now_or_error(messaging::begin_send(
+                &*c, &tenant_id, &id, &owner, now, recheck_at,
+            ))
         })
         .await
     }
@@ -1101,51 +866,12 @@ impl Store for SqliteStore {
         update: CarrierUpdate,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<SmsMessage>> {
-        let actor = Actor {
-            tenant_id: tenant_id.to_owned(),
-            user_id: SYSTEM_ACTOR.to_owned(),
-        };
-        let id = id.to_owned();
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
         Ok(self
             .write(move |tx| {
-                let Some(before) = message_in(tx, &actor.tenant_id, &id)? else {
-                    return Ok(None);
-                };
-                if !before.status.may_become(update.status) {
-                    return Ok(None);
-                }
-                let mut after = before.clone();
-                after.status = update.status;
-                if update.provider_message_id.is_some() {
-                    after.provider_message_id = update.provider_message_id;
-                }
-                after.error_code = update.error_code;
-                after.error_message = update.error_message;
-                let changed = after != before;
-                if changed {
-                    after.updated_at = clock::rfc3339(now);
-                }
-                write_message_state(
-                    tx,
-                    &actor.tenant_id,
-                    &after,
-                    Some(update.next_action_at.map(ts)),
-                    true,
-                    update.keep_intent,
-                )?;
-                if changed {
-                    record(
-                        tx,
-                        &actor,
-                        entity::SMS_MESSAGE,
-                        &id,
-                        "update",
-                        Some(to_json(&before)?),
-                        Some(to_json(&after)?),
-                        ts(now),
-                    )?;
-                }
-                Ok(Some(after))
+                Ok(now_or_error(messaging::carrier_update(
+                    &**tx, &tenant_id, &id, update, now,
+                ))?)
             })
             .await?)
     }
@@ -1705,34 +1431,6 @@ fn now_or_error<T, E: From<anyhow::Error>>(
         .unwrap_or_else(|| Err(anyhow!("a SQLite statement did not complete at once").into()))
 }
 
-const NUMBER_COLUMNS: &str = "id, number, kind, location, assigned_to, status, call_forwarding, \
-     voicemail, sms_enabled, monthly_fee, purchase_date, created_at, updated_at";
-
-fn number_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhoneNumber> {
-    let status: String = r.get("status")?;
-    Ok(PhoneNumber {
-        id: r.get("id")?,
-        number: r.get("number")?,
-        kind: r.get("kind")?,
-        location: r.get("location")?,
-        assigned_to: r.get("assigned_to")?,
-        status: NumberStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::InvalidColumnType(
-                0,
-                format!("status {status}"),
-                rusqlite::types::Type::Text,
-            )
-        })?,
-        call_forwarding: r.get("call_forwarding")?,
-        voicemail: r.get("voicemail")?,
-        sms_enabled: r.get("sms_enabled")?,
-        monthly_fee: r.get("monthly_fee")?,
-        purchase_date: r.get("purchase_date")?,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
     Ok(serde_json::to_value(value)?)
 }
@@ -1768,228 +1466,8 @@ impl SqliteStore {
     }
 }
 
-const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, tags, time_zone, opted_out, \
-     opted_out_at, created_at, updated_at";
-
-/// A contact row without its numbers (`phone_numbers` is filled by the caller).
-fn contact_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
-    let tags = json_col(r, "tags")?.unwrap_or(Value::Array(Vec::new()));
-    let opted_out_at: Option<i64> = r.get("opted_out_at")?;
-    Ok(Contact {
-        id: r.get("id")?,
-        first_name: r.get("first_name")?,
-        last_name: r.get("last_name")?,
-        phone_numbers: Vec::new(),
-        email: r.get("email")?,
-        tags: serde_json::from_value(tags).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        time_zone: r.get("time_zone")?,
-        opted_out: r.get("opted_out")?,
-        opted_out_at: opted_out_at.map(|ms| clock::rfc3339(clock::from_ms(ms))),
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
-fn phones_of(c: &Connection, contact_id: &str) -> anyhow::Result<Vec<String>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT number FROM contact_phone WHERE contact_id = ?1 ORDER BY position",
-    )?;
-    let rows = stmt.query_map([contact_id], |r| r.get(0))?;
-    Ok(rows.collect::<Result<Vec<String>, _>>()?)
-}
-
-fn contact_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>> {
-    let contact = c
-        .query_row(
-            &format!("SELECT {CONTACT_COLUMNS} FROM contact WHERE tenant_id = ?1 AND id = ?2"),
-            [tenant_id, id],
-            contact_from_row,
-        )
-        .optional()?;
-    contact
-        .map(|mut contact| {
-            contact.phone_numbers = phones_of(c, &contact.id)?;
-            Ok(contact)
-        })
-        .transpose()
-}
-
-const CONVERSATION_COLUMNS: &str = "id, phone_number_id, our_number, contact_number, contact_id, status, \
-     assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at";
-
-fn opt_ts(r: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<Option<String>> {
-    let ms: Option<i64> = r.get(col)?;
-    Ok(ms.map(|ms| clock::rfc3339(clock::from_ms(ms))))
-}
-
 fn conversion_error(what: String) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, what, rusqlite::types::Type::Text)
-}
-
-fn conversation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
-    let status: String = r.get("status")?;
-    Ok(Conversation {
-        id: r.get("id")?,
-        phone_number_id: r.get("phone_number_id")?,
-        our_number: r.get("our_number")?,
-        contact_number: r.get("contact_number")?,
-        contact_id: r.get("contact_id")?,
-        status: ConversationStatus::parse(&status)
-            .ok_or_else(|| conversion_error(format!("status {status}")))?,
-        assigned_to: r.get("assigned_to")?,
-        last_message_at: opt_ts(r, "last_message_at")?,
-        last_message_preview: r.get("last_message_preview")?,
-        last_activity_at: text_ts(r, "last_activity_at")?,
-        unread_count: None,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
-fn conversation_in(
-    c: &Connection,
-    tenant_id: &str,
-    id: &str,
-) -> anyhow::Result<Option<Conversation>> {
-    Ok(c.query_row(
-        &format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE tenant_id = ?1 AND id = ?2"
-        ),
-        [tenant_id, id],
-        conversation_from_row,
-    )
-    .optional()?)
-}
-
-fn write_conversation(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    cv: &Conversation,
-    insert: bool,
-) -> Result<(), AppError> {
-    let sql = if insert {
-        "INSERT INTO conversation (id, tenant_id, phone_number_id, our_number, contact_number, contact_id,
-             status, assigned_to, last_message_at, last_message_preview, last_activity_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    } else {
-        "UPDATE conversation SET phone_number_id = ?3, our_number = ?4, contact_number = ?5, contact_id = ?6,
-             status = ?7, assigned_to = ?8, last_message_at = ?9, last_message_preview = ?10,
-             last_activity_at = ?11, created_at = ?12, updated_at = ?13
-         WHERE id = ?1 AND tenant_id = ?2"
-    };
-    tx.execute(
-        sql,
-        params![
-            cv.id,
-            tenant_id,
-            cv.phone_number_id,
-            cv.our_number,
-            cv.contact_number,
-            cv.contact_id,
-            cv.status.as_str(),
-            cv.assigned_to,
-            cv.last_message_at.as_deref().map(ms_of).transpose()?,
-            cv.last_message_preview,
-            ms_of(&cv.last_activity_at)?,
-            ms_of(&cv.created_at)?,
-            ms_of(&cv.updated_at)?
-        ],
-    )
-    .map_err(anyhow::Error::from)?;
-    Ok(())
-}
-
-const MESSAGE_COLUMNS: &str = "id, conversation_id, phone_number_id, contact_id, direction, body, status, \
-     error_code, error_message, encoding, segments, campaign_id, sent_by, provider, provider_message_id, \
-     created_at, updated_at";
-
-fn encoding_str(e: upzento_domain::sms::Encoding) -> &'static str {
-    match e {
-        upzento_domain::sms::Encoding::Gsm7 => "gsm7",
-        upzento_domain::sms::Encoding::Ucs2 => "ucs2",
-    }
-}
-
-fn parse_encoding(s: &str) -> Option<upzento_domain::sms::Encoding> {
-    match s {
-        "gsm7" => Some(upzento_domain::sms::Encoding::Gsm7),
-        "ucs2" => Some(upzento_domain::sms::Encoding::Ucs2),
-        _ => None,
-    }
-}
-
-fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsMessage> {
-    let direction: String = r.get("direction")?;
-    let status: String = r.get("status")?;
-    let encoding: String = r.get("encoding")?;
-    Ok(SmsMessage {
-        id: r.get("id")?,
-        conversation_id: r.get("conversation_id")?,
-        phone_number_id: r.get("phone_number_id")?,
-        contact_id: r.get("contact_id")?,
-        direction: Direction::parse(&direction)
-            .ok_or_else(|| conversion_error(format!("direction {direction}")))?,
-        message: r.get("body")?,
-        status: MessageStatus::parse(&status)
-            .ok_or_else(|| conversion_error(format!("status {status}")))?,
-        error_code: r.get("error_code")?,
-        error_message: r.get("error_message")?,
-        encoding: parse_encoding(&encoding)
-            .ok_or_else(|| conversion_error(format!("encoding {encoding}")))?,
-        segments: r.get("segments")?,
-        campaign_id: r.get("campaign_id")?,
-        sent_by: r.get("sent_by")?,
-        provider: r.get("provider")?,
-        provider_message_id: r.get("provider_message_id")?,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
-}
-
-fn message_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>> {
-    Ok(c.query_row(
-        &format!("SELECT {MESSAGE_COLUMNS} FROM sms_message WHERE tenant_id = ?1 AND id = ?2"),
-        [tenant_id, id],
-        message_from_row,
-    )
-    .optional()?)
-}
-
-/// Writes a message's mutable state; `next_action` `Some(x)` also sets when the carrier acts next.
-fn write_message_state(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    m: &SmsMessage,
-    next_action: Option<Option<i64>>,
-    end_claim: bool,
-    keep_intent: bool,
-) -> Result<(), AppError> {
-    // A message still queued keeps the record of a send in progress unless the worker knows
-    // the provider never got it; the worker's claim ends with the worker's own update.
-    tx.execute(
-        "UPDATE sms_message SET status = ?3, error_code = ?4, error_message = ?5, provider_message_id = ?6,
-             updated_at = ?7, next_action_at = CASE WHEN ?8 THEN ?9 ELSE next_action_at END,
-             send_started_at = CASE WHEN ?3 = 'queued' AND ?11 THEN send_started_at END,
-             lease_owner = CASE WHEN ?10 THEN NULL ELSE lease_owner END
-         WHERE id = ?1 AND tenant_id = ?2",
-        params![
-            m.id,
-            tenant_id,
-            m.status.as_str(),
-            m.error_code,
-            m.error_message,
-            m.provider_message_id,
-            ms_of(&m.updated_at)?,
-            next_action.is_some(),
-            next_action.flatten(),
-            end_claim,
-            keep_intent
-        ],
-    )
-    .map_err(anyhow::Error::from)?;
-    Ok(())
 }
 
 /// Changes that the campaign runner makes (start, complete), each with its feed entry.
