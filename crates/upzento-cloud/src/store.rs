@@ -2,6 +2,7 @@
 //! and PostgreSQL (tokio-postgres). Methods that touch a tenant's
 //! data take the tenant explicitly.
 
+pub mod accounts;
 pub mod common;
 pub mod entities;
 pub mod messaging;

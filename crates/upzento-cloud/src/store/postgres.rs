@@ -14,12 +14,11 @@ use time::OffsetDateTime;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
-use upzento_domain::wire::Role;
 
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
+    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ConsentEvent, Contact,
     Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
@@ -27,9 +26,9 @@ use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, User, entity,
 };
-use super::{common, entities, messaging};
+use super::{accounts, common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -278,124 +277,29 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn role_str(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Agent => "agent",
-    }
-}
-
-fn user_from_row(row: &Row) -> anyhow::Result<User> {
-    let role: String = row.try_get("role")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        role: match role.as_str() {
-            "admin" => Role::Admin,
-            "agent" => Role::Agent,
-            other => anyhow::bail!("unknown role {other}"),
-        },
-    })
-}
-
 #[async_trait]
 impl Store for PgStore {
     async fn create_tenant(&self, name: &str, now: OffsetDateTime) -> anyhow::Result<Tenant> {
-        let tenant = Tenant {
-            id: new_id(),
-            name: name.to_owned(),
-        };
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO tenant (id, name, created_at) VALUES ($1, $2, $3)",
-                &[&tenant.id, &tenant.name, &now],
-            )
-            .await?;
-        Ok(tenant)
+        accounts::create_tenant(pg(&self.client().await?), name, now).await
     }
 
     async fn tenant(&self, id: &str) -> anyhow::Result<Option<Tenant>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt("SELECT id, name FROM tenant WHERE id = $1", &[&id])
-            .await?;
-        Ok(row.map(|r| Tenant {
-            id: r.get(0),
-            name: r.get(1),
-        }))
+        accounts::tenant(pg(&self.client().await?), id).await
     }
 
     async fn create_user(&self, user: NewUser, now: OffsetDateTime) -> anyhow::Result<User> {
-        let id = new_id();
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO app_user (id, tenant_id, name, email, role, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &id,
-                    &user.tenant_id,
-                    &user.name,
-                    &user.email,
-                    &role_str(user.role),
-                    &user.password_hash,
-                    &now,
-                ],
-            )
-            .await?;
-        Ok(User {
-            id,
-            tenant_id: user.tenant_id,
-            name: user.name,
-            email: user.email,
-            role: user.role,
-        })
+        accounts::create_user(pg(&self.client().await?), user, now).await
     }
 
     async fn user_for_sign_in(
         &self,
         email: &str,
     ) -> anyhow::Result<Option<(User, Option<String>)>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT id, tenant_id, name, email, role, password_hash FROM app_user
-                 WHERE lower(email) = lower($1)",
-                &[&email],
-            )
-            .await?;
-        row.map(|r| Ok((user_from_row(&r)?, r.try_get("password_hash")?)))
-            .transpose()
+        accounts::user_for_sign_in(pg(&self.client().await?), email).await
     }
 
     async fn insert_token(&self, token: NewToken, now: OffsetDateTime) -> anyhow::Result<()> {
-        let kind = match token.kind {
-            TokenKind::Session => "session",
-            TokenKind::Api => "api",
-        };
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO api_token (token_hash, user_id, tenant_id, kind, label, created_at, expires_at, id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &token.hash,
-                    &token.user_id,
-                    &token.tenant_id,
-                    &kind,
-                    &token.label,
-                    &now,
-                    &token.expires_at,
-                    &token.id,
-                ],
-            )
-            .await?;
-        Ok(())
+        accounts::insert_token(pg(&self.client().await?), token, now).await
     }
 
     async fn token_owner(
@@ -403,27 +307,7 @@ impl Store for PgStore {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<(User, Tenant)>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
-                "SELECT u.id, u.tenant_id, u.name, u.email, u.role, t.name AS tenant_name
-                 FROM api_token k
-                 JOIN app_user u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
-                 JOIN tenant t ON t.id = k.tenant_id
-                 WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)",
-                &[&hash, &now],
-            )
-            .await?;
-        row.map(|r| {
-            let user = user_from_row(&r)?;
-            let tenant = Tenant {
-                id: user.tenant_id.clone(),
-                name: r.try_get("tenant_name")?,
-            };
-            Ok((user, tenant))
-        })
-        .transpose()
+        accounts::token_owner(pg(&self.client().await?), hash, now).await
     }
     async fn audit_event(
         &self,
@@ -433,23 +317,15 @@ impl Store for PgStore {
         entity_id: &str,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &new_id(),
-                    &actor.tenant_id,
-                    &actor.user_id,
-                    &action,
-                    &entity,
-                    &entity_id,
-                    &now,
-                ],
-            )
-            .await?;
-        Ok(())
+        accounts::audit_event(
+            pg(&self.client().await?),
+            actor,
+            action,
+            entity,
+            entity_id,
+            now,
+        )
+        .await
     }
 
     async fn list_api_tokens(
@@ -457,26 +333,7 @@ impl Store for PgStore {
         tenant_id: &str,
         user_id: Option<&str>,
     ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, label, user_id, created_at FROM api_token
-                 WHERE tenant_id = $1 AND kind = 'api' AND ($2::text IS NULL OR user_id = $2)
-                 ORDER BY created_at, id",
-                &[&tenant_id, &user_id],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(upzento_domain::wire::ApiTokenInfo {
-                    id: r.try_get("id")?,
-                    label: r.try_get::<_, Option<String>>("label")?.unwrap_or_default(),
-                    user_id: r.try_get("user_id")?,
-                    created_at: clock::rfc3339(r.try_get("created_at")?),
-                })
-            })
-            .collect()
+        accounts::list_api_tokens(pg(&self.client().await?), tenant_id, user_id).await
     }
 
     async fn revoke_api_token(
@@ -485,51 +342,19 @@ impl Store for PgStore {
         user_id: Option<&str>,
         id: &str,
     ) -> anyhow::Result<bool> {
-        Ok(self
-            .client()
-            .await?
-            .execute(
-                "DELETE FROM api_token
-                 WHERE tenant_id = $1 AND kind = 'api' AND id = $3 AND ($2::text IS NULL OR user_id = $2)",
-                &[&tenant_id, &user_id, &id],
-            )
-            .await?
-            > 0)
+        accounts::revoke_api_token(pg(&self.client().await?), tenant_id, user_id, id).await
     }
 
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
-        Ok(self
-            .client()
-            .await?
-            .execute("DELETE FROM api_token WHERE token_hash = $1", &[&hash])
-            .await?
-            > 0)
+        accounts::revoke_token(pg(&self.client().await?), hash).await
     }
 
     async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>> {
-        self.client()
-            .await?
-            .query(
-                "SELECT id, tenant_id, name, email, role FROM app_user
-                 WHERE tenant_id = $1 ORDER BY lower(name), id",
-                &[&tenant_id],
-            )
-            .await?
-            .iter()
-            .map(user_from_row)
-            .collect()
+        accounts::tenant_users(pg(&self.client().await?), tenant_id).await
     }
 
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
-        Ok(self
-            .client()
-            .await?
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM app_user WHERE tenant_id = $1 AND id = $2)",
-                &[&tenant_id, &user_id],
-            )
-            .await?
-            .get(0))
+        accounts::user_in_tenant(pg(&self.client().await?), tenant_id, user_id).await
     }
 
     async fn create_number(
@@ -1246,12 +1071,7 @@ impl Store for PgStore {
     }
 
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt("SELECT change_seq FROM tenant WHERE id = $1", &[&tenant_id])
-            .await?
-            .map_or(0, |r| r.get(0)))
+        accounts::latest_change(pg(&self.client().await?), tenant_id).await
     }
 
     async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()> {
@@ -1302,33 +1122,7 @@ impl Store for PgStore {
         since: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<Change>> {
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT seq, entity, entity_id, op, data, changed_at FROM change_log
-                 WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                &[&tenant_id, &since, &limit],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let op: String = r.try_get("op")?;
-                Ok(Change {
-                    seq: r.try_get("seq")?,
-                    entity: r.try_get("entity")?,
-                    id: r.try_get("entity_id")?,
-                    op: if op == "delete" {
-                        ChangeOp::Delete
-                    } else {
-                        ChangeOp::Upsert
-                    },
-                    data: r.try_get("data")?,
-                    changed_at: clock::rfc3339(r.try_get("changed_at")?),
-                })
-            })
-            .collect()
+        accounts::changes(pg(&self.client().await?), tenant_id, since, limit).await
     }
 
     async fn audit_log(
@@ -1337,38 +1131,7 @@ impl Store for PgStore {
         before: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<AuditEntry>> {
-        let (before_at, before_id) = before.map_or(
-            (
-                OffsetDateTime::now_utc() + time::Duration::days(36500),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, actor_id, action, entity, entity_id, before, after, at FROM audit_log
-                 WHERE tenant_id = $1 AND (at < $2 OR (at = $2 AND id < $3))
-                 ORDER BY at DESC, id DESC LIMIT $4",
-                &[&tenant_id, &before_at, &before_id, &limit],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    actor_id: r.try_get("actor_id")?,
-                    action: r.try_get("action")?,
-                    entity: r.try_get("entity")?,
-                    entity_id: r.try_get("entity_id")?,
-                    before: r.try_get("before")?,
-                    after: r.try_get("after")?,
-                    at: clock::rfc3339(r.try_get("at")?),
-                })
-            })
-            .collect()
+        accounts::audit_log(pg(&self.client().await?), tenant_id, before, limit).await
     }
 }
 

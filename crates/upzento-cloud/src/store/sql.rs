@@ -52,6 +52,7 @@ pub enum Param {
     Real(f64),
     Time(OffsetDateTime),
     Json(Value),
+    Bytes(Vec<u8>),
 }
 
 impl From<&str> for Param {
@@ -114,6 +115,12 @@ impl From<Value> for Param {
     }
 }
 
+impl From<&[u8]> for Param {
+    fn from(v: &[u8]) -> Self {
+        Self::Bytes(v.to_vec())
+    }
+}
+
 impl<T: Into<Param>> From<Option<T>> for Param {
     fn from(v: Option<T>) -> Self {
         v.map_or(Self::Null, Into::into)
@@ -137,6 +144,7 @@ impl rusqlite::ToSql for Param {
             Self::Real(f) => ToSqlOutput::Owned(Lite::Real(*f)),
             Self::Time(t) => ToSqlOutput::Owned(Lite::Integer(clock::to_ms(*t))),
             Self::Json(v) => ToSqlOutput::Owned(Lite::Text(v.to_string())),
+            Self::Bytes(b) => ToSqlOutput::Borrowed(b.as_slice().into()),
         })
     }
 }
@@ -160,6 +168,7 @@ impl tokio_postgres::types::ToSql for Param {
             Self::Real(f) => f.to_sql(ty, out),
             Self::Time(t) => t.to_sql(ty, out),
             Self::Json(v) => v.to_sql(ty, out),
+            Self::Bytes(b) => b.to_sql(ty, out),
         }
     }
 

@@ -8,12 +8,11 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
-use upzento_domain::wire::Role;
 
 use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ChangeOp, ConsentEvent, Contact,
+    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ConsentEvent, Contact,
     Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 
@@ -21,9 +20,9 @@ use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, TokenKind, User, entity,
+    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, User, entity,
 };
-use super::{common, entities, messaging};
+use super::{accounts, common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
 use crate::clock;
 use crate::error::AppError;
@@ -124,97 +123,23 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn role_str(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Agent => "agent",
-    }
-}
-
-fn parse_role(s: &str) -> rusqlite::Result<Role> {
-    match s {
-        "admin" => Ok(Role::Admin),
-        "agent" => Ok(Role::Agent),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            0,
-            format!("role {other}"),
-            rusqlite::types::Type::Text,
-        )),
-    }
-}
-
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get("id")?,
-        tenant_id: row.get("tenant_id")?,
-        name: row.get("name")?,
-        email: row.get("email")?,
-        role: parse_role(&row.get::<_, String>("role")?)?,
-    })
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_tenant(&self, name: &str, now: OffsetDateTime) -> anyhow::Result<Tenant> {
-        let tenant = Tenant {
-            id: new_id(),
-            name: name.to_owned(),
-        };
-        let row = tenant.clone();
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO tenant (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![row.id, row.name, ts(now)],
-            )?;
-            Ok(())
-        })
-        .await?;
-        Ok(tenant)
+        let name = name.to_owned();
+        self.with(move |c| now_or_error(accounts::create_tenant(&*c, &name, now)))
+            .await
     }
 
     async fn tenant(&self, id: &str) -> anyhow::Result<Option<Tenant>> {
         let id = id.to_owned();
-        self.with(move |c| {
-            Ok(
-                c.query_row("SELECT id, name FROM tenant WHERE id = ?1", [id], |r| {
-                    Ok(Tenant {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                    })
-                })
-                .optional()?,
-            )
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::tenant(&*c, &id)))
+            .await
     }
 
     async fn create_user(&self, user: NewUser, now: OffsetDateTime) -> anyhow::Result<User> {
-        let id = new_id();
-        let created = User {
-            id: id.clone(),
-            tenant_id: user.tenant_id.clone(),
-            name: user.name.clone(),
-            email: user.email.clone(),
-            role: user.role,
-        };
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO app_user (id, tenant_id, name, email, role, password_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    user.tenant_id,
-                    user.name,
-                    user.email,
-                    role_str(user.role),
-                    user.password_hash,
-                    ts(now)
-                ],
-            )?;
-            Ok(())
-        })
-        .await?;
-        Ok(created)
+        self.with(move |c| now_or_error(accounts::create_user(&*c, user, now)))
+            .await
     }
 
     async fn user_for_sign_in(
@@ -222,33 +147,13 @@ impl Store for SqliteStore {
         email: &str,
     ) -> anyhow::Result<Option<(User, Option<String>)>> {
         let email = email.to_owned();
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT id, tenant_id, name, email, role, password_hash FROM app_user
-                 WHERE lower(email) = lower(?1)",
-                [email],
-                |r| Ok((user_from_row(r)?, r.get("password_hash")?)),
-            )
-            .optional()?)
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::user_for_sign_in(&*c, &email)))
+            .await
     }
 
     async fn insert_token(&self, token: NewToken, now: OffsetDateTime) -> anyhow::Result<()> {
-        self.with(move |c| {
-            let expires = token.expires_at.map(ts);
-            let kind = match token.kind {
-                TokenKind::Session => "session",
-                TokenKind::Api => "api",
-            };
-            c.execute(
-                "INSERT INTO api_token (id, token_hash, user_id, tenant_id, kind, label, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![token.id, token.hash, token.user_id, token.tenant_id, kind, token.label, ts(now), expires],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::insert_token(&*c, token, now)))
+            .await
     }
 
     async fn token_owner(
@@ -257,37 +162,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<(User, Tenant)>> {
         let hash = hash.to_vec();
-        self.with(move |c| {
-            let row = c
-                .query_row(
-                    "SELECT u.id, u.tenant_id, u.name, u.email, u.role, t.name AS tenant_name,
-                            k.expires_at
-                     FROM api_token k
-                     JOIN app_user u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
-                     JOIN tenant t ON t.id = k.tenant_id
-                     WHERE k.token_hash = ?1",
-                    [hash],
-                    |r| {
-                        let user = user_from_row(r)?;
-                        let tenant = Tenant {
-                            id: user.tenant_id.clone(),
-                            name: r.get("tenant_name")?,
-                        };
-                        Ok((user, tenant, r.get::<_, Option<i64>>("expires_at")?))
-                    },
-                )
-                .optional()?;
-            let Some((user, tenant, expires)) = row else {
-                return Ok(None);
-            };
-            if let Some(expires) = expires
-                && expires <= ts(now)
-            {
-                return Ok(None);
-            }
-            Ok(Some((user, tenant)))
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::token_owner(&*c, &hash, now)))
+            .await
     }
     async fn audit_event(
         &self,
@@ -304,20 +180,9 @@ impl Store for SqliteStore {
             entity_id.to_owned(),
         );
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    new_id(),
-                    actor.tenant_id,
-                    actor.user_id,
-                    action,
-                    entity,
-                    entity_id,
-                    ts(now)
-                ],
-            )?;
-            Ok(())
+            now_or_error(accounts::audit_event(
+                &*c, &actor, &action, &entity, &entity_id, now,
+            ))
         })
         .await
     }
@@ -329,20 +194,11 @@ impl Store for SqliteStore {
     ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>> {
         let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.map(str::to_owned));
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, label, user_id, created_at FROM api_token
-                 WHERE tenant_id = ?1 AND kind = 'api' AND (?2 IS NULL OR user_id = ?2)
-                 ORDER BY created_at, id",
-            )?;
-            let rows = stmt.query_map(params![tenant_id, user_id], |r| {
-                Ok(upzento_domain::wire::ApiTokenInfo {
-                    id: r.get("id")?,
-                    label: r.get::<_, Option<String>>("label")?.unwrap_or_default(),
-                    user_id: r.get("user_id")?,
-                    created_at: text_ts(r, "created_at")?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(accounts::list_api_tokens(
+                &*c,
+                &tenant_id,
+                user_id.as_deref(),
+            ))
         })
         .await
     }
@@ -359,46 +215,32 @@ impl Store for SqliteStore {
             id.to_owned(),
         );
         self.with(move |c| {
-            Ok(c.execute(
-                "DELETE FROM api_token
-                 WHERE tenant_id = ?1 AND kind = 'api' AND id = ?3 AND (?2 IS NULL OR user_id = ?2)",
-                params![tenant_id, user_id, id],
-            )? > 0)
+            now_or_error(accounts::revoke_api_token(
+                &*c,
+                &tenant_id,
+                user_id.as_deref(),
+                &id,
+            ))
         })
         .await
     }
 
     async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool> {
         let hash = hash.to_vec();
-        self.with(move |c| {
-            Ok(c.execute("DELETE FROM api_token WHERE token_hash = ?1", [hash])? > 0)
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::revoke_token(&*c, &hash)))
+            .await
     }
 
     async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>> {
         let tenant_id = tenant_id.to_owned();
-        self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, tenant_id, name, email, role FROM app_user
-                 WHERE tenant_id = ?1 ORDER BY lower(name), id",
-            )?;
-            let rows = stmt.query_map([tenant_id], user_from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::tenant_users(&*c, &tenant_id)))
+            .await
     }
 
     async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool> {
         let (tenant_id, user_id) = (tenant_id.to_owned(), user_id.to_owned());
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM app_user WHERE tenant_id = ?1 AND id = ?2)",
-                [tenant_id, user_id],
-                |r| r.get(0),
-            )?)
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::user_in_tenant(&*c, &tenant_id, &user_id)))
+            .await
     }
 
     async fn create_number(
@@ -1284,16 +1126,8 @@ impl Store for SqliteStore {
 
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
         let tenant_id = tenant_id.to_owned();
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT change_seq FROM tenant WHERE id = ?1",
-                [tenant_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0))
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::latest_change(&*c, &tenant_id)))
+            .await
     }
 
     async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()> {
@@ -1309,30 +1143,8 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> anyhow::Result<Vec<Change>> {
         let tenant_id = tenant_id.to_owned();
-        let limit = i64::try_from(limit)?;
-        self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, entity, entity_id, op, data, changed_at FROM change_log
-                 WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![tenant_id, since, limit], |r| {
-                let op: String = r.get("op")?;
-                Ok(Change {
-                    seq: r.get("seq")?,
-                    entity: r.get("entity")?,
-                    id: r.get("entity_id")?,
-                    op: if op == "delete" {
-                        ChangeOp::Delete
-                    } else {
-                        ChangeOp::Upsert
-                    },
-                    data: json_col(r, "data")?,
-                    changed_at: text_ts(r, "changed_at")?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        self.with(move |c| now_or_error(accounts::changes(&*c, &tenant_id, since, limit)))
+            .await
     }
 
     async fn audit_log(
@@ -1342,28 +1154,8 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> anyhow::Result<Vec<AuditEntry>> {
         let (tenant_id, before) = (tenant_id.to_owned(), before.cloned());
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (before_ms, before_id) =
-                before.map_or((i64::MAX, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(
-                "SELECT id, actor_id, action, entity, entity_id, before, after, at FROM audit_log
-                 WHERE tenant_id = ?1 AND (at < ?2 OR (at = ?2 AND id < ?3))
-                 ORDER BY at DESC, id DESC LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![tenant_id, before_ms, before_id, limit], |r| {
-                Ok(AuditEntry {
-                    id: r.get("id")?,
-                    actor_id: r.get("actor_id")?,
-                    action: r.get("action")?,
-                    entity: r.get("entity")?,
-                    entity_id: r.get("entity_id")?,
-                    before: json_col(r, "before")?,
-                    after: json_col(r, "after")?,
-                    at: text_ts(r, "at")?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(accounts::audit_log(&*c, &tenant_id, before.as_ref(), limit))
         })
         .await
     }
@@ -1375,16 +1167,6 @@ fn ms_of(rfc3339: &str) -> anyhow::Result<i64> {
 
 fn text_ts(row: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<String> {
     Ok(clock::rfc3339(clock::from_ms(row.get(col)?)))
-}
-
-fn json_col(row: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<Option<Value>> {
-    let text: Option<String> = row.get(col)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
-    })
-    .transpose()
 }
 
 /// Appends the change-feed entry and the audit row of one write, in its transaction.
