@@ -3,6 +3,7 @@
 //! data take the tenant explicitly.
 
 pub mod accounts;
+pub mod campaigns;
 pub mod common;
 pub mod entities;
 pub mod messaging;

@@ -591,7 +591,8 @@ pub async fn delete_campaign<D: Db>(
     guard: &Guard<SmsCampaign>,
     now: OffsetDateTime,
 ) -> Result<bool, AppError> {
-    let Some(before) = common::get::<SmsCampaign, D>(db, &actor.tenant_id, id, true).await? else {
+    let Some(before) = super::campaigns::campaign_for_update(db, &actor.tenant_id, id).await?
+    else {
         return Ok(false);
     };
     guard(&before)?;

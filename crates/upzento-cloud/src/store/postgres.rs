@@ -11,26 +11,24 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
+use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use serde_json::Value;
 use tokio_postgres::Transaction;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ConsentEvent, Contact,
-    Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, Change, ConsentEvent, Contact, Conversation, PhoneNumber,
+    SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, User, entity,
+    NewUser, NumberFilter, RecipientOutcome, Store, Tenant, User,
 };
-use super::{accounts, common, entities, messaging};
+use super::{accounts, campaigns, common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
-use crate::clock;
 use crate::error::AppError;
 use crate::events::ChangeHub;
 
@@ -271,10 +269,6 @@ where
             }
         }
     }
-}
-
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
 
 #[async_trait]
@@ -806,48 +800,10 @@ impl Store for PgStore {
         recipients: Vec<NewRecipient>,
         now: OffsetDateTime,
     ) -> Result<Option<(i64, i64)>, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(campaign) = campaign_in(&*tx, &actor.tenant_id, campaign_id, true).await? else {
-            return Ok(None);
-        };
-        guard(&campaign)?;
-        let ids: Vec<String> = recipients.iter().map(|_| new_id()).collect();
-        let contacts: Vec<Option<String>> =
-            recipients.iter().map(|r| r.contact_id.clone()).collect();
-        let numbers: Vec<String> = recipients.iter().map(|r| r.number.clone()).collect();
-        // One statement for the whole list; ON CONFLICT keeps each number once.
-        let added = tx
-            .execute(
-                "INSERT INTO campaign_recipient
-                     (id, tenant_id, campaign_id, contact_id, number, status, created_at, updated_at)
-                 SELECT id, $4, $5, contact_id, number, 'pending', $6, $6
-                 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, contact_id, number)
-                 ON CONFLICT (campaign_id, number) DO NOTHING",
-                &[&ids, &contacts, &numbers, &actor.tenant_id, &campaign_id, &now],
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
-        let total: i64 = tx
-            .query_one(
-                "SELECT COUNT(*) FROM campaign_recipient WHERE campaign_id = $1",
-                &[&campaign_id],
-            )
-            .await
-            .map_err(anyhow::Error::from)?
-            .get(0);
-        let added = i64::try_from(added).unwrap_or(i64::MAX);
-        audit_row(
-            &tx,
-            actor,
-            "add_recipients",
-            campaign_id,
-            serde_json::json!({ "added": added, "total": total }),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(Some((added, total)))
+        self.write(async |tx| {
+            campaigns::add_recipients(tx, actor, campaign_id, &guard, &recipients, now).await
+        })
+        .await
     }
 
     async fn recipients(
@@ -857,28 +813,8 @@ impl Store for PgStore {
         after: Option<&After>,
         limit: usize,
     ) -> anyhow::Result<Vec<CampaignRecipient>> {
-        let (after_at, after_id) = after.map_or(
-            (
-                OffsetDateTime::UNIX_EPOCH - time::Duration::days(1),
-                String::new(),
-            ),
-            |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
-        );
-        let limit = i64::try_from(limit)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM}
-                     WHERE r.tenant_id = $1 AND r.campaign_id = $2
-                       AND (r.created_at, r.id) > ($3, $4)
-                     ORDER BY r.created_at, r.id LIMIT $5"
-                ),
-                &[&tenant_id, &campaign_id, &after_at, &after_id, &limit],
-            )
-            .await?;
-        rows.iter().map(recipient_from_row).collect()
+        let client = self.client().await?;
+        campaigns::recipients(pg(&client), tenant_id, campaign_id, after, limit).await
     }
 
     async fn delete_recipient(
@@ -889,62 +825,16 @@ impl Store for PgStore {
         guard: Guard<SmsCampaign>,
         now: OffsetDateTime,
     ) -> Result<bool, AppError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-        let Some(campaign) = campaign_in(&*tx, &actor.tenant_id, campaign_id, true).await? else {
-            return Ok(false);
-        };
-        let Some(row) = tx
-            .query_opt(
-                "SELECT status FROM campaign_recipient WHERE campaign_id = $1 AND id = $2 FOR UPDATE",
-                &[&campaign_id, &recipient_id],
-            )
-            .await
-            .map_err(anyhow::Error::from)?
-        else {
-            return Ok(false);
-        };
-        guard(&campaign)?;
-        if row.get::<_, String>(0) != "pending" {
-            return Err(super::recipient_done());
-        }
-        tx.execute(
-            "DELETE FROM campaign_recipient WHERE id = $1",
-            &[&recipient_id],
-        )
+        self.write(async |tx| {
+            campaigns::delete_recipient(tx, actor, campaign_id, recipient_id, &guard, now).await
+        })
         .await
-        .map_err(anyhow::Error::from)?;
-        audit_row(
-            &tx,
-            actor,
-            "remove_recipient",
-            campaign_id,
-            serde_json::json!({ "recipientId": recipient_id }),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(true)
     }
 
     async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let rows = tx
-            .query(
-                "SELECT tenant_id, data FROM sms_campaign
-                 WHERE status = 'scheduled' AND scheduled_for <= $1
-                 FOR UPDATE SKIP LOCKED",
-                &[&now],
-            )
-            .await?;
-        let started = system_update(&tx, &rows, "start", now, |c| {
-            c.status = CampaignStatus::Active;
-            c.started_at = Some(clock::rfc3339(now));
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(started)
+        Ok(self
+            .write(async |tx| Ok(campaigns::start_due_campaigns(tx, now).await?))
+            .await?)
     }
 
     async fn claim_campaign_recipients(
@@ -953,56 +843,11 @@ impl Store for PgStore {
         lease_until: OffsetDateTime,
         limit: usize,
     ) -> anyhow::Result<Vec<DueRecipient>> {
-        let limit = i64::try_from(limit)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // SKIP LOCKED: runners on several nodes each take different recipients.
-        let claimed = tx
-            .query(
-                "WITH due AS (
-                     SELECT r.id FROM sms_campaign c
-                     JOIN campaign_recipient r ON r.campaign_id = c.id
-                     WHERE c.status = 'active' AND r.status = 'pending'
-                       AND (r.lease_until IS NULL OR r.lease_until <= $2)
-                     ORDER BY r.created_at, r.id LIMIT $3
-                     FOR UPDATE OF r SKIP LOCKED)
-                 UPDATE campaign_recipient r SET lease_until = $1 FROM due
-                 WHERE r.id = due.id
-                 RETURNING r.tenant_id, r.campaign_id, r.id",
-                &[&lease_until, &now, &limit],
-            )
-            .await?;
-        let mut campaigns = std::collections::HashMap::new();
-        let mut due = Vec::with_capacity(claimed.len());
-        for row in &claimed {
-            let tenant_id: String = row.try_get(0)?;
-            let campaign_id: String = row.try_get(1)?;
-            let id: String = row.try_get(2)?;
-            let campaign = match campaigns.get(&campaign_id) {
-                Some(campaign) => SmsCampaign::clone(campaign),
-                None => {
-                    let campaign = campaign_in(&*tx, &tenant_id, &campaign_id, false)
-                        .await?
-                        .context("claimed a recipient of a missing campaign")?;
-                    campaigns.insert(campaign_id.clone(), campaign.clone());
-                    campaign
-                }
-            };
-            let recipient = recipient_from_row(
-                &tx.query_one(
-                    &format!("SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM} WHERE r.id = $1"),
-                    &[&id],
-                )
-                .await?,
-            )?;
-            due.push(DueRecipient {
-                tenant_id,
-                campaign,
-                recipient,
-            });
-        }
-        tx.commit().await?;
-        Ok(due)
+        Ok(self
+            .write(async |tx| {
+                Ok(campaigns::claim_campaign_recipients(tx, now, lease_until, limit).await?)
+            })
+            .await?)
     }
 
     async fn finish_recipient(
@@ -1012,62 +857,14 @@ impl Store for PgStore {
         outcome: RecipientOutcome,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
-        let (status, message_id, code, message) = match outcome {
-            RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
-            RecipientOutcome::Skipped { code, message } => {
-                ("skipped", None, Some(code), Some(message))
-            }
-        };
-        self.client()
-            .await?
-            .execute(
-                "UPDATE campaign_recipient
-                 SET status = $1, message_id = $2, error_code = $3, error_message = $4,
-                     lease_until = NULL, updated_at = $5
-                 WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
-                &[
-                    &status,
-                    &message_id,
-                    &code,
-                    &message,
-                    &now,
-                    &tenant_id,
-                    &recipient_id,
-                ],
-            )
-            .await?;
-        Ok(())
+        let client = self.client().await?;
+        campaigns::finish_recipient(pg(&client), tenant_id, recipient_id, outcome, now).await
     }
 
     async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "UPDATE campaign_recipient
-             SET status = 'skipped', error_code = $1, error_message = $2,
-                 lease_until = NULL, updated_at = $3
-             WHERE status = 'pending' AND campaign_id IN
-                 (SELECT id FROM sms_campaign WHERE status = 'completed')",
-            &[&super::STOPPED.0, &super::STOPPED.1, &now],
-        )
-        .await?;
-        let rows = tx
-            .query(
-                "SELECT tenant_id, data FROM sms_campaign c
-                 WHERE status = 'active' AND NOT EXISTS (
-                     SELECT 1 FROM campaign_recipient r
-                     WHERE r.campaign_id = c.id AND r.status = 'pending')
-                 FOR UPDATE SKIP LOCKED",
-                &[],
-            )
-            .await?;
-        let completed = system_update(&tx, &rows, "complete", now, |c| {
-            c.status = CampaignStatus::Completed;
-            c.completed_at = Some(clock::rfc3339(now));
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(completed)
+        Ok(self
+            .write(async |tx| Ok(campaigns::finish_campaigns(tx, now).await?))
+            .await?)
     }
 
     async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64> {
@@ -1133,198 +930,4 @@ impl Store for PgStore {
     ) -> anyhow::Result<Vec<AuditEntry>> {
         accounts::audit_log(pg(&self.client().await?), tenant_id, before, limit).await
     }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
-    Ok(serde_json::to_value(value)?)
-}
-
-/// Appends the change-feed entry and the audit row of one write, in its transaction.
-/// Bumping `tenant.change_seq` locks the tenant row until commit, which orders the
-/// feed across every node writing for this tenant.
-// The arguments are the audit row's columns; a struct for them would only rename them.
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    entity: &str,
-    entity_id: &str,
-    action: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
-    common::record(tx, actor, entity, entity_id, action, before, after, now).await
-}
-
-/// Changes that the campaign runner makes (start, complete) to the campaigns in
-/// `rows` (`tenant_id`, `data`), each with its feed entry.
-async fn system_update(
-    tx: &Transaction<'_>,
-    rows: &[Row],
-    action: &str,
-    now: OffsetDateTime,
-    change: impl Fn(&mut SmsCampaign),
-) -> anyhow::Result<usize> {
-    for row in rows {
-        let tenant_id: String = row.try_get("tenant_id")?;
-        let before = campaign_from_row(row)?;
-        let mut after = before.clone();
-        change(&mut after);
-        after.updated_at = clock::rfc3339(now);
-        let after = write_campaign(tx, &tenant_id, after, false).await?;
-        record(
-            tx,
-            &system(&tenant_id),
-            entity::SMS_CAMPAIGN,
-            &after.id,
-            action,
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            now,
-        )
-        .await?;
-    }
-    Ok(rows.len())
-}
-
-fn system(tenant_id: &str) -> Actor {
-    Actor {
-        tenant_id: tenant_id.to_owned(),
-        user_id: SYSTEM_ACTOR.to_owned(),
-    }
-}
-
-/// An audit row without a change-feed entry (records kept out of the feed).
-async fn audit_row(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    action: &str,
-    campaign_id: &str,
-    detail: Value,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, after, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[
-            &new_id(),
-            &actor.tenant_id,
-            &actor.user_id,
-            &action,
-            &entity::CAMPAIGN_RECIPIENT,
-            &campaign_id,
-            &detail,
-            &now,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-fn campaign_from_row(r: &Row) -> anyhow::Result<SmsCampaign> {
-    let data: Value = r.try_get("data")?;
-    Ok(serde_json::from_value(data)?)
-}
-
-async fn campaign_in<C: tokio_postgres::GenericClient + Sync>(
-    client: &C,
-    tenant_id: &str,
-    id: &str,
-    for_update: bool,
-) -> anyhow::Result<Option<SmsCampaign>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    client
-        .query_opt(
-            &format!("SELECT data FROM sms_campaign WHERE tenant_id = $1 AND id = $2{lock}"),
-            &[&tenant_id, &id],
-        )
-        .await?
-        .as_ref()
-        .map(campaign_from_row)
-        .transpose()
-}
-
-/// Stores the campaign without its stats; returns what was stored.
-async fn write_campaign(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    campaign: SmsCampaign,
-    insert: bool,
-) -> anyhow::Result<SmsCampaign> {
-    let campaign = SmsCampaign {
-        stats: None,
-        ..campaign
-    };
-    let scheduled = campaign
-        .scheduled_for
-        .as_deref()
-        .map(clock::parse_rfc3339)
-        .transpose()?;
-    let data = to_json(&campaign)?;
-    if insert {
-        tx.execute(
-            "INSERT INTO sms_campaign (id, tenant_id, status, scheduled_for, created_at, data)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &campaign.id,
-                &tenant_id,
-                &campaign.status.as_str(),
-                &scheduled,
-                &clock::parse_rfc3339(&campaign.created_at)?,
-                &data,
-            ],
-        )
-        .await?;
-    } else {
-        tx.execute(
-            "UPDATE sms_campaign SET status = $3, scheduled_for = $4, data = $5
-             WHERE id = $1 AND tenant_id = $2",
-            &[
-                &campaign.id,
-                &tenant_id,
-                &campaign.status.as_str(),
-                &scheduled,
-                &data,
-            ],
-        )
-        .await?;
-    }
-    Ok(campaign)
-}
-
-/// Columns of a recipient joined with its message, whose state is the recipient's once queued.
-const RECIPIENT_COLUMNS: &str = "r.id, r.campaign_id, r.contact_id, r.number, r.status, \
-     r.message_id, r.error_code, r.error_message, r.created_at, \
-     GREATEST(r.updated_at, m.updated_at) AS updated_at, m.status AS message_status, \
-     m.error_code AS message_error_code, m.error_message AS message_error_message";
-const RECIPIENT_FROM: &str = "campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id";
-
-fn recipient_from_row(r: &Row) -> anyhow::Result<CampaignRecipient> {
-    let own: String = r.try_get("status")?;
-    let message_status: Option<String> = r.try_get("message_status")?;
-    let status = super::recipient_status(&own, message_status.as_deref())
-        .with_context(|| format!("recipient status {own}"))?;
-    let (error_code, error_message) = if message_status.is_some() {
-        (
-            r.try_get("message_error_code")?,
-            r.try_get("message_error_message")?,
-        )
-    } else {
-        (r.try_get("error_code")?, r.try_get("error_message")?)
-    };
-    let created: OffsetDateTime = r.try_get("created_at")?;
-    let updated: OffsetDateTime = r.try_get("updated_at")?;
-    Ok(CampaignRecipient {
-        id: r.try_get("id")?,
-        campaign_id: r.try_get("campaign_id")?,
-        contact_id: r.try_get("contact_id")?,
-        number: r.try_get("number")?,
-        status,
-        message_id: r.try_get("message_id")?,
-        error_code,
-        error_message,
-        created_at: clock::rfc3339(created),
-        updated_at: clock::rfc3339(updated),
-    })
 }

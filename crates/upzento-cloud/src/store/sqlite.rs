@@ -6,25 +6,23 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use rusqlite::{Transaction, TransactionBehavior};
-use serde_json::Value;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, CampaignStatus, Change, ConsentEvent, Contact,
-    Conversation, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    AuditEntry, Call, CampaignRecipient, Change, ConsentEvent, Contact, Conversation, PhoneNumber,
+    SmsCampaign, SmsMessage, SmsTemplate,
 };
 
 use super::sql::Dialect;
 use super::{
     Actor, After, Apply, CallFilter, CampaignFilter, CarrierUpdate, ContactFilter,
     ConversationFilter, DueMessage, DueRecipient, Guard, NewMessage, NewRecipient, NewToken,
-    NewUser, NumberFilter, RecipientOutcome, SYSTEM_ACTOR, Store, Tenant, User, entity,
+    NewUser, NumberFilter, RecipientOutcome, Store, Tenant, User,
 };
-use super::{accounts, common, entities, messaging};
+use super::{accounts, campaigns, common, entities, messaging};
 use crate::carrier::{InboundPart, MessageRef};
-use crate::clock;
 use crate::error::AppError;
 use crate::events::ChangeHub;
 
@@ -112,15 +110,6 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         tx.commit()?;
     }
     Ok(())
-}
-
-/// Times are stored as Unix milliseconds: compact, and ordered as integers.
-fn ts(t: OffsetDateTime) -> i64 {
-    clock::to_ms(t)
-}
-
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
 
 #[async_trait]
@@ -849,52 +838,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<(i64, i64)>, AppError> {
         let (actor, campaign_id) = (actor.clone(), campaign_id.to_owned());
         self.write(move |tx| {
-            let Some(campaign) = campaign_in(tx, &actor.tenant_id, &campaign_id)? else {
-                return Ok(None);
-            };
-            guard(&campaign)?;
-            let mut added = 0_i64;
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO campaign_recipient
-                             (id, tenant_id, campaign_id, contact_id, number, status, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
-                         ON CONFLICT (campaign_id, number) DO NOTHING",
-                    )
-                    .map_err(anyhow::Error::from)?;
-                for r in &recipients {
-                    added += i64::try_from(
-                        insert
-                            .execute(params![
-                                new_id(),
-                                actor.tenant_id,
-                                campaign_id,
-                                r.contact_id,
-                                r.number,
-                                ts(now)
-                            ])
-                            .map_err(anyhow::Error::from)?,
-                    )
-                    .unwrap_or(0);
-                }
-            }
-            let total: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM campaign_recipient WHERE campaign_id = ?1",
-                    [&campaign_id],
-                    |r| r.get(0),
-                )
-                .map_err(anyhow::Error::from)?;
-            audit_row(
-                tx,
+            now_or_error(campaigns::add_recipients(
+                &**tx,
                 &actor,
-                "add_recipients",
                 &campaign_id,
-                &serde_json::json!({ "added": added, "total": total }),
+                &guard,
+                &recipients,
                 now,
-            )?;
-            Ok(Some((added, total)))
+            ))
         })
         .await
     }
@@ -908,20 +859,14 @@ impl Store for SqliteStore {
     ) -> anyhow::Result<Vec<CampaignRecipient>> {
         let (tenant_id, campaign_id, after) =
             (tenant_id.to_owned(), campaign_id.to_owned(), after.cloned());
-        let limit = i64::try_from(limit)?;
         self.with(move |c| {
-            let (after_ms, after_id) =
-                after.map_or((i64::MIN, String::new()), |a| (a.created_at_ms, a.id));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM}
-                 WHERE r.tenant_id = ?1 AND r.campaign_id = ?2 AND (r.created_at, r.id) > (?3, ?4)
-                 ORDER BY r.created_at, r.id LIMIT ?5"
-            ))?;
-            let rows = stmt.query_map(
-                params![tenant_id, campaign_id, after_ms, after_id, limit],
-                recipient_from_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            now_or_error(campaigns::recipients(
+                &*c,
+                &tenant_id,
+                &campaign_id,
+                after.as_ref(),
+                limit,
+            ))
         })
         .await
     }
@@ -940,63 +885,21 @@ impl Store for SqliteStore {
             recipient_id.to_owned(),
         );
         self.write(move |tx| {
-            let Some(campaign) = campaign_in(tx, &actor.tenant_id, &campaign_id)? else {
-                return Ok(false);
-            };
-            let status: Option<String> = tx
-                .query_row(
-                    "SELECT status FROM campaign_recipient WHERE campaign_id = ?1 AND id = ?2",
-                    [&campaign_id, &recipient_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(anyhow::Error::from)?;
-            let Some(status) = status else {
-                return Ok(false);
-            };
-            guard(&campaign)?;
-            if status != "pending" {
-                return Err(super::recipient_done());
-            }
-            tx.execute(
-                "DELETE FROM campaign_recipient WHERE id = ?1",
-                [&recipient_id],
-            )
-            .map_err(anyhow::Error::from)?;
-            audit_row(
-                tx,
+            now_or_error(campaigns::delete_recipient(
+                &**tx,
                 &actor,
-                "remove_recipient",
                 &campaign_id,
-                &serde_json::json!({ "recipientId": recipient_id }),
+                &recipient_id,
+                &guard,
                 now,
-            )?;
-            Ok(true)
+            ))
         })
         .await
     }
 
     async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
         Ok(self
-            .write(move |tx| {
-                let due = {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "SELECT tenant_id, data FROM sms_campaign
-                             WHERE status = 'scheduled' AND scheduled_for <= ?1",
-                        )
-                        .map_err(anyhow::Error::from)?;
-                    let rows = stmt
-                        .query_map([ts(now)], |r| Ok((r.get(0)?, campaign_from_row(r)?)))
-                        .map_err(anyhow::Error::from)?;
-                    rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
-                        .map_err(anyhow::Error::from)?
-                };
-                system_update(tx, due, "start", now, |c| {
-                    c.status = CampaignStatus::Active;
-                    c.started_at = Some(clock::rfc3339(now));
-                })
-            })
+            .write(move |tx| Ok(now_or_error(campaigns::start_due_campaigns(&**tx, now))?))
             .await?)
     }
 
@@ -1006,52 +909,16 @@ impl Store for SqliteStore {
         lease_until: OffsetDateTime,
         limit: usize,
     ) -> anyhow::Result<Vec<DueRecipient>> {
-        let limit = i64::try_from(limit)?;
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let claimed: Vec<(String, String, String)> = {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE campaign_recipient SET lease_until = ?1
-                     WHERE id IN (
-                         SELECT r.id FROM sms_campaign c
-                         JOIN campaign_recipient r ON r.campaign_id = c.id
-                         WHERE c.status = 'active' AND r.status = 'pending'
-                           AND (r.lease_until IS NULL OR r.lease_until <= ?2)
-                         ORDER BY r.created_at, r.id LIMIT ?3)
-                     RETURNING tenant_id, campaign_id, id",
-                )?;
-                let rows = stmt.query_map(params![ts(lease_until), ts(now), limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            let mut campaigns = std::collections::HashMap::new();
-            let mut due = Vec::with_capacity(claimed.len());
-            for (tenant_id, campaign_id, id) in claimed {
-                let campaign = match campaigns.get(&campaign_id) {
-                    Some(campaign) => SmsCampaign::clone(campaign),
-                    None => {
-                        let campaign = campaign_in(&tx, &tenant_id, &campaign_id)?
-                            .context("claimed a recipient of a missing campaign")?;
-                        campaigns.insert(campaign_id.clone(), campaign.clone());
-                        campaign
-                    }
-                };
-                let recipient = tx.query_row(
-                    &format!("SELECT {RECIPIENT_COLUMNS} FROM {RECIPIENT_FROM} WHERE r.id = ?1"),
-                    [&id],
-                    recipient_from_row,
-                )?;
-                due.push(DueRecipient {
-                    tenant_id,
-                    campaign,
-                    recipient,
-                });
-            }
-            tx.commit()?;
-            Ok(due)
-        })
-        .await
+        Ok(self
+            .write(move |tx| {
+                Ok(now_or_error(campaigns::claim_campaign_recipients(
+                    &**tx,
+                    now,
+                    lease_until,
+                    limit,
+                ))?)
+            })
+            .await?)
     }
 
     async fn finish_recipient(
@@ -1063,64 +930,20 @@ impl Store for SqliteStore {
     ) -> anyhow::Result<()> {
         let (tenant_id, recipient_id) = (tenant_id.to_owned(), recipient_id.to_owned());
         self.with(move |c| {
-            let (status, message_id, code, message) = match outcome {
-                RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
-                RecipientOutcome::Skipped { code, message } => {
-                    ("skipped", None, Some(code), Some(message))
-                }
-            };
-            c.execute(
-                "UPDATE campaign_recipient
-                 SET status = ?1, message_id = ?2, error_code = ?3, error_message = ?4,
-                     lease_until = NULL, updated_at = ?5
-                 WHERE tenant_id = ?6 AND id = ?7 AND status = 'pending'",
-                params![
-                    status,
-                    message_id,
-                    code,
-                    message,
-                    ts(now),
-                    tenant_id,
-                    recipient_id
-                ],
-            )?;
-            Ok(())
+            now_or_error(campaigns::finish_recipient(
+                &*c,
+                &tenant_id,
+                &recipient_id,
+                outcome,
+                now,
+            ))
         })
         .await
     }
 
     async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize> {
         Ok(self
-            .write(move |tx| {
-                tx.execute(
-                    "UPDATE campaign_recipient
-                     SET status = 'skipped', error_code = ?1, error_message = ?2,
-                         lease_until = NULL, updated_at = ?3
-                     WHERE status = 'pending' AND campaign_id IN
-                         (SELECT id FROM sms_campaign WHERE status = 'completed')",
-                    params![super::STOPPED.0, super::STOPPED.1, ts(now)],
-                )
-                .map_err(anyhow::Error::from)?;
-                let done = {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "SELECT tenant_id, data FROM sms_campaign c
-                             WHERE status = 'active' AND NOT EXISTS (
-                                 SELECT 1 FROM campaign_recipient r
-                                 WHERE r.campaign_id = c.id AND r.status = 'pending')",
-                        )
-                        .map_err(anyhow::Error::from)?;
-                    let rows = stmt
-                        .query_map([], |r| Ok((r.get(0)?, campaign_from_row(r)?)))
-                        .map_err(anyhow::Error::from)?;
-                    rows.collect::<Result<Vec<(String, SmsCampaign)>, _>>()
-                        .map_err(anyhow::Error::from)?
-                };
-                system_update(tx, done, "complete", now, |c| {
-                    c.status = CampaignStatus::Completed;
-                    c.completed_at = Some(clock::rfc3339(now));
-                })
-            })
+            .write(move |tx| Ok(now_or_error(campaigns::finish_campaigns(&**tx, now))?))
             .await?)
     }
 
@@ -1161,39 +984,6 @@ impl Store for SqliteStore {
     }
 }
 
-fn ms_of(rfc3339: &str) -> anyhow::Result<i64> {
-    Ok(clock::to_ms(clock::parse_rfc3339(rfc3339)?))
-}
-
-fn text_ts(row: &rusqlite::Row<'_>, col: &str) -> rusqlite::Result<String> {
-    Ok(clock::rfc3339(clock::from_ms(row.get(col)?)))
-}
-
-/// Appends the change-feed entry and the audit row of one write, in its transaction.
-// The arguments are the audit row's columns; a struct for them would only rename them.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    entity: &str,
-    entity_id: &str,
-    action: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-    now: i64,
-) -> anyhow::Result<()> {
-    now_or_error(common::record(
-        &**tx,
-        actor,
-        entity,
-        entity_id,
-        action,
-        before,
-        after,
-        clock::from_ms(now),
-    ))
-}
-
 /// A tenant the running write transaction changed: its streams are woken after commit.
 pub(super) fn changed(tenant_id: &str) {
     PENDING.with_borrow_mut(|pending| {
@@ -1211,10 +1001,6 @@ fn now_or_error<T, E: From<anyhow::Error>>(
     use futures_util::FutureExt;
     f.now_or_never()
         .unwrap_or_else(|| Err(anyhow!("a SQLite statement did not complete at once").into()))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<Value> {
-    Ok(serde_json::to_value(value)?)
 }
 
 impl SqliteStore {
@@ -1246,161 +1032,4 @@ impl SqliteStore {
         .await
         .map_err(anyhow::Error::from)?
     }
-}
-
-fn conversion_error(what: String) -> rusqlite::Error {
-    rusqlite::Error::InvalidColumnType(0, what, rusqlite::types::Type::Text)
-}
-
-/// Changes that the campaign runner makes (start, complete), each with its feed entry.
-fn system_update(
-    tx: &Transaction<'_>,
-    campaigns: Vec<(String, SmsCampaign)>,
-    action: &str,
-    now: OffsetDateTime,
-    change: impl Fn(&mut SmsCampaign),
-) -> Result<usize, AppError> {
-    let count = campaigns.len();
-    for (tenant_id, before) in campaigns {
-        let mut after = before.clone();
-        change(&mut after);
-        after.updated_at = clock::rfc3339(now);
-        let after = write_campaign(tx, &tenant_id, after, false)?;
-        record(
-            tx,
-            &system(&tenant_id),
-            entity::SMS_CAMPAIGN,
-            &after.id,
-            action,
-            Some(to_json(&before)?),
-            Some(to_json(&after)?),
-            ts(now),
-        )?;
-    }
-    Ok(count)
-}
-
-fn system(tenant_id: &str) -> Actor {
-    Actor {
-        tenant_id: tenant_id.to_owned(),
-        user_id: SYSTEM_ACTOR.to_owned(),
-    }
-}
-
-/// An audit row without a change-feed entry (records kept out of the feed).
-fn audit_row(
-    tx: &Transaction<'_>,
-    actor: &Actor,
-    action: &str,
-    campaign_id: &str,
-    detail: &Value,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, after, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            new_id(),
-            actor.tenant_id,
-            actor.user_id,
-            action,
-            entity::CAMPAIGN_RECIPIENT,
-            campaign_id,
-            detail.to_string(),
-            ts(now)
-        ],
-    )?;
-    Ok(())
-}
-
-fn campaign_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SmsCampaign> {
-    let data: String = r.get("data")?;
-    serde_json::from_str(&data).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn campaign_in(c: &Connection, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>> {
-    Ok(c.query_row(
-        "SELECT data FROM sms_campaign WHERE tenant_id = ?1 AND id = ?2",
-        [tenant_id, id],
-        campaign_from_row,
-    )
-    .optional()?)
-}
-
-/// Stores the campaign without its stats; returns what was stored.
-fn write_campaign(
-    tx: &Transaction<'_>,
-    tenant_id: &str,
-    campaign: SmsCampaign,
-    insert: bool,
-) -> anyhow::Result<SmsCampaign> {
-    let campaign = SmsCampaign {
-        stats: None,
-        ..campaign
-    };
-    let scheduled = campaign.scheduled_for.as_deref().map(ms_of).transpose()?;
-    let data = serde_json::to_string(&campaign)?;
-    if insert {
-        tx.execute(
-            "INSERT INTO sms_campaign (id, tenant_id, status, scheduled_for, created_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                campaign.id,
-                tenant_id,
-                campaign.status.as_str(),
-                scheduled,
-                ms_of(&campaign.created_at)?,
-                data
-            ],
-        )?;
-    } else {
-        tx.execute(
-            "UPDATE sms_campaign SET status = ?3, scheduled_for = ?4, data = ?5
-             WHERE id = ?1 AND tenant_id = ?2",
-            params![
-                campaign.id,
-                tenant_id,
-                campaign.status.as_str(),
-                scheduled,
-                data
-            ],
-        )?;
-    }
-    Ok(campaign)
-}
-
-/// Columns of a recipient joined with its message, whose state is the recipient's once queued.
-const RECIPIENT_COLUMNS: &str = "r.id, r.campaign_id, r.contact_id, r.number, r.status, \
-     r.message_id, r.error_code, r.error_message, r.created_at, \
-     MAX(r.updated_at, COALESCE(m.updated_at, 0)) AS updated_at, m.status AS message_status, \
-     m.error_code AS message_error_code, m.error_message AS message_error_message";
-const RECIPIENT_FROM: &str = "campaign_recipient r LEFT JOIN sms_message m ON m.id = r.message_id";
-
-fn recipient_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignRecipient> {
-    let own: String = r.get("status")?;
-    let message_status: Option<String> = r.get("message_status")?;
-    let status = super::recipient_status(&own, message_status.as_deref())
-        .ok_or_else(|| conversion_error(format!("recipient status {own}")))?;
-    let (error_code, error_message) = if message_status.is_some() {
-        (
-            r.get("message_error_code")?,
-            r.get("message_error_message")?,
-        )
-    } else {
-        (r.get("error_code")?, r.get("error_message")?)
-    };
-    Ok(CampaignRecipient {
-        id: r.get("id")?,
-        campaign_id: r.get("campaign_id")?,
-        contact_id: r.get("contact_id")?,
-        number: r.get("number")?,
-        status,
-        message_id: r.get("message_id")?,
-        error_code,
-        error_message,
-        created_at: text_ts(r, "created_at")?,
-        updated_at: text_ts(r, "updated_at")?,
-    })
 }
