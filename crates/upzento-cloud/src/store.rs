@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod common;
 pub mod entities;
 pub mod messaging;
+mod methods;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
