@@ -296,16 +296,15 @@ impl Entity for Contact {
         if contacts.is_empty() {
             return Ok(());
         }
-        let places: Vec<String> = (1..=contacts.len()).map(|i| format!("${i}")).collect();
-        let ids: Vec<Param> = contacts.iter().map(|c| c.id.as_str().into()).collect();
+        let ids = Param::TextList(contacts.iter().map(|c| c.id.clone()).collect());
         let phones: Vec<(String, String)> = db
             .rows(
                 &format!(
-                    "SELECT contact_id, number FROM contact_phone WHERE contact_id IN ({})
+                    "SELECT contact_id, number FROM contact_phone WHERE {}
                      ORDER BY contact_id, position",
-                    places.join(", ")
+                    db.dialect().in_list("contact_id", 1)
                 ),
-                &ids,
+                &[ids],
                 |r| Ok((r.get("contact_id")?, r.get("number")?)),
             )
             .await?;
@@ -811,15 +810,12 @@ pub async fn unread_counts<D: Db>(
     if conversation_ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let places: Vec<String> = (0..conversation_ids.len())
-        .map(|i| format!("${}", i + 4))
-        .collect();
-    let mut params: Vec<Param> = vec![
+    let params: Vec<Param> = vec![
         tenant_id.into(),
         user_id.into(),
         time::macros::datetime!(1900-01-01 0:00 UTC).into(),
+        Param::TextList(conversation_ids.to_vec()),
     ];
-    params.extend(conversation_ids.iter().map(|id| id.as_str().into()));
     let time = db.dialect().time_type();
     let counts = db
         .rows(
@@ -831,8 +827,8 @@ pub async fn unread_counts<D: Db>(
                             WHERE r.conversation_id = c.id AND r.user_id = $2),
                            CAST($3 AS {time}))) AS unread
                  FROM conversation c
-                 WHERE c.tenant_id = $1 AND c.id IN ({})",
-                places.join(", ")
+                 WHERE c.tenant_id = $1 AND {}",
+                db.dialect().in_list("c.id", 4)
             ),
             &params,
             |r| Ok((r.get("id")?, r.get("unread")?)),

@@ -32,6 +32,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// `column` is one of the texts of the [`Param::TextList`] at `$n`: one parameter
+    /// however long the list (one statement to plan, not one per length).
+    pub fn in_list(self, column: &str, n: usize) -> String {
+        match self {
+            Self::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+            Self::Postgres => format!("{column} = ANY(${n})"),
+        }
+    }
+
     /// The type a time is stored as (to `CAST` a parameter to, where its type must be
     /// known before it is compared).
     pub fn time_type(self) -> &'static str {
@@ -53,6 +62,9 @@ pub enum Param {
     Time(OffsetDateTime),
     Json(Value),
     Bytes(Vec<u8>),
+    /// A list of texts: a `text[]` on PostgreSQL (`= ANY($n)`), a JSON array on SQLite
+    /// (`IN (SELECT value FROM json_each($n))`); see [`Dialect::in_list`].
+    TextList(Vec<String>),
 }
 
 impl From<&str> for Param {
@@ -145,6 +157,9 @@ impl rusqlite::ToSql for Param {
             Self::Time(t) => ToSqlOutput::Owned(Lite::Integer(clock::to_ms(*t))),
             Self::Json(v) => ToSqlOutput::Owned(Lite::Text(v.to_string())),
             Self::Bytes(b) => ToSqlOutput::Borrowed(b.as_slice().into()),
+            Self::TextList(list) => ToSqlOutput::Owned(Lite::Text(
+                serde_json::to_string(list).unwrap_or_else(|_| "[]".into()),
+            )),
         })
     }
 }
@@ -169,6 +184,7 @@ impl tokio_postgres::types::ToSql for Param {
             Self::Time(t) => t.to_sql(ty, out),
             Self::Json(v) => v.to_sql(ty, out),
             Self::Bytes(b) => b.to_sql(ty, out),
+            Self::TextList(list) => list.to_sql(ty, out),
         }
     }
 
