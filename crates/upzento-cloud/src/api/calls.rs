@@ -13,7 +13,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, e164, limit, optional_text, page};
+use super::support::{Body, Paging, Params, e164, found, optional_text, user_of_tenant};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::CallFilter;
@@ -77,8 +77,7 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListCallsQuery>,
 ) -> Result<Json<Page<Call>>, AppError> {
-    let limit = limit(query.limit)?;
-    let before = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let filter = CallFilter {
         kind: query.kind.map(|k| k.as_str().to_owned()),
         status: query.status.map(|s| s.as_str().to_owned()),
@@ -89,11 +88,11 @@ pub async fn list(
         from_ms: time_ms("from", query.from.as_deref())?,
         until_ms: time_ms("until", query.until.as_deref())?,
     };
-    let mut items = state
+    let items = state
         .store
-        .list_calls(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
+        .list_calls(&caller.tenant.id, &filter, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |c| &c.start_time, |c| &c.id)?))
+    paging.page(items)
 }
 
 /// Records a call. Posting a SIP Call-ID again returns the first record (200).
@@ -198,12 +197,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Call>, AppError> {
-    state
-        .store
-        .call(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(state.store.call(&caller.tenant.id, &id).await?)
 }
 
 async fn change(
@@ -220,12 +214,12 @@ async fn change(
         next.updated_at.clone_from(&stamp);
         Ok(next)
     });
-    state
-        .store
-        .update_call(&caller.actor(), id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_call(&caller.actor(), id, apply, now)
+            .await?,
+    )
 }
 
 /// Corrects a call's status (a missed call that was returned, a voicemail, ...).
@@ -307,14 +301,7 @@ pub async fn assign(
     Path(id): Path<String>,
     Body(assignment): Body<Assignment>,
 ) -> Result<Json<Call>, AppError> {
-    if let Some(user) = &assignment.user_id
-        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
-    {
-        return Err(AppError::invalid_field(
-            "userId",
-            "No such user in this tenant.",
-        ));
-    }
+    user_of_tenant(&state, &caller, "userId", assignment.user_id.as_deref()).await?;
     change(&state, &caller, &id, move |c| {
         c.assigned_to.clone_from(&assignment.user_id);
     })

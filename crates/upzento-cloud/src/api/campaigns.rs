@@ -18,7 +18,7 @@ use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
 use super::contacts::tags;
-use super::support::{Body, Params, after, e164, limit, page, template_text, text};
+use super::support::{Body, Paging, Params, deleted, e164, found, template_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::can_text;
@@ -91,16 +91,15 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListCampaignsQuery>,
 ) -> Result<Json<Page<SmsCampaign>>, AppError> {
-    let limit = limit(query.limit)?;
-    let after = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let filter = CampaignFilter {
         status: query.status.map(|s| s.as_str().to_owned()),
     };
-    let mut items = state
+    let items = state
         .store
-        .list_campaigns(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
+        .list_campaigns(&caller.tenant.id, &filter, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |c| &c.created_at, |c| &c.id)?))
+    paging.page(items)
 }
 
 /// Drafts a campaign. Its text may use placeholders such as `{{contact.firstName|there}}`.
@@ -172,12 +171,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SmsCampaign>, AppError> {
-    state
-        .store
-        .campaign(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(state.store.campaign(&caller.tenant.id, &id).await?)
 }
 
 /// Starts (`active`), pauses, resumes, stops (`completed`) or unschedules (`draft`) a
@@ -350,12 +344,12 @@ pub async fn set_schedule(
         after.updated_at.clone_from(&stamp);
         Ok(after)
     });
-    state
-        .store
-        .update_campaign(&caller.actor(), &id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_campaign(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }
 
 /// Deletes a campaign that is not running, with its list (admins). Messages it sent stay.
@@ -390,15 +384,12 @@ pub async fn delete(
             Ok(())
         }
     });
-    if state
-        .store
-        .delete_campaign(&caller.actor(), &id, guard, clock::now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    deleted(
+        state
+            .store
+            .delete_campaign(&caller.actor(), &id, guard, clock::now())
+            .await?,
+    )
 }
 
 /// Adds recipients: contacts by id (their main number), every contact with one of
@@ -538,17 +529,16 @@ pub async fn recipients(
     Path(id): Path<String>,
     Params(query): Params<ListRecipientsQuery>,
 ) -> Result<Json<Page<CampaignRecipient>>, AppError> {
-    let limit = limit(query.limit)?;
-    let after = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let tenant = &caller.tenant.id;
     if state.store.campaign(tenant, &id).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    let mut items = state
+    let items = state
         .store
-        .recipients(tenant, &id, after.as_ref(), limit + 1)
+        .recipients(tenant, &id, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |r| &r.created_at, |r| &r.id)?))
+    paging.page(items)
 }
 
 /// Takes a recipient off the list before it is texted.
@@ -573,19 +563,12 @@ pub async fn delete_recipient(
     caller: Caller,
     Path((campaign_id, recipient_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    if state
-        .store
-        .delete_recipient(
-            &caller.actor(),
-            &campaign_id,
-            &recipient_id,
-            editable(),
-            clock::now(),
-        )
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    let actor = caller.actor();
+    let now = clock::now();
+    deleted(
+        state
+            .store
+            .delete_recipient(&actor, &campaign_id, &recipient_id, editable(), now)
+            .await?,
+    )
 }

@@ -7,7 +7,7 @@ use upzento_domain::resources::{AuditEntry, ChangeFeed, Page};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Params, after, limit, page};
+use super::support::{Paging, Params};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -104,11 +104,10 @@ pub async fn audit_log(
     Params(query): Params<AuditQuery>,
 ) -> Result<Json<Page<AuditEntry>>, AppError> {
     caller.require_admin("Only admins can read the audit log.")?;
-    let limit = limit(query.limit)?;
-    let before = after(query.cursor.as_deref())?;
-    let mut items = state
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
+    let items = state
         .store
-        .audit_log(&caller.tenant.id, before.as_ref(), limit + 1)
+        .audit_log(&caller.tenant.id, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |a| &a.at, |a| &a.id)?))
+    paging.page(items)
 }

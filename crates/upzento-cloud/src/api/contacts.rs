@@ -11,7 +11,7 @@ use upzento_domain::resources::{Contact, ContactPatch, NewContact, Page};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, e164, limit, optional_text, page, text};
+use super::support::{Body, Paging, Params, deleted, e164, found, optional_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::ContactFilter;
@@ -120,17 +120,16 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListContactsQuery>,
 ) -> Result<Json<Page<Contact>>, AppError> {
-    let limit = limit(query.limit)?;
-    let after = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let filter = ContactFilter {
         query: query.q.filter(|q| !q.trim().is_empty()),
         tag: query.tag,
     };
-    let mut items = state
+    let items = state
         .store
-        .list_contacts(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
+        .list_contacts(&caller.tenant.id, &filter, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |c| &c.created_at, |c| &c.id)?))
+    paging.page(items)
 }
 
 /// Adds a contact.
@@ -190,12 +189,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Contact>, AppError> {
-    state
-        .store
-        .contact(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(state.store.contact(&caller.tenant.id, &id).await?)
 }
 
 /// Changes a contact. Fields left out stay; `null` clears; lists are replaced whole.
@@ -269,12 +263,12 @@ pub async fn update(
         next.updated_at.clone_from(&stamp);
         Ok(next)
     });
-    state
-        .store
-        .update_contact(&caller.actor(), &id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_contact(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }
 
 /// Deletes a contact (admins).
@@ -297,15 +291,12 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin("Only admins can delete contacts.")?;
-    if state
-        .store
-        .delete_contact(&caller.actor(), &id, clock::now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    deleted(
+        state
+            .store
+            .delete_contact(&caller.actor(), &id, clock::now())
+            .await?,
+    )
 }
 
 /// A contact's SMS consent history (opt-outs and opt-ins, with how and when), oldest first.

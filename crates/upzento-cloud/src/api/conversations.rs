@@ -13,7 +13,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, e164, limit, page};
+use super::support::{Body, Paging, Params, e164, found, user_of_tenant};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::can_text;
@@ -50,8 +50,7 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListConversationsQuery>,
 ) -> Result<Json<Page<Conversation>>, AppError> {
-    let limit = limit(query.limit)?;
-    let before = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let filter = ConversationFilter {
         status: query.status.map(|s| s.as_str().to_owned()),
         assigned_to: query
@@ -61,15 +60,10 @@ pub async fn list(
     };
     let items = state
         .store
-        .list_conversations(&caller.tenant.id, &filter, before.as_ref(), limit + 1)
+        .list_conversations(&caller.tenant.id, &filter, paging.after(), paging.fetch())
         .await?;
-    let mut items = with_unread(&state, &caller, items).await?;
-    Ok(Json(page(
-        &mut items,
-        limit,
-        |c| &c.last_activity_at,
-        |c| &c.id,
-    )?))
+    let items = with_unread(&state, &caller, items).await?;
+    paging.page(items)
 }
 
 /// Opens the conversation between one of the tenant's numbers and another number
@@ -153,7 +147,7 @@ async fn one_with_unread(
         .await?
         .ok_or(AppError::NotFound)?;
     let mut items = with_unread(state, caller, vec![conversation]).await?;
-    items.pop().map(Json).ok_or(AppError::NotFound)
+    found(items.pop())
 }
 
 /// Marks the conversation read by the caller up to now: its unread count becomes 0 for
@@ -219,11 +213,7 @@ async fn change(
         .update_conversation(&caller.actor(), id, apply, now)
         .await?
         .ok_or(AppError::NotFound)?;
-    with_unread(state, caller, vec![updated])
-        .await?
-        .pop()
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(with_unread(state, caller, vec![updated]).await?.pop())
 }
 
 /// Opens or closes (marks done) a conversation.
@@ -275,14 +265,7 @@ pub async fn assign(
     Path(id): Path<String>,
     Body(assignment): Body<Assignment>,
 ) -> Result<Json<Conversation>, AppError> {
-    if let Some(user) = &assignment.user_id
-        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
-    {
-        return Err(AppError::invalid_field(
-            "userId",
-            "No such user in this tenant.",
-        ));
-    }
+    user_of_tenant(&state, &caller, "userId", assignment.user_id.as_deref()).await?;
     change(&state, &caller, &id, move |c| {
         c.assigned_to.clone_from(&assignment.user_id);
     })
@@ -321,8 +304,7 @@ pub async fn messages(
     Path(conversation_id): Path<String>,
     Params(query): Params<ListMessagesQuery>,
 ) -> Result<Json<Page<SmsMessage>>, AppError> {
-    let limit = limit(query.limit)?;
-    let before = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     if state
         .store
         .conversation(&caller.tenant.id, &conversation_id)
@@ -331,14 +313,14 @@ pub async fn messages(
     {
         return Err(AppError::NotFound);
     }
-    let mut items = state
+    let items = state
         .store
         .messages(
             &caller.tenant.id,
             &conversation_id,
-            before.as_ref(),
-            limit + 1,
+            paging.after(),
+            paging.fetch(),
         )
         .await?;
-    Ok(Json(page(&mut items, limit, |m| &m.created_at, |m| &m.id)?))
+    paging.page(items)
 }

@@ -11,7 +11,7 @@ use upzento_domain::resources::{
 };
 use upzento_domain::wire::ErrorBody;
 
-use super::support::{Body, MESSAGE_MAX, e164, optional_text, text};
+use super::support::{Body, MESSAGE_MAX, e164, found, optional_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::{self, Outbound, can_text};
@@ -193,10 +193,10 @@ pub async fn set_status(
         next.updated_at.clone_from(&stamp);
         Ok(next)
     });
-    state
-        .store
-        .update_message(&caller.actor(), &id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_message(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }

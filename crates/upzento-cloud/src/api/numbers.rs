@@ -13,7 +13,9 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, e164, limit, optional_text, page, text};
+use super::support::{
+    Body, Paging, Params, deleted, e164, found, optional_text, text, user_of_tenant,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::NumberFilter;
@@ -56,33 +58,16 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListNumbersQuery>,
 ) -> Result<Json<Page<PhoneNumber>>, AppError> {
-    let limit = limit(query.limit)?;
-    let after = after(query.cursor.as_deref())?;
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let filter = NumberFilter {
         status: query.status.map(|s| s.as_str().to_owned()),
         assigned_to: query.assigned_to,
     };
-    let mut items = state
+    let items = state
         .store
-        .list_numbers(&caller.tenant.id, &filter, after.as_ref(), limit + 1)
+        .list_numbers(&caller.tenant.id, &filter, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |n| &n.created_at, |n| &n.id)?))
-}
-
-async fn check_assignee(
-    state: &AppState,
-    caller: &Caller,
-    user: Option<&str>,
-) -> Result<(), AppError> {
-    if let Some(user) = user
-        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
-    {
-        return Err(AppError::invalid_field(
-            "assignedTo",
-            "No such user in this tenant.",
-        ));
-    }
-    Ok(())
+    paging.page(items)
 }
 
 fn fee(value: Option<&str>) -> Result<Option<String>, AppError> {
@@ -149,7 +134,7 @@ pub async fn create(
     Body(new): Body<NewPhoneNumber>,
 ) -> Result<(StatusCode, Json<PhoneNumber>), AppError> {
     caller.require_admin("Only admins can add phone numbers.")?;
-    check_assignee(&state, &caller, new.assigned_to.as_deref()).await?;
+    user_of_tenant(&state, &caller, "assignedTo", new.assigned_to.as_deref()).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let number = PhoneNumber {
@@ -214,12 +199,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PhoneNumber>, AppError> {
-    state
-        .store
-        .number(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(state.store.number(&caller.tenant.id, &id).await?)
 }
 
 /// Changes a number's settings (admins). Fields left out stay; `null` clears.
@@ -259,7 +239,7 @@ pub async fn update(
         .map(|l| optional_text("location", l.as_deref(), LOCATION_MAX))
         .transpose()?;
     if let Some(Some(user)) = &patch.assigned_to {
-        check_assignee(&state, &caller, Some(user)).await?;
+        user_of_tenant(&state, &caller, "assignedTo", Some(user)).await?;
     }
     let call_forwarding = patch
         .call_forwarding
@@ -310,12 +290,12 @@ pub async fn update(
         next.updated_at.clone_from(&stamp);
         Ok(next)
     });
-    state
-        .store
-        .update_number(&caller.actor(), &id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_number(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }
 
 /// Releases a number (admins).
@@ -338,13 +318,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin("Only admins can delete phone numbers.")?;
-    if state
-        .store
-        .delete_number(&caller.actor(), &id, clock::now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    deleted(
+        state
+            .store
+            .delete_number(&caller.actor(), &id, clock::now())
+            .await?,
+    )
 }

@@ -9,10 +9,12 @@ use upzento_domain::wire::Role;
 
 use crate::auth::Caller;
 use crate::error::AppError;
-use upzento_domain::resources::Page;
+use axum::Json;
+use axum::http::StatusCode;
+use upzento_domain::resources::{self, Page};
 
-use crate::clock;
 use crate::store::{Actor, After};
+use crate::{AppState, clock};
 
 /// `Json<T>` whose rejections are answered as `{code, message}` JSON.
 #[derive(Debug)]
@@ -94,45 +96,114 @@ impl Cursor {
     }
 }
 
-/// Cuts the one extra row a list query fetched and turns its presence into the
-/// cursor of the next page (the last row's sort time and id).
-pub fn page<T>(
-    items: &mut Vec<T>,
-    limit: usize,
-    created_at: impl Fn(&T) -> &String,
-    id: impl Fn(&T) -> &String,
-) -> Result<Page<T>, AppError> {
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(Cursor::encode(
-            clock::to_ms(clock::parse_rfc3339(created_at(last))?),
-            id(last),
-        )),
-        _ => None,
-    };
-    Ok(Page {
-        items: std::mem::take(items),
-        next_cursor,
-    })
+/// A resource listed in pages: the time and id its list is sorted by, which a cursor holds.
+pub trait Listed {
+    fn sort_key(&self) -> (&str, &str);
 }
+
+macro_rules! listed {
+    ($($t:ty => $at:ident),* $(,)?) => {$(
+        impl Listed for $t {
+            fn sort_key(&self) -> (&str, &str) {
+                (&self.$at, &self.id)
+            }
+        }
+    )*};
+}
+
+listed!(
+    resources::AuditEntry => at,
+    resources::Call => start_time,
+    resources::CampaignRecipient => created_at,
+    resources::Contact => created_at,
+    resources::Conversation => last_activity_at,
+    resources::PhoneNumber => created_at,
+    resources::SmsCampaign => created_at,
+    resources::SmsMessage => created_at,
+    resources::SmsTemplate => created_at,
+);
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 
-pub fn limit(requested: Option<u32>) -> Result<usize, AppError> {
-    match requested {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT as u32).contains(&n) => Ok(n as usize),
-        Some(_) => Err(AppError::invalid_field(
-            "limit",
-            format!("limit must be between 1 and {MAX_LIMIT}."),
-        )),
+/// A list query's page: its size and where it starts, from its `limit` and `cursor`.
+#[derive(Debug)]
+pub struct Paging {
+    pub limit: usize,
+    pub after: Option<After>,
+}
+
+impl Paging {
+    pub fn new(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, AppError> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=MAX_LIMIT as u32).contains(&n) => n as usize,
+            Some(_) => {
+                return Err(AppError::invalid_field(
+                    "limit",
+                    format!("limit must be between 1 and {MAX_LIMIT}."),
+                ));
+            }
+        };
+        let after = cursor.map(Cursor::decode).transpose()?;
+        Ok(Self { limit, after })
+    }
+
+    pub fn after(&self) -> Option<&After> {
+        self.after.as_ref()
+    }
+
+    /// How many rows to fetch: one more than the page, to tell whether another follows.
+    pub fn fetch(&self) -> usize {
+        self.limit + 1
+    }
+
+    /// The page of `items` (fetched with [`Self::fetch`]): the extra row cut, and its
+    /// presence turned into the cursor of the next page (the last row's sort key).
+    pub fn page<T: Listed>(&self, mut items: Vec<T>) -> Result<Json<Page<T>>, AppError> {
+        let more = items.len() > self.limit;
+        items.truncate(self.limit);
+        let next_cursor = match items.last() {
+            Some(last) if more => {
+                let (at, id) = last.sort_key();
+                Some(Cursor::encode(clock::to_ms(clock::parse_rfc3339(at)?), id))
+            }
+            _ => None,
+        };
+        Ok(Json(Page { items, next_cursor }))
     }
 }
 
-pub fn after(cursor: Option<&str>) -> Result<Option<After>, AppError> {
-    cursor.map(Cursor::decode).transpose()
+/// The record, or 404.
+pub fn found<T>(record: Option<T>) -> Result<Json<T>, AppError> {
+    record.map(Json).ok_or(AppError::NotFound)
+}
+
+/// 204 when the record was deleted, 404 when there was none.
+pub fn deleted(existed: bool) -> Result<StatusCode, AppError> {
+    if existed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Checks that a user named in `field` is one of the caller's tenant.
+pub async fn user_of_tenant(
+    state: &AppState,
+    caller: &Caller,
+    field: &str,
+    user: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(user) = user
+        && !state.store.user_in_tenant(&caller.tenant.id, user).await?
+    {
+        return Err(AppError::invalid_field(
+            field,
+            "No such user in this tenant.",
+        ));
+    }
+    Ok(())
 }
 
 impl Caller {

@@ -14,7 +14,7 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Params, after, limit, page, template_text, text};
+use super::support::{Body, Paging, Params, deleted, found, template_text, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::{AppState, clock};
@@ -47,13 +47,12 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<ListTemplatesQuery>,
 ) -> Result<Json<Page<SmsTemplate>>, AppError> {
-    let limit = limit(query.limit)?;
-    let after = after(query.cursor.as_deref())?;
-    let mut items = state
+    let paging = Paging::new(query.limit, query.cursor.as_deref())?;
+    let items = state
         .store
-        .list_templates(&caller.tenant.id, after.as_ref(), limit + 1)
+        .list_templates(&caller.tenant.id, paging.after(), paging.fetch())
         .await?;
-    Ok(Json(page(&mut items, limit, |t| &t.created_at, |t| &t.id)?))
+    paging.page(items)
 }
 
 /// Creates a template.
@@ -103,12 +102,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SmsTemplate>, AppError> {
-    state
-        .store
-        .template(&caller.tenant.id, &id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(state.store.template(&caller.tenant.id, &id).await?)
 }
 
 /// A template (saved, or a draft text) as a contact would get it.
@@ -227,12 +221,12 @@ pub async fn update(
         next.updated_at.clone_from(&stamp);
         Ok(next)
     });
-    state
-        .store
-        .update_template(&caller.actor(), &id, apply, now)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound)
+    found(
+        state
+            .store
+            .update_template(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }
 
 /// Deletes a template (admins).
@@ -255,13 +249,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin("Only admins can delete templates.")?;
-    if state
-        .store
-        .delete_template(&caller.actor(), &id, clock::now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    deleted(
+        state
+            .store
+            .delete_template(&caller.actor(), &id, clock::now())
+            .await?,
+    )
 }
