@@ -1,6 +1,9 @@
 // Shared helpers of the real-window tests: a WebdriverIO session on the app through tauri-driver.
 import { remote } from 'webdriverio'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 
 export const ARTIFACTS = process.env.ARTIFACTS ?? '.'
@@ -49,4 +52,62 @@ export function keyringEntries() {
     .split('\n')
     .filter((l) => l.startsWith('attribute.username = '))
     .map((l) => l.slice('attribute.username = '.length))
+}
+
+/** A free loopback TCP port. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** An `upzento-cloud` of a test's own (the demo tenant, in `dataDir`), which it can kill and restart. */
+export class TestCloud {
+  static async start() {
+    const cloud = new TestCloud()
+    cloud.port = await freePort()
+    cloud.url = `http://127.0.0.1:${cloud.port}`
+    cloud.dataDir = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-cloud-'))
+    await cloud.resume()
+    return cloud
+  }
+
+  async resume() {
+    this.child = spawn(process.env.CLOUD_BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, '--demo'], {
+      stdio: 'ignore',
+    })
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${this.url}/healthz`)).ok) return
+      } catch {}
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    throw new Error('the cloud did not start')
+  }
+
+  kill() {
+    if (!this.child || this.child.exitCode !== null) return Promise.resolve()
+    this.child.kill('SIGKILL')
+    return new Promise((r) => this.child.once('exit', r))
+  }
+}
+
+/** Signs the app in to `cloudUrl` as the demo agent, from Settings. */
+export async function signIn(browser, cloudUrl) {
+  await goTo(browser, 'settings')
+  if (await (await browser.$('#sign-out')).isExisting()) {
+    await (await browser.$('#sign-out')).click()
+  }
+  const url = await browser.$('#signin-cloudUrl')
+  await url.waitForDisplayed({ timeout: 10000 })
+  await url.clearValue()
+  await url.setValue(cloudUrl)
+  await (await browser.$('#method-password')).click()
+  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
+  await (await browser.$('#signin-password')).setValue('demo-agent-password')
+  await (await browser.$('#sign-in')).click()
+  await (await browser.$('#account-user')).waitForDisplayed({ timeout: 15000 })
 }

@@ -33,6 +33,8 @@ pub struct Api {
     /// The signed-in account's cache and sync, once started.
     session: Arc<tokio::sync::Mutex<Option<Session>>>,
     events: broadcast::Sender<AppEvent>,
+    /// The sync state the UI shows, with its revision: written only by `publish_sync`.
+    sync: Arc<std::sync::Mutex<SyncView>>,
     /// Announces new inbound messages and incoming calls.
     notifier: Arc<dyn notify::Notifier>,
     phone: Arc<phone::Phone>,
@@ -54,6 +56,7 @@ impl Api {
             data_dir: paths.data_dir.clone(),
             session: Arc::default(),
             events: broadcast::channel(1024).0,
+            sync: Arc::new(std::sync::Mutex::new(views::sync_view(None, 0))),
             notifier: Arc::new(notify::Silent),
             phone: Arc::new(phone::Phone::new(
                 &paths.config_dir,

@@ -4,7 +4,7 @@
 use upzento_client::cache::Arrival;
 use upzento_client::cache::{Cache, CallQuery, Draft, InboxCursor, InboxFilter, ms_of};
 use upzento_client::session::{Opened, Session, delete_cache};
-use upzento_client::sync::SyncEvent;
+use upzento_client::sync::{SyncEvent, SyncStatus};
 use upzento_client::{ClientError, ErrorKind};
 use upzento_domain::resources::{CallStatus, ConversationStatus, SmsTemplate, entity};
 use upzento_domain::template::{self, Values};
@@ -105,11 +105,14 @@ impl Api {
                 ),
             });
         }
+        // Shown at once; what the sync engine reports next is numbered after it.
+        self.publish_sync(Some(session.sync.status().unwrap_or(SyncStatus::Syncing)));
         let forward = self.events.clone();
         let api = self.clone();
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
+                    Ok(SyncEvent::Status { status }) => api.publish_sync(Some(status)),
                     Ok(event) => {
                         if let SyncEvent::Changed { arrivals, .. } = &event
                             && !arrivals.is_empty()
@@ -117,7 +120,9 @@ impl Api {
                             let (api, arrivals) = (api.clone(), arrivals.clone());
                             tokio::spawn(async move { api.announce(arrivals).await });
                         }
-                        let _ = forward.send(app_event(event));
+                        if let Some(event) = app_event(event) {
+                            let _ = forward.send(event);
+                        }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         // Missed some: tell the UI to refresh everything.
@@ -145,9 +150,7 @@ impl Api {
         };
         session.sync.stop();
         drop(session.cache);
-        let _ = self.events.send(AppEvent::Sync {
-            sync: sync_view(None),
-        });
+        self.publish_sync(None);
         if forget {
             let (data_dir, secrets) = (self.data_dir.clone(), self.secrets.clone());
             let deleted = tokio::task::spawn_blocking(move || {
@@ -158,6 +161,11 @@ impl Api {
                 tracing::warn!(error = %e, "could not delete the local cache");
             }
         }
+    }
+
+    /// The app is closing: sync stops and the cache is closed; the account stays signed in.
+    pub async fn shut_down(&self) {
+        self.stop_session(false).await;
     }
 
     /// Events for the UI (sync state, changed data).
@@ -187,9 +195,30 @@ impl Api {
         .map_err(ApiError::from)
     }
 
+    /// The sync state as last published. Asked at launch, it also starts the session of a
+    /// signed-in account, so that the state shown is the real one from the first screen on.
     pub async fn sync_status(&self) -> SyncView {
-        let slot = self.session.lock().await;
-        sync_view(slot.as_ref().and_then(|s| s.sync.status()))
+        if let Err(e) = self.ensure_session().await
+            && e.code != ErrorCode::NotSignedIn
+        {
+            tracing::warn!(error = %e.message, "the session did not start");
+        }
+        self.sync_state()
+    }
+
+    pub(crate) fn sync_state(&self) -> SyncView {
+        *self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes `status` (`None`: no session) the state shown, numbered after the last one,
+    /// and tells the UI. The event is sent under the lock, so events leave in order.
+    pub(crate) fn publish_sync(&self, status: Option<SyncStatus>) {
+        let mut shown = self
+            .sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *shown = sync_view(status, shown.revision.wrapping_add(1));
+        let _ = self.events.send(AppEvent::Sync { sync: *shown });
     }
 
     /// The computer woke up or the network changed: reconnect now.
@@ -233,6 +262,7 @@ impl Api {
             Ok(InboxPage {
                 items: rows.into_iter().map(|r| inbox_item(r, me)).collect(),
                 next,
+                counts: cache.inbox_counts()?.into(),
             })
         })
         .await

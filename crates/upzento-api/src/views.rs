@@ -41,6 +41,30 @@ pub struct InboxPage {
     pub items: Vec<InboxItem>,
     /// Pass back for the next page; `null` at the end.
     pub next: Option<String>,
+    /// How many conversations each filter shows, for the filter buttons.
+    pub counts: InboxCounts,
+}
+
+/// How many conversations each inbox filter shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxCounts {
+    pub all: u32,
+    pub open: u32,
+    pub closed: u32,
+    pub mine: u32,
+}
+
+impl From<upzento_client::cache::InboxCounts> for InboxCounts {
+    fn from(c: upzento_client::cache::InboxCounts) -> Self {
+        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        Self {
+            all: n(c.all),
+            open: n(c.open),
+            closed: n(c.closed),
+            mine: n(c.mine),
+        }
+    }
 }
 
 pub fn inbox_item(row: InboxRow, me: &str) -> InboxItem {
@@ -338,9 +362,13 @@ pub struct SyncView {
     pub state: SyncState,
     /// When offline: seconds to the next attempt.
     pub retry_in_seconds: Option<u32>,
+    /// Numbers the changes of the state: an answer to `syncStatus` may reach the UI after
+    /// a later event, and the UI keeps the highest revision it has seen.
+    pub revision: u32,
 }
 
-pub fn sync_view(status: Option<SyncStatus>) -> SyncView {
+/// The view of `status` (`None`: no session), numbered `revision`.
+pub fn sync_view(status: Option<SyncStatus>, revision: u32) -> SyncView {
     let (state, retry) = match status {
         None => (SyncState::Idle, None),
         Some(SyncStatus::Syncing) => (SyncState::Syncing, None),
@@ -354,6 +382,7 @@ pub fn sync_view(status: Option<SyncStatus>) -> SyncView {
     SyncView {
         state,
         retry_in_seconds: retry,
+        revision,
     }
 }
 
@@ -403,11 +432,11 @@ pub enum AppEvent {
     },
 }
 
-pub fn app_event(e: SyncEvent) -> AppEvent {
-    match e {
-        SyncEvent::Status { status } => AppEvent::Sync {
-            sync: sync_view(Some(status)),
-        },
+/// The UI event of a sync event; `None` for a status change, which the `Api` numbers
+/// and publishes itself (`Api::publish_sync`).
+pub fn app_event(e: SyncEvent) -> Option<AppEvent> {
+    Some(match e {
+        SyncEvent::Status { .. } => return None,
         SyncEvent::Changed {
             entities,
             conversations,
@@ -418,5 +447,5 @@ pub fn app_event(e: SyncEvent) -> AppEvent {
         },
         SyncEvent::Outbox => AppEvent::Outbox,
         SyncEvent::StorageError { message } => AppEvent::StorageError { message },
-    }
+    })
 }

@@ -353,6 +353,7 @@ async fn the_inbox_sorts_filters_and_assigns(backend: Backend) {
         .get(&format!("/phone-sms/conversations?limit=2&cursor={cursor}"))
         .await;
     assert_eq!(order(&rest), vec![ids[1].clone()]);
+    let (_, before) = agent.get("/phone-sms/conversations").await;
 
     let (status, assigned) = agent
         .patch(
@@ -375,6 +376,18 @@ async fn the_inbox_sorts_filters_and_assigns(backend: Backend) {
     assert_eq!(closed["status"], "closed");
     let (_, open) = agent.get("/phone-sms/conversations?status=open").await;
     assert!(!order(&open).contains(&ids[2]));
+    // Assigning and closing are not activity: the order and times follow messages only.
+    let (_, after) = agent.get("/phone-sms/conversations").await;
+    assert_eq!(order(&after), order(&before));
+    let times = |page: &Value| -> Vec<Value> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["lastActivityAt"].clone())
+            .collect()
+    };
+    assert_eq!(times(&after), times(&before));
     let (status, error) = agent
         .patch(
             &format!("/phone-sms/conversations/{}/assign", ids[1]),

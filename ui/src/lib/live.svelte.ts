@@ -4,7 +4,7 @@ import { commands, events, type AppEvent, type SyncView } from './bindings'
 import { phone } from './phone.svelte'
 
 class Live {
-  sync = $state<SyncView>({ state: 'idle', retryInSeconds: null })
+  sync = $state<SyncView>({ state: 'idle', retryInSeconds: null, revision: 0 })
   /** Bumped on every change of cached data. */
   version = $state(0)
   /** Conversations touched by the latest change (empty: anything may have changed). */
@@ -23,14 +23,20 @@ class Live {
 
   async refresh(): Promise<void> {
     const status = await commands.syncStatus()
-    if (status.status === 'ok') this.sync = status.data
+    if (status.status === 'ok') this.show(status.data)
+  }
+
+  /** Keeps the newest state: an answer to `syncStatus` may arrive after later events. */
+  show(sync: SyncView): void {
+    if (sync.revision < this.sync.revision) return
+    this.sync = sync
+    if (sync.state === 'online') this.storageError = null
   }
 
   apply(e: AppEvent): void {
     switch (e.kind) {
       case 'sync':
-        this.sync = e.sync
-        if (e.sync.state === 'online') this.storageError = null
+        this.show(e.sync)
         break
       case 'changed':
         this.touched = e.entities.includes('*') ? [] : e.conversations
@@ -66,10 +72,11 @@ class Live {
 export const live = new Live()
 
 /** Words for the sync state, for the status line. */
-export function syncLabel(sync: SyncView): string {
+export function syncLabel(sync: SyncView, signedIn: boolean): string {
   switch (sync.state) {
     case 'idle':
-      return 'Not signed in'
+      // Signed in with no session: it could not start (the reason is shown where it failed).
+      return signedIn ? 'Not connected' : 'Not signed in'
     case 'syncing':
       return 'Syncing…'
     case 'online':

@@ -1,12 +1,21 @@
 // The softphone as the UI sees it: SIP accounts with their registration state and
 // the calls in progress, kept current by the core's `phone` events.
-import { commands, type ActiveCallView, type ApiError, type PhoneView } from './bindings'
+import { commands, type ActiveCallView, type ApiError, type ErrorCode, type PhoneView } from './bindings'
 import { headline } from './errors'
+
+/**
+ * What went wrong with a phone action, kept where it happened: `dial` (the dialer), or
+ * `call:<id>` (that call's card). Dismissible; it goes by itself when its cause does.
+ */
+export interface PhoneProblem {
+  scope: string
+  code: ErrorCode
+  text: string
+}
 
 class Phone {
   view = $state<PhoneView>({ accounts: [], calls: [], revision: 0 })
-  /** The last thing that went wrong (dialing, answering…), for the call panel. */
-  error = $state<string | null>(null)
+  problems = $state<PhoneProblem[]>([])
   loaded = $state(false)
   /** What the dialer shows (typed, or from a tel:/sip: link). */
   dialNumber = $state('')
@@ -33,17 +42,34 @@ class Phone {
 
   /** Keeps the newest snapshot: a command's answer may arrive after later events. */
   apply(view: PhoneView): void {
-    if (view.revision >= this.view.revision) this.view = view
+    if (view.revision < this.view.revision) return
+    this.view = view
+    // Problems whose cause has gone: the call ended, or an account is ready now.
+    const calls = new Set(view.calls.map((c) => `call:${c.id}`))
+    const ready = this.registered
+    this.problems = this.problems.filter(
+      (p) => (!p.scope.startsWith('call:') || calls.has(p.scope)) && !(ready && p.code === 'noSipAccount'),
+    )
   }
 
-  /** Runs a phone command; a failure shows in the call panel. */
-  async run<T>(action: Promise<{ status: 'ok'; data: T } | { status: 'error'; error: ApiError }>): Promise<T | null> {
+  problem(scope: string): PhoneProblem | undefined {
+    return this.problems.find((p) => p.scope === scope)
+  }
+
+  dismiss(scope: string): void {
+    this.problems = this.problems.filter((p) => p.scope !== scope)
+  }
+
+  /** Runs a phone command for `scope`; a failure shows there until dismissed or mended. */
+  async run<T>(
+    scope: string,
+    action: Promise<{ status: 'ok'; data: T } | { status: 'error'; error: ApiError }>,
+  ): Promise<T | null> {
     const result = await action
-    if (result.status === 'ok') {
-      this.error = null
-      return result.data
-    }
-    this.error = `${headline(result.error.code)} ${result.error.message}`
+    this.dismiss(scope)
+    if (result.status === 'ok') return result.data
+    const { code, message } = result.error
+    this.problems = [...this.problems, { scope, code, text: `${headline(code)} ${message}` }]
     return null
   }
 
@@ -56,7 +82,7 @@ class Phone {
   }
 
   dial(number: string): Promise<ActiveCallView | null> {
-    return this.run(commands.dial(number, null))
+    return this.run('dial', commands.dial(number, null))
   }
 }
 

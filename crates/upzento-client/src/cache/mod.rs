@@ -201,8 +201,33 @@ pub enum InboxFilter {
     All,
     Open,
     Closed,
-    /// Assigned to the signed-in user.
+    /// Open and assigned to the signed-in user: the agent's to-do list.
     Mine,
+}
+
+impl InboxFilter {
+    pub const ALL: [Self; 4] = [Self::All, Self::Open, Self::Closed, Self::Mine];
+
+    /// Which conversations (`c`) the filter shows; `?1` is the signed-in user. The list
+    /// and its counts both use it, so a count is always the length of its list.
+    fn condition(self) -> &'static str {
+        match self {
+            Self::All => "1 = 1",
+            Self::Open => "c.status = 'open'",
+            Self::Closed => "c.status = 'closed'",
+            Self::Mine => "c.status = 'open' AND c.assigned_to = ?1",
+        }
+    }
+}
+
+/// How many conversations each inbox filter shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxCounts {
+    pub all: i64,
+    pub open: i64,
+    pub closed: i64,
+    pub mine: i64,
 }
 
 /// A row of the inbox.
@@ -517,6 +542,25 @@ impl Cache {
         Ok(())
     }
 
+    /// How many conversations each filter of the inbox shows.
+    pub fn inbox_counts(&self) -> Result<InboxCounts, ClientError> {
+        let me = self.user_id()?;
+        let [all, open, closed, mine] = InboxFilter::ALL
+            .map(|f| format!("COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)", f.condition()));
+        let sql = format!("SELECT {all}, {open}, {closed}, {mine} FROM conversation c");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![me], |r| {
+                Ok(InboxCounts {
+                    all: r.get(0)?,
+                    open: r.get(1)?,
+                    closed: r.get(2)?,
+                    mine: r.get(3)?,
+                })
+            })?)
+    }
+
     /// An inbox page, newest activity first.
     pub fn inbox(
         &self,
@@ -528,12 +572,7 @@ impl Cache {
         let (after_ms, after_id) = after.map_or((i64::MAX, String::new()), |a| {
             (a.last_activity_ms, a.id.clone())
         });
-        let (status, mine) = match filter {
-            InboxFilter::All => (None, false),
-            InboxFilter::Open => (Some("open"), false),
-            InboxFilter::Closed => (Some("closed"), false),
-            InboxFilter::Mine => (None, true),
-        };
+        let condition = filter.condition();
         // Without the thread index (an initial sync) a count would read every message.
         let unread = if self.threads_indexed {
             UNREAD_COUNT
@@ -547,17 +586,14 @@ impl Cache {
                     (SELECT COUNT(*) FROM outbox o WHERE o.conversation_id = c.id)
              FROM conversation c
              LEFT JOIN contact ct ON ct.id = c.contact_id
-             WHERE (?2 IS NULL OR c.status = ?2)
-               AND (?3 = 0 OR c.assigned_to = ?1)
-               AND (c.last_activity_ms < ?4 OR (c.last_activity_ms = ?4 AND c.id < ?5))
+             WHERE ({condition})
+               AND (c.last_activity_ms < ?2 OR (c.last_activity_ms = ?2 AND c.id < ?3))
              ORDER BY c.last_activity_ms DESC, c.id DESC
-             LIMIT ?6"
+             LIMIT ?4"
         ))?;
         let rows = stmt.query_map(
             params![
                 me,
-                status,
-                i64::from(mine),
                 after_ms,
                 after_id,
                 i64::try_from(limit).unwrap_or(i64::MAX)

@@ -173,6 +173,21 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
     assert_eq!(only(InboxFilter::Open), vec!["c3", "c1"]);
     assert_eq!(only(InboxFilter::Closed), vec!["c2"]);
     assert_eq!(only(InboxFilter::Mine), vec!["c1"]);
+    // Each filter's count is the length of its list.
+    let counts = cache.inbox_counts().unwrap();
+    assert_eq!(
+        (counts.all, counts.open, counts.closed, counts.mine),
+        (3, 2, 1, 1)
+    );
+    // "Mine" is the agent's open work: a closed conversation of theirs leaves it.
+    let mut closed_mine = conversation("c1", "+14155550101", 3_000, "closed", Some("me"));
+    closed_mine["contactId"] = json!("k1");
+    cache
+        .apply(&[change(20, entity::CONVERSATION, "c1", closed_mine)], 20)
+        .unwrap();
+    assert!(cache.inbox(InboxFilter::Mine, None, 50).unwrap().is_empty());
+    let counts = cache.inbox_counts().unwrap();
+    assert_eq!((counts.open, counts.closed, counts.mine), (1, 2, 0));
     // Paging.
     let first = cache.inbox(InboxFilter::All, None, 2).unwrap();
     let last = first.last().unwrap();

@@ -205,7 +205,6 @@ async fn change(
         let mut next = current.clone();
         apply(&mut next);
         next.updated_at.clone_from(&stamp);
-        next.last_activity_at.clone_from(&stamp);
         Ok(next)
     });
     let updated = state
