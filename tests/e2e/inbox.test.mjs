@@ -101,6 +101,22 @@ test('the inbox lists every conversation of the cloud, newest first, with unread
   await screenshot(browser, 'inbox')
 })
 
+test('each inbox filter shows its count, and the count is the length of its list', async () => {
+  await goTo(browser, 'inbox')
+  for (const f of ['open', 'closed', 'mine', 'all']) {
+    await (await browser.$(`.filters [data-filter="${f}"]`)).click()
+    await browser.waitUntil(
+      async () => {
+        const count = Number(await (await browser.$(`.filters [data-filter="${f}"] [data-testid="filter-count"]`)).getText())
+        return count === (await browser.$$('[data-conversation]')).length
+      },
+      { timeout: 5000, timeoutMsg: `the ${f} count is not the length of its list` },
+    )
+  }
+  const count = async (f) => Number(await (await browser.$(`.filters [data-filter="${f}"] [data-testid="filter-count"]`)).getText())
+  assert.equal(await count('all'), (await count('open')) + (await count('closed')))
+})
+
 test('Ctrl+K searches messages and opens the conversation of a hit', async () => {
   await browser.keys(['Control', 'k'])
   const input = await browser.$('input[type="search"]')

@@ -382,6 +382,14 @@ export type ErrorCode = "invalidInput" | "keyringUnavailable" | "unreachable" | 
 /**  The call has ended (or never was). */
 "noSuchCall" | "internal";
 
+/**  How many conversations each inbox filter shows. */
+export type InboxCounts = {
+	all: number,
+	open: number,
+	closed: number,
+	mine: number,
+};
+
 export type InboxFilterView = "all" | "open" | "closed" | "mine";
 
 export type InboxItem = InboxItem_Serialize | InboxItem_Deserialize;
@@ -420,12 +428,16 @@ export type InboxPage_Deserialize = {
 	items: InboxItem_Deserialize[],
 	/**  Pass back for the next page; `null` at the end. */
 	next?: string | null,
+	/**  How many conversations each filter shows, for the filter buttons. */
+	counts: InboxCounts,
 };
 
 export type InboxPage_Serialize = {
 	items: InboxItem_Serialize[],
 	/**  Pass back for the next page; `null` at the end. */
 	next: string | null,
+	/**  How many conversations each filter shows, for the filter buttons. */
+	counts: InboxCounts,
 };
 
 export type KeyringState = KeyringState_Serialize | KeyringState_Deserialize;
@@ -624,12 +636,22 @@ export type SyncView_Deserialize = {
 	state: SyncState,
 	/**  When offline: seconds to the next attempt. */
 	retryInSeconds?: number | null,
+	/**
+	 *  Numbers the changes of the state: an answer to `syncStatus` may reach the UI after
+	 *  a later event, and the UI keeps the highest revision it has seen.
+	 */
+	revision: number,
 };
 
 export type SyncView_Serialize = {
 	state: SyncState,
 	/**  When offline: seconds to the next attempt. */
 	retryInSeconds: number | null,
+	/**
+	 *  Numbers the changes of the state: an answer to `syncStatus` may reach the UI after
+	 *  a later event, and the UI keeps the highest revision it has seen.
+	 */
+	revision: number,
 };
 
 /**  Someone of the tenant to assign work to. */
