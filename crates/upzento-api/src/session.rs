@@ -207,7 +207,10 @@ impl Api {
     }
 
     pub(crate) fn sync_state(&self) -> SyncView {
-        *self.sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes `status` (`None`: no session) the state shown, numbered after the last one,

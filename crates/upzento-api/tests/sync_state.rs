@@ -33,7 +33,11 @@ async fn until_state(
     tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if let AppEvent::Sync { sync } = events.recv().await.unwrap() {
-                assert!(sync.revision >= *last, "revision {} after {last}", sync.revision);
+                assert!(
+                    sync.revision >= *last,
+                    "revision {} after {last}",
+                    sync.revision
+                );
                 assert!(previous_event < Some(sync.revision), "events out of order");
                 previous_event = Some(sync.revision);
                 *last = sync.revision;

@@ -7,7 +7,6 @@ pub mod campaigns;
 pub mod common;
 pub mod entities;
 pub mod messaging;
-mod methods;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -55,8 +54,10 @@ use upzento_domain::resources::{
 };
 use upzento_domain::wire::Role;
 
+use crate::carrier::{InboundPart, MessageRef};
 use crate::error::AppError;
 use crate::events::ChangeHub;
+use sql::Db;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
@@ -223,393 +224,503 @@ pub type Guard<T> = Arc<dyn Fn(&T) -> Result<(), AppError> + Send + Sync>;
 /// Entity names in the change feed and the audit log (wire format: defined in the domain).
 pub use upzento_domain::resources::entity;
 
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    async fn create_tenant(&self, name: &str, now: OffsetDateTime) -> anyhow::Result<Tenant>;
-    async fn tenant(&self, id: &str) -> anyhow::Result<Option<Tenant>>;
-    async fn create_user(&self, user: NewUser, now: OffsetDateTime) -> anyhow::Result<User>;
+/// Declares the [`Store`] trait and implements it for each backend, from one list: each
+/// method's signature, once, with the operation it runs (written once over
+/// [`Db`](sql::Db), in [`accounts`], [`common`], [`entities`], [`messaging`] and
+/// [`campaigns`]) and where: `run` on a connection, `write` in a transaction committed
+/// when the operation succeeds, `own` on the backend itself. A backend provides `run`,
+/// `write` and `notify_changes`; the two differ only there, in their migrations and in
+/// how commits wake other nodes' change streams.
+macro_rules! store {
+    (backends: [$($backend:ty),*]; $($methods:tt)*) => {
+        store!(@trait $($methods)*);
+        store!(@impls [$($backend),*]; $($methods)*);
+    };
+    (@trait $(
+        $(#[$meta:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $how:ident |$op:ident| $body:expr;
+    )*) => {
+        #[async_trait]
+        pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+            $($(#[$meta])* async fn $name(&self, $($arg: $ty),*) -> $ret;)*
+        }
+    };
+    (@impls []; $($methods:tt)*) => {};
+    (@impls [$backend:ty $(, $rest:ty)*]; $($methods:tt)*) => {
+        store!(@impl $backend; $($methods)*);
+        store!(@impls [$($rest),*]; $($methods)*);
+    };
+    (@impl $backend:ty; $(
+        $(#[$meta:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $how:ident |$op:ident| $body:expr;
+    )*) => {
+        #[async_trait]
+        impl Store for $backend {
+            $(async fn $name(&self, $($arg: $ty),*) -> $ret {
+                store!(@$how self, $op, $body)
+            })*
+        }
+    };
+    (@run $self:ident, $op:ident, $body:expr) => { $self.run(async |$op| $body).await };
+    (@write $self:ident, $op:ident, $body:expr) => { $self.write(async |$op| $body).await };
+    (@own $self:ident, $op:ident, $body:expr) => {{ let $op = $self; $body }};
+}
+
+store! {
+    backends: [postgres::PgStore, sqlite::SqliteStore];
+
+    fn create_tenant(name: &str, now: OffsetDateTime) -> anyhow::Result<Tenant>
+        = run |db| accounts::create_tenant(db, name, now).await;
+
+    fn tenant(id: &str) -> anyhow::Result<Option<Tenant>>
+        = run |db| accounts::tenant(db, id).await;
+
+    fn create_user(user: NewUser, now: OffsetDateTime) -> anyhow::Result<User>
+        = run |db| accounts::create_user(db, user, now).await;
+
     /// Sign-in lookup across tenants (an email belongs to one tenant): the user and password hash.
-    async fn user_for_sign_in(&self, email: &str)
-    -> anyhow::Result<Option<(User, Option<String>)>>;
-    async fn insert_token(&self, token: NewToken, now: OffsetDateTime) -> anyhow::Result<()>;
+    fn user_for_sign_in(email: &str) -> anyhow::Result<Option<(User, Option<String>)>>
+        = run |db| accounts::user_for_sign_in(db, email).await;
+
+    fn insert_token(token: NewToken, now: OffsetDateTime) -> anyhow::Result<()>
+        = run |db| accounts::insert_token(db, token, now).await;
+
     /// The owner of an unexpired token.
-    async fn token_owner(
-        &self,
-        hash: &[u8],
-        now: OffsetDateTime,
-    ) -> anyhow::Result<Option<(User, Tenant)>>;
+    fn token_owner(hash: &[u8], now: OffsetDateTime) -> anyhow::Result<Option<(User, Tenant)>>
+        = run |db| accounts::token_owner(db, hash, now).await;
+
     /// An audit row for an action that changes no record of the feed (sign-in, tokens).
-    async fn audit_event(
-        &self,
+    fn audit_event(
         actor: &Actor,
         action: &str,
         entity: &str,
         entity_id: &str,
         now: OffsetDateTime,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<()>
+        = run |db| accounts::audit_event(db, actor, action, entity, entity_id, now).await;
+
     /// API tokens of the tenant, of one user when `user_id` is given; oldest first.
-    async fn list_api_tokens(
-        &self,
+    fn list_api_tokens(
         tenant_id: &str,
         user_id: Option<&str>,
-    ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>>;
+    ) -> anyhow::Result<Vec<upzento_domain::wire::ApiTokenInfo>>
+        = run |db| accounts::list_api_tokens(db, tenant_id, user_id).await;
+
     /// Revokes the API token `id` of the tenant (of one user when `user_id` is given).
     /// Returns whether it existed.
-    async fn revoke_api_token(
-        &self,
-        tenant_id: &str,
-        user_id: Option<&str>,
-        id: &str,
-    ) -> anyhow::Result<bool>;
+    fn revoke_api_token(tenant_id: &str, user_id: Option<&str>, id: &str) -> anyhow::Result<bool>
+        = run |db| accounts::revoke_api_token(db, tenant_id, user_id, id).await;
+
     /// Makes a token unusable. Returns whether it existed.
-    async fn revoke_token(&self, hash: &[u8]) -> anyhow::Result<bool>;
+    fn revoke_token(hash: &[u8]) -> anyhow::Result<bool>
+        = run |db| accounts::revoke_token(db, hash).await;
+
     /// Whether `user_id` is a user of `tenant_id`.
-    async fn user_in_tenant(&self, tenant_id: &str, user_id: &str) -> anyhow::Result<bool>;
+    fn user_in_tenant(tenant_id: &str, user_id: &str) -> anyhow::Result<bool>
+        = run |db| accounts::user_in_tenant(db, tenant_id, user_id).await;
+
     /// The tenant's users, by name (teammates to assign work to).
-    async fn tenant_users(&self, tenant_id: &str) -> anyhow::Result<Vec<User>>;
+    fn tenant_users(tenant_id: &str) -> anyhow::Result<Vec<User>>
+        = run |db| accounts::tenant_users(db, tenant_id).await;
 
     // Every write below records its change-feed entry and audit row in the same transaction.
 
     /// Fails with `AppError::Conflict` when the tenant already has this number.
-    async fn create_number(
-        &self,
+    fn create_number(
         actor: &Actor,
         number: PhoneNumber,
         now: OffsetDateTime,
-    ) -> Result<PhoneNumber, AppError>;
-    async fn number(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>>;
-    async fn list_numbers(
-        &self,
+    ) -> Result<PhoneNumber, AppError>
+        = write |tx| {
+            entities::create_number(tx, actor, &number, now).await?;
+            Ok(number)
+        };
+
+    fn number(tenant_id: &str, id: &str) -> anyhow::Result<Option<PhoneNumber>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
+    fn list_numbers(
         tenant_id: &str,
         filter: &NumberFilter,
         after: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<PhoneNumber>>;
-    async fn update_number(
-        &self,
+    ) -> anyhow::Result<Vec<PhoneNumber>>
+        = run |db| {
+            let params = vec![(&filter.status).into(), (&filter.assigned_to).into()];
+            common::list(db, tenant_id, Some(entities::NUMBER_FILTER), params, after, limit).await
+        };
+
+    fn update_number(
         actor: &Actor,
         id: &str,
         apply: Apply<PhoneNumber>,
         now: OffsetDateTime,
-    ) -> Result<Option<PhoneNumber>, AppError>;
-    async fn delete_number(
-        &self,
-        actor: &Actor,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> Result<Option<PhoneNumber>, AppError>
+        = write |tx| entities::update_number(tx, actor, id, &apply, now).await;
 
-    async fn create_template(
-        &self,
+    fn delete_number(actor: &Actor, id: &str, now: OffsetDateTime) -> anyhow::Result<bool>
+        = write |tx| common::delete::<PhoneNumber, _>(tx, actor, id, now).await;
+
+    fn create_template(
         actor: &Actor,
         template: SmsTemplate,
         now: OffsetDateTime,
-    ) -> Result<SmsTemplate, AppError>;
-    async fn template(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>>;
-    async fn list_templates(
-        &self,
+    ) -> Result<SmsTemplate, AppError>
+        = write |tx| {
+            common::create(tx, actor, &template, now).await?;
+            Ok(template)
+        };
+
+    fn template(tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsTemplate>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
+    fn list_templates(
         tenant_id: &str,
         after: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<SmsTemplate>>;
-    async fn update_template(
-        &self,
+    ) -> anyhow::Result<Vec<SmsTemplate>>
+        = run |db| common::list(db, tenant_id, None, Vec::new(), after, limit).await;
+
+    fn update_template(
         actor: &Actor,
         id: &str,
         apply: Apply<SmsTemplate>,
         now: OffsetDateTime,
-    ) -> Result<Option<SmsTemplate>, AppError>;
-    async fn delete_template(
-        &self,
-        actor: &Actor,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> Result<Option<SmsTemplate>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
+
+    fn delete_template(actor: &Actor, id: &str, now: OffsetDateTime) -> anyhow::Result<bool>
+        = write |tx| common::delete::<SmsTemplate, _>(tx, actor, id, now).await;
 
     /// Fails with `AppError::Conflict` when one of its numbers belongs to another contact.
-    async fn create_contact(
-        &self,
+    fn create_contact(
         actor: &Actor,
         contact: Contact,
         now: OffsetDateTime,
-    ) -> Result<Contact, AppError>;
-    async fn contact(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>>;
-    async fn list_contacts(
-        &self,
+    ) -> Result<Contact, AppError>
+        = write |tx| {
+            common::create(tx, actor, &contact, now).await?;
+            Ok(contact)
+        };
+
+    fn contact(tenant_id: &str, id: &str) -> anyhow::Result<Option<Contact>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
+    fn list_contacts(
         tenant_id: &str,
         filter: &ContactFilter,
         after: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<Contact>>;
-    async fn update_contact(
-        &self,
+    ) -> anyhow::Result<Vec<Contact>>
+        = run |db| {
+            let condition = entities::contact_filter(db.dialect());
+            let params = entities::contact_filter_params(filter);
+            common::list(db, tenant_id, Some(&condition), params, after, limit).await
+        };
+
+    fn update_contact(
         actor: &Actor,
         id: &str,
         apply: Apply<Contact>,
         now: OffsetDateTime,
-    ) -> Result<Option<Contact>, AppError>;
-    async fn delete_contact(
-        &self,
-        actor: &Actor,
-        id: &str,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> Result<Option<Contact>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
+
+    fn delete_contact(actor: &Actor, id: &str, now: OffsetDateTime) -> anyhow::Result<bool>
+        = write |tx| common::delete::<Contact, _>(tx, actor, id, now).await;
 
     /// The tenant and number an inbound message to `e164` belongs to: the active number
     /// with SMS on, the oldest when several tenants list it.
-    async fn route_inbound(&self, e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>>;
+    fn route_inbound(e164: &str) -> anyhow::Result<Option<(String, PhoneNumber)>>
+        = run |db| messaging::route_inbound(db, e164).await;
+
     /// The contact that has this E.164 number.
-    async fn contact_by_number(
-        &self,
-        tenant_id: &str,
-        e164: &str,
-    ) -> anyhow::Result<Option<Contact>>;
-    async fn record_consent(&self, tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()>;
+    fn contact_by_number(tenant_id: &str, e164: &str) -> anyhow::Result<Option<Contact>>
+        = run |db| messaging::contact_by_number(db, tenant_id, e164).await;
+
+    fn record_consent(tenant_id: &str, event: ConsentEvent) -> anyhow::Result<()>
+        = run |db| messaging::record_consent(db, tenant_id, &event).await;
+
     /// Finds an outbound message of `provider` by the provider's id or our own:
     /// `(tenant id, message id)`. Delivery reports carry no tenant.
-    async fn locate_message(
-        &self,
+    fn locate_message(
         provider: &str,
-        reference: &crate::carrier::MessageRef,
-    ) -> anyhow::Result<Option<(String, String)>>;
+        reference: &MessageRef,
+    ) -> anyhow::Result<Option<(String, String)>>
+        = run |db| messaging::locate_message(db, provider, reference).await;
+
     /// Keeps one part of a multi-part inbound SMS (a repeated part changes nothing).
     /// Once every part is in, returns all of them in order as `(provider message id,
     /// text)`, and does so again for a repeated part, so the joined message is stored
     /// once under its first part's id.
-    async fn add_inbound_part(
-        &self,
+    fn add_inbound_part(
         tenant_id: &str,
-        part: &crate::carrier::InboundPart,
+        part: &InboundPart,
         now: OffsetDateTime,
-    ) -> anyhow::Result<Option<Vec<(String, String)>>>;
+    ) -> anyhow::Result<Option<Vec<(String, String)>>>
+        = write |tx| messaging::add_inbound_part(tx, tenant_id, part, now).await;
+
     /// A contact's consent history, oldest first.
-    async fn consent_events(
-        &self,
-        tenant_id: &str,
-        contact_id: &str,
-    ) -> anyhow::Result<Vec<ConsentEvent>>;
+    fn consent_events(tenant_id: &str, contact_id: &str) -> anyhow::Result<Vec<ConsentEvent>>
+        = run |db| messaging::consent_events(db, tenant_id, contact_id).await;
 
     /// The conversation of (our number, the other number), created when new. `true` when created.
-    async fn open_conversation(
-        &self,
+    fn open_conversation(
         actor: &Actor,
         phone_number: &PhoneNumber,
         contact_number: &str,
         now: OffsetDateTime,
-    ) -> Result<(Conversation, bool), AppError>;
-    async fn conversation(&self, tenant_id: &str, id: &str)
-    -> anyhow::Result<Option<Conversation>>;
+    ) -> Result<(Conversation, bool), AppError>
+        = write |tx|
+            entities::open_conversation(tx, actor, phone_number, contact_number, now).await;
+
+    fn conversation(tenant_id: &str, id: &str) -> anyhow::Result<Option<Conversation>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
     /// Newest activity first, before `(last_activity_ms, id)` when given.
-    async fn list_conversations(
-        &self,
+    fn list_conversations(
         tenant_id: &str,
         filter: &ConversationFilter,
         before: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<Conversation>>;
-    async fn update_conversation(
-        &self,
+    ) -> anyhow::Result<Vec<Conversation>>
+        = run |db| entities::list_conversations(db, tenant_id, filter, before, limit).await;
+
+    fn update_conversation(
         actor: &Actor,
         id: &str,
         apply: Apply<Conversation>,
         now: OffsetDateTime,
-    ) -> Result<Option<Conversation>, AppError>;
+    ) -> Result<Option<Conversation>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
 
     /// Unread inbound messages of `user_id` in each of `conversation_ids` (missing ids: absent).
-    async fn unread_counts(
-        &self,
+    fn unread_counts(
         tenant_id: &str,
         user_id: &str,
         conversation_ids: &[String],
-    ) -> anyhow::Result<std::collections::HashMap<String, i64>>;
+    ) -> anyhow::Result<std::collections::HashMap<String, i64>>
+        = run |db| entities::unread_counts(db, tenant_id, user_id, conversation_ids).await;
+
     /// Marks the conversation read by the actor up to `read_at` (a marker only moves
     /// forward). Returns `false` without such a conversation.
-    async fn mark_read(
-        &self,
+    fn mark_read(
         actor: &Actor,
         conversation_id: &str,
         read_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> anyhow::Result<bool>
+        = write |tx| entities::mark_read(tx, actor, conversation_id, read_at, now).await;
 
     /// Stores a message and moves its conversation's last activity. With an idempotency key
     /// already used by the tenant, stores nothing and returns the first message (`false`).
-    async fn create_message(
-        &self,
+    fn create_message(
         actor: &Actor,
-        message: NewMessage,
+        new: NewMessage,
         now: OffsetDateTime,
-    ) -> Result<(SmsMessage, bool), AppError>;
-    async fn message(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>>;
+    ) -> Result<(SmsMessage, bool), AppError>
+        = write |tx| messaging::create_message(tx, actor, new, now).await;
+
+    fn message(tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsMessage>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
     /// A conversation's messages, newest first, before `(created_ms, id)` when given.
-    async fn messages(
-        &self,
+    fn messages(
         tenant_id: &str,
         conversation_id: &str,
         before: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<SmsMessage>>;
-    async fn update_message(
-        &self,
+    ) -> anyhow::Result<Vec<SmsMessage>>
+        = run |db| messaging::messages(db, tenant_id, conversation_id, before, limit).await;
+
+    fn update_message(
         actor: &Actor,
         id: &str,
         apply: Apply<SmsMessage>,
         now: OffsetDateTime,
-    ) -> Result<Option<SmsMessage>, AppError>;
+    ) -> Result<Option<SmsMessage>, AppError>
+        = write |tx| messaging::update_message(tx, actor, id, &apply, now).await;
+
     /// Claims up to `limit` messages due for the carrier at `now` for the worker `owner`,
     /// leasing them until `lease_until` so that no other node takes them meanwhile.
-    async fn claim_due_messages(
-        &self,
+    fn claim_due_messages(
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         owner: &str,
         limit: usize,
-    ) -> anyhow::Result<Vec<DueMessage>>;
+    ) -> anyhow::Result<Vec<DueMessage>>
+        = run |db| messaging::claim_due_messages(db, now, lease_until, owner, limit).await;
+
     /// Records that `owner` is about to hand a queued message to the provider, if it still
     /// holds the message's claim (`false`: another worker took it over; do not send). Until
     /// the outcome is recorded, the message waits until `recheck_at`, and is then reconciled
     /// with the provider by whichever worker claims it.
-    async fn begin_send(
-        &self,
+    fn begin_send(
         tenant_id: &str,
         id: &str,
         owner: &str,
         now: OffsetDateTime,
         recheck_at: OffsetDateTime,
-    ) -> anyhow::Result<bool>;
+    ) -> anyhow::Result<bool>
+        = run |db| messaging::begin_send(db, tenant_id, id, owner, now, recheck_at).await;
+
     /// Records what the carrier said; ignored (returns `None`) when the status may not follow.
-    async fn carrier_update(
-        &self,
+    fn carrier_update(
         tenant_id: &str,
         id: &str,
         update: CarrierUpdate,
         now: OffsetDateTime,
-    ) -> anyhow::Result<Option<SmsMessage>>;
+    ) -> anyhow::Result<Option<SmsMessage>>
+        = write |tx| messaging::carrier_update(tx, tenant_id, id, update, now).await;
 
     /// Stores a call, finding its contact by the other party's number. With a SIP Call-ID the
     /// tenant has already posted, stores nothing and returns that record (`false`).
-    async fn create_call(
-        &self,
-        actor: &Actor,
-        call: Call,
-        now: OffsetDateTime,
-    ) -> Result<(Call, bool), AppError>;
-    async fn call(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>>;
+    fn create_call(actor: &Actor, call: Call, now: OffsetDateTime) -> Result<(Call, bool), AppError>
+        = write |tx| entities::create_call(tx, actor, call, now).await;
+
+    fn call(tenant_id: &str, id: &str) -> anyhow::Result<Option<Call>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
     /// Newest first, before `(start_ms, id)` when given.
-    async fn list_calls(
-        &self,
+    fn list_calls(
         tenant_id: &str,
         filter: &CallFilter,
         before: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<Call>>;
-    async fn update_call(
-        &self,
+    ) -> anyhow::Result<Vec<Call>>
+        = run |db| entities::list_calls(db, tenant_id, filter, before, limit).await;
+
+    fn update_call(
         actor: &Actor,
         id: &str,
         apply: Apply<Call>,
         now: OffsetDateTime,
-    ) -> Result<Option<Call>, AppError>;
+    ) -> Result<Option<Call>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
 
     /// Stores a new campaign (its `stats` are not stored).
-    async fn create_campaign(
-        &self,
+    fn create_campaign(
         actor: &Actor,
         campaign: SmsCampaign,
         now: OffsetDateTime,
-    ) -> Result<SmsCampaign, AppError>;
+    ) -> Result<SmsCampaign, AppError>
+        = write |tx| {
+            let campaign = SmsCampaign { stats: None, ..campaign };
+            common::create(tx, actor, &campaign, now).await?;
+            Ok(campaign)
+        };
+
     /// A campaign with its live stats.
-    async fn campaign(&self, tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>>;
+    fn campaign(tenant_id: &str, id: &str) -> anyhow::Result<Option<SmsCampaign>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
     /// Oldest first, after `(created_ms, id)` when given; each with its live stats.
-    async fn list_campaigns(
-        &self,
+    fn list_campaigns(
         tenant_id: &str,
         filter: &CampaignFilter,
         after: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<SmsCampaign>>;
+    ) -> anyhow::Result<Vec<SmsCampaign>>
+        = run |db| {
+            let params = vec![(&filter.status).into()];
+            let condition = Some(entities::CAMPAIGN_FILTER);
+            common::list(db, tenant_id, condition, params, after, limit).await
+        };
+
     /// `apply` sees the campaign with its live stats.
-    async fn update_campaign(
-        &self,
+    fn update_campaign(
         actor: &Actor,
         id: &str,
         apply: Apply<SmsCampaign>,
         now: OffsetDateTime,
-    ) -> Result<Option<SmsCampaign>, AppError>;
+    ) -> Result<Option<SmsCampaign>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
+
     /// Deletes a campaign and its list when `guard` allows; sent messages stay.
-    async fn delete_campaign(
-        &self,
+    fn delete_campaign(
         actor: &Actor,
         id: &str,
         guard: Guard<SmsCampaign>,
         now: OffsetDateTime,
-    ) -> Result<bool, AppError>;
+    ) -> Result<bool, AppError>
+        = write |tx| entities::delete_campaign(tx, actor, id, &guard, now).await;
+
     /// Adds numbers to a campaign's list when `guard` allows; numbers already on it are
     /// left alone. Returns (added, total on the list), `None` without such a campaign.
-    async fn add_recipients(
-        &self,
+    fn add_recipients(
         actor: &Actor,
         campaign_id: &str,
         guard: Guard<SmsCampaign>,
         recipients: Vec<NewRecipient>,
         now: OffsetDateTime,
-    ) -> Result<Option<(i64, i64)>, AppError>;
+    ) -> Result<Option<(i64, i64)>, AppError>
+        = write |tx|
+            campaigns::add_recipients(tx, actor, campaign_id, &guard, &recipients, now).await;
+
     /// A campaign's list in the order it was added, after `(created_ms, id)` when given.
-    async fn recipients(
-        &self,
+    fn recipients(
         tenant_id: &str,
         campaign_id: &str,
         after: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<CampaignRecipient>>;
+    ) -> anyhow::Result<Vec<CampaignRecipient>>
+        = run |db| campaigns::recipients(db, tenant_id, campaign_id, after, limit).await;
+
     /// Removes a recipient not yet sent to, when `guard` allows (`Conflict` once queued).
-    async fn delete_recipient(
-        &self,
+    fn delete_recipient(
         actor: &Actor,
         campaign_id: &str,
         recipient_id: &str,
         guard: Guard<SmsCampaign>,
         now: OffsetDateTime,
-    ) -> Result<bool, AppError>;
+    ) -> Result<bool, AppError>
+        = write |tx|
+            campaigns::delete_recipient(tx, actor, campaign_id, recipient_id, &guard, now).await;
+
     /// Starts scheduled campaigns whose time has come. Returns how many.
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize>;
+    fn start_due_campaigns(now: OffsetDateTime) -> anyhow::Result<usize>
+        = write |tx| campaigns::start_due_campaigns(tx, now).await;
+
     /// Claims up to `limit` pending recipients of active campaigns, leased until `lease_until`.
-    async fn claim_campaign_recipients(
-        &self,
+    fn claim_campaign_recipients(
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: usize,
-    ) -> anyhow::Result<Vec<DueRecipient>>;
-    async fn finish_recipient(
-        &self,
+    ) -> anyhow::Result<Vec<DueRecipient>>
+        = write |tx| campaigns::claim_campaign_recipients(tx, now, lease_until, limit).await;
+
+    fn finish_recipient(
         tenant_id: &str,
         recipient_id: &str,
         outcome: RecipientOutcome,
         now: OffsetDateTime,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<()>
+        = run |db| campaigns::finish_recipient(db, tenant_id, recipient_id, outcome, now).await;
+
     /// Skips what stopped campaigns left pending, and completes active campaigns with
     /// nothing left to send. Returns how many campaigns it completed.
-    async fn finish_campaigns(&self, now: OffsetDateTime) -> anyhow::Result<usize>;
+    fn finish_campaigns(now: OffsetDateTime) -> anyhow::Result<usize>
+        = write |tx| campaigns::finish_campaigns(tx, now).await;
 
     /// The tenant's newest change-feed position (0 before any change).
-    async fn latest_change(&self, tenant_id: &str) -> anyhow::Result<i64>;
+    fn latest_change(tenant_id: &str) -> anyhow::Result<i64>
+        = run |db| accounts::latest_change(db, tenant_id).await;
+
     /// From now on, tells `hub` which tenants have new changes (from any node).
-    async fn start_change_notifications(&self, hub: Arc<ChangeHub>) -> anyhow::Result<()>;
+    fn start_change_notifications(hub: Arc<ChangeHub>) -> anyhow::Result<()>
+        = own |s| s.notify_changes(hub).await;
 
     /// Changes of the tenant with `seq > since`, oldest first, at most `limit`.
-    async fn changes(
-        &self,
-        tenant_id: &str,
-        since: i64,
-        limit: usize,
-    ) -> anyhow::Result<Vec<Change>>;
+    fn changes(tenant_id: &str, since: i64, limit: usize) -> anyhow::Result<Vec<Change>>
+        = run |db| accounts::changes(db, tenant_id, since, limit).await;
+
     /// Audit rows of the tenant, newest first, before `(at_ms, id)` when given.
-    async fn audit_log(
-        &self,
+    fn audit_log(
         tenant_id: &str,
         before: Option<&After>,
         limit: usize,
-    ) -> anyhow::Result<Vec<AuditEntry>>;
+    ) -> anyhow::Result<Vec<AuditEntry>>
+        = run |db| accounts::audit_log(db, tenant_id, before, limit).await;
 }
 
 /// Why a stopped campaign's remaining recipients were not texted.

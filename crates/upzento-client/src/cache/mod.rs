@@ -545,8 +545,12 @@ impl Cache {
     /// How many conversations each filter of the inbox shows.
     pub fn inbox_counts(&self) -> Result<InboxCounts, ClientError> {
         let me = self.user_id()?;
-        let [all, open, closed, mine] = InboxFilter::ALL
-            .map(|f| format!("COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)", f.condition()));
+        let [all, open, closed, mine] = InboxFilter::ALL.map(|f| {
+            format!(
+                "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
+                f.condition()
+            )
+        });
         let sql = format!("SELECT {all}, {open}, {closed}, {mine} FROM conversation c");
         Ok(self
             .conn

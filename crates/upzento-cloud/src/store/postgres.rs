@@ -15,7 +15,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use tokio_postgres::Transaction;
 
-use crate::error::AppError;
 use crate::events::ChangeHub;
 
 const MIGRATIONS: &[&str] = &[
@@ -222,11 +221,12 @@ impl PgStore {
             .context("the LISTEN task ended before connecting")?
     }
 
-    /// Runs `op` in a transaction, committed when it succeeds.
-    pub(super) async fn write<T>(
+    /// Runs `op` in a transaction, committed when it succeeds. `op` fails with the error
+    /// type its `Store` method returns.
+    pub(super) async fn write<T, E: From<anyhow::Error>>(
         &self,
-        op: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
+        op: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(anyhow::Error::from)?;
         let out = op(&tx).await?;

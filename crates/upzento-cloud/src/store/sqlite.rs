@@ -12,7 +12,6 @@ use rusqlite::Connection;
 
 use rusqlite::TransactionBehavior;
 
-use crate::error::AppError;
 use crate::events::ChangeHub;
 
 /// Migrations in order; `PRAGMA user_version` counts the applied ones.
@@ -127,14 +126,13 @@ fn now_or_error<T, E: From<anyhow::Error>>(
 }
 
 impl SqliteStore {
-    /// Runs `f` in an IMMEDIATE transaction (the write lock up front: no upgrade deadlocks).
     /// Runs `op` in an IMMEDIATE transaction (the write lock up front: no upgrade
     /// deadlocks), committed when it succeeds; then wakes the streams of the tenants it
-    /// changed.
-    pub(super) async fn write<T>(
+    /// changed. `op` fails with the error type its `Store` method returns.
+    pub(super) async fn write<T, E: From<anyhow::Error>>(
         &self,
-        op: impl AsyncFnOnce(&Connection) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
+        op: impl AsyncFnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut guard = self
             .conn
             .lock()
