@@ -8,9 +8,9 @@ use anyhow::{Result, bail};
 use crate::proc::{cargo, run, run_in, succeeds};
 use crate::{root, step};
 
-/// Debian packages: build (Tauri/WebKitGTK), the headless desktop for the
-/// real-window tests (Xvfb, D-Bus, WebKitWebDriver, keyring, notifications).
-const APT: &[&str] = &[
+/// Debian packages the app needs to build and run (Tauri/WebKitGTK, sound, Opus, the
+/// keyring's client library): all `cargo xtask run` installs.
+const APT_RUN: &[&str] = &[
     "build-essential",
     "pkg-config",
     "libssl-dev",
@@ -20,6 +20,15 @@ const APT: &[&str] = &[
     "libasound2-dev",
     "libdbus-1-dev",
     "libxdo-dev",
+    // Opus for calls (audiopus links the system libopus through pkg-config).
+    "libopus-dev",
+    "curl",
+    "ca-certificates",
+];
+
+/// What only the tests need on top: the headless desktop for the real-window tests
+/// (Xvfb, D-Bus, WebKitWebDriver, keyring, notifications), real servers and SIP peers.
+const APT_TEST: &[&str] = &[
     "xvfb",
     "xauth",
     "dbus-x11",
@@ -30,11 +39,9 @@ const APT: &[&str] = &[
     "dunst",
     // Screenshots of the real window from the X server (`import`).
     "imagemagick",
-    "curl",
     // The cloud's tests run against a real PostgreSQL server, over TLS too (test certificates).
     "postgresql",
     "openssl",
-    "ca-certificates",
     // The softphone's tests call real SIP peers (shared recipes: sip-peers).
     "kamailio",
     "kamailio-websocket-modules",
@@ -43,8 +50,6 @@ const APT: &[&str] = &[
     "sip-tester",
     // linphonec: a strict third far end (tests/linphone.rs).
     "linphone-cli",
-    // Opus for calls (audiopus links the system libopus through pkg-config).
-    "libopus-dev",
     // Sound devices for the softphone's tests: a PulseAudio server of their own with
     // null sinks (pactl/pacat from pulseaudio-utils feed and inspect them).
     "pulseaudio",
@@ -56,13 +61,21 @@ const TAURI_DRIVER_VERSION: &str = "2.1.0";
 /// schemathesis from PyPI, pinned so that its seeded runs stay reproducible.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
+/// Everything the tests need (`test`, `e2e`, benches).
 pub fn ensure() -> Result<()> {
-    apt()?;
+    apt(APT_RUN)?;
+    apt(APT_TEST)?;
     tauri_driver()?;
     schemathesis()?;
     npm(&root().join("ui"))?;
     npm(&root().join("tests/e2e"))?;
     Ok(())
+}
+
+/// Only what building and running the app needs (`run`).
+pub fn ensure_for_run() -> Result<()> {
+    apt(APT_RUN)?;
+    npm(&root().join("ui"))
 }
 
 fn installed(package: &str) -> bool {
@@ -72,8 +85,8 @@ fn installed(package: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
-fn apt() -> Result<()> {
-    let missing: Vec<&str> = APT.iter().copied().filter(|p| !installed(p)).collect();
+fn apt(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }

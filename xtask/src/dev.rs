@@ -5,7 +5,7 @@
 //! the app would do. xtask itself does not link the client: the client needs system
 //! libraries (D-Bus for the keyring) that `deps::ensure` installs first.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,29 +43,34 @@ pub fn wait_for_cloud(url: &str) -> Result<()> {
     bail!("upzento-cloud did not start listening on {url}")
 }
 
-/// `upzento-account` with the password in its environment (never on a command line).
+/// `upzento-account` (built by cargo on the way) with the password in its environment
+/// (never on a command line).
 fn account(args: &[&str], password: &str) -> Command {
     let mut cmd = cargo();
-    cmd.current_dir(root())
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "upzento-client",
-            "--bin",
-            "upzento-account",
-            "--",
-        ])
-        .args(args)
-        .env("UPZENTO_PASSWORD", password);
+    cmd.current_dir(root()).args([
+        "run",
+        "--quiet",
+        "-p",
+        "upzento-client",
+        "--bin",
+        "upzento-account",
+        "--",
+    ]);
+    account_with(cmd, args, password)
+}
+
+/// `cmd` (an `upzento-account`) with `args` and the password in its environment.
+fn account_with(mut cmd: Command, args: &[&str], password: &str) -> Command {
+    cmd.args(args).env("UPZENTO_PASSWORD", password);
     cmd
 }
 
 /// Signs the app in to the demo tenant unless it is already signed in to this cloud.
-pub fn sign_in_demo(url: &str) -> Result<()> {
+pub fn sign_in_demo(account_bin: &Path, url: &str) -> Result<()> {
     let config_dir = config_home().join(APP_IDENTIFIER);
     let config_dir = config_dir.to_string_lossy();
-    let status = account(
+    let status = account_with(
+        Command::new(account_bin),
         &[
             "sign-in",
             "--cloud",

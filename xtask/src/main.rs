@@ -92,13 +92,27 @@ fn build_ui() -> Result<()> {
 struct Binaries {
     app: PathBuf,
     cloud: PathBuf,
+    /// Signs the app in from the command line (`upzento-account`).
+    account: PathBuf,
 }
 
-/// Builds the desktop app and the cloud server.
+/// Builds the desktop app, the cloud server and the client's command-line tools, in one
+/// cargo invocation: `run` after `test` (whose e2e step builds the same) reuses every
+/// artifact, where a separate `cargo run` of one package would unify features differently
+/// and rebuild half the dependency tree.
 fn build_app(release: bool) -> Result<Binaries> {
-    step("app and cloud build");
+    step("app, cloud and account tool build");
     let mut cmd = cargo();
-    cmd.args(["build", "-p", "upzento-phone", "-p", "upzento-cloud"]);
+    cmd.args([
+        "build",
+        "-p",
+        "upzento-phone",
+        "-p",
+        "upzento-cloud",
+        "-p",
+        "upzento-client",
+        "--bins",
+    ]);
     if release {
         cmd.arg("--release");
     }
@@ -107,6 +121,7 @@ fn build_app(release: bool) -> Result<Binaries> {
     Ok(Binaries {
         app: dir.join("upzento-phone"),
         cloud: dir.join("upzento-cloud"),
+        account: dir.join("upzento-account"),
     })
 }
 
@@ -241,7 +256,7 @@ fn bundle() -> Result<()> {
 }
 
 fn cmd_run() -> Result<()> {
-    deps::ensure()?;
+    deps::ensure_for_run()?;
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         bail!("no display: run this from a desktop session (or under `xvfb-run -a`)");
     }
@@ -264,7 +279,7 @@ fn cmd_run() -> Result<()> {
         .context("starting upzento-cloud")?;
     let result = (|| {
         dev::wait_for_cloud(&url)?;
-        dev::sign_in_demo(&url)?;
+        dev::sign_in_demo(&bins.account, &url)?;
         step("starting Upzento Phone");
         run(&mut Command::new(&bins.app))
     })();
