@@ -223,6 +223,17 @@ async fn assign_conversation(
     api.assign_conversation(id, user_id).await
 }
 
+/// Text back: the conversation with a number (opened on the cloud when new); its id.
+#[tauri::command]
+#[specta::specta]
+async fn text_number(
+    api: State<'_, Api>,
+    number: String,
+    phone_number_id: Option<String>,
+) -> Result<String, ApiError> {
+    api.text_number(number, phone_number_id).await
+}
+
 /// Closes the quick-reply window (after sending, or Escape).
 #[tauri::command]
 #[specta::specta]
@@ -361,6 +372,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             set_call_notes,
             assign_call,
             assign_conversation,
+            text_number,
             close_quick_reply,
             search,
             calls,

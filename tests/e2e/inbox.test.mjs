@@ -231,3 +231,32 @@ test('calls: history with filters and a detail pane', async () => {
   assert.match(await details.getText(), /Missed/)
   await screenshot(browser, 'calls')
 })
+
+test('text back from a call opens its conversation; call back without a phone account says why, right there', async () => {
+  await goTo(browser, 'calls')
+  const first = await browser.$('[data-call]')
+  await first.waitForDisplayed({ timeout: 10000 })
+  await first.click()
+  const pane = await browser.$('.pane')
+  const number = await browser.execute(() => document.querySelector('.pane .facts dd:nth-of-type(2)').textContent.trim())
+  await (await pane.$('[data-testid="call-back"]')).click()
+  const problem = await pane.$('[data-testid="phone-problem"]')
+  await problem.waitForDisplayed({ timeout: 5000 })
+  assert.match(await problem.getText(), /phone account/i)
+  // Only there: not above every section.
+  assert.equal((await browser.$$('[data-testid="phone-problem"]')).length, 1)
+  await (await problem.$('button[aria-label="Dismiss"]')).click()
+  await problem.waitForExist({ reverse: true, timeout: 5000 })
+
+  await (await pane.$('[data-testid="text-back"]')).click()
+  await browser.waitUntil(async () => (await browser.execute(() => location.hash)).startsWith('#/inbox/'), {
+    timeout: 10000,
+    timeoutMsg: 'text back did not open the inbox',
+  })
+  const header = await browser.$('#conversation-title')
+  await header.waitForDisplayed({ timeout: 10000 })
+  const shown = await browser.execute(() => document.querySelector('.conversation header p, header p.muted').textContent)
+  assert.ok(shown.replace(/\s/g, '').includes(number.replace(/\s/g, '')), `${shown} is not the conversation with ${number}`)
+  await screenshot(browser, 'text-back')
+})
+

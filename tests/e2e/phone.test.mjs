@@ -253,6 +253,16 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   }, 10000)
 })
 
+test('call back from a row of the history places the call', async () => {
+  await goTo(browser, 'calls')
+  const row = await browser.$('a[data-call] + .reach [data-testid="call-back"]')
+  await row.waitForDisplayed({ timeout: 10000 })
+  await row.click()
+  await until('connected again', async () => (await text('[data-testid="call-state"]')) === 'Connected')
+  await (await browser.$('button=Hang up')).click()
+  await until('ended', async () => (await text('[data-testid="call-state"]')) === 'Call ended')
+})
+
 test('a call from the customer rings in the call panel and Answer takes it', async () => {
   await until('the last call left the panel', async () => !(await (await browser.$('[data-testid="call"]')).isExisting()), 10000)
   await command('dial', `sip:${AGENT}@127.0.0.1:${sipPort}`)

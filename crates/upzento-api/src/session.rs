@@ -4,9 +4,13 @@
 use upzento_client::cache::Arrival;
 use upzento_client::cache::{Cache, CallQuery, Draft, InboxCursor, InboxFilter, ms_of};
 use upzento_client::session::{Opened, Session, delete_cache};
+use upzento_client::sync::api::SendError;
 use upzento_client::sync::{SyncEvent, SyncStatus};
 use upzento_client::{ClientError, ErrorKind};
-use upzento_domain::resources::{CallStatus, ConversationStatus, SmsTemplate, entity};
+use upzento_domain::phone::to_e164;
+use upzento_domain::resources::{
+    CallStatus, ConversationStatus, NewConversation, PhoneNumber, SmsTemplate, entity,
+};
 use upzento_domain::template::{self, Values};
 
 use crate::notify::{Notice, NoticeAction, preview};
@@ -625,6 +629,61 @@ impl Api {
             .await
             .map(drop)
             .map_err(not_updated)
+    }
+
+    /// Text back: the conversation with `number`, from our number `phone_number_id` when
+    /// given (the line a call came in on), opened on the cloud when there is none yet.
+    /// Returns its id, for the inbox to show.
+    pub async fn text_number(
+        &self,
+        number: String,
+        phone_number_id: Option<String>,
+    ) -> Result<String, ApiError> {
+        let number = to_e164(number.trim(), None)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("{number}: {e}")))?;
+        let (found, ours) = {
+            let (number, wanted) = (number.clone(), phone_number_id.clone());
+            self.read(move |cache, _| {
+                let found = cache.conversation_with(&number, wanted.as_deref())?;
+                let numbers: Vec<PhoneNumber> = cache.records(entity::PHONE_NUMBER)?;
+                Ok((found, numbers))
+            })
+            .await?
+        };
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        let can_text = |n: &&PhoneNumber| {
+            n.sms_enabled && n.status == upzento_domain::resources::NumberStatus::Active
+        };
+        let from = phone_number_id
+            .as_deref()
+            .and_then(|id| ours.iter().filter(can_text).find(|n| n.id == id))
+            .or_else(|| ours.iter().filter(can_text).min_by(|a, b| a.created_at.cmp(&b.created_at)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidInput,
+                    "None of the tenant's numbers can send SMS: an admin can turn SMS on in Numbers.",
+                )
+            })?;
+        let (client, token) = self.remote().await?;
+        let new = NewConversation {
+            phone_number_id: from.id.clone(),
+            contact_number: number,
+        };
+        let conversation = client
+            .open_conversation(&token, &new)
+            .await
+            .map_err(|e| match e {
+                SendError::Refused { message, .. } => {
+                    ApiError::new(ErrorCode::InvalidInput, message)
+                }
+                SendError::Failed(failure) => not_updated(failure),
+            })?;
+        let id = conversation.id.clone();
+        self.read(move |cache, _| cache.remember_conversation(&conversation))
+            .await?;
+        Ok(id)
     }
 
     /// The cloud client and token of the session.

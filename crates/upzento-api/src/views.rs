@@ -284,6 +284,8 @@ pub struct CallView {
     pub notes: Option<String>,
     /// The teammate following it up.
     pub assigned_to: Option<String>,
+    /// The tenant's number (line) the call was on, for texting back from the same one.
+    pub phone_number_id: Option<String>,
 }
 
 pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
@@ -298,6 +300,7 @@ pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
         duration_seconds: c.duration,
         notes: c.notes,
         assigned_to: c.assigned_to,
+        phone_number_id: c.phone_number_id,
     }
 }
 

@@ -29,6 +29,8 @@ export const commands = {
 	/**  A call assigned for follow-up, or to nobody. */
 	assignCall: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_call", { id, userId })),
 	assignConversation: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_conversation", { id, userId })),
+	/**  Text back: the conversation with a number (opened on the cloud when new); its id. */
+	textNumber: (number: string, phoneNumberId: string | null) => typedError<string, ApiError>(__TAURI_INVOKE("text_number", { number, phoneNumberId })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
@@ -296,6 +298,8 @@ export type CallView_Deserialize = {
 	notes?: string | null,
 	/**  The teammate following it up. */
 	assignedTo?: string | null,
+	/**  The tenant's number (line) the call was on, for texting back from the same one. */
+	phoneNumberId?: string | null,
 };
 
 export type CallView_Serialize = {
@@ -311,6 +315,8 @@ export type CallView_Serialize = {
 	notes: string | null,
 	/**  The teammate following it up. */
 	assignedTo: string | null,
+	/**  The tenant's number (line) the call was on, for texting back from the same one. */
+	phoneNumberId: string | null,
 };
 
 export type ContactView = ContactView_Serialize | ContactView_Deserialize;

@@ -628,6 +628,46 @@ impl Cache {
         self.json_by_id("SELECT data FROM conversation WHERE id = ?1", id)
     }
 
+    /// The conversation with `contact_number` (E.164): from our number `phone_number_id`
+    /// when given, else from any; an open one before a closed one, then the most recent.
+    pub fn conversation_with(
+        &self,
+        contact_number: &str,
+        phone_number_id: Option<&str>,
+    ) -> Result<Option<String>, ClientError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM conversation
+                 WHERE json_extract(data, '$.contactNumber') = ?1
+                   AND (?2 IS NULL OR json_extract(data, '$.phoneNumberId') = ?2)
+                 ORDER BY status = 'open' DESC, last_activity_ms DESC, id DESC
+                 LIMIT 1",
+            )?
+            .query_row(params![contact_number, phone_number_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Keeps a conversation the cloud has just returned to us, ahead of its change-feed
+    /// entry (which brings the same record again), so that it can be shown at once.
+    pub fn remember_conversation(
+        &mut self,
+        conversation: &Conversation,
+    ) -> Result<(), ClientError> {
+        let change = Change {
+            seq: 0,
+            entity: entity::CONVERSATION.into(),
+            id: conversation.id.clone(),
+            op: ChangeOp::Upsert,
+            data: Some(serde_json::to_value(conversation)?),
+            changed_at: conversation.updated_at.clone(),
+        };
+        let tx = self.conn.transaction()?;
+        apply_one(&tx, &change)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// A conversation's messages, newest first, before the message `before` when given.
     pub fn messages(
         &self,

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
     Assignment, Call, CallNotes, Change, ChangeFeed, Conversation, ConversationStatus,
-    ConversationStatusUpdate, NewCall, NewSmsMessage, SmsMessage,
+    ConversationStatusUpdate, NewCall, NewConversation, NewSmsMessage, SmsMessage,
 };
 use upzento_domain::wire::{ErrorBody, UserInfo};
 
@@ -76,6 +76,17 @@ impl CloudClient {
         message: &NewSmsMessage,
     ) -> Result<SmsMessage, SendError> {
         self.create("phone-sms/messages", token, Some(key), message)
+            .await
+    }
+
+    /// Opens the conversation between one of the tenant's numbers and another number, or
+    /// finds the one that exists (`POST /conversations`).
+    pub async fn open_conversation(
+        &self,
+        token: &str,
+        new: &NewConversation,
+    ) -> Result<Conversation, SendError> {
+        self.create("phone-sms/conversations", token, None, new)
             .await
     }
 

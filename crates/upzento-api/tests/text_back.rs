@@ -1,0 +1,96 @@
+//! Text back: from a call or a contact, the agent gets the conversation with that number,
+//! the one that exists or a new one opened on the real cloud, shown at once; offline, a new
+//! one is refused with a reason and nothing is half-made.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../upzento-client/tests/common/mod.rs"]
+#[allow(unused_imports, dead_code)]
+mod cloud;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use upzento_api::{Api, AppEvent, ErrorCode, InboxFilterView, Paths, SignInRequest, SyncState};
+use upzento_client::credentials::MemoryStore;
+
+async fn online(api: &Api) {
+    let mut events = api.subscribe();
+    if api.sync_status().await.state == SyncState::Online {
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let AppEvent::Sync { sync } = events.recv().await.unwrap()
+                && sync.state == SyncState::Online
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("never online");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_back_finds_or_opens_the_conversation_with_a_number() {
+    let mut cloud = cloud::Cloud::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("config"),
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let api = Api::new(&paths, Arc::new(MemoryStore::default()));
+    api.sign_in(SignInRequest::Password {
+        cloud_url: cloud.url.clone(),
+        email: cloud::AGENT_EMAIL.into(),
+        password: cloud::AGENT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    online(&api).await;
+
+    // A number with a conversation already: that one, in any notation.
+    let inbox = api.inbox(InboxFilterView::All, None).await.unwrap();
+    let existing = &inbox.items[0];
+    let found = api
+        .text_number(existing.contact_number.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(found, existing.id);
+
+    // A new number: opened on the cloud, and readable at once from the cache.
+    let id = api
+        .text_number("+1 (415) 555-0199".into(), None)
+        .await
+        .unwrap();
+    let view = api.conversation(id.clone()).await.unwrap();
+    assert_eq!(view.contact_number, "+14155550199");
+    let token = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
+    let remote = cloud
+        .get(&token, &format!("phone-sms/conversations/{id}"))
+        .await;
+    assert_eq!(remote["contactNumber"], "+14155550199");
+    // Again: the same conversation, not a second one.
+    assert_eq!(
+        api.text_number("+14155550199".into(), None).await.unwrap(),
+        id
+    );
+
+    // Nonsense is refused with a reason.
+    let err = api.text_number("call me".into(), None).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+
+    // Offline: the known conversation still opens; a new one is refused, and nothing is made.
+    cloud.stop();
+    assert_eq!(
+        api.text_number("+14155550199".into(), None).await.unwrap(),
+        id
+    );
+    let err = api
+        .text_number("+14155550123".into(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unreachable, "{err:?}");
+    cloud.resume().await;
+}
