@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { duration, listTime, smsInfo } from './format'
+import { clockTime, dayLabel, duration, listTime, newDay, smsInfo } from './format'
 
 describe('smsInfo', () => {
   it('counts GSM-7 segments with escapes costing two', () => {
@@ -32,6 +32,22 @@ describe('times', () => {
     expect(listTime('2026-11-24T09:05:00', now)).toMatch(/09|9/)
     expect(listTime('2026-01-02T09:05:00', now)).toMatch(/2/)
     expect(listTime('not a time', now)).toBe('')
+    // Calendar days, not 24-hour spans: 23:30 the day before is yesterday.
+    expect(listTime('2026-11-23T23:30:00', now)).toBe('Yesterday')
+    expect(listTime('2026-11-23T01:00:00', now)).toBe('Yesterday')
+    expect(listTime('2026-11-22T12:00:00', now)).not.toBe('Yesterday')
+  })
+
+  it('labels the days of a thread and puts a separator where the day changes', () => {
+    const now = new Date('2026-11-24T15:00:00')
+    expect(dayLabel('2026-11-24T08:00:00', now)).toBe('Today')
+    expect(dayLabel('2026-11-23T22:00:00', now)).toBe('Yesterday')
+    expect(dayLabel('2026-11-20T10:00:00', now)).not.toMatch(/Today|Yesterday/)
+    expect(dayLabel('2025-03-02T10:00:00', now)).toMatch(/2025/)
+    expect(newDay(undefined, '2026-11-24T08:00:00')).toBe(true)
+    expect(newDay('2026-11-24T08:00:00', '2026-11-24T23:00:00')).toBe(false)
+    expect(newDay('2026-11-23T23:59:00', '2026-11-24T00:01:00')).toBe(true)
+    expect(clockTime('2026-11-24T09:05:00')).toMatch(/0?9.05/)
   })
 
   it('formats durations', () => {

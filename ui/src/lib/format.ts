@@ -1,14 +1,45 @@
 // Formatting for lists and the composer.
 
-/** A time as a list shows it: the time today, the weekday this week, else the date. */
+const DAY = 86_400_000
+
+/** Whole calendar days from `t` to `now` in local time (0: the same day, 1: yesterday). */
+function daysAgo(t: Date, now: Date): number {
+  const start = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime()
+  return Math.round((start(now) - start(t)) / DAY)
+}
+
+/** A time as a list shows it: the time today, "Yesterday", the weekday this week, else the date. */
 export function listTime(iso: string, now: Date = new Date()): string {
   const t = new Date(iso)
   if (Number.isNaN(t.getTime())) return ''
-  const sameDay = t.toDateString() === now.toDateString()
-  if (sameDay) return t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
-  const days = (now.getTime() - t.getTime()) / 86_400_000
-  if (days >= 0 && days < 6) return t.toLocaleDateString(undefined, { weekday: 'short' })
+  const days = daysAgo(t, now)
+  if (days === 0) return clockTime(iso)
+  if (days === 1) return 'Yesterday'
+  if (days > 1 && days < 7) return t.toLocaleDateString(undefined, { weekday: 'short' })
   return t.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: t.getFullYear() === now.getFullYear() ? undefined : 'numeric' })
+}
+
+/** The time of day, as on every message (its day is in the separator above it). */
+export function clockTime(iso: string): string {
+  const t = new Date(iso)
+  return Number.isNaN(t.getTime()) ? '' : t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+}
+
+/** The day a run of messages belongs to: "Today", "Yesterday", the weekday this week, else the date. */
+export function dayLabel(iso: string, now: Date = new Date()): string {
+  const t = new Date(iso)
+  if (Number.isNaN(t.getTime())) return ''
+  const days = daysAgo(t, now)
+  if (days === 0) return 'Today'
+  if (days === 1) return 'Yesterday'
+  if (days > 1 && days < 7) return t.toLocaleDateString(undefined, { weekday: 'long' })
+  return t.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'long', year: t.getFullYear() === now.getFullYear() ? undefined : 'numeric' })
+}
+
+/** Whether two times fall on different local days (a date separator goes between them). */
+export function newDay(previous: string | undefined, iso: string): boolean {
+  if (!previous) return true
+  return new Date(previous).toDateString() !== new Date(iso).toDateString()
 }
 
 /** A full date and time, for titles and details. */
@@ -76,4 +107,25 @@ export function smsInfo(text: string): SmsInfo {
     used += u
   }
   return { chars: chars.length, segments, unicode: true, culprits }
+}
+
+/**
+ * A phone number as people read it, the same everywhere it is shown and as it is typed in the
+ * dialer: digits grouped (+1 415 555 2671). Anything else (a name, a SIP user) is left as is;
+ * E.164 stays for what is sent and for titles.
+ */
+export function formatNumber(input: string): string {
+  const trimmed = input.trim()
+  if (!/^\+?[0-9 ()\-.]*$/.test(trimmed)) return input
+  const plus = trimmed.startsWith('+')
+  const digits = trimmed.replace(/[^0-9]/g, '')
+  if (!plus) return digits
+  // +1 NANP: +1 415 555 2671; elsewhere: country code then groups of three/four.
+  if (digits.startsWith('1')) {
+    const parts = [digits.slice(0, 1), digits.slice(1, 4), digits.slice(4, 7), digits.slice(7)]
+    return '+' + parts.filter(Boolean).join(' ')
+  }
+  const cc = digits.slice(0, 2)
+  const rest = digits.slice(2).match(/.{1,4}/g) ?? []
+  return '+' + [cc, ...rest].filter(Boolean).join(' ')
 }

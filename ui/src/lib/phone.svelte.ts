@@ -2,6 +2,7 @@
 // the calls in progress, kept current by the core's `phone` events.
 import { commands, type ActiveCallView, type ApiError, type ErrorCode, type PhoneView } from './bindings'
 import { headline } from './errors'
+import { formatNumber } from './format'
 
 /**
  * What went wrong with a phone action, kept where it happened: `dial` (the dialer), or
@@ -75,7 +76,7 @@ class Phone {
 
   /** A link asked for a call: the dialer gets the number; the agent presses Call. */
   offer(number: string): void {
-    this.dialNumber = formatDialed(number)
+    this.dialNumber = formatNumber(number)
     location.hash = '#/calls'
     // The dialer may not be on screen yet.
     setTimeout(() => document.getElementById('dial-number')?.focus(), 50)
@@ -97,19 +98,5 @@ export function elapsed(from: string, now: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`
 }
 
-/** Groups the digits of a number as they are typed (+1 415 555 2671), for the dialer. */
-export function formatDialed(input: string): string {
-  const trimmed = input.trim()
-  if (!/^\+?[0-9 ()\-.]*$/.test(trimmed)) return input
-  const plus = trimmed.startsWith('+')
-  const digits = trimmed.replace(/[^0-9]/g, '')
-  if (!plus) return digits
-  // +1 NANP: +1 415 555 2671; elsewhere: country code then groups of three/four.
-  if (digits.startsWith('1')) {
-    const parts = [digits.slice(0, 1), digits.slice(1, 4), digits.slice(4, 7), digits.slice(7)]
-    return '+' + parts.filter(Boolean).join(' ')
-  }
-  const cc = digits.slice(0, 2)
-  const rest = digits.slice(2).match(/.{1,4}/g) ?? []
-  return '+' + [cc, ...rest].filter(Boolean).join(' ')
-}
+/** The dialer groups a number as it is typed, as every number is shown (format.ts). */
+export { formatNumber as formatDialed } from './format'
