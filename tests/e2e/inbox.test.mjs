@@ -260,3 +260,51 @@ test('text back from a call opens its conversation; call back without a phone ac
   await screenshot(browser, 'text-back')
 })
 
+
+test('keyboard first: the shortcuts sheet, j/k/u through the inbox, m assigns to me, arrows and Enter in search', async () => {
+  await goTo(browser, 'inbox')
+  await (await browser.$('[data-conversation]')).waitForDisplayed({ timeout: 10000 })
+  await (await browser.$('#section-title')).click()
+  await browser.keys(['?'])
+  const sheet = await browser.$('[data-testid="shortcuts"]')
+  await sheet.waitForDisplayed({ timeout: 5000 })
+  assert.match(await sheet.getText(), /Next unread/)
+  await browser.keys(['Escape'])
+  await sheet.waitForDisplayed({ reverse: true, timeout: 5000 })
+
+  const ids = await browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((a) => a.dataset.conversation))
+  const shown = () => browser.execute(() => decodeURIComponent(location.hash.split('/')[2] ?? ''))
+  await browser.execute(() => (location.hash = '#/inbox'))
+  await browser.keys(['j'])
+  await browser.waitUntil(async () => (await shown()) === ids[0], { timeout: 5000, timeoutMsg: 'j did not open the first' })
+  await browser.keys(['j'])
+  await browser.waitUntil(async () => (await shown()) === ids[1], { timeout: 5000, timeoutMsg: 'j did not move on' })
+  await browser.keys(['k'])
+  await browser.waitUntil(async () => (await shown()) === ids[0], { timeout: 5000, timeoutMsg: 'k did not move back' })
+
+  // m: assigned to me, as the cloud says.
+  await (await browser.$('#conversation-title')).waitForDisplayed({ timeout: 5000 })
+  await (await browser.$('#section-title')).click()
+  await browser.keys(['m'])
+  await browser.waitUntil(
+    async () => {
+      const c = await api(`/phone-sms/conversations/${ids[0]}`, await token())
+      const me = await api('/phone-sms/me', await token())
+      return c.assignedTo != null && c.assignedTo === (me.user?.id ?? me.id)
+    },
+    { timeout: 10000, timeoutMsg: 'm did not assign the conversation to me' },
+  )
+
+  // Search: arrows move through the hits, Enter opens one.
+  await browser.keys(['Control', 'k'])
+  const input = await browser.$('input[type="search"]')
+  await input.waitForDisplayed({ timeout: 5000 })
+  await input.setValue('appointment')
+  await (await browser.$('#hit-0')).waitForExist({ timeout: 5000 })
+  await browser.keys(['ArrowDown'])
+  const active = await browser.execute(() => document.querySelector('input[type="search"]').getAttribute('aria-activedescendant'))
+  assert.equal(active, 'hit-1')
+  await browser.keys(['Enter'])
+  await input.waitForDisplayed({ reverse: true, timeout: 5000 })
+  assert.match(await browser.execute(() => location.hash), /^#\/inbox\//)
+})
