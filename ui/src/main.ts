@@ -1,8 +1,13 @@
 import { mount } from 'svelte'
+import './tokens.css'
 import './app.css'
+import { theme } from './lib/theme.svelte'
 import App from './App.svelte'
 import QuickReply from './components/QuickReply.svelte'
 import { quickReplyId } from './lib/routes'
+
+// Before the first paint: no flash of the wrong theme.
+theme.start()
 
 // The shell opens the quick-reply window on `#/quick-reply/<conversation>`.
 const target = document.getElementById('app')!
