@@ -78,6 +78,7 @@ start_driver "$ARTIFACTS/tauri-driver.log"
 if wanted app; then node --test --test-concurrency=1 app.test.mjs || status=$?; fi
 if [[ -n "$CLOUD_BIN" ]]; then
   if wanted launch; then node --test --test-concurrency=1 launch.test.mjs || status=$?; fi
+  if wanted design; then node --test --test-concurrency=1 design.test.mjs || status=$?; fi
   if wanted inbox; then node --test --test-concurrency=1 inbox.test.mjs || status=$?; fi
   if wanted notify; then node --test --test-concurrency=1 notify.test.mjs || status=$?; fi
   if wanted phone; then node --test --test-concurrency=1 phone.test.mjs || status=$?; fi
