@@ -6,8 +6,8 @@ use upzento_api::phone::{
 };
 use upzento_api::{
     AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
-    CallView, ConversationView, InboxFilterView, InboxPage, MessageView, SearchView, SignInRequest,
-    SyncView, TeammateView, TemplateView,
+    CallView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageView,
+    SearchView, SignInRequest, SyncView, TeammateView, TemplateView,
 };
 
 #[tauri::command]
@@ -234,6 +234,24 @@ async fn text_number(
     api.text_number(number, phone_number_id).await
 }
 
+/// Who is calling: the screen-pop of a call with `remote`.
+#[tauri::command]
+#[specta::specta]
+async fn caller(api: State<'_, Api>, remote: String) -> Result<CallerView, ApiError> {
+    api.caller(remote).await
+}
+
+/// "Create contact" from a new caller's screen-pop.
+#[tauri::command]
+#[specta::specta]
+async fn create_contact(
+    api: State<'_, Api>,
+    name: String,
+    number: String,
+) -> Result<ContactView, ApiError> {
+    api.create_contact(name, number).await
+}
+
 /// Closes the quick-reply window (after sending, or Escape).
 #[tauri::command]
 #[specta::specta]
@@ -373,6 +391,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             assign_call,
             assign_conversation,
             text_number,
+            caller,
+            create_contact,
             close_quick_reply,
             search,
             calls,

@@ -9,17 +9,17 @@ use upzento_client::sync::{SyncEvent, SyncStatus};
 use upzento_client::{ClientError, ErrorKind};
 use upzento_domain::phone::to_e164;
 use upzento_domain::resources::{
-    CallStatus, ConversationStatus, NewConversation, PhoneNumber, SmsTemplate, entity,
+    CallStatus, ConversationStatus, NewContact, NewConversation, PhoneNumber, SmsTemplate, entity,
 };
 use upzento_domain::template::{self, Values};
 
 use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
-    AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, ConversationView,
-    InboxFilterView, InboxPage, MessageHitView, MessageView, SearchView, SyncView, TeammateView,
-    TemplateView, app_event, call_view, contact_view, conversation_view, inbox_item, message_view,
-    outbox_view, sync_view, text_parts,
+    AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, CallerConversationView,
+    CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageHitView,
+    MessageView, SearchView, SyncView, TeammateView, TemplateView, app_event, call_view,
+    contact_view, conversation_view, inbox_item, message_view, outbox_view, sync_view, text_parts,
 };
 use crate::{Api, ApiError, ErrorCode};
 
@@ -313,6 +313,85 @@ impl Api {
                 "That conversation is not here (any more).",
             )
         })
+    }
+
+    /// The screen-pop of a call with `remote` (a number in any notation, or a SIP user):
+    /// what the cache knows of them. Nothing known is an answer too (a new caller).
+    pub async fn caller(&self, remote: String) -> Result<CallerView, ApiError> {
+        let digits: String = remote.chars().filter(char::is_ascii_digit).collect();
+        let number = to_e164(remote.trim(), None)
+            .or_else(|_| to_e164(&format!("+{digits}"), None))
+            .ok()
+            .filter(|_| digits.len() >= 6);
+        let Some(number) = number else {
+            return Ok(CallerView {
+                number: None,
+                contact: None,
+                last_conversation: None,
+                recent_calls: Vec::new(),
+            });
+        };
+        self.read(move |cache, _| {
+            let contact = cache.contact_by_number(&number)?;
+            let last_conversation = match cache.conversation_with(&number, None)? {
+                Some(id) => cache.conversation(&id)?.map(|c| CallerConversationView {
+                    id: c.id,
+                    preview: c.last_message_preview,
+                    last_activity_at: c.last_activity_at,
+                    open: c.status == ConversationStatus::Open,
+                }),
+                None => None,
+            };
+            let recent_calls = cache
+                .calls_with(&number, 3)?
+                .into_iter()
+                .map(|c| call_view(c, contact.clone()))
+                .collect();
+            Ok(CallerView {
+                number: Some(number),
+                contact: contact.map(contact_view),
+                last_conversation,
+                recent_calls,
+            })
+        })
+        .await
+    }
+
+    /// "Create contact" from a new caller's screen-pop: a contact with this name and number,
+    /// made on the cloud and shown at once.
+    pub async fn create_contact(
+        &self,
+        name: String,
+        number: String,
+    ) -> Result<ContactView, ApiError> {
+        let mut words = name.split_whitespace();
+        let first_name = words
+            .next()
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "Give the contact a name."))?
+            .to_owned();
+        let rest: Vec<&str> = words.collect();
+        let new = NewContact {
+            first_name,
+            last_name: (!rest.is_empty()).then(|| rest.join(" ")),
+            phone_numbers: vec![number],
+            email: None,
+            tags: Vec::new(),
+            time_zone: None,
+        };
+        let (client, token) = self.remote().await?;
+        let contact = client
+            .create_contact(&token, &new)
+            .await
+            .map_err(|e| match e {
+                SendError::Refused { message, .. } => {
+                    ApiError::new(ErrorCode::InvalidInput, message)
+                }
+                SendError::Failed(failure) => not_updated(failure),
+            })?;
+        let view = contact_view(contact.clone());
+        self.read(move |cache, _| cache.remember_contact(&contact))
+            .await?;
+        Ok(view)
     }
 
     /// Messages before `before_id`, oldest first.

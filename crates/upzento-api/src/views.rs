@@ -304,6 +304,28 @@ pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
     }
 }
 
+/// Who is calling, for the screen-pop on a ringing or active call: the contact with the
+/// number, the latest conversation with it and the last calls; an unknown number has none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerView {
+    /// E.164, when the remote party is a phone number.
+    pub number: Option<String>,
+    pub contact: Option<ContactView>,
+    pub last_conversation: Option<CallerConversationView>,
+    /// Newest first, at most three.
+    pub recent_calls: Vec<CallView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerConversationView {
+    pub id: String,
+    pub preview: Option<String>,
+    pub last_activity_at: String,
+    pub open: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CallPage {

@@ -1,6 +1,7 @@
-//! Text back: from a call or a contact, the agent gets the conversation with that number,
-//! the one that exists or a new one opened on the real cloud, shown at once; offline, a new
-//! one is refused with a reason and nothing is half-made.
+//! Text back and the caller's screen-pop, against the real cloud: from a call or a contact
+//! the agent gets the conversation with that number, the one that exists or a new one
+//! opened on the cloud, shown at once (offline, a new one is refused with a reason); a
+//! ringing number shows its contact, last conversation and calls, or says it is new.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../upzento-client/tests/common/mod.rs"]
@@ -93,4 +94,59 @@ async fn text_back_finds_or_opens_the_conversation_with_a_number() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Unreachable, "{err:?}");
     cloud.resume().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_pop_shows_who_calls_or_that_they_are_new() {
+    let cloud = cloud::Cloud::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("config"),
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let api = Api::new(&paths, Arc::new(MemoryStore::default()));
+    api.sign_in(SignInRequest::Password {
+        cloud_url: cloud.url.clone(),
+        email: cloud::AGENT_EMAIL.into(),
+        password: cloud::AGENT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    online(&api).await;
+
+    // A number of a contact the cache knows, as a SIP URI user part would carry it.
+    let inbox = api.inbox(InboxFilterView::All, None).await.unwrap();
+    let known = inbox
+        .items
+        .iter()
+        .find(|i| i.title != i.contact_number)
+        .expect("a conversation with a contact in the demo data");
+    let digits: String = known
+        .contact_number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let pop = api.caller(digits).await.unwrap();
+    assert_eq!(pop.number.as_deref(), Some(known.contact_number.as_str()));
+    assert_eq!(
+        pop.contact.as_ref().map(|c| c.name.as_str()),
+        Some(known.title.as_str())
+    );
+    assert_eq!(
+        pop.last_conversation.as_ref().map(|c| c.id.as_str()),
+        Some(known.id.as_str())
+    );
+    assert!(pop.recent_calls.len() <= 3);
+
+    // Someone new: nothing known, but the number to make a contact of.
+    let new = api.caller("+1 415 555 0166".into()).await.unwrap();
+    assert_eq!(new.number.as_deref(), Some("+14155550166"));
+    assert!(
+        new.contact.is_none() && new.last_conversation.is_none() && new.recent_calls.is_empty()
+    );
+
+    // A SIP user is not a number.
+    let sip = api.caller("alice".into()).await.unwrap();
+    assert_eq!(sip.number, None);
 }

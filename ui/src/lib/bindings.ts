@@ -31,6 +31,10 @@ export const commands = {
 	assignConversation: (id: string, userId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("assign_conversation", { id, userId })),
 	/**  Text back: the conversation with a number (opened on the cloud when new); its id. */
 	textNumber: (number: string, phoneNumberId: string | null) => typedError<string, ApiError>(__TAURI_INVOKE("text_number", { number, phoneNumberId })),
+	/**  Who is calling: the screen-pop of a call with `remote`. */
+	caller: (remote: string) => typedError<CallerView_Serialize, ApiError>(__TAURI_INVOKE("caller", { remote })),
+	/**  "Create contact" from a new caller's screen-pop. */
+	createContact: (name: string, number: string) => typedError<ContactView_Serialize, ApiError>(__TAURI_INVOKE("create_contact", { name, number })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
@@ -317,6 +321,54 @@ export type CallView_Serialize = {
 	assignedTo: string | null,
 	/**  The tenant's number (line) the call was on, for texting back from the same one. */
 	phoneNumberId: string | null,
+};
+
+export type CallerConversationView = CallerConversationView_Serialize | CallerConversationView_Deserialize;
+
+export type CallerConversationView_Deserialize = {
+	id: string,
+	preview?: string | null,
+	lastActivityAt: string,
+	open: boolean,
+};
+
+export type CallerConversationView_Serialize = {
+	id: string,
+	preview: string | null,
+	lastActivityAt: string,
+	open: boolean,
+};
+
+/**
+ *  Who is calling, for the screen-pop on a ringing or active call: the contact with the
+ *  number, the latest conversation with it and the last calls; an unknown number has none.
+ */
+export type CallerView = CallerView_Serialize | CallerView_Deserialize;
+
+/**
+ *  Who is calling, for the screen-pop on a ringing or active call: the contact with the
+ *  number, the latest conversation with it and the last calls; an unknown number has none.
+ */
+export type CallerView_Deserialize = {
+	/**  E.164, when the remote party is a phone number. */
+	number?: string | null,
+	contact?: ContactView_Deserialize | null,
+	lastConversation?: CallerConversationView_Deserialize | null,
+	/**  Newest first, at most three. */
+	recentCalls: CallView_Deserialize[],
+};
+
+/**
+ *  Who is calling, for the screen-pop on a ringing or active call: the contact with the
+ *  number, the latest conversation with it and the last calls; an unknown number has none.
+ */
+export type CallerView_Serialize = {
+	/**  E.164, when the remote party is a phone number. */
+	number: string | null,
+	contact: ContactView_Serialize | null,
+	lastConversation: CallerConversationView_Serialize | null,
+	/**  Newest first, at most three. */
+	recentCalls: CallView_Serialize[],
 };
 
 export type ContactView = ContactView_Serialize | ContactView_Deserialize;

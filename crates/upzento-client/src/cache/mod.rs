@@ -650,17 +650,29 @@ impl Cache {
 
     /// Keeps a conversation the cloud has just returned to us, ahead of its change-feed
     /// entry (which brings the same record again), so that it can be shown at once.
-    pub fn remember_conversation(
+    pub fn remember_conversation(&mut self, c: &Conversation) -> Result<(), ClientError> {
+        self.remember(entity::CONVERSATION, &c.id, c, &c.updated_at)
+    }
+
+    /// Like [`Cache::remember_conversation`], for a contact just created.
+    pub fn remember_contact(&mut self, c: &Contact) -> Result<(), ClientError> {
+        self.remember(entity::CONTACT, &c.id, c, &c.updated_at)
+    }
+
+    fn remember<T: Serialize>(
         &mut self,
-        conversation: &Conversation,
+        entity: &str,
+        id: &str,
+        record: &T,
+        at: &str,
     ) -> Result<(), ClientError> {
         let change = Change {
             seq: 0,
-            entity: entity::CONVERSATION.into(),
-            id: conversation.id.clone(),
+            entity: entity.into(),
+            id: id.into(),
             op: ChangeOp::Upsert,
-            data: Some(serde_json::to_value(conversation)?),
-            changed_at: conversation.updated_at.clone(),
+            data: Some(serde_json::to_value(record)?),
+            changed_at: at.into(),
         };
         let tx = self.conn.transaction()?;
         apply_one(&tx, &change)?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
-    Assignment, Call, CallNotes, Change, ChangeFeed, Conversation, ConversationStatus,
-    ConversationStatusUpdate, NewCall, NewConversation, NewSmsMessage, SmsMessage,
+    Assignment, Call, CallNotes, Change, ChangeFeed, Contact, Conversation, ConversationStatus,
+    ConversationStatusUpdate, NewCall, NewContact, NewConversation, NewSmsMessage, SmsMessage,
 };
 use upzento_domain::wire::{ErrorBody, UserInfo};
 
@@ -88,6 +88,15 @@ impl CloudClient {
     ) -> Result<Conversation, SendError> {
         self.create("phone-sms/conversations", token, None, new)
             .await
+    }
+
+    /// Adds a contact (`POST /contacts`).
+    pub async fn create_contact(
+        &self,
+        token: &str,
+        new: &NewContact,
+    ) -> Result<Contact, SendError> {
+        self.create("phone-sms/contacts", token, None, new).await
     }
 
     /// Adds a finished call to the history (idempotent on its SIP Call-ID).
