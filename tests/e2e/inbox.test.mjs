@@ -334,3 +334,28 @@ test('a new conversation with any number, or with a contact found by name', asyn
   await (await browser.$('#conversation-title')).waitForDisplayed({ timeout: 10000 })
   assert.match(await (await browser.$('#conversation-title')).getText(), /Maria/)
 })
+
+test('bulk: tick conversations, then close them and mark them read at once', async () => {
+  await goTo(browser, 'inbox')
+  await (await browser.$('.filters [data-filter="open"]')).click()
+  await browser.waitUntil(async () => (await browser.$$('[data-tick]')).length >= 2, { timeout: 10000 })
+  const ids = await browser.execute(() => [...document.querySelectorAll('[data-tick]')].slice(0, 2).map((b) => b.dataset.tick))
+  for (const id of ids) await (await browser.$(`[data-tick="${id}"]`)).click()
+  const bar = await browser.$('[data-testid="bulk"]')
+  await bar.waitForDisplayed({ timeout: 5000 })
+  assert.match(await bar.getText(), /2 ticked/)
+  await (await bar.$('button=Mark read')).click()
+  await (await bar.$('button=Close')).click()
+  await bar.waitForDisplayed({ reverse: true, timeout: 10000 })
+  await browser.waitUntil(
+    async () => {
+      const all = await Promise.all(ids.map(async (id) => (await api(`/phone-sms/conversations/${id}`, await token())).status))
+      return all.every((s) => s === 'closed')
+    },
+    { timeout: 10000, timeoutMsg: 'the ticked conversations were not closed in the cloud' },
+  )
+  for (const id of ids) {
+    const c = await api(`/phone-sms/conversations/${id}`, await token())
+    assert.equal(c.unreadCount ?? 0, 0)
+  }
+})
