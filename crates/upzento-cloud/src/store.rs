@@ -49,7 +49,7 @@ use upzento_domain::resources::{CampaignStats, RecipientStatus};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    AuditEntry, Call, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
+    AuditEntry, Call, CallNote, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
     MessageStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 use upzento_domain::wire::Role;
@@ -597,6 +597,18 @@ store! {
         now: OffsetDateTime,
     ) -> Result<Option<Call>, AppError>
         = write |tx| common::update(tx, actor, id, &apply, now).await;
+
+    /// Adds a note to a call's timeline; `None` without such a call in the tenant.
+    fn add_call_note(
+        actor: &Actor,
+        note: CallNote,
+        now: OffsetDateTime,
+    ) -> Result<Option<CallNote>, AppError>
+        = write |tx| entities::add_call_note(tx, actor, note, now).await;
+
+    /// A call's notes, oldest first.
+    fn call_notes(tenant_id: &str, call_id: &str, limit: usize) -> anyhow::Result<Vec<CallNote>>
+        = run |db| entities::call_notes(db, tenant_id, call_id, limit).await;
 
     /// Stores a new campaign (its `stats` are not stored).
     fn create_campaign(

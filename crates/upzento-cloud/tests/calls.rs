@@ -8,7 +8,10 @@ use common::{Backend, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-on_both_backends!(calls_are_recorded_once_found_and_annotated);
+on_both_backends!(
+    calls_are_recorded_once_found_and_annotated,
+    a_calls_notes_are_a_timeline_with_authors
+);
 
 async fn calls_are_recorded_once_found_and_annotated(backend: Backend) {
     let server = start(backend).await;
@@ -181,4 +184,58 @@ async fn calls_are_recorded_once_found_and_annotated(backend: Backend) {
                                          "startTime": "2026-11-24T10:00:00Z", "sipCallId": "a84b4c76e66710@pc33.example.com"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+async fn a_calls_notes_are_a_timeline_with_authors(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let (_, call) = agent
+        .post(
+            "/phone-sms/calls",
+            json!({"type": "incoming", "status": "completed", "from": "+14155550100",
+                   "to": "+14155552671", "startTime": "2026-11-24T10:00:00Z"}),
+        )
+        .await;
+    let path = format!("/phone-sms/calls/{}/notes", call["id"].as_str().unwrap());
+    let (status, empty) = agent.get(&path).await;
+    assert_eq!((status, empty["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
+
+    let (status, first) = agent
+        .post(&path, json!({"text": "  Wants a quote by Friday  "}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["text"], "Wants a quote by Friday");
+    let (_, second) = admin.post(&path, json!({"text": "Quote sent"})).await;
+    let (_, notes) = agent.get(&path).await;
+    let items = notes["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    // Oldest first, each with its author: nothing overwritten.
+    assert_eq!(items[0]["id"], first["id"]);
+    assert_eq!(items[1]["id"], second["id"]);
+    assert_eq!(items[0]["authorId"], agent.get("/phone-sms/me").await.1["user"]["id"]);
+    assert_eq!(items[1]["authorId"], admin.get("/phone-sms/me").await.1["user"]["id"]);
+
+    // Blank text, an unknown call and another tenant's call are refused.
+    let (status, _) = agent.post(&path, json!({"text": "   "})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = agent
+        .post("/phone-sms/calls/nope/notes", json!({"text": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let stranger = other_tenant(&server).await;
+    assert_eq!(stranger.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        stranger.post(&path, json!({"text": "x"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Each note reaches the change feed, for the apps.
+    let (_, feed) = agent.get("/phone-sms/changes?since=0&limit=500").await;
+    let noted = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "callNote")
+        .count();
+    assert_eq!(noted, 2);
 }

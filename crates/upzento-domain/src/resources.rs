@@ -652,6 +652,41 @@ pub struct CallNotes {
     pub notes: Option<String>,
 }
 
+/// One entry of a call's notes timeline: who wrote what, when. Notes are added, never
+/// overwritten, so a call's story keeps every agent's word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CallNote {
+    pub id: String,
+    pub call_id: String,
+    /// The user who wrote it.
+    pub author_id: String,
+    pub text: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/calls/{id}/notes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCallNote {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 5000, pattern = r"\S")
+    )]
+    pub text: String,
+}
+
+/// A call's notes, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CallNoteList {
+    pub items: Vec<CallNote>,
+}
+
 /// Where a campaign is: `draft → (scheduled →) active ⇄ paused → completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -873,6 +908,7 @@ pub mod entity {
     pub const CONVERSATION: &str = "conversation";
     pub const SMS_MESSAGE: &str = "smsMessage";
     pub const CALL: &str = "call";
+    pub const CALL_NOTE: &str = "callNote";
     pub const SMS_CAMPAIGN: &str = "smsCampaign";
     /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
     pub const CONVERSATION_READ: &str = "conversationRead";

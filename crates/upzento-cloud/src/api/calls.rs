@@ -8,12 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
-    Assignment, Call, CallNotes, CallStatus, CallStatusUpdate, CallType, NewCall, Page,
+    Assignment, Call, CallNote, CallNoteList, CallNotes, CallStatus, CallStatusUpdate, CallType,
+    NewCall, NewCallNote, Page,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Paging, Params, e164, found, optional_text, user_of_tenant};
+use super::support::{Body, Paging, Params, e164, found, optional_text, text, user_of_tenant};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::CallFilter;
@@ -276,6 +277,76 @@ pub async fn set_notes(
         c.notes.clone_from(&notes);
     })
     .await
+}
+
+/// Most notes a call's timeline returns (a call's story, not a feed).
+const NOTES_PER_CALL: usize = 500;
+
+/// A call's notes timeline, oldest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/calls/{id}/notes",
+    tag = "calls",
+    params(("id" = String, Path, description = "Call id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CallNoteList),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn notes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CallNoteList>, AppError> {
+    let tenant = &caller.tenant.id;
+    if state.store.call(tenant, &id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let items = state.store.call_notes(tenant, &id, NOTES_PER_CALL).await?;
+    Ok(Json(CallNoteList { items }))
+}
+
+/// Adds a note to a call's timeline, by the caller, now.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/calls/{id}/notes",
+    tag = "calls",
+    params(("id" = String, Path, description = "Call id")),
+    request_body = NewCallNote,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = CallNote),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(new): Body<NewCallNote>,
+) -> Result<(StatusCode, Json<CallNote>), AppError> {
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let note = CallNote {
+        id: uuid::Uuid::now_v7().to_string(),
+        call_id: id,
+        author_id: caller.user.id.clone(),
+        text: text("text", &new.text, NOTES_MAX)?,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let added = state
+        .store
+        .add_call_note(&caller.actor(), note, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// Assigns a call for follow-up to a user of the tenant, or unassigns it.

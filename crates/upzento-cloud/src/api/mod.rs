@@ -91,7 +91,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get))
         .routes(routes!(calls::set_status))
-        .routes(routes!(calls::set_notes))
+        .routes(routes!(calls::set_notes, calls::notes, calls::add_note))
         .routes(routes!(calls::assign))
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::get, campaigns::delete))

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallStatus, CallType, CampaignStats, Contact, Conversation, ConversationRead,
+    Call, CallNote, CallStatus, CallType, CampaignStats, Contact, Conversation, ConversationRead,
     ConversationStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsTemplate, entity,
 };
 
@@ -425,6 +425,80 @@ impl Entity for Call {
             updated_at: clock::rfc3339(r.get("updated_at")?),
         })
     }
+}
+
+impl Entity for CallNote {
+    const TABLE: &'static str = "call_note";
+    const NAME: &'static str = entity::CALL_NOTE;
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "call_id",
+        "author_id",
+        "text",
+        "created_at",
+        "updated_at",
+    ];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn values(&self) -> anyhow::Result<Vec<Param>> {
+        Ok(vec![
+            self.id.as_str().into(),
+            self.call_id.as_str().into(),
+            self.author_id.as_str().into(),
+            self.text.as_str().into(),
+            clock::parse_rfc3339(&self.created_at)?.into(),
+            clock::parse_rfc3339(&self.updated_at)?.into(),
+        ])
+    }
+
+    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            call_id: r.get("call_id")?,
+            author_id: r.get("author_id")?,
+            text: r.get("text")?,
+            created_at: clock::rfc3339(r.get("created_at")?),
+            updated_at: clock::rfc3339(r.get("updated_at")?),
+        })
+    }
+}
+
+/// Adds a note to a call of the actor's tenant; `None` without such a call.
+pub async fn add_call_note<D: Db>(
+    db: &D,
+    actor: &Actor,
+    note: CallNote,
+    now: OffsetDateTime,
+) -> Result<Option<CallNote>, AppError> {
+    if common::get::<Call, D>(db, &actor.tenant_id, &note.call_id, true)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    common::create(db, actor, &note, now).await?;
+    Ok(Some(note))
+}
+
+/// The notes of a call, oldest first (at most `limit`).
+pub async fn call_notes<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    call_id: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<CallNote>> {
+    common::list(
+        db,
+        tenant_id,
+        Some("call_id = $5"),
+        vec![call_id.into()],
+        None,
+        limit,
+    )
+    .await
 }
 
 /// Files a call, linked to the contact its other party's number belongs to; `false` with

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_consent.sql"),
     include_str!("../../migrations/postgres/0010_provider_webhooks.sql"),
     include_str!("../../migrations/postgres/0011_send_intent_number_owner.sql"),
+    include_str!("../../migrations/postgres/0012_call_notes.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;

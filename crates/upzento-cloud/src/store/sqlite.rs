@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0009_consent.sql"),
     include_str!("../../migrations/sqlite/0010_provider_webhooks.sql"),
     include_str!("../../migrations/sqlite/0011_send_intent_number_owner.sql"),
+    include_str!("../../migrations/sqlite/0012_call_notes.sql"),
 ];
 
 #[derive(Debug, Clone)]
