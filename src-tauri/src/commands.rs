@@ -5,9 +5,9 @@ use upzento_api::phone::{
     ActiveCallView, AudioChoice, AudioDevicesView, PhoneView, SipAccountInput,
 };
 use upzento_api::{
-    AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
-    CallView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageView,
-    SearchView, SignInRequest, SyncView, TeammateView, TemplateView,
+    AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallNoteView,
+    CallPage, CallView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage,
+    MessageView, SearchView, SignInRequest, SyncView, TeammateView, TemplateView,
 };
 
 #[tauri::command]
@@ -241,6 +241,24 @@ async fn caller(api: State<'_, Api>, remote: String) -> Result<CallerView, ApiEr
     api.caller(remote).await
 }
 
+/// A call's notes timeline, oldest first.
+#[tauri::command]
+#[specta::specta]
+async fn call_notes(api: State<'_, Api>, call_id: String) -> Result<Vec<CallNoteView>, ApiError> {
+    api.call_notes(call_id).await
+}
+
+/// Adds a note to a call's timeline.
+#[tauri::command]
+#[specta::specta]
+async fn add_call_note(
+    api: State<'_, Api>,
+    call_id: String,
+    text: String,
+) -> Result<CallNoteView, ApiError> {
+    api.add_call_note(call_id, text).await
+}
+
 /// "Create contact" from a new caller's screen-pop.
 #[tauri::command]
 #[specta::specta]
@@ -393,6 +411,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             text_number,
             caller,
             create_contact,
+            call_notes,
+            add_call_note,
             close_quick_reply,
             search,
             calls,

@@ -244,12 +244,15 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   const notes = await browser.$('#call-notes')
   await notes.waitForExist({ timeout: 10000 })
   await notes.setValue('Customer wants a quote by Friday')
-  await (await browser.$('button=Save notes')).click()
-  await until('notes saved', async () => (await text('.follow [role="status"]')) === 'Saved')
+  await (await browser.$('button=Add note')).click()
+  await until('the note is on the timeline', async () => /Customer wants a quote by Friday/.test(await text('[data-testid="call-notes"]')))
+  assert.match(await text('[data-testid="call-notes"]'), /You ·/)
   await (await browser.$('#call-assignee')).selectByIndex(1)
-  await until('notes and assignee in the cloud', async () => {
-    const call = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}`, { headers: { authorization: `Bearer ${token}` } })).json()
-    return call.notes === 'Customer wants a quote by Friday' && call.assignedTo != null
+  await until('note and assignee in the cloud', async () => {
+    const headers = { authorization: `Bearer ${token}` }
+    const call = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}`, { headers })).json()
+    const notes = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}/notes`, { headers })).json()
+    return notes.items.some((n) => n.text === 'Customer wants a quote by Friday') && call.assignedTo != null
   }, 10000)
 })
 

@@ -16,10 +16,11 @@ use upzento_domain::template::{self, Values};
 use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
-    AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, CallerConversationView,
-    CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageHitView,
-    MessageView, SearchView, SyncView, TeammateView, TemplateView, app_event, call_view,
-    contact_view, conversation_view, inbox_item, message_view, outbox_view, sync_view, text_parts,
+    AppEvent, CallFilterView, CallKindFilter, CallNoteView, CallPage, CallView,
+    CallerConversationView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage,
+    MessageHitView, MessageView, SearchView, SyncView, TeammateView, TemplateView, app_event,
+    call_note_view, call_view, contact_view, conversation_view, inbox_item, message_view,
+    outbox_view, sync_view, text_parts,
 };
 use crate::{Api, ApiError, ErrorCode};
 
@@ -698,6 +699,46 @@ impl Api {
             .await
             .map(drop)
             .map_err(not_updated)
+    }
+
+    /// A call's notes timeline, oldest first, from the cache (offline too).
+    pub async fn call_notes(&self, call_id: String) -> Result<Vec<CallNoteView>, ApiError> {
+        self.read(move |cache, me| {
+            Ok(cache
+                .call_notes(&call_id)?
+                .into_iter()
+                .map(|n| call_note_view(n, me))
+                .collect())
+        })
+        .await
+    }
+
+    /// Adds a note to a call's timeline (online: notes are the team's, kept by the cloud);
+    /// shown at once, and to teammates through the feed.
+    pub async fn add_call_note(
+        &self,
+        call_id: String,
+        text: String,
+    ) -> Result<CallNoteView, ApiError> {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "The note is empty."));
+        }
+        let (client, token) = self.remote().await?;
+        let note = client
+            .add_call_note(&token, &call_id, &text)
+            .await
+            .map_err(|e| match e {
+                SendError::Refused { message, .. } => {
+                    ApiError::new(ErrorCode::InvalidInput, message)
+                }
+                SendError::Failed(failure) => not_updated(failure),
+            })?;
+        self.read(move |cache, me| {
+            cache.remember_call_note(&note)?;
+            Ok(call_note_view(note, me))
+        })
+        .await
     }
 
     /// Assigns a call for follow-up to a teammate, or to nobody.

@@ -304,6 +304,28 @@ pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
     }
 }
 
+/// One note of a call's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallNoteView {
+    pub id: String,
+    pub author_id: String,
+    /// Written by the signed-in user.
+    pub mine: bool,
+    pub text: String,
+    pub at: String,
+}
+
+pub fn call_note_view(n: upzento_domain::resources::CallNote, me: &str) -> CallNoteView {
+    CallNoteView {
+        mine: n.author_id == me,
+        id: n.id,
+        author_id: n.author_id,
+        text: n.text,
+        at: n.created_at,
+    }
+}
+
 /// Who is calling, for the screen-pop on a ringing or active call: the contact with the
 /// number, the latest conversation with it and the last calls; an unknown number has none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]

@@ -1,7 +1,8 @@
 //! Text back and the caller's screen-pop, against the real cloud: from a call or a contact
 //! the agent gets the conversation with that number, the one that exists or a new one
 //! opened on the cloud, shown at once (offline, a new one is refused with a reason); a
-//! ringing number shows its contact, last conversation and calls, or says it is new.
+//! ringing number shows its contact, last conversation and calls, or says it is new; a call's
+//! notes are a timeline, added by their author and kept by the cloud.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../upzento-client/tests/common/mod.rs"]
@@ -11,7 +12,10 @@ mod cloud;
 use std::sync::Arc;
 use std::time::Duration;
 
-use upzento_api::{Api, AppEvent, ErrorCode, InboxFilterView, Paths, SignInRequest, SyncState};
+use upzento_api::{
+    Api, AppEvent, CallFilterView, CallKindFilter, ErrorCode, InboxFilterView, Paths, SignInRequest,
+    SyncState,
+};
 use upzento_client::credentials::MemoryStore;
 
 async fn online(api: &Api) {
@@ -149,4 +153,69 @@ async fn the_screen_pop_shows_who_calls_or_that_they_are_new() {
     // A SIP user is not a number.
     let sip = api.caller("alice".into()).await.unwrap();
     assert_eq!(sip.number, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calls_notes_are_added_to_its_timeline_and_kept_by_the_cloud() {
+    let mut cloud = cloud::Cloud::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_dir: dir.path().join("config"),
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let api = Api::new(&paths, Arc::new(MemoryStore::default()));
+    api.sign_in(SignInRequest::Password {
+        cloud_url: cloud.url.clone(),
+        email: cloud::AGENT_EMAIL.into(),
+        password: cloud::AGENT_PASSWORD.into(),
+    })
+    .await
+    .unwrap();
+    online(&api).await;
+    let calls = api
+        .calls(CallFilterView {
+            kind: CallKindFilter::All,
+            from_date: None,
+            to_date: None,
+            cursor: None,
+        })
+        .await
+        .unwrap();
+    let call = calls.items[0].id.clone();
+    assert!(api.call_notes(call.clone()).await.unwrap().is_empty());
+
+    let first = api
+        .add_call_note(call.clone(), "  Wants a quote  ".into())
+        .await
+        .unwrap();
+    assert_eq!((first.text.as_str(), first.mine), ("Wants a quote", true));
+    api.add_call_note(call.clone(), "Quote sent".into())
+        .await
+        .unwrap();
+    let notes = api.call_notes(call.clone()).await.unwrap();
+    let texts: Vec<_> = notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(texts, ["Wants a quote", "Quote sent"]);
+    let token = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
+    let remote = cloud
+        .get(&token, &format!("phone-sms/calls/{call}/notes"))
+        .await;
+    assert_eq!(remote["items"].as_array().unwrap().len(), 2);
+
+    assert_eq!(
+        api.add_call_note(call.clone(), " ".into())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    // Offline: the timeline still reads; a new note says why it cannot be added now.
+    cloud.stop();
+    assert_eq!(api.call_notes(call.clone()).await.unwrap().len(), 2);
+    let err = api
+        .add_call_note(call.clone(), "later".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unreachable);
+    cloud.resume().await;
 }

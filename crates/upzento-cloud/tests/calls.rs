@@ -198,7 +198,10 @@ async fn a_calls_notes_are_a_timeline_with_authors(backend: Backend) {
         .await;
     let path = format!("/phone-sms/calls/{}/notes", call["id"].as_str().unwrap());
     let (status, empty) = agent.get(&path).await;
-    assert_eq!((status, empty["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
+    assert_eq!(
+        (status, empty["items"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
 
     let (status, first) = agent
         .post(&path, json!({"text": "  Wants a quote by Friday  "}))
@@ -212,8 +215,14 @@ async fn a_calls_notes_are_a_timeline_with_authors(backend: Backend) {
     // Oldest first, each with its author: nothing overwritten.
     assert_eq!(items[0]["id"], first["id"]);
     assert_eq!(items[1]["id"], second["id"]);
-    assert_eq!(items[0]["authorId"], agent.get("/phone-sms/me").await.1["user"]["id"]);
-    assert_eq!(items[1]["authorId"], admin.get("/phone-sms/me").await.1["user"]["id"]);
+    assert_eq!(
+        items[0]["authorId"],
+        agent.get("/phone-sms/me").await.1["user"]["id"]
+    );
+    assert_eq!(
+        items[1]["authorId"],
+        admin.get("/phone-sms/me").await.1["user"]["id"]
+    );
 
     // Blank text, an unknown call and another tenant's call are refused.
     let (status, _) = agent.post(&path, json!({"text": "   "})).await;

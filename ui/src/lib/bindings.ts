@@ -35,6 +35,10 @@ export const commands = {
 	caller: (remote: string) => typedError<CallerView_Serialize, ApiError>(__TAURI_INVOKE("caller", { remote })),
 	/**  "Create contact" from a new caller's screen-pop. */
 	createContact: (name: string, number: string) => typedError<ContactView_Serialize, ApiError>(__TAURI_INVOKE("create_contact", { name, number })),
+	/**  A call's notes timeline, oldest first. */
+	callNotes: (callId: string) => typedError<CallNoteView[], ApiError>(__TAURI_INVOKE("call_notes", { callId })),
+	/**  Adds a note to a call's timeline. */
+	addCallNote: (callId: string, text: string) => typedError<CallNoteView, ApiError>(__TAURI_INVOKE("add_call_note", { callId, text })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
@@ -248,6 +252,16 @@ export type CallFilterView_Serialize = {
 };
 
 export type CallKindFilter = "all" | "missed" | "incoming" | "outgoing";
+
+/**  One note of a call's timeline. */
+export type CallNoteView = {
+	id: string,
+	authorId: string,
+	/**  Written by the signed-in user. */
+	mine: boolean,
+	text: string,
+	at: string,
+};
 
 export type CallPage = CallPage_Serialize | CallPage_Deserialize;
 

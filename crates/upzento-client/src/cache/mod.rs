@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use upzento_domain::resources::{
-    Call, Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus, Direction,
-    NewCall, SmsMessage, entity,
+    Call, CallNote, Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus,
+    Direction, NewCall, SmsMessage, entity,
 };
 
 pub use search::{Fragment, MessageHit, SearchResults};
@@ -652,6 +652,28 @@ impl Cache {
     /// entry (which brings the same record again), so that it can be shown at once.
     pub fn remember_conversation(&mut self, c: &Conversation) -> Result<(), ClientError> {
         self.remember(entity::CONVERSATION, &c.id, c, &c.updated_at)
+    }
+
+    /// Like [`Cache::remember_conversation`], for a note just added to a call.
+    pub fn remember_call_note(&mut self, n: &CallNote) -> Result<(), ClientError> {
+        self.remember(entity::CALL_NOTE, &n.id, n, &n.updated_at)
+    }
+
+    /// A call's notes, oldest first (kept whole in `record`, as the feed brings them).
+    pub fn call_notes(&self, call_id: &str) -> Result<Vec<CallNote>, ClientError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM record
+             WHERE entity = ?1 AND json_extract(data, '$.callId') = ?2
+             ORDER BY json_extract(data, '$.createdAt'), id",
+        )?;
+        let rows = stmt.query_map(params![entity::CALL_NOTE, call_id], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
     }
 
     /// Like [`Cache::remember_conversation`], for a contact just created.

@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
-    Assignment, Call, CallNotes, Change, ChangeFeed, Contact, Conversation, ConversationStatus,
-    ConversationStatusUpdate, NewCall, NewContact, NewConversation, NewSmsMessage, SmsMessage,
+    Assignment, Call, CallNote, CallNotes, Change, ChangeFeed, Contact, Conversation,
+    ConversationStatus, ConversationStatusUpdate, NewCall, NewCallNote, NewContact,
+    NewConversation, NewSmsMessage, SmsMessage,
 };
 use upzento_domain::wire::{ErrorBody, UserInfo};
 
@@ -97,6 +98,18 @@ impl CloudClient {
         new: &NewContact,
     ) -> Result<Contact, SendError> {
         self.create("phone-sms/contacts", token, None, new).await
+    }
+
+    /// Adds a note to a call's timeline (`POST /calls/:id/notes`).
+    pub async fn add_call_note(
+        &self,
+        token: &str,
+        call_id: &str,
+        text: &str,
+    ) -> Result<CallNote, SendError> {
+        let path = format!("phone-sms/calls/{call_id}/notes");
+        let body = NewCallNote { text: text.into() };
+        self.create(&path, token, None, &body).await
     }
 
     /// Adds a finished call to the history (idempotent on its SIP Call-ID).
