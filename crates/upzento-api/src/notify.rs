@@ -27,9 +27,24 @@ pub type OnAction = Box<dyn FnOnce(NoticeAction) + Send>;
 /// Answer (`true`) or Decline, picked on an incoming-call notification.
 pub type OnAnswer = Box<dyn FnOnce(bool) + Send>;
 
-/// Takes an incoming-call notification down when the call stops ringing; with a text,
-/// leaves that instead ("Missed call from …").
-pub type CloseRing = Box<dyn FnOnce(Option<String>) + Send>;
+/// What an incoming-call notification becomes when the call was missed: its text ("Missed
+/// call from …") and what its "Call back" action does.
+pub struct Missed {
+    pub text: String,
+    pub call_back: Box<dyn FnOnce() + Send>,
+}
+
+impl std::fmt::Debug for Missed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Missed")
+            .field("text", &self.text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes an incoming-call notification down when the call stops ringing; for a missed
+/// call, leaves that instead, with Call back.
+pub type CloseRing = Box<dyn FnOnce(Option<Missed>) + Send>;
 
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Shows `notice`; `on_action` runs at most once, when the user picks an action.
@@ -148,9 +163,9 @@ impl DesktopNotifier {
         let id = shown
             .recv()
             .map_err(|_| "the notification thread ended".to_owned())??;
-        Ok(Box::new(move |leave: Option<String>| {
+        Ok(Box::new(move |leave: Option<Missed>| {
             // Replacing the notification (same id) drops its actions; then it is closed
-            // unless it should stay as a missed call.
+            // unless it should stay as a missed call, with Call back.
             let _ = std::thread::Builder::new()
                 .name("call-notification-close".into())
                 .spawn(move || {
@@ -160,8 +175,19 @@ impl DesktopNotifier {
                         .id(id)
                         .icon("call-missed");
                     match leave {
-                        Some(text) => {
-                            let _ = replacement.summary(&escape(&text)).show();
+                        Some(missed) => {
+                            let shown = replacement
+                                .summary(&escape(&missed.text))
+                                .action("call-back", "Call back")
+                                .show();
+                            if let Ok(handle) = shown {
+                                let call_back = missed.call_back;
+                                handle.wait_for_action(move |action| {
+                                    if action == "call-back" {
+                                        call_back();
+                                    }
+                                });
+                            }
                         }
                         None => {
                             if let Ok(handle) = replacement.summary("Call").show() {

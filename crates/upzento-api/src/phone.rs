@@ -349,8 +349,8 @@ impl std::fmt::Debug for LiveCall {
 }
 
 impl LiveCall {
-    /// Stops the ringing: the tone and the notification (`leave`: what it says instead).
-    fn stop_ringing(&mut self, leave: Option<String>) {
+    /// Stops the ringing: the tone and the notification (`leave`: a missed call instead).
+    fn stop_ringing(&mut self, leave: Option<crate::notify::Missed>) {
         if let Some(task) = self.ringing.take() {
             task.abort();
         }
@@ -1218,10 +1218,12 @@ impl Api {
         let api = self.clone();
         let id_for_close = id.clone();
         let _ = self.events.send(AppEvent::IncomingCall { id: id.clone() });
+        // The notification's actions come on its own thread, outside the runtime.
+        let runtime = tokio::runtime::Handle::current();
         let on_answer = Box::new(move |answer: bool| {
             let api = api.clone();
             let id = id.clone();
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 let outcome = if answer {
                     api.answer(id.clone()).await
                 } else {
@@ -1248,6 +1250,24 @@ impl Api {
             }
             Err(e) => tracing::warn!(error = %e, "no incoming-call notification"),
         }
+    }
+
+    /// What "Call back" on a missed call's notification does: dials `remote` from the
+    /// account the call came in on, and brings the window forward to the call. It runs on
+    /// the notification's thread, so it hands the work to the runtime.
+    fn call_back(&self, remote: String, account_id: String) -> Box<dyn FnOnce() + Send> {
+        let api = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        Box::new(move || {
+            runtime.spawn(async move {
+                match api.dial(remote, Some(account_id)).await {
+                    Ok(call) => {
+                        let _ = api.events.send(AppEvent::ShowCall { id: call.id });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "call back from a notification"),
+                }
+            });
+        })
     }
 
     /// Answers `call`, which replaces our call `old` (hung up), with the same account.
@@ -1378,13 +1398,19 @@ impl Api {
                         }
                         CallState::Ended(reason) => {
                             let missed = matches!(reason, EndReason::Missed).then(|| {
-                                format!(
-                                    "Missed call from {}",
-                                    call.view
-                                        .remote_name
-                                        .as_deref()
-                                        .unwrap_or(&call.view.remote)
-                                )
+                                crate::notify::Missed {
+                                    text: format!(
+                                        "Missed call from {}",
+                                        call.view
+                                            .remote_name
+                                            .as_deref()
+                                            .unwrap_or(&call.view.remote)
+                                    ),
+                                    call_back: api.call_back(
+                                        call.view.remote.clone(),
+                                        call.view.account_id.clone(),
+                                    ),
+                                }
                             });
                             call.stop_ringing(missed);
                             Some(call_record(

@@ -53,8 +53,56 @@ struct Desk {
     dir: tempfile::TempDir,
 }
 
+/// A notification server that keeps what it was asked to show: the rings' Answer action
+/// and the missed calls left behind, for the test to pick like a user would.
+#[derive(Default)]
+struct Notices {
+    answer: std::sync::Mutex<Option<upzento_api::notify::OnAnswer>>,
+    missed: std::sync::Mutex<Vec<upzento_api::notify::Missed>>,
+}
+
+#[derive(Debug, Default)]
+struct FakeNotifier(Arc<Notices>);
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notices").finish_non_exhaustive()
+    }
+}
+
+impl upzento_api::notify::Notifier for FakeNotifier {
+    fn show(
+        &self,
+        _notice: upzento_api::notify::Notice,
+        _on_action: upzento_api::notify::OnAction,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn ring(
+        &self,
+        _caller: &str,
+        on_answer: upzento_api::notify::OnAnswer,
+    ) -> Result<upzento_api::notify::CloseRing, String> {
+        *self.0.answer.lock().unwrap() = Some(on_answer);
+        let notices = self.0.clone();
+        Ok(Box::new(move |leave| {
+            if let Some(missed) = leave {
+                notices.missed.lock().unwrap().push(missed);
+            }
+        }))
+    }
+}
+
 impl Desk {
     async fn signed_in(cloud: &cloud::Cloud) -> Self {
+        Self::signed_in_with(cloud, Arc::new(upzento_api::notify::Silent)).await
+    }
+
+    async fn signed_in_with(
+        cloud: &cloud::Cloud,
+        notifier: Arc<dyn upzento_api::notify::Notifier>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths {
             config_dir: dir.path().join("config"),
@@ -63,7 +111,9 @@ impl Desk {
         };
         let secrets = Arc::new(MemoryStore::default());
         let audio = Arc::new(TestAudio::default());
-        let api = Api::new(&paths, secrets.clone()).with_audio(&paths.config_dir, audio.clone());
+        let api = Api::new(&paths, secrets.clone())
+            .with_audio(&paths.config_dir, audio.clone())
+            .with_notifier(notifier);
         api.sign_in(SignInRequest::Password {
             cloud_url: cloud.url.clone(),
             email: cloud::AGENT_EMAIL.into(),
@@ -383,7 +433,16 @@ async fn a_second_call_waits_and_answering_it_holds_the_first() {
 
 /// Saves and registers the account of SIP user `user` at `kamailio` on `desk`.
 async fn registered_desk(cloud: &cloud::Cloud, kamailio: &peers::Kamailio, user: &str) -> Desk {
-    let desk = Desk::signed_in(cloud).await;
+    registered_desk_with(cloud, kamailio, user, Arc::new(upzento_api::notify::Silent)).await
+}
+
+async fn registered_desk_with(
+    cloud: &cloud::Cloud,
+    kamailio: &peers::Kamailio,
+    user: &str,
+    notifier: Arc<dyn upzento_api::notify::Notifier>,
+) -> Desk {
+    let desk = Desk::signed_in_with(cloud, notifier).await;
     desk.api
         .save_sip_account(SipAccountInput {
             id: None,
@@ -503,4 +562,94 @@ async fn an_attended_transfer_leaves_the_agent_free_and_the_two_others_talking()
         .await;
     }
     customer.api.hangup(new_at_customer).unwrap();
+}
+
+/// The desktop notification's buttons act from the notification server's own thread:
+/// Answer takes the call, and a missed call's Call back dials the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_is_answered_from_its_notification_and_a_missed_call_called_back() {
+    let cloud = cloud::Cloud::start().await;
+    let kamailio = peers::Kamailio::start();
+    let customer = peers::Baresip::start_as(&kamailio, CUSTOMER, 1000);
+    let notices = Arc::new(Notices::default());
+    let desk = registered_desk_with(
+        &cloud,
+        &kamailio,
+        AGENT,
+        Arc::new(FakeNotifier(notices.clone())),
+    )
+    .await;
+    let api = &desk.api;
+    let mut events = api.subscribe();
+    let target = format!("sip:{AGENT}@127.0.0.1:{}", kamailio.port);
+
+    // Answer, picked on the notification: from a thread that is not the runtime's.
+    customer.command("dial", &target);
+    let ringing = call_where(&desk, "ringing", |c| c.state == CallStateView::Incoming).await;
+    let answer = notices
+        .answer
+        .lock()
+        .unwrap()
+        .take()
+        .expect("a ring notification");
+    std::thread::spawn(move || answer(true)).join().unwrap();
+    until(api, "answered from the notification", |v| {
+        v.calls
+            .iter()
+            .any(|c| c.id == ringing && matches!(c.state, CallStateView::Active { .. }))
+    })
+    .await;
+    customer.wait_established(1);
+    customer.command("hangup", "");
+    until(api, "ended", |v| {
+        v.calls
+            .iter()
+            .all(|c| matches!(c.state, CallStateView::Ended { .. }))
+    })
+    .await;
+
+    // The customer gives up before anyone answers: a missed call, left with Call back.
+    customer.command("dial", &target);
+    let missed_id = call_where(&desk, "ringing again", |c| {
+        c.id != ringing && c.state == CallStateView::Incoming
+    })
+    .await;
+    customer.command("hangup", "");
+    until(api, "missed", |v| {
+        v.calls
+            .iter()
+            .all(|c| c.id != missed_id || matches!(c.state, CallStateView::Ended { .. }))
+    })
+    .await;
+    let missed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(m) = notices.missed.lock().unwrap().pop() {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("no missed-call notification");
+    assert!(
+        missed.text.starts_with("Missed call from"),
+        "{}",
+        missed.text
+    );
+    std::thread::spawn(move || (missed.call_back)())
+        .join()
+        .unwrap();
+    let back = call_where(&desk, "called back", |c| {
+        c.direction == upzento_api::phone::CallDirection::Outgoing
+            && matches!(c.state, CallStateView::Active { .. })
+    })
+    .await;
+    // The window is brought to the call.
+    let mut shown = false;
+    while let Ok(event) = events.try_recv() {
+        shown |= matches!(&event, AppEvent::ShowCall { id } if *id == back);
+    }
+    assert!(shown, "no ShowCall for the call back");
+    api.hangup(back).unwrap();
+    drop(customer);
 }

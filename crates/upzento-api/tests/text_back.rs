@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use upzento_api::{
-    Api, AppEvent, CallFilterView, CallKindFilter, ErrorCode, InboxFilterView, Paths, SignInRequest,
-    SyncState,
+    Api, AppEvent, CallFilterView, CallKindFilter, ErrorCode, InboxFilterView, Paths,
+    SignInRequest, SyncState,
 };
 use upzento_client::credentials::MemoryStore;
 
