@@ -47,6 +47,14 @@ fn not_updated(failure: upzento_client::sync::machine::Failure) -> ApiError {
     }
 }
 
+/// A record the cloud would not create: refused for good (its reason), or not now.
+fn not_created(e: SendError) -> ApiError {
+    match e {
+        SendError::Refused { message, .. } => ApiError::new(ErrorCode::InvalidInput, message),
+        SendError::Failed(failure) => not_updated(failure),
+    }
+}
+
 fn not_signed_in() -> ApiError {
     ApiError::new(ErrorCode::NotSignedIn, "Sign in to a tenant cloud first.")
 }
@@ -383,12 +391,7 @@ impl Api {
         let contact = client
             .create_contact(&token, &new)
             .await
-            .map_err(|e| match e {
-                SendError::Refused { message, .. } => {
-                    ApiError::new(ErrorCode::InvalidInput, message)
-                }
-                SendError::Failed(failure) => not_updated(failure),
-            })?;
+            .map_err(not_created)?;
         let view = contact_view(contact.clone());
         self.read(move |cache, _| cache.remember_contact(&contact))
             .await?;
@@ -728,12 +731,7 @@ impl Api {
         let note = client
             .add_call_note(&token, &call_id, &text)
             .await
-            .map_err(|e| match e {
-                SendError::Refused { message, .. } => {
-                    ApiError::new(ErrorCode::InvalidInput, message)
-                }
-                SendError::Failed(failure) => not_updated(failure),
-            })?;
+            .map_err(not_created)?;
         self.read(move |cache, me| {
             cache.remember_call_note(&note)?;
             Ok(call_note_view(note, me))
@@ -794,12 +792,7 @@ impl Api {
         let conversation = client
             .open_conversation(&token, &new)
             .await
-            .map_err(|e| match e {
-                SendError::Refused { message, .. } => {
-                    ApiError::new(ErrorCode::InvalidInput, message)
-                }
-                SendError::Failed(failure) => not_updated(failure),
-            })?;
+            .map_err(not_created)?;
         let id = conversation.id.clone();
         self.read(move |cache, _| cache.remember_conversation(&conversation))
             .await?;

@@ -36,9 +36,8 @@ async fn online(api: &Api) {
     .expect("never online");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_back_finds_or_opens_the_conversation_with_a_number() {
-    let mut cloud = cloud::Cloud::start().await;
+/// The agent's app signed in to `cloud` and online (its files live as long as the guard).
+async fn signed_in(cloud: &cloud::Cloud) -> (Api, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths {
         config_dir: dir.path().join("config"),
@@ -54,6 +53,13 @@ async fn text_back_finds_or_opens_the_conversation_with_a_number() {
     .await
     .unwrap();
     online(&api).await;
+    (api, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_back_finds_or_opens_the_conversation_with_a_number() {
+    let mut cloud = cloud::Cloud::start().await;
+    let (api, _dir) = signed_in(&cloud).await;
 
     // A number with a conversation already: that one, in any notation.
     let inbox = api.inbox(InboxFilterView::All, None).await.unwrap();
@@ -103,21 +109,7 @@ async fn text_back_finds_or_opens_the_conversation_with_a_number() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_screen_pop_shows_who_calls_or_that_they_are_new() {
     let cloud = cloud::Cloud::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().join("config"),
-        data_dir: dir.path().join("data"),
-        log_dir: dir.path().join("logs"),
-    };
-    let api = Api::new(&paths, Arc::new(MemoryStore::default()));
-    api.sign_in(SignInRequest::Password {
-        cloud_url: cloud.url.clone(),
-        email: cloud::AGENT_EMAIL.into(),
-        password: cloud::AGENT_PASSWORD.into(),
-    })
-    .await
-    .unwrap();
-    online(&api).await;
+    let (api, _dir) = signed_in(&cloud).await;
 
     // A number of a contact the cache knows, as a SIP URI user part would carry it.
     let inbox = api.inbox(InboxFilterView::All, None).await.unwrap();
@@ -158,21 +150,7 @@ async fn the_screen_pop_shows_who_calls_or_that_they_are_new() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_calls_notes_are_added_to_its_timeline_and_kept_by_the_cloud() {
     let mut cloud = cloud::Cloud::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().join("config"),
-        data_dir: dir.path().join("data"),
-        log_dir: dir.path().join("logs"),
-    };
-    let api = Api::new(&paths, Arc::new(MemoryStore::default()));
-    api.sign_in(SignInRequest::Password {
-        cloud_url: cloud.url.clone(),
-        email: cloud::AGENT_EMAIL.into(),
-        password: cloud::AGENT_PASSWORD.into(),
-    })
-    .await
-    .unwrap();
-    online(&api).await;
+    let (api, _dir) = signed_in(&cloud).await;
     let calls = api
         .calls(CallFilterView {
             kind: CallKindFilter::All,
