@@ -2,44 +2,11 @@
 // stops itself: browse, search, lose the cloud, keep browsing, write, get it delivered.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
-import { goTo, openApp, screenshot } from './lib.mjs'
+import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
 
-const BIN = process.env.CLOUD_BIN
 let browser
 let cloud
-let port
-let dataDir
 let base
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startCloud() {
-  cloud = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--demo'], { stdio: 'ignore' })
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('the cloud did not start')
-}
-
-function killCloud() {
-  cloud.kill('SIGKILL')
-  return new Promise((r) => cloud.once('exit', r))
-}
 
 async function token() {
   const r = await fetch(`${base}/phone-sms/auth/token`, {
@@ -57,24 +24,10 @@ async function api(pathname, bearer) {
 const syncState = async () => (await browser.$('[data-testid="sync-state"]')).getAttribute('data-state')
 
 before(async () => {
-  port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-cloud-'))
-  await startCloud()
+  cloud = await TestCloud.start()
+  base = cloud.url
   browser = await openApp()
-  await goTo(browser, 'settings')
-  if (await (await browser.$('#sign-out')).isExisting()) {
-    await (await browser.$('#sign-out')).click()
-  }
-  const url = await browser.$('#signin-cloudUrl')
-  await url.waitForDisplayed({ timeout: 10000 })
-  await url.clearValue()
-  await url.setValue(base)
-  await (await browser.$('#method-password')).click()
-  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
-  await (await browser.$('#signin-password')).setValue('demo-agent-password')
-  await (await browser.$('#sign-in')).click()
-  await (await browser.$('#account-user')).waitForDisplayed({ timeout: 15000 })
+  await signIn(browser, base)
 })
 
 after(async () => {
@@ -83,7 +36,7 @@ after(async () => {
     await (await browser.$('#sign-out')).click()
   } catch {}
   await browser?.deleteSession()
-  if (cloud && cloud.exitCode === null) await killCloud()
+  await cloud?.kill()
 })
 
 test('the inbox lists every conversation of the cloud, newest first, with unread counts', async () => {
@@ -184,7 +137,7 @@ test('a conversation is assigned to me, closed and reopened, and the filters fol
 })
 
 test('offline, history stays readable; a reply waits and is delivered once the cloud is back', async () => {
-  await killCloud()
+  await cloud.kill()
   await browser.waitUntil(async () => (await syncState()) === 'offline', { timeout: 20000, timeoutMsg: 'never offline' })
   // Keep browsing: another conversation opens from the cache.
   const rows = await browser.$$('[data-conversation]')
@@ -203,7 +156,7 @@ test('offline, history stays readable; a reply waits and is delivered once the c
   assert.equal(await stateOf(), 'pending')
   await screenshot(browser, 'offline-pending')
 
-  await startCloud()
+  await cloud.resume()
   await browser.waitUntil(async () => (await stateOf()) === 'delivered', {
     timeout: 60000,
     timeoutMsg: 'the message was never delivered',
