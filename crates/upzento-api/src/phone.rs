@@ -453,10 +453,11 @@ fn validate(input: &SipAccountInput, id: String) -> Result<SipAccountSettings, A
         .transpose()?;
     let label = text(&input.label);
     Ok(SipAccountSettings {
-        label: if label.is_empty() {
-            format!("{user}@{registrar}")
-        } else {
-            label.chars().take(LABEL_MAX).collect()
+        // Unnamed: the number callers see (what an agent calls the line), else the address.
+        label: match (label.is_empty(), &caller_id) {
+            (false, _) => label.chars().take(LABEL_MAX).collect(),
+            (true, Some(number)) => number.clone(),
+            (true, None) => format!("{user}@{registrar}"),
         },
         id,
         registrar,
@@ -1646,7 +1647,14 @@ mod tests {
     fn account_forms_are_tidied_and_bad_ones_explained() {
         let s = validate(&input(), "a".into()).unwrap();
         assert_eq!(s.registrar, "sip.example.com:5080");
-        assert_eq!(s.label, "14155550100@sip.example.com:5080");
+        // Unnamed: called by its caller ID, else by its address.
+        assert_eq!(s.label, "+14155552671");
+        let no_caller_id = SipAccountInput {
+            caller_id: None,
+            ..input()
+        };
+        let s2 = validate(&no_caller_id, "b".into()).unwrap();
+        assert_eq!(s2.label, "14155550100@sip.example.com:5080");
         assert_eq!(s.auth_user, None);
         assert_eq!(s.caller_id.as_deref(), Some("+14155552671"));
         for (field, value) in [
