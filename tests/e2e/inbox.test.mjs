@@ -312,3 +312,23 @@ test('bulk: tick conversations, then close them and mark them read at once', asy
     assert.equal(c.unreadCount ?? 0, 0)
   }
 })
+
+test('a phone number inside a message is one click from a call', async () => {
+  await goTo(browser, 'inbox')
+  await (await browser.$('[data-conversation]')).click()
+  const composer = await browser.$('#composer-text')
+  await composer.waitForDisplayed({ timeout: 10000 })
+  const marker = `${Date.now()}`
+  await composer.setValue(`Ref ${marker}: call me on +1 415 555 0188 tomorrow`)
+  await browser.keys(['Enter'])
+  const number = await browser.$('[data-testid="messages"] [data-testid="call-number"][title="Call +14155550188"]')
+  await number.waitForDisplayed({ timeout: 10000 })
+  assert.equal(await number.getText(), '+1 415 555 0188')
+  // No phone account in this app: the reason shows under that message, and can be dismissed.
+  await number.click()
+  const problem = await browser.$('[data-testid="messages"] [data-testid="phone-problem"]')
+  await problem.waitForDisplayed({ timeout: 5000 })
+  assert.match(await problem.getText(), /phone account/i)
+  await (await problem.$('button[aria-label="Dismiss"]')).click()
+  await problem.waitForExist({ reverse: true, timeout: 5000 })
+})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clockTime, dayLabel, duration, listTime, newDay, smsInfo } from './format'
+import { clockTime, dayLabel, duration, listTime, newDay, phoneNumbersIn, smsInfo } from './format'
 
 describe('smsInfo', () => {
   it('counts GSM-7 segments with escapes costing two', () => {
@@ -56,3 +56,24 @@ describe('times', () => {
     expect(duration(3723)).toBe('1:02:03')
   })
 })
+
+describe('phone numbers in a message', () => {
+  it('finds the numbers that can be called as written, and keeps the rest as text', () => {
+    expect(phoneNumbersIn('Call me at +1 (415) 555-0123 after 5')).toEqual([
+      { text: 'Call me at ' },
+      { text: '+1 (415) 555-0123', number: '+14155550123' },
+      { text: ' after 5' },
+    ])
+    expect(phoneNumbersIn('or 1-415-555-0199.')).toEqual([
+      { text: 'or ' },
+      { text: '1-415-555-0199', number: '+14155550199' },
+      { text: '.' },
+    ])
+    // No country code, a date, an order number: text.
+    for (const plain of ['415 555 0123', 'on 2026-12-07', 'order 123456789012345678']) {
+      expect(phoneNumbersIn(plain)).toEqual([{ text: plain }])
+    }
+    expect(phoneNumbersIn('')).toEqual([{ text: '' }])
+  })
+})
+

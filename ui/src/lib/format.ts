@@ -129,3 +129,33 @@ export function formatNumber(input: string): string {
   const rest = digits.slice(2).match(/.{1,4}/g) ?? []
   return '+' + [cc, ...rest].filter(Boolean).join(' ')
 }
+
+/** A piece of a message's text: plain, or a phone number one click can call (E.164 in `number`). */
+export interface TextPiece {
+  text: string
+  number?: string
+}
+
+/**
+ * Splits a message's text around the phone numbers in it that can be called as written: with
+ * a "+" and 8 to 15 digits, or 11 digits starting with 1 (North America). Numbers without a
+ * country code are left as text: which country they belong to is a guess.
+ */
+export function phoneNumbersIn(text: string): TextPiece[] {
+  const pieces: TextPiece[] = []
+  let last = 0
+  for (const m of text.matchAll(/\+?\d[\d ().-]{6,}\d/g)) {
+    const raw = m[0]
+    const digits = raw.replace(/\D/g, '')
+    const e164 = raw.startsWith('+')
+      ? digits.length >= 8 && digits.length <= 15 && `+${digits}`
+      : digits.length === 11 && digits.startsWith('1') && `+${digits}`
+    if (!e164) continue
+    const at = m.index ?? 0
+    if (at > last) pieces.push({ text: text.slice(last, at) })
+    pieces.push({ text: raw, number: e164 })
+    last = at + raw.length
+  }
+  if (last < text.length || pieces.length === 0) pieces.push({ text: text.slice(last) })
+  return pieces
+}
