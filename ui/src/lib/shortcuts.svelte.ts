@@ -40,13 +40,11 @@ export function onShortcut(id: string, action: () => void): () => void {
 
 /** The `keys` of a key press, as written in SHORTCUTS. */
 export function keysOf(e: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'shiftKey' | 'altKey'>): string {
-  const mods = [e.ctrlKey || e.metaKey ? 'Ctrl' : '', e.shiftKey && e.key.length > 1 ? 'Shift' : '', e.altKey ? 'Alt' : '']
-  if (e.ctrlKey || e.metaKey || e.altKey) {
-    if (e.shiftKey) mods[1] = 'Shift'
-    const key = e.key.length === 1 ? e.key.toUpperCase() : e.key
-    return [...mods.filter(Boolean), key].join('+')
-  }
-  return e.key
+  // A single key is itself ("?" already carries its Shift); with Ctrl or Alt, the chord.
+  if (!e.ctrlKey && !e.metaKey && !e.altKey) return e.key
+  const mods = [e.ctrlKey || e.metaKey ? 'Ctrl' : '', e.shiftKey ? 'Shift' : '', e.altKey ? 'Alt' : '']
+  const key = e.key.length === 1 ? e.key.toUpperCase() : e.key
+  return [...mods.filter(Boolean), key].join('+')
 }
 
 function typing(target: EventTarget | null): boolean {
