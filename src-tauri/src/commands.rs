@@ -1,13 +1,16 @@
 //! One Tauri command per `Api` method; no logic of its own.
 
 use tauri::State;
+use upzento_api::dto::UserRole;
 use upzento_api::phone::{
     ActiveCallView, AudioChoice, AudioDevicesView, PhoneView, SipAccountInput,
 };
+use upzento_api::views::TeamMemberView;
+use upzento_api::wrap_up::{TaskView, WrapUpInput, WrapUpOptionsView};
 use upzento_api::{
-    AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallNoteView,
-    CallPage, CallView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage,
-    MessageView, SearchView, SignInRequest, SyncView, TeammateView, TemplateView,
+    AccountStatus, AccountView, Api, ApiError, AppEvent, AppInfo, CallFilterView, CallPage,
+    CallView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageView,
+    NoteView, SearchView, SignInRequest, SyncView, TeammateView, TemplateView,
 };
 
 #[tauri::command]
@@ -244,7 +247,7 @@ async fn caller(api: State<'_, Api>, remote: String) -> Result<CallerView, ApiEr
 /// A call's notes timeline, oldest first.
 #[tauri::command]
 #[specta::specta]
-async fn call_notes(api: State<'_, Api>, call_id: String) -> Result<Vec<CallNoteView>, ApiError> {
+async fn call_notes(api: State<'_, Api>, call_id: String) -> Result<Vec<NoteView>, ApiError> {
     api.call_notes(call_id).await
 }
 
@@ -255,8 +258,122 @@ async fn add_call_note(
     api: State<'_, Api>,
     call_id: String,
     text: String,
-) -> Result<CallNoteView, ApiError> {
+) -> Result<NoteView, ApiError> {
     api.add_call_note(call_id, text).await
+}
+
+/// Adds an internal note to a conversation.
+#[tauri::command]
+#[specta::specta]
+async fn add_conversation_note(
+    api: State<'_, Api>,
+    id: String,
+    text: String,
+) -> Result<NoteView, ApiError> {
+    api.add_conversation_note(id, text).await
+}
+
+/// Snoozes a conversation until a time (ms), or wakes it.
+#[tauri::command]
+#[specta::specta]
+async fn snooze_conversation(
+    api: State<'_, Api>,
+    id: String,
+    until_ms: Option<f64>,
+) -> Result<(), ApiError> {
+    api.snooze_conversation(id, until_ms).await
+}
+
+/// Replaces the signed-in user's password.
+#[tauri::command]
+#[specta::specta]
+async fn change_password(
+    api: State<'_, Api>,
+    current: String,
+    replacement: String,
+) -> Result<AccountView, ApiError> {
+    api.change_password(current, replacement).await
+}
+
+/// Everyone of the tenant (Settings › Team).
+#[tauri::command]
+#[specta::specta]
+async fn team(api: State<'_, Api>) -> Result<Vec<TeamMemberView>, ApiError> {
+    api.team().await
+}
+
+/// Changes a user's role or whether they are active (admins).
+#[tauri::command]
+#[specta::specta]
+async fn update_user(
+    api: State<'_, Api>,
+    id: String,
+    role: Option<UserRole>,
+    active: Option<bool>,
+    reassign_to: Option<String>,
+) -> Result<(), ApiError> {
+    api.update_user(id, role, active, reassign_to).await
+}
+
+/// The tenant's dispositions and wrap-up time.
+#[tauri::command]
+#[specta::specta]
+async fn wrap_up_options(api: State<'_, Api>) -> Result<WrapUpOptionsView, ApiError> {
+    api.wrap_up_options().await
+}
+
+/// Files a finished call's wrap-up.
+#[tauri::command]
+#[specta::specta]
+async fn finish_wrap_up(
+    api: State<'_, Api>,
+    id: String,
+    wrap: WrapUpInput,
+) -> Result<(), ApiError> {
+    api.finish_wrap_up(id, wrap).await
+}
+
+/// Leaves a finished call without a wrap-up.
+#[tauri::command]
+#[specta::specta]
+fn skip_wrap_up(api: State<'_, Api>, id: String) {
+    api.skip_wrap_up(&id);
+}
+
+/// The signed-in user's follow-ups.
+#[tauri::command]
+#[specta::specta]
+async fn tasks(api: State<'_, Api>) -> Result<Vec<TaskView>, ApiError> {
+    api.tasks().await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_task_done(api: State<'_, Api>, id: String, done: bool) -> Result<(), ApiError> {
+    api.set_task_done(id, done).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn add_disposition(api: State<'_, Api>, name: String) -> Result<(), ApiError> {
+    api.add_disposition(name).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn update_disposition(
+    api: State<'_, Api>,
+    id: String,
+    name: Option<String>,
+    archived: Option<bool>,
+) -> Result<(), ApiError> {
+    api.update_disposition(id, name, archived).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn set_wrap_up_seconds(api: State<'_, Api>, seconds: Option<u32>) -> Result<(), ApiError> {
+    api.set_wrap_up_seconds(seconds).await
 }
 
 /// "Create contact" from a new caller's screen-pop.
@@ -413,6 +530,19 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             create_contact,
             call_notes,
             add_call_note,
+            add_conversation_note,
+            snooze_conversation,
+            change_password,
+            team,
+            update_user,
+            wrap_up_options,
+            finish_wrap_up,
+            skip_wrap_up,
+            tasks,
+            set_task_done,
+            add_disposition,
+            update_disposition,
+            set_wrap_up_seconds,
             close_quick_reply,
             search,
             calls,

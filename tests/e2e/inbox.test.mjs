@@ -2,6 +2,7 @@
 // stops itself: browse, search, lose the cloud, keep browsing, write, get it delivered.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { spawnSync } from 'node:child_process'
 import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
 
 let browser
@@ -331,4 +332,140 @@ test('a phone number inside a message is one click from a call', async () => {
   assert.match(await problem.getText(), /phone account/i)
   await (await problem.$('button[aria-label="Dismiss"]')).click()
   await problem.waitForExist({ reverse: true, timeout: 5000 })
+})
+
+test('an internal note stays with the team, and a snoozed conversation leaves Open until woken', async () => {
+  await goTo(browser, 'inbox')
+  await (await browser.$('.filters [data-filter="open"]')).click()
+  const row = await browser.$('[data-conversation]')
+  await row.waitForDisplayed({ timeout: 10000 })
+  const id = await row.getAttribute('data-conversation')
+  await row.click()
+  const bearer = await token()
+  const before = (await api(`/phone-sms/conversations/${id}/messages?limit=200`, bearer)).items.length
+
+  // The composer writes a note instead of a reply: shown among the messages, never sent.
+  await (await browser.$('[data-testid="note-mode"]')).click()
+  const composer = await browser.$('#composer-text')
+  await composer.setValue('She prefers texts after 5 pm')
+  await browser.keys(['Enter'])
+  const note = await browser.$('[data-testid="conversation-note"]')
+  await note.waitForDisplayed({ timeout: 10000, timeoutMsg: 'the note is not in the conversation' })
+  assert.match(await note.getText(), /Internal note · You/)
+  assert.match(await note.getText(), /She prefers texts after 5 pm/)
+  const notes = await api(`/phone-sms/conversations/${id}/notes`, bearer)
+  assert.deepEqual(notes.items.map((n) => n.text), ['She prefers texts after 5 pm'])
+  assert.equal((await api(`/phone-sms/conversations/${id}/messages?limit=200`, bearer)).items.length, before, 'a note is never sent')
+  await screenshot(browser, 'conversation-note')
+  await (await browser.$('button[aria-pressed="false"]=Reply')).click()
+
+  // Snoozed until tomorrow: out of Open, in Snoozed with its count, and back when woken.
+  const listed = () => browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((a) => a.dataset.conversation))
+  await (await browser.$('#snooze')).selectByVisibleText('Until tomorrow (9:00)')
+  const until = await browser.$('[data-testid="snoozed-until"]')
+  await until.waitForDisplayed({ timeout: 10000, timeoutMsg: 'not snoozed' })
+  assert.match(await until.getText(), /Snoozed until Tomorrow/)
+  await browser.waitUntil(async () => !(await listed()).includes(id), { timeout: 10000, timeoutMsg: 'still in Open' })
+  const count = async (f) => (await (await browser.$(`.filters [data-filter="${f}"] [data-testid="filter-count"]`)).getText())
+  assert.equal(await count('snoozed'), '1')
+  assert.ok((await api(`/phone-sms/conversations/${id}`, bearer)).snoozedUntil, 'snoozed in the cloud')
+  await (await browser.$('.filters [data-filter="snoozed"]')).click()
+  await browser.waitUntil(async () => (await listed()).includes(id), { timeout: 10000, timeoutMsg: 'not in Snoozed' })
+  await (await browser.$('button=Wake now')).click()
+  await until.waitForExist({ reverse: true, timeout: 10000 })
+  await (await browser.$('.filters [data-filter="open"]')).click()
+  await browser.waitUntil(async () => (await listed()).includes(id), { timeout: 10000, timeoutMsg: 'not back in Open' })
+  assert.equal((await api(`/phone-sms/conversations/${id}`, bearer)).snoozedUntil, null)
+})
+
+test('a tenant made by the operator: its admin signs in with the initial password and must choose a new one first', async () => {
+  const made = spawnSync(process.env.CLOUD_BIN, ['tenant', 'create', '--name', 'Acme Plumbing', '--admin-email', 'ann@acme.test', '--data-dir', cloud.dataDir], {
+    encoding: 'utf8',
+  })
+  assert.equal(made.status, 0, made.stderr)
+  const initial = made.stdout.match(/initial password (\S+)/)[1]
+  await signIn(browser, base, 'ann@acme.test', initial)
+  const required = await browser.$('[data-testid="password-required"]')
+  await required.waitForDisplayed({ timeout: 10000, timeoutMsg: 'no request for a new password' })
+  // Every other section says so too.
+  await goTo(browser, 'inbox')
+  await (await browser.$('a=Settings › Account')).waitForDisplayed({ timeout: 5000 })
+  await goTo(browser, 'settings')
+  await (await browser.$('#password-current')).setValue(initial)
+  await (await browser.$('#password-new')).setValue('short')
+  await (await browser.$('#password-again')).setValue('short')
+  await (await browser.$('button=Change password')).click()
+  const refused = await browser.$('form[aria-label="Change password"] .field-error')
+  await refused.waitForDisplayed({ timeout: 5000 })
+  assert.match(await refused.getText(), /12 characters/)
+  await screenshot(browser, 'password-required')
+  await (await browser.$('#password-new')).setValue('plumbing pipes and copper fittings')
+  await (await browser.$('#password-again')).setValue('plumbing pipes and copper fittings')
+  await (await browser.$('button=Change password')).click()
+  await (await browser.$('[data-testid="password-changed"]')).waitForDisplayed({ timeout: 10000 })
+  await browser.waitUntil(async () => !(await (await browser.$('[data-testid="password-required"]')).isExisting()), {
+    timeout: 5000,
+    timeoutMsg: 'still asked for a new password',
+  })
+  // Now the new tenant's (empty) inbox syncs.
+  await goTo(browser, 'inbox')
+  await browser.waitUntil(async () => (await syncState()) === 'online', { timeout: 20000, timeoutMsg: 'never online' })
+  const signedIn = await fetch(`${base}/phone-sms/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'ann@acme.test', password: 'plumbing pipes and copper fittings' }),
+  })
+  assert.equal(signedIn.status, 200)
+  assert.equal((await signedIn.json()).user.passwordChangeRequired, false)
+})
+
+test('Settings › Team: an admin changes a role, deactivates an agent handing over their work, and reactivates them', async () => {
+  await signIn(browser, base, 'admin@demo.upzento.test', 'demo-admin-password')
+  const team = await browser.$('[data-testid="team"]')
+  await team.waitForDisplayed({ timeout: 10000 })
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="member"]')).length >= 3, { timeout: 10000, timeoutMsg: 'the team is not listed' })
+  const bearer = await (
+    await fetch(`${base}/phone-sms/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@demo.upzento.test', password: 'demo-admin-password' }),
+    })
+  ).json()
+  const users = async () => (await fetch(`${base}/phone-sms/users`, { headers: { authorization: `Bearer ${bearer.token}` } })).json()
+  const agentSignIn = async () =>
+    (
+      await fetch(`${base}/phone-sms/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'agent@demo.upzento.test', password: 'demo-agent-password' }),
+      })
+    ).status
+
+  // The last admin cannot step down: the cloud says why, right there.
+  await (await browser.$('select[aria-label="Role of Dana Admin"]')).selectByVisibleText('Agent')
+  const refusal = await team.$('.alert')
+  await refusal.waitForDisplayed({ timeout: 10000 })
+  assert.match(await refusal.getText(), /at least one active admin/)
+
+  // A supervisor made an agent.
+  await (await browser.$('select[aria-label="Role of Sam Supervisor"]')).selectByVisibleText('Agent')
+  await browser.waitUntil(async () => (await users()).find((u) => u.name === 'Sam Supervisor')?.role === 'agent', {
+    timeout: 10000,
+    timeoutMsg: 'the role did not change in the cloud',
+  })
+
+  // Alex deactivated, their open work to Sam; then back.
+  const alex = await browser.$('[data-testid="member"][data-email="agent@demo.upzento.test"]')
+  await (await alex.$('button=Deactivate')).click()
+  await (await browser.$('form[aria-label="Deactivate Alex Agent"] select')).selectByVisibleText('Sam Supervisor')
+  await screenshot(browser, 'team-deactivate')
+  await (await browser.$('button=Deactivate Alex Agent')).click()
+  await browser.waitUntil(async () => (await alex.getAttribute('data-active')) === 'false', { timeout: 10000, timeoutMsg: 'not shown deactivated' })
+  assert.equal((await users()).find((u) => u.name === 'Alex Agent').active, false)
+  assert.equal(await agentSignIn(), 401, 'a deactivated agent cannot sign in')
+  await (await alex.$('button=Reactivate')).click()
+  await browser.waitUntil(async () => (await alex.getAttribute('data-active')) === 'true', { timeout: 10000, timeoutMsg: 'not reactivated' })
+  assert.equal(await agentSignIn(), 200)
+  await (await browser.$('select[aria-label="Role of Sam Supervisor"]')).selectByVisibleText('Supervisor')
+  await browser.waitUntil(async () => (await users()).find((u) => u.name === 'Sam Supervisor')?.role === 'supervisor', { timeout: 10000 })
 })

@@ -1,7 +1,7 @@
 // Shared helpers of the real-window tests: a WebdriverIO session on the app through tauri-driver.
 import { remote } from 'webdriverio'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -95,8 +95,8 @@ export class TestCloud {
   }
 }
 
-/** Signs the app in to `cloudUrl` as the demo agent, from Settings. */
-export async function signIn(browser, cloudUrl) {
+/** Signs the app in to `cloudUrl` as the demo agent (or `email`/`password`), from Settings. */
+export async function signIn(browser, cloudUrl, email = 'agent@demo.upzento.test', password = 'demo-agent-password') {
   await goTo(browser, 'settings')
   if (await (await browser.$('#sign-out')).isExisting()) {
     await (await browser.$('#sign-out')).click()
@@ -106,8 +106,46 @@ export async function signIn(browser, cloudUrl) {
   await url.clearValue()
   await url.setValue(cloudUrl)
   await (await browser.$('#method-password')).click()
-  await (await browser.$('#signin-email')).setValue('agent@demo.upzento.test')
-  await (await browser.$('#signin-password')).setValue('demo-agent-password')
+  await (await browser.$('#signin-email')).setValue(email)
+  await (await browser.$('#signin-password')).setValue(password)
   await (await browser.$('#sign-in')).click()
   await (await browser.$('#account-user')).waitForDisplayed({ timeout: 15000 })
+}
+
+/**
+ * dunst as the notification server, in `work`. Its menu ("context") goes through a fake
+ * dmenu that logs the actions offered and picks the one `pick(action)` names.
+ */
+export async function startDunst(work) {
+  const dmenu = path.join(work, 'dmenu.sh')
+  writeFileSync(
+    dmenu,
+    `#!/bin/bash\ninput=$(cat)\nprintf '%s\\n' "$input" >> "${work}/menu.log"\npick=$(cat "${work}/pick")\nprintf '%s\\n' "$input" | grep -m1 -- ",\${pick}\\]$"\n`,
+  )
+  chmodSync(dmenu, 0o755)
+  writeFileSync(path.join(work, 'dunstrc'), `[global]\n    dmenu = ${dmenu}\n    browser = /bin/true\n[urgency_normal]\n    timeout = 0\n`)
+  const process = spawn('dunst', ['-config', path.join(work, 'dunstrc')], { stdio: ['ignore', 'ignore', 'inherit'] })
+  for (let i = 0; i < 100 && spawnSync('dunstctl', ['is-paused']).status !== 0; i++) await new Promise((r) => setTimeout(r, 50))
+  const menuLog = path.join(work, 'menu.log')
+  return {
+    process,
+    /** Runs `dunstctl args…`, its output. */
+    ctl(...args) {
+      const r = spawnSync('dunstctl', args, { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`dunstctl ${args.join(' ')}: ${r.stderr}`)
+      return r.stdout.trim()
+    },
+    /** Opens the menu of the newest notification, picking the action with this key. */
+    pick(action) {
+      writeFileSync(path.join(work, 'pick'), action)
+      this.ctl('context')
+    },
+    /** What the menus offered so far. */
+    menu() {
+      return existsSync(menuLog) ? readFileSync(menuLog, 'utf8') : ''
+    },
+    stop() {
+      if (process.exitCode === null) process.kill()
+    },
+  }
 }

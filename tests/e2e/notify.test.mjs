@@ -12,7 +12,7 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { ARTIFACTS, goTo, openApp, screenshot } from './lib.mjs'
+import { ARTIFACTS, goTo, openApp, screenshot, startDunst } from './lib.mjs'
 
 const BIN = process.env.CLOUD_BIN
 const SID = 'ACe2ee2ee2ee2ee2ee2ee2ee2ee2ee2e00'
@@ -86,27 +86,13 @@ async function inboundWebhook(from, text, messageSid) {
   assert.equal(response.status, 200, await response.text())
 }
 
-function dunstctl(...args) {
-  const r = spawnSync('dunstctl', args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`dunstctl ${args.join(' ')}: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const dunstctl = (...args) => dunst.ctl(...args)
 
 before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-notify-'))
-  // dunst as the notification server; its menu ("context") goes through a fake dmenu
-  // that logs the actions offered and picks the one named in `pick`.
-  const dmenu = path.join(work, 'dmenu.sh')
-  writeFileSync(
-    dmenu,
-    `#!/bin/bash\ninput=$(cat)\nprintf '%s\\n' "$input" >> "${work}/menu.log"\npick=$(cat "${work}/pick")\nprintf '%s\\n' "$input" | grep -m1 -- ",\${pick}\\]$"\n`,
-  )
-  chmodSync(dmenu, 0o755)
-  writeFileSync(path.join(work, 'dunstrc'), `[global]\n    dmenu = ${dmenu}\n    browser = /bin/true\n[urgency_normal]\n    timeout = 0\n`)
-  dunst = spawn('dunst', ['-config', path.join(work, 'dunstrc')], { stdio: ['ignore', 'ignore', 'inherit'] })
+  dunst = await startDunst(work)
   monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications',member='Notify'"], { stdio: ['ignore', 'pipe', 'ignore'] })
   monitor.stdout.on('data', (chunk) => (monitorLog += chunk))
-  for (let i = 0; i < 100 && spawnSync('dunstctl', ['is-paused']).status !== 0; i++) await new Promise((r) => setTimeout(r, 50))
 
   const api = await startTwilio()
   const port = await freePort()
@@ -149,7 +135,8 @@ after(async () => {
     await (await browser.$('#sign-out')).click()
   } catch {}
   await browser?.deleteSession()
-  for (const p of [cloud, dunst, monitor]) if (p && p.exitCode === null) p.kill()
+  for (const p of [cloud, monitor]) if (p && p.exitCode === null) p.kill()
+  dunst?.stop()
   twilio?.close()
 })
 

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, exist
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { ARTIFACTS, goTo, openApp, screenshot } from './lib.mjs'
+import { ARTIFACTS, goTo, openApp, screenshot, startDunst } from './lib.mjs'
 
 const BIN = process.env.CLOUD_BIN
 const PEERS = path.resolve(import.meta.dirname, '../../crates/upzento-voice/tests/peers')
@@ -25,6 +25,7 @@ let base
 let sipPort
 let ctrlPort
 let work
+let dunst
 
 function freePort() {
   return new Promise((resolve) => {
@@ -124,6 +125,17 @@ function command(cmd, params) {
   })
 }
 
+async function token(email, password) {
+  const r = await fetch(`${base}/phone-sms/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  })
+  return (await r.json()).token
+}
+
+const agentToken = () => token('agent@demo.upzento.test', 'demo-agent-password')
+
 async function text(selector) {
   const el = await browser.$(selector)
   return (await el.isExisting()) ? el.getText() : ''
@@ -143,6 +155,7 @@ before(async () => {
   })
   await startKamailio()
   await startBaresip()
+  dunst = await startDunst(work)
   browser = await openApp()
   await goTo(browser, 'settings')
   if (await (await browser.$('#sign-out')).isExisting()) await (await browser.$('#sign-out')).click()
@@ -169,6 +182,7 @@ after(async () => {
       await new Promise((r) => { p.once('exit', r); setTimeout(r, 3000) })
     }
   }
+  dunst?.stop()
   if (baresip) writeFileSync(path.join(ARTIFACTS, 'phone-baresip.log'), baresip.log())
 })
 
@@ -219,13 +233,21 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   await until('muted', async () => (await (await browser.$('button=Unmute')).isExisting()))
   await (await browser.$('button=Hang up')).click()
   await until('ended', async () => (await text('[data-testid="call-state"]')) === 'Call ended')
+  // After-call work: the wrap-up card asks for the outcome, tags, a note, a follow-up.
+  const card = await browser.$('[data-testid="wrap-up"]')
+  await card.waitForDisplayed({ timeout: 10000, timeoutMsg: 'no wrap-up card after the call' })
+  assert.match(await card.getText(), /Wrap up: \+1 415 555 2672/)
+  assert.equal(await (await browser.$('[data-testid="wrap-up-timer"]')).isExisting(), false, 'the demo tenant sets no wrap-up time')
+  await (await card.$('label=Sale')).click()
+  await (await card.$('input[id^="wrap-tags-"]')).setValue('vip, renewal')
+  await (await card.$('textarea')).setValue('Wants the yearly plan')
+  await (await card.$('label*=Follow up later')).click()
+  await (await card.$('input[placeholder="e.g. Send the quote"]')).setValue('Send the quote')
+  await screenshot(browser, 'phone-wrap-up')
+  await (await card.$('button=Save wrap-up')).click()
+  await until('the card went', async () => !(await (await browser.$('[data-testid="wrap-up"]')).isExisting()))
   // The record reaches the cloud, and comes back through the sync into the history.
-  const r = await fetch(`${base}/phone-sms/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'agent@demo.upzento.test', password: 'demo-agent-password' }),
-  })
-  const { token } = await r.json()
+  const token = await agentToken()
   let ours = []
   await until('in the cloud', async () => {
     const calls = await (await fetch(`${base}/phone-sms/calls?limit=200`, { headers: { authorization: `Bearer ${token}` } })).json()
@@ -236,11 +258,24 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
   assert.equal(ours[0].to, '+14155552672')
   assert.equal(ours[0].type, 'outgoing')
   assert.equal(ours[0].status, 'completed')
+  // Its wrap-up follows it, with the note on its timeline and the follow-up as a task.
+  const headers = { authorization: `Bearer ${token}` }
+  const { items: outcomes } = await (await fetch(`${base}/phone-sms/dispositions`, { headers })).json()
+  const sale = outcomes.find((d) => d.name === 'Sale')
+  await until('the wrap-up in the cloud', async () => {
+    const call = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}`, { headers })).json()
+    return call.dispositionId === sale.id && call.tags.join() === 'vip,renewal'
+  }, 20000)
+  const wrapNotes = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}/notes`, { headers })).json()
+  assert.deepEqual(wrapNotes.items.map((n) => n.text), ['Wants the yearly plan'])
   const row = await browser.$(`[data-call="${ours[0].id}"]`)
   await row.waitForExist({ timeout: 20000, timeoutMsg: 'the call is not in the history' })
   assert.match(await browser.execute((el) => el.textContent, row), /Answered/)
-  // Follow-up from the history: notes and an assignee, saved in the cloud.
   await row.click()
+  await until('the outcome in the call detail', async () => (await text('[data-testid="call-outcome"]')) === 'Sale')
+  const pills = await browser.execute(() => [...document.querySelectorAll('[data-testid="call-tags"] .pill')].map((p) => p.textContent))
+  assert.deepEqual(pills, ['vip', 'renewal'])
+  // Follow-up from the history: notes and an assignee, saved in the cloud.
   const notes = await browser.$('#call-notes')
   await notes.waitForExist({ timeout: 10000 })
   await notes.setValue('Customer wants a quote by Friday')
@@ -254,6 +289,23 @@ test('the agent dials a customer, talks, hangs up, and the call is in the histor
     const notes = await (await fetch(`${base}/phone-sms/calls/${ours[0].id}/notes`, { headers })).json()
     return notes.items.some((n) => n.text === 'Customer wants a quote by Friday') && call.assignedTo != null
   }, 10000)
+  // The follow-up waits on the Dashboard (due tomorrow at 9), and is ticked done there.
+  await goTo(browser, 'dashboard')
+  const task = await browser.$('[data-testid="follow-up"]')
+  await task.waitForDisplayed({ timeout: 10000, timeoutMsg: 'no follow-up on the dashboard' })
+  assert.match(await task.getText(), /Send the quote/)
+  assert.match(await task.getText(), /Tomorrow/)
+  assert.match(await text('[data-testid="follow-ups-count"]'), /1 to do/)
+  await screenshot(browser, 'dashboard-follow-ups')
+  await (await task.$('input[type="checkbox"]')).click()
+  await until('done in the cloud', async () => {
+    const tasks = await (await fetch(`${base}/phone-sms/tasks?assignee=me`, { headers })).json()
+    return tasks.items.length === 1 && tasks.items[0].doneAt != null
+  }, 10000)
+  await until('shown done', async () => (await (await browser.$('[data-testid="follow-up"]')).getAttribute('data-done')) === 'true')
+  // "Open the call" goes to the call it follows up.
+  await (await (await browser.$('[data-testid="follow-up"]')).$('a=Open the call')).click()
+  await until('the call opened', async () => (await text('[data-testid="call-outcome"]')) === 'Sale')
 })
 
 test('call back from a row of the history places the call', async () => {
@@ -264,10 +316,27 @@ test('call back from a row of the history places the call', async () => {
   await until('connected again', async () => (await text('[data-testid="call-state"]')) === 'Connected')
   await (await browser.$('button=Hang up')).click()
   await until('ended', async () => (await text('[data-testid="call-state"]')) === 'Call ended')
+  // A wrap-up can be skipped.
+  const card = await browser.$('[data-testid="wrap-up"]')
+  await card.waitForDisplayed({ timeout: 10000 })
+  await (await card.$('button=Skip')).click()
+  await until('skipped', async () => !(await (await browser.$('[data-testid="wrap-up"]')).isExisting()))
 })
 
 test('a call from the customer rings in the call panel and Answer takes it', async () => {
   await until('the last call left the panel', async () => !(await (await browser.$('[data-testid="call"]')).isExisting()), 10000)
+  // The tenant gives wrap-ups 10 seconds: the agent sees it once the sync brings it.
+  const admin = await token('admin@demo.upzento.test', 'demo-admin-password')
+  const set = await fetch(`${base}/phone-sms/settings`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ wrapUpSeconds: 10 }),
+  })
+  assert.equal(set.status, 200)
+  await goTo(browser, 'settings')
+  await until('the wrap-up time synced', async () => /Wrap-up time: 10 seconds/.test(await text('[data-testid="wrap-up-settings"]')))
+  const controls = await browser.execute(() => document.querySelectorAll('[data-testid="wrap-up-settings"] button, [data-testid="wrap-up-settings"] select').length)
+  assert.equal(controls, 0, 'agents get no admin controls')
   await command('dial', `sip:${AGENT}@127.0.0.1:${sipPort}`)
   await until('ringing', async () => (await text('[data-testid="call-state"]')) === 'Incoming call')
   assert.match((await text('[data-testid="call"]')).replace(/\D/g, ''), new RegExp(CUSTOMER))
@@ -283,6 +352,46 @@ test('a call from the customer rings in the call panel and Answer takes it', asy
   await until('connected', async () => (await text('[data-testid="call-state"]')) === 'Connected')
   await command('hangup', '')
   await until('ended by the customer', async () => (await text('[data-testid="call-state"]')) === 'The other side hung up')
+  // The wrap-up counts down, and is saved as it stands when the time is up.
+  const card = await browser.$('[data-testid="wrap-up"]')
+  await card.waitForDisplayed({ timeout: 10000 })
+  await until('the countdown', async () => /^0:(0\d|10) left$/.test(await text('[data-testid="wrap-up-timer"]')))
+  await (await card.$('textarea')).setValue('Asked about opening hours')
+  await until('saved when the time was up', async () => !(await (await browser.$('[data-testid="wrap-up"]')).isExisting()), 20000)
+  const agent = await agentToken()
+  await until('the note in the cloud', async () => {
+    const calls = await (await fetch(`${base}/phone-sms/calls?type=incoming&limit=200`, { headers: { authorization: `Bearer ${agent}` } })).json()
+    const taken = calls.items.find((c) => c.sipCallId && c.status === 'completed')
+    if (!taken?.wrappedUpAt) return false
+    const notes = await (await fetch(`${base}/phone-sms/calls/${taken.id}/notes`, { headers: { authorization: `Bearer ${agent}` } })).json()
+    return notes.items.some((n) => n.text === 'Asked about opening hours')
+  }, 20000)
+  await fetch(`${base}/phone-sms/settings`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ wrapUpSeconds: null }),
+  })
+})
+
+test('a missed call is notified, and Call back on the notification places the call', async () => {
+  await until('the last call left the panel', async () => !(await (await browser.$('[data-testid="call"]')).isExisting()), 10000)
+  await command('dial', `sip:${AGENT}@127.0.0.1:${sipPort}`)
+  await until('ringing', async () => (await text('[data-testid="call-state"]')) === 'Incoming call')
+  // The customer gives up before anyone answers.
+  await command('hangup', '')
+  await until('the ring ended', async () => !(await (await browser.$('[data-testid="call"][data-state="incoming"]')).isExisting()), 10000)
+  await until('the missed-call notification', async () => {
+    dunst.pick('call-back')
+    return /Call back/.test(dunst.menu())
+  }, 10000)
+  assert.match(dunst.menu(), /#Call back \(Missed call from/, dunst.menu())
+  await until('calling back', async () => (await text('[data-testid="call-state"]')) === 'Connected', 20000)
+  assert.match((await text('[data-testid="call"]')).replace(/\D/g, ''), new RegExp(CUSTOMER))
+  await (await browser.$('button=Hang up')).click()
+  const card = await browser.$('[data-testid="wrap-up"]')
+  await card.waitForDisplayed({ timeout: 10000 })
+  await (await card.$('button=Skip')).click()
+  await until('skipped', async () => !(await (await browser.$('[data-testid="wrap-up"]')).isExisting()))
 })
 
 test('a tel: link opened elsewhere puts its number in the dialer of the running app', async () => {

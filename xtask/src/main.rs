@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::proc::{cargo, free_port, run, run_in};
+use crate::proc::{cargo, free_port, free_ports, run, run_in};
 
 const USAGE: &str = "\
 cargo xtask <command>
@@ -196,6 +196,7 @@ fn e2e() -> Result<()> {
     let artifacts = root.join("tests/e2e/artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let home = tempdir("upzento-e2e")?;
+    let [cloud_port, wd_port, wd_native_port] = free_ports::<3>()?;
     let result = run_in(
         &root,
         Command::new("xvfb-run")
@@ -203,11 +204,11 @@ fn e2e() -> Result<()> {
             .args(["dbus-run-session", "--", "bash", "tests/e2e/harness.sh"])
             .env("APP", &bins.app)
             .env("CLOUD", &bins.cloud)
-            .env("CLOUD_PORT", free_port()?.to_string())
+            .env("CLOUD_PORT", cloud_port.to_string())
             .env("E2E_HOME", &home)
             .env("ARTIFACTS", &artifacts)
-            .env("WD_PORT", free_port()?.to_string())
-            .env("WD_NATIVE_PORT", free_port()?.to_string())
+            .env("WD_PORT", wd_port.to_string())
+            .env("WD_NATIVE_PORT", wd_native_port.to_string())
             .env("TAURI_DRIVER", deps::tauri_driver()?),
     );
     if result.is_ok() {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use upzento_client::account::{Account, SignInMethod};
+use upzento_domain::permissions::{Action, Permission, Resource};
 use upzento_domain::wire::Role;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -27,10 +28,11 @@ pub struct AccountStatus {
     pub keyring: KeyringState,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum UserRole {
     Admin,
+    Supervisor,
     Agent,
 }
 
@@ -50,6 +52,11 @@ pub struct AccountView {
     pub user_email: String,
     pub role: UserRole,
     pub tenant_name: String,
+    /// What the role may do (`resource:action`, from the matrix the cloud enforces): the
+    /// UI shows only the controls these allow.
+    pub permissions: Vec<String>,
+    /// Signed in with an initial password: the app asks for a new one before anything.
+    pub password_change_required: bool,
 }
 
 impl From<Account> for AccountView {
@@ -62,11 +69,15 @@ impl From<Account> for AccountView {
             },
             user_name: a.user.name,
             user_email: a.user.email,
-            role: match a.user.role {
-                Role::Admin => UserRole::Admin,
-                Role::Agent => UserRole::Agent,
-            },
+            role: a.user.role.into(),
             tenant_name: a.tenant.name,
+            password_change_required: a.user.password_change_required,
+            permissions: Resource::ALL
+                .into_iter()
+                .flat_map(|resource| Action::ALL.map(|action| Permission { resource, action }))
+                .filter(|p| p.allows(a.user.role))
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }
@@ -87,4 +98,24 @@ pub enum SignInRequest {
         cloud_url: String,
         token: String,
     },
+}
+
+impl From<Role> for UserRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => Self::Admin,
+            Role::Supervisor => Self::Supervisor,
+            Role::Agent => Self::Agent,
+        }
+    }
+}
+
+impl From<UserRole> for Role {
+    fn from(role: UserRole) -> Self {
+        match role {
+            UserRole::Admin => Self::Admin,
+            UserRole::Supervisor => Self::Supervisor,
+            UserRole::Agent => Self::Agent,
+        }
+    }
 }

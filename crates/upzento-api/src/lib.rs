@@ -11,6 +11,7 @@ pub mod notify;
 pub mod phone;
 mod session;
 pub mod views;
+pub mod wrap_up;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,6 +131,21 @@ impl Api {
         };
         self.stop_session(false).await;
         let account = self.accounts.sign_in(&url, credentials).await?;
+        if let Err(e) = self.ensure_session().await {
+            tracing::warn!(error = %e, "could not open the local cache");
+        }
+        Ok(account.into())
+    }
+
+    /// Replaces the signed-in user's password (an initial one must be, first).
+    pub async fn change_password(
+        &self,
+        current: String,
+        new: String,
+    ) -> Result<AccountView, ApiError> {
+        let account = self.accounts.change_password(&current, &new).await?;
+        // The sync may have stopped on "password change required": start it again.
+        self.stop_session(false).await;
         if let Err(e) = self.ensure_session().await {
             tracing::warn!(error = %e, "could not open the local cache");
         }

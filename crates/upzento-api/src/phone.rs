@@ -232,6 +232,8 @@ fn quality_view(q: &upzento_voice::media::quality::Quality) -> CallQualityView {
 pub struct PhoneView {
     pub accounts: Vec<SipAccountView>,
     pub calls: Vec<ActiveCallView>,
+    /// Answered calls that ended and wait for the agent's wrap-up, oldest first.
+    pub wrap_ups: Vec<crate::wrap_up::WrapUpView>,
     /// Grows with every change: a command's answer and the events around it arrive in
     /// no set order, and the UI keeps the newest.
     pub revision: u32,
@@ -379,6 +381,7 @@ struct PhoneState {
     registrations: HashMap<String, AccountHandle>,
     states: HashMap<String, SipStateView>,
     calls: Vec<LiveCall>,
+    wrap_ups: Vec<crate::wrap_up::WrapUpView>,
 }
 
 /// The phone's part of [`Api`].
@@ -399,6 +402,16 @@ impl Phone {
             audio,
             starting: tokio::sync::Mutex::new(()),
         }
+    }
+
+    pub(crate) fn add_wrap_up(&self, view: crate::wrap_up::WrapUpView) {
+        let mut state = lock(&self.state);
+        state.wrap_ups.retain(|w| w.id != view.id);
+        state.wrap_ups.push(view);
+    }
+
+    pub(crate) fn remove_wrap_up(&self, id: &str) {
+        lock(&self.state).wrap_ups.retain(|w| w.id != id);
     }
 }
 
@@ -713,7 +726,7 @@ async fn ring(mut speaker: Box<dyn AudioSink>) {
 }
 
 impl Api {
-    fn phone_event(&self) {
+    pub(crate) fn phone_event(&self) {
         {
             let mut state = lock(&self.phone.state);
             state.revision = state.revision.wrapping_add(1);
@@ -798,6 +811,7 @@ impl Api {
                 })
                 .collect(),
             calls: state.calls.iter().map(|c| c.view.clone()).collect(),
+            wrap_ups: state.wrap_ups.clone(),
             revision: state.revision,
         }
     }
@@ -1414,20 +1428,42 @@ impl Api {
                                 }
                             });
                             call.stop_ringing(missed);
-                            Some(call_record(
+                            let record = call_record(
                                 &call.view,
                                 &call.config,
                                 call.started_ms,
                                 call.answered_ms,
                                 now,
-                            ))
+                            );
+                            // A call someone talked on, filed in the history, gets a
+                            // wrap-up.
+                            let wrap = record
+                                .as_ref()
+                                .zip(call.answered_ms)
+                                .map(|(r, _)| (call.view.clone(), r.duration.unwrap_or_default()));
+                            Some((record, wrap))
                         }
                         _ => None,
                     }
                 };
                 api.phone_event();
-                if let Some(record) = record {
+                if let Some((record, wrap)) = record {
                     api.file_call_record(record).await;
+                    if let Some((view, duration)) = wrap {
+                        // Aside: reading the tenant's wrap-up time must not hold the
+                        // ended call on screen.
+                        let api = api.clone();
+                        tokio::spawn(async move {
+                            api.begin_wrap_up(
+                                view.id,
+                                view.direction,
+                                view.remote,
+                                view.remote_name,
+                                duration,
+                            )
+                            .await;
+                        });
+                    }
                     tokio::time::sleep(ENDED_SHOWN).await;
                     lock(&api.phone.state).calls.retain(|c| c.view.id != id);
                     api.phone_event();

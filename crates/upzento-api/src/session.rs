@@ -16,11 +16,11 @@ use upzento_domain::template::{self, Values};
 use crate::notify::{Notice, NoticeAction, preview};
 
 use crate::views::{
-    AppEvent, CallFilterView, CallKindFilter, CallNoteView, CallPage, CallView,
-    CallerConversationView, CallerView, ContactView, ConversationView, InboxFilterView, InboxPage,
-    MessageHitView, MessageView, SearchView, SyncView, TeammateView, TemplateView, app_event,
-    call_note_view, call_view, contact_view, conversation_view, inbox_item, message_view,
-    outbox_view, sync_view, text_parts,
+    AppEvent, CallFilterView, CallKindFilter, CallPage, CallView, CallerConversationView,
+    CallerView, ContactView, ConversationView, InboxFilterView, InboxPage, MessageHitView,
+    MessageView, NoteView, SearchView, SyncView, TeammateView, TemplateView, app_event,
+    call_note_view, call_view, contact_view, conversation_note_view, conversation_view, inbox_item,
+    message_view, outbox_view, sync_view, text_parts,
 };
 use crate::{Api, ApiError, ErrorCode};
 
@@ -48,7 +48,7 @@ fn not_updated(failure: upzento_client::sync::machine::Failure) -> ApiError {
 }
 
 /// A record the cloud would not create: refused for good (its reason), or not now.
-fn not_created(e: SendError) -> ApiError {
+pub(crate) fn not_created(e: SendError) -> ApiError {
     match e {
         SendError::Refused { message, .. } => ApiError::new(ErrorCode::InvalidInput, message),
         SendError::Failed(failure) => not_updated(failure),
@@ -264,8 +264,10 @@ impl Api {
                 InboxFilterView::Open => InboxFilter::Open,
                 InboxFilterView::Closed => InboxFilter::Closed,
                 InboxFilterView::Mine => InboxFilter::Mine,
+                InboxFilterView::Snoozed => InboxFilter::Snoozed,
             };
-            let mut rows = cache.inbox(filter, after.as_ref(), PAGE + 1)?;
+            let now = now_ms();
+            let mut rows = cache.inbox(filter, after.as_ref(), PAGE + 1, now)?;
             let more = rows.len() > PAGE;
             rows.truncate(PAGE);
             let next = rows.last().filter(|_| more).map(|r| {
@@ -278,7 +280,7 @@ impl Api {
             Ok(InboxPage {
                 items: rows.into_iter().map(|r| inbox_item(r, me)).collect(),
                 next,
-                counts: cache.inbox_counts()?.into(),
+                counts: cache.inbox_counts(now)?.into(),
             })
         })
         .await
@@ -311,8 +313,14 @@ impl Api {
                     .into_iter()
                     .map(|c| call_view(c, contact.clone()))
                     .collect();
+                let notes = cache
+                    .conversation_notes(&id)?
+                    .into_iter()
+                    .map(|n| conversation_note_view(n, me))
+                    .collect();
                 let mut view = conversation_view(conversation, me, contact, views, has_older);
                 view.recent_calls = calls;
+                view.notes = notes;
                 Ok(Some(view))
             })
             .await?;
@@ -667,7 +675,8 @@ impl Api {
         out.extend(
             users
                 .into_iter()
-                .filter(|u| u.id != me.id)
+                // A deactivated user takes no new work.
+                .filter(|u| u.id != me.id && u.active)
                 .map(|u| TeammateView {
                     id: u.id,
                     name: u.name,
@@ -675,6 +684,51 @@ impl Api {
                 }),
         );
         Ok(out)
+    }
+
+    /// Everyone of the tenant, deactivated ones too (online: people are the cloud's).
+    pub async fn team(&self) -> Result<Vec<crate::views::TeamMemberView>, ApiError> {
+        let me = self
+            .accounts
+            .current()
+            .await?
+            .map(|a| a.user.id)
+            .unwrap_or_default();
+        let (client, token) = self.remote().await?;
+        let users = client.users(&token).await.map_err(not_updated)?;
+        Ok(users
+            .into_iter()
+            .map(|u| crate::views::TeamMemberView {
+                me: u.id == me,
+                id: u.id,
+                name: u.name,
+                email: u.email,
+                role: u.role.into(),
+                active: u.active,
+            })
+            .collect())
+    }
+
+    /// Changes a user's role, or deactivates them (their open work to `reassign_to`, or
+    /// nobody) or reactivates them (admins).
+    pub async fn update_user(
+        &self,
+        id: String,
+        role: Option<crate::dto::UserRole>,
+        active: Option<bool>,
+        reassign_to: Option<String>,
+    ) -> Result<(), ApiError> {
+        let patch = upzento_domain::wire::UserPatch {
+            role: role.map(Into::into),
+            active,
+            reassign_to,
+        };
+        let (client, token) = self.remote().await?;
+        client
+            .update_user(&token, &id, &patch)
+            .await
+            .map(drop)
+            .map_err(not_created)
     }
 
     /// Assigns a conversation to a teammate, or to nobody; the change comes back
@@ -705,7 +759,7 @@ impl Api {
     }
 
     /// A call's notes timeline, oldest first, from the cache (offline too).
-    pub async fn call_notes(&self, call_id: String) -> Result<Vec<CallNoteView>, ApiError> {
+    pub async fn call_notes(&self, call_id: String) -> Result<Vec<NoteView>, ApiError> {
         self.read(move |cache, me| {
             Ok(cache
                 .call_notes(&call_id)?
@@ -718,11 +772,7 @@ impl Api {
 
     /// Adds a note to a call's timeline (online: notes are the team's, kept by the cloud);
     /// shown at once, and to teammates through the feed.
-    pub async fn add_call_note(
-        &self,
-        call_id: String,
-        text: String,
-    ) -> Result<CallNoteView, ApiError> {
+    pub async fn add_call_note(&self, call_id: String, text: String) -> Result<NoteView, ApiError> {
         let text = text.trim().to_owned();
         if text.is_empty() {
             return Err(ApiError::new(ErrorCode::InvalidInput, "The note is empty."));
@@ -800,7 +850,9 @@ impl Api {
     }
 
     /// The cloud client and token of the session.
-    async fn remote(&self) -> Result<(upzento_client::cloud::CloudClient, String), ApiError> {
+    pub(crate) async fn remote(
+        &self,
+    ) -> Result<(upzento_client::cloud::CloudClient, String), ApiError> {
         self.ensure_session().await?;
         let slot = self.session.lock().await;
         let session = slot.as_ref().ok_or_else(not_signed_in)?;
@@ -826,6 +878,60 @@ impl Api {
             .await
             .map(drop)
             .map_err(not_updated)
+    }
+
+    /// Adds an internal note to a conversation (online: the team's, kept by the cloud);
+    /// shown at once, and to teammates through the feed. Never sent to the contact.
+    pub async fn add_conversation_note(
+        &self,
+        conversation_id: String,
+        text: String,
+    ) -> Result<NoteView, ApiError> {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "The note is empty."));
+        }
+        let (client, token) = self.remote().await?;
+        let note = client
+            .add_conversation_note(&token, &conversation_id, &text)
+            .await
+            .map_err(not_created)?;
+        self.read(move |cache, me| {
+            cache.remember(
+                upzento_domain::resources::entity::CONVERSATION_NOTE,
+                &note.id,
+                &note,
+                &note.updated_at,
+            )?;
+            Ok(conversation_note_view(note, me))
+        })
+        .await
+    }
+
+    /// Snoozes a conversation out of the inbox until `until_ms`, or wakes it (`None`).
+    #[allow(clippy::cast_possible_truncation)]
+    pub async fn snooze_conversation(
+        &self,
+        id: String,
+        until_ms: Option<f64>,
+    ) -> Result<(), ApiError> {
+        let until = match until_ms {
+            Some(ms) if !ms.is_finite() => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    "Pick a time to snooze until.",
+                ));
+            }
+            Some(ms) => Some(stamp(ms as i64)),
+            None => None,
+        };
+        let (client, token) = self.remote().await?;
+        let conversation = client
+            .snooze_conversation(&token, &id, until)
+            .await
+            .map_err(not_created)?;
+        self.read(move |cache, _| cache.remember_conversation(&conversation))
+            .await
     }
 
     pub async fn search(&self, text: String) -> Result<SearchView, ApiError> {

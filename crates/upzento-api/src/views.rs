@@ -17,6 +17,7 @@ pub enum InboxFilterView {
     Open,
     Closed,
     Mine,
+    Snoozed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -33,6 +34,8 @@ pub struct InboxItem {
     pub pending: u32,
     pub open: bool,
     pub assigned_to_me: bool,
+    /// Out of the inbox until then.
+    pub snoozed_until: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -53,6 +56,7 @@ pub struct InboxCounts {
     pub open: u32,
     pub closed: u32,
     pub mine: u32,
+    pub snoozed: u32,
 }
 
 impl From<upzento_client::cache::InboxCounts> for InboxCounts {
@@ -63,6 +67,7 @@ impl From<upzento_client::cache::InboxCounts> for InboxCounts {
             open: n(c.open),
             closed: n(c.closed),
             mine: n(c.mine),
+            snoozed: n(c.snoozed),
         }
     }
 }
@@ -79,6 +84,7 @@ pub fn inbox_item(row: InboxRow, me: &str) -> InboxItem {
         pending: u32::try_from(row.pending).unwrap_or(u32::MAX),
         open: c.status == ConversationStatus::Open,
         assigned_to_me: c.assigned_to.as_deref() == Some(me),
+        snoozed_until: c.snoozed_until,
     }
 }
 
@@ -198,6 +204,10 @@ pub struct ConversationView {
     pub has_older: bool,
     /// The latest calls with the contact's number, newest first.
     pub recent_calls: Vec<CallView>,
+    /// The team's internal notes, oldest first (shown among the messages by time).
+    pub notes: Vec<NoteView>,
+    /// Out of the inbox until then.
+    pub snoozed_until: Option<String>,
 }
 
 /// Someone of the tenant to assign work to.
@@ -206,6 +216,19 @@ pub struct ConversationView {
 pub struct TeammateView {
     pub id: String,
     pub name: String,
+    /// The signed-in user.
+    pub me: bool,
+}
+
+/// A user of the tenant as Settings › Team lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: crate::dto::UserRole,
+    pub active: bool,
     /// The signed-in user.
     pub me: bool,
 }
@@ -243,6 +266,8 @@ pub fn conversation_view(
         messages,
         has_older,
         recent_calls: Vec::new(),
+        notes: Vec::new(),
+        snoozed_until: c.snoozed_until,
     }
 }
 
@@ -286,6 +311,10 @@ pub struct CallView {
     pub assigned_to: Option<String>,
     /// The tenant's number (line) the call was on, for texting back from the same one.
     pub phone_number_id: Option<String>,
+    /// What its wrap-up filed it under, and its tags.
+    pub disposition_id: Option<String>,
+    pub tags: Vec<String>,
+    pub wrapped_up: bool,
 }
 
 pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
@@ -301,13 +330,16 @@ pub fn call_view(c: Call, contact: Option<Contact>) -> CallView {
         notes: c.notes,
         assigned_to: c.assigned_to,
         phone_number_id: c.phone_number_id,
+        disposition_id: c.disposition_id,
+        tags: c.tags,
+        wrapped_up: c.wrapped_up_at.is_some(),
     }
 }
 
-/// One note of a call's timeline.
+/// One note of a call's timeline or of a conversation: who wrote what, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct CallNoteView {
+pub struct NoteView {
     pub id: String,
     pub author_id: String,
     /// Written by the signed-in user.
@@ -316,14 +348,25 @@ pub struct CallNoteView {
     pub at: String,
 }
 
-pub fn call_note_view(n: upzento_domain::resources::CallNote, me: &str) -> CallNoteView {
-    CallNoteView {
-        mine: n.author_id == me,
-        id: n.id,
-        author_id: n.author_id,
-        text: n.text,
-        at: n.created_at,
+fn note_view(id: String, author_id: String, text: String, at: String, me: &str) -> NoteView {
+    NoteView {
+        mine: author_id == me,
+        id,
+        author_id,
+        text,
+        at,
     }
+}
+
+pub fn call_note_view(n: upzento_domain::resources::CallNote, me: &str) -> NoteView {
+    note_view(n.id, n.author_id, n.text, n.created_at, me)
+}
+
+pub fn conversation_note_view(
+    n: upzento_domain::resources::ConversationNote,
+    me: &str,
+) -> NoteView {
+    note_view(n.id, n.author_id, n.text, n.created_at, me)
 }
 
 /// Who is calling, for the screen-pop on a ringing or active call: the contact with the

@@ -252,9 +252,86 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     })
     .await;
 
+    // The call was answered: its wrap-up waits for the agent, with the tenant's
+    // dispositions to pick from (synced like everything else).
+    let waiting = until(api, "waiting for its wrap-up", |v| {
+        v.wrap_ups.iter().any(|w| w.id == call.id)
+    })
+    .await;
+    let wrap = waiting.wrap_ups.iter().find(|w| w.id == call.id).unwrap();
+    assert_eq!(wrap.direction, upzento_api::phone::CallDirection::Outgoing);
+    assert!(wrap.duration_seconds >= 1, "{wrap:?}");
+    assert_eq!(wrap.deadline, None, "the demo tenant sets no wrap-up time");
+    let mut options = api.wrap_up_options().await.unwrap();
+    for _ in 0..200 {
+        if !options.dispositions.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        options = api.wrap_up_options().await.unwrap();
+    }
+    let sale = options
+        .dispositions
+        .iter()
+        .find(|d| d.name == "Sale")
+        .expect("the demo's dispositions")
+        .id
+        .clone();
+    let due_ms = 1_900_000_000_000.0;
+    api.finish_wrap_up(
+        call.id.clone(),
+        upzento_api::wrap_up::WrapUpInput {
+            disposition_id: Some(sale.clone()),
+            tags: vec!["vip".into(), " renewal ".into()],
+            note: Some("Wants the yearly plan".into()),
+            follow_up: Some(upzento_api::wrap_up::FollowUpInput {
+                title: "Send the quote".into(),
+                due_ms,
+            }),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        api.phone_view().wrap_ups.is_empty(),
+        "the card goes once filed"
+    );
+
     let token = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
     let calls = history(&cloud, &token, 1).await;
     let out = &calls[0];
+    // The wrap-up follows the call's record to the cloud, with its note and follow-up.
+    let cloud_id = out["id"].as_str().unwrap().to_owned();
+    let mut filed = serde_json::Value::Null;
+    for _ in 0..200 {
+        filed = cloud
+            .get(&token, &format!("phone-sms/calls/{cloud_id}"))
+            .await;
+        if filed["wrappedUpAt"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(filed["dispositionId"], sale.as_str(), "{filed}");
+    assert_eq!(filed["tags"], serde_json::json!(["vip", "renewal"]));
+    let notes = cloud
+        .get(&token, &format!("phone-sms/calls/{cloud_id}/notes"))
+        .await;
+    assert_eq!(notes["items"][0]["text"], "Wants the yearly plan");
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        tasks = api.tasks().await.unwrap();
+        if !tasks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].title, "Send the quote");
+    assert_eq!(tasks[0].call_id.as_deref(), Some(cloud_id.as_str()));
+    assert!(!tasks[0].done);
+    api.set_task_done(tasks[0].id.clone(), true).await.unwrap();
+    assert!(api.tasks().await.unwrap()[0].done, "ticked at once");
     assert_eq!(out["sipCallId"], call.id.as_str());
     assert_eq!(out["type"], "outgoing");
     assert_eq!(out["status"], "completed");
@@ -264,7 +341,6 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
 
     // Follow-up from the history: notes and an assignee reach the cloud, and come back
     // into the app's history through the sync.
-    let cloud_id = out["id"].as_str().unwrap().to_owned();
     api.set_call_notes(cloud_id.clone(), "  Wants a callback on Monday  ".into())
         .await
         .unwrap();
@@ -347,6 +423,13 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
         })
     })
     .await;
+    // An incoming call's wrap-up can be left undone.
+    until(api, "the incoming call's wrap-up", |v| {
+        v.wrap_ups.iter().any(|w| w.id == incoming.id)
+    })
+    .await;
+    api.skip_wrap_up(&incoming.id);
+    assert!(api.phone_view().wrap_ups.is_empty());
     let calls = history(&cloud, &token, 2).await;
     let taken = calls
         .iter()

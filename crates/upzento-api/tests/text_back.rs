@@ -197,3 +197,58 @@ async fn a_calls_notes_are_added_to_its_timeline_and_kept_by_the_cloud() {
     assert_eq!(err.code, ErrorCode::Unreachable);
     cloud.resume().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_snoozes_out_of_the_inbox_and_keeps_the_teams_notes() {
+    let cloud = cloud::Cloud::start().await;
+    let (api, _dir) = signed_in(&cloud).await;
+    let inbox = api.inbox(InboxFilterView::Open, None).await.unwrap();
+    let id = inbox.items[0].id.clone();
+    let open_before = inbox.counts.open;
+
+    // Snoozed for an hour: out of Open, in Snoozed, shown at once (before the feed).
+    let hour_later = f64::from(u32::MAX) * 1000.0;
+    api.snooze_conversation(id.clone(), Some(hour_later))
+        .await
+        .unwrap();
+    let open = api.inbox(InboxFilterView::Open, None).await.unwrap();
+    assert!(open.items.iter().all(|c| c.id != id));
+    assert_eq!(open.counts.open, open_before - 1);
+    assert_eq!(open.counts.snoozed, 1);
+    let snoozed = api.inbox(InboxFilterView::Snoozed, None).await.unwrap();
+    assert_eq!(snoozed.items.len(), 1);
+    assert!(snoozed.items[0].snoozed_until.is_some());
+    let token = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
+    let kept = cloud
+        .get(&token, &format!("phone-sms/conversations/{id}"))
+        .await;
+    assert!(kept["snoozedUntil"].is_string(), "{kept}");
+    // A time past is refused by the cloud, with its reason; waking it brings it back.
+    let past = api.snooze_conversation(id.clone(), Some(1000.0)).await;
+    assert_eq!(past.unwrap_err().code, ErrorCode::InvalidInput);
+    api.snooze_conversation(id.clone(), None).await.unwrap();
+    let open = api.inbox(InboxFilterView::Open, None).await.unwrap();
+    assert!(open.items.iter().any(|c| c.id == id));
+
+    // An internal note: in the conversation at once, on the cloud, never a message.
+    let note = api
+        .add_conversation_note(id.clone(), "  She prefers texts after 5 pm ".into())
+        .await
+        .unwrap();
+    assert_eq!(note.text, "She prefers texts after 5 pm");
+    assert!(note.mine);
+    let shown = api.conversation(id.clone()).await.unwrap();
+    assert_eq!(shown.notes.len(), 1);
+    assert!(
+        shown
+            .messages
+            .iter()
+            .all(|m| m.body != "She prefers texts after 5 pm"),
+        "a note is never a message"
+    );
+    let notes = cloud
+        .get(&token, &format!("phone-sms/conversations/{id}/notes"))
+        .await;
+    assert_eq!(notes["items"][0]["text"], "She prefers texts after 5 pm");
+    assert!(api.add_conversation_note(id, "   ".into()).await.is_err());
+}

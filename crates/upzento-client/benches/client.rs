@@ -246,12 +246,12 @@ fn cache_bench(messages: usize, conversations: usize) {
         let mut cursor: Option<InboxCursor> = None;
         for _ in 0..runs {
             let t = Instant::now();
-            let rows = cache.inbox(filter, None, 50).unwrap();
+            let rows = cache.inbox(filter, None, 50, 0).unwrap();
             first_page.push(t.elapsed());
             assert_eq!(rows.len(), 50);
             // Walk down the inbox page by page.
             let t = Instant::now();
-            let rows = cache.inbox(filter, cursor.as_ref(), 50).unwrap();
+            let rows = cache.inbox(filter, cursor.as_ref(), 50, 0).unwrap();
             deep_page.push(t.elapsed());
             // At the end of the list, start over.
             cursor = rows.last().map(|last| InboxCursor {
@@ -370,7 +370,7 @@ async fn sync_bench(url: &str, agent: &str, admin: &str) {
     let conversation = cache
         .lock()
         .unwrap()
-        .inbox(InboxFilter::All, None, 1)
+        .inbox(InboxFilter::All, None, 1, 0)
         .unwrap()[0]
         .conversation
         .id

@@ -157,6 +157,21 @@ impl AccountService {
         Ok(account)
     }
 
+    /// Replaces the signed-in user's password on the cloud (checked first against the
+    /// same rule), and keeps that it no longer needs changing.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<Account, ClientError> {
+        let (mut account, token) = self.token().await?;
+        if let Some(problem) = upzento_domain::wire::password_problem(new, &account.user.email) {
+            return Err(ClientError::new(ErrorKind::InvalidInput, problem));
+        }
+        let client = CloudClient::new(parse_base_url(&account.cloud_url)?)?;
+        client.change_password(&token, current, new).await?;
+        account.user.password_change_required = false;
+        write_account(&self.dir, &account)?;
+        tracing::info!(user = %account.user.email, "password changed");
+        Ok(account)
+    }
+
     /// Revokes the token on the cloud when it can be reached, then deletes it from the
     /// keyring and forgets the account. Works offline: the local part never waits on the cloud.
     pub async fn sign_out(&self) -> Result<(), ClientError> {
@@ -268,6 +283,8 @@ mod tests {
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
                 role: Role::Agent,
+                password_change_required: false,
+                active: true,
             },
             tenant: TenantInfo {
                 id: "t".into(),

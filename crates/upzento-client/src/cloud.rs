@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
-use upzento_domain::wire::{ErrorBody, Health, Me, SERVICE_NAME, TokenRequest, TokenResponse};
+use upzento_domain::wire::{
+    ErrorBody, Health, Me, PasswordChange, SERVICE_NAME, TokenRequest, TokenResponse,
+};
 
 use crate::{ClientError, ErrorKind};
 
@@ -118,6 +120,47 @@ impl CloudClient {
 }
 
 impl CloudClient {
+    /// Replaces the signed-in user's password (`POST /me/password`); their other sessions
+    /// end on the cloud. A wrong current password or a weak new one is the user's to fix.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ClientError> {
+        let response = self
+            .http
+            .post(self.url("phone-sms/me/password")?)
+            .bearer_auth(token)
+            .json(&PasswordChange {
+                current_password: current.to_owned(),
+                new_password: new.to_owned(),
+            })
+            .send()
+            .await
+            .map_err(|e| {
+                ClientError::new(
+                    ErrorKind::Unreachable,
+                    format!("The cloud could not be reached: {}", describe(&e)),
+                )
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.json::<ErrorBody>().await.ok();
+        let kind = match (status, body.as_ref().map(|b| b.code.as_str())) {
+            (_, Some("wrong_password")) => ErrorKind::InvalidInput,
+            (StatusCode::UNAUTHORIZED, _) => ErrorKind::Unauthorized,
+            (s, _) if s.is_client_error() => ErrorKind::InvalidInput,
+            _ => ErrorKind::Server,
+        };
+        Err(ClientError::new(
+            kind,
+            body.map_or_else(|| status.to_string(), |b| b.message),
+        ))
+    }
+
     /// Revokes `token` on the cloud (sign-out).
     pub async fn revoke(&self, token: &str) -> Result<(), ClientError> {
         let response = self

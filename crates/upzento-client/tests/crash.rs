@@ -74,7 +74,7 @@ async fn traffic(cloud: &Cloud, admin: &str, n: usize) {
 /// statuses), or `None` when it holds exactly what the cloud holds.
 async fn difference(cloud: &Cloud, token: &str, cache: &Cache) -> Option<String> {
     let server = cloud.all(token, "phone-sms/conversations").await;
-    let inbox = cache.inbox(InboxFilter::All, None, 10_000).unwrap();
+    let inbox = cache.inbox(InboxFilter::All, None, 10_000, 0).unwrap();
     if inbox.len() != server.len() {
         return Some(format!(
             "{} conversations here, {} there",
@@ -172,7 +172,7 @@ async fn killed_while_sending_every_message_reaches_the_cloud_once() {
     let conversations: Vec<String> = {
         let mut cache = Cache::open(&path, &key, &owner).unwrap();
         let ids: Vec<String> = cache
-            .inbox(InboxFilter::All, None, 100)
+            .inbox(InboxFilter::All, None, 100, 0)
             .unwrap()
             .into_iter()
             .map(|r| r.conversation.id)

@@ -94,7 +94,7 @@ impl Session {
         self.cache
             .lock()
             .unwrap()
-            .inbox(InboxFilter::All, None, 1)
+            .inbox(InboxFilter::All, None, 1, 0)
             .unwrap()[0]
             .conversation
             .id
@@ -125,7 +125,7 @@ async fn initial_sync_mirrors_the_cloud_and_live_events_follow() {
         .cache
         .lock()
         .unwrap()
-        .inbox(InboxFilter::All, None, 500)
+        .inbox(InboxFilter::All, None, 500, 0)
         .unwrap();
     assert!(!server.is_empty());
     let ids = |items: Vec<String>| items;
@@ -378,7 +378,7 @@ async fn new_inbound_messages_are_announced_and_the_history_is_not() {
         s.cache
             .lock()
             .unwrap()
-            .inbox(InboxFilter::All, None, 500)
+            .inbox(InboxFilter::All, None, 500, 0)
             .unwrap()
             .iter()
             .any(|row| row.unread > 0),

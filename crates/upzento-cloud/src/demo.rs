@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallStatus, CallType, CampaignStatus, Contact, Direction, MessageStatus, NumberStatus,
-    PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    Call, CallStatus, CallType, CampaignStatus, Contact, Direction, Disposition, MessageStatus,
+    NumberStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
 };
 use upzento_domain::wire::Role;
 
@@ -21,6 +21,8 @@ pub const ADMIN_EMAIL: &str = "admin@demo.upzento.test";
 pub const ADMIN_PASSWORD: &str = "demo-admin-password";
 pub const AGENT_EMAIL: &str = "agent@demo.upzento.test";
 pub const AGENT_PASSWORD: &str = "demo-agent-password";
+pub const SUPERVISOR_EMAIL: &str = "supervisor@demo.upzento.test";
+pub const SUPERVISOR_PASSWORD: &str = "demo-supervisor-password";
 
 /// Creates the demo tenant with its sample records unless it exists. Returns whether it was created.
 pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<bool> {
@@ -31,7 +33,7 @@ pub async fn ensure(store: &dyn Store, now: OffsetDateTime) -> anyhow::Result<bo
     Ok(true)
 }
 
-/// Creates only the demo tenant and its two users (tests bring their own records).
+/// Creates only the demo tenant and its users (tests bring their own records).
 /// Returns the admin as an actor and the agent's id, or `None` when they existed.
 pub async fn ensure_accounts(
     store: &dyn Store,
@@ -40,11 +42,28 @@ pub async fn ensure_accounts(
     if store.user_for_sign_in(ADMIN_EMAIL).await?.is_some() {
         return Ok(None);
     }
-    let tenant = store.create_tenant(TENANT, now).await?;
-    let mut users = Vec::new();
+    // The same path as `upzento-cloud tenant create`, then its team.
+    let (tenant, admin) = crate::tenants::create(
+        store,
+        crate::tenants::NewTenant {
+            name: TENANT.into(),
+            admin_email: ADMIN_EMAIL.into(),
+            admin_name: Some("Dana Admin".into()),
+            admin_password: ADMIN_PASSWORD.into(),
+            initial_password: false,
+        },
+        now,
+    )
+    .await?;
+    let mut users = vec![admin];
     for (name, email, password, role) in [
-        ("Dana Admin", ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin),
         ("Alex Agent", AGENT_EMAIL, AGENT_PASSWORD, Role::Agent),
+        (
+            "Sam Supervisor",
+            SUPERVISOR_EMAIL,
+            SUPERVISOR_PASSWORD,
+            Role::Supervisor,
+        ),
     ] {
         let user = store
             .create_user(
@@ -54,6 +73,7 @@ pub async fn ensure_accounts(
                     email: email.into(),
                     role,
                     password_hash: Some(hash_password(password)?),
+                    password_change_required: false,
                 },
                 now,
             )
@@ -381,12 +401,37 @@ async fn seed(
                         )
                     }),
                     sip_call_id: None,
+                    disposition_id: None,
+                    tags: Vec::new(),
+                    wrapped_up_at: None,
+                    wrapped_up_by: None,
                     created_by: admin.user_id.clone(),
                     created_at: at(minutes_ago),
                     updated_at: at(minutes_ago),
                 },
                 now,
             )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    // What agents file their calls under, as a small support team would start.
+    for name in [
+        "Resolved",
+        "Call back",
+        "Sale",
+        "Left voicemail",
+        "Wrong number",
+    ] {
+        let disposition = Disposition {
+            id: id(),
+            name: name.to_owned(),
+            position: 0,
+            archived: false,
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        store
+            .create_disposition(admin, disposition, None, now)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -25,8 +25,9 @@ pub enum AppError {
     },
     #[error("authentication required")]
     Unauthorized(&'static str),
+    /// The caller's role may not do this (the permission matrix's reason).
     #[error("{0}")]
-    Forbidden(&'static str),
+    Refused(String),
     #[error("{message}")]
     Conflict {
         code: &'static str,
@@ -125,11 +126,11 @@ impl IntoResponse for AppError {
                     field: None,
                 },
             ),
-            Self::Forbidden(message) => (
+            Self::Refused(message) => (
                 StatusCode::FORBIDDEN,
                 ErrorBody {
                     code: "forbidden".into(),
-                    message: message.into(),
+                    message,
                     field: None,
                 },
             ),

@@ -71,6 +71,12 @@ pub async fn receive(
         tracing::warn!(%to, "inbound SMS to a number no tenant has; dropped");
         return Ok(Received::UnknownNumber);
     };
+    if store.tenant_disabled(&tenant_id).await? {
+        tracing::warn!(%to, tenant = %tenant_id, "inbound SMS to a disabled tenant; refused");
+        return Err(AppError::Refused(
+            "The tenant of this number is disabled.".into(),
+        ));
+    }
     let actor = Actor {
         tenant_id: tenant_id.clone(),
         user_id: SYSTEM_ACTOR.to_owned(),

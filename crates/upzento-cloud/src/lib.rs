@@ -14,6 +14,7 @@ pub mod events;
 pub mod inbound;
 pub mod outbound;
 pub mod store;
+pub mod tenants;
 
 use std::sync::Arc;
 

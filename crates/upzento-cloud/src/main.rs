@@ -13,7 +13,7 @@ use upzento_cloud::carrier::{Provider, Sandbox};
 use upzento_cloud::store::Store;
 use upzento_cloud::store::postgres::PgStore;
 use upzento_cloud::store::sqlite::SqliteStore;
-use upzento_cloud::{AppState, demo};
+use upzento_cloud::{AppState, demo, tenants};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +46,57 @@ enum SandboxCommand {
     },
 }
 
+/// Where the data is (for `serve` and the operator's commands alike).
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// Directory of the embedded SQLite database (default: the user's data dir).
+    #[arg(long, env = "UPZENTO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://user:password@host/db, or sqlite:///path/to/file.db.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// PEM file of the CA that signed the database's certificate, when not a system CA
+    /// (the URL must then ask for TLS with `?sslmode=require`).
+    #[arg(long, env = "UPZENTO_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and its first admin, whose initial password is printed once.
+    Create {
+        /// The business's name, as its people and its SMS replies show it.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        /// The admin's name (default: the email's local part).
+        #[arg(long)]
+        admin_name: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List the tenants.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Disable a tenant: its tokens, sign-ins and inbound SMS are refused at once and its
+    /// campaigns paused; nothing is deleted.
+    Disable {
+        /// The tenant's id (see `tenant list`).
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Enable a disabled tenant again (its paused campaigns stay paused).
+    Enable {
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
 // Parsed once at start: the size of the `serve` variant does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -53,6 +104,9 @@ enum Command {
     /// The built-in sandbox carrier.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Tenants, for the cloud's operator (works on the database directly).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Fill the demo tenant of a SQLite data dir with many messages (load tests, benchmarks).
     #[command(hide = true)]
     Seed {
@@ -68,16 +122,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "UPZENTO_LISTEN", default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
-        /// Directory of the embedded SQLite database (default: the user's data dir).
-        #[arg(long, env = "UPZENTO_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// Database URL: postgres://user:password@host/db, or sqlite:///path/to/file.db.
-        #[arg(long, env = "DATABASE_URL")]
-        database_url: Option<String>,
-        /// PEM file of the CA that signed the database's certificate, when not a system CA
-        /// (the URL must then ask for TLS with `?sslmode=require`).
-        #[arg(long, env = "UPZENTO_DATABASE_CA")]
-        database_ca: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
         /// Create a demo tenant with an admin and an agent on first start.
         #[arg(long, env = "UPZENTO_DEMO")]
         demo: bool,
@@ -198,7 +244,9 @@ impl CarrierArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The log on stderr: stdout is the commands' output (a new tenant's password).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_env("UPZENTO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -253,11 +301,10 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Tenant(command) => tenant(command).await,
         Command::Serve {
             listen,
-            data_dir,
-            database_url,
-            database_ca,
+            db,
             demo,
             no_workers,
             carrier,
@@ -273,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
                     ),
                 },
             };
-            serve(listen, data_dir, database_url, database_ca, demo, node).await
+            serve(listen, db, demo, node).await
         }
     }
 }
@@ -286,15 +333,14 @@ struct Node {
     timing: upzento_cloud::carrier::Timing,
 }
 
-async fn serve(
-    listen: SocketAddr,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    database_ca: Option<PathBuf>,
-    demo: bool,
-    node: Node,
-) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = match database_url {
+/// The database `db` names, migrated.
+async fn open_store(db: DbArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let DbArgs {
+        data_dir,
+        database_url,
+        database_ca,
+    } = db;
+    Ok(match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let store = PgStore::connect_with(&url, database_ca.as_deref()).await?;
             tracing::info!(tls = url.contains("sslmode=require"), "PostgreSQL storage");
@@ -318,7 +364,93 @@ async fn serve(
             tracing::info!(db = %path.display(), "SQLite storage");
             Arc::new(store)
         }
-    };
+    })
+}
+
+async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    match command {
+        TenantCommand::Create {
+            name,
+            admin_email,
+            admin_name,
+            db,
+        } => {
+            let store = open_store(db).await?;
+            let password = tenants::initial_password()?;
+            let (tenant, admin) = tenants::create(
+                store.as_ref(),
+                tenants::NewTenant {
+                    name,
+                    admin_email,
+                    admin_name,
+                    admin_password: password.clone(),
+                    initial_password: true,
+                },
+                now,
+            )
+            .await?;
+            println!("Tenant \"{}\" created: {}", tenant.name, tenant.id);
+            println!(
+                "Its admin signs in as {} with the initial password {password}",
+                admin.email
+            );
+            println!("(shown this once; the admin chooses a new one at first sign-in).");
+            Ok(())
+        }
+        TenantCommand::List { db } => {
+            let store = open_store(db).await?;
+            println!(
+                "{:<36}  {:<10}  {:>5}  {:<8}  name",
+                "id", "created", "users", "state"
+            );
+            for t in store.tenants().await? {
+                println!(
+                    "{:<36}  {:<10}  {:>5}  {:<8}  {}",
+                    t.id,
+                    t.created_at.date(),
+                    t.users,
+                    if t.disabled_at.is_some() {
+                        "disabled"
+                    } else {
+                        "active"
+                    },
+                    t.name
+                );
+            }
+            Ok(())
+        }
+        TenantCommand::Disable { id, db } => set_disabled(db, &id, Some(now), now).await,
+        TenantCommand::Enable { id, db } => set_disabled(db, &id, None, now).await,
+    }
+}
+
+async fn set_disabled(
+    db: DbArgs,
+    id: &str,
+    disabled_at: Option<time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let found = store
+        .set_tenant_disabled(id, disabled_at, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(found, "no tenant {id} (see `upzento-cloud tenant list`)");
+    if disabled_at.is_some() {
+        println!(
+            "Tenant {id} disabled: its tokens, sign-ins and inbound SMS are refused, its campaigns paused."
+        );
+    } else {
+        println!(
+            "Tenant {id} enabled: its people can sign in again (paused campaigns stay paused)."
+        );
+    }
+    Ok(())
+}
+
+async fn serve(listen: SocketAddr, db: DbArgs, demo: bool, node: Node) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
     if demo {
         let now = time::OffsetDateTime::now_utc();
         if demo::ensure(store.as_ref(), now).await? {

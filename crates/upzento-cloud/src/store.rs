@@ -3,6 +3,7 @@
 //! data take the tenant explicitly.
 
 pub mod accounts;
+pub mod after_call;
 pub mod campaigns;
 pub mod common;
 pub mod entities;
@@ -50,7 +51,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
     AuditEntry, Call, CallNote, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
-    MessageStatus, PhoneNumber, SmsCampaign, SmsMessage, SmsTemplate,
+    ConversationNote, Disposition, MessageStatus, PhoneNumber, SmsCampaign, SmsMessage,
+    SmsTemplate, Task, TenantSettings, WrapUp,
 };
 use upzento_domain::wire::Role;
 
@@ -72,6 +74,10 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Signed in with an initial password: only replacing it is allowed until then.
+    pub password_change_required: bool,
+    /// Deactivated by an admin: no sign-in, no token; their history stays.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +87,8 @@ pub struct NewUser {
     pub email: String,
     pub role: Role,
     pub password_hash: Option<String>,
+    /// An initial password, to be replaced at first sign-in.
+    pub password_change_required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +285,58 @@ store! {
 
     fn create_user(user: NewUser, now: OffsetDateTime) -> anyhow::Result<User>
         = run |db| accounts::create_user(db, user, now).await;
+
+    /// Replaces a user's password (clearing "change required") and ends their other
+    /// sessions and tokens but `keep` (the caller's own session).
+    fn set_password(
+        actor: &Actor,
+        password_hash: &str,
+        keep: &[u8],
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()>
+        = write |tx| accounts::set_password(tx, actor, password_hash, keep, now).await;
+
+    /// Failed sign-ins for `email` since `since`.
+    fn sign_in_failures(email: &str, since: OffsetDateTime) -> anyhow::Result<i64>
+        = run |db| accounts::sign_in_failures(db, email, since).await;
+
+    /// Counts a failed sign-in (and forgets those before `forget_before`).
+    fn record_sign_in_failure(
+        email: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> anyhow::Result<()>
+        = write |tx| accounts::record_sign_in_failure(tx, email, now, forget_before).await;
+
+    /// A successful sign-in clears the count.
+    fn clear_sign_in_failures(email: &str) -> anyhow::Result<()>
+        = run |db| accounts::clear_sign_in_failures(db, email).await;
+
+    /// Changes a user's role and whether they are active, keeping one active admin in the
+    /// tenant; deactivating ends their tokens and hands their open work to `reassign_to`
+    /// (or nobody). `None` without the user.
+    fn update_user(
+        actor: &Actor,
+        user_id: &str,
+        change: accounts::UserChange,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, AppError>
+        = write |tx| accounts::update_user(tx, actor, user_id, change, now).await;
+
+    /// Every tenant, for the operator.
+    fn tenants() -> anyhow::Result<Vec<accounts::TenantSummary>>
+        = run |db| accounts::tenants(db).await;
+
+    fn tenant_disabled(id: &str) -> anyhow::Result<bool>
+        = run |db| accounts::tenant_disabled(db, id).await;
+
+    /// Disables (`Some(now)`) or enables a tenant; `false` without it.
+    fn set_tenant_disabled(
+        id: &str,
+        disabled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError>
+        = write |tx| accounts::set_tenant_disabled(tx, id, disabled_at, now).await;
 
     /// Sign-in lookup across tenants (an email belongs to one tenant): the user and password hash.
     fn user_for_sign_in(email: &str) -> anyhow::Result<Option<(User, Option<String>)>>
@@ -604,11 +664,91 @@ store! {
         note: CallNote,
         now: OffsetDateTime,
     ) -> Result<Option<CallNote>, AppError>
-        = write |tx| entities::add_call_note(tx, actor, note, now).await;
+        = write |tx| entities::add_note(tx, actor, note, now).await;
 
     /// A call's notes, oldest first.
     fn call_notes(tenant_id: &str, call_id: &str, limit: usize) -> anyhow::Result<Vec<CallNote>>
-        = run |db| entities::call_notes(db, tenant_id, call_id, limit).await;
+        = run |db| entities::notes(db, tenant_id, call_id, limit).await;
+
+    /// Adds an internal note to a conversation; `None` without it in the tenant.
+    fn add_conversation_note(
+        actor: &Actor,
+        note: ConversationNote,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConversationNote>, AppError>
+        = write |tx| entities::add_note(tx, actor, note, now).await;
+
+    /// A conversation's internal notes, oldest first.
+    fn conversation_notes(
+        tenant_id: &str,
+        conversation_id: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<ConversationNote>>
+        = run |db| entities::notes(db, tenant_id, conversation_id, limit).await;
+
+    /// Saves a call's wrap-up with its note and follow-up; `None` without the call.
+    fn wrap_up_call(
+        actor: &Actor,
+        call_id: &str,
+        wrap: WrapUp,
+        now: OffsetDateTime,
+    ) -> Result<Option<Call>, AppError>
+        = write |tx| after_call::wrap_up(tx, actor, call_id, wrap, now).await;
+
+    /// The tenant's dispositions in their order, archived ones too.
+    fn dispositions(tenant_id: &str) -> anyhow::Result<Vec<Disposition>>
+        = run |db| after_call::dispositions(db, tenant_id).await;
+
+    /// Adds a disposition (at `position`, or after the others).
+    fn create_disposition(
+        actor: &Actor,
+        disposition: Disposition,
+        position: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<Disposition, AppError>
+        = write |tx| after_call::create_disposition(tx, actor, disposition, position, now).await;
+
+    fn update_disposition(
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Disposition>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Disposition>, AppError>
+        = write |tx| after_call::update_disposition(tx, actor, id, &apply, now).await;
+
+    fn create_task(actor: &Actor, task: Task, now: OffsetDateTime) -> Result<(), AppError>
+        = write |tx| common::create(tx, actor, &task, now).await;
+
+    fn task(tenant_id: &str, id: &str) -> anyhow::Result<Option<Task>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
+    /// A page of tasks in creation order.
+    fn list_tasks(
+        tenant_id: &str,
+        filter: &after_call::TaskFilter,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Task>>
+        = run |db| after_call::list_tasks(db, tenant_id, filter, after, limit).await;
+
+    fn update_task(
+        actor: &Actor,
+        id: &str,
+        apply: Apply<Task>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Task>, AppError>
+        = write |tx| common::update(tx, actor, id, &apply, now).await;
+
+    /// The tenant's settings (defaults until first changed).
+    fn settings(tenant_id: &str) -> anyhow::Result<TenantSettings>
+        = run |db| after_call::settings(db, tenant_id).await;
+
+    fn update_settings(
+        actor: &Actor,
+        apply: Apply<TenantSettings>,
+        now: OffsetDateTime,
+    ) -> Result<TenantSettings, AppError>
+        = write |tx| after_call::update_settings(tx, actor, &apply, now).await;
 
     /// Stores a new campaign (its `stats` are not stored).
     fn create_campaign(

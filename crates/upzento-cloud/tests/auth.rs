@@ -361,7 +361,7 @@ async fn teammates_are_listed_within_the_tenant(backend: Backend) {
         .iter()
         .map(|u| u["email"].as_str().unwrap())
         .collect();
-    assert_eq!(emails.len(), 2, "{users}");
+    assert_eq!(emails.len(), 3, "{users}");
     assert!(emails.contains(&demo::ADMIN_EMAIL) && emails.contains(&demo::AGENT_EMAIL));
     assert!(users[0].get("passwordHash").is_none());
     let other = common::client::other_tenant(&server).await;

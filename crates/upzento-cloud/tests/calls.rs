@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     calls_are_recorded_once_found_and_annotated,
-    a_calls_notes_are_a_timeline_with_authors
+    a_calls_notes_are_a_timeline_with_authors,
+    a_wrap_up_files_the_call_once_with_its_note_and_follow_up,
+    dispositions_and_the_wrap_up_timer_are_the_admins
 );
 
 async fn calls_are_recorded_once_found_and_annotated(backend: Backend) {
@@ -247,4 +249,274 @@ async fn a_calls_notes_are_a_timeline_with_authors(backend: Backend) {
         .filter(|c| c["entity"] == "callNote")
         .count();
     assert_eq!(noted, 2);
+}
+
+async fn a_wrap_up_files_the_call_once_with_its_note_and_follow_up(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let (_, ada) = agent
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Ada", "phoneNumbers": ["+14155550100"]}),
+        )
+        .await;
+    let (_, sale) = admin
+        .post("/phone-sms/dispositions", json!({"name": "Sale"}))
+        .await;
+    let (_, call) = agent
+        .post(
+            "/phone-sms/calls",
+            json!({"type": "incoming", "status": "completed", "from": "+14155550100",
+                   "to": "+14155552671", "startTime": "2026-11-24T10:00:00Z"}),
+        )
+        .await;
+    let call_id = call["id"].as_str().unwrap();
+    let me = agent.get("/phone-sms/me").await.1["user"]["id"].clone();
+    let path = format!("/phone-sms/calls/{call_id}/wrap-up");
+    let wrap = json!({
+        "dispositionId": sale["id"], "tags": ["vip", " vip ", "renewal"],
+        "note": "  Wants the yearly plan  ",
+        "followUp": {"title": "Send the quote", "dueAt": "2026-11-25T09:00:00+01:00"}
+    });
+    let (status, wrapped) = agent.put(&path, wrap.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{wrapped}");
+    assert_eq!(wrapped["dispositionId"], sale["id"]);
+    assert_eq!(
+        wrapped["tags"],
+        json!(["vip", "renewal"]),
+        "trimmed, once each"
+    );
+    assert_eq!(wrapped["wrappedUpBy"], me);
+    assert!(wrapped["wrappedUpAt"].is_string());
+    assert_eq!(
+        agent.get(&format!("/phone-sms/calls/{call_id}")).await.1,
+        wrapped
+    );
+
+    // The note joins the timeline; the follow-up is the agent's task about the call.
+    let notes_path = format!("/phone-sms/calls/{call_id}/notes");
+    let notes = agent.get(&notes_path).await.1["items"].clone();
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    assert_eq!(notes[0]["text"], "Wants the yearly plan");
+    let (_, tasks) = agent.get("/phone-sms/tasks?assignee=me&done=false").await;
+    let tasks = tasks["items"].as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "Send the quote");
+    assert_eq!(tasks[0]["dueAt"], "2026-11-25T08:00:00.000Z");
+    assert_eq!(tasks[0]["callId"], call["id"]);
+    assert_eq!(tasks[0]["contactId"], ada["id"], "the caller's contact");
+    assert_eq!(tasks[0]["assigneeId"], me);
+
+    // Put again (a retry, or the agent correcting it): changed, not added.
+    let mut fixed = wrap.clone();
+    fixed["note"] = json!("Wants the monthly plan");
+    fixed["tags"] = json!(["renewal"]);
+    let (status, again) = agent.put(&path, fixed).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["tags"], json!(["renewal"]));
+    let notes = agent.get(&notes_path).await.1["items"].clone();
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    assert_eq!(notes[0]["text"], "Wants the monthly plan");
+    let task_id = tasks[0]["id"].as_str().unwrap();
+    let (status, done) = agent
+        .patch(
+            &format!("/phone-sms/tasks/{task_id}"),
+            json!({"done": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done["doneAt"].is_string());
+    agent.put(&path, wrap.clone()).await;
+    let (_, open) = agent.get("/phone-sms/tasks?assignee=me&done=false").await;
+    assert_eq!(
+        open["items"].as_array().unwrap().len(),
+        0,
+        "a follow-up done stays done when the wrap-up is saved again"
+    );
+    let (_, all) = agent.get("/phone-sms/tasks").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // Bad input is refused and changes nothing.
+    for (body, field) in [
+        (json!({"dispositionId": "nope"}), "dispositionId"),
+        (json!({"tags": [" "]}), "tags"),
+        (
+            json!({"followUp": {"title": "x", "dueAt": "tomorrow"}}),
+            "followUp.dueAt",
+        ),
+        (
+            json!({"followUp": {"title": " ", "dueAt": "2026-11-25T09:00:00Z"}}),
+            "followUp.title",
+        ),
+    ] {
+        let (status, error) = agent.put(&path, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["field"], field, "{error}");
+    }
+    assert_eq!(
+        agent.get(&format!("/phone-sms/calls/{call_id}")).await.1["tags"],
+        json!(["vip", "renewal"])
+    );
+    assert_eq!(
+        agent
+            .put("/phone-sms/calls/nope/wrap-up", json!({}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let stranger = other_tenant(&server).await;
+    assert_eq!(
+        stranger.put(&path, json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        stranger
+            .patch(
+                &format!("/phone-sms/tasks/{task_id}"),
+                json!({"done": false})
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        stranger.get("/phone-sms/tasks").await.1["items"],
+        json!([]),
+        "tenants never see each other's tasks"
+    );
+
+    // An archived disposition is offered no more, and stays on the calls that have it.
+    let sale_path = format!("/phone-sms/dispositions/{}", sale["id"].as_str().unwrap());
+    admin.patch(&sale_path, json!({"archived": true})).await;
+    assert_eq!(agent.put(&path, wrap.clone()).await.0, StatusCode::OK);
+    let (_, other_call) = agent
+        .post(
+            "/phone-sms/calls",
+            json!({"type": "outgoing", "status": "completed", "from": "+14155552671",
+                   "to": "+14155550100", "startTime": "2026-11-24T11:00:00Z"}),
+        )
+        .await;
+    let other_path = format!(
+        "/phone-sms/calls/{}/wrap-up",
+        other_call["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        agent
+            .put(&other_path, json!({"dispositionId": sale["id"]}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The apps learn all of it through the change feed.
+    let (_, feed) = agent.get("/phone-sms/changes?since=0&limit=500").await;
+    let entities: Vec<&str> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entity"].as_str().unwrap())
+        .collect();
+    for entity in ["disposition", "task", "callNote", "call"] {
+        assert!(entities.contains(&entity), "{entity} in {entities:?}");
+    }
+}
+
+async fn dispositions_and_the_wrap_up_timer_are_the_admins(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    assert_eq!(
+        agent
+            .post("/phone-sms/dispositions", json!({"name": "Sale"}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    for name in ["Resolved", "Call back", "Sale"] {
+        let (status, d) = admin
+            .post("/phone-sms/dispositions", json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+    }
+    let (status, first) = admin
+        .post(
+            "/phone-sms/dispositions",
+            json!({"name": "Urgent", "position": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, taken) = admin
+        .post("/phone-sms/dispositions", json!({"name": "  SALE "}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{taken}");
+    let (_, list) = agent.get("/phone-sms/dispositions").await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Urgent", "Resolved", "Call back", "Sale"]);
+    let resolved = &list["items"][1];
+    let path = format!(
+        "/phone-sms/dispositions/{}",
+        resolved["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        agent.patch(&path, json!({"archived": true})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin.patch(&path, json!({"name": "call BACK"})).await.0,
+        StatusCode::CONFLICT
+    );
+    let (status, renamed) = admin
+        .patch(&path, json!({"name": "Solved", "archived": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["archived"].as_bool()),
+        (Some("Solved"), Some(true))
+    );
+
+    // The wrap-up timer: none until an admin sets one, within bounds.
+    let (_, settings) = agent.get("/phone-sms/settings").await;
+    assert_eq!(settings["wrapUpSeconds"], Value::Null);
+    assert_eq!(
+        agent
+            .patch("/phone-sms/settings", json!({"wrapUpSeconds": 60}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin
+            .patch("/phone-sms/settings", json!({"wrapUpSeconds": 5}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, set) = admin
+        .patch("/phone-sms/settings", json!({"wrapUpSeconds": 90}))
+        .await;
+    assert_eq!(
+        (status, set["wrapUpSeconds"].clone()),
+        (StatusCode::OK, json!(90))
+    );
+    assert_eq!(
+        agent.get("/phone-sms/settings").await.1["wrapUpSeconds"],
+        90
+    );
+    let (_, cleared) = admin
+        .patch("/phone-sms/settings", json!({"wrapUpSeconds": null}))
+        .await;
+    assert_eq!(cleared["wrapUpSeconds"], Value::Null);
+    let stranger = other_tenant(&server).await;
+    assert_eq!(
+        stranger.get("/phone-sms/dispositions").await.1["items"],
+        json!([])
+    );
+    assert_eq!(
+        stranger.get("/phone-sms/settings").await.1["wrapUpSeconds"],
+        Value::Null
+    );
 }

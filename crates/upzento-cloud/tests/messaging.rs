@@ -21,6 +21,7 @@ on_both_backends!(
     templates_count_their_use,
     templates_preview_for_a_real_contact,
     a_send_whose_outcome_is_unknown_is_reconciled_never_repeated_blindly,
+    a_conversation_snoozes_and_keeps_internal_notes,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -896,5 +897,98 @@ async fn a_send_whose_outcome_is_unknown_is_reconciled_never_repeated_blindly(ba
         provider.sends.load(std::sync::atomic::Ordering::SeqCst),
         1,
         "never sent again"
+    );
+}
+
+async fn a_conversation_snoozes_and_keeps_internal_notes(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let from = number(&admin, "+14155552671").await;
+    let (_, c) = agent
+        .post(
+            "/phone-sms/conversations",
+            json!({"phoneNumberId": from, "contactNumber": "+14155550100"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    assert_eq!(c["snoozedUntil"], Value::Null);
+
+    // Snoozed until a time to come; a past time or a bad one is refused.
+    let path = format!("/phone-sms/conversations/{id}/snooze");
+    let (status, snoozed) = agent
+        .patch(&path, json!({"until": "2999-01-01T09:00:00+01:00"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{snoozed}");
+    assert_eq!(snoozed["snoozedUntil"], "2999-01-01T08:00:00.000Z");
+    for until in ["2001-01-01T00:00:00Z", "soon"] {
+        let (status, error) = agent.patch(&path, json!({"until": until})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["field"], "until");
+    }
+    // A message from the other side wakes it.
+    let (status, _) = admin
+        .post(
+            "/phone-sms/sandbox/inbound",
+            json!({"to": "+14155552671", "from": "+14155550100", "body": "Any news?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, woken) = agent.get(&format!("/phone-sms/conversations/{id}")).await;
+    assert_eq!(woken["snoozedUntil"], Value::Null, "{woken}");
+    agent
+        .patch(&path, json!({"until": "2999-01-01T09:00:00Z"}))
+        .await;
+    let (status, back) = agent.patch(&path, json!({"until": null})).await;
+    assert_eq!(
+        (status, back["snoozedUntil"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
+
+    // Internal notes: the team's, in order, each with its author; never sent.
+    let notes = format!("/phone-sms/conversations/{id}/notes");
+    let (status, first) = agent
+        .post(&notes, json!({"text": " Asked for the manager "}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["text"], "Asked for the manager");
+    admin
+        .post(&notes, json!({"text": "I'll call her back"}))
+        .await;
+    let (_, list) = agent.get(&notes).await;
+    let texts: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Asked for the manager", "I'll call her back"]);
+    let (_, messages) = agent
+        .get(&format!("/phone-sms/conversations/{id}/messages"))
+        .await;
+    assert_eq!(
+        messages["items"].as_array().unwrap().len(),
+        1,
+        "only the customer's message: notes are never messages"
+    );
+    assert_eq!(
+        agent.post(&notes, json!({"text": "  "})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let stranger = other_tenant(&server).await;
+    assert_eq!(stranger.get(&notes).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        stranger.post(&notes, json!({"text": "x"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        stranger.patch(&path, json!({"until": null})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        agent
+            .post("/phone-sms/conversations/nope/notes", json!({"text": "x"}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
     );
 }

@@ -52,6 +52,7 @@ async fn tenant(store: &dyn Store, name: &str) -> Actor {
                 email: format!("admin@{}.test", tenant.id),
                 role: Role::Admin,
                 password_hash: None,
+                password_change_required: false,
             },
             now,
         )

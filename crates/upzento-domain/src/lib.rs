@@ -5,6 +5,7 @@
 //! format of the public API is defined exactly once.
 
 pub mod keywords;
+pub mod permissions;
 pub mod phone;
 pub mod resources;
 pub mod sms;

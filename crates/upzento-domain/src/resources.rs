@@ -13,6 +13,28 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
+/// A whole number, also when written `46.0` (JSON Schema's integers include it, and some
+/// clients write every number so).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(value) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(Some(value as u32))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{value} is not a whole number from 0 to {}",
+            u32::MAX
+        )))
+    }
+}
+
+/// [`whole`] in a PATCH body, where `null` clears the value.
+fn present_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    whole(d).map(Some)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -355,8 +377,44 @@ pub struct Conversation {
     /// which carries each user's `conversationRead` marker instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
+    /// Out of the inbox until then (a message from the other side brings it back sooner).
+    #[serde(default)]
+    pub snoozed_until: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `PATCH /phone-sms/conversations/{id}/snooze`: out of the inbox until `until`, or back
+/// now (`null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Snooze {
+    /// RFC 3339, in the future.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub until: Option<String>,
+}
+
+/// A note in a conversation for the team: shown with its messages, never sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationNote {
+    pub id: String,
+    pub conversation_id: String,
+    /// The user who wrote it.
+    pub author_id: String,
+    pub text: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A conversation's internal notes, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationNoteList {
+    pub items: Vec<ConversationNote>,
 }
 
 /// How far one user has read a conversation: inbound messages after `readAt` are unread.
@@ -605,6 +663,17 @@ pub struct Call {
     pub end_time: Option<String>,
     /// The SIP Call-ID: posting the same one again returns the existing record.
     pub sip_call_id: Option<String>,
+    /// The outcome the agent filed the call under in its wrap-up.
+    #[serde(default)]
+    pub disposition_id: Option<String>,
+    /// Tags the agent gave the call in its wrap-up.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// When its wrap-up was saved, and by whom (`None`: not wrapped up).
+    #[serde(default)]
+    pub wrapped_up_at: Option<String>,
+    #[serde(default)]
+    pub wrapped_up_by: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -667,11 +736,11 @@ pub struct CallNote {
     pub updated_at: String,
 }
 
-/// `POST /phone-sms/calls/{id}/notes`.
+/// `POST /phone-sms/calls/{id}/notes` and `POST /phone-sms/conversations/{id}/notes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewCallNote {
+pub struct NewNote {
     #[cfg_attr(
         feature = "openapi",
         schema(min_length = 1, max_length = 5000, pattern = r"\S")
@@ -685,6 +754,194 @@ pub struct NewCallNote {
 #[serde(rename_all = "camelCase")]
 pub struct CallNoteList {
     pub items: Vec<CallNote>,
+}
+
+/// An outcome a tenant files its calls under ("Resolved", "Sale", "Call back"…), picked
+/// by the agent in a call's wrap-up. Archived ones stay on the calls that used them and
+/// are no longer offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Disposition {
+    pub id: String,
+    pub name: String,
+    /// Where it is offered in the list, smallest first.
+    pub position: u32,
+    pub archived: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/dispositions` (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewDisposition {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 60, pattern = r"\S")
+    )]
+    pub name: String,
+    /// Where it is offered; after the others when absent.
+    #[serde(default, deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
+    pub position: Option<u32>,
+}
+
+/// `PATCH /phone-sms/dispositions/{id}` (admins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DispositionPatch {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 60, pattern = r"\S")
+    )]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
+    pub position: Option<u32>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// The tenant's dispositions, in their order (archived ones too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DispositionList {
+    pub items: Vec<Disposition>,
+}
+
+/// `PUT /phone-sms/calls/{id}/wrap-up`: the agent's after-call work, saved in one go.
+/// Putting it again replaces it (the same note and follow-up are changed, not added),
+/// so a retried request changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrapUp {
+    #[serde(default)]
+    pub disposition_id: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Tag>, max_items = 20))]
+    pub tags: Vec<String>,
+    /// Becomes the call's wrap-up note in its notes timeline.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
+    pub note: Option<String>,
+    /// A task for the agent, due later (a call back, a quote to send…).
+    #[serde(default)]
+    pub follow_up: Option<NewFollowUp>,
+}
+
+/// The follow-up of a wrap-up: a task for the agent who wrapped the call up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewFollowUp {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
+    pub title: String,
+    /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub due_at: String,
+}
+
+/// Something a user has to do by a time: a follow-up from a call's wrap-up, or one
+/// added by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    pub due_at: String,
+    /// Whose task it is.
+    pub assignee_id: String,
+    /// What it is about, when anything.
+    pub call_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// When it was done (`None`: still to do).
+    pub done_at: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTask {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
+    pub title: String,
+    /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub due_at: String,
+    /// A user of the tenant; the caller when absent.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub call_id: Option<String>,
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+/// `PATCH /phone-sms/tasks/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskPatch {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
+    pub title: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub due_at: Option<String>,
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// Done (now) or to do again.
+    #[serde(default)]
+    pub done: Option<bool>,
+}
+
+/// The tenant's settings of the Phone & SMS module (one record per tenant, its id the
+/// tenant's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSettings {
+    pub id: String,
+    /// Seconds an agent has for a call's wrap-up before it is saved as it stands
+    /// (`None`: as long as they need).
+    pub wrap_up_seconds: Option<u32>,
+    pub updated_at: String,
+}
+
+/// `PATCH /phone-sms/settings` (admins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSettingsPatch {
+    #[serde(default, deserialize_with = "present_whole")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 10, maximum = 3600)
+    )]
+    pub wrap_up_seconds: Option<Option<u32>>,
 }
 
 /// Where a campaign is: `draft → (scheduled →) active ⇄ paused → completed`.
@@ -909,6 +1166,10 @@ pub mod entity {
     pub const SMS_MESSAGE: &str = "smsMessage";
     pub const CALL: &str = "call";
     pub const CALL_NOTE: &str = "callNote";
+    pub const CONVERSATION_NOTE: &str = "conversationNote";
+    pub const DISPOSITION: &str = "disposition";
+    pub const TASK: &str = "task";
+    pub const TENANT_SETTINGS: &str = "tenantSettings";
     pub const SMS_CAMPAIGN: &str = "smsCampaign";
     /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
     pub const CONVERSATION_READ: &str = "conversationRead";
@@ -1028,6 +1289,27 @@ mod tests {
         let p: PhoneNumberPatch = serde_json::from_str(r#"{"location":"Paris"}"#).unwrap();
         assert_eq!(p.location, Some(Some("Paris".into())));
         assert!(serde_json::from_str::<PhoneNumberPatch>(r#"{"number":"+1"}"#).is_err());
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_point_zero() {
+        let d: NewDisposition = serde_json::from_str(r#"{"name":"Sale","position":46.0}"#).unwrap();
+        assert_eq!(d.position, Some(46));
+        let d: NewDisposition = serde_json::from_str(r#"{"name":"Sale","position":7}"#).unwrap();
+        assert_eq!(d.position, Some(7));
+        for bad in ["46.5", "-1", "1e10"] {
+            let body = format!(r#"{{"name":"Sale","position":{bad}}}"#);
+            assert!(
+                serde_json::from_str::<NewDisposition>(&body).is_err(),
+                "{bad}"
+            );
+        }
+        let p: TenantSettingsPatch = serde_json::from_str(r#"{"wrapUpSeconds":null}"#).unwrap();
+        assert_eq!(p.wrap_up_seconds, Some(None));
+        let p: TenantSettingsPatch = serde_json::from_str(r#"{"wrapUpSeconds":60.0}"#).unwrap();
+        assert_eq!(p.wrap_up_seconds, Some(Some(60)));
+        let p: TenantSettingsPatch = serde_json::from_str("{}").unwrap();
+        assert_eq!(p.wrap_up_seconds, None);
     }
 }
 

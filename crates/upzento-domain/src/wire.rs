@@ -25,6 +25,9 @@ pub struct Health {
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
+    /// Oversees agents: what an agent may, and the team's settings of work (outcomes,
+    /// templates, the audit log).
+    Supervisor,
     Agent,
 }
 
@@ -36,6 +39,75 @@ pub struct UserInfo {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Signed in with an initial password: nothing but choosing a new one is allowed
+    /// until then (`POST /phone-sms/me/password`).
+    #[serde(default)]
+    pub password_change_required: bool,
+    /// `false` once an admin deactivated them (listed, for reactivation and history).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PATCH /phone-sms/users/{id}` (admins): a user's role, and deactivation or
+/// reactivation. The tenant always keeps one active admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Deactivating: the active user who takes over their open conversations and the calls
+    /// they follow up (absent: nobody, they wait unassigned).
+    #[serde(default)]
+    pub reassign_to: Option<String>,
+}
+
+/// `POST /phone-sms/me/password`: the signed-in user replaces their password; their other
+/// sessions and tokens end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordChange {
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
+    pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
+    pub new_password: String,
+}
+
+/// Why a new password is refused (`None`: it will do). Written once for the cloud, which
+/// enforces it, and the app, which says it before sending.
+pub fn password_problem(password: &str, email: &str) -> Option<&'static str> {
+    let length = password.chars().count();
+    if length < 12 {
+        return Some("A password has at least 12 characters.");
+    }
+    if length > 256 {
+        return Some("A password has at most 256 characters.");
+    }
+    let lower = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
+    if local.len() >= 3 && lower.contains(&local) {
+        return Some("A password must not contain your email's name.");
+    }
+    if password
+        .chars()
+        .all(|c| c == password.chars().next().unwrap_or(c))
+    {
+        return Some("A password is not one character repeated.");
+    }
+    const COMMON: [&str; 6] = [
+        "password", "123456", "qwerty", "letmein", "welcome", "upzento",
+    ];
+    if COMMON.iter().any(|c| lower.contains(c)) {
+        return Some("That password is too easy to guess: avoid common words and sequences.");
+    }
+    None
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +210,8 @@ mod tests {
                 name: "Ada".into(),
                 email: "ada@example.com".into(),
                 role: Role::Agent,
+                password_change_required: false,
+                active: true,
             },
             tenant: TenantInfo {
                 id: "t1".into(),
@@ -147,6 +221,19 @@ mod tests {
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["expiresAt"], "2026-01-01T00:00:00Z");
         assert_eq!(json["user"]["role"], "agent");
+    }
+
+    #[test]
+    fn a_password_is_long_and_not_easy_to_guess() {
+        let email = "ann.lee@acme.test";
+        assert_eq!(password_problem("correct horse battery", email), None);
+        assert!(password_problem("short", email).is_some());
+        assert!(password_problem("aaaaaaaaaaaaaaaa", email).is_some());
+        assert!(password_problem("my-password-2026", email).is_some());
+        assert!(password_problem("Ann.Lee-is-great!", email).is_some());
+        assert!(password_problem(&"x".repeat(257), email).is_some());
+        // Twelve characters of any script count as twelve.
+        assert_eq!(password_problem("åäöåäöåäöåäx", email), None);
     }
 
     #[test]

@@ -10,6 +10,14 @@ class AccountState {
     return this.status?.account != null
   }
 
+  /**
+   * Whether the signed-in role may do `permission` (`resource:action`, the matrix the
+   * cloud enforces): controls it does not allow are not shown at all.
+   */
+  can(permission: string): boolean {
+    return this.status?.account?.permissions.includes(permission) ?? false
+  }
+
   async refresh(): Promise<void> {
     try {
       const result = await commands.accountStatus()

@@ -36,9 +36,31 @@ export const commands = {
 	/**  "Create contact" from a new caller's screen-pop. */
 	createContact: (name: string, number: string) => typedError<ContactView_Serialize, ApiError>(__TAURI_INVOKE("create_contact", { name, number })),
 	/**  A call's notes timeline, oldest first. */
-	callNotes: (callId: string) => typedError<CallNoteView[], ApiError>(__TAURI_INVOKE("call_notes", { callId })),
+	callNotes: (callId: string) => typedError<NoteView[], ApiError>(__TAURI_INVOKE("call_notes", { callId })),
 	/**  Adds a note to a call's timeline. */
-	addCallNote: (callId: string, text: string) => typedError<CallNoteView, ApiError>(__TAURI_INVOKE("add_call_note", { callId, text })),
+	addCallNote: (callId: string, text: string) => typedError<NoteView, ApiError>(__TAURI_INVOKE("add_call_note", { callId, text })),
+	/**  Adds an internal note to a conversation. */
+	addConversationNote: (id: string, text: string) => typedError<NoteView, ApiError>(__TAURI_INVOKE("add_conversation_note", { id, text })),
+	/**  Snoozes a conversation until a time (ms), or wakes it. */
+	snoozeConversation: (id: string, untilMs: number | null) => typedError<null, ApiError>(__TAURI_INVOKE("snooze_conversation", { id, untilMs })),
+	/**  Replaces the signed-in user's password. */
+	changePassword: (current: string, replacement: string) => typedError<AccountView, ApiError>(__TAURI_INVOKE("change_password", { current, replacement })),
+	/**  Everyone of the tenant (Settings › Team). */
+	team: () => typedError<TeamMemberView[], ApiError>(__TAURI_INVOKE("team")),
+	/**  Changes a user's role or whether they are active (admins). */
+	updateUser: (id: string, role: UserRole | null, active: boolean | null, reassignTo: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("update_user", { id, role, active, reassignTo })),
+	/**  The tenant's dispositions and wrap-up time. */
+	wrapUpOptions: () => typedError<WrapUpOptionsView_Serialize, ApiError>(__TAURI_INVOKE("wrap_up_options")),
+	/**  Files a finished call's wrap-up. */
+	finishWrapUp: (id: string, wrap: WrapUpInput_Deserialize) => typedError<null, ApiError>(__TAURI_INVOKE("finish_wrap_up", { id, wrap })),
+	/**  Leaves a finished call without a wrap-up. */
+	skipWrapUp: (id: string) => __TAURI_INVOKE<void>("skip_wrap_up", { id }),
+	/**  The signed-in user's follow-ups. */
+	tasks: () => typedError<TaskView_Serialize[], ApiError>(__TAURI_INVOKE("tasks")),
+	setTaskDone: (id: string, done: boolean) => typedError<null, ApiError>(__TAURI_INVOKE("set_task_done", { id, done })),
+	addDisposition: (name: string) => typedError<null, ApiError>(__TAURI_INVOKE("add_disposition", { name })),
+	updateDisposition: (id: string, name: string | null, archived: boolean | null) => typedError<null, ApiError>(__TAURI_INVOKE("update_disposition", { id, name, archived })),
+	setWrapUpSeconds: (seconds: number | null) => typedError<null, ApiError>(__TAURI_INVOKE("set_wrap_up_seconds", { seconds })),
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
@@ -96,6 +118,13 @@ export type AccountView = {
 	userEmail: string,
 	role: UserRole,
 	tenantName: string,
+	/**
+	 *  What the role may do (`resource:action`, from the matrix the cloud enforces): the
+	 *  UI shows only the controls these allow.
+	 */
+	permissions: string[],
+	/**  Signed in with an initial password: the app asks for a new one before anything. */
+	passwordChangeRequired: boolean,
 };
 
 export type ActiveCallView = ActiveCallView_Serialize | ActiveCallView_Deserialize;
@@ -253,16 +282,6 @@ export type CallFilterView_Serialize = {
 
 export type CallKindFilter = "all" | "missed" | "incoming" | "outgoing";
 
-/**  One note of a call's timeline. */
-export type CallNoteView = {
-	id: string,
-	authorId: string,
-	/**  Written by the signed-in user. */
-	mine: boolean,
-	text: string,
-	at: string,
-};
-
 export type CallPage = CallPage_Serialize | CallPage_Deserialize;
 
 export type CallPage_Deserialize = {
@@ -318,6 +337,10 @@ export type CallView_Deserialize = {
 	assignedTo?: string | null,
 	/**  The tenant's number (line) the call was on, for texting back from the same one. */
 	phoneNumberId?: string | null,
+	/**  What its wrap-up filed it under, and its tags. */
+	dispositionId?: string | null,
+	tags: string[],
+	wrappedUp: boolean,
 };
 
 export type CallView_Serialize = {
@@ -335,6 +358,10 @@ export type CallView_Serialize = {
 	assignedTo: string | null,
 	/**  The tenant's number (line) the call was on, for texting back from the same one. */
 	phoneNumberId: string | null,
+	/**  What its wrap-up filed it under, and its tags. */
+	dispositionId: string | null,
+	tags: string[],
+	wrappedUp: boolean,
 };
 
 export type CallerConversationView = CallerConversationView_Serialize | CallerConversationView_Deserialize;
@@ -423,6 +450,10 @@ export type ConversationView_Deserialize = {
 	hasOlder: boolean,
 	/**  The latest calls with the contact's number, newest first. */
 	recentCalls: CallView_Deserialize[],
+	/**  The team's internal notes, oldest first (shown among the messages by time). */
+	notes: NoteView[],
+	/**  Out of the inbox until then. */
+	snoozedUntil?: string | null,
 };
 
 export type ConversationView_Serialize = {
@@ -441,6 +472,17 @@ export type ConversationView_Serialize = {
 	hasOlder: boolean,
 	/**  The latest calls with the contact's number, newest first. */
 	recentCalls: CallView_Serialize[],
+	/**  The team's internal notes, oldest first (shown among the messages by time). */
+	notes: NoteView[],
+	/**  Out of the inbox until then. */
+	snoozedUntil: string | null,
+};
+
+/**  What the agent files a call under, and what the tenant lets them pick from. */
+export type DispositionView = {
+	id: string,
+	name: string,
+	archived: boolean,
 };
 
 /**  The closed set of failures the UI distinguishes. Serialised in camelCase. */
@@ -454,15 +496,22 @@ export type ErrorCode = "invalidInput" | "keyringUnavailable" | "unreachable" | 
 /**  The call has ended (or never was). */
 "noSuchCall" | "internal";
 
+export type FollowUpInput = {
+	title: string,
+	/**  Milliseconds since 1970 (the UI's local date and time, converted). */
+	dueMs: number | null,
+};
+
 /**  How many conversations each inbox filter shows. */
 export type InboxCounts = {
 	all: number,
 	open: number,
 	closed: number,
 	mine: number,
+	snoozed: number,
 };
 
-export type InboxFilterView = "all" | "open" | "closed" | "mine";
+export type InboxFilterView = "all" | "open" | "closed" | "mine" | "snoozed";
 
 export type InboxItem = InboxItem_Serialize | InboxItem_Deserialize;
 
@@ -478,6 +527,8 @@ export type InboxItem_Deserialize = {
 	pending: number,
 	open: boolean,
 	assignedToMe: boolean,
+	/**  Out of the inbox until then. */
+	snoozedUntil?: string | null,
 };
 
 export type InboxItem_Serialize = {
@@ -492,6 +543,8 @@ export type InboxItem_Serialize = {
 	pending: number,
 	open: boolean,
 	assignedToMe: boolean,
+	/**  Out of the inbox until then. */
+	snoozedUntil: string | null,
 };
 
 export type InboxPage = InboxPage_Serialize | InboxPage_Deserialize;
@@ -572,11 +625,23 @@ export type MessageView_Serialize = {
 	outboxKey: string | null,
 };
 
+/**  One note of a call's timeline or of a conversation: who wrote what, when. */
+export type NoteView = {
+	id: string,
+	authorId: string,
+	/**  Written by the signed-in user. */
+	mine: boolean,
+	text: string,
+	at: string,
+};
+
 export type PhoneView = PhoneView_Serialize | PhoneView_Deserialize;
 
 export type PhoneView_Deserialize = {
 	accounts: SipAccountView_Deserialize[],
 	calls: ActiveCallView_Deserialize[],
+	/**  Answered calls that ended and wait for the agent's wrap-up, oldest first. */
+	wrapUps: WrapUpView_Deserialize[],
 	/**
 	 *  Grows with every change: a command's answer and the events around it arrive in
 	 *  no set order, and the UI keeps the newest.
@@ -587,6 +652,8 @@ export type PhoneView_Deserialize = {
 export type PhoneView_Serialize = {
 	accounts: SipAccountView_Serialize[],
 	calls: ActiveCallView_Serialize[],
+	/**  Answered calls that ended and wait for the agent's wrap-up, oldest first. */
+	wrapUps: WrapUpView_Serialize[],
 	/**
 	 *  Grows with every change: a command's answer and the events around it arrive in
 	 *  no set order, and the UI keeps the newest.
@@ -726,6 +793,42 @@ export type SyncView_Serialize = {
 	revision: number,
 };
 
+/**  A follow-up on the agent's list. */
+export type TaskView = TaskView_Serialize | TaskView_Deserialize;
+
+/**  A follow-up on the agent's list. */
+export type TaskView_Deserialize = {
+	id: string,
+	title: string,
+	dueAt: string,
+	done: boolean,
+	/**  The call it follows up, to open it. */
+	callId?: string | null,
+	contactName?: string | null,
+};
+
+/**  A follow-up on the agent's list. */
+export type TaskView_Serialize = {
+	id: string,
+	title: string,
+	dueAt: string,
+	done: boolean,
+	/**  The call it follows up, to open it. */
+	callId: string | null,
+	contactName: string | null,
+};
+
+/**  A user of the tenant as Settings › Team lists them. */
+export type TeamMemberView = {
+	id: string,
+	name: string,
+	email: string,
+	role: UserRole,
+	active: boolean,
+	/**  The signed-in user. */
+	me: boolean,
+};
+
 /**  Someone of the tenant to assign work to. */
 export type TeammateView = {
 	id: string,
@@ -748,7 +851,79 @@ export type TextPart = {
 	hit: boolean,
 };
 
-export type UserRole = "admin" | "agent";
+export type UserRole = "admin" | "supervisor" | "agent";
+
+/**  The agent's wrap-up of a call, as the card sends it. */
+export type WrapUpInput = WrapUpInput_Serialize | WrapUpInput_Deserialize;
+
+/**  The agent's wrap-up of a call, as the card sends it. */
+export type WrapUpInput_Deserialize = {
+	dispositionId?: string | null,
+	tags?: string[],
+	note?: string | null,
+	followUp?: FollowUpInput | null,
+};
+
+/**  The agent's wrap-up of a call, as the card sends it. */
+export type WrapUpInput_Serialize = {
+	dispositionId: string | null,
+	tags: string[],
+	note: string | null,
+	followUp: FollowUpInput | null,
+};
+
+export type WrapUpOptionsView = WrapUpOptionsView_Serialize | WrapUpOptionsView_Deserialize;
+
+export type WrapUpOptionsView_Deserialize = {
+	/**  In the tenant's order, archived ones too (shown on old calls, not offered). */
+	dispositions: DispositionView[],
+	/**  The tenant's wrap-up time, when it set one. */
+	wrapUpSeconds?: number | null,
+};
+
+export type WrapUpOptionsView_Serialize = {
+	/**  In the tenant's order, archived ones too (shown on old calls, not offered). */
+	dispositions: DispositionView[],
+	/**  The tenant's wrap-up time, when it set one. */
+	wrapUpSeconds: number | null,
+};
+
+/**  A finished call waiting for the agent's wrap-up. */
+export type WrapUpView = WrapUpView_Serialize | WrapUpView_Deserialize;
+
+/**  A finished call waiting for the agent's wrap-up. */
+export type WrapUpView_Deserialize = {
+	/**  The call's SIP Call-ID. */
+	id: string,
+	direction: CallDirection,
+	/**  The other side: a number, or a SIP user. */
+	remote: string,
+	remoteName?: string | null,
+	durationSeconds: number,
+	endedAt: string,
+	/**
+	 *  When it is saved as it stands: the tenant's wrap-up time after the call ended
+	 *  (`None`: no limit).
+	 */
+	deadline?: string | null,
+};
+
+/**  A finished call waiting for the agent's wrap-up. */
+export type WrapUpView_Serialize = {
+	/**  The call's SIP Call-ID. */
+	id: string,
+	direction: CallDirection,
+	/**  The other side: a number, or a SIP user. */
+	remote: string,
+	remoteName: string | null,
+	durationSeconds: number,
+	endedAt: string,
+	/**
+	 *  When it is saved as it stands: the tenant's wrap-up time after the call ended
+	 *  (`None`: no limit).
+	 */
+	deadline: string | null,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clockTime, dayLabel, duration, listTime, newDay, phoneNumbersIn, smsInfo } from './format'
+import { clockTime, dayLabel, dueLabel, duration, listTime, newDay, phoneNumbersIn, smsInfo } from './format'
 
 describe('smsInfo', () => {
   it('counts GSM-7 segments with escapes costing two', () => {
@@ -77,3 +77,15 @@ describe('phone numbers in a message', () => {
   })
 })
 
+
+describe('dueLabel', () => {
+  it('says the day as a to-do list does, with the time', () => {
+    const now = new Date('2026-11-24T12:00:00')
+    const at = (iso: string) => clockTime(iso)
+    expect(dueLabel('2026-11-24T17:30:00', now)).toBe(`Today ${at('2026-11-24T17:30:00')}`)
+    expect(dueLabel('2026-11-25T09:00:00', now)).toBe(`Tomorrow ${at('2026-11-25T09:00:00')}`)
+    expect(dueLabel('2026-11-23T09:00:00', now)).toBe(`Yesterday ${at('2026-11-23T09:00:00')}`)
+    expect(dueLabel('2026-12-02T09:00:00', now)).toMatch(/2/)
+    expect(dueLabel('not a time', now)).toBe('')
+  })
+})

@@ -25,6 +25,22 @@ export function clockTime(iso: string): string {
   return Number.isNaN(t.getTime()) ? '' : t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
 }
 
+/** When something is due, as a to-do list says it: "Today 09:00", "Tomorrow 09:00", "Yesterday 17:30", else the date and time. */
+export function dueLabel(iso: string, now: Date = new Date()): string {
+  const t = new Date(iso)
+  if (Number.isNaN(t.getTime())) return ''
+  const days = daysAgo(t, now)
+  const day =
+    days === 0
+      ? 'Today'
+      : days === -1
+        ? 'Tomorrow'
+        : days === 1
+          ? 'Yesterday'
+          : t.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: t.getFullYear() === now.getFullYear() ? undefined : 'numeric' })
+  return `${day} ${clockTime(iso)}`
+}
+
 /** The day a run of messages belongs to: "Today", "Yesterday", the weekday this week, else the date. */
 export function dayLabel(iso: string, now: Date = new Date()): string {
   const t = new Date(iso)

@@ -15,7 +15,7 @@ export interface PhoneProblem {
 }
 
 class Phone {
-  view = $state<PhoneView>({ accounts: [], calls: [], revision: 0 })
+  view = $state<PhoneView>({ accounts: [], calls: [], wrapUps: [], revision: 0 })
   problems = $state<PhoneProblem[]>([])
   loaded = $state(false)
   /** What the dialer shows (typed, or from a tel:/sip: link). */

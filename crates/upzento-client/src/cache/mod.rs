@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use upzento_domain::resources::{
-    Call, CallNote, Change, ChangeOp, Contact, Conversation, ConversationRead, ConversationStatus,
-    Direction, NewCall, SmsMessage, entity,
+    Call, CallNote, Change, ChangeOp, Contact, Conversation, ConversationNote, ConversationRead,
+    ConversationStatus, Direction, NewCall, SmsMessage, WrapUp, entity,
 };
 
 pub use search::{Fragment, MessageHit, SearchResults};
@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("calls_outbox.sql"),
     include_str!("search_live.sql"),
     include_str!("thread_inbound.sql"),
+    include_str!("wrap_up_outbox.sql"),
+    include_str!("conversation_snooze.sql"),
 ];
 
 /// Keep the search indexes in step with `message` (external content: an index holds
@@ -203,19 +205,31 @@ pub enum InboxFilter {
     Closed,
     /// Open and assigned to the signed-in user: the agent's to-do list.
     Mine,
+    /// Snoozed until a time still to come (out of Open and Mine until then).
+    Snoozed,
 }
 
 impl InboxFilter {
-    pub const ALL: [Self; 4] = [Self::All, Self::Open, Self::Closed, Self::Mine];
+    pub const ALL: [Self; 5] = [
+        Self::All,
+        Self::Open,
+        Self::Closed,
+        Self::Mine,
+        Self::Snoozed,
+    ];
 
-    /// Which conversations (`c`) the filter shows; `?1` is the signed-in user. The list
-    /// and its counts both use it, so a count is always the length of its list.
+    /// Which conversations (`c`) the filter shows; `?1` is the signed-in user and `?2`
+    /// the time now (ms). The list and its counts both use it, so a count is always the
+    /// length of its list.
     fn condition(self) -> &'static str {
         match self {
             Self::All => "1 = 1",
-            Self::Open => "c.status = 'open'",
+            Self::Open => "c.status = 'open' AND NOT (COALESCE(c.snoozed_until_ms, 0) > ?2)",
             Self::Closed => "c.status = 'closed'",
-            Self::Mine => "c.status = 'open' AND c.assigned_to = ?1",
+            Self::Mine => {
+                "c.status = 'open' AND c.assigned_to = ?1 AND NOT (COALESCE(c.snoozed_until_ms, 0) > ?2)"
+            }
+            Self::Snoozed => "COALESCE(c.snoozed_until_ms, 0) > ?2",
         }
     }
 }
@@ -228,6 +242,7 @@ pub struct InboxCounts {
     pub open: i64,
     pub closed: i64,
     pub mine: i64,
+    pub snoozed: i64,
 }
 
 /// A row of the inbox.
@@ -543,24 +558,25 @@ impl Cache {
     }
 
     /// How many conversations each filter of the inbox shows.
-    pub fn inbox_counts(&self) -> Result<InboxCounts, ClientError> {
+    pub fn inbox_counts(&self, now_ms: i64) -> Result<InboxCounts, ClientError> {
         let me = self.user_id()?;
-        let [all, open, closed, mine] = InboxFilter::ALL.map(|f| {
+        let [all, open, closed, mine, snoozed] = InboxFilter::ALL.map(|f| {
             format!(
                 "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
                 f.condition()
             )
         });
-        let sql = format!("SELECT {all}, {open}, {closed}, {mine} FROM conversation c");
+        let sql = format!("SELECT {all}, {open}, {closed}, {mine}, {snoozed} FROM conversation c");
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_row(params![me], |r| {
+            .query_row(params![me, now_ms], |r| {
                 Ok(InboxCounts {
                     all: r.get(0)?,
                     open: r.get(1)?,
                     closed: r.get(2)?,
                     mine: r.get(3)?,
+                    snoozed: r.get(4)?,
                 })
             })?)
     }
@@ -571,6 +587,7 @@ impl Cache {
         filter: InboxFilter,
         after: Option<&InboxCursor>,
         limit: usize,
+        now_ms: i64,
     ) -> Result<Vec<InboxRow>, ClientError> {
         let me = self.user_id()?;
         let (after_ms, after_id) = after.map_or((i64::MAX, String::new()), |a| {
@@ -591,13 +608,14 @@ impl Cache {
              FROM conversation c
              LEFT JOIN contact ct ON ct.id = c.contact_id
              WHERE ({condition})
-               AND (c.last_activity_ms < ?2 OR (c.last_activity_ms = ?2 AND c.id < ?3))
+               AND (c.last_activity_ms < ?3 OR (c.last_activity_ms = ?3 AND c.id < ?4))
              ORDER BY c.last_activity_ms DESC, c.id DESC
-             LIMIT ?4"
+             LIMIT ?5"
         ))?;
         let rows = stmt.query_map(
             params![
                 me,
+                now_ms,
                 after_ms,
                 after_id,
                 i64::try_from(limit).unwrap_or(i64::MAX)
@@ -661,14 +679,34 @@ impl Cache {
 
     /// A call's notes, oldest first (kept whole in `record`, as the feed brings them).
     pub fn call_notes(&self, call_id: &str) -> Result<Vec<CallNote>, ClientError> {
+        self.notes(entity::CALL_NOTE, "$.callId", call_id)
+    }
+
+    /// A conversation's internal notes, oldest first.
+    pub fn conversation_notes(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<ConversationNote>, ClientError> {
+        self.notes(
+            entity::CONVERSATION_NOTE,
+            "$.conversationId",
+            conversation_id,
+        )
+    }
+
+    /// The notes of `entity` whose `subject` (a JSON path) is `id`, oldest first.
+    fn notes<T: DeserializeOwned>(
+        &self,
+        entity: &str,
+        subject: &str,
+        id: &str,
+    ) -> Result<Vec<T>, ClientError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT data FROM record
-             WHERE entity = ?1 AND json_extract(data, '$.callId') = ?2
+             WHERE entity = ?1 AND json_extract(data, ?2) = ?3
              ORDER BY json_extract(data, '$.createdAt'), id",
         )?;
-        let rows = stmt.query_map(params![entity::CALL_NOTE, call_id], |r| {
-            r.get::<_, String>(0)
-        })?;
+        let rows = stmt.query_map(params![entity, subject, id], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(serde_json::from_str(&row?)?);
@@ -681,7 +719,9 @@ impl Cache {
         self.remember(entity::CONTACT, &c.id, c, &c.updated_at)
     }
 
-    fn remember<T: Serialize>(
+    /// Keeps a record the cloud has just returned, ahead of its change-feed entry (which
+    /// brings the same record again), so that it shows at once.
+    pub fn remember<T: Serialize>(
         &mut self,
         entity: &str,
         id: &str,
@@ -921,25 +961,7 @@ impl Cache {
 
     /// The cloud has the call: it leaves the outbox and joins the history, together.
     pub fn call_record_sent(&mut self, sip_call_id: &str, call: &Call) -> Result<(), ClientError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM call_outbox WHERE sip_call_id = ?1",
-            [sip_call_id],
-        )?;
-        tx.prepare_cached(
-            "INSERT INTO call (id, start_ms, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms,
-                 kind = excluded.kind, status = excluded.status, data = excluded.data",
-        )?
-        .execute(params![
-            call.id,
-            ms_of(&call.start_time),
-            call.kind.as_str(),
-            call.status.as_str(),
-            serde_json::to_string(call)?
-        ])?;
-        tx.commit()?;
-        Ok(())
+        self.call_outbox_sent(CallOutbox::Records, sip_call_id, call)
     }
 
     /// The cloud refused the record for good (kept, with the reason, for support).
@@ -948,17 +970,126 @@ impl Cache {
         sip_call_id: &str,
         reason: &str,
     ) -> Result<(), ClientError> {
+        self.call_outbox_failed(CallOutbox::Records, sip_call_id, reason)
+    }
+
+    pub fn call_record_attempted(&mut self, sip_call_id: &str) -> Result<(), ClientError> {
+        self.call_outbox_attempted(CallOutbox::Records, sip_call_id)
+    }
+
+    // Wrap-ups on their way to the cloud, after their call's record.
+
+    /// Keeps a call's wrap-up until the cloud has it; a later one replaces it.
+    pub fn queue_wrap_up(
+        &mut self,
+        sip_call_id: &str,
+        wrap: &WrapUp,
+        now_ms: i64,
+    ) -> Result<(), ClientError> {
         self.conn.execute(
-            "UPDATE call_outbox SET state = 'failed', error_message = ?2, attempts = attempts + 1
-             WHERE sip_call_id = ?1",
+            "INSERT INTO wrap_up_outbox (sip_call_id, data, state, created_ms)
+             VALUES (?1, ?2, 'pending', ?3)
+             ON CONFLICT (sip_call_id) DO UPDATE SET data = excluded.data, state = 'pending',
+                 error_message = NULL",
+            params![sip_call_id, serde_json::to_string(wrap)?, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// The oldest wrap-up whose call's record is no longer waiting: its SIP Call-ID, the
+    /// call's id in the cloud (`None` when the record never got there) and the wrap-up.
+    pub fn next_wrap_up(&self) -> Result<Option<(String, Option<String>, WrapUp)>, ClientError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT w.sip_call_id, w.data FROM wrap_up_outbox w
+                 WHERE w.state = 'pending' AND NOT EXISTS (
+                     SELECT 1 FROM call_outbox c
+                     WHERE c.sip_call_id = w.sip_call_id AND c.state = 'pending')
+                 ORDER BY w.seq LIMIT 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((sip_call_id, data)) = row else {
+            return Ok(None);
+        };
+        let call_id: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM call WHERE json_extract(data, '$.sipCallId') = ?1 LIMIT 1",
+            )?
+            .query_row([&sip_call_id], |r| r.get(0))
+            .optional()?;
+        Ok(Some((sip_call_id, call_id, serde_json::from_str(&data)?)))
+    }
+
+    /// Wrap-ups waiting (pending) and refused (failed).
+    pub fn wrap_ups_waiting(&self) -> Result<(u32, u32), ClientError> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'failed'), 0)
+             FROM wrap_up_outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// The cloud has the wrap-up: it leaves the outbox, and the call as the cloud
+    /// returned it is kept, together.
+    pub fn wrap_up_sent(&mut self, sip_call_id: &str, call: &Call) -> Result<(), ClientError> {
+        self.call_outbox_sent(CallOutbox::WrapUps, sip_call_id, call)
+    }
+
+    pub fn wrap_up_failed(&mut self, sip_call_id: &str, reason: &str) -> Result<(), ClientError> {
+        self.call_outbox_failed(CallOutbox::WrapUps, sip_call_id, reason)
+    }
+
+    pub fn wrap_up_attempted(&mut self, sip_call_id: &str) -> Result<(), ClientError> {
+        self.call_outbox_attempted(CallOutbox::WrapUps, sip_call_id)
+    }
+
+    fn call_outbox_sent(
+        &mut self,
+        outbox: CallOutbox,
+        sip_call_id: &str,
+        call: &Call,
+    ) -> Result<(), ClientError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            &format!("DELETE FROM {} WHERE sip_call_id = ?1", outbox.table()),
+            [sip_call_id],
+        )?;
+        upsert_call(&tx, call)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn call_outbox_failed(
+        &mut self,
+        outbox: CallOutbox,
+        sip_call_id: &str,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        self.conn.execute(
+            &format!(
+                "UPDATE {} SET state = 'failed', error_message = ?2, attempts = attempts + 1
+                 WHERE sip_call_id = ?1",
+                outbox.table()
+            ),
             params![sip_call_id, reason],
         )?;
         Ok(())
     }
 
-    pub fn call_record_attempted(&mut self, sip_call_id: &str) -> Result<(), ClientError> {
+    fn call_outbox_attempted(
+        &mut self,
+        outbox: CallOutbox,
+        sip_call_id: &str,
+    ) -> Result<(), ClientError> {
         self.conn.execute(
-            "UPDATE call_outbox SET attempts = attempts + 1 WHERE sip_call_id = ?1",
+            &format!(
+                "UPDATE {} SET attempts = attempts + 1 WHERE sip_call_id = ?1",
+                outbox.table()
+            ),
             [sip_call_id],
         )?;
         Ok(())
@@ -1235,6 +1366,38 @@ fn migrate(conn: &mut Connection) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// The outboxes of a call's records, keyed by its SIP Call-ID.
+#[derive(Debug, Clone, Copy)]
+enum CallOutbox {
+    Records,
+    WrapUps,
+}
+
+impl CallOutbox {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Records => "call_outbox",
+            Self::WrapUps => "wrap_up_outbox",
+        }
+    }
+}
+
+fn upsert_call(tx: &Transaction<'_>, call: &Call) -> Result<(), ClientError> {
+    tx.prepare_cached(
+        "INSERT INTO call (id, start_ms, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms,
+             kind = excluded.kind, status = excluded.status, data = excluded.data",
+    )?
+    .execute(params![
+        call.id,
+        ms_of(&call.start_time),
+        call.kind.as_str(),
+        call.status.as_str(),
+        serde_json::to_string(call)?
+    ])?;
+    Ok(())
+}
+
 fn data<T: DeserializeOwned>(change: &Change) -> Result<T, ClientError> {
     let value = change
         .data
@@ -1252,11 +1415,13 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
             } else {
                 let c: Conversation = data(change)?;
                 tx.prepare_cached(
-                    "INSERT INTO conversation (id, last_activity_ms, status, assigned_to, contact_id, data)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO conversation (id, last_activity_ms, status, assigned_to, contact_id,
+                         data, snoozed_until_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (id) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,
                          status = excluded.status, assigned_to = excluded.assigned_to,
-                         contact_id = excluded.contact_id, data = excluded.data",
+                         contact_id = excluded.contact_id, data = excluded.data,
+                         snoozed_until_ms = excluded.snoozed_until_ms",
                 )?
                 .execute(params![
                     c.id,
@@ -1267,7 +1432,8 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
                     },
                     c.assigned_to,
                     c.contact_id,
-                    serde_json::to_string(&c)?
+                    serde_json::to_string(&c)?,
+                    c.snoozed_until.as_deref().map(ms_of)
                 ])?;
             }
         }
@@ -1300,19 +1466,7 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> Result<(), ClientError> {
             if delete {
                 tx.execute("DELETE FROM call WHERE id = ?1", [&change.id])?;
             } else {
-                let c: Call = data(change)?;
-                tx.prepare_cached(
-                    "INSERT INTO call (id, start_ms, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms,
-                         kind = excluded.kind, status = excluded.status, data = excluded.data",
-                )?
-                .execute(params![
-                    c.id,
-                    ms_of(&c.start_time),
-                    c.kind.as_str(),
-                    c.status.as_str(),
-                    serde_json::to_string(&c)?
-                ])?;
+                upsert_call(tx, &data(change)?)?;
             }
         }
         entity::CONVERSATION_READ => {

@@ -120,7 +120,7 @@ fn seeded() -> Cache {
 fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
     let mut cache = seeded();
     assert_eq!(cache.cursor().unwrap(), 9);
-    let inbox = cache.inbox(InboxFilter::All, None, 50).unwrap();
+    let inbox = cache.inbox(InboxFilter::All, None, 50, 0).unwrap();
     let ids: Vec<&str> = inbox.iter().map(|r| r.conversation.id.as_str()).collect();
     assert_eq!(ids, vec!["c2", "c3", "c1"]);
     let c1 = inbox.iter().find(|r| r.conversation.id == "c1").unwrap();
@@ -151,7 +151,7 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
             12,
         )
         .unwrap();
-    let inbox = cache.inbox(InboxFilter::All, None, 50).unwrap();
+    let inbox = cache.inbox(InboxFilter::All, None, 50, 0).unwrap();
     let c1 = inbox.iter().find(|r| r.conversation.id == "c1").unwrap();
     assert_eq!(
         (c1.unread, c1.contact_name.as_deref()),
@@ -164,7 +164,7 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
 
     let only = |filter| {
         cache
-            .inbox(filter, None, 50)
+            .inbox(filter, None, 50, 0)
             .unwrap()
             .into_iter()
             .map(|r| r.conversation.id)
@@ -174,7 +174,7 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
     assert_eq!(only(InboxFilter::Closed), vec!["c2"]);
     assert_eq!(only(InboxFilter::Mine), vec!["c1"]);
     // Each filter's count is the length of its list.
-    let counts = cache.inbox_counts().unwrap();
+    let counts = cache.inbox_counts(0).unwrap();
     assert_eq!(
         (counts.all, counts.open, counts.closed, counts.mine),
         (3, 2, 1, 1)
@@ -185,19 +185,49 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
     cache
         .apply(&[change(20, entity::CONVERSATION, "c1", closed_mine)], 20)
         .unwrap();
-    assert!(cache.inbox(InboxFilter::Mine, None, 50).unwrap().is_empty());
-    let counts = cache.inbox_counts().unwrap();
+    assert!(
+        cache
+            .inbox(InboxFilter::Mine, None, 50, 0)
+            .unwrap()
+            .is_empty()
+    );
+    let counts = cache.inbox_counts(0).unwrap();
     assert_eq!((counts.open, counts.closed, counts.mine), (1, 2, 0));
     // Paging.
-    let first = cache.inbox(InboxFilter::All, None, 2).unwrap();
+    let first = cache.inbox(InboxFilter::All, None, 2, 0).unwrap();
     let last = first.last().unwrap();
     let cursor = InboxCursor {
         last_activity_ms: ms_of(&last.conversation.last_activity_at),
         id: last.conversation.id.clone(),
     };
-    let rest = cache.inbox(InboxFilter::All, Some(&cursor), 2).unwrap();
+    let rest = cache.inbox(InboxFilter::All, Some(&cursor), 2, 0).unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].conversation.id, "c1");
+
+    // Snoozed until 50 s: out of Open (and Mine) and in Snoozed until then, back after.
+    let mut snoozed = conversation("c3", "+14155550103", 5_000, "open", Some("me"));
+    snoozed["snoozedUntil"] = json!(stamp(50_000));
+    cache
+        .apply(&[change(21, entity::CONVERSATION, "c3", snoozed)], 21)
+        .unwrap();
+    let at = |filter, now| {
+        cache
+            .inbox(filter, None, 50, now)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.conversation.id)
+            .collect::<Vec<_>>()
+    };
+    assert!(at(InboxFilter::Open, 49_999).is_empty());
+    assert!(at(InboxFilter::Mine, 49_999).is_empty());
+    assert_eq!(at(InboxFilter::Snoozed, 49_999), vec!["c3"]);
+    assert_eq!(at(InboxFilter::All, 49_999).len(), 3, "All shows it still");
+    let counts = cache.inbox_counts(49_999).unwrap();
+    assert_eq!((counts.open, counts.mine, counts.snoozed), (0, 0, 1));
+    assert_eq!(at(InboxFilter::Open, 50_000), vec!["c3"]);
+    assert_eq!(at(InboxFilter::Mine, 50_000), vec!["c3"]);
+    assert!(at(InboxFilter::Snoozed, 50_000).is_empty());
+    assert_eq!(cache.inbox_counts(50_000).unwrap().snoozed, 0);
 }
 
 #[test]
@@ -345,7 +375,7 @@ fn the_outbox_keeps_order_failure_reasons_and_keys() {
     assert_eq!(cache.next_pending().unwrap().unwrap().key, a.key);
     assert_eq!(
         cache
-            .inbox(InboxFilter::All, None, 50)
+            .inbox(InboxFilter::All, None, 50, 0)
             .unwrap()
             .iter()
             .find(|r| r.conversation.id == "c1")
@@ -533,7 +563,7 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     let older = cache.messages("c1", Some("b15"), 50).unwrap();
     assert_eq!(older.len(), 15);
     assert_eq!(
-        cache.inbox(InboxFilter::All, None, 50).unwrap()[0].unread,
+        cache.inbox(InboxFilter::All, None, 50, 0).unwrap()[0].unread,
         0
     );
     assert_eq!(cache.unread_conversations().unwrap(), 0);
@@ -562,7 +592,7 @@ fn a_bulk_sync_builds_the_search_index_once_even_across_a_crash() {
     let wal = std::fs::metadata(dir.path().join("cache.db-wal")).unwrap();
     assert_eq!(wal.len(), 0, "the bulk's WAL is checkpointed and truncated");
     assert_eq!(
-        cache.inbox(InboxFilter::All, None, 50).unwrap()[0].unread,
+        cache.inbox(InboxFilter::All, None, 50, 0).unwrap()[0].unread,
         20
     );
     assert_eq!(cache.unread_conversations().unwrap(), 1);
@@ -889,7 +919,7 @@ fn unread_counts_are_read_from_the_thread_index_alone() {
         unread_plan(&cache)
     );
     assert_eq!(cache.unread_conversations().unwrap(), 1);
-    let page = cache.inbox(InboxFilter::All, None, 10).unwrap();
+    let page = cache.inbox(InboxFilter::All, None, 10, 0).unwrap();
     assert_eq!(page[0].unread, 20);
 
     // A cache from before (migration 3): its thread index is rebuilt with the direction.

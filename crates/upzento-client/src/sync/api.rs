@@ -7,10 +7,11 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::{
     Assignment, Call, CallNote, CallNotes, Change, ChangeFeed, Contact, Conversation,
-    ConversationStatus, ConversationStatusUpdate, NewCall, NewCallNote, NewContact,
-    NewConversation, NewSmsMessage, SmsMessage,
+    ConversationNote, ConversationStatus, ConversationStatusUpdate, Disposition, DispositionPatch,
+    NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, SmsMessage,
+    Snooze, Task, TaskPatch, TenantSettings, TenantSettingsPatch, WrapUp,
 };
-use upzento_domain::wire::{ErrorBody, UserInfo};
+use upzento_domain::wire::{ErrorBody, UserInfo, UserPatch};
 
 use super::machine::Failure;
 use crate::cloud::CloudClient;
@@ -108,8 +109,100 @@ impl CloudClient {
         text: &str,
     ) -> Result<CallNote, SendError> {
         let path = format!("phone-sms/calls/{call_id}/notes");
-        let body = NewCallNote { text: text.into() };
+        let body = NewNote { text: text.into() };
         self.create(&path, token, None, &body).await
+    }
+
+    /// Adds an internal note to a conversation (`POST /conversations/:id/notes`).
+    pub async fn add_conversation_note(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        text: &str,
+    ) -> Result<ConversationNote, SendError> {
+        let path = format!("phone-sms/conversations/{conversation_id}/notes");
+        let body = NewNote { text: text.into() };
+        self.create(&path, token, None, &body).await
+    }
+
+    /// Snoozes a conversation until a time, or wakes it (`PATCH /conversations/:id/snooze`).
+    pub async fn snooze_conversation(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        until: Option<String>,
+    ) -> Result<Conversation, SendError> {
+        let path = format!("phone-sms/conversations/{conversation_id}/snooze");
+        self.send(
+            reqwest::Method::PATCH,
+            &path,
+            token,
+            None,
+            &Snooze { until },
+        )
+        .await
+    }
+
+    /// Saves a call's wrap-up (`PUT /calls/:id/wrap-up`, the same again changes nothing).
+    pub async fn wrap_up_call(
+        &self,
+        token: &str,
+        call_id: &str,
+        wrap: &WrapUp,
+    ) -> Result<Call, SendError> {
+        let path = format!("phone-sms/calls/{call_id}/wrap-up");
+        self.send(reqwest::Method::PUT, &path, token, None, wrap)
+            .await
+    }
+
+    /// Marks a task done or to do, moves it, renames it (`PATCH /tasks/:id`).
+    pub async fn update_task(
+        &self,
+        token: &str,
+        task_id: &str,
+        patch: &TaskPatch,
+    ) -> Result<Task, SendError> {
+        let path = format!("phone-sms/tasks/{task_id}");
+        self.send(reqwest::Method::PATCH, &path, token, None, patch)
+            .await
+    }
+
+    /// Adds a disposition (admins).
+    pub async fn create_disposition(
+        &self,
+        token: &str,
+        new: &NewDisposition,
+    ) -> Result<Disposition, SendError> {
+        self.create("phone-sms/dispositions", token, None, new)
+            .await
+    }
+
+    /// Renames, archives or restores a disposition (admins).
+    pub async fn update_disposition(
+        &self,
+        token: &str,
+        id: &str,
+        patch: &DispositionPatch,
+    ) -> Result<Disposition, SendError> {
+        let path = format!("phone-sms/dispositions/{id}");
+        self.send(reqwest::Method::PATCH, &path, token, None, patch)
+            .await
+    }
+
+    /// Changes the tenant's settings (admins).
+    pub async fn update_settings(
+        &self,
+        token: &str,
+        patch: &TenantSettingsPatch,
+    ) -> Result<TenantSettings, SendError> {
+        self.send(
+            reqwest::Method::PATCH,
+            "phone-sms/settings",
+            token,
+            None,
+            patch,
+        )
+        .await
     }
 
     /// Adds a finished call to the history (idempotent on its SIP Call-ID).
@@ -117,10 +210,23 @@ impl CloudClient {
         self.create("phone-sms/calls", token, None, call).await
     }
 
-    /// POSTs a new record: refusals that will not change on a retry (4xx other than
-    /// 401/408/429) are told apart from failures worth trying again.
+    /// POSTs a new record (see [`Self::send`]).
     async fn create<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
         &self,
+        path: &str,
+        token: &str,
+        idempotency_key: Option<&str>,
+        body: &B,
+    ) -> Result<T, SendError> {
+        self.send(reqwest::Method::POST, path, token, idempotency_key, body)
+            .await
+    }
+
+    /// Writes with `method`: refusals that will not change on a retry (4xx other than
+    /// 401/408/429) are told apart from failures worth trying again.
+    async fn send<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
         path: &str,
         token: &str,
         idempotency_key: Option<&str>,
@@ -129,7 +235,11 @@ impl CloudClient {
         let url = self
             .endpoint(path)
             .map_err(|_| SendError::Failed(Failure::Server))?;
-        let mut request = self.http().post(url).bearer_auth(token).json(body);
+        let mut request = self
+            .http()
+            .request(method, url)
+            .bearer_auth(token)
+            .json(body);
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
@@ -187,6 +297,18 @@ impl CloudClient {
     /// The tenant's users (teammates).
     pub async fn users(&self, token: &str) -> Result<Vec<UserInfo>, Failure> {
         self.call(reqwest::Method::GET, "phone-sms/users", token, &())
+            .await
+    }
+
+    /// Changes a user's role or whether they are active (admins).
+    pub async fn update_user(
+        &self,
+        token: &str,
+        user_id: &str,
+        patch: &UserPatch,
+    ) -> Result<UserInfo, SendError> {
+        let path = format!("phone-sms/users/{user_id}");
+        self.send(reqwest::Method::PATCH, &path, token, None, patch)
             .await
     }
 

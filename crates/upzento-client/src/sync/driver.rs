@@ -448,9 +448,73 @@ impl Driver {
         }
     }
 
+    /// Sends the oldest wrap-up whose call is in the cloud, if one waits: `None` when none
+    /// does.
+    async fn send_wrap_up(&self) -> Option<Input> {
+        let (key, call_id, wrap) = match self.with_cache(|c| c.next_wrap_up()).await {
+            Ok(next) => next?,
+            Err(e) => {
+                self.storage_error(&e);
+                return Some(Input::OutboxFailed(Failure::Server));
+            }
+        };
+        let outcome = match &call_id {
+            Some(id) => self.client.wrap_up_call(&self.token, id, &wrap).await,
+            None => Err(SendError::Refused {
+                code: "no_call".into(),
+                message: "The call's record did not reach the cloud.".into(),
+            }),
+        };
+        let (stored, input) = match outcome {
+            Ok(call) => (
+                self.with_cache(move |c| c.wrap_up_sent(&key, &call))
+                    .await
+                    .map(|()| true),
+                Input::OutboxHandled,
+            ),
+            Err(SendError::Refused { code, message }) => {
+                tracing::warn!(%code, %message, "the cloud refused a wrap-up");
+                (
+                    self.with_cache(move |c| c.wrap_up_failed(&key, &message))
+                        .await
+                        .map(|()| false),
+                    Input::OutboxHandled,
+                )
+            }
+            Err(SendError::Failed(failure)) => (
+                self.with_cache(move |c| c.wrap_up_attempted(&key))
+                    .await
+                    .map(|()| false),
+                Input::OutboxFailed(failure),
+            ),
+        };
+        match stored {
+            Ok(sent) => {
+                if sent {
+                    let cursor = self.with_cache(|c| c.cursor()).await.unwrap_or(0);
+                    let _ = self.events.send(SyncEvent::Changed {
+                        cursor,
+                        entities: vec![entity::CALL.to_owned()],
+                        conversations: Vec::new(),
+                        arrivals: Vec::new(),
+                    });
+                }
+                Some(input)
+            }
+            Err(e) => {
+                self.storage_error(&e);
+                Some(Input::OutboxFailed(Failure::Server))
+            }
+        }
+    }
+
     async fn send_next(&self) -> Input {
-        // Call records first: small, and the history of the call just ended.
+        // Call records first: small, and the history of the call just ended; then their
+        // wrap-ups, which need the call in the cloud.
         if let Some(input) = self.send_call_record().await {
+            return input;
+        }
+        if let Some(input) = self.send_wrap_up().await {
             return input;
         }
         let item = match self.with_cache(|c| c.next_pending()).await {

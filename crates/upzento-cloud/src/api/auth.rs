@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use upzento_domain::wire::{
-    ApiTokenInfo, ApiTokenRequest, ApiTokenResponse, ErrorBody, Health, Me, Role, SERVICE_NAME,
-    TenantInfo, TokenRequest, TokenResponse, UserInfo,
+    ApiTokenInfo, ApiTokenRequest, ApiTokenResponse, ErrorBody, Health, Me, PasswordChange, Role,
+    SERVICE_NAME, TenantInfo, TokenRequest, TokenResponse, UserInfo, UserPatch, password_problem,
 };
 
 use super::support::{Body, text};
@@ -20,6 +20,8 @@ pub fn user_info(user: &User) -> UserInfo {
         name: user.name.clone(),
         email: user.email.clone(),
         role: user.role,
+        password_change_required: user.password_change_required,
+        active: user.active,
     }
 }
 
@@ -62,7 +64,23 @@ pub async fn issue_token(
         return Err(AppError::invalid_field("email", "The email is empty."));
     }
     let now = clock::now();
-    let found = state.store.user_for_sign_in(request.email.trim()).await?;
+    let email = request.email.trim().to_lowercase();
+    // Guessing stops after a few tries, for any email (whether it exists is never told).
+    let failures = state
+        .store
+        .sign_in_failures(&email, now - SIGN_IN_LOCKOUT)
+        .await?;
+    if failures >= SIGN_IN_TRIES {
+        return Err(AppError::Rejected {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_attempts",
+            message: format!(
+                "Too many failed sign-ins for this email: try again in {} minutes.",
+                SIGN_IN_LOCKOUT.whole_minutes()
+            ),
+        });
+    }
+    let found = state.store.user_for_sign_in(&email).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
@@ -75,8 +93,15 @@ pub async fn issue_token(
             .map_err(anyhow::Error::from)?;
     let user = match user {
         Some(user) if ok => user,
-        _ => return Err(AppError::Unauthorized("Wrong email or password.")),
+        _ => {
+            state
+                .store
+                .record_sign_in_failure(&email, now, now - SIGN_IN_LOCKOUT)
+                .await?;
+            return Err(AppError::Unauthorized("Wrong email or password."));
+        }
     };
+    state.store.clear_sign_in_failures(&email).await?;
     let tenant = state
         .store
         .tenant(&user.tenant_id)
@@ -116,11 +141,77 @@ pub async fn issue_token(
     }))
 }
 
+/// Failed sign-ins an email may have within [`SIGN_IN_LOCKOUT`] before it is locked.
+const SIGN_IN_TRIES: i64 = 5;
+/// How long failed sign-ins count, and so how long a lock-out lasts.
+const SIGN_IN_LOCKOUT: time::Duration = time::Duration::minutes(15);
+
+/// Replaces the caller's password (an initial one must be, before anything else). Every
+/// other session and token of theirs ends; this one goes on.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/me/password",
+    tag = "auth",
+    extensions(("x-permission" = json!("account:change"))),
+    request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "The current password is wrong", body = ErrorBody),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(change): Body<PasswordChange>,
+) -> Result<StatusCode, AppError> {
+    if let Some(problem) = password_problem(&change.new_password, &caller.user.email) {
+        return Err(AppError::invalid_field("newPassword", problem));
+    }
+    if change.new_password == change.current_password {
+        return Err(AppError::invalid_field(
+            "newPassword",
+            "The new password is the current one.",
+        ));
+    }
+    let (_, stored) = state
+        .store
+        .user_for_sign_in(&caller.user.email)
+        .await?
+        .ok_or(AppError::Unauthorized(
+            "The token is unknown or has expired.",
+        ))?;
+    let (current, new) = (change.current_password, change.new_password);
+    // Argon2 takes tens of milliseconds: off the async workers.
+    let hash = tokio::task::spawn_blocking(move || {
+        auth::verify_password(&current, stored.as_deref())
+            .then(|| auth::hash_password(&new))
+            .transpose()
+    })
+    .await
+    .map_err(anyhow::Error::from)??
+    .ok_or_else(|| AppError::Rejected {
+        status: StatusCode::FORBIDDEN,
+        code: "wrong_password",
+        message: "The current password is wrong.".into(),
+    })?;
+    state
+        .store
+        .set_password(&caller.actor(), &hash, &caller.token_hash, clock::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The tenant's users (teammates to assign conversations and calls to), by name.
 #[utoipa::path(
     get,
     path = "/phone-sms/users",
     tag = "auth",
+    extensions(("x-permission" = json!("user:read"))),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<UserInfo>), (status = 401, body = ErrorBody))
 )]
@@ -132,11 +223,62 @@ pub async fn users(
     Ok(Json(users.iter().map(user_info).collect()))
 }
 
+/// Changes a user's role, or deactivates (their sessions and tokens end at once, their open
+/// work goes to `reassignTo` or waits unassigned, their history stays) or reactivates them.
+/// The tenant always keeps one active admin.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/users/{id}",
+    tag = "auth",
+    extensions(("x-permission" = json!("user:change"))),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UserPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserInfo),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The last active admin", body = ErrorBody),
+    )
+)]
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(patch): Body<UserPatch>,
+) -> Result<Json<UserInfo>, AppError> {
+    if let Some(to) = &patch.reassign_to {
+        let users = state.store.tenant_users(&caller.tenant.id).await?;
+        if *to == id || !users.iter().any(|u| u.id == *to && u.active) {
+            return Err(AppError::invalid_field(
+                "reassignTo",
+                "Their work goes to another active user of this tenant.",
+            ));
+        }
+    }
+    let change = crate::store::accounts::UserChange {
+        role: patch.role,
+        active: patch.active,
+        reassign_to: patch.reassign_to,
+    };
+    let user = state
+        .store
+        .update_user(&caller.actor(), &id, change, clock::now())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(user_info(&user)))
+}
+
 /// Who the bearer token belongs to.
 #[utoipa::path(
     get,
     path = "/phone-sms/me",
     tag = "auth",
+    extensions(("x-permission" = json!("account:read"))),
     security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody))
 )]
@@ -152,6 +294,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
     delete,
     path = "/phone-sms/auth/token",
     tag = "auth",
+    extensions(("x-permission" = json!("apiToken:delete"))),
     security(("bearer" = [])),
     responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody))
 )]
@@ -180,6 +323,7 @@ pub async fn revoke_token(
     post,
     path = "/phone-sms/auth/api-tokens",
     tag = "auth",
+    extensions(("x-permission" = json!("apiToken:create"))),
     request_body = ApiTokenRequest,
     security(("bearer" = [])),
     responses(
@@ -235,6 +379,7 @@ pub async fn issue_api_token(
     get,
     path = "/phone-sms/auth/api-tokens",
     tag = "auth",
+    extensions(("x-permission" = json!("apiToken:read"))),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<ApiTokenInfo>), (status = 401, body = ErrorBody))
 )]
@@ -253,6 +398,7 @@ pub async fn list_api_tokens(
     delete,
     path = "/phone-sms/auth/api-tokens/{id}",
     tag = "auth",
+    extensions(("x-permission" = json!("apiToken:delete"))),
     params(("id" = String, Path, description = "API token id")),
     security(("bearer" = [])),
     responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))

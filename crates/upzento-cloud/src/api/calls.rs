@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
     Assignment, Call, CallNote, CallNoteList, CallNotes, CallStatus, CallStatusUpdate, CallType,
-    NewCall, NewCallNote, Page,
+    NewCall, NewNote, Page,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
@@ -69,6 +69,7 @@ fn time_ms(field: &str, value: Option<&str>) -> Result<Option<i64>, AppError> {
     get,
     path = "/phone-sms/calls",
     tag = "calls",
+    extensions(("x-permission" = json!("call:read"))),
     params(ListCallsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Call>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -101,6 +102,7 @@ pub async fn list(
     post,
     path = "/phone-sms/calls",
     tag = "calls",
+    extensions(("x-permission" = json!("call:create"))),
     request_body = NewCall,
     security(("bearer" = [])),
     responses(
@@ -171,6 +173,10 @@ pub async fn create(
         start_time: clock::rfc3339(clock::from_ms(start)),
         end_time: end.map(|e| clock::rfc3339(clock::from_ms(e))),
         sip_call_id,
+        disposition_id: None,
+        tags: Vec::new(),
+        wrapped_up_at: None,
+        wrapped_up_by: None,
         created_by: caller.user.id.clone(),
         created_at: stamp.clone(),
         updated_at: stamp,
@@ -189,6 +195,7 @@ pub async fn create(
     get,
     path = "/phone-sms/calls/{id}",
     tag = "calls",
+    extensions(("x-permission" = json!("call:read"))),
     params(("id" = String, Path, description = "Call id")),
     security(("bearer" = [])),
     responses((status = 200, body = Call), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -228,6 +235,7 @@ async fn change(
     patch,
     path = "/phone-sms/calls/{id}/status",
     tag = "calls",
+    extensions(("x-permission" = json!("call:change"))),
     params(("id" = String, Path, description = "Call id")),
     request_body = CallStatusUpdate,
     security(("bearer" = [])),
@@ -254,6 +262,7 @@ pub async fn set_status(
     patch,
     path = "/phone-sms/calls/{id}/notes",
     tag = "calls",
+    extensions(("x-permission" = json!("call:change"))),
     params(("id" = String, Path, description = "Call id")),
     request_body = CallNotes,
     security(("bearer" = [])),
@@ -287,6 +296,7 @@ const NOTES_PER_CALL: usize = 500;
     get,
     path = "/phone-sms/calls/{id}/notes",
     tag = "calls",
+    extensions(("x-permission" = json!("call:read"))),
     params(("id" = String, Path, description = "Call id")),
     security(("bearer" = [])),
     responses(
@@ -313,8 +323,9 @@ pub async fn notes(
     post,
     path = "/phone-sms/calls/{id}/notes",
     tag = "calls",
+    extensions(("x-permission" = json!("call:change"))),
     params(("id" = String, Path, description = "Call id")),
-    request_body = NewCallNote,
+    request_body = NewNote,
     security(("bearer" = [])),
     responses(
         (status = 201, body = CallNote),
@@ -329,7 +340,7 @@ pub async fn add_note(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(new): Body<NewCallNote>,
+    Body(new): Body<NewNote>,
 ) -> Result<(StatusCode, Json<CallNote>), AppError> {
     let now = clock::now();
     let stamp = clock::rfc3339(now);
@@ -354,6 +365,7 @@ pub async fn add_note(
     patch,
     path = "/phone-sms/calls/{id}/assign",
     tag = "calls",
+    extensions(("x-permission" = json!("call:change"))),
     params(("id" = String, Path, description = "Call id")),
     request_body = Assignment,
     security(("bearer" = [])),

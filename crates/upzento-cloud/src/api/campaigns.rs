@@ -82,6 +82,7 @@ fn editable() -> Guard<SmsCampaign> {
     get,
     path = "/phone-sms/campaigns",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:read"))),
     params(ListCampaignsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<SmsCampaign>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -107,6 +108,7 @@ pub async fn list(
     post,
     path = "/phone-sms/campaigns",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:create"))),
     request_body = NewSmsCampaign,
     security(("bearer" = [])),
     responses((status = 201, body = SmsCampaign), (status = 400, body = ErrorBody),
@@ -162,6 +164,7 @@ pub async fn create(
     get,
     path = "/phone-sms/campaigns/{id}",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:read"))),
     params(("id" = String, Path, description = "Campaign id")),
     security(("bearer" = [])),
     responses((status = 200, body = SmsCampaign), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -180,6 +183,7 @@ pub async fn get(
     patch,
     path = "/phone-sms/campaigns/{id}/status",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:change"))),
     params(("id" = String, Path, description = "Campaign id")),
     request_body = CampaignStatusUpdate,
     security(("bearer" = [])),
@@ -274,6 +278,7 @@ pub async fn set_status(
     patch,
     path = "/phone-sms/campaigns/{id}/schedule",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:change"))),
     params(("id" = String, Path, description = "Campaign id")),
     request_body = CampaignSchedule,
     security(("bearer" = [])),
@@ -357,6 +362,7 @@ pub async fn set_schedule(
     delete,
     path = "/phone-sms/campaigns/{id}",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:delete"))),
     params(("id" = String, Path, description = "Campaign id")),
     security(("bearer" = [])),
     responses(
@@ -372,7 +378,6 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_admin("Only admins can delete campaigns.")?;
     let guard: Guard<SmsCampaign> = Arc::new(|campaign: &SmsCampaign| {
         if campaign.status == CampaignStatus::Active {
             Err(AppError::Conflict {
@@ -399,6 +404,7 @@ pub async fn delete(
     post,
     path = "/phone-sms/campaigns/{id}/recipients",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:change"))),
     params(("id" = String, Path, description = "Campaign id")),
     request_body = NewCampaignRecipients,
     security(("bearer" = [])),
@@ -518,6 +524,7 @@ pub async fn add_recipients(
     get,
     path = "/phone-sms/campaigns/{id}/recipients",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:read"))),
     params(("id" = String, Path, description = "Campaign id"), ListRecipientsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<CampaignRecipient>), (status = 400, body = ErrorBody),
@@ -546,6 +553,7 @@ pub async fn recipients(
     delete,
     path = "/phone-sms/campaigns/{campaignId}/recipients/{recipientId}",
     tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:change"))),
     params(
         ("campaignId" = String, Path, description = "Campaign id"),
         ("recipientId" = String, Path, description = "Recipient id"),

@@ -32,6 +32,7 @@ pub struct ChangesQuery {
     get,
     path = "/phone-sms/changes",
     tag = "sync",
+    extensions(("x-permission" = json!("changes:read"))),
     params(ChangesQuery),
     security(("bearer" = [])),
     responses((status = 200, body = ChangeFeed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -89,6 +90,7 @@ pub struct AuditQuery {
     get,
     path = "/phone-sms/audit-log",
     tag = "sync",
+    extensions(("x-permission" = json!("auditLog:read"))),
     params(AuditQuery),
     security(("bearer" = [])),
     responses(
@@ -103,7 +105,6 @@ pub async fn audit_log(
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<Json<Page<AuditEntry>>, AppError> {
-    caller.require_admin("Only admins can read the audit log.")?;
     let paging = Paging::new(query.limit, query.cursor.as_deref())?;
     let items = state
         .store

@@ -111,6 +111,7 @@ fn time_zone(value: Option<&str>) -> Result<Option<String>, AppError> {
     get,
     path = "/phone-sms/contacts",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:read"))),
     params(ListContactsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Contact>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -137,6 +138,7 @@ pub async fn list(
     post,
     path = "/phone-sms/contacts",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:create"))),
     request_body = NewContact,
     security(("bearer" = [])),
     responses(
@@ -180,6 +182,7 @@ pub async fn create(
     get,
     path = "/phone-sms/contacts/{id}",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:read"))),
     params(("id" = String, Path, description = "Contact id")),
     security(("bearer" = [])),
     responses((status = 200, body = Contact), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -197,6 +200,7 @@ pub async fn get(
     patch,
     path = "/phone-sms/contacts/{id}",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:change"))),
     params(("id" = String, Path, description = "Contact id")),
     request_body = ContactPatch,
     security(("bearer" = [])),
@@ -276,6 +280,7 @@ pub async fn update(
     delete,
     path = "/phone-sms/contacts/{id}",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:delete"))),
     params(("id" = String, Path, description = "Contact id")),
     security(("bearer" = [])),
     responses(
@@ -290,7 +295,6 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_admin("Only admins can delete contacts.")?;
     deleted(
         state
             .store
@@ -304,6 +308,7 @@ pub async fn delete(
     get,
     path = "/phone-sms/contacts/{id}/consent",
     tag = "contacts",
+    extensions(("x-permission" = json!("contact:read"))),
     params(("id" = String, Path, description = "Contact id")),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<upzento_domain::resources::ConsentEvent>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))

@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
-    Assignment, Conversation, ConversationStatus, ConversationStatusUpdate, NewConversation, Page,
-    SmsMessage,
+    Assignment, Conversation, ConversationNote, ConversationNoteList, ConversationStatus,
+    ConversationStatusUpdate, NewConversation, NewNote, Page, SmsMessage, Snooze,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Paging, Params, e164, found, user_of_tenant};
+use super::support::{Body, Paging, Params, e164, found, instant, text, user_of_tenant};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::can_text;
@@ -41,6 +41,7 @@ pub struct ListConversationsQuery {
     get,
     path = "/phone-sms/conversations",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:read"))),
     params(ListConversationsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Conversation>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -72,6 +73,7 @@ pub async fn list(
     post,
     path = "/phone-sms/conversations",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:create"))),
     request_body = NewConversation,
     security(("bearer" = [])),
     responses(
@@ -156,6 +158,7 @@ async fn one_with_unread(
     post,
     path = "/phone-sms/conversations/{id}/read",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:read"))),
     params(("id" = String, Path, description = "Conversation id")),
     security(("bearer" = [])),
     responses((status = 200, body = Conversation), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -181,6 +184,7 @@ pub async fn mark_read(
     get,
     path = "/phone-sms/conversations/{id}",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:read"))),
     params(("id" = String, Path, description = "Conversation id")),
     security(("bearer" = [])),
     responses((status = 200, body = Conversation), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -220,6 +224,7 @@ async fn change(
     patch,
     path = "/phone-sms/conversations/{id}/status",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:change"))),
     params(("id" = String, Path, description = "Conversation id")),
     request_body = ConversationStatusUpdate,
     security(("bearer" = [])),
@@ -246,6 +251,7 @@ pub async fn set_status(
     patch,
     path = "/phone-sms/conversations/{id}/assign",
     tag = "conversations",
+    extensions(("x-permission" = json!("conversation:change"))),
     params(("id" = String, Path, description = "Conversation id")),
     request_body = Assignment,
     security(("bearer" = [])),
@@ -271,6 +277,126 @@ pub async fn assign(
     .await
 }
 
+/// Snoozes a conversation out of the inbox until a time, or brings it back now. A
+/// message from the other side brings it back sooner.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/conversations/{id}/snooze",
+    tag = "conversations",
+    extensions(("x-permission" = json!("conversation:change"))),
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = Snooze,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Conversation),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn snooze(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(snooze): Body<Snooze>,
+) -> Result<Json<Conversation>, AppError> {
+    let until = snooze
+        .until
+        .as_deref()
+        .map(|u| instant("until", u))
+        .transpose()?;
+    if let Some(u) = &until
+        && clock::parse_rfc3339(u)? <= clock::now()
+    {
+        return Err(AppError::invalid_field(
+            "until",
+            "A conversation is snoozed until a time still to come.",
+        ));
+    }
+    change(&state, &caller, &id, move |c| {
+        c.snoozed_until.clone_from(&until);
+    })
+    .await
+}
+
+/// Most notes a conversation returns (its team's remarks, not a feed).
+const NOTES_PER_CONVERSATION: usize = 500;
+const NOTE_MAX: usize = 5000;
+
+/// A conversation's internal notes, oldest first.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/conversations/{id}/notes",
+    tag = "conversations",
+    extensions(("x-permission" = json!("conversation:read"))),
+    params(("id" = String, Path, description = "Conversation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ConversationNoteList),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn notes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationNoteList>, AppError> {
+    let tenant = &caller.tenant.id;
+    if state.store.conversation(tenant, &id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let items = state
+        .store
+        .conversation_notes(tenant, &id, NOTES_PER_CONVERSATION)
+        .await?;
+    Ok(Json(ConversationNoteList { items }))
+}
+
+/// Adds an internal note to a conversation: for the team, never sent.
+#[utoipa::path(
+    post,
+    path = "/phone-sms/conversations/{id}/notes",
+    tag = "conversations",
+    extensions(("x-permission" = json!("conversation:change"))),
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = NewNote,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ConversationNote),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(new): Body<NewNote>,
+) -> Result<(StatusCode, Json<ConversationNote>), AppError> {
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let note = ConversationNote {
+        id: uuid::Uuid::now_v7().to_string(),
+        conversation_id: id,
+        author_id: caller.user.id.clone(),
+        text: text("text", &new.text, NOTE_MAX)?,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    let added = state
+        .store
+        .add_conversation_note(&caller.actor(), note, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -288,6 +414,7 @@ pub struct ListMessagesQuery {
     get,
     path = "/phone-sms/conversations/{conversationId}/messages",
     tag = "conversations",
+    extensions(("x-permission" = json!("message:read"))),
     params(("conversationId" = String, Path, description = "Conversation id"), ListMessagesQuery),
     security(("bearer" = [])),
     responses(

@@ -78,6 +78,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
     get,
     path = "/phone-sms/events",
     tag = "sync",
+    extensions(("x-permission" = json!("changes:read"))),
     params(EventsQuery, EventsHeaders),
     security(("bearer" = [])),
     responses(

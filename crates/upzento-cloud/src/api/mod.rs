@@ -1,6 +1,7 @@
 //! The HTTP API. Every route is registered through utoipa-axum, so `/openapi.json`
 //! is generated from the same handlers that serve requests and cannot drift.
 
+mod after_call;
 mod auth;
 mod boundary;
 mod calls;
@@ -11,6 +12,7 @@ mod conversations;
 mod events;
 mod messages;
 mod numbers;
+mod permissions;
 mod sandbox;
 mod support;
 mod templates;
@@ -68,7 +70,9 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::issue_api_token, auth::list_api_tokens))
         .routes(routes!(auth::revoke_api_token))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
         .routes(routes!(auth::users))
+        .routes(routes!(auth::update_user))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(templates::list, templates::create))
@@ -85,6 +89,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::set_status))
         .routes(routes!(conversations::assign))
         .routes(routes!(conversations::mark_read))
+        .routes(routes!(conversations::snooze))
+        .routes(routes!(conversations::notes, conversations::add_note))
         .routes(routes!(conversations::messages))
         .routes(routes!(messages::send))
         .routes(routes!(messages::set_status))
@@ -93,6 +99,15 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::set_status))
         .routes(routes!(calls::set_notes, calls::notes, calls::add_note))
         .routes(routes!(calls::assign))
+        .routes(routes!(after_call::wrap_up))
+        .routes(routes!(
+            after_call::dispositions,
+            after_call::create_disposition
+        ))
+        .routes(routes!(after_call::update_disposition))
+        .routes(routes!(after_call::tasks, after_call::create_task))
+        .routes(routes!(after_call::update_task))
+        .routes(routes!(after_call::settings, after_call::update_settings))
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::get, campaigns::delete))
         .routes(routes!(campaigns::set_status))
@@ -113,8 +128,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn router(state: AppState) -> Router {
     let (router, openapi) = router_and_openapi();
+    let permissions = std::sync::Arc::new(permissions::Permissions::of(&openapi));
     let openapi = std::sync::Arc::new(openapi);
     router
+        // After routing (the matched path is known), before every handler.
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), permissions),
+            permissions::enforce,
+        ))
         .route(
             "/openapi.json",
             get(move || {

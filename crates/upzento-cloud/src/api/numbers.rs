@@ -45,6 +45,7 @@ pub struct ListNumbersQuery {
     get,
     path = "/phone-sms/phone-numbers",
     tag = "numbers",
+    extensions(("x-permission" = json!("phoneNumber:read"))),
     params(ListNumbersQuery),
     security(("bearer" = [])),
     responses(
@@ -115,6 +116,7 @@ fn forwarding(value: Option<&str>) -> Result<Option<String>, AppError> {
     post,
     path = "/phone-sms/phone-numbers",
     tag = "numbers",
+    extensions(("x-permission" = json!("phoneNumber:create"))),
     request_body = NewPhoneNumber,
     security(("bearer" = [])),
     responses(
@@ -133,7 +135,6 @@ pub async fn create(
     caller: Caller,
     Body(new): Body<NewPhoneNumber>,
 ) -> Result<(StatusCode, Json<PhoneNumber>), AppError> {
-    caller.require_admin("Only admins can add phone numbers.")?;
     user_of_tenant(&state, &caller, "assignedTo", new.assigned_to.as_deref()).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
@@ -190,6 +191,7 @@ pub async fn create(
     get,
     path = "/phone-sms/phone-numbers/{id}",
     tag = "numbers",
+    extensions(("x-permission" = json!("phoneNumber:read"))),
     params(("id" = String, Path, description = "Number id")),
     security(("bearer" = [])),
     responses((status = 200, body = PhoneNumber), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -207,6 +209,7 @@ pub async fn get(
     patch,
     path = "/phone-sms/phone-numbers/{id}",
     tag = "numbers",
+    extensions(("x-permission" = json!("phoneNumber:change"))),
     params(("id" = String, Path, description = "Number id")),
     request_body = PhoneNumberPatch,
     security(("bearer" = [])),
@@ -226,7 +229,6 @@ pub async fn update(
     Path(id): Path<String>,
     Body(patch): Body<PhoneNumberPatch>,
 ) -> Result<Json<PhoneNumber>, AppError> {
-    caller.require_admin("Only admins can change phone numbers.")?;
     // Validate everything before touching the record.
     let kind = patch
         .kind
@@ -303,6 +305,7 @@ pub async fn update(
     delete,
     path = "/phone-sms/phone-numbers/{id}",
     tag = "numbers",
+    extensions(("x-permission" = json!("phoneNumber:delete"))),
     params(("id" = String, Path, description = "Number id")),
     security(("bearer" = [])),
     responses(
@@ -317,7 +320,6 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_admin("Only admins can delete phone numbers.")?;
     deleted(
         state
             .store

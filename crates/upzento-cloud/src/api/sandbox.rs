@@ -19,6 +19,7 @@ use crate::{AppState, carrier, clock};
     post,
     path = "/phone-sms/sandbox/inbound",
     tag = "sandbox",
+    extensions(("x-permission" = json!("sandbox:create"))),
     request_body = SandboxInbound,
     security(("bearer" = [])),
     responses(
@@ -37,7 +38,6 @@ pub async fn inbound(
     caller: Caller,
     Body(sms): Body<SandboxInbound>,
 ) -> Result<(StatusCode, Json<SmsMessage>), AppError> {
-    caller.require_admin("Only admins can inject sandbox messages.")?;
     if state.carrier.name() != carrier::SANDBOX {
         return Err(AppError::NotFound);
     }

@@ -5,7 +5,6 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use upzento_domain::wire::Role;
 
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -121,6 +120,7 @@ listed!(
     resources::SmsCampaign => created_at,
     resources::SmsMessage => created_at,
     resources::SmsTemplate => created_at,
+    resources::Task => created_at,
 );
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -213,14 +213,6 @@ impl Caller {
             user_id: self.user.id.clone(),
         }
     }
-
-    pub fn require_admin(&self, what: &'static str) -> Result<(), AppError> {
-        if self.user.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(what))
-        }
-    }
 }
 
 /// Checks a free-text field: trimmed, not empty when required, at most `max` characters.
@@ -248,6 +240,18 @@ pub fn optional_text(
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
     }
+}
+
+/// A time a client sets (a due time, a snooze), normalised to milliseconds in UTC. Any
+/// RFC 3339 time is one (these times order nothing a cursor pages by).
+pub fn instant(field: &str, value: &str) -> Result<String, AppError> {
+    let at = clock::parse_rfc3339(value.trim()).map_err(|_| {
+        AppError::invalid_field(
+            field,
+            format!("{field} is a time like 2026-11-24T18:30:00Z."),
+        )
+    })?;
+    Ok(clock::rfc3339(clock::from_ms(clock::to_ms(at))))
 }
 
 pub fn e164(field: &str, value: &str) -> Result<String, AppError> {

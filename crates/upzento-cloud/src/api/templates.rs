@@ -38,6 +38,7 @@ pub struct ListTemplatesQuery {
     get,
     path = "/phone-sms/templates",
     tag = "templates",
+    extensions(("x-permission" = json!("template:read"))),
     params(ListTemplatesQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<SmsTemplate>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
@@ -60,6 +61,7 @@ pub async fn list(
     post,
     path = "/phone-sms/templates",
     tag = "templates",
+    extensions(("x-permission" = json!("template:create"))),
     request_body = NewSmsTemplate,
     security(("bearer" = [])),
     responses((status = 201, body = SmsTemplate), (status = 400, body = ErrorBody),
@@ -93,6 +95,7 @@ pub async fn create(
     get,
     path = "/phone-sms/templates/{id}",
     tag = "templates",
+    extensions(("x-permission" = json!("template:read"))),
     params(("id" = String, Path, description = "Template id")),
     security(("bearer" = [])),
     responses((status = 200, body = SmsTemplate), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -110,6 +113,7 @@ pub async fn get(
     post,
     path = "/phone-sms/templates/preview",
     tag = "templates",
+    extensions(("x-permission" = json!("template:read"))),
     request_body = TemplatePreviewRequest,
     security(("bearer" = [])),
     responses(
@@ -184,6 +188,7 @@ pub async fn preview(
     patch,
     path = "/phone-sms/templates/{id}",
     tag = "templates",
+    extensions(("x-permission" = json!("template:change"))),
     params(("id" = String, Path, description = "Template id")),
     request_body = SmsTemplatePatch,
     security(("bearer" = [])),
@@ -234,6 +239,7 @@ pub async fn update(
     delete,
     path = "/phone-sms/templates/{id}",
     tag = "templates",
+    extensions(("x-permission" = json!("template:delete"))),
     params(("id" = String, Path, description = "Template id")),
     security(("bearer" = [])),
     responses(
@@ -248,7 +254,6 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_admin("Only admins can delete templates.")?;
     deleted(
         state
             .store

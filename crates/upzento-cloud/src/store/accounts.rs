@@ -13,6 +13,7 @@ use crate::clock;
 fn role_str(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
+        Role::Supervisor => "supervisor",
         Role::Agent => "agent",
     }
 }
@@ -26,9 +27,12 @@ fn user_from_row(r: &Row<'_>) -> anyhow::Result<User> {
         email: r.get("email")?,
         role: match role.as_str() {
             "admin" => Role::Admin,
+            "supervisor" => Role::Supervisor,
             "agent" => Role::Agent,
             other => anyhow::bail!("unknown role {other}"),
         },
+        password_change_required: r.get("password_change_required")?,
+        active: r.get::<Option<OffsetDateTime>>("deactivated_at")?.is_none(),
     })
 }
 
@@ -70,8 +74,9 @@ pub async fn create_user<D: Db>(
 ) -> anyhow::Result<User> {
     let id = new_id();
     db.execute(
-        "INSERT INTO app_user (id, tenant_id, name, email, role, password_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO app_user (id, tenant_id, name, email, role, password_hash, created_at,
+             password_change_required)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             id.as_str().into(),
             user.tenant_id.as_str().into(),
@@ -80,6 +85,7 @@ pub async fn create_user<D: Db>(
             role_str(user.role).into(),
             (&user.password_hash).into(),
             now.into(),
+            user.password_change_required.into(),
         ],
     )
     .await?;
@@ -89,6 +95,8 @@ pub async fn create_user<D: Db>(
         name: user.name,
         email: user.email,
         role: user.role,
+        password_change_required: user.password_change_required,
+        active: true,
     })
 }
 
@@ -97,9 +105,16 @@ pub async fn user_for_sign_in<D: Db>(
     db: &D,
     email: &str,
 ) -> anyhow::Result<Option<(User, Option<String>)>> {
+    // A disabled tenant's users are not there to sign in (told apart from a wrong
+    // password by nobody: no enumeration).
     db.row(
-        "SELECT id, tenant_id, name, email, role, password_hash FROM app_user
-         WHERE lower(email) = lower($1)",
+        "SELECT u.id AS id, u.tenant_id AS tenant_id, u.name AS name, u.email AS email,
+                u.role AS role, u.password_hash AS password_hash,
+                u.password_change_required AS password_change_required,
+                u.deactivated_at AS deactivated_at
+         FROM app_user u JOIN tenant t ON t.id = u.tenant_id
+         WHERE lower(u.email) = lower($1) AND t.disabled_at IS NULL
+           AND u.deactivated_at IS NULL",
         &[email.into()],
         |r| Ok((user_from_row(r)?, r.get("password_hash")?)),
     )
@@ -141,11 +156,13 @@ pub async fn token_owner<D: Db>(
 ) -> anyhow::Result<Option<(User, Tenant)>> {
     db.row(
         "SELECT u.id AS id, u.tenant_id AS tenant_id, u.name AS name, u.email AS email,
-                u.role AS role, t.name AS tenant_name
+                u.role AS role, u.password_change_required AS password_change_required,
+                u.deactivated_at AS deactivated_at, t.name AS tenant_name
          FROM api_token k
          JOIN app_user u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
          JOIN tenant t ON t.id = k.tenant_id
-         WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)",
+         WHERE k.token_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)
+           AND t.disabled_at IS NULL AND u.deactivated_at IS NULL",
         &[hash.into(), now.into()],
         |r| {
             let user = user_from_row(r)?;
@@ -237,8 +254,8 @@ pub async fn revoke_token<D: Db>(db: &D, hash: &[u8]) -> anyhow::Result<bool> {
 
 pub async fn tenant_users<D: Db>(db: &D, tenant_id: &str) -> anyhow::Result<Vec<User>> {
     db.rows(
-        "SELECT id, tenant_id, name, email, role FROM app_user
-         WHERE tenant_id = $1 ORDER BY lower(name), id",
+        "SELECT id, tenant_id, name, email, role, password_change_required, deactivated_at
+         FROM app_user WHERE tenant_id = $1 ORDER BY lower(name), id",
         &[tenant_id.into()],
         user_from_row,
     )
@@ -336,4 +353,249 @@ pub async fn audit_log<D: Db>(
         },
     )
     .await
+}
+
+/// A tenant as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSummary {
+    pub id: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub users: i64,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// Every tenant, oldest first, with its number of users.
+pub async fn tenants<D: Db>(db: &D) -> anyhow::Result<Vec<TenantSummary>> {
+    db.rows(
+        "SELECT t.id AS id, t.name AS name, t.created_at AS created_at,
+                t.disabled_at AS disabled_at,
+                (SELECT COUNT(*) FROM app_user u WHERE u.tenant_id = t.id) AS users
+         FROM tenant t ORDER BY t.created_at, t.id",
+        &[],
+        |r| {
+            Ok(TenantSummary {
+                id: r.get("id")?,
+                name: r.get("name")?,
+                created_at: r.get("created_at")?,
+                users: r.get("users")?,
+                disabled_at: r.get("disabled_at")?,
+            })
+        },
+    )
+    .await
+}
+
+/// Whether the tenant is disabled.
+pub async fn tenant_disabled<D: Db>(db: &D, id: &str) -> anyhow::Result<bool> {
+    Ok(db
+        .row(
+            "SELECT id FROM tenant WHERE id = $1 AND disabled_at IS NOT NULL",
+            &[id.into()],
+            |r| r.get::<String>("id"),
+        )
+        .await?
+        .is_some())
+}
+
+/// Disables (at `now`) or enables (`None`) a tenant; `false` without it. Disabling pauses
+/// its active campaigns (each change audited and in its feed, by the operator): enabling
+/// leaves them paused for the tenant's admins to resume.
+pub async fn set_tenant_disabled<D: Db>(
+    db: &D,
+    id: &str,
+    disabled_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<bool, crate::error::AppError> {
+    let changed = db
+        .execute(
+            "UPDATE tenant SET disabled_at = $2 WHERE id = $1",
+            &[id.into(), disabled_at.into()],
+        )
+        .await?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let operator = Actor {
+        tenant_id: id.to_owned(),
+        user_id: OPERATOR_ACTOR.to_owned(),
+    };
+    audit_event(
+        db,
+        &operator,
+        if disabled_at.is_some() {
+            "disable"
+        } else {
+            "enable"
+        },
+        "tenant",
+        id,
+        now,
+    )
+    .await?;
+    if disabled_at.is_some() {
+        super::campaigns::pause_active(db, &operator, now).await?;
+    }
+    Ok(true)
+}
+
+/// Who the audit log names for what the cloud's operator did from the command line.
+pub const OPERATOR_ACTOR: &str = "operator";
+
+/// Replaces the actor's password hash, clears "change required", and ends every other
+/// token of theirs (a password changed because it leaked must not leave a way in).
+pub async fn set_password<D: Db>(
+    db: &D,
+    actor: &Actor,
+    password_hash: &str,
+    keep: &[u8],
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE app_user SET password_hash = $3, password_change_required = $4
+         WHERE tenant_id = $1 AND id = $2",
+        &[
+            actor.tenant_id.as_str().into(),
+            actor.user_id.as_str().into(),
+            password_hash.into(),
+            false.into(),
+        ],
+    )
+    .await?;
+    db.execute(
+        "DELETE FROM api_token WHERE tenant_id = $1 AND user_id = $2 AND token_hash <> $3",
+        &[
+            actor.tenant_id.as_str().into(),
+            actor.user_id.as_str().into(),
+            keep.into(),
+        ],
+    )
+    .await?;
+    audit_event(db, actor, "change_password", "user", &actor.user_id, now).await
+}
+
+pub async fn sign_in_failures<D: Db>(
+    db: &D,
+    email: &str,
+    since: OffsetDateTime,
+) -> anyhow::Result<i64> {
+    Ok(db
+        .row(
+            "SELECT COUNT(*) AS failures FROM sign_in_failure WHERE email = $1 AND at >= $2",
+            &[email.to_lowercase().into(), since.into()],
+            |r| r.get("failures"),
+        )
+        .await?
+        .unwrap_or(0))
+}
+
+pub async fn record_sign_in_failure<D: Db>(
+    db: &D,
+    email: &str,
+    now: OffsetDateTime,
+    forget_before: OffsetDateTime,
+) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM sign_in_failure WHERE at < $1",
+        &[forget_before.into()],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO sign_in_failure (id, email, at) VALUES ($1, $2, $3)",
+        &[new_id().into(), email.to_lowercase().into(), now.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_sign_in_failures<D: Db>(db: &D, email: &str) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM sign_in_failure WHERE email = $1",
+        &[email.to_lowercase().into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What an admin changes about a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Deactivating: who takes over their open conversations and their calls to follow
+    /// up (`None`: nobody; they wait unassigned).
+    pub reassign_to: Option<String>,
+}
+
+/// See [`crate::store::Store::update_user`].
+pub async fn update_user<D: Db>(
+    db: &D,
+    actor: &Actor,
+    user_id: &str,
+    change: UserChange,
+    now: OffsetDateTime,
+) -> Result<Option<User>, crate::error::AppError> {
+    let users = tenant_users(db, &actor.tenant_id).await?;
+    let Some(before) = users.iter().find(|u| u.id == user_id).cloned() else {
+        return Ok(None);
+    };
+    let role = change.role.unwrap_or(before.role);
+    let active = change.active.unwrap_or(before.active);
+    let admins_left = users
+        .iter()
+        .filter(|u| u.active && u.role == Role::Admin && u.id != user_id)
+        .count();
+    if before.active
+        && before.role == Role::Admin
+        && (!active || role != Role::Admin)
+        && admins_left == 0
+    {
+        return Err(crate::error::AppError::Conflict {
+            code: "last_admin",
+            message: "A tenant keeps at least one active admin: make someone else admin first."
+                .into(),
+            field: None,
+        });
+    }
+    let deactivated: Option<OffsetDateTime> = (!active).then_some(now);
+    db.execute(
+        "UPDATE app_user SET role = $3, deactivated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        &[
+            actor.tenant_id.as_str().into(),
+            user_id.into(),
+            role_str(role).into(),
+            deactivated.into(),
+        ],
+    )
+    .await?;
+    if role != before.role {
+        audit_event(
+            db,
+            actor,
+            &format!("role_{}", role_str(role)),
+            "user",
+            user_id,
+            now,
+        )
+        .await?;
+    }
+    if active != before.active {
+        let action = if active { "reactivate" } else { "deactivate" };
+        audit_event(db, actor, action, "user", user_id, now).await?;
+    }
+    if before.active && !active {
+        // Their sessions and API tokens end now.
+        db.execute(
+            "DELETE FROM api_token WHERE tenant_id = $1 AND user_id = $2",
+            &[actor.tenant_id.as_str().into(), user_id.into()],
+        )
+        .await?;
+        super::entities::reassign_work(db, actor, user_id, change.reassign_to.as_deref(), now)
+            .await?;
+    }
+    Ok(Some(User {
+        role,
+        active,
+        ..before
+    }))
 }

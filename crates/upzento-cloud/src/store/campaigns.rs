@@ -293,11 +293,31 @@ async fn campaigns_where<D: Db>(
     .await
 }
 
-/// Starts the scheduled campaigns whose time has come.
+/// Pauses the tenant's active campaigns (its tenant was disabled): nothing more is sent,
+/// and nothing is lost.
+pub async fn pause_active<D: Db>(
+    db: &D,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let active = campaigns_where(
+        db,
+        "status = 'active' AND tenant_id = $1",
+        &[actor.tenant_id.as_str().into()],
+    )
+    .await?;
+    system_update(db, active, "pause", now, |c| {
+        c.status = CampaignStatus::Paused;
+    })
+    .await
+}
+
+/// Starts the scheduled campaigns whose time has come (not a disabled tenant's).
 pub async fn start_due_campaigns<D: Db>(db: &D, now: OffsetDateTime) -> anyhow::Result<usize> {
     let due = campaigns_where(
         db,
-        "status = 'scheduled' AND scheduled_for <= $1",
+        "status = 'scheduled' AND scheduled_for <= $1
+         AND NOT EXISTS (SELECT 1 FROM tenant t WHERE t.id = c.tenant_id AND t.disabled_at IS NOT NULL)",
         &[now.into()],
     )
     .await?;

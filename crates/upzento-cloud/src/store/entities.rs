@@ -4,8 +4,9 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 use upzento_domain::resources::{
-    Call, CallNote, CallStatus, CallType, CampaignStats, Contact, Conversation, ConversationRead,
-    ConversationStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsTemplate, entity,
+    Call, CallNote, CallStatus, CallType, CampaignStats, Contact, Conversation, ConversationNote,
+    ConversationRead, ConversationStatus, NumberStatus, PhoneNumber, SmsCampaign, SmsTemplate,
+    entity,
 };
 
 use super::common::{self, Entity};
@@ -361,6 +362,10 @@ impl Entity for Call {
         "start_time",
         "end_time",
         "sip_call_id",
+        "disposition_id",
+        "tags",
+        "wrapped_up_at",
+        "wrapped_up_by",
         "created_by",
         "created_at",
         "updated_at",
@@ -393,6 +398,14 @@ impl Entity for Call {
                 .transpose()?
                 .into(),
             (&self.sip_call_id).into(),
+            (&self.disposition_id).into(),
+            serde_json::to_value(&self.tags)?.into(),
+            self.wrapped_up_at
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
+            (&self.wrapped_up_by).into(),
             (&self.created_by).into(),
             clock::parse_rfc3339(&self.created_at)?.into(),
             clock::parse_rfc3339(&self.updated_at)?.into(),
@@ -404,6 +417,8 @@ impl Entity for Call {
         let status: String = r.get("status")?;
         let duration: Option<i64> = r.get("duration")?;
         let end_time: Option<OffsetDateTime> = r.get("end_time")?;
+        let wrapped_up_at: Option<OffsetDateTime> = r.get("wrapped_up_at")?;
+        let tags: Option<Value> = r.get("tags")?;
         Ok(Self {
             id: r.get("id")?,
             phone_number_id: r.get("phone_number_id")?,
@@ -420,6 +435,10 @@ impl Entity for Call {
             start_time: clock::rfc3339(r.get("start_time")?),
             end_time: end_time.map(clock::rfc3339),
             sip_call_id: r.get("sip_call_id")?,
+            disposition_id: r.get("disposition_id")?,
+            tags: serde_json::from_value(tags.unwrap_or(Value::Array(Vec::new())))?,
+            wrapped_up_at: wrapped_up_at.map(clock::rfc3339),
+            wrapped_up_by: r.get("wrapped_up_by")?,
             created_by: r.get("created_by")?,
             created_at: clock::rfc3339(r.get("created_at")?),
             updated_at: clock::rfc3339(r.get("updated_at")?),
@@ -427,53 +446,85 @@ impl Entity for Call {
     }
 }
 
-impl Entity for CallNote {
-    const TABLE: &'static str = "call_note";
-    const NAME: &'static str = entity::CALL_NOTE;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "call_id",
-        "author_id",
-        "text",
-        "created_at",
-        "updated_at",
-    ];
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn values(&self) -> anyhow::Result<Vec<Param>> {
-        Ok(vec![
-            self.id.as_str().into(),
-            self.call_id.as_str().into(),
-            self.author_id.as_str().into(),
-            self.text.as_str().into(),
-            clock::parse_rfc3339(&self.created_at)?.into(),
-            clock::parse_rfc3339(&self.updated_at)?.into(),
-        ])
-    }
-
-    fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
-        Ok(Self {
-            id: r.get("id")?,
-            call_id: r.get("call_id")?,
-            author_id: r.get("author_id")?,
-            text: r.get("text")?,
-            created_at: clock::rfc3339(r.get("created_at")?),
-            updated_at: clock::rfc3339(r.get("updated_at")?),
-        })
-    }
+/// A note on a record (a call, a conversation): its author and time, added and never
+/// overwritten, listed oldest first. One description for every kind.
+pub trait Note: Entity + Clone {
+    /// What it is a note on.
+    type Subject: Entity;
+    /// Its column naming the subject.
+    const SUBJECT: &'static str;
+    fn subject_id(&self) -> &str;
 }
 
-/// Adds a note to a call of the actor's tenant; `None` without such a call.
-pub async fn add_call_note<D: Db>(
+macro_rules! note_entity {
+    ($note:ty, $table:literal, $name:expr, $subject:ty, $column:ident) => {
+        impl Entity for $note {
+            const TABLE: &'static str = $table;
+            const NAME: &'static str = $name;
+            const COLUMNS: &'static [&'static str] = &[
+                "id",
+                stringify!($column),
+                "author_id",
+                "text",
+                "created_at",
+                "updated_at",
+            ];
+
+            fn id(&self) -> &str {
+                &self.id
+            }
+
+            fn values(&self) -> anyhow::Result<Vec<Param>> {
+                Ok(vec![
+                    self.id.as_str().into(),
+                    self.$column.as_str().into(),
+                    self.author_id.as_str().into(),
+                    self.text.as_str().into(),
+                    clock::parse_rfc3339(&self.created_at)?.into(),
+                    clock::parse_rfc3339(&self.updated_at)?.into(),
+                ])
+            }
+
+            fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
+                Ok(Self {
+                    id: r.get("id")?,
+                    $column: r.get(stringify!($column))?,
+                    author_id: r.get("author_id")?,
+                    text: r.get("text")?,
+                    created_at: clock::rfc3339(r.get("created_at")?),
+                    updated_at: clock::rfc3339(r.get("updated_at")?),
+                })
+            }
+        }
+
+        impl Note for $note {
+            type Subject = $subject;
+            const SUBJECT: &'static str = stringify!($column);
+
+            fn subject_id(&self) -> &str {
+                &self.$column
+            }
+        }
+    };
+}
+
+note_entity!(CallNote, "call_note", entity::CALL_NOTE, Call, call_id);
+note_entity!(
+    ConversationNote,
+    "conversation_note",
+    entity::CONVERSATION_NOTE,
+    Conversation,
+    conversation_id
+);
+
+/// Adds a note to a record of the actor's tenant; `None` without such a record.
+pub async fn add_note<N: Note, D: Db>(
     db: &D,
     actor: &Actor,
-    note: CallNote,
+    note: N,
     now: OffsetDateTime,
-) -> Result<Option<CallNote>, AppError> {
-    if common::get::<Call, D>(db, &actor.tenant_id, &note.call_id, true)
+) -> Result<Option<N>, AppError> {
+    if common::get::<N::Subject, D>(db, &actor.tenant_id, note.subject_id(), true)
         .await?
         .is_none()
     {
@@ -483,18 +534,18 @@ pub async fn add_call_note<D: Db>(
     Ok(Some(note))
 }
 
-/// The notes of a call, oldest first (at most `limit`).
-pub async fn call_notes<D: Db>(
+/// The notes on a record, oldest first (at most `limit`).
+pub async fn notes<N: Note, D: Db>(
     db: &D,
     tenant_id: &str,
-    call_id: &str,
+    subject_id: &str,
     limit: usize,
-) -> anyhow::Result<Vec<CallNote>> {
+) -> anyhow::Result<Vec<N>> {
     common::list(
         db,
         tenant_id,
-        Some("call_id = $5"),
-        vec![call_id.into()],
+        Some(&format!("{} = $5", N::SUBJECT)),
+        vec![subject_id.into()],
         None,
         limit,
     )
@@ -708,6 +759,7 @@ impl Entity for Conversation {
         "last_message_at",
         "last_message_preview",
         "last_activity_at",
+        "snoozed_until",
         "created_at",
         "updated_at",
     ];
@@ -735,6 +787,11 @@ impl Entity for Conversation {
                 .into(),
             (&self.last_message_preview).into(),
             clock::parse_rfc3339(&self.last_activity_at)?.into(),
+            self.snoozed_until
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .into(),
             clock::parse_rfc3339(&self.created_at)?.into(),
             clock::parse_rfc3339(&self.updated_at)?.into(),
         ])
@@ -743,6 +800,7 @@ impl Entity for Conversation {
     fn from_row(r: &Row<'_>) -> anyhow::Result<Self> {
         let status: String = r.get("status")?;
         let last_message_at: Option<OffsetDateTime> = r.get("last_message_at")?;
+        let snoozed_until: Option<OffsetDateTime> = r.get("snoozed_until")?;
         Ok(Self {
             id: r.get("id")?,
             phone_number_id: r.get("phone_number_id")?,
@@ -756,6 +814,7 @@ impl Entity for Conversation {
             last_message_preview: r.get("last_message_preview")?,
             last_activity_at: clock::rfc3339(r.get("last_activity_at")?),
             unread_count: None,
+            snoozed_until: snoozed_until.map(clock::rfc3339),
             created_at: clock::rfc3339(r.get("created_at")?),
             updated_at: clock::rfc3339(r.get("updated_at")?),
         })
@@ -798,6 +857,7 @@ pub async fn open_conversation<D: Db>(
         last_message_preview: None,
         last_activity_at: stamp.clone(),
         unread_count: None,
+        snoozed_until: None,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -973,4 +1033,74 @@ pub async fn mark_read<D: Db>(
     )
     .await?;
     Ok(true)
+}
+
+/// Hands a deactivated user's open conversations and the calls they follow up to
+/// `to` (or nobody), each through its own update (so the feed and the audit log have
+/// them).
+pub async fn reassign_work<D: Db>(
+    db: &D,
+    actor: &Actor,
+    from: &str,
+    to: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let stamp = clock::rfc3339(now);
+    let owner = to.map(str::to_owned);
+    let (to, at) = (owner.clone(), stamp.clone());
+    reassign::<Conversation, D>(
+        db,
+        actor,
+        "assigned_to = $5 AND status = 'open'",
+        from,
+        now,
+        std::sync::Arc::new(move |c: &Conversation| {
+            Ok(Conversation {
+                assigned_to: to.clone(),
+                updated_at: at.clone(),
+                ..c.clone()
+            })
+        }),
+    )
+    .await?;
+    let to = owner;
+    reassign::<Call, D>(
+        db,
+        actor,
+        "assigned_to = $5",
+        from,
+        now,
+        std::sync::Arc::new(move |c: &Call| {
+            Ok(Call {
+                assigned_to: to.clone(),
+                updated_at: stamp.clone(),
+                ..c.clone()
+            })
+        }),
+    )
+    .await
+}
+
+/// Applies `apply` to every record of the tenant that `condition` (`$5`: `from`) picks.
+async fn reassign<E: Entity, D: Db>(
+    db: &D,
+    actor: &Actor,
+    condition: &str,
+    from: &str,
+    now: OffsetDateTime,
+    apply: super::Apply<E>,
+) -> Result<(), AppError> {
+    let records: Vec<E> = common::list(
+        db,
+        &actor.tenant_id,
+        Some(condition),
+        vec![from.into()],
+        None,
+        usize::MAX >> 1,
+    )
+    .await?;
+    for record in records {
+        common::update(db, actor, record.id(), &apply, now).await?;
+    }
+    Ok(())
 }

@@ -174,8 +174,9 @@ pub async fn create_message<D: Db>(
     after.last_activity_at = clock::rfc3339(now);
     after.updated_at = clock::rfc3339(now);
     if m.direction == Direction::Inbound {
-        // A new message from the other side reopens the thread.
+        // A new message from the other side reopens the thread, and wakes it.
         after.status = ConversationStatus::Open;
+        after.snoozed_until = None;
     }
     common::write(db, &actor.tenant_id, &after, false).await?;
     let (b, a) = (Some(before.recorded()?), Some(after.recorded()?));
@@ -318,6 +319,7 @@ pub async fn claim_due_messages<D: Db>(
                     "WITH due AS (
                          SELECT id FROM sms_message
                          WHERE next_action_at IS NOT NULL AND next_action_at <= $2
+                         AND tenant_id NOT IN (SELECT id FROM tenant WHERE disabled_at IS NOT NULL)
                          ORDER BY next_action_at LIMIT $3
                          FOR UPDATE SKIP LOCKED)
                      UPDATE sms_message m SET next_action_at = $1, lease_owner = $4
@@ -348,6 +350,8 @@ pub async fn claim_due_messages<D: Db>(
                         "UPDATE sms_message SET next_action_at = $1, lease_owner = $4
                          WHERE id IN (SELECT id FROM sms_message
                                       WHERE next_action_at IS NOT NULL AND next_action_at <= $2
+                                      AND tenant_id NOT IN (
+                                          SELECT id FROM tenant WHERE disabled_at IS NOT NULL)
                                       ORDER BY next_action_at LIMIT $3)
                          RETURNING tenant_id, send_started_at, {}",
                         SmsMessage::COLUMNS.join(", ")

@@ -30,6 +30,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0010_provider_webhooks.sql"),
     include_str!("../../migrations/postgres/0011_send_intent_number_owner.sql"),
     include_str!("../../migrations/postgres/0012_call_notes.sql"),
+    include_str!("../../migrations/postgres/0013_wrap_up.sql"),
+    include_str!("../../migrations/postgres/0014_conversation_notes_snooze.sql"),
+    include_str!("../../migrations/postgres/0015_supervisor_role.sql"),
+    include_str!("../../migrations/postgres/0016_tenant_disabled.sql"),
+    include_str!("../../migrations/postgres/0017_passwords.sql"),
+    include_str!("../../migrations/postgres/0018_user_deactivated.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;

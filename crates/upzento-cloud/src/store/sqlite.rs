@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use rusqlite::TransactionBehavior;
 
@@ -28,6 +28,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0010_provider_webhooks.sql"),
     include_str!("../../migrations/sqlite/0011_send_intent_number_owner.sql"),
     include_str!("../../migrations/sqlite/0012_call_notes.sql"),
+    include_str!("../../migrations/sqlite/0013_wrap_up.sql"),
+    include_str!("../../migrations/sqlite/0014_conversation_notes_snooze.sql"),
+    include_str!("../../migrations/sqlite/0015_supervisor_role.sql"),
+    include_str!("../../migrations/sqlite/0016_tenant_disabled.sql"),
+    include_str!("../../migrations/sqlite/0017_passwords.sql"),
+    include_str!("../../migrations/sqlite/0018_user_deactivated.sql"),
 ];
 
 #[derive(Debug, Clone)]
@@ -97,14 +103,28 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
             MIGRATIONS.len()
         );
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {}", i + 1))?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
-        tx.commit()?;
-    }
-    Ok(())
+    // Foreign keys off while migrating (a table rebuild drops a table others refer to;
+    // SQLite ignores the switch inside a transaction), each migration checked before it
+    // commits, and on again after.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = (|| -> anyhow::Result<()> {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {}", i + 1))?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                anyhow::bail!("migration {} left a broken reference in {table}", i + 1);
+            }
+            tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrated
 }
 
 /// A tenant the running write transaction changed: its streams are woken after commit.

@@ -113,6 +113,9 @@ impl Client {
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(body)).await
     }
@@ -127,6 +130,10 @@ pub async fn admin(server: &Server) -> Client {
 
 pub async fn agent(server: &Server) -> Client {
     Client::sign_in(server, demo::AGENT_EMAIL, demo::AGENT_PASSWORD).await
+}
+
+pub async fn supervisor(server: &Server) -> Client {
+    Client::sign_in(server, demo::SUPERVISOR_EMAIL, demo::SUPERVISOR_PASSWORD).await
 }
 
 /// A second tenant with its own admin, signed in.
@@ -146,6 +153,7 @@ pub async fn other_tenant(server: &Server) -> Client {
                 email: "olga@other.test".into(),
                 role: Role::Admin,
                 password_hash: Some(hash_password("olga-password").unwrap()),
+                password_change_required: false,
             },
             now,
         )
