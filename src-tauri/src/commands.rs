@@ -2,6 +2,10 @@
 
 use tauri::State;
 use upzento_api::dto::UserRole;
+use upzento_api::people::{
+    InvitationPreviewView, InvitationView, IssuedInvitationView, MyPresenceView, PresenceView,
+    SessionView,
+};
 use upzento_api::phone::{
     ActiveCallView, AudioChoice, AudioDevicesView, PhoneView, SipAccountInput,
 };
@@ -315,6 +319,94 @@ async fn update_user(
     api.update_user(id, role, active, reassign_to).await
 }
 
+/// The tenant's invitations, newest first (admins).
+#[tauri::command]
+#[specta::specta]
+async fn invitations(api: State<'_, Api>) -> Result<Vec<InvitationView>, ApiError> {
+    api.invitations().await
+}
+
+/// Invites someone by email with a role; the code is shown once.
+#[tauri::command]
+#[specta::specta]
+async fn invite(
+    api: State<'_, Api>,
+    email: String,
+    role: UserRole,
+) -> Result<IssuedInvitationView, ApiError> {
+    api.invite(email, role).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn resend_invitation(
+    api: State<'_, Api>,
+    id: String,
+) -> Result<IssuedInvitationView, ApiError> {
+    api.resend_invitation(id).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn revoke_invitation(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.revoke_invitation(id).await
+}
+
+/// What an invitation code is for, before joining.
+#[tauri::command]
+#[specta::specta]
+async fn lookup_invitation(
+    api: State<'_, Api>,
+    cloud_url: String,
+    code: String,
+) -> Result<InvitationPreviewView, ApiError> {
+    api.lookup_invitation(cloud_url, code).await
+}
+
+/// The user's signed-in sessions.
+#[tauri::command]
+#[specta::specta]
+async fn sessions(api: State<'_, Api>) -> Result<Vec<SessionView>, ApiError> {
+    api.sessions().await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn end_session(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.end_session(id).await
+}
+
+/// Signs a user out on every device (admins).
+#[tauri::command]
+#[specta::specta]
+async fn sign_out_everywhere(api: State<'_, Api>, user_id: String) -> Result<(), ApiError> {
+    api.sign_out_everywhere(user_id).await
+}
+
+/// The agent's own presence.
+#[tauri::command]
+#[specta::specta]
+fn my_presence(api: State<'_, Api>) -> MyPresenceView {
+    api.my_presence()
+}
+
+/// Available, away or do not disturb, as the agent chooses.
+#[tauri::command]
+#[specta::specta]
+async fn set_presence(
+    api: State<'_, Api>,
+    status: PresenceView,
+) -> Result<MyPresenceView, ApiError> {
+    api.set_presence(status).await
+}
+
+/// Nothing was touched for a while, or something was again.
+#[tauri::command]
+#[specta::specta]
+async fn set_idle(api: State<'_, Api>, idle: bool) -> Result<MyPresenceView, ApiError> {
+    api.set_idle(idle).await
+}
+
 /// The tenant's dispositions and wrap-up time.
 #[tauri::command]
 #[specta::specta]
@@ -535,6 +627,17 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             change_password,
             team,
             update_user,
+            invitations,
+            invite,
+            resend_invitation,
+            revoke_invitation,
+            lookup_invitation,
+            sessions,
+            end_session,
+            sign_out_everywhere,
+            my_presence,
+            set_presence,
+            set_idle,
             wrap_up_options,
             finish_wrap_up,
             skip_wrap_up,

@@ -98,6 +98,13 @@ pub enum SignInRequest {
         cloud_url: String,
         token: String,
     },
+    /// Joining through an admin's invitation code: the person's name and new password.
+    Invitation {
+        cloud_url: String,
+        code: String,
+        name: String,
+        password: String,
+    },
 }
 
 impl From<Role> for UserRole {

@@ -8,6 +8,7 @@
 pub mod dto;
 mod error;
 pub mod notify;
+pub mod people;
 pub mod phone;
 mod session;
 pub mod views;
@@ -39,6 +40,8 @@ pub struct Api {
     /// Announces new inbound messages and incoming calls.
     notifier: Arc<dyn notify::Notifier>,
     phone: Arc<phone::Phone>,
+    /// What the agent chose and what the softphone says: the presence the cloud is told.
+    presence: Arc<std::sync::Mutex<people::PresenceState>>,
 }
 
 /// Where the app keeps its files.
@@ -63,6 +66,7 @@ impl Api {
                 &paths.config_dir,
                 Arc::new(phone::SystemAudio::default()),
             )),
+            presence: Arc::default(),
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 data_dir: paths.data_dir.display().to_string(),
@@ -128,6 +132,19 @@ impl Api {
             SignInRequest::ApiToken { cloud_url, token } => {
                 (cloud_url, Credentials::ApiToken { token })
             }
+            SignInRequest::Invitation {
+                cloud_url,
+                code,
+                name,
+                password,
+            } => (
+                cloud_url,
+                Credentials::Invitation {
+                    code,
+                    name,
+                    password,
+                },
+            ),
         };
         self.stop_session(false).await;
         let account = self.accounts.sign_in(&url, credentials).await?;
@@ -155,6 +172,7 @@ impl Api {
     /// Signs out and forgets this account's local cache (a shared desk keeps no history).
     pub async fn sign_out(&self) -> Result<(), ApiError> {
         self.stop_session(true).await;
+        self.reset_presence();
         Ok(self.accounts.sign_out().await?)
     }
 }

@@ -732,6 +732,13 @@ impl Api {
             state.revision = state.revision.wrapping_add(1);
         }
         let view = self.phone_view();
+        // A call going (not merely ringing in) makes the agent busy for teammates.
+        self.presence_on_call(view.calls.iter().any(|c| {
+            !matches!(
+                c.state,
+                CallStateView::Incoming | CallStateView::Ended { .. }
+            )
+        }));
         let _ = self.events.send(AppEvent::Phone { phone: view });
     }
 

@@ -29,7 +29,7 @@ const PAGE: usize = 50;
 const MESSAGE_MAX: usize = 1600;
 
 /// A change the cloud did not take (these need it: they are not queued offline).
-fn not_updated(failure: upzento_client::sync::machine::Failure) -> ApiError {
+pub(crate) fn not_updated(failure: upzento_client::sync::machine::Failure) -> ApiError {
     use upzento_client::sync::machine::Failure;
     match failure {
         Failure::Unauthorized => ApiError::new(
@@ -233,7 +233,12 @@ impl Api {
             .sync
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reconnected =
+            status == Some(SyncStatus::Online) && shown.state != crate::views::SyncState::Online;
         *shown = sync_view(status, shown.revision.wrapping_add(1));
+        if reconnected {
+            self.presence_reconnected();
+        }
         let _ = self.events.send(AppEvent::Sync { sync: *shown });
     }
 
@@ -660,17 +665,21 @@ impl Api {
                 session.account.user.clone(),
             )
         };
-        let users = match client.users(&token).await {
-            Ok(users) => users,
-            Err(e) => {
-                tracing::debug!(?e, "teammates not fetched");
-                Vec::new()
-            }
+        let (users, presence) = tokio::join!(client.users(&token), self.presences());
+        let users = users.unwrap_or_else(|e| {
+            tracing::debug!(?e, "teammates not fetched");
+            Vec::new()
+        });
+        let status = |id: &str| {
+            presence
+                .get(id)
+                .map_or(crate::people::PresenceView::Offline, |p| p.status.into())
         };
         let mut out = vec![TeammateView {
             id: me.id.clone(),
             name: me.name.clone(),
             me: true,
+            presence: self.my_presence().shown,
         }];
         out.extend(
             users
@@ -678,6 +687,7 @@ impl Api {
                 // A deactivated user takes no new work.
                 .filter(|u| u.id != me.id && u.active)
                 .map(|u| TeammateView {
+                    presence: status(&u.id),
                     id: u.id,
                     name: u.name,
                     me: false,
@@ -695,11 +705,15 @@ impl Api {
             .map(|a| a.user.id)
             .unwrap_or_default();
         let (client, token) = self.remote().await?;
-        let users = client.users(&token).await.map_err(not_updated)?;
+        let (users, presence) = tokio::join!(client.users(&token), self.presences());
+        let users = users.map_err(not_updated)?;
         Ok(users
             .into_iter()
             .map(|u| crate::views::TeamMemberView {
                 me: u.id == me,
+                presence: presence
+                    .get(&u.id)
+                    .map_or(crate::people::PresenceView::Offline, |p| p.status.into()),
                 id: u.id,
                 name: u.name,
                 email: u.email,

@@ -218,6 +218,8 @@ pub struct TeammateView {
     pub name: String,
     /// The signed-in user.
     pub me: bool,
+    /// Offline when unknown (the cloud cannot be reached).
+    pub presence: crate::people::PresenceView,
 }
 
 /// A user of the tenant as Settings › Team lists them.
@@ -231,6 +233,7 @@ pub struct TeamMemberView {
     pub active: bool,
     /// The signed-in user.
     pub me: bool,
+    pub presence: crate::people::PresenceView,
 }
 
 /// A template as the composer offers it: rendered for the conversation's contact.
@@ -519,6 +522,10 @@ pub enum AppEvent {
     /// A `tel:`/`sip:` link was opened: show the dialer with this number.
     Dial {
         number: String,
+    },
+    /// The agent's own presence changed (chosen, a call, idle).
+    Presence {
+        me: crate::people::MyPresenceView,
     },
 }
 

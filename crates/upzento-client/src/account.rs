@@ -18,8 +18,19 @@ const ACCOUNT_FILE: &str = "account.json";
 
 #[derive(Debug, Clone)]
 pub enum Credentials {
-    Password { email: String, password: String },
-    ApiToken { token: String },
+    Password {
+        email: String,
+        password: String,
+    },
+    ApiToken {
+        token: String,
+    },
+    /// Joining a tenant through an admin's invitation: the person's chosen name and password.
+    Invitation {
+        code: String,
+        name: String,
+        password: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +133,29 @@ impl AccountService {
         client.health().await?;
         let (token, user, tenant, method) = match credentials {
             Credentials::Password { email, password } => {
-                let issued = client.token(email.trim(), &password).await?;
+                let issued = client
+                    .token(email.trim(), &password, Some(device_label()))
+                    .await?;
+                (
+                    issued.token,
+                    issued.user,
+                    issued.tenant,
+                    SignInMethod::Password,
+                )
+            }
+            Credentials::Invitation {
+                code,
+                name,
+                password,
+            } => {
+                let issued = client
+                    .accept_invitation(&upzento_domain::wire::InvitationAcceptance {
+                        code: code.trim().to_owned(),
+                        name: name.trim().to_owned(),
+                        password,
+                        device: Some(device_label()),
+                    })
+                    .await?;
                 (
                     issued.token,
                     issued.user,
@@ -218,8 +251,37 @@ fn validate(credentials: &Credentials) -> Result<(), ClientError> {
                 return Err(missing("The API token"));
             }
         }
+        Credentials::Invitation {
+            code,
+            name,
+            password,
+        } => {
+            if code.trim().is_empty() {
+                return Err(missing("The invitation code"));
+            }
+            if name.trim().is_empty() {
+                return Err(missing("Your name"));
+            }
+            if password.is_empty() {
+                return Err(missing("The password"));
+            }
+        }
     }
     Ok(())
+}
+
+/// How this computer's sessions are named in the user's list of sessions.
+pub fn device_label() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("Upzento Phone on {host}"),
+        None => "Upzento Phone".to_owned(),
+    }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -6,7 +6,8 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use upzento_domain::wire::{
-    ErrorBody, Health, Me, PasswordChange, SERVICE_NAME, TokenRequest, TokenResponse,
+    ErrorBody, Health, InvitationAcceptance, InvitationLookup, InvitationPreview, Me,
+    PasswordChange, SERVICE_NAME, TokenRequest, TokenResponse,
 };
 
 use crate::{ClientError, ErrorKind};
@@ -94,15 +95,48 @@ impl CloudClient {
         Ok(health)
     }
 
-    pub async fn token(&self, email: &str, password: &str) -> Result<TokenResponse, ClientError> {
+    pub async fn token(
+        &self,
+        email: &str,
+        password: &str,
+        device: Option<String>,
+    ) -> Result<TokenResponse, ClientError> {
         let body = TokenRequest {
             email: email.to_owned(),
             password: password.to_owned(),
+            device,
         };
         let response = self
             .http
             .post(self.url("phone-sms/auth/token")?)
             .json(&body)
+            .send()
+            .await;
+        read(response).await
+    }
+
+    /// What an invitation code is for (no sign-in needed).
+    pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationPreview, ClientError> {
+        let response = self
+            .http
+            .post(self.url("phone-sms/invitations/lookup")?)
+            .json(&InvitationLookup {
+                code: code.trim().to_owned(),
+            })
+            .send()
+            .await;
+        read(response).await
+    }
+
+    /// Joins through an invitation: the new user, signed in.
+    pub async fn accept_invitation(
+        &self,
+        acceptance: &InvitationAcceptance,
+    ) -> Result<TokenResponse, ClientError> {
+        let response = self
+            .http
+            .post(self.url("phone-sms/invitations/accept")?)
+            .json(acceptance)
             .send()
             .await;
         read(response).await

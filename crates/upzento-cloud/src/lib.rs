@@ -30,6 +30,11 @@ use crate::store::Store;
 pub const BODY_LIMIT: usize = 256 * 1024;
 /// Lifetime of a session token issued at sign-in.
 pub const SESSION_LIFETIME: time::Duration = time::Duration::days(30);
+/// How long an invitation's code works.
+pub const INVITATION_LIFETIME: time::Duration = time::Duration::days(7);
+/// How long a user stays present without a live connection of theirs being seen (each
+/// open event stream renews it three times per lease).
+pub const PRESENCE_LEASE: time::Duration = time::Duration::seconds(60);
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -49,6 +54,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The carrier worker's lease and send timeout.
     pub carrier_timing: carrier::Timing,
+    /// See [`PRESENCE_LEASE`].
+    pub presence_lease: time::Duration,
 }
 
 impl AppState {
@@ -67,6 +74,7 @@ impl AppState {
             workers: true,
             public_url: None,
             carrier_timing: carrier::Timing::default(),
+            presence_lease: PRESENCE_LEASE,
         }
     }
 }
@@ -86,7 +94,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         .store
         .start_change_notifications(state.hub.clone())
         .await?;
-    let mut workers = Vec::new();
+    // Every node sweeps: presence must lapse even when the nodes with workers are gone.
+    let mut workers = vec![tokio::spawn(sweep_presence(
+        state.store.clone(),
+        state.presence_lease,
+    ))];
     if state.workers {
         workers.push(tokio::spawn(carrier::run_worker(
             state.store.clone(),
@@ -113,6 +125,21 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         worker.abort();
     }
     Ok(served?)
+}
+
+/// Tells teammates, through the change feed, who went offline: users with no live
+/// connection seen for a lease.
+async fn sweep_presence(store: Arc<dyn Store>, lease: time::Duration) {
+    let every = (lease / 4_i32)
+        .unsigned_abs()
+        .max(std::time::Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let now = clock::now();
+        if let Err(e) = store.sweep_presence(now - lease, now).await {
+            tracing::warn!(error = ?e, "presence sweep");
+        }
+    }
 }
 
 async fn shutdown_signal() {

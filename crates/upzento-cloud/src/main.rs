@@ -194,6 +194,10 @@ struct CarrierArgs {
         default_value_t = 20_000
     )]
     carrier_send_timeout_ms: u64,
+    /// Milliseconds a user stays present with no live connection of theirs seen (how long
+    /// teammates see them available after their app or its node is gone).
+    #[arg(long, env = "UPZENTO_PRESENCE_LEASE_MS", default_value_t = 60_000)]
+    presence_lease_ms: u64,
 }
 
 impl CarrierArgs {
@@ -319,6 +323,9 @@ async fn main() -> anyhow::Result<()> {
                         carrier.carrier_send_timeout_ms.max(100),
                     ),
                 },
+                presence_lease: time::Duration::milliseconds(
+                    i64::try_from(carrier.presence_lease_ms.max(300)).unwrap_or(i64::MAX),
+                ),
             };
             serve(listen, db, demo, node).await
         }
@@ -331,6 +338,7 @@ struct Node {
     provider: Arc<dyn Provider>,
     public_url: Option<String>,
     timing: upzento_cloud::carrier::Timing,
+    presence_lease: time::Duration,
 }
 
 /// The database `db` names, migrated.
@@ -474,5 +482,6 @@ async fn serve(listen: SocketAddr, db: DbArgs, demo: bool, node: Node) -> anyhow
     state.workers = node.workers;
     state.public_url = node.public_url;
     state.carrier_timing = node.timing;
+    state.presence_lease = node.presence_lease;
     upzento_cloud::serve(listener, state).await
 }

@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod common;
 pub mod entities;
 pub mod messaging;
+pub mod people;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -382,6 +383,97 @@ store! {
     /// The tenant's users, by name (teammates to assign work to).
     fn tenant_users(tenant_id: &str) -> anyhow::Result<Vec<User>>
         = run |db| accounts::tenant_users(db, tenant_id).await;
+
+    /// Invites an email with a role (refused when it signs in already, or has an
+    /// invitation waiting).
+    fn create_invitation(
+        actor: &Actor,
+        invitation: people::NewInvitation,
+        now: OffsetDateTime,
+    ) -> Result<upzento_domain::wire::InvitationInfo, AppError>
+        = write |tx| people::create_invitation(tx, actor, invitation, now).await;
+
+    /// The tenant's invitations, newest first.
+    fn invitations(
+        tenant_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::InvitationInfo>>
+        = run |db| people::invitations(db, tenant_id, now).await;
+
+    /// A new code and expiry for a waiting or expired invitation; `None` without it.
+    fn resend_invitation(
+        actor: &Actor,
+        id: &str,
+        code_hash: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<upzento_domain::wire::InvitationInfo>, AppError>
+        = write |tx| people::resend_invitation(tx, actor, id, code_hash, expires_at, now).await;
+
+    /// Revokes an invitation not yet accepted; `None` without it.
+    fn revoke_invitation(
+        actor: &Actor,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<upzento_domain::wire::InvitationInfo>, AppError>
+        = write |tx| people::revoke_invitation(tx, actor, id, now).await;
+
+    /// The waiting invitation with this code, and its tenant.
+    fn invitation_by_code(
+        code_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<(upzento_domain::wire::InvitationInfo, Tenant)>>
+        = run |db| people::invitation_by_code(db, code_hash, now).await;
+
+    /// Makes the invited person a user (once); `None` when the code is not waiting.
+    fn accept_invitation(
+        code_hash: &[u8],
+        name: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, Tenant)>, AppError>
+        = write |tx| people::accept_invitation(tx, code_hash, name, password_hash, now).await;
+
+    /// The actor's unexpired sessions, newest first (`current`: the token hashing to it).
+    fn sessions(
+        actor: &Actor,
+        current: &[u8],
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::SessionInfo>>
+        = run |db| people::sessions(db, actor, current, now).await;
+
+    /// Ends the session `only` of `user_id`, or all their sessions; how many ended.
+    fn end_sessions(
+        actor: &Actor,
+        user_id: &str,
+        only: Option<&str>,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<u64>
+        = write |tx| people::end_sessions(tx, actor, user_id, only, now).await;
+
+    /// Sets the actor's presence (live connections keep it for `lease`).
+    fn set_presence(
+        actor: &Actor,
+        status: upzento_domain::wire::PresenceStatus,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<upzento_domain::wire::Presence, AppError>
+        = write |tx| people::set_presence(tx, actor, status, now, lease).await;
+
+    /// A live connection of the user was seen now.
+    fn presence_seen(tenant_id: &str, user_id: &str, now: OffsetDateTime) -> anyhow::Result<()>
+        = write |tx| people::presence_seen(tx, tenant_id, user_id, now).await;
+
+    /// Tells the feeds who went offline (their lease lapsed before `cutoff`).
+    fn sweep_presence(cutoff: OffsetDateTime, now: OffsetDateTime) -> anyhow::Result<usize>
+        = write |tx| people::sweep_presence(tx, cutoff, now).await;
+
+    /// Every active user's presence, as of `cutoff` (leases seen before it lapsed).
+    fn presences(
+        tenant_id: &str,
+        cutoff: OffsetDateTime,
+    ) -> anyhow::Result<Vec<upzento_domain::wire::Presence>>
+        = run |db| people::presences(db, tenant_id, cutoff).await;
 
     // Every write below records its change-feed entry and audit row in the same transaction.
 

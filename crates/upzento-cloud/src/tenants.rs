@@ -31,9 +31,7 @@ pub async fn create(
     anyhow::ensure!(!name.is_empty(), "the tenant's name is empty");
     let email = new.admin_email.trim().to_lowercase();
     anyhow::ensure!(
-        email
-            .split_once('@')
-            .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.starts_with('.')),
+        upzento_domain::wire::is_email(&email),
         "{} is not an email address",
         new.admin_email
     );

@@ -17,7 +17,11 @@ use upzento_domain::wire::Role;
 on_both_backends!(every_endpoint_obeys_the_permission_matrix);
 
 /// One record of each kind in the tenant, by the path segment that names its kind.
-async fn records(admin: &Client, agent: &Client) -> HashMap<&'static str, String> {
+async fn records(
+    server: &common::Server,
+    admin: &Client,
+    agent: &Client,
+) -> HashMap<&'static str, String> {
     let id = |v: &Value| v["id"].as_str().expect("an id").to_owned();
     let mut ids = HashMap::new();
     let (_, number) = admin
@@ -108,6 +112,23 @@ async fn records(admin: &Client, agent: &Client) -> HashMap<&'static str, String
     ids.insert("api-tokens", id(&token));
     let (_, me) = agent.get("/phone-sms/me").await;
     ids.insert("users", id(&me["user"]));
+    let (_, invitation) = admin
+        .post(
+            "/phone-sms/invitations",
+            json!({"email": "new@acme.test", "role": "agent"}),
+        )
+        .await;
+    ids.insert("invitations", id(&invitation["invitation"]));
+    // A second session of the agent, to end.
+    common::client::agent(server).await;
+    let (_, sessions) = agent.get("/phone-sms/me/sessions").await;
+    let spare = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap();
+    ids.insert("sessions", id(spare));
     ids
 }
 
@@ -178,7 +199,7 @@ async fn every_endpoint_obeys_the_permission_matrix(backend: Backend) {
     let (admin, agent) = (admin(&server).await, agent(&server).await);
     let supervisor = supervisor(&server).await;
     let stranger = other_tenant(&server).await;
-    let ids = records(&admin, &agent).await;
+    let ids = records(&server, &admin, &agent).await;
     let (_, doc) = admin.get("/openapi.json").await;
 
     let mut operations = Vec::new();
@@ -271,7 +292,8 @@ async fn every_endpoint_obeys_the_permission_matrix(backend: Backend) {
         "only {refused} refusals: is the matrix applied?"
     );
 
-    // The refusal says why.
+    // The refusal says why (a new session: the admin signed the agent out everywhere).
+    let agent = common::client::agent(&server).await;
     let (status, body) = agent
         .post("/phone-sms/dispositions", json!({"name": "Refund"}))
         .await;

@@ -29,6 +29,8 @@ pub enum Resource {
     /// Sign-in sessions and API tokens (the caller's own, unless an admin).
     ApiToken,
     User,
+    /// Invitations of new users (admins'; accepting one needs none).
+    Invitation,
     /// The sandbox carrier's test inbound.
     Sandbox,
     /// The change feed and its live stream.
@@ -48,7 +50,7 @@ pub enum Action {
 }
 
 impl Resource {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::PhoneNumber,
         Self::Template,
         Self::Contact,
@@ -62,6 +64,7 @@ impl Resource {
         Self::AuditLog,
         Self::ApiToken,
         Self::User,
+        Self::Invitation,
         Self::Sandbox,
         Self::Changes,
         Self::Account,
@@ -82,6 +85,7 @@ impl Resource {
             Self::AuditLog => "auditLog",
             Self::ApiToken => "apiToken",
             Self::User => "user",
+            Self::Invitation => "invitation",
             Self::Sandbox => "sandbox",
             Self::Changes => "changes",
             Self::Account => "account",
@@ -104,6 +108,7 @@ impl Resource {
             Self::AuditLog => "the audit log",
             Self::ApiToken => "API tokens",
             Self::User => "users",
+            Self::Invitation => "invitations",
             Self::Sandbox => "sandbox messages",
             Self::Changes => "the change feed",
             Self::Account => "their account",
@@ -190,7 +195,7 @@ pub fn may(role: Role, resource: Resource, action: Action) -> bool {
             R::Message => matches!(action, Read | Create),
             R::Task | R::ApiToken | R::Account => true,
             R::Changes => action == Read,
-            R::AuditLog | R::Sandbox => false,
+            R::AuditLog | R::Sandbox | R::Invitation => false,
         },
     }
 }

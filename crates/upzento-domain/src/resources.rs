@@ -1177,6 +1177,11 @@ pub mod entity {
     pub const CAMPAIGN_RECIPIENT: &str = "campaignRecipient";
     /// Audit only: sign-ins and tokens never enter the change feed.
     pub const TOKEN: &str = "token";
+    /// Audit only: invitations of new users.
+    pub const INVITATION: &str = "invitation";
+    /// A user's availability (`wire::Presence`); its id is the user's. Live state: in the
+    /// feed, not in the audit log.
+    pub const PRESENCE: &str = "presence";
 }
 
 /// A change of a contact's SMS consent, kept after opt-out (CTIA, TCPA revocation rules).

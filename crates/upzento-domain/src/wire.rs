@@ -80,6 +80,19 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// Whether `text` looks like an email address (`local@domain.tld`, no spaces): what the
+/// cloud and the app accept for a user's or a contact's email.
+pub fn is_email(text: &str) -> bool {
+    !text.chars().any(char::is_whitespace)
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+}
+
 /// Why a new password is refused (`None`: it will do). Written once for the cloud, which
 /// enforces it, and the app, which says it before sending.
 pub fn password_problem(password: &str, email: &str) -> Option<&'static str> {
@@ -126,6 +139,11 @@ pub struct TokenRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub email: String,
     pub password: String,
+    /// What is signing in, shown in the user's list of sessions (e.g. "Upzento Phone on
+    /// ada-laptop").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub device: Option<String>,
 }
 
 /// Answer to [`TokenRequest`]. `expires_at` is RFC 3339 UTC.
@@ -185,6 +203,173 @@ pub struct ApiTokenInfo {
     pub created_at: String,
 }
 
+/// `POST /phone-sms/invitations` (admins): invites someone by email with a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitationRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")
+    )]
+    pub email: String,
+    pub role: Role,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum InvitationStatus {
+    /// Waiting for the invited person (until `expiresAt`).
+    Pending,
+    Accepted,
+    Revoked,
+    /// Not accepted in time: resend it for a new code.
+    Expired,
+}
+
+/// An invitation as admins list it (never its code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationInfo {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub status: InvitationStatus,
+    /// The admin who sent it.
+    pub invited_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// A new (or resent) invitation: its one-time code, shown this once (the cloud keeps only
+/// its hash). The invited person enters it on the app's sign-in screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationIssued {
+    pub invitation: InvitationInfo,
+    pub code: String,
+}
+
+/// `POST /phone-sms/invitations/lookup`: what an invitation code is for, before accepting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitationLookup {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub code: String,
+}
+
+/// Answer to [`InvitationLookup`]: who is invited, to which tenant, as what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationPreview {
+    pub email: String,
+    pub role: Role,
+    pub tenant: TenantInfo,
+    pub expires_at: String,
+}
+
+/// `POST /phone-sms/invitations/accept`: the invited person chooses their name and password
+/// and is signed in (the answer is a [`TokenResponse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitationAcceptance {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub code: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
+    pub password: String,
+    /// As in [`TokenRequest::device`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub device: Option<String>,
+}
+
+/// A signed-in session of the caller (`GET /phone-sms/me/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub id: String,
+    /// What signed in, as it said (e.g. "Upzento Phone on ada-laptop"); empty when unsaid.
+    pub device: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+/// An agent's availability, for routing and for teammates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum PresenceStatus {
+    Available,
+    /// On a call (the softphone says so itself).
+    Busy,
+    /// Idle for a while, or chosen.
+    Away,
+    /// Do not disturb: takes no calls.
+    Dnd,
+    /// No live connection to the cloud.
+    Offline,
+}
+
+impl PresenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Busy => "busy",
+            Self::Away => "away",
+            Self::Dnd => "dnd",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Available,
+            Self::Busy,
+            Self::Away,
+            Self::Dnd,
+            Self::Offline,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// `PUT /phone-sms/me/presence`: the caller's status (`offline` is the cloud's to say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresenceUpdate {
+    pub status: PresenceStatus,
+}
+
+/// A user's presence as teammates see it: `offline` once no live connection has been
+/// seen for a while, whatever was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    pub user_id: String,
+    pub status: PresenceStatus,
+    /// When it last changed (absent: never connected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
 /// Body of every 4xx/5xx answer of the cloud.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -221,6 +406,23 @@ mod tests {
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["expiresAt"], "2026-01-01T00:00:00Z");
         assert_eq!(json["user"]["role"], "agent");
+    }
+
+    #[test]
+    fn emails_have_a_local_part_and_a_dotted_domain() {
+        assert!(is_email("ann.lee@acme.test"));
+        for bad in [
+            "",
+            "ann",
+            "@acme.test",
+            "ann@acme",
+            "ann@.test",
+            "ann@acme.",
+            "a b@c.d",
+            "a@b@c.d",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
     }
 
     #[test]

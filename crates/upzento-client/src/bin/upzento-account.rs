@@ -50,7 +50,14 @@ async fn main() {
     if command == Some("token") {
         let base = parse_base_url(&cloud).unwrap_or_else(|e| fail(1, &e.message));
         let client = CloudClient::new(base).unwrap_or_else(|e| fail(1, &e.message));
-        match client.token(&email, &password).await {
+        match client
+            .token(
+                &email,
+                &password,
+                Some("upzento-account (command line)".into()),
+            )
+            .await
+        {
             Ok(token) => println!("{}", token.token),
             Err(e) => fail(1, &e.message),
         }

@@ -11,7 +11,10 @@ use upzento_domain::resources::{
     NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, SmsMessage,
     Snooze, Task, TaskPatch, TenantSettings, TenantSettingsPatch, WrapUp,
 };
-use upzento_domain::wire::{ErrorBody, UserInfo, UserPatch};
+use upzento_domain::wire::{
+    ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
+    PresenceUpdate, SessionInfo, UserInfo, UserPatch,
+};
 
 use super::machine::Failure;
 use crate::cloud::CloudClient;
@@ -248,6 +251,11 @@ impl CloudClient {
             .await
             .map_err(|e| SendError::Failed(transport(&e)))?;
         let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            // Nothing to read: only `()` (or an `Option`) is expected here.
+            return serde_json::from_value(serde_json::Value::Null)
+                .map_err(|_| SendError::Failed(Failure::Server));
+        }
         if status.is_success() {
             return response
                 .json()
@@ -290,6 +298,81 @@ impl CloudClient {
         } else {
             Err(failure_of(response.status()))
         }
+    }
+}
+
+/// People: invitations, sessions, presence.
+impl CloudClient {
+    pub async fn invitations(&self, token: &str) -> Result<Vec<InvitationInfo>, Failure> {
+        self.call(reqwest::Method::GET, "phone-sms/invitations", token, &())
+            .await
+    }
+
+    pub async fn invite(
+        &self,
+        token: &str,
+        request: &InvitationRequest,
+    ) -> Result<InvitationIssued, SendError> {
+        self.create("phone-sms/invitations", token, None, request)
+            .await
+    }
+
+    pub async fn resend_invitation(
+        &self,
+        token: &str,
+        id: &str,
+    ) -> Result<InvitationIssued, SendError> {
+        let path = format!("phone-sms/invitations/{id}/resend");
+        self.create(&path, token, None, &()).await
+    }
+
+    pub async fn revoke_invitation(
+        &self,
+        token: &str,
+        id: &str,
+    ) -> Result<InvitationInfo, SendError> {
+        let path = format!("phone-sms/invitations/{id}");
+        self.send(reqwest::Method::DELETE, &path, token, None, &())
+            .await
+    }
+
+    pub async fn sessions(&self, token: &str) -> Result<Vec<SessionInfo>, Failure> {
+        self.call(reqwest::Method::GET, "phone-sms/me/sessions", token, &())
+            .await
+    }
+
+    pub async fn end_session(&self, token: &str, id: &str) -> Result<(), SendError> {
+        let path = format!("phone-sms/me/sessions/{id}");
+        self.send(reqwest::Method::DELETE, &path, token, None, &())
+            .await
+    }
+
+    /// Ends every session of a user (admins).
+    pub async fn sign_out_everywhere(&self, token: &str, user_id: &str) -> Result<(), SendError> {
+        let path = format!("phone-sms/users/{user_id}/sessions");
+        self.send(reqwest::Method::DELETE, &path, token, None, &())
+            .await
+    }
+
+    pub async fn set_presence(
+        &self,
+        token: &str,
+        status: PresenceStatus,
+    ) -> Result<Presence, SendError> {
+        self.send(
+            reqwest::Method::PUT,
+            "phone-sms/me/presence",
+            token,
+            None,
+            &PresenceUpdate { status },
+        )
+        .await
+    }
+
+    /// Every active user's presence.
+    pub async fn presence(&self, token: &str) -> Result<Vec<Presence>, Failure> {
+        self.call(reqwest::Method::GET, "phone-sms/presence", token, &())
+            .await
     }
 }
 

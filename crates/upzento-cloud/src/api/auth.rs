@@ -25,7 +25,7 @@ pub fn user_info(user: &User) -> UserInfo {
     }
 }
 
-fn tenant_info(tenant: &Tenant) -> TenantInfo {
+pub fn tenant_info(tenant: &Tenant) -> TenantInfo {
     TenantInfo {
         id: tenant.id.clone(),
         name: tenant.name.clone(),
@@ -107,6 +107,21 @@ pub async fn issue_token(
         .tenant(&user.tenant_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {} has no tenant", user.id))?;
+    let device = super::support::optional_text("device", request.device.as_deref(), 100)?;
+    Ok(Json(
+        start_session(&state, &user, &tenant, device, "sign_in", now).await?,
+    ))
+}
+
+/// Issues a session token for `user` (signed in, or just joined through an invitation).
+pub async fn start_session(
+    state: &AppState,
+    user: &User,
+    tenant: &Tenant,
+    device: Option<String>,
+    action: &str,
+    now: time::OffsetDateTime,
+) -> Result<TokenResponse, AppError> {
     let (token, hash) = auth::new_token()?;
     let expires_at = now + SESSION_LIFETIME;
     state
@@ -118,7 +133,7 @@ pub async fn issue_token(
                 user_id: user.id.clone(),
                 tenant_id: tenant.id.clone(),
                 kind: TokenKind::Session,
-                label: None,
+                label: device,
                 expires_at: Some(expires_at),
             },
             now,
@@ -130,15 +145,15 @@ pub async fn issue_token(
     };
     state
         .store
-        .audit_event(&actor, "sign_in", entity::TOKEN, "session", now)
+        .audit_event(&actor, action, entity::TOKEN, "session", now)
         .await?;
     tracing::info!(user = %user.id, tenant = %tenant.id, "session token issued");
-    Ok(Json(TokenResponse {
+    Ok(TokenResponse {
         token,
         expires_at: clock::rfc3339(expires_at),
-        user: user_info(&user),
-        tenant: tenant_info(&tenant),
-    }))
+        user: user_info(user),
+        tenant: tenant_info(tenant),
+    })
 }
 
 /// Failed sign-ins an email may have within [`SIGN_IN_LOCKOUT`] before it is locked.

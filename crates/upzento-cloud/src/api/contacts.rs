@@ -77,16 +77,13 @@ fn email(value: Option<&str>) -> Result<Option<String>, AppError> {
     let Some(value) = optional_text("email", value, EMAIL_MAX)? else {
         return Ok(None);
     };
-    match value.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !value.contains(' ') =>
-        {
-            Ok(Some(value))
-        }
-        _ => Err(AppError::invalid_field(
+    if upzento_domain::wire::is_email(&value) {
+        Ok(Some(value))
+    } else {
+        Err(AppError::invalid_field(
             "email",
             "That is not an email address.",
-        )),
+        ))
     }
 }
 

@@ -106,12 +106,35 @@ pub async fn events(
         Some(cursor) => cursor,
         None => state.store.latest_change(&tenant).await?,
     };
+    // While the stream is open its user is present: the lease is renewed three times per
+    // lease, and stops with the stream (or with this node).
+    let (store, user, lease) = (
+        state.store.clone(),
+        caller.user.id.clone(),
+        state.presence_lease,
+    );
+    let tenant_of = tenant.clone();
+    let presence = tokio::spawn(async move {
+        let every = (lease / 3_i32)
+            .unsigned_abs()
+            .max(Duration::from_millis(100));
+        loop {
+            if let Err(e) = store
+                .presence_seen(&tenant_of, &user, crate::clock::now())
+                .await
+            {
+                tracing::warn!(error = ?e, "presence not renewed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
     let stream = Tail {
         store: state.store.clone(),
         tenant,
         cursor,
         wake,
         buffer: VecDeque::new(),
+        _presence: AbortOnDrop(presence),
     };
     let events = futures_util::stream::unfold(stream, |mut tail| async move {
         let change = tail.next().await?;
@@ -132,6 +155,16 @@ struct Tail {
     cursor: i64,
     wake: watch::Receiver<u64>,
     buffer: VecDeque<Change>,
+    _presence: AbortOnDrop,
+}
+
+/// Ends a task when the stream it belongs to goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Tail {

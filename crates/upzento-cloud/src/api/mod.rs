@@ -12,6 +12,7 @@ mod conversations;
 mod events;
 mod messages;
 mod numbers;
+mod people;
 mod permissions;
 mod sandbox;
 mod support;
@@ -73,6 +74,16 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::users))
         .routes(routes!(auth::update_user))
+        .routes(routes!(people::invite, people::invitations))
+        .routes(routes!(people::resend))
+        .routes(routes!(people::revoke))
+        .routes(routes!(people::lookup))
+        .routes(routes!(people::accept))
+        .routes(routes!(people::sessions))
+        .routes(routes!(people::end_session))
+        .routes(routes!(people::sign_out_everywhere))
+        .routes(routes!(people::set_presence))
+        .routes(routes!(people::presence))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(templates::list, templates::create))

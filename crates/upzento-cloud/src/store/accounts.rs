@@ -10,7 +10,7 @@ use super::sql::{Db, Row};
 use super::{Actor, After, NewToken, NewUser, Tenant, TokenKind, User};
 use crate::clock;
 
-fn role_str(role: Role) -> &'static str {
+pub(super) fn role_str(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
         Role::Supervisor => "supervisor",
@@ -18,19 +18,23 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn user_from_row(r: &Row<'_>) -> anyhow::Result<User> {
+pub(super) fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Ok(match role {
+        "admin" => Role::Admin,
+        "supervisor" => Role::Supervisor,
+        "agent" => Role::Agent,
+        other => anyhow::bail!("unknown role {other}"),
+    })
+}
+
+pub(super) fn user_from_row(r: &Row<'_>) -> anyhow::Result<User> {
     let role: String = r.get("role")?;
     Ok(User {
         id: r.get("id")?,
         tenant_id: r.get("tenant_id")?,
         name: r.get("name")?,
         email: r.get("email")?,
-        role: match role.as_str() {
-            "admin" => Role::Admin,
-            "supervisor" => Role::Supervisor,
-            "agent" => Role::Agent,
-            other => anyhow::bail!("unknown role {other}"),
-        },
+        role: parse_role(&role)?,
         password_change_required: r.get("password_change_required")?,
         active: r.get::<Option<OffsetDateTime>>("deactivated_at")?.is_none(),
     })

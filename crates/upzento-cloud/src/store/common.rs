@@ -36,42 +36,7 @@ pub async fn record<D: Db>(
     after: Option<Value>,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let seq: i64 = db
-        .row(
-            "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
-            &[actor.tenant_id.as_str().into()],
-            |r| r.get("change_seq"),
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no tenant {}", actor.tenant_id))?;
-    match db.dialect() {
-        // Delivered at commit, to every node listening.
-        Dialect::Postgres => {
-            db.rows(
-                "SELECT pg_notify($1, $2)",
-                &[CHANGES_CHANNEL.into(), actor.tenant_id.as_str().into()],
-                |_| Ok(()),
-            )
-            .await?;
-        }
-        // One process: its writer announces the tenant after the commit.
-        Dialect::Sqlite => super::sqlite::changed(&actor.tenant_id),
-    }
-    let op = if after.is_some() { "upsert" } else { "delete" };
-    db.execute(
-        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            actor.tenant_id.as_str().into(),
-            seq.into(),
-            entity.into(),
-            entity_id.into(),
-            op.into(),
-            after.clone().into(),
-            now.into(),
-        ],
-    )
-    .await?;
+    record_change(db, &actor.tenant_id, entity, entity_id, after.clone(), now).await?;
     db.execute(
         "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -83,6 +48,55 @@ pub async fn record<D: Db>(
             entity.into(),
             entity_id.into(),
             before.into(),
+            after.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends a change-feed entry alone (live state that is not audited, such as presence)
+/// and has the tenant's change streams woken once the transaction commits.
+pub async fn record_change<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    entity: &str,
+    entity_id: &str,
+    after: Option<Value>,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let seq: i64 = db
+        .row(
+            "UPDATE tenant SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
+            &[tenant_id.into()],
+            |r| r.get("change_seq"),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {tenant_id}"))?;
+    match db.dialect() {
+        // Delivered at commit, to every node listening.
+        Dialect::Postgres => {
+            db.rows(
+                "SELECT pg_notify($1, $2)",
+                &[CHANGES_CHANNEL.into(), tenant_id.into()],
+                |_| Ok(()),
+            )
+            .await?;
+        }
+        // One process: its writer announces the tenant after the commit.
+        Dialect::Sqlite => super::sqlite::changed(tenant_id),
+    }
+    let op = if after.is_some() { "upsert" } else { "delete" };
+    db.execute(
+        "INSERT INTO change_log (tenant_id, seq, entity, entity_id, op, data, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            tenant_id.into(),
+            seq.into(),
+            entity.into(),
+            entity_id.into(),
+            op.into(),
             after.into(),
             now.into(),
         ],

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0016_tenant_disabled.sql"),
     include_str!("../../migrations/sqlite/0017_passwords.sql"),
     include_str!("../../migrations/sqlite/0018_user_deactivated.sql"),
+    include_str!("../../migrations/sqlite/0019_invitations_presence.sql"),
 ];
 
 #[derive(Debug, Clone)]

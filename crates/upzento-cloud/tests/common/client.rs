@@ -21,6 +21,15 @@ impl Client {
         Self::sign_in_at(&server.url, email, password).await
     }
 
+    /// A client using a token got some other way (an invitation, an API token).
+    pub fn with_token(base: &str, token: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            token: token.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn sign_in_at(base: &str, email: &str, password: &str) -> Self {
         let http = reqwest::Client::new();
         let body: Value = http
