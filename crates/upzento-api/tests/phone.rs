@@ -141,6 +141,25 @@ async fn until(api: &Api, what: &str, done: impl Fn(&PhoneView) -> bool) -> Phon
     panic!("not {what}: {:?}", api.phone_view());
 }
 
+/// Waits until the cloud says the demo agent's presence is `want`.
+async fn presence_becomes(cloud: &cloud::Cloud, token: &str, want: &str) {
+    let me = cloud.get(token, "phone-sms/me").await;
+    let id = me["user"]["id"].clone();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        let all = cloud.get(token, "phone-sms/presence").await;
+        last = all
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["userId"] == id).cloned())
+            .unwrap_or_default();
+        if last["status"] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the agent's presence never became {want}: {last}");
+}
+
 async fn history(cloud: &cloud::Cloud, token: &str, n: usize) -> Vec<serde_json::Value> {
     for _ in 0..200 {
         let calls = cloud.all(token, "phone-sms/calls").await;
@@ -215,6 +234,10 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
     }
     assert!(told, "no Phone event with the account registered");
 
+    // Signed in and online, the agent is available to teammates.
+    let watcher = cloud.token(cloud::AGENT_EMAIL, cloud::AGENT_PASSWORD).await;
+    presence_becomes(&cloud, &watcher, "available").await;
+
     // Out: the agent dials the customer's number as people write it.
     let call = api.dial("+1 (415) 555-2672".into(), None).await.unwrap();
     until(api, "answered", |v| {
@@ -223,6 +246,8 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
             .any(|c| c.id == call.id && matches!(c.state, CallStateView::Active { .. }))
     })
     .await;
+    // On a call, the softphone makes them busy (and free again after, below).
+    presence_becomes(&cloud, &watcher, "busy").await;
     for _ in 0..200 {
         if audio.heard.samples().len() > 2 * RATE as usize {
             break;
@@ -251,6 +276,7 @@ async fn calls_placed_and_taken_in_the_app_reach_the_history() {
             .all(|c| c.id != call.id || matches!(c.state, CallStateView::Ended { .. }))
     })
     .await;
+    presence_becomes(&cloud, &watcher, "available").await;
 
     // The call was answered: its wrap-up waits for the agent, with the tenant's
     // dispositions to pick from (synced like everything else).

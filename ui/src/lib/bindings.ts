@@ -49,6 +49,25 @@ export const commands = {
 	team: () => typedError<TeamMemberView[], ApiError>(__TAURI_INVOKE("team")),
 	/**  Changes a user's role or whether they are active (admins). */
 	updateUser: (id: string, role: UserRole | null, active: boolean | null, reassignTo: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("update_user", { id, role, active, reassignTo })),
+	/**  The tenant's invitations, newest first (admins). */
+	invitations: () => typedError<InvitationView[], ApiError>(__TAURI_INVOKE("invitations")),
+	/**  Invites someone by email with a role; the code is shown once. */
+	invite: (email: string, role: UserRole) => typedError<IssuedInvitationView, ApiError>(__TAURI_INVOKE("invite", { email, role })),
+	resendInvitation: (id: string) => typedError<IssuedInvitationView, ApiError>(__TAURI_INVOKE("resend_invitation", { id })),
+	revokeInvitation: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("revoke_invitation", { id })),
+	/**  What an invitation code is for, before joining. */
+	lookupInvitation: (cloudUrl: string, code: string) => typedError<InvitationPreviewView, ApiError>(__TAURI_INVOKE("lookup_invitation", { cloudUrl, code })),
+	/**  The user's signed-in sessions. */
+	sessions: () => typedError<SessionView[], ApiError>(__TAURI_INVOKE("sessions")),
+	endSession: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("end_session", { id })),
+	/**  Signs a user out on every device (admins). */
+	signOutEverywhere: (userId: string) => typedError<null, ApiError>(__TAURI_INVOKE("sign_out_everywhere", { userId })),
+	/**  The agent's own presence. */
+	myPresence: () => __TAURI_INVOKE<MyPresenceView>("my_presence"),
+	/**  Available, away or do not disturb, as the agent chooses. */
+	setPresence: (status: PresenceView) => typedError<MyPresenceView, ApiError>(__TAURI_INVOKE("set_presence", { status })),
+	/**  Nothing was touched for a while, or something was again. */
+	setIdle: (idle: boolean) => typedError<MyPresenceView, ApiError>(__TAURI_INVOKE("set_idle", { idle })),
 	/**  The tenant's dispositions and wrap-up time. */
 	wrapUpOptions: () => typedError<WrapUpOptionsView_Serialize, ApiError>(__TAURI_INVOKE("wrap_up_options")),
 	/**  Files a finished call's wrap-up. */
@@ -194,7 +213,9 @@ export type AppEvent_Deserialize = { kind: "sync"; sync: SyncView_Deserialize } 
 /**  The call was answered from its notification: bring the window forward. */
 { kind: "showCall"; id: string } | 
 /**  A `tel:`/`sip:` link was opened: show the dialer with this number. */
-{ kind: "dial"; number: string };
+{ kind: "dial"; number: string } | 
+/**  The agent's own presence changed (chosen, a call, idle). */
+{ kind: "presence"; me: MyPresenceView };
 
 /**  What the UI hears without asking (the shell emits it as a Tauri event). */
 export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } | 
@@ -211,7 +232,9 @@ export type AppEvent_Serialize = { kind: "sync"; sync: SyncView_Serialize } |
 /**  The call was answered from its notification: bring the window forward. */
 { kind: "showCall"; id: string } | 
 /**  A `tel:`/`sip:` link was opened: show the dialer with this number. */
-{ kind: "dial"; number: string };
+{ kind: "dial"; number: string } | 
+/**  The agent's own presence changed (chosen, a call, idle). */
+{ kind: "presence"; me: MyPresenceView };
 
 export type AppInfo = {
 	version: string,
@@ -565,6 +588,33 @@ export type InboxPage_Serialize = {
 	counts: InboxCounts,
 };
 
+/**  What an invitation code is for, shown before the person chooses a password. */
+export type InvitationPreviewView = {
+	email: string,
+	role: UserRole,
+	tenantName: string,
+	expiresAt: string,
+};
+
+/**  An invitation as Settings › Team lists it. */
+export type InvitationView = {
+	id: string,
+	email: string,
+	role: UserRole,
+	/**  `pending`, `accepted`, `revoked` or `expired`. */
+	status: string,
+	createdAt: string,
+	expiresAt: string,
+};
+
+/**  A new or resent invitation with its one-time code, to pass on to the person. */
+export type IssuedInvitationView = {
+	invitation: InvitationView,
+	code: string,
+	/**  The cloud's address, which the person enters with the code. */
+	cloudUrl: string,
+};
+
 export type KeyringState = KeyringState_Serialize | KeyringState_Deserialize;
 
 export type KeyringState_Deserialize = {
@@ -625,6 +675,16 @@ export type MessageView_Serialize = {
 	outboxKey: string | null,
 };
 
+/**  The signed-in agent's own presence (`AppEvent::Presence`). */
+export type MyPresenceView = {
+	/**  What teammates see (busy while on a call; away when idle). */
+	shown: PresenceView,
+	/**  What the agent chose. */
+	chosen: PresenceView,
+	/**  Away because nothing was touched for a while (back at the next key or click). */
+	idle: boolean,
+};
+
 /**  One note of a call's timeline or of a conversation: who wrote what, when. */
 export type NoteView = {
 	id: string,
@@ -661,6 +721,9 @@ export type PhoneView_Serialize = {
 	revision: number,
 };
 
+/**  An availability as the app shows and sets it. */
+export type PresenceView = "available" | "busy" | "away" | "dnd" | "offline";
+
 export type SearchView = SearchView_Serialize | SearchView_Deserialize;
 
 export type SearchView_Deserialize = {
@@ -673,9 +736,19 @@ export type SearchView_Serialize = {
 	contacts: ContactView_Serialize[],
 };
 
+/**  A signed-in session of the user. */
+export type SessionView = {
+	id: string,
+	device: string,
+	createdAt: string,
+	current: boolean,
+};
+
 export type SignInKind = "password" | "apiToken";
 
-export type SignInRequest = { method: "password"; cloudUrl: string; email: string; password: string } | { method: "apiToken"; cloudUrl: string; token: string };
+export type SignInRequest = { method: "password"; cloudUrl: string; email: string; password: string } | { method: "apiToken"; cloudUrl: string; token: string } | 
+/**  Joining through an admin's invitation code: the person's name and new password. */
+{ method: "invitation"; cloudUrl: string; code: string; name: string; password: string };
 
 /**  A new account (`id` absent) or changes to one; `password` absent keeps the stored one. */
 export type SipAccountInput = SipAccountInput_Serialize | SipAccountInput_Deserialize;
@@ -827,6 +900,7 @@ export type TeamMemberView = {
 	active: boolean,
 	/**  The signed-in user. */
 	me: boolean,
+	presence: PresenceView,
 };
 
 /**  Someone of the tenant to assign work to. */
@@ -835,6 +909,8 @@ export type TeammateView = {
 	name: string,
 	/**  The signed-in user. */
 	me: boolean,
+	/**  Offline when unknown (the cloud cannot be reached). */
+	presence: PresenceView,
 };
 
 /**  A template as the composer offers it: rendered for the conversation's contact. */

@@ -2,6 +2,7 @@
 // cached data changed. Screens re-read the cache when `version` moves.
 import { commands, events, type AppEvent, type SyncView } from './bindings'
 import { phone } from './phone.svelte'
+import { people } from './people.svelte'
 
 class Live {
   sync = $state<SyncView>({ state: 'idle', retryInSeconds: null, revision: 0 })
@@ -41,6 +42,11 @@ class Live {
       case 'changed':
         this.touched = e.entities.includes('*') ? [] : e.conversations
         this.version++
+        // Teammates' presence (and who they are) is asked of the cloud, not the cache.
+        if (e.entities.includes('presence') || e.entities.includes('*')) void people.refresh()
+        break
+      case 'presence':
+        people.apply(e.me)
         break
       case 'outbox':
         this.version++

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { toRequest, validate, type SignInForm } from './signin'
+import { emptyForm, toRequest, validate, type SignInForm } from './signin'
 
-const base: SignInForm = { cloudUrl: 'https://cloud.example.com', method: 'password', email: 'a@b.c', password: 'pw', token: '' }
+const base: SignInForm = { ...emptyForm(), cloudUrl: 'https://cloud.example.com', method: 'password', email: 'a@b.c', password: 'pw' }
 
 describe('validate', () => {
   it('accepts a complete password form', () => {
@@ -16,6 +16,19 @@ describe('validate', () => {
   })
   it('asks for the token only with the token method', () => {
     expect(validate({ ...base, method: 'apiToken', email: '', password: '' }).map((e) => e.field)).toEqual(['token'])
+  })
+})
+
+describe('joining through an invitation', () => {
+  const invited: SignInForm = { ...base, method: 'invitation', email: '', password: '', code: ' uzi_x ', name: ' Nina ', newPassword: 'a long enough secret', confirm: 'a long enough secret' }
+  it('needs the code, a name and the same long password twice', () => {
+    expect(validate(invited)).toEqual([])
+    expect(validate({ ...invited, code: ' ', name: '' }).map((e) => e.field)).toEqual(['code', 'name'])
+    expect(validate({ ...invited, newPassword: 'short', confirm: 'short' })[0].field).toBe('newPassword')
+    expect(validate({ ...invited, confirm: 'a long enough secreT' })[0].field).toBe('confirm')
+  })
+  it('sends the trimmed code and name with the new password', () => {
+    expect(toRequest(invited)).toEqual({ method: 'invitation', cloudUrl: 'https://cloud.example.com', code: 'uzi_x', name: 'Nina', password: 'a long enough secret' })
   })
 })
 

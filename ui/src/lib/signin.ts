@@ -8,14 +8,32 @@ export interface SignInForm {
   email: string
   password: string
   token: string
+  /** Joining through an invitation: its code, the person's name and new password twice. */
+  code: string
+  name: string
+  newPassword: string
+  confirm: string
 }
+
+export const emptyForm = (): SignInForm => ({
+  cloudUrl: '',
+  method: 'password',
+  email: '',
+  password: '',
+  token: '',
+  code: '',
+  name: '',
+  newPassword: '',
+  confirm: '',
+})
 
 export interface FieldError {
   field: keyof SignInForm
   message: string
 }
 
-/** Checks the form before anything leaves the window; the Rust side checks again. */
+/** Checks the form before anything leaves the window; the Rust side and the cloud check again
+ * (the cloud's password rule says more than the length). */
 export function validate(form: SignInForm): FieldError[] {
   const errors: FieldError[] = []
   const url = form.cloudUrl.trim()
@@ -27,6 +45,14 @@ export function validate(form: SignInForm): FieldError[] {
   if (form.method === 'password') {
     if (!form.email.trim()) errors.push({ field: 'email', message: 'Enter your email.' })
     if (!form.password) errors.push({ field: 'password', message: 'Enter your password.' })
+  } else if (form.method === 'invitation') {
+    if (!form.code.trim()) errors.push({ field: 'code', message: 'Paste the invitation code your admin sent you.' })
+    if (!form.name.trim()) errors.push({ field: 'name', message: 'Enter your name, as teammates will see it.' })
+    if ([...form.newPassword].length < 12) {
+      errors.push({ field: 'newPassword', message: 'A password has at least 12 characters.' })
+    } else if (form.confirm !== form.newPassword) {
+      errors.push({ field: 'confirm', message: 'The two passwords differ.' })
+    }
   } else if (!form.token.trim()) {
     errors.push({ field: 'token', message: 'Paste your API token.' })
   }
@@ -34,7 +60,13 @@ export function validate(form: SignInForm): FieldError[] {
 }
 
 export function toRequest(form: SignInForm): SignInRequest {
-  return form.method === 'password'
-    ? { method: 'password', cloudUrl: form.cloudUrl.trim(), email: form.email.trim(), password: form.password }
-    : { method: 'apiToken', cloudUrl: form.cloudUrl.trim(), token: form.token.trim() }
+  const cloudUrl = form.cloudUrl.trim()
+  switch (form.method) {
+    case 'password':
+      return { method: 'password', cloudUrl, email: form.email.trim(), password: form.password }
+    case 'invitation':
+      return { method: 'invitation', cloudUrl, code: form.code.trim(), name: form.name.trim(), password: form.newPassword }
+    default:
+      return { method: 'apiToken', cloudUrl, token: form.token.trim() }
+  }
 }

@@ -54,6 +54,7 @@ pub async fn healthz() -> Json<Health> {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins for this email: locked for a while", body = ErrorBody),
     )
 )]
 pub async fn issue_token(

@@ -1,0 +1,167 @@
+// People in the real window: an admin invites an agent from Settings › Team (resends and
+// revokes too), the agent joins through the invitation on the sign-in screen, gets the role
+// and sees their sessions, appears to teammates with their presence, sees teammates'
+// presence in the assignment picker, and goes away and back. Against a cloud of its own.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
+
+let cloud
+let browser
+let adminToken
+
+async function api(method, path, body, token = adminToken) {
+  const response = await fetch(`${cloud.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  return { status: response.status, body: text ? JSON.parse(text) : null }
+}
+
+/** Polls `f` until it returns something truthy. */
+async function until(f, what, timeout = 15000) {
+  const end = Date.now() + timeout
+  let last
+  while (Date.now() < end) {
+    last = await f()
+    if (last) return last
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`never: ${what} (last: ${JSON.stringify(last)})`)
+}
+
+async function presenceOf(email) {
+  const users = (await api('GET', '/phone-sms/users')).body
+  const user = users.find((u) => u.email === email)
+  const all = (await api('GET', '/phone-sms/presence')).body
+  return all.find((p) => p.userId === user?.id)?.status
+}
+
+before(async () => {
+  cloud = await TestCloud.start()
+  adminToken = (await api('POST', '/phone-sms/auth/token', { email: 'admin@demo.upzento.test', password: 'demo-admin-password' }, null)).body.token
+  browser = await openApp()
+})
+
+after(async () => {
+  await browser?.deleteSession()
+  await cloud?.kill()
+})
+
+let code
+
+test('an admin invites by email, resends and revokes in Settings › Team', async () => {
+  await signIn(browser, cloud.url, 'admin@demo.upzento.test', 'demo-admin-password')
+  const email = await browser.$('#invite-email')
+  await email.waitForDisplayed({ timeout: 10000 })
+
+  // One to revoke.
+  await email.setValue('omar@acme.test')
+  await (await browser.$('select[aria-label="Their role"]')).selectByVisibleText('Supervisor')
+  await (await browser.$('button=Invite')).click()
+  await (await browser.$('[data-testid="invitation-code"]')).waitForDisplayed({ timeout: 10000 })
+  const omar = await browser.$('[data-testid="invitation"][data-email="omar@acme.test"]')
+  await omar.waitForDisplayed({ timeout: 10000 })
+  await (await browser.$('button[aria-label="Revoke the invitation to omar@acme.test"]')).click()
+  await browser.waitUntil(async () => (await omar.getAttribute('data-status')) === 'revoked', { timeout: 10000, timeoutMsg: 'not revoked' })
+
+  // The agent's: sent, then sent again (a new code; the first stops working).
+  await email.setValue('nina@acme.test')
+  await (await browser.$('select[aria-label="Their role"]')).selectByVisibleText('Agent')
+  await (await browser.$('button=Invite')).click()
+  const codeEl = await browser.$('[data-testid="invitation-code"]')
+  await browser.waitUntil(async () => (await codeEl.getText()).length > 0 && (await (await browser.$('[data-testid="issued-invitation"]')).getText()).includes('nina@acme.test'), { timeout: 10000 })
+  const first = await codeEl.getText()
+  await (await browser.$('button[aria-label="Resend the invitation to nina@acme.test"]')).click()
+  await browser.waitUntil(async () => (await codeEl.getText()) !== first, { timeout: 10000, timeoutMsg: 'no new code' })
+  code = await codeEl.getText()
+  assert.match(code, /^uzi_/)
+  assert.equal((await api('POST', '/phone-sms/invitations/lookup', { code: first }, null)).status, 404, 'the first code stopped')
+  const nina = await browser.$('[data-testid="invitation"][data-email="nina@acme.test"]')
+  assert.equal(await nina.getAttribute('data-status'), 'pending')
+  await screenshot(browser, 'people-invited')
+
+  // The admin's own presence, for the agent's picker later.
+  assert.equal((await api('PUT', '/phone-sms/me/presence', { status: 'dnd' })).status, 200)
+})
+
+test('the invited agent joins through the code on the sign-in screen', async () => {
+  await goTo(browser, 'settings')
+  await (await browser.$('#sign-out')).click()
+  const url = await browser.$('#signin-cloudUrl')
+  await url.waitForDisplayed({ timeout: 10000 })
+  await url.clearValue()
+  await url.setValue(cloud.url)
+  await (await browser.$('#method-invitation')).click()
+  // A wrong code says so where it was typed.
+  const codeField = await browser.$('#signin-code')
+  await codeField.setValue('uzi_wrong')
+  await (await browser.$('#signin-name')).click()
+  const preview = await browser.$('[data-testid="invitation-preview"]')
+  await browser.waitUntil(async () => (await preview.getText()).includes('unknown'), { timeout: 10000, timeoutMsg: 'no refusal shown' })
+  await codeField.clearValue()
+  await codeField.setValue(code)
+  await (await browser.$('#signin-name')).click()
+  await browser.waitUntil(async () => (await preview.getText()).includes('as an agent'), { timeout: 10000, timeoutMsg: 'no preview' })
+  assert.match(await preview.getText(), /Demo Dental Clinic.*nina@acme\.test/)
+
+  await (await browser.$('#signin-name')).setValue('Nina Novak')
+  await (await browser.$('#signin-newPassword')).setValue('a long enough secret')
+  await (await browser.$('#signin-confirm')).setValue('a long enough secreT')
+  await (await browser.$('#sign-in')).click()
+  await (await browser.$('#signin-confirm-error')).waitForDisplayed({ timeout: 5000 })
+  await (await browser.$('#signin-confirm')).clearValue()
+  await (await browser.$('#signin-confirm')).setValue('a long enough secret')
+  await (await browser.$('#sign-in')).click()
+  const user = await browser.$('#account-user')
+  await user.waitForDisplayed({ timeout: 15000 })
+  assert.equal(await user.getText(), 'Nina Novak (nina@acme.test)')
+  assert.match(await (await browser.$('#account-details')).getText(), /Role\s+Agent/)
+
+  // Her sessions: this app, named after this computer.
+  const session = await browser.$('[data-testid="session"][data-current="true"]')
+  await session.waitForDisplayed({ timeout: 10000 })
+  assert.match(await session.getText(), /Upzento Phone.*\(this app\)/)
+  // An agent gets no invitation controls (absent, not failing).
+  assert.equal(await (await browser.$('#invite-email')).isExisting(), false)
+  const invitations = (await api('GET', '/phone-sms/invitations')).body
+  assert.equal(invitations.find((i) => i.email === 'nina@acme.test').status, 'accepted')
+  await screenshot(browser, 'people-joined')
+})
+
+test('she is present for teammates, sees theirs in the picker, and goes away and back', async () => {
+  // The app tells the cloud she is available once it is online.
+  await until(async () => (await presenceOf('nina@acme.test')) === 'available', 'Nina available on the cloud')
+  const mine = await browser.$('[data-testid="my-presence"]')
+  assert.equal(await mine.getAttribute('data-shown'), 'available')
+
+  // The assignment picker names teammates with their presence.
+  await goTo(browser, 'inbox')
+  const first = await browser.$('[data-conversation]')
+  await first.waitForDisplayed({ timeout: 15000 })
+  await first.click()
+  const picker = await browser.$('#assignee')
+  await picker.waitForDisplayed({ timeout: 10000 })
+  const options = await browser.execute(() => [...document.querySelectorAll('#assignee option')].map((o) => o.textContent.trim()))
+  assert.ok(options.includes('Me (Nina Novak)'), JSON.stringify(options))
+  assert.ok(options.some((o) => /Admin · Do not disturb$/.test(o)), JSON.stringify(options))
+
+  // Away, chosen in the sidebar: the cloud and the team list say so; then back.
+  await (await browser.$('select[aria-label="Your availability"]')).selectByVisibleText('Away')
+  await until(async () => (await presenceOf('nina@acme.test')) === 'away', 'Nina away on the cloud')
+  await browser.waitUntil(async () => (await mine.getAttribute('data-shown')) === 'away', { timeout: 5000 })
+  await goTo(browser, 'settings')
+  const me = await browser.$('[data-testid="member"][data-email="nina@acme.test"] [data-testid="member-presence"]')
+  await me.waitForDisplayed({ timeout: 10000 })
+  await browser.waitUntil(async () => (await me.getText()) === 'Away', { timeout: 10000, timeoutMsg: 'the team list does not say Away' })
+  await screenshot(browser, 'people-away')
+  await (await browser.$('select[aria-label="Your availability"]')).selectByVisibleText('Available')
+  await until(async () => (await presenceOf('nina@acme.test')) === 'available', 'Nina back on the cloud')
+
+  // A teammate's change reaches her list live, through the feed.
+  assert.equal((await api('PUT', '/phone-sms/me/presence', { status: 'away' })).status, 200)
+  const admin = await browser.$('[data-testid="member"][data-email="admin@demo.upzento.test"] [data-testid="member-presence"]')
+  await browser.waitUntil(async () => (await admin.getText()) === 'Away', { timeout: 15000, timeoutMsg: "the admin's Away did not arrive" })
+})
