@@ -4,7 +4,7 @@ use tauri::State;
 use upzento_api::dto::UserRole;
 use upzento_api::people::{
     InvitationPreviewView, InvitationView, IssuedInvitationView, MyPresenceView, PresenceView,
-    SessionView,
+    SessionView, TeamView,
 };
 use upzento_api::phone::{
     ActiveCallView, AudioChoice, AudioDevicesView, PhoneView, SipAccountInput,
@@ -383,6 +383,51 @@ async fn sign_out_everywhere(api: State<'_, Api>, user_id: String) -> Result<(),
     api.sign_out_everywhere(user_id).await
 }
 
+/// The tenant's teams (from the cache).
+#[tauri::command]
+#[specta::specta]
+async fn teams(api: State<'_, Api>) -> Result<Vec<TeamView>, ApiError> {
+    api.teams().await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn create_team(
+    api: State<'_, Api>,
+    name: String,
+    member_ids: Vec<String>,
+) -> Result<TeamView, ApiError> {
+    api.create_team(name, member_ids).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn update_team(
+    api: State<'_, Api>,
+    id: String,
+    name: Option<String>,
+    member_ids: Option<Vec<String>>,
+) -> Result<(), ApiError> {
+    api.update_team(id, name, member_ids).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn delete_team(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.delete_team(id).await
+}
+
+/// Gives a conversation to a team, or to none.
+#[tauri::command]
+#[specta::specta]
+async fn set_conversation_team(
+    api: State<'_, Api>,
+    id: String,
+    team_id: Option<String>,
+) -> Result<(), ApiError> {
+    api.set_conversation_team(id, team_id).await
+}
+
 /// The agent's own presence.
 #[tauri::command]
 #[specta::specta]
@@ -635,6 +680,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             sessions,
             end_session,
             sign_out_everywhere,
+            teams,
+            create_team,
+            update_team,
+            delete_team,
+            set_conversation_team,
             my_presence,
             set_presence,
             set_idle,

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use upzento_client::cloud::{CloudClient, parse_base_url};
+use upzento_domain::resources::{NewTeam, Team, TeamPatch, entity};
 use upzento_domain::wire::{
     InvitationInfo, InvitationRequest, InvitationStatus, Presence, PresenceStatus,
 };
@@ -164,7 +165,108 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// A team as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamView {
+    pub id: String,
+    pub name: String,
+    pub member_ids: Vec<String>,
+    /// The signed-in user is one of its people.
+    pub mine: bool,
+}
+
 impl Api {
+    /// The tenant's teams, by name, from the cache (they come with the feed: offline too).
+    pub async fn teams(&self) -> Result<Vec<TeamView>, ApiError> {
+        self.read(|cache, me| {
+            let mut teams: Vec<Team> = cache.records(entity::TEAM)?;
+            teams.sort_by_key(|t| (t.name.to_lowercase(), t.id.clone()));
+            Ok(teams
+                .into_iter()
+                .map(|t| TeamView {
+                    mine: t.member_ids.iter().any(|m| m == me),
+                    id: t.id,
+                    name: t.name,
+                    member_ids: t.member_ids,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// A new team with these people (admins); it reaches the list through the feed.
+    pub async fn create_team(
+        &self,
+        name: String,
+        member_ids: Vec<String>,
+    ) -> Result<TeamView, ApiError> {
+        let (client, token) = self.remote().await?;
+        let team = client
+            .create_team(
+                &token,
+                &NewTeam {
+                    name: name.trim().to_owned(),
+                    member_ids,
+                },
+            )
+            .await
+            .map_err(not_created)?;
+        Ok(TeamView {
+            id: team.id,
+            name: team.name,
+            member_ids: team.member_ids,
+            mine: false,
+        })
+    }
+
+    /// Renames a team or replaces its people (admins).
+    pub async fn update_team(
+        &self,
+        id: String,
+        name: Option<String>,
+        member_ids: Option<Vec<String>>,
+    ) -> Result<(), ApiError> {
+        let (client, token) = self.remote().await?;
+        client
+            .update_team(
+                &token,
+                &id,
+                &TeamPatch {
+                    name: name.map(|n| n.trim().to_owned()),
+                    member_ids,
+                },
+            )
+            .await
+            .map(drop)
+            .map_err(not_created)
+    }
+
+    /// Deletes a team (admins); its conversations and numbers lose it.
+    pub async fn delete_team(&self, id: String) -> Result<(), ApiError> {
+        let (client, token) = self.remote().await?;
+        client.delete_team(&token, &id).await.map_err(not_created)
+    }
+
+    /// Gives a conversation to a team, or to none; whoever it is assigned to stays.
+    pub async fn set_conversation_team(
+        &self,
+        id: String,
+        team_id: Option<String>,
+    ) -> Result<(), ApiError> {
+        let conversation_id = id.clone();
+        let assignee = self
+            .read(move |cache, _| Ok(cache.conversation(&conversation_id)?))
+            .await?
+            .and_then(|c| c.assigned_to);
+        let (client, token) = self.remote().await?;
+        client
+            .assign_conversation(&token, &id, assignee, Some(team_id))
+            .await
+            .map(drop)
+            .map_err(not_updated)
+    }
+
     /// Invitations of the tenant, newest first (admins).
     pub async fn invitations(&self) -> Result<Vec<InvitationView>, ApiError> {
         let (client, token) = self.remote().await?;

@@ -754,7 +754,7 @@ impl Api {
     ) -> Result<(), ApiError> {
         let (client, token) = self.remote().await?;
         client
-            .assign_conversation(&token, &id, user_id)
+            .assign_conversation(&token, &id, user_id, None)
             .await
             .map(drop)
             .map_err(not_updated)

@@ -197,6 +197,8 @@ pub struct ConversationView {
     pub assigned_to_me: bool,
     /// The user it is assigned to (any teammate), if anyone.
     pub assigned_to: Option<String>,
+    /// The team it belongs to, if any.
+    pub team_id: Option<String>,
     pub contact: Option<ContactView>,
     /// Oldest first: the newest is at the bottom.
     pub messages: Vec<MessageView>,
@@ -265,6 +267,7 @@ pub fn conversation_view(
         open: c.status == ConversationStatus::Open,
         assigned_to_me: c.assigned_to.as_deref() == Some(me),
         assigned_to: c.assigned_to.clone(),
+        team_id: c.team_id.clone(),
         contact,
         messages,
         has_older,

@@ -117,6 +117,7 @@ async fn seed(
                     kind: kind.into(),
                     location: Some(location.into()),
                     assigned_to: (kind == "Support").then(|| agent_id.to_owned()),
+                    team_id: None,
                     status: NumberStatus::Active,
                     call_forwarding: None,
                     voicemail: kind != "Marketing",

@@ -12,6 +12,7 @@ pub mod people;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod teams;
 
 /// `LIKE` pattern for "contains `text`", with `\` escaping `%` and `_`.
 pub fn contains_pattern(text: &str) -> String {
@@ -474,6 +475,34 @@ store! {
         cutoff: OffsetDateTime,
     ) -> anyhow::Result<Vec<upzento_domain::wire::Presence>>
         = run |db| people::presences(db, tenant_id, cutoff).await;
+
+    /// A new team (its members active users of the tenant; its name unique).
+    fn create_team(
+        actor: &Actor,
+        team: upzento_domain::resources::Team,
+        now: OffsetDateTime,
+    ) -> Result<upzento_domain::resources::Team, AppError>
+        = write |tx| teams::create_team(tx, actor, team, now).await;
+
+    /// Renames a team or replaces its members; `None` without it.
+    fn update_team(
+        actor: &Actor,
+        id: &str,
+        apply: Apply<upzento_domain::resources::Team>,
+        now: OffsetDateTime,
+    ) -> Result<Option<upzento_domain::resources::Team>, AppError>
+        = write |tx| teams::update_team(tx, actor, id, &apply, now).await;
+
+    /// Deletes a team (its conversations and numbers lose it); `false` without it.
+    fn delete_team(actor: &Actor, id: &str, now: OffsetDateTime) -> Result<bool, AppError>
+        = write |tx| teams::delete_team(tx, actor, id, now).await;
+
+    fn team(tenant_id: &str, id: &str) -> anyhow::Result<Option<upzento_domain::resources::Team>>
+        = run |db| common::get(db, tenant_id, id, false).await;
+
+    /// The tenant's teams, by name.
+    fn teams(tenant_id: &str) -> anyhow::Result<Vec<upzento_domain::resources::Team>>
+        = run |db| teams::teams(db, tenant_id).await;
 
     // Every write below records its change-feed entry and audit row in the same transaction.
 

@@ -19,7 +19,8 @@ on_both_backends!(
     an_admin_invites_and_the_person_joins_through_the_code,
     resent_codes_replace_old_ones_and_revoked_or_expired_ones_stop,
     sessions_are_listed_and_ended_one_by_one_or_everywhere,
-    presence_follows_choices_and_lapses_without_a_live_connection
+    presence_follows_choices_and_lapses_without_a_live_connection,
+    teams_own_numbers_and_conversations_and_leave_them_when_deleted
 );
 
 /// Several nodes share one database on PostgreSQL only (a SQLite cloud is one process;
@@ -524,4 +525,197 @@ async fn a_node_that_dies_leaves_its_agents_offline(backend: Backend) {
     );
     drop(feed);
     tokio::task::block_in_place(|| node_b.shutdown_background());
+}
+
+async fn teams_own_numbers_and_conversations_and_leave_them_when_deleted(backend: Backend) {
+    let server = start(backend).await;
+    let (admin, agent) = (admin(&server).await, agent(&server).await);
+    let (_, me) = agent.get("/phone-sms/me").await;
+    let agent_id = me["user"]["id"].as_str().unwrap().to_owned();
+
+    // Admins make teams; names are unique whatever their case; people are active users.
+    let (status, body) = agent
+        .post("/phone-sms/teams", json!({"name": "Support"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, support) = admin
+        .post(
+            "/phone-sms/teams",
+            json!({"name": " Support ", "memberIds": [agent_id, agent_id]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{support}");
+    assert_eq!(support["name"], "Support");
+    assert_eq!(support["memberIds"], json!([agent_id]), "each person once");
+    let team = support["id"].as_str().unwrap().to_owned();
+    let (status, body) = admin
+        .post("/phone-sms/teams", json!({"name": "support"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_team"))
+    );
+    let (status, body) = admin
+        .post(
+            "/phone-sms/teams",
+            json!({"name": "Sales", "memberIds": ["nobody"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("memberIds"))
+    );
+    let (_, listed) = agent.get("/phone-sms/teams").await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "agents read teams: {listed}"
+    );
+
+    // A team's number: conversations opened on it are the team's.
+    let (_, number) = admin
+        .post(
+            "/phone-sms/phone-numbers",
+            json!({"number": "+14155552671", "type": "Support"}),
+        )
+        .await;
+    let number = number["id"].as_str().unwrap().to_owned();
+    let (status, owned) = admin
+        .patch(
+            &format!("/phone-sms/phone-numbers/{number}"),
+            json!({"teamId": team}),
+        )
+        .await;
+    assert_eq!(
+        (status, owned["teamId"].as_str()),
+        (StatusCode::OK, Some(team.as_str())),
+        "{owned}"
+    );
+    let (status, opened) = agent
+        .post(
+            "/phone-sms/conversations",
+            json!({"phoneNumberId": number, "contactNumber": "+14155550199"}),
+        )
+        .await;
+    assert!(status.is_success(), "{opened}");
+    assert_eq!(opened["teamId"], team.as_str());
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+
+    // Assignment to a user keeps the team unless told; `teamId: null` takes it off.
+    let assign = format!("/phone-sms/conversations/{conversation}/assign");
+    let (_, taken) = agent.patch(&assign, json!({"userId": agent_id})).await;
+    assert_eq!(
+        (taken["assignedTo"].as_str(), taken["teamId"].as_str()),
+        (Some(agent_id.as_str()), Some(team.as_str()))
+    );
+    let (_, off) = agent
+        .patch(&assign, json!({"userId": agent_id, "teamId": null}))
+        .await;
+    assert_eq!(off["teamId"], Value::Null);
+    let (_, back) = agent
+        .patch(&assign, json!({"userId": null, "teamId": team}))
+        .await;
+    assert_eq!(
+        (back["assignedTo"].clone(), back["teamId"].as_str()),
+        (Value::Null, Some(team.as_str()))
+    );
+    let (status, body) = agent
+        .patch(&assign, json!({"userId": null, "teamId": "nope"}))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("teamId"))
+    );
+    let (_, call) = agent
+        .post(
+            "/phone-sms/calls",
+            json!({"type": "incoming", "status": "completed", "from": "+14155550100",
+                   "to": "+14155552671", "startTime": "2026-11-24T10:00:00Z"}),
+        )
+        .await;
+    let call = call["id"].as_str().unwrap();
+    let (status, body) = agent
+        .patch(
+            &format!("/phone-sms/calls/{call}/assign"),
+            json!({"userId": null, "teamId": team}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("teamId"))
+    );
+
+    // Renamed and re-peopled; another tenant sees none of it.
+    let (status, renamed) = admin
+        .patch(
+            &format!("/phone-sms/teams/{team}"),
+            json!({"name": "Care", "memberIds": []}),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            renamed["name"].as_str(),
+            renamed["memberIds"].clone()
+        ),
+        (StatusCode::OK, Some("Care"), json!([]))
+    );
+    let olga = other_tenant(&server).await;
+    assert_eq!(olga.get("/phone-sms/teams").await.1, json!([]));
+    assert_eq!(
+        olga.patch(&format!("/phone-sms/teams/{team}"), json!({"name": "Mine"}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        olga.delete(&format!("/phone-sms/teams/{team}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Deleted: its conversation and number stay, without it, and the feed says so.
+    let (_, feed) = admin.get("/phone-sms/changes?since=0&limit=1000").await;
+    let since = feed["changes"].as_array().unwrap().last().unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        admin.delete(&format!("/phone-sms/teams/{team}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin.delete(&format!("/phone-sms/teams/{team}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, kept) = agent
+        .get(&format!("/phone-sms/conversations/{conversation}"))
+        .await;
+    assert_eq!(kept["teamId"], Value::Null);
+    let (_, kept) = admin
+        .get(&format!("/phone-sms/phone-numbers/{number}"))
+        .await;
+    assert_eq!(kept["teamId"], Value::Null);
+    let (_, feed) = admin
+        .get(&format!("/phone-sms/changes?since={since}&limit=100"))
+        .await;
+    let told: Vec<(String, String)> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["entity"].as_str().unwrap().to_owned(),
+                c["op"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("conversation", "upsert"),
+        ("phoneNumber", "upsert"),
+        ("team", "delete"),
+    ] {
+        assert!(
+            told.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {told:?}"
+        );
+    }
 }

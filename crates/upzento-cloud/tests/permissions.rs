@@ -129,6 +129,10 @@ async fn records(
         .find(|s| s["current"] == false)
         .unwrap();
     ids.insert("sessions", id(spare));
+    let (_, team) = admin
+        .post("/phone-sms/teams", json!({"name": "Front desk"}))
+        .await;
+    ids.insert("teams", id(&team));
     ids
 }
 

@@ -87,6 +87,7 @@ fn number(e164: &str) -> PhoneNumber {
         kind: "local".into(),
         location: None,
         assigned_to: None,
+        team_id: None,
         status: NumberStatus::Active,
         call_forwarding: None,
         voicemail: false,

@@ -31,6 +31,8 @@ pub enum Resource {
     User,
     /// Invitations of new users (admins'; accepting one needs none).
     Invitation,
+    /// Teams and their members.
+    Team,
     /// The sandbox carrier's test inbound.
     Sandbox,
     /// The change feed and its live stream.
@@ -50,7 +52,7 @@ pub enum Action {
 }
 
 impl Resource {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::PhoneNumber,
         Self::Template,
         Self::Contact,
@@ -65,6 +67,7 @@ impl Resource {
         Self::ApiToken,
         Self::User,
         Self::Invitation,
+        Self::Team,
         Self::Sandbox,
         Self::Changes,
         Self::Account,
@@ -86,6 +89,7 @@ impl Resource {
             Self::ApiToken => "apiToken",
             Self::User => "user",
             Self::Invitation => "invitation",
+            Self::Team => "team",
             Self::Sandbox => "sandbox",
             Self::Changes => "changes",
             Self::Account => "account",
@@ -109,6 +113,7 @@ impl Resource {
             Self::ApiToken => "API tokens",
             Self::User => "users",
             Self::Invitation => "invitations",
+            Self::Team => "teams",
             Self::Sandbox => "sandbox messages",
             Self::Changes => "the change feed",
             Self::Account => "their account",
@@ -186,7 +191,7 @@ pub fn may(role: Role, resource: Resource, action: Action) -> bool {
         },
         Role::Agent => match resource {
             // Agents work with what the tenant has; admins shape it.
-            R::PhoneNumber | R::Disposition | R::Settings | R::User => action == Read,
+            R::PhoneNumber | R::Disposition | R::Settings | R::User | R::Team => action == Read,
             // Deleting loses history others rely on.
             R::Template | R::Contact | R::Conversation | R::Call | R::Campaign => {
                 matches!(action, Read | Create | Change)

@@ -74,6 +74,9 @@ pub struct PhoneNumber {
     pub location: Option<String>,
     /// User id of the agent the number is assigned to.
     pub assigned_to: Option<String>,
+    /// The team that owns it (its conversations belong to that team).
+    #[serde(default)]
+    pub team_id: Option<String>,
     pub status: NumberStatus,
     /// E.164 number calls are forwarded to.
     pub call_forwarding: Option<String>,
@@ -103,6 +106,9 @@ pub struct NewPhoneNumber {
     pub location: Option<String>,
     #[serde(default)]
     pub assigned_to: Option<String>,
+    /// The team that owns it.
+    #[serde(default)]
+    pub team_id: Option<String>,
     #[serde(default)]
     pub status: Option<NumberStatus>,
     #[serde(default)]
@@ -133,6 +139,10 @@ pub struct PhoneNumberPatch {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub assigned_to: Option<Option<String>>,
+    /// The team that owns it (`null`: none).
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub team_id: Option<Option<String>>,
     #[serde(default)]
     pub status: Option<NumberStatus>,
     #[serde(default, deserialize_with = "present")]
@@ -368,6 +378,9 @@ pub struct Conversation {
     pub contact_id: Option<String>,
     pub status: ConversationStatus,
     pub assigned_to: Option<String>,
+    /// The team it belongs to.
+    #[serde(default)]
+    pub team_id: Option<String>,
     pub last_message_at: Option<String>,
     /// The start of the last message's text.
     pub last_message_preview: Option<String>,
@@ -451,6 +464,15 @@ pub struct Assignment {
     /// The user to assign to; `null` unassigns.
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub user_id: Option<String>,
+    /// Conversations: the team it belongs to (absent: kept as it is; `null`: no team). A
+    /// user and a team together: the team's conversation, taken by one of its people.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1))]
+    pub team_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -770,6 +792,51 @@ pub struct Disposition {
     pub archived: bool,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A team: named people who share work. A team can own phone numbers and conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    /// Its people's user ids.
+    pub member_ids: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/teams` (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTeam {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 60, pattern = r"\S")
+    )]
+    pub name: String,
+    /// Active users of the tenant.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
+    pub member_ids: Vec<String>,
+}
+
+/// `PATCH /phone-sms/teams/{id}` (admins): a new name, and the whole list of its people.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TeamPatch {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 60, pattern = r"\S")
+    )]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
+    pub member_ids: Option<Vec<String>>,
 }
 
 /// `POST /phone-sms/dispositions` (admins).
@@ -1169,6 +1236,7 @@ pub mod entity {
     pub const CONVERSATION_NOTE: &str = "conversationNote";
     pub const DISPOSITION: &str = "disposition";
     pub const TASK: &str = "task";
+    pub const TEAM: &str = "team";
     pub const TENANT_SETTINGS: &str = "tenantSettings";
     pub const SMS_CAMPAIGN: &str = "smsCampaign";
     /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.

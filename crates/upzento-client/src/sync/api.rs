@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
+use upzento_domain::resources::NewTeam;
 use upzento_domain::resources::{
     Assignment, Call, CallNote, CallNotes, Change, ChangeFeed, Contact, Conversation,
     ConversationNote, ConversationStatus, ConversationStatusUpdate, Disposition, DispositionPatch,
     NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, SmsMessage,
-    Snooze, Task, TaskPatch, TenantSettings, TenantSettingsPatch, WrapUp,
+    Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp,
 };
 use upzento_domain::wire::{
     ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
@@ -301,8 +302,29 @@ impl CloudClient {
     }
 }
 
-/// People: invitations, sessions, presence.
+/// People: invitations, sessions, presence, teams.
 impl CloudClient {
+    pub async fn create_team(&self, token: &str, team: &NewTeam) -> Result<Team, SendError> {
+        self.create("phone-sms/teams", token, None, team).await
+    }
+
+    pub async fn update_team(
+        &self,
+        token: &str,
+        id: &str,
+        patch: &TeamPatch,
+    ) -> Result<Team, SendError> {
+        let path = format!("phone-sms/teams/{id}");
+        self.send(reqwest::Method::PATCH, &path, token, None, patch)
+            .await
+    }
+
+    pub async fn delete_team(&self, token: &str, id: &str) -> Result<(), SendError> {
+        let path = format!("phone-sms/teams/{id}");
+        self.send(reqwest::Method::DELETE, &path, token, None, &())
+            .await
+    }
+
     pub async fn invitations(&self, token: &str) -> Result<Vec<InvitationInfo>, Failure> {
         self.call(reqwest::Method::GET, "phone-sms/invitations", token, &())
             .await
@@ -395,15 +417,17 @@ impl CloudClient {
             .await
     }
 
-    /// Assigns a conversation to a user, or to nobody.
+    /// Assigns a conversation to a user, or to nobody; with `team_id`, also to a team
+    /// (`Some(None)`: no team; `None`: its team stays).
     pub async fn assign_conversation(
         &self,
         token: &str,
         conversation_id: &str,
         user_id: Option<String>,
+        team_id: Option<Option<String>>,
     ) -> Result<Conversation, Failure> {
         let path = format!("phone-sms/conversations/{conversation_id}/assign");
-        let body = Assignment { user_id };
+        let body = Assignment { user_id, team_id };
         self.call(reqwest::Method::PATCH, &path, token, &body).await
     }
 
@@ -431,7 +455,10 @@ impl CloudClient {
             reqwest::Method::PATCH,
             &path,
             token,
-            &Assignment { user_id },
+            &Assignment {
+                user_id,
+                team_id: None,
+            },
         )
         .await
     }

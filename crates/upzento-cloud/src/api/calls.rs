@@ -384,6 +384,12 @@ pub async fn assign(
     Path(id): Path<String>,
     Body(assignment): Body<Assignment>,
 ) -> Result<Json<Call>, AppError> {
+    if assignment.team_id.is_some() {
+        return Err(AppError::invalid_field(
+            "teamId",
+            "A call is followed up by a user: assign it to one.",
+        ));
+    }
     user_of_tenant(&state, &caller, "userId", assignment.user_id.as_deref()).await?;
     change(&state, &caller, &id, move |c| {
         c.assigned_to.clone_from(&assignment.user_id);

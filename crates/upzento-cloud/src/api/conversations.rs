@@ -13,7 +13,9 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Paging, Params, e164, found, instant, text, user_of_tenant};
+use super::support::{
+    Body, Paging, Params, e164, found, instant, team_of_tenant, text, user_of_tenant,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::can_text;
@@ -246,7 +248,8 @@ pub async fn set_status(
     change(&state, &caller, &id, move |c| c.status = update.status).await
 }
 
-/// Assigns a conversation to a user of the tenant, or unassigns it (`userId: null`).
+/// Assigns a conversation to a user of the tenant, or unassigns it (`userId: null`); with
+/// `teamId`, also to a team (`null`: no team).
 #[utoipa::path(
     patch,
     path = "/phone-sms/conversations/{id}/assign",
@@ -271,8 +274,14 @@ pub async fn assign(
     Body(assignment): Body<Assignment>,
 ) -> Result<Json<Conversation>, AppError> {
     user_of_tenant(&state, &caller, "userId", assignment.user_id.as_deref()).await?;
+    if let Some(Some(team)) = &assignment.team_id {
+        team_of_tenant(&state, &caller, "teamId", Some(team)).await?;
+    }
     change(&state, &caller, &id, move |c| {
         c.assigned_to.clone_from(&assignment.user_id);
+        if let Some(team) = &assignment.team_id {
+            c.team_id.clone_from(team);
+        }
     })
     .await
 }

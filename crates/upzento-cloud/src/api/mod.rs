@@ -16,6 +16,7 @@ mod people;
 mod permissions;
 mod sandbox;
 mod support;
+mod teams;
 mod templates;
 mod webhooks;
 
@@ -84,6 +85,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(people::sign_out_everywhere))
         .routes(routes!(people::set_presence))
         .routes(routes!(people::presence))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(teams::update, teams::delete))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(templates::list, templates::create))

@@ -14,7 +14,7 @@ use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
 use super::support::{
-    Body, Paging, Params, deleted, e164, found, optional_text, text, user_of_tenant,
+    Body, Paging, Params, deleted, e164, found, optional_text, team_of_tenant, text, user_of_tenant,
 };
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -136,6 +136,7 @@ pub async fn create(
     Body(new): Body<NewPhoneNumber>,
 ) -> Result<(StatusCode, Json<PhoneNumber>), AppError> {
     user_of_tenant(&state, &caller, "assignedTo", new.assigned_to.as_deref()).await?;
+    team_of_tenant(&state, &caller, "teamId", new.team_id.as_deref()).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let number = PhoneNumber {
@@ -144,6 +145,7 @@ pub async fn create(
         kind: text("type", &new.kind, KIND_MAX)?,
         location: optional_text("location", new.location.as_deref(), LOCATION_MAX)?,
         assigned_to: new.assigned_to,
+        team_id: new.team_id,
         status: new.status.unwrap_or(NumberStatus::Active),
         call_forwarding: forwarding(new.call_forwarding.as_deref())?,
         voicemail: new.voicemail.unwrap_or(false),
@@ -243,6 +245,9 @@ pub async fn update(
     if let Some(Some(user)) = &patch.assigned_to {
         user_of_tenant(&state, &caller, "assignedTo", Some(user)).await?;
     }
+    if let Some(Some(team)) = &patch.team_id {
+        team_of_tenant(&state, &caller, "teamId", Some(team)).await?;
+    }
     let call_forwarding = patch
         .call_forwarding
         .as_ref()
@@ -270,6 +275,9 @@ pub async fn update(
         }
         if let Some(assigned_to) = &patch.assigned_to {
             next.assigned_to.clone_from(assigned_to);
+        }
+        if let Some(team) = &patch.team_id {
+            next.team_id.clone_from(team);
         }
         if let Some(status) = patch.status {
             next.status = status;

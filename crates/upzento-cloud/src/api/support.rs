@@ -206,6 +206,24 @@ pub async fn user_of_tenant(
     Ok(())
 }
 
+/// Refuses a team id that is not one of the caller's tenant (`field` names it).
+pub async fn team_of_tenant(
+    state: &AppState,
+    caller: &Caller,
+    field: &str,
+    team: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(team) = team
+        && state.store.team(&caller.tenant.id, team).await?.is_none()
+    {
+        return Err(AppError::invalid_field(
+            field,
+            "No such team in this tenant.",
+        ));
+    }
+    Ok(())
+}
+
 impl Caller {
     pub fn actor(&self) -> Actor {
         Actor {

@@ -66,6 +66,7 @@ impl Entity for PhoneNumber {
         "kind",
         "location",
         "assigned_to",
+        "team_id",
         "status",
         "call_forwarding",
         "voicemail",
@@ -87,6 +88,7 @@ impl Entity for PhoneNumber {
             self.kind.as_str().into(),
             (&self.location).into(),
             (&self.assigned_to).into(),
+            (&self.team_id).into(),
             self.status.as_str().into(),
             (&self.call_forwarding).into(),
             self.voicemail.into(),
@@ -106,6 +108,7 @@ impl Entity for PhoneNumber {
             kind: r.get("kind")?,
             location: r.get("location")?,
             assigned_to: r.get("assigned_to")?,
+            team_id: r.get("team_id")?,
             status: NumberStatus::parse(&status)
                 .ok_or_else(|| anyhow::anyhow!("status {status}"))?,
             call_forwarding: r.get("call_forwarding")?,
@@ -756,6 +759,7 @@ impl Entity for Conversation {
         "contact_id",
         "status",
         "assigned_to",
+        "team_id",
         "last_message_at",
         "last_message_preview",
         "last_activity_at",
@@ -780,6 +784,7 @@ impl Entity for Conversation {
             (&self.contact_id).into(),
             self.status.as_str().into(),
             (&self.assigned_to).into(),
+            (&self.team_id).into(),
             self.last_message_at
                 .as_deref()
                 .map(clock::parse_rfc3339)
@@ -810,6 +815,7 @@ impl Entity for Conversation {
             status: ConversationStatus::parse(&status)
                 .ok_or_else(|| anyhow::anyhow!("status {status}"))?,
             assigned_to: r.get("assigned_to")?,
+            team_id: r.get("team_id")?,
             last_message_at: last_message_at.map(clock::rfc3339),
             last_message_preview: r.get("last_message_preview")?,
             last_activity_at: clock::rfc3339(r.get("last_activity_at")?),
@@ -853,6 +859,8 @@ pub async fn open_conversation<D: Db>(
         contact_id: contact_of_number(db, &actor.tenant_id, contact_number).await?,
         status: ConversationStatus::Open,
         assigned_to: None,
+        // A conversation on a team's number is the team's.
+        team_id: phone_number.team_id.clone(),
         last_message_at: None,
         last_message_preview: None,
         last_activity_at: stamp.clone(),

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0017_passwords.sql"),
     include_str!("../../migrations/sqlite/0018_user_deactivated.sql"),
     include_str!("../../migrations/sqlite/0019_invitations_presence.sql"),
+    include_str!("../../migrations/sqlite/0020_teams.sql"),
 ];
 
 #[derive(Debug, Clone)]
