@@ -256,7 +256,7 @@ impl Api {
     ) -> Result<(), ApiError> {
         let conversation_id = id.clone();
         let assignee = self
-            .read(move |cache, _| Ok(cache.conversation(&conversation_id)?))
+            .read(move |cache, _| cache.conversation(&conversation_id))
             .await?
             .and_then(|c| c.assigned_to);
         let (client, token) = self.remote().await?;
