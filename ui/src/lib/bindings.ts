@@ -62,6 +62,13 @@ export const commands = {
 	endSession: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("end_session", { id })),
 	/**  Signs a user out on every device (admins). */
 	signOutEverywhere: (userId: string) => typedError<null, ApiError>(__TAURI_INVOKE("sign_out_everywhere", { userId })),
+	/**  The tenant's teams (from the cache). */
+	teams: () => typedError<TeamView[], ApiError>(__TAURI_INVOKE("teams")),
+	createTeam: (name: string, memberIds: string[]) => typedError<TeamView, ApiError>(__TAURI_INVOKE("create_team", { name, memberIds })),
+	updateTeam: (id: string, name: string | null, memberIds: string[] | null) => typedError<null, ApiError>(__TAURI_INVOKE("update_team", { id, name, memberIds })),
+	deleteTeam: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("delete_team", { id })),
+	/**  Gives a conversation to a team, or to none. */
+	setConversationTeam: (id: string, teamId: string | null) => typedError<null, ApiError>(__TAURI_INVOKE("set_conversation_team", { id, teamId })),
 	/**  The agent's own presence. */
 	myPresence: () => __TAURI_INVOKE<MyPresenceView>("my_presence"),
 	/**  Available, away or do not disturb, as the agent chooses. */
@@ -466,6 +473,8 @@ export type ConversationView_Deserialize = {
 	assignedToMe: boolean,
 	/**  The user it is assigned to (any teammate), if anyone. */
 	assignedTo?: string | null,
+	/**  The team it belongs to, if any. */
+	teamId?: string | null,
 	contact?: ContactView_Deserialize | null,
 	/**  Oldest first: the newest is at the bottom. */
 	messages: MessageView_Deserialize[],
@@ -488,6 +497,8 @@ export type ConversationView_Serialize = {
 	assignedToMe: boolean,
 	/**  The user it is assigned to (any teammate), if anyone. */
 	assignedTo: string | null,
+	/**  The team it belongs to, if any. */
+	teamId: string | null,
 	contact: ContactView_Serialize | null,
 	/**  Oldest first: the newest is at the bottom. */
 	messages: MessageView_Serialize[],
@@ -901,6 +912,15 @@ export type TeamMemberView = {
 	/**  The signed-in user. */
 	me: boolean,
 	presence: PresenceView,
+};
+
+/**  A team as the app shows it. */
+export type TeamView = {
+	id: string,
+	name: string,
+	memberIds: string[],
+	/**  The signed-in user is one of its people. */
+	mine: boolean,
 };
 
 /**  Someone of the tenant to assign work to. */
