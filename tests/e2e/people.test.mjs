@@ -3,12 +3,26 @@
 // and sees their sessions, appears to teammates with their presence, sees teammates'
 // presence in the assignment picker, and goes away and back. Against a cloud of its own.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
+import { TestCloud, freePort, goTo, openApp, screenshot, signIn } from './lib.mjs'
 
 let cloud
 let browser
 let adminToken
+// A real SMTP server (aiosmtpd) the cloud emails invitations through, into a Maildir.
+let smtp
+const maildir = mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-mail-'))
+const mails = () => {
+  try {
+    return readdirSync(path.join(maildir, 'box', 'new')).map((f) => readFileSync(path.join(maildir, 'box', 'new', f), 'utf8'))
+  } catch {
+    return []
+  }
+}
 
 async function api(method, path, body, token = adminToken) {
   const response = await fetch(`${cloud.url}${path}`, {
@@ -40,6 +54,10 @@ async function presenceOf(email) {
 }
 
 before(async () => {
+  const port = await freePort()
+  smtp = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', path.join(maildir, 'box')], { stdio: 'ignore' })
+  process.env.UPZENTO_SMTP_URL = `smtp://127.0.0.1:${port}`
+  process.env.UPZENTO_MAIL_FROM = 'Upzento Phone <no-reply@demo.upzento.test>'
   cloud = await TestCloud.start()
   adminToken = (await api('POST', '/phone-sms/auth/token', { email: 'admin@demo.upzento.test', password: 'demo-admin-password' }, null)).body.token
   browser = await openApp()
@@ -48,6 +66,7 @@ before(async () => {
 after(async () => {
   await browser?.deleteSession()
   await cloud?.kill()
+  smtp?.kill()
 })
 
 let code
@@ -78,6 +97,9 @@ test('an admin invites by email, resends and revokes in Settings › Team', asyn
   await browser.waitUntil(async () => (await codeEl.getText()) !== first, { timeout: 10000, timeoutMsg: 'no new code' })
   code = await codeEl.getText()
   assert.match(code, /^uzi_/)
+  // The cloud emailed it, and the window says so.
+  await (await browser.$('[data-testid="invitation-emailed"]')).waitForDisplayed({ timeout: 10000 })
+  await until(() => mails().some((m) => m.includes(code) && m.includes('To: nina@acme.test')), 'the email with the new code')
   assert.equal((await api('POST', '/phone-sms/invitations/lookup', { code: first }, null)).status, 404, 'the first code stopped')
   const nina = await browser.$('[data-testid="invitation"][data-email="nina@acme.test"]')
   assert.equal(await nina.getAttribute('data-status'), 'pending')

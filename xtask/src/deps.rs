@@ -54,6 +54,8 @@ const APT_TEST: &[&str] = &[
     // null sinks (pactl/pacat from pulseaudio-utils feed and inspect them).
     "pulseaudio",
     "pulseaudio-utils",
+    // A real SMTP server for the cloud's invitation emails (tests/people.rs).
+    "python3-aiosmtpd",
 ];
 
 const TAURI_DRIVER_VERSION: &str = "2.1.0";

@@ -143,6 +143,10 @@ pub struct IssuedInvitationView {
     pub code: String,
     /// The cloud's address, which the person enters with the code.
     pub cloud_url: String,
+    /// The cloud emailed it to the person.
+    pub emailed: bool,
+    /// Why the cloud could not email it (it tried).
+    pub email_problem: Option<String>,
 }
 
 /// What an invitation code is for, shown before the person chooses a password.
@@ -295,6 +299,8 @@ impl Api {
             invitation: issued.invitation.into(),
             code: issued.code,
             cloud_url: client.base().to_string(),
+            emailed: issued.emailed,
+            email_problem: issued.email_problem,
         })
     }
 
@@ -309,6 +315,8 @@ impl Api {
             invitation: issued.invitation.into(),
             code: issued.code,
             cloud_url: client.base().to_string(),
+            emailed: issued.emailed,
+            email_problem: issued.email_problem,
         })
     }
 

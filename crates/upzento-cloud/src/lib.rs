@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod inbound;
+pub mod mail;
 pub mod outbound;
 pub mod store;
 pub mod tenants;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub carrier_timing: carrier::Timing,
     /// See [`PRESENCE_LEASE`].
     pub presence_lease: time::Duration,
+    /// Sends invitation emails; `None`: admins pass the code on themselves.
+    pub mailer: Option<Arc<dyn mail::Mailer>>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             public_url: None,
             carrier_timing: carrier::Timing::default(),
             presence_lease: PRESENCE_LEASE,
+            mailer: None,
         }
     }
 }

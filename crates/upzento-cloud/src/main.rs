@@ -198,6 +198,17 @@ struct CarrierArgs {
     /// teammates see them available after their app or its node is gone).
     #[arg(long, env = "UPZENTO_PRESENCE_LEASE_MS", default_value_t = 60_000)]
     presence_lease_ms: u64,
+    /// The SMTP server invitations are emailed through: `smtp://host:port` (STARTTLS when
+    /// offered) or `smtps://user:password@host` (TLS). Without it, admins pass codes on.
+    #[arg(long, env = "UPZENTO_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of those emails, e.g. `Upzento <no-reply@example.com>`.
+    #[arg(
+        long,
+        env = "UPZENTO_MAIL_FROM",
+        default_value = "Upzento Phone <no-reply@localhost>"
+    )]
+    mail_from: String,
 }
 
 impl CarrierArgs {
@@ -326,6 +337,14 @@ async fn main() -> anyhow::Result<()> {
                 presence_lease: time::Duration::milliseconds(
                     i64::try_from(carrier.presence_lease_ms.max(300)).unwrap_or(i64::MAX),
                 ),
+                mailer: match &carrier.smtp_url {
+                    Some(url) => Some(Arc::new(upzento_cloud::mail::Smtp::new(
+                        url,
+                        &carrier.mail_from,
+                    )?)
+                        as Arc<dyn upzento_cloud::mail::Mailer>),
+                    None => None,
+                },
             };
             serve(listen, db, demo, node).await
         }
@@ -339,6 +358,7 @@ struct Node {
     public_url: Option<String>,
     timing: upzento_cloud::carrier::Timing,
     presence_lease: time::Duration,
+    mailer: Option<Arc<dyn upzento_cloud::mail::Mailer>>,
 }
 
 /// The database `db` names, migrated.
@@ -483,5 +503,6 @@ async fn serve(listen: SocketAddr, db: DbArgs, demo: bool, node: Node) -> anyhow
     state.public_url = node.public_url;
     state.carrier_timing = node.timing;
     state.presence_lease = node.presence_lease;
+    state.mailer = node.mailer;
     upzento_cloud::serve(listener, state).await
 }

@@ -719,3 +719,172 @@ async fn teams_own_numbers_and_conversations_and_leave_them_when_deleted(backend
         );
     }
 }
+
+/// A cloud with this mailer, over a database of its own with the demo tenant's people.
+async fn cloud_with_mailer(
+    mailer: Arc<dyn upzento_cloud::mail::Mailer>,
+) -> (String, common::DbGuard) {
+    let (store, db) = common::fresh_store(Backend::Sqlite).await;
+    upzento_cloud::demo::ensure_accounts(store.as_ref(), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = AppState::new(store);
+    state.workers = false;
+    state.mailer = Some(mailer);
+    tokio::spawn(async move { upzento_cloud::serve(listener, state).await });
+    (url, db)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real SMTP server (aiosmtpd, Debian's python3-aiosmtpd) writing what it gets to a Maildir.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    async fn start() -> Self {
+        let maildir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("box"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3-aiosmtpd is installed (cargo xtask test installs it)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Self {
+                    child,
+                    port,
+                    maildir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not start");
+    }
+
+    /// Every message received so far, as text.
+    fn received(&self) -> Vec<String> {
+        let new = self.maildir.path().join("box/new");
+        std::fs::read_dir(new)
+            .map(|entries| {
+                entries
+                    .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_emailed_through_the_smtp_server_or_say_why_not() {
+    let smtp = SmtpServer::start().await;
+    let mailer = upzento_cloud::mail::Smtp::new(
+        &format!("smtp://127.0.0.1:{}", smtp.port),
+        "Upzento Phone <no-reply@demo.upzento.test>",
+    )
+    .unwrap();
+    let (url, _db) = cloud_with_mailer(Arc::new(mailer)).await;
+    let admin = Client::sign_in_at(
+        &url,
+        upzento_cloud::demo::ADMIN_EMAIL,
+        upzento_cloud::demo::ADMIN_PASSWORD,
+    )
+    .await;
+    let (status, issued) = admin
+        .post(
+            "/phone-sms/invitations",
+            json!({"email": "nina@acme.test", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!(issued["emailed"], true, "{issued}");
+    let code = issued["code"].as_str().unwrap();
+    let mail = smtp.received().pop().expect("one email");
+    for part in [
+        "To: nina@acme.test",
+        "<no-reply@demo.upzento.test>",
+        "Dana Admin invited you",
+        code,
+        &format!("{url}/"),
+    ] {
+        assert!(mail.contains(part), "{part} in {mail}");
+    }
+    // Resent: a second email with the new code.
+    let id = issued["invitation"]["id"].as_str().unwrap();
+    let (_, again) = admin
+        .post(&format!("/phone-sms/invitations/{id}/resend"), json!({}))
+        .await;
+    assert_eq!(again["emailed"], true);
+    assert!(
+        smtp.received()
+            .iter()
+            .any(|m| m.contains(again["code"].as_str().unwrap()))
+    );
+
+    // The SMTP server is gone: the invitation stands, and the answer says why no email.
+    let gone = upzento_cloud::mail::Smtp::new(
+        &format!("smtp://127.0.0.1:{}", free_port()),
+        "no-reply@demo.upzento.test",
+    )
+    .unwrap();
+    let (url, _db2) = cloud_with_mailer(Arc::new(gone)).await;
+    let admin = Client::sign_in_at(
+        &url,
+        upzento_cloud::demo::ADMIN_EMAIL,
+        upzento_cloud::demo::ADMIN_PASSWORD,
+    )
+    .await;
+    let (status, issued) = admin
+        .post(
+            "/phone-sms/invitations",
+            json!({"email": "omar@acme.test", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!(issued["emailed"], false);
+    assert!(
+        issued["emailProblem"]
+            .as_str()
+            .unwrap()
+            .contains("pass the code on yourself"),
+        "{issued}"
+    );
+    let (status, _) = public(
+        &url,
+        "/phone-sms/invitations/lookup",
+        json!({"code": issued["code"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the code works all the same");
+}

@@ -252,6 +252,12 @@ pub struct InvitationInfo {
 pub struct InvitationIssued {
     pub invitation: InvitationInfo,
     pub code: String,
+    /// The cloud emailed the invitation (it has an SMTP server configured, which took it).
+    #[serde(default)]
+    pub emailed: bool,
+    /// Why it was not emailed, when the cloud tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_problem: Option<String>,
 }
 
 /// `POST /phone-sms/invitations/lookup`: what an invitation code is for, before accepting.

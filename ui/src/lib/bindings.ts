@@ -52,8 +52,8 @@ export const commands = {
 	/**  The tenant's invitations, newest first (admins). */
 	invitations: () => typedError<InvitationView[], ApiError>(__TAURI_INVOKE("invitations")),
 	/**  Invites someone by email with a role; the code is shown once. */
-	invite: (email: string, role: UserRole) => typedError<IssuedInvitationView, ApiError>(__TAURI_INVOKE("invite", { email, role })),
-	resendInvitation: (id: string) => typedError<IssuedInvitationView, ApiError>(__TAURI_INVOKE("resend_invitation", { id })),
+	invite: (email: string, role: UserRole) => typedError<IssuedInvitationView_Serialize, ApiError>(__TAURI_INVOKE("invite", { email, role })),
+	resendInvitation: (id: string) => typedError<IssuedInvitationView_Serialize, ApiError>(__TAURI_INVOKE("resend_invitation", { id })),
 	revokeInvitation: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("revoke_invitation", { id })),
 	/**  What an invitation code is for, before joining. */
 	lookupInvitation: (cloudUrl: string, code: string) => typedError<InvitationPreviewView, ApiError>(__TAURI_INVOKE("lookup_invitation", { cloudUrl, code })),
@@ -619,11 +619,30 @@ export type InvitationView = {
 };
 
 /**  A new or resent invitation with its one-time code, to pass on to the person. */
-export type IssuedInvitationView = {
+export type IssuedInvitationView = IssuedInvitationView_Serialize | IssuedInvitationView_Deserialize;
+
+/**  A new or resent invitation with its one-time code, to pass on to the person. */
+export type IssuedInvitationView_Deserialize = {
 	invitation: InvitationView,
 	code: string,
 	/**  The cloud's address, which the person enters with the code. */
 	cloudUrl: string,
+	/**  The cloud emailed it to the person. */
+	emailed: boolean,
+	/**  Why the cloud could not email it (it tried). */
+	emailProblem?: string | null,
+};
+
+/**  A new or resent invitation with its one-time code, to pass on to the person. */
+export type IssuedInvitationView_Serialize = {
+	invitation: InvitationView,
+	code: string,
+	/**  The cloud's address, which the person enters with the code. */
+	cloudUrl: string,
+	/**  The cloud emailed it to the person. */
+	emailed: boolean,
+	/**  Why the cloud could not email it (it tried). */
+	emailProblem: string | null,
 };
 
 export type KeyringState = KeyringState_Serialize | KeyringState_Deserialize;

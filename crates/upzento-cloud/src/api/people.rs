@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use upzento_domain::wire::{
     ErrorBody, InvitationAcceptance, InvitationInfo, InvitationIssued, InvitationLookup,
     InvitationPreview, InvitationRequest, Presence, PresenceUpdate, SessionInfo, TokenResponse,
@@ -10,7 +10,7 @@ use upzento_domain::wire::{
 };
 
 use super::auth::{start_session, tenant_info};
-use super::support::{Body, optional_text, text};
+use super::support::{Body, optional_text, public_base, text};
 use crate::auth::{self, Caller};
 use crate::error::AppError;
 use crate::store::people::NewInvitation;
@@ -26,6 +26,52 @@ fn new_code() -> anyhow::Result<(String, Vec<u8>)> {
     Ok((code, hash))
 }
 
+/// Emails the invitation when the cloud has a mailer: whether it went, or why not (the
+/// invitation stands either way; the admin can pass the code on).
+async fn mail_it(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    invitation: InvitationInfo,
+    code: String,
+) -> InvitationIssued {
+    let Some(mailer) = &state.mailer else {
+        return InvitationIssued {
+            invitation,
+            code,
+            emailed: false,
+            email_problem: None,
+        };
+    };
+    let mail = crate::mail::invitation(
+        &invitation.email,
+        &caller.user.name,
+        &caller.tenant.name,
+        invitation.role,
+        &format!("{}/", public_base(state, headers)),
+        &code,
+        &invitation.expires_at,
+    );
+    let (emailed, email_problem) = match mailer.send(mail).await {
+        Ok(()) => (true, None),
+        Err(e) => {
+            tracing::warn!(error = %e, invitation = %invitation.id, "invitation not emailed");
+            (
+                false,
+                Some(format!(
+                    "The invitation could not be emailed ({e}): pass the code on yourself."
+                )),
+            )
+        }
+    };
+    InvitationIssued {
+        invitation,
+        code,
+        emailed,
+        email_problem,
+    }
+}
+
 fn unknown_code() -> AppError {
     AppError::Rejected {
         status: StatusCode::NOT_FOUND,
@@ -35,7 +81,8 @@ fn unknown_code() -> AppError {
 }
 
 /// Invites someone by email with a role. The answer holds the invitation's one-time code,
-/// shown this once: the invited person enters it on the app's sign-in screen.
+/// shown this once: the invited person enters it on the app's sign-in screen. With an SMTP
+/// server configured the cloud emails it too (`emailed`, or `emailProblem` saying why not).
 #[utoipa::path(
     post,
     path = "/phone-sms/invitations",
@@ -56,6 +103,7 @@ fn unknown_code() -> AppError {
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Body(request): Body<InvitationRequest>,
 ) -> Result<(StatusCode, Json<InvitationIssued>), AppError> {
     let email = text("email", &request.email, 254)?.to_lowercase();
@@ -81,10 +129,8 @@ pub async fn invite(
         )
         .await?;
     tracing::info!(user = %caller.user.id, invitation = %invitation.id, "invitation issued");
-    Ok((
-        StatusCode::CREATED,
-        Json(InvitationIssued { invitation, code }),
-    ))
+    let issued = mail_it(&state, &caller, &headers, invitation, code).await;
+    Ok((StatusCode::CREATED, Json(issued)))
 }
 
 /// The tenant's invitations, newest first (never their codes).
@@ -131,6 +177,7 @@ pub async fn invitations(
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InvitationIssued>, AppError> {
     let now = clock::now();
@@ -146,7 +193,9 @@ pub async fn resend(
         )
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(InvitationIssued { invitation, code }))
+    Ok(Json(
+        mail_it(&state, &caller, &headers, invitation, code).await,
+    ))
 }
 
 /// Revokes an invitation not accepted yet: its code stops working at once.

@@ -206,6 +206,20 @@ pub async fn user_of_tenant(
     Ok(())
 }
 
+/// Our public base URL (`--public-url`), or the one the request came to (its Host).
+pub fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    match &state.public_url {
+        Some(base) => base.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
 /// Refuses a team id that is not one of the caller's tenant (`field` names it).
 pub async fn team_of_tenant(
     state: &AppState,

@@ -29,16 +29,7 @@ pub fn router() -> Router<AppState> {
 /// The public URL the provider called: our configured base, or the Host it used.
 fn called_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    match &state.public_url {
-        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}{path}")
-        }
-    }
+    format!("{}{path}", super::support::public_base(state, headers))
 }
 
 async fn webhook(
