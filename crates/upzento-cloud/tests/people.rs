@@ -756,7 +756,7 @@ impl SmtpServer {
     async fn start() -> Self {
         let maildir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = std::process::Command::new("/usr/bin/python3")
+        let mut child = std::process::Command::new("/usr/bin/python3")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -783,6 +783,8 @@ impl SmtpServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start");
     }
 
