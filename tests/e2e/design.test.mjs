@@ -120,3 +120,34 @@ test('a narrow window shows the list, then the chosen item with a way back', asy
     await browser.setWindowSize(size.width, size.height)
   }
 })
+
+test("an admin's controls pass too: invitations, team management, teams, in both themes", async () => {
+  await signIn(browser, cloud.url, 'admin@demo.upzento.test', 'demo-admin-password')
+  const failures = []
+  for (const theme of ['light', 'dark']) {
+    // The theme first (it is set in Settings), then what an admin has open there: an issued
+    // invitation, the invitations list, the members' controls and a team being edited.
+    await setTheme(theme)
+    const email = await browser.$('#invite-email')
+    await email.waitForDisplayed({ timeout: 10000 })
+    await email.setValue(`new.${theme}@demo.upzento.test`)
+    await (await browser.$('button=Invite')).click()
+    await (await browser.$('[data-testid="invitation-code"]')).waitForDisplayed({ timeout: 10000 })
+    if (!(await (await browser.$('[data-testid="team"][data-name="Front desk"]')).isExisting())) {
+      await (await browser.$('#new-team')).setValue('Front desk')
+      await (await browser.$('button=Create')).click()
+      await (await browser.$('[data-testid="team"][data-name="Front desk"]')).waitForDisplayed({ timeout: 10000 })
+    }
+    await (await browser.$('button[aria-label="Edit the team Front desk"]')).click()
+    await (await browser.$('form[aria-label="Edit the team Front desk"]')).waitForDisplayed({ timeout: 5000 })
+    let violations = await audit()
+    if (violations.length) failures.push({ theme, section: 'settings', violations })
+    await screenshot(browser, `design-${theme}-admin-settings`)
+    // A conversation, whose header now offers the team.
+    await show('inbox')
+    await (await browser.$('#conversation-team')).waitForDisplayed({ timeout: 10000 })
+    violations = await audit()
+    if (violations.length) failures.push({ theme, section: 'inbox', violations })
+  }
+  assert.deepEqual(failures, [], JSON.stringify(failures, null, 1))
+})

@@ -465,6 +465,10 @@ store! {
     fn presence_seen(tenant_id: &str, user_id: &str, now: OffsetDateTime) -> anyhow::Result<()>
         = write |tx| people::presence_seen(tx, tenant_id, user_id, now).await;
 
+    /// The user signed out: offline for teammates now.
+    fn presence_gone(tenant_id: &str, user_id: &str, now: OffsetDateTime) -> anyhow::Result<()>
+        = write |tx| people::presence_gone(tx, tenant_id, user_id, now).await;
+
     /// Tells the feeds who went offline (their lease lapsed before `cutoff`).
     fn sweep_presence(cutoff: OffsetDateTime, now: OffsetDateTime) -> anyhow::Result<usize>
         = write |tx| people::sweep_presence(tx, cutoff, now).await;

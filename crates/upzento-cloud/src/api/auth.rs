@@ -321,6 +321,10 @@ pub async fn revoke_token(
     state.store.revoke_token(&caller.token_hash).await?;
     state
         .store
+        .presence_gone(&caller.tenant.id, &caller.user.id, clock::now())
+        .await?;
+    state
+        .store
         .audit_event(
             &caller.actor(),
             "sign_out",

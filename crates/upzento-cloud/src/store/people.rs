@@ -480,6 +480,28 @@ pub async fn presence_seen<D: Db>(
     Ok(())
 }
 
+/// The user signed out here: teammates are told "offline" at once (a device of theirs
+/// still connected says otherwise at its next renewal).
+pub async fn presence_gone<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let gone = db
+        .execute(
+            "UPDATE presence SET offline_told = $3
+             WHERE tenant_id = $1 AND user_id = $2 AND offline_told = $4",
+            &[tenant_id.into(), user_id.into(), true.into(), false.into()],
+        )
+        .await?;
+    if gone > 0 {
+        let presence = presence_value(user_id, PresenceStatus::Offline, now);
+        tell_presence(db, tenant_id, &presence, now).await?;
+    }
+    Ok(())
+}
+
 /// Tells the feed of every user whose lease lapsed before `cutoff` that they are offline
 /// (once: several nodes sweeping at once tell it once). Returns how many.
 pub async fn sweep_presence<D: Db>(
