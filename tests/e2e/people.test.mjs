@@ -104,9 +104,6 @@ test('an admin invites by email, resends and revokes in Settings › Team', asyn
   const nina = await browser.$('[data-testid="invitation"][data-email="nina@acme.test"]')
   assert.equal(await nina.getAttribute('data-status'), 'pending')
   await screenshot(browser, 'people-invited')
-
-  // The admin's own presence, for the agent's picker later.
-  assert.equal((await api('PUT', '/phone-sms/me/presence', { status: 'dnd' })).status, 200)
 })
 
 test('the invited agent joins through the code on the sign-in screen', async () => {
@@ -154,6 +151,9 @@ test('the invited agent joins through the code on the sign-in screen', async () 
 })
 
 test('she is present for teammates, sees theirs in the picker, and goes away and back', async () => {
+  // The admin, on another device (their app here signed out, which made them offline),
+  // says do not disturb.
+  assert.equal((await api('PUT', '/phone-sms/me/presence', { status: 'dnd' })).status, 200)
   // The app tells the cloud she is available once it is online.
   await until(async () => (await presenceOf('nina@acme.test')) === 'available', 'Nina available on the cloud')
   const mine = await browser.$('[data-testid="my-presence"]')
@@ -200,12 +200,13 @@ test('an admin makes a team of people, a conversation becomes the team\'s, the t
   const form = await browser.$('form[aria-label="Edit the team Support"]')
   await (await form.$('label*=Nina Novak')).click()
   await (await form.$('label*=Alex Agent')).click()
+  await (await form.$('label*=Dana Admin')).click()
   await (await form.$('button=Save')).click()
   const people = await browser.$('[data-testid="team"][data-name="Support"] [data-testid="team-members"]')
-  await browser.waitUntil(async () => (await people.getText()) === 'Alex Agent, Nina Novak', { timeout: 10000, timeoutMsg: 'members not shown' })
+  await browser.waitUntil(async () => (await people.getText()) === 'Alex Agent, Dana Admin, Nina Novak', { timeout: 10000, timeoutMsg: 'members not shown' })
   const teams = (await api('GET', '/phone-sms/teams')).body
   const support = teams.find((t) => t.name === 'Support')
-  assert.equal(support.memberIds.length, 2)
+  assert.equal(support.memberIds.length, 3)
 
   // A conversation given to the team, from its header.
   await goTo(browser, 'inbox')
@@ -217,7 +218,17 @@ test('an admin makes a team of people, a conversation becomes the team\'s, the t
   await select.waitForDisplayed({ timeout: 10000 })
   await select.selectByVisibleText('Support')
   await until(async () => (await api('GET', `/phone-sms/conversations/${conversationId}`)).body.teamId === support.id, 'the conversation is the team\'s')
+  // "My teams" lists the team's open work, and counts it.
+  const mine = await browser.$('[data-filter="teams"]')
+  await mine.waitForDisplayed({ timeout: 10000 })
+  await mine.click()
+  await browser.waitUntil(async () => {
+    const rows = await browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((r) => r.getAttribute('data-conversation')))
+    return rows.length === 1 && rows[0] === conversationId
+  }, { timeout: 10000, timeoutMsg: 'My teams does not list the conversation' })
+  assert.equal(await (await mine.$('[data-testid="filter-count"]')).getText(), '1')
   await screenshot(browser, 'people-team')
+  await (await browser.$('[data-filter="all"]')).click()
 
   // Deleted (with a confirmation): the conversation stays, without a team.
   await goTo(browser, 'settings')

@@ -270,6 +270,7 @@ impl Api {
                 InboxFilterView::Closed => InboxFilter::Closed,
                 InboxFilterView::Mine => InboxFilter::Mine,
                 InboxFilterView::Snoozed => InboxFilter::Snoozed,
+                InboxFilterView::Teams => InboxFilter::Teams,
             };
             let now = now_ms();
             let mut rows = cache.inbox(filter, after.as_ref(), PAGE + 1, now)?;

@@ -18,6 +18,8 @@ pub enum InboxFilterView {
     Closed,
     Mine,
     Snoozed,
+    /// Open work of the user's teams.
+    Teams,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -57,6 +59,7 @@ pub struct InboxCounts {
     pub closed: u32,
     pub mine: u32,
     pub snoozed: u32,
+    pub teams: u32,
 }
 
 impl From<upzento_client::cache::InboxCounts> for InboxCounts {
@@ -68,6 +71,7 @@ impl From<upzento_client::cache::InboxCounts> for InboxCounts {
             closed: n(c.closed),
             mine: n(c.mine),
             snoozed: n(c.snoozed),
+            teams: n(c.teams),
         }
     }
 }

@@ -543,9 +543,12 @@ export type InboxCounts = {
 	closed: number,
 	mine: number,
 	snoozed: number,
+	teams: number,
 };
 
-export type InboxFilterView = "all" | "open" | "closed" | "mine" | "snoozed";
+export type InboxFilterView = "all" | "open" | "closed" | "mine" | "snoozed" | 
+/**  Open work of the user's teams. */
+"teams";
 
 export type InboxItem = InboxItem_Serialize | InboxItem_Deserialize;
 

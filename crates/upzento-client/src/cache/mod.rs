@@ -207,15 +207,18 @@ pub enum InboxFilter {
     Mine,
     /// Snoozed until a time still to come (out of Open and Mine until then).
     Snoozed,
+    /// Open and belonging to a team the signed-in user is one of: the team's work.
+    Teams,
 }
 
 impl InboxFilter {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::All,
         Self::Open,
         Self::Closed,
         Self::Mine,
         Self::Snoozed,
+        Self::Teams,
     ];
 
     /// Which conversations (`c`) the filter shows; `?1` is the signed-in user and `?2`
@@ -230,6 +233,13 @@ impl InboxFilter {
                 "c.status = 'open' AND c.assigned_to = ?1 AND NOT (COALESCE(c.snoozed_until_ms, 0) > ?2)"
             }
             Self::Snoozed => "COALESCE(c.snoozed_until_ms, 0) > ?2",
+            // Teams come whole through the feed (kept in `record`, their people a JSON list).
+            Self::Teams => {
+                "c.status = 'open' AND NOT (COALESCE(c.snoozed_until_ms, 0) > ?2)
+                 AND json_extract(c.data, '$.teamId') IN (
+                     SELECT t.id FROM record t, json_each(t.data, '$.memberIds') m
+                     WHERE t.entity = 'team' AND m.value = ?1)"
+            }
         }
     }
 }
@@ -243,6 +253,7 @@ pub struct InboxCounts {
     pub closed: i64,
     pub mine: i64,
     pub snoozed: i64,
+    pub teams: i64,
 }
 
 /// A row of the inbox.
@@ -560,13 +571,15 @@ impl Cache {
     /// How many conversations each filter of the inbox shows.
     pub fn inbox_counts(&self, now_ms: i64) -> Result<InboxCounts, ClientError> {
         let me = self.user_id()?;
-        let [all, open, closed, mine, snoozed] = InboxFilter::ALL.map(|f| {
+        let [all, open, closed, mine, snoozed, teams] = InboxFilter::ALL.map(|f| {
             format!(
                 "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
                 f.condition()
             )
         });
-        let sql = format!("SELECT {all}, {open}, {closed}, {mine}, {snoozed} FROM conversation c");
+        let sql = format!(
+            "SELECT {all}, {open}, {closed}, {mine}, {snoozed}, {teams} FROM conversation c"
+        );
         Ok(self
             .conn
             .prepare_cached(&sql)?
@@ -577,6 +590,7 @@ impl Cache {
                     closed: r.get(2)?,
                     mine: r.get(3)?,
                     snoozed: r.get(4)?,
+                    teams: r.get(5)?,
                 })
             })?)
     }

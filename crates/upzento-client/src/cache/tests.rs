@@ -228,6 +228,45 @@ fn the_feed_fills_the_inbox_newest_first_with_unread_counts() {
     assert_eq!(at(InboxFilter::Mine, 50_000), vec!["c3"]);
     assert!(at(InboxFilter::Snoozed, 50_000).is_empty());
     assert_eq!(cache.inbox_counts(50_000).unwrap().snoozed, 0);
+
+    // "My teams": open work of a team the user is one of, as the team's people change.
+    let mut support = conversation("c2", "+14155550102", 6_000, "open", None);
+    support["teamId"] = json!("t1");
+    let team = |members: serde_json::Value| {
+        json!({"id": "t1", "name": "Support", "memberIds": members,
+               "createdAt": stamp(0), "updatedAt": stamp(0)})
+    };
+    cache
+        .apply(
+            &[
+                change(22, entity::CONVERSATION, "c2", support),
+                change(23, entity::TEAM, "t1", team(json!(["someone"]))),
+            ],
+            23,
+        )
+        .unwrap();
+    let teams = |cache: &Cache| -> Vec<String> {
+        cache
+            .inbox(InboxFilter::Teams, None, 50, 50_000)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.conversation.id)
+            .collect()
+    };
+    assert!(teams(&cache).is_empty(), "not my team");
+    cache
+        .apply(
+            &[change(
+                24,
+                entity::TEAM,
+                "t1",
+                team(json!(["someone", "me"])),
+            )],
+            24,
+        )
+        .unwrap();
+    assert_eq!(teams(&cache), vec!["c2"]);
+    assert_eq!(cache.inbox_counts(50_000).unwrap().teams, 1);
 }
 
 #[test]
