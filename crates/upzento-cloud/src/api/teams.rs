@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use upzento_domain::resources::{NewTeam, Team, TeamPatch};
 use upzento_domain::wire::ErrorBody;
 
-use super::support::{Body, text};
+use super::support::{Body, deleted, text};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::{AppState, clock};
@@ -152,13 +152,10 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state
-        .store
-        .delete_team(&caller.actor(), &id, clock::now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound)
-    }
+    deleted(
+        state
+            .store
+            .delete_team(&caller.actor(), &id, clock::now())
+            .await?,
+    )
 }

@@ -140,6 +140,31 @@ pub trait Entity: serde::Serialize + Sized + Send + 'static {
     }
 }
 
+/// Values of rows that records own (a contact's numbers, a team's people), by record:
+/// `sql` selects `parent` and `value` where `{in}` is the parent column's place in the list
+/// of ids (`$1`), in the order the values are to keep.
+pub async fn owned_values<D: Db>(
+    db: &D,
+    sql: &str,
+    parent: &str,
+    ids: Vec<String>,
+) -> anyhow::Result<std::collections::HashMap<String, Vec<String>>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = sql.replace("{in}", &db.dialect().in_list(parent, 1));
+    let rows: Vec<(String, String)> = db
+        .rows(&sql, &[Param::TextList(ids)], |r| {
+            Ok((r.get("parent")?, r.get("value")?))
+        })
+        .await?;
+    for (parent, value) in rows {
+        out.entry(parent).or_default().push(value);
+    }
+    Ok(out)
+}
+
 /// `SELECT` of an entity's columns.
 pub fn select<E: Entity>() -> String {
     format!("SELECT {} FROM {}", E::COLUMNS.join(", "), E::TABLE)

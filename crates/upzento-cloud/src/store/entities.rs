@@ -297,27 +297,16 @@ impl Entity for Contact {
     }
 
     async fn read_owned<D: Db>(contacts: &mut [Self], db: &D) -> anyhow::Result<()> {
-        if contacts.is_empty() {
-            return Ok(());
-        }
-        let ids = Param::TextList(contacts.iter().map(|c| c.id.clone()).collect());
-        let phones: Vec<(String, String)> = db
-            .rows(
-                &format!(
-                    "SELECT contact_id, number FROM contact_phone WHERE {}
-                     ORDER BY contact_id, position",
-                    db.dialect().in_list("contact_id", 1)
-                ),
-                &[ids],
-                |r| Ok((r.get("contact_id")?, r.get("number")?)),
-            )
-            .await?;
+        let mut numbers = common::owned_values(
+            db,
+            "SELECT contact_id AS parent, number AS value FROM contact_phone
+             WHERE {in} ORDER BY contact_id, position",
+            "contact_id",
+            contacts.iter().map(|c| c.id.clone()).collect(),
+        )
+        .await?;
         for contact in contacts {
-            contact.phone_numbers = phones
-                .iter()
-                .filter(|(id, _)| *id == contact.id)
-                .map(|(_, number)| number.clone())
-                .collect();
+            contact.phone_numbers = numbers.remove(&contact.id).unwrap_or_default();
         }
         Ok(())
     }

@@ -60,28 +60,17 @@ impl Entity for Team {
     }
 
     async fn read_owned<D: Db>(teams: &mut [Self], db: &D) -> anyhow::Result<()> {
-        if teams.is_empty() {
-            return Ok(());
-        }
-        let ids = Param::TextList(teams.iter().map(|t| t.id.clone()).collect());
-        let members: Vec<(String, String)> = db
-            .rows(
-                &format!(
-                    "SELECT m.team_id AS team_id, m.user_id AS user_id
-                     FROM team_member m JOIN app_user u ON u.id = m.user_id
-                     WHERE {} ORDER BY lower(u.name), u.id",
-                    db.dialect().in_list("m.team_id", 1)
-                ),
-                &[ids],
-                |r| Ok((r.get("team_id")?, r.get("user_id")?)),
-            )
-            .await?;
+        let mut people = common::owned_values(
+            db,
+            "SELECT m.team_id AS parent, m.user_id AS value
+             FROM team_member m JOIN app_user u ON u.id = m.user_id
+             WHERE {in} ORDER BY lower(u.name), u.id",
+            "m.team_id",
+            teams.iter().map(|t| t.id.clone()).collect(),
+        )
+        .await?;
         for team in teams {
-            team.member_ids = members
-                .iter()
-                .filter(|(id, _)| *id == team.id)
-                .map(|(_, user)| user.clone())
-                .collect();
+            team.member_ids = people.remove(&team.id).unwrap_or_default();
         }
         Ok(())
     }
