@@ -149,6 +149,18 @@ pub struct IssuedInvitationView {
     pub email_problem: Option<String>,
 }
 
+impl IssuedInvitationView {
+    fn new(issued: upzento_domain::wire::InvitationIssued, client: &CloudClient) -> Self {
+        Self {
+            invitation: issued.invitation.into(),
+            code: issued.code,
+            cloud_url: client.base().to_string(),
+            emailed: issued.emailed,
+            email_problem: issued.email_problem,
+        }
+    }
+}
+
 /// What an invitation code is for, shown before the person chooses a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -295,13 +307,7 @@ impl Api {
             )
             .await
             .map_err(not_created)?;
-        Ok(IssuedInvitationView {
-            invitation: issued.invitation.into(),
-            code: issued.code,
-            cloud_url: client.base().to_string(),
-            emailed: issued.emailed,
-            email_problem: issued.email_problem,
-        })
+        Ok(IssuedInvitationView::new(issued, &client))
     }
 
     /// A new code and expiry for an invitation (the old code stops working).
@@ -311,13 +317,7 @@ impl Api {
             .resend_invitation(&token, &id)
             .await
             .map_err(not_created)?;
-        Ok(IssuedInvitationView {
-            invitation: issued.invitation.into(),
-            code: issued.code,
-            cloud_url: client.base().to_string(),
-            emailed: issued.emailed,
-            email_problem: issued.email_problem,
-        })
+        Ok(IssuedInvitationView::new(issued, &client))
     }
 
     pub async fn revoke_invitation(&self, id: String) -> Result<(), ApiError> {

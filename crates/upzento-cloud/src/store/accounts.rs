@@ -189,21 +189,7 @@ pub async fn audit_event<D: Db>(
     entity_id: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    db.execute(
-        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            new_id().into(),
-            actor.tenant_id.as_str().into(),
-            actor.user_id.as_str().into(),
-            action.into(),
-            entity.into(),
-            entity_id.into(),
-            now.into(),
-        ],
-    )
-    .await?;
-    Ok(())
+    super::common::audit(db, actor, action, (entity, entity_id), None, None, now).await
 }
 
 /// The tenant's API tokens (of one user when given).

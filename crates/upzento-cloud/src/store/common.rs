@@ -37,6 +37,20 @@ pub async fn record<D: Db>(
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
     record_change(db, &actor.tenant_id, entity, entity_id, after.clone(), now).await?;
+    audit(db, actor, action, (entity, entity_id), before, after, now).await
+}
+
+/// Appends one audit row: who did what to which record, and the record before and after
+/// (both absent for what changes no record: a sign-in, a token, an invitation).
+pub async fn audit<D: Db>(
+    db: &D,
+    actor: &Actor,
+    action: &str,
+    (entity, entity_id): (&str, &str),
+    before: Option<Value>,
+    after: Option<Value>,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, before, after, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
