@@ -121,8 +121,10 @@ test('the invited agent joins through the code on the sign-in screen', async () 
   const preview = await browser.$('[data-testid="invitation-preview"]')
   await browser.waitUntil(async () => (await preview.getText()).includes('unknown'), { timeout: 10000, timeoutMsg: 'no refusal shown' })
   await codeField.clearValue()
-  await codeField.setValue(code)
+  // The whole invitation pasted: the code is picked out of it.
+  await codeField.setValue(`You are invited. Cloud address: ${cloud.url}/ Invitation code: ${code} (it works for a week).`)
   await (await browser.$('#signin-name')).click()
+  await browser.waitUntil(async () => (await codeField.getValue()) === code, { timeout: 5000, timeoutMsg: 'the code was not picked out' })
   await browser.waitUntil(async () => (await preview.getText()).includes('as an agent'), { timeout: 10000, timeoutMsg: 'no preview' })
   assert.match(await preview.getText(), /Demo Dental Clinic.*nina@acme\.test/)
 

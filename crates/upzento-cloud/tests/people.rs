@@ -645,6 +645,37 @@ async fn teams_own_numbers_and_conversations_and_leave_them_when_deleted(backend
         (StatusCode::BAD_REQUEST, Some("teamId"))
     );
 
+    // A deactivated person leaves their teams (an admin adds them back when reactivated).
+    let (_, nina) = admin
+        .post(
+            "/phone-sms/invitations",
+            json!({"email": "nina@acme.test", "role": "agent"}),
+        )
+        .await;
+    let (_, joined) = public(
+        &server.url,
+        "/phone-sms/invitations/accept",
+        json!({"code": nina["code"], "name": "Nina", "password": "a long enough secret"}),
+    )
+    .await;
+    let nina_id = joined["user"]["id"].as_str().unwrap().to_owned();
+    let (_, both) = admin
+        .patch(
+            &format!("/phone-sms/teams/{team}"),
+            json!({"memberIds": [agent_id, nina_id]}),
+        )
+        .await;
+    assert_eq!(both["memberIds"].as_array().unwrap().len(), 2, "{both}");
+    let (status, _) = admin
+        .patch(
+            &format!("/phone-sms/users/{nina_id}"),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = admin.get("/phone-sms/teams").await;
+    assert_eq!(listed[0]["memberIds"], json!([agent_id]), "{listed}");
+
     // Renamed and re-peopled; another tenant sees none of it.
     let (status, renamed) = admin
         .patch(

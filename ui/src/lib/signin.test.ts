@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { emptyForm, toRequest, validate, type SignInForm } from './signin'
+import { emptyForm, fromInvitation, toRequest, validate, type SignInForm } from './signin'
 
 const base: SignInForm = { ...emptyForm(), cloudUrl: 'https://cloud.example.com', method: 'password', email: 'a@b.c', password: 'pw' }
 
@@ -41,5 +41,18 @@ describe('toRequest', () => {
       password: 'pw',
     })
     expect(toRequest({ ...base, method: 'apiToken', token: ' t ' })).toEqual({ method: 'apiToken', cloudUrl: 'https://cloud.example.com', token: 't' })
+  })
+})
+
+describe('fromInvitation', () => {
+  it('finds the code and the address in a pasted invitation', () => {
+    const mail = 'Dana invited you.\n\nCloud address: https://cloud.acme.test/\nInvitation code: uzi_yEUuwkUqZp5ya0nDmSE-Qw735MGstZyR3gJ_aMQ3ilY\n'
+    expect(fromInvitation(mail)).toEqual({ code: 'uzi_yEUuwkUqZp5ya0nDmSE-Qw735MGstZyR3gJ_aMQ3ilY', cloudUrl: 'https://cloud.acme.test/' })
+    // The app's own message ends the address with a full stop.
+    expect(fromInvitation('enter the cloud address http://127.0.0.1:8787/. and this code').cloudUrl).toBe('http://127.0.0.1:8787/')
+  })
+  it('takes a bare code, and finds nothing in other text', () => {
+    expect(fromInvitation(' uzi_abcdefghijklmnopqrstuv ')).toEqual({ code: 'uzi_abcdefghijklmnopqrstuv', cloudUrl: null })
+    expect(fromInvitation('hello')).toEqual({ code: null, cloudUrl: null })
   })
 })

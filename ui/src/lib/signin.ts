@@ -70,3 +70,13 @@ export function toRequest(form: SignInForm): SignInRequest {
       return { method: 'apiToken', cloudUrl, token: form.token.trim() }
   }
 }
+
+/**
+ * The code and cloud address in a pasted invitation (the whole email or message, or the code
+ * alone): what the admin sent, without picking it apart by hand.
+ */
+export function fromInvitation(text: string): { code: string | null; cloudUrl: string | null } {
+  const code = text.match(/uzi_[A-Za-z0-9_-]{16,}/)?.[0] ?? null
+  const cloudUrl = text.match(/https?:\/\/[^\s"'<>]+/)?.[0]?.replace(/[.,;:)]+$/, '') ?? null
+  return { code, cloudUrl }
+}

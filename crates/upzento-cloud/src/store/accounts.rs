@@ -582,6 +582,7 @@ pub async fn update_user<D: Db>(
         .await?;
         super::entities::reassign_work(db, actor, user_id, change.reassign_to.as_deref(), now)
             .await?;
+        super::teams::leave_teams(db, actor, user_id, now).await?;
     }
     Ok(Some(User {
         role,

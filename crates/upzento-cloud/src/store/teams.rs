@@ -190,6 +190,41 @@ pub async fn delete_team<D: Db>(
     Ok(common::delete::<Team, D>(db, actor, id, now).await?)
 }
 
+/// A deactivated user leaves their teams (each team's change recorded). Reactivated, an
+/// admin adds them back where they belong.
+pub async fn leave_teams<D: Db>(
+    db: &D,
+    actor: &Actor,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let teams: Vec<String> = db
+        .rows(
+            "SELECT team_id FROM team_member WHERE tenant_id = $1 AND user_id = $2",
+            &[actor.tenant_id.as_str().into(), user_id.into()],
+            |r| r.get("team_id"),
+        )
+        .await?;
+    let stamp = clock::rfc3339(now);
+    for team in teams {
+        let (user, stamp) = (user_id.to_owned(), stamp.clone());
+        let apply: Apply<Team> = std::sync::Arc::new(move |t: &Team| {
+            Ok(Team {
+                member_ids: t
+                    .member_ids
+                    .iter()
+                    .filter(|m| **m != user)
+                    .cloned()
+                    .collect(),
+                updated_at: stamp.clone(),
+                ..t.clone()
+            })
+        });
+        common::update(db, actor, &team, &apply, now).await?;
+    }
+    Ok(())
+}
+
 /// The tenant's teams, by name.
 pub async fn teams<D: Db>(db: &D, tenant_id: &str) -> anyhow::Result<Vec<Team>> {
     let mut teams = db
