@@ -175,7 +175,7 @@ test('calls: history with filters and a detail pane', async () => {
   await goTo(browser, 'calls')
   await browser.waitUntil(async () => (await browser.$$('[data-call]')).length > 0, { timeout: 10000 })
   const all = (await browser.$$('[data-call]')).length
-  await (await browser.$('select')).selectByAttribute('value', 'missed')
+  await (await browser.$('#call-kind')).selectByAttribute('value', 'missed')
   await browser.waitUntil(async () => (await browser.$$('[data-call]')).length < all, { timeout: 5000 })
   const missed = await browser.$$('[data-call]')
   assert.ok(missed.length > 0)
