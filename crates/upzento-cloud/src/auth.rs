@@ -11,6 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use upzento_domain::permissions::Viewer;
+use upzento_domain::wire::Role;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -66,6 +68,24 @@ pub struct Caller {
     pub tenant: Tenant,
     /// SHA-256 of the bearer token this request came with.
     pub token_hash: Vec<u8>,
+}
+
+impl Caller {
+    /// Who the caller is as a viewer of the tenant's work (`Viewer::sees`).
+    pub async fn viewer(&self, state: &AppState) -> Result<Viewer, AppError> {
+        if self.user.role == Role::Admin {
+            return Ok(Viewer {
+                user_id: self.user.id.clone(),
+                role: Role::Admin,
+                teams: Default::default(),
+                overseen: Default::default(),
+            });
+        }
+        Ok(state
+            .store
+            .viewer(&self.tenant.id, &self.user.id, self.user.role)
+            .await?)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

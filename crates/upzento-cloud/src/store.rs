@@ -51,6 +51,7 @@ use upzento_domain::resources::{CampaignStats, RecipientStatus};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{
     AuditEntry, Call, CallNote, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
     ConversationNote, Disposition, MessageStatus, PhoneNumber, SmsCampaign, SmsMessage,
@@ -126,6 +127,13 @@ pub struct After {
     pub id: String,
 }
 
+/// A change-feed entry and whose work it is about (`None`: everyone's to see).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub change: Change,
+    pub audience: Option<Vec<upzento_domain::permissions::Work>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NumberFilter {
     pub status: Option<String>,
@@ -144,6 +152,8 @@ pub struct ConversationFilter {
     pub status: Option<String>,
     pub assigned_to: Option<String>,
     pub contact_id: Option<String>,
+    /// Only the work this viewer sees (`None`: all of it).
+    pub visible_to: Option<Viewer>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,6 +166,8 @@ pub struct CallFilter {
     pub from_ms: Option<i64>,
     /// Calls that started before this time (ms).
     pub until_ms: Option<i64>,
+    /// Only the work this viewer sees (`None`: all of it).
+    pub visible_to: Option<Viewer>,
 }
 
 /// A message to store, with what only the server knows about it.
@@ -503,6 +515,10 @@ store! {
 
     fn team(tenant_id: &str, id: &str) -> anyhow::Result<Option<upzento_domain::resources::Team>>
         = run |db| common::get(db, tenant_id, id, false).await;
+
+    /// Who `user_id` is as a viewer of the tenant's work (their teams and people).
+    fn viewer(tenant_id: &str, user_id: &str, role: Role) -> anyhow::Result<upzento_domain::permissions::Viewer>
+        = run |db| teams::viewer(db, tenant_id, user_id, role).await;
 
     /// The tenant's teams, by name.
     fn teams(tenant_id: &str) -> anyhow::Result<Vec<upzento_domain::resources::Team>>
@@ -987,8 +1003,9 @@ store! {
     fn start_change_notifications(hub: Arc<ChangeHub>) -> anyhow::Result<()>
         = own |s| s.notify_changes(hub).await;
 
-    /// Changes of the tenant with `seq > since`, oldest first, at most `limit`.
-    fn changes(tenant_id: &str, since: i64, limit: usize) -> anyhow::Result<Vec<Change>>
+    /// Changes of the tenant with `seq > since`, oldest first, at most `limit`, each with
+    /// whose work it is about (for the caller's scope).
+    fn changes(tenant_id: &str, since: i64, limit: usize) -> anyhow::Result<Vec<FeedEntry>>
         = run |db| accounts::changes(db, tenant_id, since, limit).await;
 
     /// Audit rows of the tenant, newest first, before `(at_ms, id)` when given.

@@ -228,7 +228,17 @@ async fn every_write_records_its_change_and_audit_row(backend: Backend) {
     assert_eq!(updated.name, "second");
     assert!(store.delete_template(&a, &created.id, now).await.unwrap());
 
-    let changes = store.changes(&a.tenant_id, 0, 100).await.unwrap();
+    let changes: Vec<_> = store
+        .changes(&a.tenant_id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            // Templates are everyone's to see.
+            assert_eq!(e.audience, None);
+            e.change
+        })
+        .collect();
     let ops: Vec<_> = changes.iter().map(|c| c.op).collect();
     assert_eq!(ops, [ChangeOp::Upsert, ChangeOp::Upsert, ChangeOp::Delete]);
     assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -675,9 +685,9 @@ async fn the_change_feed_pages_by_sequence(backend: Backend) {
     loop {
         let page = store.changes(&a.tenant_id, since, 3).await.unwrap();
         let Some(last) = page.last() else { break };
-        since = last.seq;
-        paged.extend(page.into_iter().map(|c| c.seq));
+        since = last.change.seq;
+        paged.extend(page.into_iter().map(|c| c.change.seq));
     }
-    assert_eq!(paged, all.iter().map(|c| c.seq).collect::<Vec<_>>());
+    assert_eq!(paged, all.iter().map(|c| c.change.seq).collect::<Vec<_>>());
     assert_eq!(store.latest_change(&a.tenant_id).await.unwrap(), since);
 }

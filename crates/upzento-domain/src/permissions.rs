@@ -3,13 +3,93 @@
 //! OpenAPI document, as `x-permission`, and one layer checks it before the handler runs);
 //! the app reads the same matrix to show only the controls a role may use.
 //!
-//! What a role may do to *which* records (their own API tokens, later their teams'
-//! conversations) is a scope the handlers apply on top; this matrix says whether the role
-//! may do the action at all.
+//! What a role may do to *which* records is the scope on top: [`Viewer::sees`] says whose
+//! work (conversations, calls, tasks and what hangs off them) a user sees; this matrix says
+//! whether the role may do the action at all.
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::resources::{Call, Conversation, Task};
 use crate::wire::Role;
+
+/// Whose work a record is: the user it is assigned to and the team it belongs to. Both
+/// absent: unassigned work, which everyone sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Work {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+impl Work {
+    pub fn of_conversation(c: &Conversation) -> Self {
+        Self {
+            user: c.assigned_to.clone(),
+            team: c.team_id.clone(),
+        }
+    }
+
+    pub fn of_call(c: &Call) -> Self {
+        Self {
+            user: c.assigned_to.clone(),
+            team: None,
+        }
+    }
+
+    pub fn of_task(t: &Task) -> Self {
+        Self {
+            user: Some(t.assignee_id.clone()),
+            team: None,
+        }
+    }
+
+    pub fn unassigned(&self) -> bool {
+        self.user.is_none() && self.team.is_none()
+    }
+}
+
+/// Who is looking: what decides which work they see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: String,
+    pub role: Role,
+    /// The teams the viewer belongs to.
+    pub teams: BTreeSet<String>,
+    /// A supervisor's: the members of their teams, whose work they oversee.
+    pub overseen: BTreeSet<String>,
+}
+
+impl Viewer {
+    /// Admins see every record of the tenant.
+    pub fn sees_everything(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the viewer sees `work`: admins all of it; everyone what is assigned to them
+    /// or to one of their teams, and unassigned work; supervisors also the work of their
+    /// teams' people.
+    pub fn sees(&self, work: &Work) -> bool {
+        self.sees_everything()
+            || work.unassigned()
+            || work.user.as_deref() == Some(self.user_id.as_str())
+            || work.team.as_ref().is_some_and(|t| self.teams.contains(t))
+            || (self.role == Role::Supervisor
+                && work
+                    .user
+                    .as_ref()
+                    .is_some_and(|u| self.overseen.contains(u)))
+    }
+
+    /// Whether the viewer sees a change whose record was, before or after it, each of
+    /// `audience` (`None`: a record everyone sees, such as a contact).
+    pub fn sees_any(&self, audience: Option<&[Work]>) -> bool {
+        self.sees_everything() || audience.is_none_or(|works| works.iter().any(|w| self.sees(w)))
+    }
+}
 
 /// What an endpoint acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -208,6 +288,51 @@ pub fn may(role: Role, resource: Resource, action: Action) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn work(user: Option<&str>, team: Option<&str>) -> Work {
+        Work {
+            user: user.map(str::to_owned),
+            team: team.map(str::to_owned),
+        }
+    }
+
+    fn viewer(role: Role, teams: &[&str], overseen: &[&str]) -> Viewer {
+        Viewer {
+            user_id: "me".into(),
+            role,
+            teams: teams.iter().map(|t| (*t).to_owned()).collect(),
+            overseen: overseen.iter().map(|u| (*u).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_role_sees_its_own_its_teams_and_unassigned_work() {
+        let agent = viewer(Role::Agent, &["sales"], &[]);
+        assert!(agent.sees(&work(None, None)));
+        assert!(agent.sees(&work(Some("me"), None)));
+        assert!(agent.sees(&work(Some("me"), Some("support"))));
+        assert!(agent.sees(&work(None, Some("sales"))));
+        assert!(agent.sees(&work(Some("bo"), Some("sales"))));
+        assert!(!agent.sees(&work(Some("bo"), None)));
+        assert!(!agent.sees(&work(None, Some("support"))));
+        assert!(!agent.sees(&work(Some("bo"), Some("support"))));
+        // The same teammates, as an agent: a colleague's own work stays theirs.
+        let colleague = viewer(Role::Agent, &["sales"], &["bo"]);
+        assert!(!colleague.sees(&work(Some("bo"), None)));
+        let supervisor = viewer(Role::Supervisor, &["sales"], &["bo"]);
+        assert!(supervisor.sees(&work(Some("bo"), None)));
+        assert!(supervisor.sees(&work(Some("bo"), Some("support"))));
+        assert!(!supervisor.sees(&work(Some("cy"), Some("support"))));
+        let admin = viewer(Role::Admin, &[], &[]);
+        assert!(admin.sees(&work(Some("cy"), Some("support"))));
+        // A change is seen by whoever saw the record before or after it.
+        let moved = [work(Some("me"), None), work(Some("bo"), None)];
+        assert!(agent.sees_any(Some(&moved)));
+        assert!(!agent.sees_any(Some(&moved[1..])));
+        assert!(agent.sees_any(None));
+        assert!(!agent.sees_any(Some(&[])));
+        assert!(admin.sees_any(Some(&[])));
+    }
 
     #[test]
     fn permissions_read_back_as_written() {

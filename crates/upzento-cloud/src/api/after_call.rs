@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use upzento_domain::permissions::Work;
 use upzento_domain::resources::{
     Call, Disposition, DispositionList, DispositionPatch, NewDisposition, NewTask, Page, Task,
     TaskPatch, TenantSettings, TenantSettingsPatch, WrapUp,
@@ -15,7 +16,10 @@ use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
 use super::contacts::tags;
-use super::support::{Body, Paging, Params, found, instant, optional_text, text, user_of_tenant};
+use super::support::{
+    Body, Paging, Params, found, instant, optional_text, text, user_of_tenant, visible_call,
+    visible_conversation,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::after_call::TaskFilter;
@@ -56,6 +60,7 @@ pub async fn wrap_up(
     Path(id): Path<String>,
     Body(wrap): Body<WrapUp>,
 ) -> Result<Json<Call>, AppError> {
+    visible_call(&state, &caller, &id).await?;
     let mut follow_up = wrap.follow_up;
     if let Some(f) = &mut follow_up {
         f.title = text("followUp.title", &f.title, TITLE_MAX)?;
@@ -238,6 +243,7 @@ pub async fn tasks(
             .assignee
             .map(|a| if a == "me" { caller.user.id.clone() } else { a }),
         done: query.done,
+        visible_to: Some(caller.viewer(&state).await?),
     };
     let items = state
         .store
@@ -269,13 +275,10 @@ pub async fn create_task(
 ) -> Result<(StatusCode, Json<Task>), AppError> {
     user_of_tenant(&state, &caller, "assigneeId", new.assignee_id.as_deref()).await?;
     let tenant = &caller.tenant.id;
-    if let Some(id) = &new.call_id
-        && state.store.call(tenant, id).await?.is_none()
-    {
-        return Err(AppError::invalid_field(
-            "callId",
-            "No such call in this tenant.",
-        ));
+    if let Some(id) = &new.call_id {
+        visible_call(&state, &caller, id)
+            .await
+            .map_err(|e| absent_as_invalid(e, "callId", "No such call in this tenant."))?;
     }
     if let Some(id) = &new.contact_id
         && state.store.contact(tenant, id).await?.is_none()
@@ -285,13 +288,12 @@ pub async fn create_task(
             "No such contact in this tenant.",
         ));
     }
-    if let Some(id) = &new.conversation_id
-        && state.store.conversation(tenant, id).await?.is_none()
-    {
-        return Err(AppError::invalid_field(
-            "conversationId",
-            "No such conversation in this tenant.",
-        ));
+    if let Some(id) = &new.conversation_id {
+        visible_conversation(&state, &caller, id)
+            .await
+            .map_err(|e| {
+                absent_as_invalid(e, "conversationId", "No such conversation in this tenant.")
+            })?;
     }
     let now = clock::now();
     let stamp = clock::rfc3339(now);
@@ -313,6 +315,14 @@ pub async fn create_task(
         .create_task(&caller.actor(), task.clone(), now)
         .await?;
     Ok((StatusCode::CREATED, Json(task)))
+}
+
+/// A record a body names that is not there (or out of the caller's scope) is a bad field.
+fn absent_as_invalid(e: AppError, field: &'static str, message: &'static str) -> AppError {
+    match e {
+        AppError::NotFound => AppError::invalid_field(field, message),
+        other => other,
+    }
 }
 
 /// Marks a task done (or to do again), moves its due time, renames or reassigns it.
@@ -352,7 +362,12 @@ pub async fn update_task(
         .transpose()?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
+    let viewer = caller.viewer(&state).await?;
     let apply = Arc::new(move |t: &Task| {
+        // Checked in the update's transaction: out of scope is as absent.
+        if !viewer.sees(&Work::of_task(t)) {
+            return Err(AppError::NotFound);
+        }
         let done_at = match patch.done {
             // Done twice keeps the first time.
             Some(true) => t.done_at.clone().or_else(|| Some(stamp.clone())),

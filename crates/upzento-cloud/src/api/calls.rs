@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use upzento_domain::permissions::Work;
 use upzento_domain::resources::{
     Assignment, Call, CallNote, CallNoteList, CallNotes, CallStatus, CallStatusUpdate, CallType,
     NewCall, NewNote, Page,
@@ -14,7 +15,9 @@ use upzento_domain::resources::{
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
-use super::support::{Body, Paging, Params, e164, found, optional_text, text, user_of_tenant};
+use super::support::{
+    Body, Paging, Params, e164, found, optional_text, text, user_of_tenant, visible_call,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::CallFilter;
@@ -89,6 +92,7 @@ pub async fn list(
         contact_id: query.contact_id,
         from_ms: time_ms("from", query.from.as_deref())?,
         until_ms: time_ms("until", query.until.as_deref())?,
+        visible_to: Some(caller.viewer(&state).await?),
     };
     let items = state
         .store
@@ -205,7 +209,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Call>, AppError> {
-    found(state.store.call(&caller.tenant.id, &id).await?)
+    Ok(Json(visible_call(&state, &caller, &id).await?))
 }
 
 async fn change(
@@ -216,7 +220,12 @@ async fn change(
 ) -> Result<Json<Call>, AppError> {
     let now = clock::now();
     let stamp = clock::rfc3339(now);
+    let viewer = caller.viewer(state).await?;
     let apply = Arc::new(move |current: &Call| {
+        // Checked in the update's transaction: out of scope is as absent.
+        if !viewer.sees(&Work::of_call(current)) {
+            return Err(AppError::NotFound);
+        }
         let mut next = current.clone();
         apply(&mut next);
         next.updated_at.clone_from(&stamp);
@@ -310,11 +319,11 @@ pub async fn notes(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CallNoteList>, AppError> {
-    let tenant = &caller.tenant.id;
-    if state.store.call(tenant, &id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    let items = state.store.call_notes(tenant, &id, NOTES_PER_CALL).await?;
+    visible_call(&state, &caller, &id).await?;
+    let items = state
+        .store
+        .call_notes(&caller.tenant.id, &id, NOTES_PER_CALL)
+        .await?;
     Ok(Json(CallNoteList { items }))
 }
 
@@ -342,6 +351,7 @@ pub async fn add_note(
     Path(id): Path<String>,
     Body(new): Body<NewNote>,
 ) -> Result<(StatusCode, Json<CallNote>), AppError> {
+    visible_call(&state, &caller, &id).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let note = CallNote {

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use upzento_domain::resources::{AuditEntry, ChangeFeed, Page};
+use upzento_domain::permissions::Viewer;
+use upzento_domain::resources::{AuditEntry, Change, ChangeFeed, Page};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
@@ -11,6 +12,7 @@ use super::support::{Paging, Params};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::store::FeedEntry;
 
 /// Largest page of the change feed.
 const MAX_CHANGES: u32 = 1000;
@@ -59,18 +61,29 @@ pub async fn changes(
             ));
         }
     };
-    let mut changes = state
+    let viewer = caller.viewer(&state).await?;
+    let mut entries = state
         .store
         .changes(&caller.tenant.id, since, limit + 1)
         .await?;
-    let has_more = changes.len() > limit;
-    changes.truncate(limit);
-    let cursor = changes.last().map_or(since, |c| c.seq);
+    let has_more = entries.len() > limit;
+    entries.truncate(limit);
+    // Past what the caller may not see too: a page may hold fewer changes than it read.
+    let cursor = entries.last().map_or(since, |e| e.change.seq);
     Ok(Json(ChangeFeed {
-        changes,
+        changes: visible(&viewer, entries).collect(),
         cursor,
         has_more,
     }))
+}
+
+/// The changes among `entries` that `viewer` may see: of records everyone sees, and of
+/// work they see now or saw before the change (so a reassignment away reaches them too).
+pub fn visible(viewer: &Viewer, entries: Vec<FeedEntry>) -> impl Iterator<Item = Change> {
+    entries
+        .into_iter()
+        .filter(|e| viewer.sees_any(e.audience.as_deref()))
+        .map(|e| e.change)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use upzento_domain::permissions::Work;
 use upzento_domain::resources::{
     Assignment, Conversation, ConversationNote, ConversationNoteList, ConversationStatus,
     ConversationStatusUpdate, NewConversation, NewNote, Page, SmsMessage, Snooze,
@@ -14,7 +15,8 @@ use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
 use super::support::{
-    Body, Paging, Params, e164, found, instant, team_of_tenant, text, user_of_tenant,
+    Body, Paging, Params, e164, found, instant, opened_in_scope, team_of_tenant, text,
+    user_of_tenant, visible_conversation,
 };
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -60,6 +62,7 @@ pub async fn list(
             .assigned_to
             .map(|a| if a == "me" { caller.user.id.clone() } else { a }),
         contact_id: query.contact_id,
+        visible_to: Some(caller.viewer(&state).await?),
     };
     let items = state
         .store
@@ -82,6 +85,7 @@ pub async fn list(
         (status = 201, description = "Opened", body = Conversation),
         (status = 200, description = "It existed already", body = Conversation),
         (status = 400, body = ErrorBody),
+        (status = 409, description = "It exists and is out of the caller's scope (`assigned_elsewhere`)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
@@ -111,6 +115,7 @@ pub async fn create(
         .store
         .open_conversation(&caller.actor(), &number, &contact_number, clock::now())
         .await?;
+    let conversation = opened_in_scope(&state, &caller, conversation).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -145,11 +150,7 @@ async fn one_with_unread(
     caller: &Caller,
     id: &str,
 ) -> Result<Json<Conversation>, AppError> {
-    let conversation = state
-        .store
-        .conversation(&caller.tenant.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let conversation = visible_conversation(state, caller, id).await?;
     let mut items = with_unread(state, caller, vec![conversation]).await?;
     found(items.pop())
 }
@@ -170,6 +171,7 @@ pub async fn mark_read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>, AppError> {
+    visible_conversation(&state, &caller, &id).await?;
     let now = clock::now();
     if !state
         .store
@@ -207,7 +209,12 @@ async fn change(
 ) -> Result<Json<Conversation>, AppError> {
     let now = clock::now();
     let stamp = clock::rfc3339(now);
+    let viewer = caller.viewer(state).await?;
     let apply = Arc::new(move |current: &Conversation| {
+        // Checked in the update's transaction: out of scope is as absent.
+        if !viewer.sees(&Work::of_conversation(current)) {
+            return Err(AppError::NotFound);
+        }
         let mut next = current.clone();
         apply(&mut next);
         next.updated_at.clone_from(&stamp);
@@ -353,13 +360,10 @@ pub async fn notes(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationNoteList>, AppError> {
-    let tenant = &caller.tenant.id;
-    if state.store.conversation(tenant, &id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
+    visible_conversation(&state, &caller, &id).await?;
     let items = state
         .store
-        .conversation_notes(tenant, &id, NOTES_PER_CONVERSATION)
+        .conversation_notes(&caller.tenant.id, &id, NOTES_PER_CONVERSATION)
         .await?;
     Ok(Json(ConversationNoteList { items }))
 }
@@ -388,6 +392,7 @@ pub async fn add_note(
     Path(id): Path<String>,
     Body(new): Body<NewNote>,
 ) -> Result<(StatusCode, Json<ConversationNote>), AppError> {
+    visible_conversation(&state, &caller, &id).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let note = ConversationNote {
@@ -440,14 +445,7 @@ pub async fn messages(
     Params(query): Params<ListMessagesQuery>,
 ) -> Result<Json<Page<SmsMessage>>, AppError> {
     let paging = Paging::new(query.limit, query.cursor.as_deref())?;
-    if state
-        .store
-        .conversation(&caller.tenant.id, &conversation_id)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::NotFound);
-    }
+    visible_conversation(&state, &caller, &conversation_id).await?;
     let items = state
         .store
         .messages(

@@ -11,7 +11,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::watch;
-use upzento_domain::resources::Change;
+use upzento_domain::permissions::Viewer;
+use upzento_domain::resources::{Change, entity};
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
 
@@ -128,9 +129,11 @@ pub async fn events(
             tokio::time::sleep(every).await;
         }
     });
+    let viewer = caller.viewer(&state).await?;
     let stream = Tail {
         store: state.store.clone(),
         tenant,
+        viewer,
         cursor,
         wake,
         buffer: VecDeque::new(),
@@ -152,6 +155,8 @@ pub async fn events(
 struct Tail {
     store: Arc<dyn Store>,
     tenant: String,
+    /// Whose work the caller sees; read again when a team changes.
+    viewer: Viewer,
     cursor: i64,
     wake: watch::Receiver<u64>,
     buffer: VecDeque<Change>,
@@ -176,9 +181,26 @@ impl Tail {
             }
             self.wake.borrow_and_update();
             match self.store.changes(&self.tenant, self.cursor, PAGE).await {
-                Ok(changes) if !changes.is_empty() => {
-                    self.cursor = changes.last().map_or(self.cursor, |c| c.seq);
-                    self.buffer.extend(changes);
+                Ok(entries) if !entries.is_empty() => {
+                    if !self.viewer.sees_everything()
+                        && entries.iter().any(|e| e.change.entity == entity::TEAM)
+                    {
+                        match self
+                            .store
+                            .viewer(&self.tenant, &self.viewer.user_id, self.viewer.role)
+                            .await
+                        {
+                            Ok(viewer) => self.viewer = viewer,
+                            Err(err) => {
+                                tracing::error!(error = ?err, "reading a viewer's teams");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                continue;
+                            }
+                        }
+                    }
+                    self.cursor = entries.last().map_or(self.cursor, |e| e.change.seq);
+                    self.buffer
+                        .extend(super::changes::visible(&self.viewer, entries));
                 }
                 Ok(_) => self.wake.changed().await.ok()?,
                 Err(err) => {

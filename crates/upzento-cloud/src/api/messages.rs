@@ -11,7 +11,9 @@ use upzento_domain::resources::{
 };
 use upzento_domain::wire::ErrorBody;
 
-use super::support::{Body, MESSAGE_MAX, e164, found, optional_text, text};
+use super::support::{
+    Body, MESSAGE_MAX, e164, found, opened_in_scope, optional_text, text, visible_conversation,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::outbound::{self, Outbound, can_text};
@@ -57,7 +59,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such conversation", body = ErrorBody),
-        (status = 409, description = "The recipient opted out, or the key was used for another message", body = ErrorBody),
+        (status = 409, description = "The recipient opted out, the key was used for another message, or the conversation with this number is out of the caller's scope (`assigned_elsewhere`)", body = ErrorBody),
     )
 )]
 pub async fn send(
@@ -79,11 +81,7 @@ pub async fn send(
     }
     let now = clock::now();
     let conversation = match (&new.conversation_id, &new.phone_number_id, &new.to) {
-        (Some(id), None, None) => state
-            .store
-            .conversation(tenant, id)
-            .await?
-            .ok_or(AppError::NotFound)?,
+        (Some(id), None, None) => visible_conversation(&state, &caller, id).await?,
         (None, Some(number_id), Some(to)) => {
             let to = e164("to", to)?;
             let number = state
@@ -94,11 +92,11 @@ pub async fn send(
                     AppError::invalid_field("phoneNumberId", "No such number in this tenant.")
                 })?;
             can_text(&number)?;
-            state
+            let (opened, _) = state
                 .store
                 .open_conversation(&caller.actor(), &number, &to, now)
-                .await?
-                .0
+                .await?;
+            opened_in_scope(&state, &caller, opened).await?
         }
         _ => {
             return Err(AppError::bad_request(

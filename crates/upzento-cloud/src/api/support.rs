@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use axum::Json;
 use axum::http::StatusCode;
+use upzento_domain::permissions::{Viewer, Work};
 use upzento_domain::resources::{self, Page};
 
 use crate::store::{Actor, After};
@@ -177,6 +178,62 @@ impl Paging {
 /// The record, or 404.
 pub fn found<T>(record: Option<T>) -> Result<Json<T>, AppError> {
     record.map(Json).ok_or(AppError::NotFound)
+}
+
+/// The record if the caller sees its work (`Viewer::sees`); 404 otherwise, as for a record
+/// of another tenant, so that nobody learns what exists outside their scope.
+pub fn in_scope<T>(
+    viewer: &Viewer,
+    record: Option<T>,
+    work: fn(&T) -> Work,
+) -> Result<T, AppError> {
+    record
+        .filter(|r| viewer.sees(&work(r)))
+        .ok_or(AppError::NotFound)
+}
+
+/// The conversation `id`, if the caller sees it.
+pub async fn visible_conversation(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<resources::Conversation, AppError> {
+    let record = state.store.conversation(&caller.tenant.id, id).await?;
+    in_scope(&caller.viewer(state).await?, record, Work::of_conversation)
+}
+
+/// The conversation an open (or a send to a number) found. Out of the caller's scope it
+/// is refused with 409, not 404: the caller named the number, so its existence is theirs
+/// to know, while its messages stay its people's.
+pub async fn opened_in_scope(
+    state: &AppState,
+    caller: &Caller,
+    conversation: resources::Conversation,
+) -> Result<resources::Conversation, AppError> {
+    if caller
+        .viewer(state)
+        .await?
+        .sees(&Work::of_conversation(&conversation))
+    {
+        return Ok(conversation);
+    }
+    Err(AppError::Rejected {
+        status: StatusCode::CONFLICT,
+        code: "assigned_elsewhere",
+        message: "The conversation with this number is someone else's work: ask them or a \
+                  supervisor to hand it over."
+            .into(),
+    })
+}
+
+/// The call `id`, if the caller sees it.
+pub async fn visible_call(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<resources::Call, AppError> {
+    let record = state.store.call(&caller.tenant.id, id).await?;
+    in_scope(&caller.viewer(state).await?, record, Work::of_call)
 }
 
 /// 204 when the record was deleted, 404 when there was none.

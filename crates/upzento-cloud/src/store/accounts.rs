@@ -5,6 +5,9 @@ use time::OffsetDateTime;
 use upzento_domain::resources::{AuditEntry, Change, ChangeOp};
 use upzento_domain::wire::{ApiTokenInfo, Role};
 
+use serde_json::Value;
+
+use super::FeedEntry;
 use super::common::new_id;
 use super::sql::{Db, Row};
 use super::{Actor, After, NewToken, NewUser, Tenant, TokenKind, User};
@@ -281,14 +284,15 @@ pub async fn changes<D: Db>(
     tenant_id: &str,
     since: i64,
     limit: usize,
-) -> anyhow::Result<Vec<Change>> {
+) -> anyhow::Result<Vec<FeedEntry>> {
     db.rows(
-        "SELECT seq, entity, entity_id, op, data, changed_at FROM change_log
+        "SELECT seq, entity, entity_id, op, data, changed_at, audience FROM change_log
          WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         &[tenant_id.into(), since.into(), i64::try_from(limit)?.into()],
         |r| {
             let op: String = r.get("op")?;
-            Ok(Change {
+            let audience: Option<Value> = r.get("audience")?;
+            let change = Change {
                 seq: r.get("seq")?,
                 entity: r.get("entity")?,
                 id: r.get("entity_id")?,
@@ -299,6 +303,10 @@ pub async fn changes<D: Db>(
                 },
                 data: r.get("data")?,
                 changed_at: clock::rfc3339(r.get("changed_at")?),
+            };
+            Ok(FeedEntry {
+                change,
+                audience: audience.map(serde_json::from_value).transpose()?,
             })
         },
     )

@@ -3,6 +3,7 @@
 //! wrap-up, which changes a call, its wrap-up note and its follow-up in one transaction.
 
 use time::OffsetDateTime;
+use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{
     Call, CallNote, Disposition, Task, TenantSettings, WrapUp, entity,
 };
@@ -407,6 +408,8 @@ pub struct TaskFilter {
     pub assignee_id: Option<String>,
     /// `Some(true)`: only done; `Some(false)`: only to do.
     pub done: Option<bool>,
+    /// Only the work this viewer sees (`None`: all of it).
+    pub visible_to: Option<Viewer>,
 }
 
 /// A page of the tenant's tasks, in creation order.
@@ -417,17 +420,22 @@ pub async fn list_tasks<D: Db>(
     after: Option<&super::After>,
     limit: usize,
 ) -> anyhow::Result<Vec<Task>> {
-    let mut conditions = vec!["(CAST($5 AS TEXT) IS NULL OR assignee_id = $5)"];
+    let visible = common::visible_sql("assignee_id", None, 6);
+    let mut conditions = vec![
+        "(CAST($5 AS TEXT) IS NULL OR assignee_id = $5)",
+        visible.as_str(),
+    ];
     match filter.done {
         Some(true) => conditions.push("done_at IS NOT NULL"),
         Some(false) => conditions.push("done_at IS NULL"),
         None => {}
     }
+    let [viewer_user, viewer_supervisor] = common::viewer_params(filter.visible_to.as_ref());
     common::list(
         db,
         tenant_id,
         Some(&conditions.join(" AND ")),
-        vec![(&filter.assignee_id).into()],
+        vec![(&filter.assignee_id).into(), viewer_user, viewer_supervisor],
         after,
         limit,
     )

@@ -598,6 +598,7 @@ pub async fn list_calls<D: Db>(
         |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
     );
     let time = db.dialect().time_type();
+    let [viewer_user, viewer_supervisor] = common::viewer_params(filter.visible_to.as_ref());
     db.rows(
         &format!(
             "{} WHERE tenant_id = $1
@@ -608,8 +609,10 @@ pub async fn list_calls<D: Db>(
                AND (CAST($6 AS {time}) IS NULL OR start_time >= $6)
                AND (CAST($7 AS {time}) IS NULL OR start_time < $7)
                AND (start_time, id) < ($8, $9)
+               AND {}
              ORDER BY start_time DESC, id DESC LIMIT $10",
-            common::select::<Call>()
+            common::select::<Call>(),
+            common::visible_sql("assigned_to", None, 11),
         ),
         &[
             tenant_id.into(),
@@ -622,6 +625,8 @@ pub async fn list_calls<D: Db>(
             before_at.into(),
             before_id.into(),
             i64::try_from(limit)?.into(),
+            viewer_user,
+            viewer_supervisor,
         ],
         Call::from_row,
     )
@@ -907,6 +912,7 @@ pub async fn list_conversations<D: Db>(
         ),
         |a| (clock::from_ms(a.created_at_ms), a.id.clone()),
     );
+    let [viewer_user, viewer_supervisor] = common::viewer_params(filter.visible_to.as_ref());
     db.rows(
         &format!(
             "{} WHERE tenant_id = $1
@@ -914,8 +920,10 @@ pub async fn list_conversations<D: Db>(
                AND (CAST($3 AS TEXT) IS NULL OR assigned_to = $3)
                AND (CAST($4 AS TEXT) IS NULL OR contact_id = $4)
                AND (last_activity_at, id) < ($5, $6)
+               AND {}
              ORDER BY last_activity_at DESC, id DESC LIMIT $7",
-            common::select::<Conversation>()
+            common::select::<Conversation>(),
+            common::visible_sql("assigned_to", Some("team_id"), 8),
         ),
         &[
             tenant_id.into(),
@@ -925,6 +933,8 @@ pub async fn list_conversations<D: Db>(
             before_at.into(),
             before_id.into(),
             i64::try_from(limit)?.into(),
+            viewer_user,
+            viewer_supervisor,
         ],
         Conversation::from_row,
     )

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0018_user_deactivated.sql"),
     include_str!("../../migrations/sqlite/0019_invitations_presence.sql"),
     include_str!("../../migrations/sqlite/0020_teams.sql"),
+    include_str!("../../migrations/sqlite/0021_change_audience.sql"),
 ];
 
 #[derive(Debug, Clone)]

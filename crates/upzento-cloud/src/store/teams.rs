@@ -3,7 +3,9 @@
 //! update (so the feed and the audit log have them).
 
 use time::OffsetDateTime;
+use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{Conversation, PhoneNumber, Team, entity};
+use upzento_domain::wire::Role;
 
 use super::common::{self, Entity};
 use super::sql::{Db, Param, Row, is_unique_violation};
@@ -246,4 +248,39 @@ pub async fn team_exists<D: Db>(db: &D, tenant_id: &str, team_id: &str) -> anyho
     Ok(common::get::<Team, D>(db, tenant_id, team_id, false)
         .await?
         .is_some())
+}
+
+/// Who `user_id` is as a viewer of the tenant's work: their teams, and a supervisor's
+/// people (the members of their teams).
+pub async fn viewer<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    user_id: &str,
+    role: Role,
+) -> anyhow::Result<Viewer> {
+    let teams = db
+        .rows(
+            "SELECT team_id FROM team_member WHERE tenant_id = $1 AND user_id = $2",
+            &[tenant_id.into(), user_id.into()],
+            |r| r.get::<String>("team_id"),
+        )
+        .await?;
+    let overseen = if role == Role::Supervisor {
+        db.rows(
+            "SELECT DISTINCT m.user_id FROM team_member m
+             JOIN team_member s ON s.team_id = m.team_id
+             WHERE s.tenant_id = $1 AND s.user_id = $2",
+            &[tenant_id.into(), user_id.into()],
+            |r| r.get::<String>("user_id"),
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    Ok(Viewer {
+        user_id: user_id.to_owned(),
+        role,
+        teams: teams.into_iter().collect(),
+        overseen: overseen.into_iter().collect(),
+    })
 }
