@@ -115,6 +115,7 @@ fn page(first: usize, count: usize, conversations: usize, base_ms: i64) -> Vec<C
                     "lastMessageAt": stamp(at), "lastMessagePreview": body.clone(),
                     "lastActivityAt": stamp(at), "createdAt": stamp(at), "updatedAt": stamp(at)})),
                 changed_at: stamp(at),
+                entered_scope: false,
             });
         }
         changes.push(Change {
@@ -132,6 +133,7 @@ fn page(first: usize, count: usize, conversations: usize, base_ms: i64) -> Vec<C
                 "createdAt": stamp(at), "updatedAt": stamp(at)}),
             ),
             changed_at: stamp(at),
+            entered_scope: false,
         });
     }
     changes
@@ -348,7 +350,7 @@ async fn sync_bench(url: &str, agent: &str, admin: &str) {
     .unwrap();
     let cache = Arc::new(Mutex::new(cache));
     let start = Instant::now();
-    let (sync, mut events) = spawn(cache.clone(), client, agent.to_owned(), 1);
+    let (sync, mut events) = spawn(cache.clone(), client, agent.to_owned(), me.user.role, 1);
     loop {
         if let SyncEvent::Status {
             status: SyncStatus::Online,

@@ -149,7 +149,13 @@ impl Session {
         let cache = Arc::new(Mutex::new(cache));
         let client = CloudClient::new(parse_base_url(&account.cloud_url)?)?;
         let seed = u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15;
-        let (sync, events) = spawn(cache.clone(), client.clone(), token.clone(), seed);
+        let (sync, events) = spawn(
+            cache.clone(),
+            client.clone(),
+            token.clone(),
+            account.user.role,
+            seed,
+        );
         Ok((
             Self {
                 account,

@@ -27,13 +27,14 @@ async fn session(cloud: &Cloud, base: &str) -> Session {
     let client =
         CloudClient::with_timeout(parse_base_url(base).unwrap(), Duration::from_secs(1)).unwrap();
     let me = client.me(&token).await.unwrap();
+    let role = me.user.role;
     let owner = Owner {
         cloud: base.to_owned(),
         tenant_id: me.tenant.id,
         user_id: me.user.id,
     };
     let cache = Arc::new(Mutex::new(Cache::in_memory(&owner).unwrap()));
-    let (sync, events) = spawn(cache.clone(), client, token.clone(), 7);
+    let (sync, events) = spawn(cache.clone(), client, token.clone(), role, 7);
     Session {
         cache,
         sync,
@@ -428,4 +429,145 @@ async fn new_inbound_messages_are_announced_and_the_history_is_not() {
             assert!(arrivals.is_empty(), "announced again: {arrivals:?}");
         }
     }
+}
+
+/// Messages of a conversation in the cache.
+fn cached_messages(cache: &Cache, conversation: &str) -> Vec<String> {
+    cache
+        .messages(conversation, None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_holds_only_the_users_work_and_gets_the_history_of_what_they_are_handed() {
+    let cloud = Cloud::start().await;
+    let admin = cloud.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin_id = cloud.get(&admin, "phone-sms/me").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut s = session(&cloud, &cloud.url).await;
+    s.status("online", |st| st == SyncStatus::Online).await;
+    let me = cloud.get(&s.token, "phone-sms/me").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let numbers = cloud.all(&admin, "phone-sms/phone-numbers").await;
+    let number = numbers[0]["id"].as_str().unwrap();
+
+    // The agent's conversation, with two messages.
+    let opened = cloud
+        .post(
+            &admin,
+            "phone-sms/conversations",
+            json!({"phoneNumberId": number, "contactNumber": "+14155550777"}),
+        )
+        .await;
+    let conversation = opened["id"].as_str().unwrap().to_owned();
+    let assign = format!("phone-sms/conversations/{conversation}/assign");
+    cloud.patch(&admin, &assign, json!({"userId": me})).await;
+    for text in ["First", "Second"] {
+        cloud
+            .post(
+                &admin,
+                "phone-sms/messages",
+                json!({"conversationId": conversation, "message": text}),
+            )
+            .await;
+    }
+    s.until("the agent's thread", |c| {
+        cached_messages(c, &conversation).len() == 2
+    })
+    .await;
+
+    // Handed to someone else: gone from the cache, messages and all.
+    cloud
+        .patch(&admin, &assign, json!({"userId": admin_id}))
+        .await;
+    s.until("the thread dropped", |c| {
+        c.conversation(&conversation).unwrap().is_none()
+            && cached_messages(c, &conversation).is_empty()
+    })
+    .await;
+    cloud
+        .post(
+            &admin,
+            "phone-sms/messages",
+            json!({"conversationId": conversation, "message": "While away"}),
+        )
+        .await;
+
+    // Handed back: the history comes with it, what was said meanwhile too.
+    cloud.patch(&admin, &assign, json!({"userId": me})).await;
+    s.until("the history back", |c| {
+        let mut texts = cached_messages(c, &conversation);
+        texts.sort();
+        texts == ["First", "Second", "While away"]
+    })
+    .await;
+
+    // Joining a team brings the team's work, with its history.
+    let team = cloud
+        .post(
+            &admin,
+            "phone-sms/teams",
+            json!({"name": "Night", "memberIds": [admin_id]}),
+        )
+        .await;
+    let team = team["id"].as_str().unwrap().to_owned();
+    let night = cloud
+        .post(
+            &admin,
+            "phone-sms/conversations",
+            json!({"phoneNumberId": number, "contactNumber": "+14155550778"}),
+        )
+        .await;
+    let night = night["id"].as_str().unwrap().to_owned();
+    cloud
+        .patch(
+            &admin,
+            &format!("phone-sms/conversations/{night}/assign"),
+            json!({"userId": null, "teamId": team}),
+        )
+        .await;
+    cloud
+        .post(
+            &admin,
+            "phone-sms/messages",
+            json!({"conversationId": night, "message": "For the night team"}),
+        )
+        .await;
+    s.until("the team's work out of the cache", |c| {
+        c.conversation(&night)
+            .unwrap()
+            .is_none_or(|n| n.team_id.as_deref() != Some(team.as_str()))
+    })
+    .await;
+    cloud
+        .patch(
+            &admin,
+            &format!("phone-sms/teams/{team}"),
+            json!({"memberIds": [admin_id, me]}),
+        )
+        .await;
+    s.until("the team's thread", |c| {
+        c.conversation(&night).unwrap().is_some()
+            && cached_messages(c, &night) == ["For the night team"]
+    })
+    .await;
+    // Leaving it takes the work away again.
+    cloud
+        .patch(
+            &admin,
+            &format!("phone-sms/teams/{team}"),
+            json!({"memberIds": [admin_id]}),
+        )
+        .await;
+    s.until("the team's thread dropped", |c| {
+        c.conversation(&night).unwrap().is_none() && cached_messages(c, &night).is_empty()
+    })
+    .await;
 }

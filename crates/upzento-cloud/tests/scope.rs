@@ -463,6 +463,26 @@ async fn the_feed_and_the_stream_carry_each_users_work_and_hand_it_over(backend:
         conversations_texted(&feed(&w.blair, before).await),
         [alexs.clone()].into()
     );
+    // The handover tells Blair that the history is not in Blair's feed, and Alex nothing.
+    let entered = |page: &Value| {
+        page["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["enteredScope"] == true)
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (_, page) = w
+        .blair
+        .get(&format!("/phone-sms/changes?since={before}"))
+        .await;
+    assert_eq!(entered(&page), vec![alexs.clone()], "{page}");
+    let (_, page) = w
+        .alex
+        .get(&format!("/phone-sms/changes?since={before}"))
+        .await;
+    assert!(entered(&page).is_empty(), "{page}");
     // Blair reads its history, which the feed gave only to Alex at the time.
     let (status, history) = w
         .blair

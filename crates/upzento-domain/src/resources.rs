@@ -1318,6 +1318,11 @@ pub struct Change {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub data: Option<serde_json::Value>,
     pub changed_at: String,
+    /// This change brought the record into the caller's scope (it was handed to them or
+    /// to their team): its history before it is not in the caller's feed; read it from
+    /// the record's own endpoints (a conversation's messages and notes, a call's notes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entered_scope: bool,
 }
 
 /// `GET /phone-sms/changes?since=N`: changes after `since`, in order.

@@ -44,6 +44,7 @@ async fn main() {
     let base = parse_base_url(&cloud).unwrap_or_else(|e| fail(&e.message));
     let client = CloudClient::new(base.clone()).unwrap_or_else(|e| fail(&e.message));
     let me = client.me(&token).await.unwrap_or_else(|e| fail(&e.message));
+    let role = me.user.role;
     let owner = Owner {
         cloud: base.to_string(),
         tenant_id: me.tenant.id,
@@ -52,7 +53,13 @@ async fn main() {
     let cache = Cache::open(std::path::Path::new(&cache_path), &key, &owner)
         .unwrap_or_else(|e| fail(&e.message));
     let cache = Arc::new(Mutex::new(cache));
-    let (_sync, mut events) = spawn(cache.clone(), client, token, std::process::id().into());
+    let (_sync, mut events) = spawn(
+        cache.clone(),
+        client,
+        token,
+        role,
+        std::process::id().into(),
+    );
     while let Ok(event) = events.recv().await {
         match event {
             SyncEvent::Status { status } => {

@@ -5,6 +5,7 @@
 //! The cache never reads the clock: callers pass `now_ms`. It is synchronous; the
 //! sync driver runs it on a blocking thread.
 
+mod scope;
 mod search;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use upzento_domain::resources::{
     ConversationStatus, Direction, NewCall, SmsMessage, WrapUp, entity,
 };
 
+pub use scope::{Pruned, widened};
 pub use search::{Fragment, MessageHit, SearchResults};
 
 use crate::{ClientError, ErrorKind};
@@ -749,6 +751,7 @@ impl Cache {
             op: ChangeOp::Upsert,
             data: Some(serde_json::to_value(record)?),
             changed_at: at.into(),
+            entered_scope: false,
         };
         let tx = self.conn.transaction()?;
         apply_one(&tx, &change)?;

@@ -27,6 +27,7 @@ fn change(seq: i64, entity: &str, id: &str, data: serde_json::Value) -> Change {
         op: ChangeOp::Upsert,
         data: Some(data),
         changed_at: stamp(0),
+        entered_scope: false,
     }
 }
 

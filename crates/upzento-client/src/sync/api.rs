@@ -7,10 +7,10 @@ use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use upzento_domain::resources::NewTeam;
 use upzento_domain::resources::{
-    Assignment, Call, CallNote, CallNotes, Change, ChangeFeed, Contact, Conversation,
+    Assignment, Call, CallNote, CallNotes, Change, ChangeFeed, ChangeOp, Contact, Conversation,
     ConversationNote, ConversationStatus, ConversationStatusUpdate, Disposition, DispositionPatch,
-    NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, SmsMessage,
-    Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp,
+    NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, Page, SmsMessage,
+    Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp, entity,
 };
 use upzento_domain::wire::{
     ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
@@ -18,6 +18,12 @@ use upzento_domain::wire::{
 };
 
 use super::machine::Failure;
+
+/// A list answer (`{"items": [...]}`) read as JSON records.
+#[derive(serde::Deserialize)]
+struct Items {
+    items: Vec<serde_json::Value>,
+}
 use crate::cloud::CloudClient;
 
 /// How a send ended when it did not succeed.
@@ -72,6 +78,57 @@ impl CloudClient {
     ) -> Result<ChangeFeed, Failure> {
         let path = format!("phone-sms/changes?since={since}&limit={limit}");
         self.call(reqwest::Method::GET, &path, token, &()).await
+    }
+
+    /// The history of a record that entered the user's scope (`Change::entered_scope`),
+    /// as changes to apply beside the feed's: a conversation's messages and notes, a
+    /// call's notes. Nothing for other records.
+    pub async fn history(&self, token: &str, of: &Change) -> Result<Vec<Change>, Failure> {
+        let as_changes = |entity: &str, items: Vec<serde_json::Value>| {
+            items
+                .into_iter()
+                .filter_map(|item| {
+                    Some(Change {
+                        seq: 0,
+                        entity: entity.to_owned(),
+                        id: item.get("id")?.as_str()?.to_owned(),
+                        op: ChangeOp::Upsert,
+                        changed_at: of.changed_at.clone(),
+                        entered_scope: false,
+                        data: Some(item),
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut out = Vec::new();
+        match of.entity.as_str() {
+            entity::CONVERSATION => {
+                let mut cursor: Option<String> = None;
+                loop {
+                    let mut path = format!("phone-sms/conversations/{}/messages?limit=200", of.id);
+                    if let Some(c) = &cursor {
+                        path.push_str(&format!("&cursor={c}"));
+                    }
+                    let page: Page<serde_json::Value> =
+                        self.call(reqwest::Method::GET, &path, token, &()).await?;
+                    out.extend(as_changes(entity::SMS_MESSAGE, page.items));
+                    cursor = page.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                let path = format!("phone-sms/conversations/{}/notes", of.id);
+                let notes: Items = self.call(reqwest::Method::GET, &path, token, &()).await?;
+                out.extend(as_changes(entity::CONVERSATION_NOTE, notes.items));
+            }
+            entity::CALL => {
+                let path = format!("phone-sms/calls/{}/notes", of.id);
+                let notes: Items = self.call(reqwest::Method::GET, &path, token, &()).await?;
+                out.extend(as_changes(entity::CALL_NOTE, notes.items));
+            }
+            _ => {}
+        }
+        Ok(out)
     }
 
     /// Sends a message exactly once per `key` (the cloud's `Idempotency-Key`).

@@ -8,11 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
+use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{Change, NewSmsMessage, entity};
+use upzento_domain::wire::Role;
 
 use super::api::{SendError, StreamItem, read_stream};
 use super::machine::{Failure, Input, Output, SyncMachine, SyncStatus, WakeDetector};
-use crate::cache::{Arrival, Cache};
+use crate::cache::{Arrival, Cache, Pruned, widened};
 use crate::cloud::CloudClient;
 use crate::{ClientError, ErrorKind};
 
@@ -96,6 +98,7 @@ pub fn spawn(
     cache: Arc<Mutex<Cache>>,
     client: CloudClient,
     token: String,
+    role: Role,
     seed: u64,
 ) -> (SyncHandle, broadcast::Receiver<SyncEvent>) {
     let (commands, commands_rx) = mpsc::unbounded_channel();
@@ -110,6 +113,8 @@ pub fn spawn(
         stream: None,
         generation: 0,
         announce: false,
+        role,
+        viewer: Mutex::new(None),
     };
     let task = tokio::spawn(driver.run(SyncMachine::new(seed), commands_rx));
     (
@@ -135,6 +140,17 @@ struct Driver {
     /// Whether new inbound messages are announced (`arrivals`): from the first time
     /// the sync was up to date on, so a first sync of the history stays quiet.
     announce: bool,
+    /// The user's role, and who they were as a viewer when last the cache was pruned.
+    role: Role,
+    viewer: Mutex<Option<Viewer>>,
+}
+
+/// What applying changes did to the user's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Same,
+    /// They see more than before: the feed is read again from the start.
+    Widened,
 }
 
 fn poisoned() -> ClientError {
@@ -206,12 +222,17 @@ impl Driver {
                                     Err(_) => break,
                                 }
                             }
-                            if let Err(e) = self.apply(batch).await {
-                                self.storage_error(&e);
-                                // Reconnect from the cursor that is on disk.
-                                Some(Input::StreamEnded(Some(Failure::Server)))
-                            } else {
-                                ended.map(Input::StreamEnded).or(Some(Input::StreamActivity))
+                            match self.apply(batch).await {
+                                Err(e) => {
+                                    self.storage_error(&e);
+                                    // Reconnect from the cursor that is on disk.
+                                    Some(Input::StreamEnded(Some(Failure::Server)))
+                                }
+                                // The user sees more now: catch up again from the start.
+                                Ok(Scope::Widened) => Some(Input::NetworkChanged),
+                                Ok(Scope::Same) => {
+                                    ended.map(Input::StreamEnded).or(Some(Input::StreamActivity))
+                                }
                             }
                         }
                     };
@@ -330,12 +351,16 @@ impl Driver {
             }
             Err(e) => Err(e),
         };
-        let finished = match applied {
-            Ok(()) if !has_more => self.with_cache(Cache::finish_bulk).await,
-            other => other,
+        let (finished, widened) = match applied {
+            Ok(Scope::Widened) => (Ok(()), true),
+            Ok(Scope::Same) if !has_more => (self.with_cache(Cache::finish_bulk).await, false),
+            Ok(Scope::Same) => (Ok(()), false),
+            Err(e) => (Err(e), false),
         };
         match finished {
-            Ok(()) => Input::PageApplied { has_more },
+            Ok(()) => Input::PageApplied {
+                has_more: has_more || widened,
+            },
             Err(e) => {
                 self.storage_error(&e);
                 Input::FetchFailed(Failure::Server)
@@ -343,7 +368,7 @@ impl Driver {
         }
     }
 
-    async fn apply(&self, batch: Vec<Change>) -> Result<(), ClientError> {
+    async fn apply(&self, batch: Vec<Change>) -> Result<Scope, ClientError> {
         let cursor = batch.last().map_or(0, |c| c.seq);
         self.apply_at(batch, cursor, self.announce).await
     }
@@ -353,7 +378,18 @@ impl Driver {
         changes: Vec<Change>,
         cursor: i64,
         announce: bool,
-    ) -> Result<(), ClientError> {
+    ) -> Result<Scope, ClientError> {
+        let scoped = changes.iter().any(|c| {
+            matches!(
+                c.entity.as_str(),
+                entity::CONVERSATION | entity::CALL | entity::TASK | entity::TEAM
+            )
+        });
+        let entered: Vec<Change> = changes
+            .iter()
+            .filter(|c| c.entered_scope)
+            .cloned()
+            .collect();
         let mut entities = BTreeSet::new();
         let mut conversations = BTreeSet::new();
         for change in &changes {
@@ -385,6 +421,26 @@ impl Driver {
                 }
             })
             .await?;
+        let scope = if scoped {
+            self.keep_in_scope().await?
+        } else {
+            Scope::Same
+        };
+        for record in &entered {
+            // Handed to the user: its history before the handover is not in their feed.
+            match self.client.history(&self.token, record).await {
+                Ok(history) => {
+                    for h in &history {
+                        entities.insert(h.entity.clone());
+                    }
+                    // Beside the feed, not part of it: the cursor stays.
+                    self.with_cache(move |c| c.apply(&history, 0)).await?;
+                }
+                Err(failure) => {
+                    tracing::warn!(?failure, id = %record.id, "history of a handed-over record not read");
+                }
+            }
+        }
         if !empty {
             let _ = self.events.send(SyncEvent::Changed {
                 cursor,
@@ -393,7 +449,30 @@ impl Driver {
                 arrivals,
             });
         }
-        Ok(())
+        Ok(scope)
+    }
+
+    /// Drops from the cache what the user no longer sees; when a change of their teams
+    /// lets them see more, has the feed read again from the start.
+    async fn keep_in_scope(&self) -> Result<Scope, ClientError> {
+        let role = self.role;
+        let previous = self.viewer.lock().map_err(|_| poisoned())?.clone();
+        let (viewer, widened) = self
+            .with_cache(move |c| {
+                let viewer = c.viewer(role)?;
+                let pruned = c.keep_in_scope(&viewer)?;
+                if pruned != Pruned::default() {
+                    tracing::info!(?pruned, "out of the user's scope: dropped from the cache");
+                }
+                let widened = previous.is_some_and(|p| widened(&p, &viewer));
+                if widened {
+                    c.restart_feed()?;
+                }
+                Ok((viewer, widened))
+            })
+            .await?;
+        *self.viewer.lock().map_err(|_| poisoned())? = Some(viewer);
+        Ok(if widened { Scope::Widened } else { Scope::Same })
     }
 
     /// Sends the oldest call record, if one waits: `None` when none does.

@@ -126,8 +126,27 @@ impl Cloud {
         path: &str,
         body: serde_json::Value,
     ) -> serde_json::Value {
+        self.send(reqwest::Method::POST, token, path, body).await
+    }
+
+    pub async fn patch(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        self.send(reqwest::Method::PATCH, token, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
         reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
+            .request(method, format!("{}{path}", self.url))
             .bearer_auth(token)
             .json(&body)
             .send()

@@ -83,7 +83,17 @@ pub fn visible(viewer: &Viewer, entries: Vec<FeedEntry>) -> impl Iterator<Item =
     entries
         .into_iter()
         .filter(|e| viewer.sees_any(e.audience.as_deref()))
-        .map(|e| e.change)
+        .map(|e| {
+            // The audience is [before, after] when the change moved the record's work.
+            let entered = match e.audience.as_deref() {
+                Some([before, after]) => !viewer.sees(before) && viewer.sees(after),
+                _ => false,
+            };
+            Change {
+                entered_scope: entered,
+                ..e.change
+            }
+        })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

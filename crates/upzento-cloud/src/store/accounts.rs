@@ -303,6 +303,7 @@ pub async fn changes<D: Db>(
                 },
                 data: r.get("data")?,
                 changed_at: clock::rfc3339(r.get("changed_at")?),
+                entered_scope: false,
             };
             Ok(FeedEntry {
                 change,

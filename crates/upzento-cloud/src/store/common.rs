@@ -60,7 +60,8 @@ pub async fn record<D: Db>(
 }
 
 /// Whose work a change is about, for the feed's scope (`Viewer::sees_any`): the record's
-/// assignee and team before and after it (a reassignment reaches both sides), or, for what
+/// assignee and team before and after it, in that order and once when the same (a
+/// reassignment reaches both sides, and tells the new one it entered their scope), or, for what
 /// hangs off a conversation or a call, theirs as they are now. `None`: a record everyone
 /// in the tenant sees.
 async fn audience<D: Db>(
