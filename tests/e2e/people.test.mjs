@@ -1,7 +1,8 @@
 // People in the real window: an admin invites an agent from Settings › Team (resends and
 // revokes too), the agent joins through the invitation on the sign-in screen, gets the role
 // and sees their sessions, appears to teammates with their presence, sees teammates'
-// presence in the assignment picker, and goes away and back. Against a cloud of its own.
+// presence in the assignment picker, and goes away and back; her window holds only her
+// scope of the work. Against a cloud of its own.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
@@ -188,6 +189,41 @@ test('she is present for teammates, sees theirs in the picker, and goes away and
   assert.equal((await api('PUT', '/phone-sms/me/presence', { status: 'away' })).status, 200)
   const admin = await browser.$('[data-testid="member"][data-email="admin@demo.upzento.test"] [data-testid="member-presence"]')
   await browser.waitUntil(async () => (await admin.getText()) === 'Away', { timeout: 15000, timeoutMsg: "the admin's Away did not arrive" })
+})
+
+test('her inbox holds her work and unassigned work; handed away it leaves, handed to her it comes with its history', async () => {
+  const users = (await api('GET', '/phone-sms/users')).body
+  const id = (email) => users.find((u) => u.email === email).id
+  const [nina, adminId, alex] = [id('nina@acme.test'), id('admin@demo.upzento.test'), id('agent@demo.upzento.test')]
+  const all = (await api('GET', '/phone-sms/conversations?limit=200')).body.items
+  const [free, alexs] = all.filter((c) => !c.assignedTo && !c.teamId)
+  assert.ok(free && alexs, 'the demo has unassigned work')
+  await goTo(browser, 'inbox')
+  await (await browser.$('[data-filter="all"]')).click()
+  const rows = () => browser.execute(() => [...document.querySelectorAll('[data-conversation]')].map((r) => r.getAttribute('data-conversation')))
+  // Unassigned work is hers to see; given to Alex, it leaves her window.
+  assert.equal((await api('POST', '/phone-sms/messages', { conversationId: alexs.id, message: 'Alex will take this' })).status, 201)
+  await until(async () => (await rows())[0] === alexs.id, 'the unassigned conversation on top')
+  assert.equal((await api('PATCH', `/phone-sms/conversations/${alexs.id}/assign`, { userId: alex })).status, 200)
+  await until(async () => !(await rows()).includes(alexs.id), "Alex's conversation left her window")
+  assert.equal((await api('POST', '/phone-sms/messages', { conversationId: free.id, message: 'For whoever is free' })).status, 201)
+  await until(async () => (await rows())[0] === free.id, 'the other unassigned conversation on top')
+  assert.ok(!(await rows()).includes(alexs.id), "Alex's work came back to her window")
+  // Handed to the admin: it leaves her window.
+  const assign = `/phone-sms/conversations/${free.id}/assign`
+  assert.equal((await api('PATCH', assign, { userId: adminId })).status, 200)
+  await until(async () => !(await rows()).includes(free.id), 'the conversation left her window')
+  assert.equal((await api('POST', '/phone-sms/messages', { conversationId: free.id, message: 'Said while it was not hers' })).status, 201)
+  // Handed to her: it comes back with what was said meanwhile.
+  assert.equal((await api('PATCH', assign, { userId: nina })).status, 200)
+  const row = await browser.$(`[data-conversation="${free.id}"]`)
+  await row.waitForDisplayed({ timeout: 15000 })
+  await row.click()
+  await browser.waitUntil(
+    async () => browser.execute(() => [...document.querySelectorAll('[data-testid="messages"] .msg .text')].some((t) => t.textContent === 'Said while it was not hers')),
+    { timeout: 15000, timeoutMsg: 'the history of the handed-over conversation is not shown' },
+  )
+  await screenshot(browser, 'people-handed-over')
 })
 
 test('an admin makes a team of people, a conversation becomes the team\'s, the team goes', async () => {

@@ -517,4 +517,24 @@ async fn the_feed_and_the_stream_carry_each_users_work_and_hand_it_over(backend:
     }
     let (_, page) = w.blair.get("/phone-sms/conversations?limit=100").await;
     assert!(ids(&page).contains(&sales));
+
+    // A new role signs the user's apps out, so that they learn what it may do and see.
+    let (status, body) = w
+        .admin
+        .patch(
+            &format!("/phone-sms/users/{blair}"),
+            json!({"role": "supervisor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = w.blair.get("/phone-sms/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let again = Client::sign_in(&server, "blair@example.com", "Blair-pass-2026").await;
+    let (_, me) = again.get("/phone-sms/me").await;
+    assert_eq!(me["user"]["role"], "supervisor");
+    // As Sales' supervisor now, Alex's own work is Blair's to see.
+    let (status, _) = again
+        .get(&format!("/phone-sms/conversations/{blairs}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }

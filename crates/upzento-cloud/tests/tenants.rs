@@ -598,8 +598,14 @@ async fn an_admin_changes_roles_and_deactivates_with_reassignment_keeping_one_ad
         (status, promoted["role"].as_str()),
         (StatusCode::OK, Some("admin"))
     );
+    // Their apps sign in again to learn the new role.
     assert_eq!(
-        supervisor.get("/phone-sms/me").await.1["user"]["role"],
+        supervisor.get("/phone-sms/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let promoted_client = common::client::supervisor(&server).await;
+    assert_eq!(
+        promoted_client.get("/phone-sms/me").await.1["user"]["role"],
         "admin"
     );
     let (status, _) = admin

@@ -53,7 +53,8 @@ impl Work {
 }
 
 /// Who is looking: what decides which work they see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Viewer {
     pub user_id: String,
     pub role: Role,

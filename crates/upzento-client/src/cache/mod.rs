@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("thread_inbound.sql"),
     include_str!("wrap_up_outbox.sql"),
     include_str!("conversation_snooze.sql"),
+    include_str!("viewer.sql"),
 ];
 
 /// Keep the search indexes in step with `message` (external content: an index holds

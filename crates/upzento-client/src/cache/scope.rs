@@ -115,6 +115,23 @@ impl Cache {
         })
     }
 
+    /// The viewer the cache was last held to ([`Cache::save_viewer`]).
+    pub fn saved_viewer(&self) -> Result<Option<Viewer>, ClientError> {
+        let saved: Option<String> =
+            self.conn
+                .query_row("SELECT viewer FROM account WHERE id = 1", [], |r| r.get(0))?;
+        // An unreadable one (an older app's) counts as none: the next change prunes again.
+        Ok(saved.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    pub fn save_viewer(&mut self, viewer: &Viewer) -> Result<(), ClientError> {
+        self.conn.execute(
+            "UPDATE account SET viewer = ?1 WHERE id = 1",
+            [serde_json::to_string(viewer)?],
+        )?;
+        Ok(())
+    }
+
     /// Reads the feed again from the start (the user now sees more than the cache holds).
     pub fn restart_feed(&mut self) -> Result<(), ClientError> {
         self.conn

@@ -115,6 +115,7 @@ pub fn spawn(
         announce: false,
         role,
         viewer: Mutex::new(None),
+        first_sync: false,
     };
     let task = tokio::spawn(driver.run(SyncMachine::new(seed), commands_rx));
     (
@@ -143,6 +144,8 @@ struct Driver {
     /// The user's role, and who they were as a viewer when last the cache was pruned.
     role: Role,
     viewer: Mutex<Option<Viewer>>,
+    /// This run began with an empty cache.
+    first_sync: bool,
 }
 
 /// What applying changes did to the user's scope.
@@ -177,6 +180,13 @@ impl Driver {
         mut machine: SyncMachine,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        // A first sync reads everything with the user's scope as it is now: a team joined
+        // before it ends needs no second reading (see `keep_in_scope`).
+        self.first_sync = matches!(self.with_cache(|c| c.cursor()).await, Ok(0));
+        // The role may have changed since the cache was last held to it (a new sign-in).
+        if let Err(e) = self.keep_in_scope().await {
+            self.storage_error(&e);
+        }
         let (stream_tx, mut stream_rx) = mpsc::channel::<(u64, StreamItem)>(1024);
         // Every few seconds: did the computer sleep? Then every connection may be dead.
         let mut wake = WakeDetector::new();
@@ -456,18 +466,27 @@ impl Driver {
     /// lets them see more, has the feed read again from the start.
     async fn keep_in_scope(&self) -> Result<Scope, ClientError> {
         let role = self.role;
+        // What the cache holds was read with an older scope, unless this is the first sync
+        // and it has not yet caught up.
+        let may_restart = !self.first_sync || self.announce;
         let previous = self.viewer.lock().map_err(|_| poisoned())?.clone();
         let (viewer, widened) = self
             .with_cache(move |c| {
+                // Across restarts and sign-ins: the one the cache was held to.
+                let previous = match previous {
+                    Some(p) => Some(p),
+                    None => c.saved_viewer()?,
+                };
                 let viewer = c.viewer(role)?;
                 let pruned = c.keep_in_scope(&viewer)?;
                 if pruned != Pruned::default() {
                     tracing::info!(?pruned, "out of the user's scope: dropped from the cache");
                 }
-                let widened = previous.is_some_and(|p| widened(&p, &viewer));
+                let widened = may_restart && previous.is_some_and(|p| widened(&p, &viewer));
                 if widened {
                     c.restart_feed()?;
                 }
+                c.save_viewer(&viewer)?;
                 Ok((viewer, widened))
             })
             .await?;

@@ -577,6 +577,12 @@ pub async fn update_user<D: Db>(
             now,
         )
         .await?;
+        // Their apps sign in again, and so learn what the new role may do and see.
+        db.execute(
+            "DELETE FROM api_token WHERE tenant_id = $1 AND user_id = $2 AND kind = 'session'",
+            &[actor.tenant_id.as_str().into(), user_id.into()],
+        )
+        .await?;
     }
     if active != before.active {
         let action = if active { "reactivate" } else { "deactivate" };
