@@ -3,6 +3,9 @@
 //! opt-outs and number rules apply as for any send), and completes campaigns
 //! with nothing left to send.
 //!
+//! Quiet hours (`upzento_domain::quiet`) hold a recipient outside their allowed hours:
+//! they stay pending, so a campaign never completes past them, and go when the hours open.
+//!
 //! Like the carrier worker it is a driver over the store: recipients are leased
 //! while a node works on them, and each message carries the idempotency key
 //! `campaign:<recipient id>`, so a node dying mid-batch never texts anyone twice.
@@ -12,6 +15,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use upzento_domain::quiet;
 use upzento_domain::template::{self, Values};
 
 use crate::clock;
@@ -32,9 +36,10 @@ pub async fn run(
     carrier_wake: Arc<Notify>,
     interval: Duration,
     lease: Duration,
+    clock: clock::Clock,
 ) {
     loop {
-        match work_once_leased(store.as_ref(), &provider, clock::now(), lease).await {
+        match work_once_leased(store.as_ref(), &provider, clock.now(), lease).await {
             Ok(report) => {
                 if report.queued > 0 {
                     carrier_wake.notify_one();
@@ -59,6 +64,8 @@ pub struct Report {
     pub claimed: usize,
     pub queued: usize,
     pub skipped: usize,
+    /// Outside their allowed hours: pending until those open.
+    pub held: usize,
     pub completed: usize,
 }
 
@@ -90,10 +97,10 @@ pub async fn work_once_leased(
     for item in due {
         match handle(store, provider, &item, now).await {
             Ok(outcome) => {
-                if matches!(outcome, RecipientOutcome::Queued { .. }) {
-                    report.queued += 1;
-                } else {
-                    report.skipped += 1;
+                match outcome {
+                    RecipientOutcome::Queued { .. } => report.queued += 1,
+                    RecipientOutcome::Skipped { .. } => report.skipped += 1,
+                    RecipientOutcome::Held { .. } => report.held += 1,
                 }
                 store
                     .finish_recipient(&item.tenant_id, &item.recipient.id, outcome, now)
@@ -147,6 +154,26 @@ async fn handle(
         Some(id) => store.contact(&item.tenant_id, id).await?,
         None => None,
     };
+    // Quiet hours: only inside the recipient's allowed hours, else held until they open.
+    let zones = quiet::recipient_zones(
+        contact.as_ref().and_then(|c| c.time_zone.as_deref()),
+        &recipient.number,
+    );
+    match quiet::next_allowed_ms(clock::to_ms(now), &zones, quiet::Window::FEDERAL) {
+        Some(at) if at <= clock::to_ms(now) => {}
+        Some(at) => {
+            return Ok(RecipientOutcome::Held {
+                until: clock::from_ms(at),
+            });
+        }
+        None => {
+            return Ok(skipped(
+                "no_lawful_hour",
+                "No hour is allowed for this number: its time zone is unknown, or the zones \
+                 it may be in share no hour between 08:00 and 21:00. Set the contact's time zone.",
+            ));
+        }
+    }
     let values = Values::for_contact(contact.as_ref(), &recipient.number);
     let body = match template::render(&campaign.message, &values) {
         Ok(body) if !body.trim().is_empty() => body,

@@ -59,6 +59,8 @@ pub struct AppState {
     pub presence_lease: time::Duration,
     /// Sends invitation emails; `None`: admins pass the code on themselves.
     pub mailer: Option<Arc<dyn mail::Mailer>>,
+    /// The campaign runner's clock (real, unless a test or demo runs it ahead).
+    pub campaign_clock: clock::Clock,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             carrier_timing: carrier::Timing::default(),
             presence_lease: PRESENCE_LEASE,
             mailer: None,
+            campaign_clock: clock::Clock::REAL,
         }
     }
 }
@@ -120,6 +123,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             // Twice the carrier's: 60 s by default. A runner outliving it is harmless (each
             // recipient's message is queued under an idempotency key).
             state.carrier_timing.lease * 2,
+            state.campaign_clock,
         )));
     }
     let served = axum::serve(listener, router(state))

@@ -198,6 +198,15 @@ struct CarrierArgs {
     /// teammates see them available after their app or its node is gone).
     #[arg(long, env = "UPZENTO_PRESENCE_LEASE_MS", default_value_t = 60_000)]
     presence_lease_ms: u64,
+    /// Runs the campaign runner's clock this many milliseconds ahead of the real one (for
+    /// tests and demos: schedules and recipients' hours at another time of day). 0 in use.
+    #[arg(
+        long,
+        env = "UPZENTO_CAMPAIGN_CLOCK_AHEAD_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    campaign_clock_ahead_ms: i64,
     /// The SMTP server invitations are emailed through: `smtp://host:port` (STARTTLS when
     /// offered) or `smtps://user:password@host` (TLS). Without it, admins pass codes on.
     #[arg(long, env = "UPZENTO_SMTP_URL", hide_env_values = true)]
@@ -337,6 +346,7 @@ async fn main() -> anyhow::Result<()> {
                 presence_lease: time::Duration::milliseconds(
                     i64::try_from(carrier.presence_lease_ms.max(300)).unwrap_or(i64::MAX),
                 ),
+                campaign_clock: upzento_cloud::clock::Clock::ahead(carrier.campaign_clock_ahead_ms),
                 mailer: match &carrier.smtp_url {
                     Some(url) => Some(Arc::new(upzento_cloud::mail::Smtp::new(
                         url,
@@ -358,6 +368,7 @@ struct Node {
     public_url: Option<String>,
     timing: upzento_cloud::carrier::Timing,
     presence_lease: time::Duration,
+    campaign_clock: upzento_cloud::clock::Clock,
     mailer: Option<Arc<dyn upzento_cloud::mail::Mailer>>,
 }
 
@@ -503,6 +514,10 @@ async fn serve(listen: SocketAddr, db: DbArgs, demo: bool, node: Node) -> anyhow
     state.public_url = node.public_url;
     state.carrier_timing = node.timing;
     state.presence_lease = node.presence_lease;
+    state.campaign_clock = node.campaign_clock;
+    if node.campaign_clock != upzento_cloud::clock::Clock::REAL {
+        tracing::warn!(clock = ?node.campaign_clock, "the campaign runner's clock is not the real one");
+    }
     state.mailer = node.mailer;
     upzento_cloud::serve(listener, state).await
 }

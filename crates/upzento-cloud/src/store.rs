@@ -230,8 +230,17 @@ pub struct DueRecipient {
 /// What the campaign runner did with a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecipientOutcome {
-    Queued { message_id: String },
-    Skipped { code: String, message: String },
+    Queued {
+        message_id: String,
+    },
+    Skipped {
+        code: String,
+        message: String,
+    },
+    /// Outside the recipient's allowed hours: still pending, taken again at `until`.
+    Held {
+        until: OffsetDateTime,
+    },
 }
 
 /// Actor id of changes made by the server itself (carrier reports).
@@ -1049,6 +1058,10 @@ pub fn count_recipients(stats: &mut CampaignStats, status: &str, n: i64, replied
         "delivered" => stats.delivered += n,
         "failed" => stats.failed += n,
         "skipped" => stats.skipped += n,
+        "held" => {
+            stats.pending += n;
+            stats.held += n;
+        }
         _ => {}
     }
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     schedules_pauses_and_stops_follow_the_clock_they_are_given,
     runners_on_several_nodes_never_text_anyone_twice,
     campaign_input_is_checked_and_tenants_are_apart,
+    recipients_outside_their_hours_wait_for_them,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -240,7 +241,10 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    // A second after the campaign's message (the runner's clock is its own: see
+    // `common::midday_ahead_ms`).
+    let later = upzento_cloud::clock::parse_rfc3339(&message.created_at).unwrap()
+        + time::Duration::seconds(1);
     let stamp = upzento_cloud::clock::rfc3339(later);
     let reply = upzento_domain::resources::SmsMessage {
         id: uuid::Uuid::now_v7().to_string(),
@@ -321,6 +325,8 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
     let store = server.store.as_ref();
     let from = number(&admin, "+14155552671").await;
     let now = time::OffsetDateTime::now_utc();
+    // Midday in Los Angeles, where the recipients are (quiet hours: 08:00-21:00 theirs).
+    let day = now + time::Duration::milliseconds(common::midday_ahead_ms());
 
     // Scheduled: nothing happens before its time, then it starts.
     let scheduled = campaign(&admin, &from, "Doors open at 9").await;
@@ -349,7 +355,7 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
         (status, body["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("scheduledFor"))
     );
-    let at = now + time::Duration::hours(1);
+    let at = day + time::Duration::hours(1);
     let (status, body) = admin
         .patch(
             &format!("{path}/schedule"),
@@ -414,7 +420,7 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
     admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
-    let report = work_once(store, "sandbox", now).await.unwrap();
+    let report = work_once(store, "sandbox", day).await.unwrap();
     assert_eq!((report.claimed, report.queued), (100, 100));
     let (status, paused) = admin
         .patch(&format!("{path}/status"), json!({"status": "paused"}))
@@ -431,7 +437,7 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(work_once(store, "sandbox", now).await.unwrap().claimed, 0);
+    assert_eq!(work_once(store, "sandbox", day).await.unwrap().claimed, 0);
     admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
@@ -449,7 +455,7 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
         .patch(&format!("{path}/status"), json!({"status": "completed"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{stopped}");
-    assert_eq!(work_once(store, "sandbox", now).await.unwrap().claimed, 0);
+    assert_eq!(work_once(store, "sandbox", day).await.unwrap().claimed, 0);
     let (_, body) = admin.get(&path).await;
     let stats = &body["stats"];
     assert_eq!(
@@ -492,7 +498,8 @@ async fn runners_on_several_nodes_never_text_anyone_twice(backend: Backend) {
     admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
-    let now = time::OffsetDateTime::now_utc();
+    let now =
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(common::midday_ahead_ms());
     let runners = (0..4).map(|_| {
         let store = server.store.clone();
         tokio::spawn(async move {
@@ -678,4 +685,82 @@ async fn campaign_input_is_checked_and_tenants_are_apart(backend: Backend) {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (_, list) = admin.get("/phone-sms/campaigns?status=active").await;
     assert_eq!(list["items"], json!([]));
+}
+
+/// Quiet hours on a simulated clock: each recipient gets the campaign only between 08:00
+/// and 21:00 of their own time (their contact's zone, else their number's); outside, they
+/// wait, still pending, and the campaign does not complete past them.
+async fn recipients_outside_their_hours_wait_for_them(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    // Her contact says Madrid, whatever her number says.
+    let (status, ana) = admin
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Ana", "phoneNumbers": ["+14155550203"], "timeZone": "Europe/Madrid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ana}");
+    let id = campaign(&admin, &from, "Hi {{contact.firstName|there}}").await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+14155550201", "+12125550202", "+14155550203"]}),
+        )
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let t = |s: &str| upzento_cloud::clock::parse_rfc3339(s).unwrap();
+    // 06:00 UTC: 22:00 in Los Angeles, 01:00 in New York, 07:00 in Madrid.
+    let report = work_once(store, "sandbox", t("2026-12-08T06:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!((report.claimed, report.held, report.queued), (3, 3, 0));
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(body["status"], "active", "not completed past them");
+    assert_eq!(
+        (
+            body["stats"]["pending"].as_i64(),
+            body["stats"]["held"].as_i64()
+        ),
+        (Some(3), Some(3)),
+        "{body}"
+    );
+    let list = all_recipients(&admin, &id).await;
+    let held = |n: &str| {
+        list.iter().find(|r| r["number"] == n).unwrap()["heldUntil"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // 08:00 of each: Los Angeles (UTC-8), New York (UTC-5), Madrid (UTC+1).
+    assert_eq!(held("+14155550201"), "2026-12-08T16:00:00.000Z");
+    assert_eq!(held("+12125550202"), "2026-12-08T13:00:00.000Z");
+    assert_eq!(held("+14155550203"), "2026-12-08T07:00:00.000Z");
+    // Held ones are not taken again before their time.
+    let report = work_once(store, "sandbox", t("2026-12-08T06:59:59Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.claimed, 0);
+
+    // Each goes when their morning comes.
+    for (at, number) in [
+        ("2026-12-08T07:00:00Z", "+14155550203"),
+        ("2026-12-08T13:00:00Z", "+12125550202"),
+        ("2026-12-08T16:00:00Z", "+14155550201"),
+    ] {
+        let report = work_once(store, "sandbox", t(at)).await.unwrap();
+        assert_eq!((report.claimed, report.queued), (1, 1), "{at}: {report:?}");
+        let list = all_recipients(&admin, &id).await;
+        let r = list.iter().find(|r| r["number"] == number).unwrap();
+        assert_eq!(r["status"], "queued", "{at}: {r}");
+        assert!(r.get("heldUntil").is_none(), "{r}");
+    }
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["stats"]["held"], 0);
 }

@@ -7,6 +7,7 @@
 pub mod keywords;
 pub mod permissions;
 pub mod phone;
+pub mod quiet;
 pub mod resources;
 pub mod sms;
 pub mod template;

@@ -1078,6 +1078,10 @@ pub struct CampaignStats {
     pub failed: i64,
     /// Not sent on purpose: opted out, stopped campaign, number gone.
     pub skipped: i64,
+    /// Waiting for their allowed hours (quiet hours: 08:00-21:00 their time); part of
+    /// `pending`.
+    #[serde(default)]
+    pub held: i64,
     /// Recipients who answered after the campaign texted them.
     pub replied: i64,
 }
@@ -1220,6 +1224,9 @@ pub struct CampaignRecipient {
     pub message_id: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// A pending recipient outside their allowed hours waits until this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -30,6 +30,7 @@ fn recipient_select(dialect: Dialect) -> String {
         "SELECT r.id AS id, r.campaign_id AS campaign_id, r.contact_id AS contact_id,
                 r.number AS number, r.status AS status, r.message_id AS message_id,
                 r.error_code AS error_code, r.error_message AS error_message,
+                r.held_until AS held_until,
                 r.created_at AS created_at, {updated} AS updated_at,
                 m.status AS message_status, m.error_code AS message_error_code,
                 m.error_message AS message_error_message
@@ -59,6 +60,10 @@ fn recipient_from_row(r: &Row<'_>) -> anyhow::Result<CampaignRecipient> {
         message_id: r.get("message_id")?,
         error_code,
         error_message,
+        held_until: r
+            .get::<Option<OffsetDateTime>>("held_until")?
+            .filter(|_| own == "pending")
+            .map(clock::rfc3339),
         created_at: clock::rfc3339(r.get("created_at")?),
         updated_at: clock::rfc3339(r.get("updated_at")?),
     })
@@ -340,6 +345,7 @@ pub async fn claim_campaign_recipients<D: Db>(
                JOIN campaign_recipient r ON r.campaign_id = c.id
                WHERE c.status = 'active' AND r.status = 'pending'
                  AND (r.lease_until IS NULL OR r.lease_until <= $2)
+                 AND (r.held_until IS NULL OR r.held_until <= $2)
                ORDER BY r.created_at, r.id LIMIT $3";
     let sql = match db.dialect() {
         // SKIP LOCKED: runners on several nodes each take different recipients.
@@ -404,11 +410,25 @@ pub async fn finish_recipient<D: Db>(
     let (status, message_id, code, message) = match outcome {
         RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
         RecipientOutcome::Skipped { code, message } => ("skipped", None, Some(code), Some(message)),
+        RecipientOutcome::Held { until } => {
+            db.execute(
+                "UPDATE campaign_recipient SET held_until = $1, lease_until = NULL, updated_at = $2
+                 WHERE tenant_id = $3 AND id = $4 AND status = 'pending'",
+                &[
+                    until.into(),
+                    now.into(),
+                    tenant_id.into(),
+                    recipient_id.into(),
+                ],
+            )
+            .await?;
+            return Ok(());
+        }
     };
     db.execute(
         "UPDATE campaign_recipient
          SET status = $1, message_id = $2, error_code = $3, error_message = $4,
-             lease_until = NULL, updated_at = $5
+             lease_until = NULL, held_until = NULL, updated_at = $5
          WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
         &[
             status.into(),

@@ -684,7 +684,8 @@ async fn campaign_stats<D: Db>(db: &D, campaign_id: &str) -> anyhow::Result<Camp
     let mut stats = CampaignStats::default();
     let rows: Vec<(String, i64, i64)> = db
         .rows(
-            "SELECT COALESCE(m.status, r.status) AS status, COUNT(*) AS n,
+            "SELECT COALESCE(m.status, CASE WHEN r.status = 'pending' AND r.held_until IS NOT NULL
+                                       THEN 'held' ELSE r.status END) AS status, COUNT(*) AS n,
                     COUNT(*) FILTER (WHERE EXISTS (
                         SELECT 1 FROM sms_message i
                         WHERE i.conversation_id = m.conversation_id

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0019_invitations_presence.sql"),
     include_str!("../../migrations/sqlite/0020_teams.sql"),
     include_str!("../../migrations/sqlite/0021_change_audience.sql"),
+    include_str!("../../migrations/sqlite/0022_quiet_hours.sql"),
 ];
 
 #[derive(Debug, Clone)]

@@ -148,12 +148,27 @@ pub fn start_on(
     let mut state = AppState::with_carrier(store.clone(), carrier);
     state.workers = workers;
     state.public_url = public_url;
+    state.campaign_clock = upzento_cloud::clock::Clock::ahead(midday_ahead_ms());
     tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
     Server {
         url,
         store,
         _db: db,
     }
+}
+
+/// How far ahead the campaign runner's clock of a test server runs: to between 12:00 and
+/// 13:00 in Los Angeles, where the tests' numbers (+1 415, +1 310) are, so that their
+/// recipients are inside their allowed hours (08:00-21:00) whenever the tests run. The
+/// quiet-hours tests drive the runner with times of their own.
+pub fn midday_ahead_ms() -> i64 {
+    use jiff::civil::Time;
+    use upzento_domain::quiet::{Window, next_allowed};
+    let la = upzento_domain::tz::zone("America/Los_Angeles").unwrap();
+    let noon = Window::narrowed(Time::constant(12, 0, 0, 0), Time::constant(13, 0, 0, 0)).unwrap();
+    let now = jiff::Timestamp::now();
+    let at = next_allowed(now, &[la], noon).unwrap();
+    i64::try_from(at.duration_since(now).as_millis()).unwrap()
 }
 
 /// Runs each listed `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
