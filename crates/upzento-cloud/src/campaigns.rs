@@ -191,6 +191,7 @@ async fn handle(
         campaign_id: Some(campaign.id.clone()),
         sent_by: Some(campaign.created_by.clone()),
         provider: provider.to_owned(),
+        compliance: false,
     };
     match outbound::queue(store, &actor, &conversation, out, now).await {
         Ok((message, _)) => Ok(RecipientOutcome::Queued {

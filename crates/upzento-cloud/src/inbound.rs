@@ -9,7 +9,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use upzento_domain::keywords::{Keyword, keyword};
 use upzento_domain::resources::{
-    ConsentEvent, Contact, Conversation, Direction, MessageStatus, SmsMessage,
+    ConsentEvent, Contact, Conversation, Direction, DoNotContactEntry, DoNotContactSource,
+    MessageStatus, SmsMessage,
 };
 
 use crate::AppState;
@@ -194,6 +195,7 @@ async fn comply(
     // The confirmation goes out before the opt-out takes effect (it is the one text
     // the rules allow after it); sent once per inbound message.
     let out = Outbound {
+        compliance: true,
         body: answer,
         idempotency_key: Some(format!("compliance:{}", message.id)),
         campaign_id: None,
@@ -202,6 +204,10 @@ async fn comply(
     };
     if kind == Keyword::OptIn {
         set_opted_out(state, actor, contact, false, now).await?;
+        // What their STOP put on the do-not-contact list goes; what people put there stays.
+        store
+            .remove_opt_out(actor, &conversation.contact_number, now)
+            .await?;
     }
     match outbound::queue(store, actor, conversation, out, now).await {
         Ok(_) => state.carrier_wake.notify_one(),
@@ -212,6 +218,22 @@ async fn comply(
     }
     if kind == Keyword::OptOut {
         set_opted_out(state, actor, contact, true, now).await?;
+        let stamp = stamp(now);
+        store
+            .add_do_not_contact(
+                actor,
+                DoNotContactEntry {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    number: conversation.contact_number.clone(),
+                    reason: Some(format!("Texted {}", message.message.trim())),
+                    source: DoNotContactSource::OptOut,
+                    created_by: None,
+                    created_at: stamp.clone(),
+                    updated_at: stamp,
+                },
+                now,
+            )
+            .await?;
     }
     store
         .record_consent(

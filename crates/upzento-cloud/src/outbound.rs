@@ -1,7 +1,7 @@
 //! Queuing an outbound SMS: the one path by which agents (`POST /messages`) and
 //! campaigns hand a message to the carrier worker, so both obey the same rules
-//! (active number with SMS on, no text to an opted-out contact, one message per
-//! idempotency key).
+//! (active number with SMS on, no text to an opted-out contact or a number on the
+//! do-not-contact list, one message per idempotency key).
 
 use time::OffsetDateTime;
 use upzento_domain::resources::{
@@ -46,6 +46,9 @@ pub struct Outbound {
     pub sent_by: Option<String>,
     /// The carrier's name, recorded on the message.
     pub provider: String,
+    /// A reply the rules require (the confirmation of STOP, START, HELP): it goes even to a
+    /// number on the do-not-contact list.
+    pub compliance: bool,
 }
 
 /// Queues `out` in `conversation`. Returns the message and whether it is new (`false`
@@ -73,6 +76,21 @@ pub async fn queue(
             message: format!(
                 "{} opted out of SMS; nothing is sent until they text START.",
                 conversation.contact_number
+            ),
+            field: None,
+        });
+    }
+    if !out.compliance
+        && let Some(listed) = store
+            .do_not_contact(tenant, &conversation.contact_number)
+            .await?
+    {
+        return Err(AppError::Conflict {
+            code: "do_not_contact",
+            message: format!(
+                "{} is on the do-not-contact list{}: nothing is sent to it.",
+                conversation.contact_number,
+                listed.reason.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
             field: None,
         });

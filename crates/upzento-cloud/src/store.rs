@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod after_call;
 pub mod campaigns;
 pub mod common;
+pub mod do_not_contact;
 pub mod entities;
 pub mod messaging;
 pub mod people;
@@ -54,8 +55,8 @@ use time::OffsetDateTime;
 use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{
     AuditEntry, Call, CallNote, CampaignRecipient, Change, ConsentEvent, Contact, Conversation,
-    ConversationNote, Disposition, MessageStatus, PhoneNumber, SmsCampaign, SmsMessage,
-    SmsTemplate, Task, TenantSettings, WrapUp,
+    ConversationNote, Disposition, DoNotContactEntry, MessageStatus, PhoneNumber, SmsCampaign,
+    SmsMessage, SmsTemplate, Task, TenantSettings, WrapUp,
 };
 use upzento_domain::wire::Role;
 
@@ -865,6 +866,43 @@ store! {
         now: OffsetDateTime,
     ) -> Result<Option<Disposition>, AppError>
         = write |tx| after_call::update_disposition(tx, actor, id, &apply, now).await;
+
+    /// Lists a number the tenant must not text: the entry and whether it is new (a listed
+    /// number keeps its first entry).
+    fn add_do_not_contact(
+        actor: &Actor,
+        entry: DoNotContactEntry,
+        now: OffsetDateTime,
+    ) -> Result<(DoNotContactEntry, bool), AppError>
+        = write |tx| do_not_contact::add(tx, actor, entry, now).await;
+
+    /// Lists many in one transaction: how many were new.
+    fn import_do_not_contact(
+        actor: &Actor,
+        entries: Vec<DoNotContactEntry>,
+        now: OffsetDateTime,
+    ) -> Result<u32, AppError>
+        = write |tx| do_not_contact::add_all(tx, actor, entries, now).await;
+
+    /// The entry of a number (E.164), if the tenant must not text it.
+    fn do_not_contact(tenant_id: &str, number: &str) -> anyhow::Result<Option<DoNotContactEntry>>
+        = run |db| do_not_contact::find(db, tenant_id, number).await;
+
+    /// A page of the list, in the order numbers were added (`query`: digits).
+    fn list_do_not_contact(
+        tenant_id: &str,
+        query: Option<&str>,
+        after: Option<&After>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DoNotContactEntry>>
+        = run |db| do_not_contact::list(db, tenant_id, query, after, limit).await;
+
+    fn delete_do_not_contact(actor: &Actor, id: &str, now: OffsetDateTime) -> anyhow::Result<bool>
+        = write |tx| common::delete::<DoNotContactEntry, _>(tx, actor, id, now).await;
+
+    /// Takes a number off the list if an opt-out put it there.
+    fn remove_opt_out(actor: &Actor, number: &str, now: OffsetDateTime) -> anyhow::Result<bool>
+        = write |tx| do_not_contact::remove_opt_out(tx, actor, number, now).await;
 
     fn create_task(actor: &Actor, task: Task, now: OffsetDateTime) -> Result<(), AppError>
         = write |tx| common::create(tx, actor, &task, now).await;

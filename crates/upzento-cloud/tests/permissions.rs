@@ -133,6 +133,13 @@ async fn records(
         .post("/phone-sms/teams", json!({"name": "Front desk"}))
         .await;
     ids.insert("teams", id(&team));
+    let (_, listed) = admin
+        .post(
+            "/phone-sms/do-not-contact",
+            json!({"number": "+14155550177"}),
+        )
+        .await;
+    ids.insert("do-not-contact", id(&listed));
     ids
 }
 

@@ -114,6 +114,8 @@ pub enum Resource {
     Invitation,
     /// Teams and their members.
     Team,
+    /// The numbers the tenant must not text.
+    DoNotContact,
     /// The sandbox carrier's test inbound.
     Sandbox,
     /// The change feed and its live stream.
@@ -133,7 +135,7 @@ pub enum Action {
 }
 
 impl Resource {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::PhoneNumber,
         Self::Template,
         Self::Contact,
@@ -149,6 +151,7 @@ impl Resource {
         Self::User,
         Self::Invitation,
         Self::Team,
+        Self::DoNotContact,
         Self::Sandbox,
         Self::Changes,
         Self::Account,
@@ -171,6 +174,7 @@ impl Resource {
             Self::User => "user",
             Self::Invitation => "invitation",
             Self::Team => "team",
+            Self::DoNotContact => "doNotContact",
             Self::Sandbox => "sandbox",
             Self::Changes => "changes",
             Self::Account => "account",
@@ -195,6 +199,7 @@ impl Resource {
             Self::User => "users",
             Self::Invitation => "invitations",
             Self::Team => "teams",
+            Self::DoNotContact => "the do-not-contact list",
             Self::Sandbox => "sandbox messages",
             Self::Changes => "the change feed",
             Self::Account => "their account",
@@ -279,6 +284,9 @@ pub fn may(role: Role, resource: Resource, action: Action) -> bool {
             }
             // A message's status is the carrier's to say; an admin may correct it.
             R::Message => matches!(action, Read | Create),
+            // Anyone who hears "never text me again" adds the number; taking one off the
+            // list (texting them again) is an admin's decision.
+            R::DoNotContact => matches!(action, Read | Create),
             R::Task | R::ApiToken | R::Account => true,
             R::Changes => action == Read,
             R::AuditLog | R::Sandbox | R::Invitation => false,

@@ -1246,6 +1246,7 @@ pub mod entity {
     pub const TEAM: &str = "team";
     pub const TENANT_SETTINGS: &str = "tenantSettings";
     pub const SMS_CAMPAIGN: &str = "smsCampaign";
+    pub const DO_NOT_CONTACT: &str = "doNotContact";
     /// A user's read marker in a conversation; its id is `<conversation id>:<user id>`.
     pub const CONVERSATION_READ: &str = "conversationRead";
     /// Audit only: recipient lists can be long and stay out of the feed.
@@ -1292,6 +1293,94 @@ pub struct SandboxInbound {
     /// The carrier's message id; the same id again is a repeated delivery (default: new).
     #[serde(default)]
     pub message_id: Option<String>,
+}
+
+/// How a number came onto the do-not-contact list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum DoNotContactSource {
+    /// The person texted STOP (or another opt-out word); texting START takes it off.
+    OptOut,
+    /// Added by someone of the tenant, one by one.
+    Manual,
+    /// Added in a bulk import.
+    Import,
+}
+
+impl DoNotContactSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OptOut => "optOut",
+            Self::Manual => "manual",
+            Self::Import => "import",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::OptOut, Self::Manual, Self::Import]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A number the tenant must not text: campaigns skip it (with the reason recorded) and a
+/// one-to-one send to it is refused with 409 `do_not_contact`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DoNotContactEntry {
+    pub id: String,
+    /// E.164.
+    pub number: String,
+    pub reason: Option<String>,
+    pub source: DoNotContactSource,
+    /// Who added it; absent for an opt-out.
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /phone-sms/do-not-contact`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewDoNotContact {
+    /// Any common notation; stored as E.164.
+    pub number: String,
+    pub reason: Option<String>,
+}
+
+/// `POST /phone-sms/do-not-contact/import`: up to 10,000 numbers at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DoNotContactImport {
+    pub numbers: Vec<String>,
+    /// The reason recorded on each.
+    pub reason: Option<String>,
+}
+
+/// A row of an import that was not taken, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RowProblem {
+    /// 1-based position in what was sent.
+    pub row: u32,
+    pub value: String,
+    pub reason: String,
+}
+
+/// What an import did: every row is added, a duplicate, or refused with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DoNotContactImported {
+    pub added: u32,
+    /// Already on the list, or twice in the import.
+    pub duplicates: u32,
+    pub invalid: Vec<RowProblem>,
 }
 
 /// One page of a list; pass `nextCursor` back as `cursor` for the next page.

@@ -59,7 +59,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such conversation", body = ErrorBody),
-        (status = 409, description = "The recipient opted out, the key was used for another message, or the conversation with this number is out of the caller's scope (`assigned_elsewhere`)", body = ErrorBody),
+        (status = 409, description = "The recipient opted out or is on the do-not-contact list (`do_not_contact`), the key was used for another message, or the conversation with this number is out of the caller's scope (`assigned_elsewhere`)", body = ErrorBody),
     )
 )]
 pub async fn send(
@@ -115,6 +115,7 @@ pub async fn send(
             campaign_id: None,
             sent_by: Some(caller.user.id.clone()),
             provider: state.carrier.name().to_owned(),
+            compliance: false,
         },
         now,
     )

@@ -9,6 +9,7 @@ mod campaigns;
 mod changes;
 mod contacts;
 mod conversations;
+mod do_not_contact;
 mod events;
 mod messages;
 mod numbers;
@@ -130,6 +131,9 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(campaigns::delete_recipient))
         .routes(routes!(sandbox::inbound))
         .routes(routes!(contacts::consent))
+        .routes(routes!(do_not_contact::list, do_not_contact::add))
+        .routes(routes!(do_not_contact::import))
+        .routes(routes!(do_not_contact::delete))
         .routes(routes!(changes::changes))
         .routes(routes!(events::events))
         .routes(routes!(changes::audit_log))

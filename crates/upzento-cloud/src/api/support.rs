@@ -115,6 +115,7 @@ listed!(
     resources::AuditEntry => at,
     resources::Call => start_time,
     resources::CampaignRecipient => created_at,
+    resources::DoNotContactEntry => created_at,
     resources::Contact => created_at,
     resources::Conversation => last_activity_at,
     resources::PhoneNumber => created_at,

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0020_teams.sql"),
     include_str!("../../migrations/sqlite/0021_change_audience.sql"),
     include_str!("../../migrations/sqlite/0022_quiet_hours.sql"),
+    include_str!("../../migrations/sqlite/0023_do_not_contact.sql"),
 ];
 
 #[derive(Debug, Clone)]
