@@ -1,6 +1,10 @@
 //! One Tauri command per `Api` method; no logic of its own.
 
 use tauri::State;
+use upzento_api::campaigns::{
+    CampaignCreatedView, CampaignStatusView, CampaignView, DoNotContactImportView,
+    DoNotContactView, NewCampaignForm, SenderView,
+};
 use upzento_api::dto::UserRole;
 use upzento_api::people::{
     InvitationPreviewView, InvitationView, IssuedInvitationView, MyPresenceView, PresenceView,
@@ -638,6 +642,78 @@ fn ui_ready() {
     );
 }
 
+/// The tenant's numbers that can send SMS.
+#[tauri::command]
+#[specta::specta]
+async fn senders(api: State<'_, Api>) -> Result<Vec<SenderView>, ApiError> {
+    api.senders().await
+}
+
+/// The tenant's campaigns with their progress, newest first.
+#[tauri::command]
+#[specta::specta]
+async fn campaigns(api: State<'_, Api>) -> Result<Vec<CampaignView>, ApiError> {
+    api.campaigns().await
+}
+
+/// Creates a campaign with its recipients, started at once when asked (admins).
+#[tauri::command]
+#[specta::specta]
+async fn create_campaign(
+    api: State<'_, Api>,
+    form: NewCampaignForm,
+) -> Result<CampaignCreatedView, ApiError> {
+    api.create_campaign(form).await
+}
+
+/// Starts, pauses, resumes or stops a campaign (admins).
+#[tauri::command]
+#[specta::specta]
+async fn set_campaign_status(
+    api: State<'_, Api>,
+    id: String,
+    status: CampaignStatusView,
+) -> Result<CampaignView, ApiError> {
+    api.set_campaign_status(id, status).await
+}
+
+/// The numbers the tenant must not text.
+#[tauri::command]
+#[specta::specta]
+async fn do_not_contact(
+    api: State<'_, Api>,
+    query: Option<String>,
+) -> Result<Vec<DoNotContactView>, ApiError> {
+    api.do_not_contact(query).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn add_do_not_contact(
+    api: State<'_, Api>,
+    number: String,
+    reason: Option<String>,
+) -> Result<DoNotContactView, ApiError> {
+    api.add_do_not_contact(number, reason).await
+}
+
+#[tauri::command]
+#[specta::specta]
+async fn import_do_not_contact(
+    api: State<'_, Api>,
+    text: String,
+    reason: Option<String>,
+) -> Result<DoNotContactImportView, ApiError> {
+    api.import_do_not_contact(text, reason).await
+}
+
+/// Takes a number off the do-not-contact list (admins).
+#[tauri::command]
+#[specta::specta]
+async fn remove_do_not_contact(api: State<'_, Api>, id: String) -> Result<(), ApiError> {
+    api.remove_do_not_contact(id).await
+}
+
 /// Every command and event of the IPC boundary; the TypeScript bindings are made from this.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
@@ -698,6 +774,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             set_wrap_up_seconds,
             close_quick_reply,
             search,
+            senders,
+            campaigns,
+            create_campaign,
+            set_campaign_status,
+            do_not_contact,
+            add_do_not_contact,
+            import_do_not_contact,
+            remove_do_not_contact,
             calls,
             call,
             ui_ready,

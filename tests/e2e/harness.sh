@@ -81,6 +81,7 @@ if [[ -n "$CLOUD_BIN" ]]; then
   if wanted design; then node --test --test-concurrency=1 design.test.mjs || status=$?; fi
   if wanted inbox; then node --test --test-concurrency=1 inbox.test.mjs || status=$?; fi
   if wanted people; then node --test --test-concurrency=1 people.test.mjs || status=$?; fi
+  if wanted campaigns; then node --test --test-concurrency=1 campaigns.test.mjs || status=$?; fi
   if wanted notify; then node --test --test-concurrency=1 notify.test.mjs || status=$?; fi
   if wanted phone; then node --test --test-concurrency=1 phone.test.mjs || status=$?; fi
 fi

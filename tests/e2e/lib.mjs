@@ -65,6 +65,18 @@ export function freePort() {
 }
 
 /** An `upzento-cloud` of a test's own (the demo tenant, in `dataDir`), which it can kill and restart. */
+/** How far ahead of now it is 12:00-13:00 in Los Angeles (0 when it is now). */
+export function middayInLosAngelesAheadMs(now = new Date()) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: 'America/Los_Angeles', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' })
+      .formatToParts(now)
+      .map((p) => [p.type, p.value]),
+  )
+  const minutes = Number(parts.hour) * 60 + Number(parts.minute)
+  const ahead = (12 * 60 - minutes + 24 * 60) % (24 * 60)
+  return ahead < 24 * 60 - 60 ? ahead * 60_000 : 0
+}
+
 export class TestCloud {
   static async start() {
     const cloud = new TestCloud()
@@ -78,6 +90,9 @@ export class TestCloud {
   async resume() {
     this.child = spawn(process.env.CLOUD_BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, '--demo'], {
       stdio: 'ignore',
+      // The campaign runner's clock at midday in Los Angeles, where the demo's numbers are,
+      // so that recipients are inside their allowed hours whenever the tests run.
+      env: { ...process.env, UPZENTO_CAMPAIGN_CLOCK_AHEAD_MS: String(middayInLosAngelesAheadMs()) },
     })
     for (let i = 0; i < 200; i++) {
       try {

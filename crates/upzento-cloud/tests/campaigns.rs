@@ -103,8 +103,16 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         .unwrap()
         .unwrap();
 
+    // Admins create and run campaigns; agents see them.
+    let (status, _) = agent
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Mine", "message": "Hi", "phoneNumberId": from}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let id = campaign(
-        &agent,
+        &admin,
         &from,
         "Hi {{contact.firstName|there}}, 20% off today",
     )
@@ -112,7 +120,7 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
     let path = format!("/phone-sms/campaigns/{id}");
     let (_, fresh) = agent.get(&path).await;
     assert_eq!(fresh["stats"]["recipients"], 0);
-    let (status, body) = agent
+    let (status, body) = admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
     assert_eq!(
@@ -120,7 +128,7 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         (StatusCode::CONFLICT, Some("no_recipients"))
     );
 
-    let (status, added) = agent
+    let (status, added) = admin
         .post(
             &format!("{path}/recipients"),
             json!({"tags": ["vip"], "numbers": ["+1 415 555 0103", "+14155550101"]}),
@@ -131,7 +139,7 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         added,
         json!({"added": 3, "duplicates": 1, "withoutNumber": 1, "total": 3})
     );
-    let (_, again) = agent
+    let (_, again) = admin
         .post(
             &format!("{path}/recipients"),
             json!({"contactIds": [ids[0]]}),
@@ -139,7 +147,7 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         .await;
     assert_eq!(again["added"], 0, "a number is on the list once");
     // One more, then taken off again.
-    let (_, extra) = agent
+    let (_, extra) = admin
         .post(
             &format!("{path}/recipients"),
             json!({"numbers": ["+14155550199"]}),
@@ -152,13 +160,13 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         .unwrap()
         .to_owned();
     let extra_path = format!("{path}/recipients/{extra_id}");
-    assert_eq!(agent.delete(&extra_path).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(agent.delete(&extra_path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(admin.delete(&extra_path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(admin.delete(&extra_path).await.0, StatusCode::NOT_FOUND);
     let list = all_recipients(&agent, &id).await;
     assert_eq!(list.len(), 3);
     assert!(list.iter().all(|r| r["status"] == "pending"));
 
-    let (status, started) = agent
+    let (status, started) = admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{started}");
@@ -275,14 +283,14 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
     assert_eq!(agent.get(&path).await.1["stats"]["replied"], 1);
 
     // Over is over; agents cannot delete; the feed knows the campaign.
-    let (status, body) = agent
+    let (status, body) = admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::CONFLICT, Some("invalid_transition"))
     );
-    let (status, body) = agent
+    let (status, body) = admin
         .post(
             &format!("{path}/recipients"),
             json!({"numbers": ["+14155550177"]}),

@@ -279,9 +279,12 @@ pub fn may(role: Role, resource: Resource, action: Action) -> bool {
             // Agents work with what the tenant has; admins shape it.
             R::PhoneNumber | R::Disposition | R::Settings | R::User | R::Team => action == Read,
             // Deleting loses history others rely on.
-            R::Template | R::Contact | R::Conversation | R::Call | R::Campaign => {
+            R::Template | R::Contact | R::Conversation | R::Call => {
                 matches!(action, Read | Create | Change)
             }
+            // Admins create and run campaigns (they text the tenant's whole audience);
+            // everyone sees them.
+            R::Campaign => action == Read,
             // A message's status is the carrier's to say; an admin may correct it.
             R::Message => matches!(action, Read | Create),
             // Anyone who hears "never text me again" adds the number; taking one off the

@@ -90,6 +90,20 @@ export const commands = {
 	/**  Closes the quick-reply window (after sending, or Escape). */
 	closeQuickReply: () => __TAURI_INVOKE<void>("close_quick_reply"),
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
+	/**  The tenant's numbers that can send SMS. */
+	senders: () => typedError<SenderView[], ApiError>(__TAURI_INVOKE("senders")),
+	/**  The tenant's campaigns with their progress, newest first. */
+	campaigns: () => typedError<CampaignView_Serialize[], ApiError>(__TAURI_INVOKE("campaigns")),
+	/**  Creates a campaign with its recipients, started at once when asked (admins). */
+	createCampaign: (form: NewCampaignForm) => typedError<CampaignCreatedView_Serialize, ApiError>(__TAURI_INVOKE("create_campaign", { form })),
+	/**  Starts, pauses, resumes or stops a campaign (admins). */
+	setCampaignStatus: (id: string, status: CampaignStatusView) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("set_campaign_status", { id, status })),
+	/**  The numbers the tenant must not text. */
+	doNotContact: (query: string | null) => typedError<DoNotContactView_Serialize[], ApiError>(__TAURI_INVOKE("do_not_contact", { query })),
+	addDoNotContact: (number: string, reason: string | null) => typedError<DoNotContactView_Serialize, ApiError>(__TAURI_INVOKE("add_do_not_contact", { number, reason })),
+	importDoNotContact: (text: string, reason: string | null) => typedError<DoNotContactImportView, ApiError>(__TAURI_INVOKE("import_do_not_contact", { text, reason })),
+	/**  Takes a number off the do-not-contact list (admins). */
+	removeDoNotContact: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_do_not_contact", { id })),
 	calls: (filter: CallFilterView_Deserialize) => typedError<CallPage_Serialize, ApiError>(__TAURI_INVOKE("calls", { filter })),
 	call: (id: string) => typedError<CallView_Serialize, ApiError>(__TAURI_INVOKE("call", { id })),
 	/**
@@ -442,6 +456,71 @@ export type CallerView_Serialize = {
 	recentCalls: CallView_Serialize[],
 };
 
+export type CampaignCreatedView = CampaignCreatedView_Serialize | CampaignCreatedView_Deserialize;
+
+export type CampaignCreatedView_Deserialize = {
+	campaign: CampaignView_Deserialize,
+	added: number,
+	duplicates: number,
+	/**  Contacts of the tags without a number. */
+	withoutNumber: number,
+};
+
+export type CampaignCreatedView_Serialize = {
+	campaign: CampaignView_Serialize,
+	added: number,
+	duplicates: number,
+	/**  Contacts of the tags without a number. */
+	withoutNumber: number,
+};
+
+/**  Where a campaign's recipients are. */
+export type CampaignStatsView = {
+	recipients: number,
+	/**  Not handed to the carrier yet (`held` among them). */
+	pending: number,
+	/**  Waiting for their allowed hours (08:00-21:00 their time). */
+	held: number,
+	queued: number,
+	sent: number,
+	delivered: number,
+	failed: number,
+	skipped: number,
+	replied: number,
+};
+
+export type CampaignStatusView = "draft" | "scheduled" | "active" | "paused" | "completed";
+
+export type CampaignView = CampaignView_Serialize | CampaignView_Deserialize;
+
+export type CampaignView_Deserialize = {
+	id: string,
+	name: string,
+	message: string,
+	status: CampaignStatusView,
+	/**  The sending number, E.164 (the UI formats it). */
+	sender?: string | null,
+	scheduledFor?: string | null,
+	startedAt?: string | null,
+	completedAt?: string | null,
+	createdAt: string,
+	stats: CampaignStatsView,
+};
+
+export type CampaignView_Serialize = {
+	id: string,
+	name: string,
+	message: string,
+	status: CampaignStatusView,
+	/**  The sending number, E.164 (the UI formats it). */
+	sender: string | null,
+	scheduledFor: string | null,
+	startedAt: string | null,
+	completedAt: string | null,
+	createdAt: string,
+	stats: CampaignStatsView,
+};
+
 export type ContactView = ContactView_Serialize | ContactView_Deserialize;
 
 export type ContactView_Deserialize = {
@@ -517,6 +596,32 @@ export type DispositionView = {
 	id: string,
 	name: string,
 	archived: boolean,
+};
+
+export type DoNotContactImportView = {
+	added: number,
+	duplicates: number,
+	invalid: RowProblemView[],
+};
+
+export type DoNotContactSourceView = "optOut" | "manual" | "import";
+
+export type DoNotContactView = DoNotContactView_Serialize | DoNotContactView_Deserialize;
+
+export type DoNotContactView_Deserialize = {
+	id: string,
+	number: string,
+	reason?: string | null,
+	source: DoNotContactSourceView,
+	createdAt: string,
+};
+
+export type DoNotContactView_Serialize = {
+	id: string,
+	number: string,
+	reason: string | null,
+	source: DoNotContactSourceView,
+	createdAt: string,
 };
 
 /**  The closed set of failures the UI distinguishes. Serialised in camelCase. */
@@ -718,6 +823,20 @@ export type MyPresenceView = {
 	idle: boolean,
 };
 
+/**
+ *  A campaign to create: its text, its sender, its recipients (contacts by tag, and
+ *  numbers pasted one per line), and whether to start it at once.
+ */
+export type NewCampaignForm = {
+	name: string,
+	message: string,
+	phoneNumberId: string,
+	tags: string[],
+	/**  One number per line (or separated by commas or semicolons). */
+	numbers: string,
+	start: boolean,
+};
+
 /**  One note of a call's timeline or of a conversation: who wrote what, when. */
 export type NoteView = {
 	id: string,
@@ -757,6 +876,12 @@ export type PhoneView_Serialize = {
 /**  An availability as the app shows and sets it. */
 export type PresenceView = "available" | "busy" | "away" | "dnd" | "offline";
 
+export type RowProblemView = {
+	row: number,
+	value: string,
+	reason: string,
+};
+
 export type SearchView = SearchView_Serialize | SearchView_Deserialize;
 
 export type SearchView_Deserialize = {
@@ -767,6 +892,15 @@ export type SearchView_Deserialize = {
 export type SearchView_Serialize = {
 	messages: MessageHitView[],
 	contacts: ContactView_Serialize[],
+};
+
+/**  One of the tenant's numbers that can send SMS. */
+export type SenderView = {
+	id: string,
+	/**  E.164. */
+	number: string,
+	/**  What the tenant calls it ("Support", "Marketing"). */
+	label: string,
 };
 
 /**  A signed-in session of the user. */

@@ -12,6 +12,11 @@ use upzento_domain::resources::{
     NewCall, NewContact, NewConversation, NewDisposition, NewNote, NewSmsMessage, Page, SmsMessage,
     Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp, entity,
 };
+use upzento_domain::resources::{
+    CampaignStatus, CampaignStatusUpdate, DoNotContactEntry, DoNotContactImport,
+    DoNotContactImported, NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, RecipientsAdded,
+    SmsCampaign,
+};
 use upzento_domain::wire::{
     ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
     PresenceUpdate, SessionInfo, UserInfo, UserPatch,
@@ -337,6 +342,117 @@ impl CloudClient {
                 .map_or_else(|| "refused".into(), |b| b.code.clone()),
             message: body.map_or_else(|| status.to_string(), |b| b.message),
         })
+    }
+
+    /// The tenant's campaigns with their statistics, newest first (at most 500).
+    pub async fn campaigns(&self, token: &str) -> Result<Vec<SmsCampaign>, Failure> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        while out.len() < 500 {
+            let mut path = "phone-sms/campaigns?limit=100".to_owned();
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page: Page<SmsCampaign> =
+                self.call(reqwest::Method::GET, &path, token, &()).await?;
+            out.extend(page.items);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn create_campaign(
+        &self,
+        token: &str,
+        campaign: &NewSmsCampaign,
+    ) -> Result<SmsCampaign, SendError> {
+        self.create("phone-sms/campaigns", token, None, campaign)
+            .await
+    }
+
+    pub async fn add_recipients(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        recipients: &NewCampaignRecipients,
+    ) -> Result<RecipientsAdded, SendError> {
+        self.create(
+            &format!("phone-sms/campaigns/{campaign_id}/recipients"),
+            token,
+            None,
+            recipients,
+        )
+        .await
+    }
+
+    pub async fn set_campaign_status(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        status: CampaignStatus,
+    ) -> Result<SmsCampaign, SendError> {
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("phone-sms/campaigns/{campaign_id}/status"),
+            token,
+            None,
+            &CampaignStatusUpdate { status },
+        )
+        .await
+    }
+
+    /// The tenant's do-not-contact list (the first 200; `query`: digits of the number).
+    pub async fn do_not_contact(
+        &self,
+        token: &str,
+        query: Option<&str>,
+    ) -> Result<Vec<DoNotContactEntry>, Failure> {
+        let digits: String = query
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(20)
+            .collect();
+        let path = if digits.is_empty() {
+            "phone-sms/do-not-contact?limit=200".to_owned()
+        } else {
+            format!("phone-sms/do-not-contact?limit=200&q={digits}")
+        };
+        let page: Page<DoNotContactEntry> =
+            self.call(reqwest::Method::GET, &path, token, &()).await?;
+        Ok(page.items)
+    }
+
+    pub async fn add_do_not_contact(
+        &self,
+        token: &str,
+        entry: &NewDoNotContact,
+    ) -> Result<DoNotContactEntry, SendError> {
+        self.create("phone-sms/do-not-contact", token, None, entry)
+            .await
+    }
+
+    pub async fn import_do_not_contact(
+        &self,
+        token: &str,
+        import: &DoNotContactImport,
+    ) -> Result<DoNotContactImported, SendError> {
+        self.create("phone-sms/do-not-contact/import", token, None, import)
+            .await
+    }
+
+    pub async fn remove_do_not_contact(&self, token: &str, id: &str) -> Result<(), SendError> {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("phone-sms/do-not-contact/{id}"),
+            token,
+            None,
+            &(),
+        )
+        .await
     }
 
     /// Marks a conversation read by the signed-in user.
