@@ -121,7 +121,7 @@ test('a narrow window shows the list, then the chosen item with a way back', asy
   }
 })
 
-test("an admin's controls pass too: invitations, team management, teams, in both themes", async () => {
+test("an admin's controls pass too: invitations, team management, teams, campaigns, in both themes", async () => {
   await signIn(browser, cloud.url, 'admin@demo.upzento.test', 'demo-admin-password')
   const failures = []
   for (const theme of ['light', 'dark']) {
@@ -148,6 +148,19 @@ test("an admin's controls pass too: invitations, team management, teams, in both
     await (await browser.$('#conversation-team')).waitForDisplayed({ timeout: 10000 })
     violations = await audit()
     if (violations.length) failures.push({ theme, section: 'inbox', violations })
+    // Campaigns: the creation form open, then the do-not-contact list with its import.
+    await show('campaigns')
+    await (await browser.$('#tab-campaigns')).click()
+    if (!(await (await browser.$('#campaign-name')).isExisting())) await (await browser.$('button=New campaign')).click()
+    await (await browser.$('#campaign-name')).waitForDisplayed({ timeout: 10000 })
+    violations = await audit()
+    if (violations.length) failures.push({ theme, section: 'campaigns', violations })
+    await (await browser.$('#tab-dnc')).click()
+    await (await browser.$('#dnc-number')).waitForDisplayed({ timeout: 10000 })
+    await (await browser.$('summary=Import a list')).click()
+    violations = await audit()
+    if (violations.length) failures.push({ theme, section: 'do-not-contact', violations })
+    await screenshot(browser, `design-${theme}-admin-campaigns`)
   }
   assert.deepEqual(failures, [], JSON.stringify(failures, null, 1))
 })
