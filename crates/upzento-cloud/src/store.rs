@@ -752,6 +752,17 @@ store! {
     ) -> Result<Option<SmsMessage>, AppError>
         = write |tx| messaging::update_message(tx, actor, id, &apply, now).await;
 
+    /// When a message may go by its number's pace, across every node (the slot it holds,
+    /// or the number's next free one, which it then holds).
+    fn reserve_send_slot(
+        tenant_id: &str,
+        message_id: &str,
+        from: &str,
+        interval_ms: i64,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<OffsetDateTime>
+        = write |tx| messaging::reserve_send_slot(tx, tenant_id, message_id, from, interval_ms, now).await;
+
     /// Claims up to `limit` messages due for the carrier at `now` for the worker `owner`,
     /// leasing them until `lease_until` so that no other node takes them meanwhile.
     fn claim_due_messages(

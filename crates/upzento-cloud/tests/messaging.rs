@@ -22,6 +22,7 @@ on_both_backends!(
     templates_preview_for_a_real_contact,
     a_send_whose_outcome_is_unknown_is_reconciled_never_repeated_blindly,
     a_conversation_snoozes_and_keeps_internal_notes,
+    a_number_keeps_its_pace_whichever_worker_sends,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -991,4 +992,103 @@ async fn a_conversation_snoozes_and_keeps_internal_notes(backend: Backend) {
             .0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A provider that paces nothing itself and notes when each number sent (the test sets
+/// the time before each pass).
+#[derive(Debug)]
+struct Paced {
+    at: std::sync::Mutex<time::OffsetDateTime>,
+    sent: std::sync::Mutex<Vec<(String, time::OffsetDateTime)>>,
+}
+
+#[async_trait::async_trait]
+impl upzento_cloud::carrier::Provider for Paced {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+    async fn send(
+        &self,
+        sms: upzento_cloud::carrier::Outgoing<'_>,
+    ) -> anyhow::Result<upzento_cloud::carrier::SendOutcome> {
+        let at = *self.at.lock().unwrap();
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((sms.from.to_owned(), at));
+        Ok(upzento_cloud::carrier::SendOutcome::Accepted {
+            provider_message_id: format!("P{}", sent.len()),
+            report_after: None,
+        })
+    }
+    fn segments_per_second(&self) -> Option<f64> {
+        Some(1.0)
+    }
+}
+
+/// Two nodes' workers share each number's pace (one segment a second for a long code, three
+/// for a toll-free number): together they never send faster, and everything goes.
+async fn a_number_keeps_its_pace_whichever_worker_sends(backend: Backend) {
+    use upzento_cloud::carrier::{Timing, Worker};
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let long = number(&admin, "+14155552671").await;
+    let toll_free = number(&admin, "+18007233456").await;
+    for from in [&long, &toll_free] {
+        for i in 0..6 {
+            let (status, body) = admin
+                .post(
+                    "/phone-sms/messages",
+                    json!({"phoneNumberId": from, "to": format!("+1415555020{i}"), "message": "Hi"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    }
+    let provider = Paced {
+        at: std::sync::Mutex::new(time::OffsetDateTime::UNIX_EPOCH),
+        sent: Default::default(),
+    };
+    let clock = || time::OffsetDateTime::UNIX_EPOCH;
+    // A short lease, so that what one worker deferred the other may take over.
+    let timing = Timing {
+        lease: std::time::Duration::from_millis(150),
+        ..Timing::default()
+    };
+    let (mut a, mut b) = (
+        Worker::with_clock(timing, clock),
+        Worker::with_clock(timing, clock),
+    );
+    let t0 = time::OffsetDateTime::now_utc();
+    for step in 0..=70 {
+        let now = t0 + time::Duration::milliseconds(step * 100);
+        *provider.at.lock().unwrap() = now;
+        let worker = if step % 3 == 0 { &mut b } else { &mut a };
+        worker
+            .work_once(server.store.as_ref(), &provider, now)
+            .await
+            .unwrap();
+        let other = if step % 3 == 0 { &mut a } else { &mut b };
+        other
+            .work_once(server.store.as_ref(), &provider, now)
+            .await
+            .unwrap();
+    }
+    let sent = provider.sent.into_inner().unwrap();
+    for (from, interval, count) in [("+14155552671", 1000, 6), ("+18007233456", 334, 6)] {
+        let times: Vec<_> = sent
+            .iter()
+            .filter(|(f, _)| f == from)
+            .map(|(_, t)| *t)
+            .collect();
+        assert_eq!(
+            times.len(),
+            count,
+            "{from}: everything went once: {times:?}"
+        );
+        for pair in times.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= time::Duration::milliseconds(interval - 100),
+                "{from} sent faster than its pace: {times:?}"
+            );
+        }
+    }
 }

@@ -63,9 +63,61 @@ pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, Inva
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// What kind of sender a number is, for how fast carriers let it send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderClass {
+    /// An ordinary (10-digit, "long code") number: about one segment a second.
+    LongCode,
+    /// Toll-free: about three segments a second.
+    TollFree,
+    /// A short code (5 or 6 digits, not E.164): about a hundred a second.
+    ShortCode,
+}
+
+impl SenderClass {
+    /// The class of `number` (E.164, or a short code's digits).
+    pub fn of(number: &str) -> Self {
+        let digits = number.trim();
+        if !digits.starts_with('+')
+            && (3..=8).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Self::ShortCode;
+        }
+        match phonenumber::parse(None, digits) {
+            Ok(n)
+                if n.number_type(&phonenumber::metadata::DATABASE)
+                    == phonenumber::Type::TollFree =>
+            {
+                Self::TollFree
+            }
+            _ => Self::LongCode,
+        }
+    }
+
+    /// How many times a long code's pace this class may send at.
+    pub fn pace_factor(self) -> f64 {
+        match self {
+            Self::LongCode => 1.0,
+            Self::TollFree => 3.0,
+            Self::ShortCode => 100.0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn senders_are_classed_by_what_their_number_is() {
+        assert_eq!(SenderClass::of("+14155552671"), SenderClass::LongCode);
+        assert_eq!(SenderClass::of("+18007233456"), SenderClass::TollFree);
+        assert_eq!(SenderClass::of("+18887233456"), SenderClass::TollFree);
+        assert_eq!(SenderClass::of("52333"), SenderClass::ShortCode);
+        assert_eq!(SenderClass::of("+442079460018"), SenderClass::LongCode);
+        assert_eq!(SenderClass::TollFree.pace_factor(), 3.0);
+    }
 
     #[test]
     fn normalises_to_e164() {

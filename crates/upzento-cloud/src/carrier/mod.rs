@@ -10,7 +10,6 @@ pub mod sandbox;
 pub mod twilio;
 pub mod vonage;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use async_trait::async_trait;
 use axum::http::HeaderMap;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use upzento_domain::phone::SenderClass;
 use upzento_domain::resources::MessageStatus;
 
 pub use self::sandbox::Sandbox;
@@ -248,41 +248,36 @@ pub enum Found {
     Candidates(Vec<String>),
 }
 
-/// Per-number send pacing of one worker (a long code sends about one segment a
-/// second). Slots are reserved in order, so a burst from one number leaves at the
-/// pace, each message once, without being claimed again and again.
-#[derive(Debug, Default)]
-pub struct Pacer {
-    next_free: HashMap<String, OffsetDateTime>,
-    /// Messages deferred to a reserved slot: sent when they come back.
-    reserved: HashSet<String>,
+/// Per-number send pacing: the slots are the number's, shared by every node
+/// (`Store::reserve_send_slot`); a message deferred to its slot holds it, so whichever
+/// worker claims it then sends it without taking another.
+async fn pace_slot(
+    store: &dyn Store,
+    item: &DueMessage,
+    rate: f64,
+    now: OffsetDateTime,
+) -> anyhow::Result<OffsetDateTime> {
+    // `rate` is a long code's with this provider; other senders go faster.
+    let rate = rate * SenderClass::of(&item.from).pace_factor();
+    store
+        .reserve_send_slot(
+            &item.tenant_id,
+            &item.message.id,
+            &item.from,
+            pace_interval_ms(item.message.segments, rate),
+            now,
+        )
+        .await
 }
 
-impl Pacer {
-    /// When `id` may be sent: `now`, or a later slot it is deferred to.
-    fn slot(
-        &mut self,
-        id: &str,
-        from: &str,
-        segments: u32,
-        rate: f64,
-        now: OffsetDateTime,
-    ) -> OffsetDateTime {
-        if self.reserved.remove(id) {
-            return now;
-        }
-        let free = self.next_free.get(from).copied().unwrap_or(now).max(now);
-        let spacing = time::Duration::seconds_f64(f64::from(segments.max(1)) / rate);
-        self.next_free.insert(from.to_owned(), free + spacing);
-        if free > now {
-            self.reserved.insert(id.to_owned());
-        }
-        // Forget numbers that have been idle a while.
-        if self.next_free.len() > 10_000 {
-            self.next_free.retain(|_, t| *t > now);
-        }
-        free
-    }
+/// How long `segments` take of a number's pace at `rate` segments a second, in ms (at
+/// least one).
+pub fn pace_interval_ms(segments: u32, rate: f64) -> i64 {
+    let ms = (f64::from(segments.max(1)) * 1000.0 / rate.max(0.001)).ceil();
+    // Within i64 by the bounds above (at most 2^32 segments at 0.001/s).
+    #[allow(clippy::cast_possible_truncation)]
+    let ms = ms as i64;
+    ms.max(1)
 }
 
 /// One node's carrier worker: it claims due messages under its own name, records each send
@@ -291,7 +286,6 @@ impl Pacer {
 pub struct Worker {
     /// Names this worker's claims (a new one each start).
     owner: String,
-    pacer: Pacer,
     timing: Timing,
     /// Read before each send of a batch: sends are slow, and each is timed from its start.
     clock: fn() -> OffsetDateTime,
@@ -305,7 +299,6 @@ impl Worker {
     pub fn with_clock(timing: Timing, clock: fn() -> OffsetDateTime) -> Self {
         Self {
             owner: uuid::Uuid::now_v7().to_string(),
-            pacer: Pacer::default(),
             timing,
             clock,
         }
@@ -352,15 +345,10 @@ impl Worker {
                         Reconciled::NotSent => {}
                     }
                 }
-                let slot = provider.segments_per_second().map(|rate| {
-                    self.pacer.slot(
-                        &item.message.id,
-                        &item.from,
-                        item.message.segments,
-                        rate,
-                        now,
-                    )
-                });
+                let slot = match provider.segments_per_second() {
+                    Some(rate) => Some(pace_slot(store, item, rate, now).await?),
+                    None => None,
+                };
                 match slot {
                     Some(slot) if slot > now => requeue(slot, false),
                     _ => {
@@ -598,26 +586,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pacer_spaces_one_numbers_sends_and_keeps_reserved_slots() {
-        let mut pacer = Pacer::default();
-        let t0 = time::macros::datetime!(2026-11-24 12:00 UTC);
-        // Three one-segment messages from one number at once: now, +1 s, +2 s.
-        assert_eq!(pacer.slot("a", "+1", 1, 1.0, t0), t0);
-        let b = pacer.slot("b", "+1", 1, 1.0, t0);
-        let c = pacer.slot("c", "+1", 1, 1.0, t0);
-        assert_eq!(b, t0 + time::Duration::seconds(1));
-        assert_eq!(c, t0 + time::Duration::seconds(2));
-        // Another number is not held up.
-        assert_eq!(pacer.slot("d", "+2", 1, 1.0, t0), t0);
-        // "b" comes back at its slot and goes; a new one queues behind "c".
-        assert_eq!(pacer.slot("b", "+1", 1, 1.0, b), b);
+    fn a_send_takes_its_segments_of_the_numbers_pace() {
+        assert_eq!(pace_interval_ms(1, 1.0), 1000);
+        assert_eq!(pace_interval_ms(3, 1.0), 3000);
         assert_eq!(
-            pacer.slot("e", "+1", 3, 1.0, b),
-            t0 + time::Duration::seconds(3)
+            pace_interval_ms(0, 1.0),
+            1000,
+            "an empty message is one segment"
         );
-        assert_eq!(
-            pacer.slot("f", "+1", 1, 1.0, b),
-            t0 + time::Duration::seconds(6)
-        );
+        assert_eq!(pace_interval_ms(1, 3.0), 334);
+        assert_eq!(pace_interval_ms(1, 100_000.0), 1);
     }
 }

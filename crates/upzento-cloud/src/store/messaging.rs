@@ -391,6 +391,69 @@ pub async fn claim_due_messages<D: Db>(
     }
 }
 
+/// When the message `message_id` from the number `from` (E.164) may go, taking
+/// `interval_ms` of the number's pace: a slot it already holds (now, when its time has
+/// come), else the number's next free slot, which it then holds. The number's slots are
+/// shared by every node, so together they never send faster than it may, and a slot is
+/// used once, whichever node claims the message at its time.
+pub async fn reserve_send_slot<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    message_id: &str,
+    from: &str,
+    interval_ms: i64,
+    now: OffsetDateTime,
+) -> anyhow::Result<OffsetDateTime> {
+    let now_ms = clock::to_ms(now);
+    let held: Option<i64> = db
+        .row(
+            "SELECT slot_ms FROM send_slot_held WHERE tenant_id = $1 AND message_id = $2",
+            &[tenant_id.into(), message_id.into()],
+            |r| r.get("slot_ms"),
+        )
+        .await?;
+    if let Some(slot) = held {
+        if slot <= now_ms {
+            db.execute(
+                "DELETE FROM send_slot_held WHERE tenant_id = $1 AND message_id = $2",
+                &[tenant_id.into(), message_id.into()],
+            )
+            .await?;
+            return Ok(now);
+        }
+        return Ok(clock::from_ms(slot));
+    }
+    let start = db
+        .dialect()
+        .greatest("send_pace.next_free_ms", "CAST($3 AS BIGINT)");
+    let slot: i64 = db
+        .row(
+            &format!(
+                "INSERT INTO send_pace (tenant_id, number, next_free_ms)
+                 VALUES ($1, $2, CAST($3 AS BIGINT) + CAST($4 AS BIGINT))
+                 ON CONFLICT (tenant_id, number) DO UPDATE SET next_free_ms = {start} + CAST($4 AS BIGINT)
+                 RETURNING next_free_ms - CAST($4 AS BIGINT) AS slot_ms"
+            ),
+            &[
+                tenant_id.into(),
+                from.into(),
+                now_ms.into(),
+                interval_ms.into(),
+            ],
+            |r| r.get("slot_ms"),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no send slot returned"))?;
+    if slot > now_ms {
+        db.execute(
+            "INSERT INTO send_slot_held (message_id, tenant_id, slot_ms) VALUES ($1, $2, $3)",
+            &[message_id.into(), tenant_id.into(), slot.into()],
+        )
+        .await?;
+    }
+    Ok(clock::from_ms(slot.max(now_ms)))
+}
+
 /// Records that `owner` hands the message to the provider now, if its lease still holds
 /// and it is still queued; it is rechecked at `recheck_at` if no outcome is recorded.
 pub async fn begin_send<D: Db>(

@@ -41,6 +41,14 @@ impl Dialect {
         }
     }
 
+    /// The larger of two values (`GREATEST` in PostgreSQL; SQLite's scalar `MAX`).
+    pub fn greatest(self, a: &str, b: &str) -> String {
+        match self {
+            Self::Sqlite => format!("MAX({a}, {b})"),
+            Self::Postgres => format!("GREATEST({a}, {b})"),
+        }
+    }
+
     /// The type a time is stored as (to `CAST` a parameter to, where its type must be
     /// known before it is compared).
     pub fn time_type(self) -> &'static str {

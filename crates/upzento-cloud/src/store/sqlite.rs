@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0021_change_audience.sql"),
     include_str!("../../migrations/sqlite/0022_quiet_hours.sql"),
     include_str!("../../migrations/sqlite/0023_do_not_contact.sql"),
+    include_str!("../../migrations/sqlite/0024_send_pace.sql"),
 ];
 
 #[derive(Debug, Clone)]
