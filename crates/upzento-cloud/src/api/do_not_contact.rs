@@ -52,6 +52,12 @@ pub async fn list(
     Params(query): Params<ListQuery>,
 ) -> Result<Json<Page<DoNotContactEntry>>, AppError> {
     let paging = Paging::new(query.limit, query.cursor.as_deref())?;
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 20) {
+        return Err(AppError::invalid_field(
+            "q",
+            "q holds at most 20 characters: digits of the number.",
+        ));
+    }
     let items = state
         .store
         .list_do_not_contact(
