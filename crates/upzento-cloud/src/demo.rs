@@ -124,6 +124,7 @@ async fn seed(
                     sms_enabled: true,
                     monthly_fee: Some("1.15".into()),
                     purchase_date: Some("2026-01-15".into()),
+                    send_per_minute: None,
                     created_at: at(60 * 24 * 30),
                     updated_at: at(60 * 24 * 30),
                 },

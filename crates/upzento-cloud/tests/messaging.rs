@@ -1025,14 +1025,28 @@ impl upzento_cloud::carrier::Provider for Paced {
 }
 
 /// Two nodes' workers share each number's pace (one segment a second for a long code, three
-/// for a toll-free number): together they never send faster, and everything goes.
+/// for a toll-free number, or the number's own): together they never send faster, and
+/// everything goes.
 async fn a_number_keeps_its_pace_whichever_worker_sends(backend: Backend) {
     use upzento_cloud::carrier::{Timing, Worker};
     let server = start_with(backend, false).await;
     let admin = admin(&server).await;
     let long = number(&admin, "+14155552671").await;
     let toll_free = number(&admin, "+18007233456").await;
-    for from in [&long, &toll_free] {
+    // A number with a pace of its own (its carrier registration allows two a second).
+    let own = number(&admin, "+14155552672").await;
+    let path = format!("/phone-sms/phone-numbers/{own}");
+    let (status, body) = admin.patch(&path, json!({"sendPerMinute": 0})).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("sendPerMinute"))
+    );
+    let (status, body) = admin.patch(&path, json!({"sendPerMinute": 120})).await;
+    assert_eq!(
+        (status, body["sendPerMinute"].as_u64()),
+        (StatusCode::OK, Some(120))
+    );
+    for from in [&long, &toll_free, &own] {
         for i in 0..6 {
             let (status, body) = admin
                 .post(
@@ -1073,7 +1087,11 @@ async fn a_number_keeps_its_pace_whichever_worker_sends(backend: Backend) {
             .unwrap();
     }
     let sent = provider.sent.into_inner().unwrap();
-    for (from, interval, count) in [("+14155552671", 1000, 6), ("+18007233456", 334, 6)] {
+    for (from, interval, count) in [
+        ("+14155552671", 1000, 6),
+        ("+18007233456", 334, 6),
+        ("+14155552672", 500, 6),
+    ] {
         let times: Vec<_> = sent
             .iter()
             .filter(|(f, _)| f == from)

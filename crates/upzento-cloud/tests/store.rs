@@ -94,6 +94,7 @@ fn number(e164: &str) -> PhoneNumber {
         sms_enabled: true,
         monthly_fee: None,
         purchase_date: None,
+        send_per_minute: None,
         created_at: now.clone(),
         updated_at: now,
     }

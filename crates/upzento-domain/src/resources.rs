@@ -86,6 +86,10 @@ pub struct PhoneNumber {
     pub monthly_fee: Option<String>,
     /// Calendar date, `YYYY-MM-DD`.
     pub purchase_date: Option<String>,
+    /// SMS segments a minute this number may send, shared by every server node; absent:
+    /// by its kind (a long code 60, toll-free 180, a short code 6,000).
+    #[serde(default)]
+    pub send_per_minute: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -121,6 +125,10 @@ pub struct NewPhoneNumber {
     pub monthly_fee: Option<String>,
     #[serde(default)]
     pub purchase_date: Option<String>,
+    /// SMS segments a minute it may send (1 to 60,000); absent: by its kind.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60000))]
+    pub send_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +166,10 @@ pub struct PhoneNumberPatch {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub purchase_date: Option<Option<String>>,
+    /// SMS segments a minute it may send (1 to 60,000; `null`: by its kind).
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 60000))]
+    pub send_per_minute: Option<Option<u32>>,
 }
 
 /// A reusable SMS text.

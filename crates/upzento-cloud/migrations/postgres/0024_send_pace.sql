@@ -15,3 +15,6 @@ CREATE TABLE send_slot_held (
     tenant_id   TEXT NOT NULL REFERENCES tenant(id),
     slot_ms     BIGINT NOT NULL
 );
+
+-- A number's own pace, in SMS segments a minute (NULL: by its kind).
+ALTER TABLE phone_number ADD COLUMN send_per_minute INTEGER;

@@ -152,6 +152,7 @@ pub async fn create(
         sms_enabled: new.sms_enabled.unwrap_or(true),
         monthly_fee: fee(new.monthly_fee.as_deref())?,
         purchase_date: date(new.purchase_date.as_deref())?,
+        send_per_minute: pace(new.send_per_minute)?,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -263,10 +264,14 @@ pub async fn update(
         .as_ref()
         .map(|d| date(d.as_deref()))
         .transpose()?;
+    let send_per_minute = patch.send_per_minute.map(pace).transpose()?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |current: &PhoneNumber| {
         let mut next = current.clone();
+        if let Some(p) = send_per_minute {
+            next.send_per_minute = p;
+        }
         if let Some(kind) = &kind {
             next.kind.clone_from(kind);
         }
@@ -334,4 +339,15 @@ pub async fn delete(
             .delete_number(&caller.actor(), &id, clock::now())
             .await?,
     )
+}
+
+/// A number's own pace: 1 to 60,000 segments a minute.
+fn pace(per_minute: Option<u32>) -> Result<Option<u32>, AppError> {
+    match per_minute {
+        Some(n) if !(1..=60_000).contains(&n) => Err(AppError::invalid_field(
+            "sendPerMinute",
+            "sendPerMinute is between 1 and 60,000 segments a minute.",
+        )),
+        other => Ok(other),
+    }
 }

@@ -248,6 +248,29 @@ pub enum Found {
     Candidates(Vec<String>),
 }
 
+/// How fast `item`'s number may send, in segments a second: its own pace when set, else a
+/// long code's with this provider scaled by the kind of number; `None`: not paced here
+/// (the provider queues and paces each number itself).
+async fn pace_of(
+    store: &dyn Store,
+    provider: &dyn Provider,
+    item: &DueMessage,
+) -> anyhow::Result<Option<f64>> {
+    let own = match &item.message.phone_number_id {
+        Some(id) => store
+            .number(&item.tenant_id, id)
+            .await?
+            .and_then(|n| n.send_per_minute),
+        None => None,
+    };
+    Ok(match own {
+        Some(per_minute) => Some(f64::from(per_minute) / 60.0),
+        None => provider
+            .segments_per_second()
+            .map(|rate| rate * SenderClass::of(&item.from).pace_factor()),
+    })
+}
+
 /// Per-number send pacing: the slots are the number's, shared by every node
 /// (`Store::reserve_send_slot`); a message deferred to its slot holds it, so whichever
 /// worker claims it then sends it without taking another.
@@ -257,8 +280,6 @@ async fn pace_slot(
     rate: f64,
     now: OffsetDateTime,
 ) -> anyhow::Result<OffsetDateTime> {
-    // `rate` is a long code's with this provider; other senders go faster.
-    let rate = rate * SenderClass::of(&item.from).pace_factor();
     store
         .reserve_send_slot(
             &item.tenant_id,
@@ -345,7 +366,7 @@ impl Worker {
                         Reconciled::NotSent => {}
                     }
                 }
-                let slot = match provider.segments_per_second() {
+                let slot = match pace_of(store, provider, item).await? {
                     Some(rate) => Some(pace_slot(store, item, rate, now).await?),
                     None => None,
                 };

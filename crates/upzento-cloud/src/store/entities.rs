@@ -73,6 +73,7 @@ impl Entity for PhoneNumber {
         "sms_enabled",
         "monthly_fee",
         "purchase_date",
+        "send_per_minute",
         "created_at",
         "updated_at",
     ];
@@ -95,6 +96,7 @@ impl Entity for PhoneNumber {
             self.sms_enabled.into(),
             (&self.monthly_fee).into(),
             (&self.purchase_date).into(),
+            self.send_per_minute.into(),
             clock::parse_rfc3339(&self.created_at)?.into(),
             clock::parse_rfc3339(&self.updated_at)?.into(),
         ])
@@ -116,6 +118,10 @@ impl Entity for PhoneNumber {
             sms_enabled: r.get("sms_enabled")?,
             monthly_fee: r.get("monthly_fee")?,
             purchase_date: r.get("purchase_date")?,
+            send_per_minute: r
+                .get::<Option<i64>>("send_per_minute")?
+                .map(u32::try_from)
+                .transpose()?,
             created_at: clock::rfc3339(r.get("created_at")?),
             updated_at: clock::rfc3339(r.get("updated_at")?),
         })
