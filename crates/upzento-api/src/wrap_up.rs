@@ -290,6 +290,7 @@ impl Api {
     pub async fn set_wrap_up_seconds(&self, seconds: Option<u32>) -> Result<(), ApiError> {
         let patch = TenantSettingsPatch {
             wrap_up_seconds: Some(seconds),
+            ..TenantSettingsPatch::default()
         };
         let (client, token) = self.remote().await?;
         let s = client

@@ -10,6 +10,7 @@
 //! while a node works on them, and each message carries the idempotency key
 //! `campaign:<recipient id>`, so a node dying mid-batch never texts anyone twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,8 +95,21 @@ pub async fn work_once_leased(
         .claim_campaign_recipients(now, lease_until, BATCH)
         .await?;
     report.claimed = due.len();
+    // Each tenant's campaign hours, read once a pass.
+    let mut hours: HashMap<String, quiet::Window> = HashMap::new();
     for item in due {
-        match handle(store, provider, &item, now).await {
+        let window = match hours.get(&item.tenant_id) {
+            Some(w) => *w,
+            None => {
+                let s = store.settings(&item.tenant_id).await?;
+                // A stored window is a checked one; if not, the law's.
+                let w = quiet::Window::from_hhmm(&s.campaign_hours_start, &s.campaign_hours_end)
+                    .unwrap_or(quiet::Window::FEDERAL);
+                hours.insert(item.tenant_id.clone(), w);
+                w
+            }
+        };
+        match handle(store, provider, &item, window, now).await {
             Ok(outcome) => {
                 match outcome {
                     RecipientOutcome::Queued { .. } => report.queued += 1,
@@ -127,6 +141,7 @@ async fn handle(
     store: &dyn Store,
     provider: &str,
     item: &DueRecipient,
+    window: quiet::Window,
     now: OffsetDateTime,
 ) -> anyhow::Result<RecipientOutcome> {
     let (campaign, recipient) = (&item.campaign, &item.recipient);
@@ -159,7 +174,7 @@ async fn handle(
         contact.as_ref().and_then(|c| c.time_zone.as_deref()),
         &recipient.number,
     );
-    match quiet::next_allowed_ms(clock::to_ms(now), &zones, quiet::Window::FEDERAL) {
+    match quiet::next_allowed_ms(clock::to_ms(now), &zones, window) {
         Some(at) if at <= clock::to_ms(now) => {}
         Some(at) => {
             return Ok(RecipientOutcome::Held {
@@ -170,7 +185,7 @@ async fn handle(
             return Ok(skipped(
                 "no_lawful_hour",
                 "No hour is allowed for this number: its time zone is unknown, or the zones \
-                 it may be in share no hour between 08:00 and 21:00. Set the contact's time zone.",
+                 it may be in share no hour of the campaign hours. Set the contact's time zone.",
             ));
         }
     }

@@ -771,4 +771,47 @@ async fn recipients_outside_their_hours_wait_for_them(backend: Backend) {
     let (_, body) = admin.get(&path).await;
     assert_eq!(body["status"], "completed");
     assert_eq!(body["stats"]["held"], 0);
+
+    // A tenant may narrow the hours, never widen them.
+    for (patch, field) in [
+        (json!({"campaignHoursStart": "07:00"}), "campaignHoursStart"),
+        (json!({"campaignHoursEnd": "22:00"}), "campaignHoursEnd"),
+        (
+            json!({"campaignHoursStart": "20:30", "campaignHoursEnd": "20:00"}),
+            "campaignHoursStart",
+        ),
+        (json!({"campaignHoursEnd": "8pm"}), "campaignHoursEnd"),
+    ] {
+        let (status, body) = admin.patch("/phone-sms/settings", patch).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, settings) = admin
+        .patch(
+            "/phone-sms/settings",
+            json!({"campaignHoursStart": "09:00", "campaignHoursEnd": "20:00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    let id = campaign(&admin, &from, "Narrower").await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": ["+12125550204"]}),
+        )
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    // 08:30 in New York: inside the law's hours, not the tenant's.
+    let report = work_once(store, "sandbox", t("2026-12-08T13:30:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.held, 1);
+    let list = all_recipients(&admin, &id).await;
+    assert_eq!(list[0]["heldUntil"], "2026-12-08T14:00:00.000Z");
 }

@@ -33,6 +33,29 @@ impl Window {
             .then_some(Self { start, end })
     }
 
+    /// A window from `HH:MM` texts (a tenant's setting): inside the federal one and not
+    /// empty, or why not.
+    pub fn from_hhmm(start: &str, end: &str) -> Result<Self, String> {
+        let time = |text: &str| -> Result<Time, String> {
+            let (h, m) = text
+                .split_once(':')
+                .filter(|(h, m)| h.len() == 2 && m.len() == 2)
+                .ok_or_else(|| format!("“{text}” is not a time as HH:MM."))?;
+            let (h, m): (i8, i8) = (
+                h.parse()
+                    .map_err(|_| format!("“{text}” is not a time as HH:MM."))?,
+                m.parse()
+                    .map_err(|_| format!("“{text}” is not a time as HH:MM."))?,
+            );
+            Time::new(h, m, 0, 0).map_err(|_| format!("“{text}” is not a time of day."))
+        };
+        Self::narrowed(time(start)?, time(end)?).ok_or_else(|| {
+            "Campaign hours lie within 08:00 to 21:00 of the recipient's day (the law's), the \
+             start before the end."
+                .to_owned()
+        })
+    }
+
     pub fn start(self) -> Time {
         self.start
     }
@@ -229,6 +252,22 @@ mod tests {
         let first = next_allowed(at("2026-12-07T08:00:00Z"), &pair, w).unwrap();
         for z in &pair {
             assert!(w.allows(first, z));
+        }
+    }
+
+    #[test]
+    fn a_tenants_hours_are_read_as_hh_mm() {
+        assert_eq!(Window::from_hhmm("08:00", "21:00"), Ok(Window::FEDERAL));
+        assert!(Window::from_hhmm("09:30", "20:00").is_ok());
+        for (start, end) in [
+            ("07:59", "20:00"),
+            ("09:00", "21:01"),
+            ("12:00", "11:00"),
+            ("9:00", "20:00"),
+            ("25:00", "26:00"),
+            ("ab:cd", "20:00"),
+        ] {
+            assert!(Window::from_hhmm(start, end).is_err(), "{start}-{end}");
         }
     }
 

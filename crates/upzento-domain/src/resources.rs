@@ -1007,7 +1007,21 @@ pub struct TenantSettings {
     /// Seconds an agent has for a call's wrap-up before it is saved as it stands
     /// (`None`: as long as they need).
     pub wrap_up_seconds: Option<u32>,
+    /// The hours of each recipient's day campaigns may text in, `HH:MM` to `HH:MM`: the
+    /// law's 08:00 to 21:00, or narrower.
+    #[serde(default = "campaign_hours_start")]
+    pub campaign_hours_start: String,
+    #[serde(default = "campaign_hours_end")]
+    pub campaign_hours_end: String,
     pub updated_at: String,
+}
+
+pub fn campaign_hours_start() -> String {
+    "08:00".into()
+}
+
+pub fn campaign_hours_end() -> String {
+    "21:00".into()
 }
 
 /// `PATCH /phone-sms/settings` (admins).
@@ -1021,6 +1035,14 @@ pub struct TenantSettingsPatch {
         schema(value_type = Option<u32>, minimum = 10, maximum = 3600)
     )]
     pub wrap_up_seconds: Option<Option<u32>>,
+    /// `HH:MM`, from 08:00, before the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-2][0-9]:[0-5][0-9]$"))]
+    pub campaign_hours_start: Option<String>,
+    /// `HH:MM`, up to 21:00, after the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-2][0-9]:[0-5][0-9]$"))]
+    pub campaign_hours_end: Option<String>,
 }
 
 /// Where a campaign is: `draft → (scheduled →) active ⇄ paused → completed`.

@@ -447,8 +447,27 @@ pub async fn update_settings(
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |s: &TenantSettings| {
+        let start = patch
+            .campaign_hours_start
+            .clone()
+            .unwrap_or_else(|| s.campaign_hours_start.clone());
+        let end = patch
+            .campaign_hours_end
+            .clone()
+            .unwrap_or_else(|| s.campaign_hours_end.clone());
+        // Checked against the hours as they will be (one end may be changed alone).
+        if let Err(why) = upzento_domain::quiet::Window::from_hhmm(&start, &end) {
+            let field = if patch.campaign_hours_start.is_some() {
+                "campaignHoursStart"
+            } else {
+                "campaignHoursEnd"
+            };
+            return Err(AppError::invalid_field(field, why));
+        }
         Ok(TenantSettings {
             wrap_up_seconds: patch.wrap_up_seconds.unwrap_or(s.wrap_up_seconds),
+            campaign_hours_start: start,
+            campaign_hours_end: end,
             updated_at: stamp.clone(),
             ..s.clone()
         })

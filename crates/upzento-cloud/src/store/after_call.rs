@@ -5,7 +5,8 @@
 use time::OffsetDateTime;
 use upzento_domain::permissions::Viewer;
 use upzento_domain::resources::{
-    Call, CallNote, Disposition, Task, TenantSettings, WrapUp, entity,
+    Call, CallNote, Disposition, Task, TenantSettings, WrapUp, campaign_hours_end,
+    campaign_hours_start, entity,
 };
 
 use super::common::{self, Entity};
@@ -116,7 +117,14 @@ impl Entity for Task {
 impl Entity for TenantSettings {
     const TABLE: &'static str = "tenant_settings";
     const NAME: &'static str = entity::TENANT_SETTINGS;
-    const COLUMNS: &'static [&'static str] = &["id", "wrap_up_seconds", "created_at", "updated_at"];
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "wrap_up_seconds",
+        "campaign_hours_start",
+        "campaign_hours_end",
+        "created_at",
+        "updated_at",
+    ];
 
     fn id(&self) -> &str {
         &self.id
@@ -127,6 +135,8 @@ impl Entity for TenantSettings {
         Ok(vec![
             self.id.as_str().into(),
             self.wrap_up_seconds.into(),
+            self.campaign_hours_start.as_str().into(),
+            self.campaign_hours_end.as_str().into(),
             // Created when first changed: the same instant.
             updated.into(),
             updated.into(),
@@ -138,6 +148,12 @@ impl Entity for TenantSettings {
         Ok(Self {
             id: r.get("id")?,
             wrap_up_seconds: seconds.map(u32::try_from).transpose()?,
+            campaign_hours_start: r
+                .get::<Option<String>>("campaign_hours_start")?
+                .unwrap_or_else(campaign_hours_start),
+            campaign_hours_end: r
+                .get::<Option<String>>("campaign_hours_end")?
+                .unwrap_or_else(campaign_hours_end),
             updated_at: clock::rfc3339(r.get("updated_at")?),
         })
     }
@@ -150,6 +166,8 @@ pub async fn settings<D: Db>(db: &D, tenant_id: &str) -> anyhow::Result<TenantSe
         .unwrap_or_else(|| TenantSettings {
             id: tenant_id.to_owned(),
             wrap_up_seconds: None,
+            campaign_hours_start: campaign_hours_start(),
+            campaign_hours_end: campaign_hours_end(),
             updated_at: clock::rfc3339(OffsetDateTime::UNIX_EPOCH),
         }))
 }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0022_quiet_hours.sql"),
     include_str!("../../migrations/sqlite/0023_do_not_contact.sql"),
     include_str!("../../migrations/sqlite/0024_send_pace.sql"),
+    include_str!("../../migrations/sqlite/0025_campaign_hours.sql"),
 ];
 
 #[derive(Debug, Clone)]
