@@ -2,8 +2,8 @@
 
 use tauri::State;
 use upzento_api::campaigns::{
-    CampaignCreatedView, CampaignStatusView, CampaignView, DoNotContactImportView,
-    DoNotContactView, NewCampaignForm, SenderView,
+    CampaignCreatedView, CampaignHoursView, CampaignStatusView, CampaignView,
+    DoNotContactImportView, DoNotContactView, NewCampaignForm, SenderView,
 };
 use upzento_api::dto::UserRole;
 use upzento_api::people::{
@@ -642,6 +642,24 @@ fn ui_ready() {
     );
 }
 
+/// The hours of each recipient's day campaigns may text in.
+#[tauri::command]
+#[specta::specta]
+async fn campaign_hours(api: State<'_, Api>) -> Result<CampaignHoursView, ApiError> {
+    api.campaign_hours().await
+}
+
+/// Narrows the campaign hours within the law's 08:00-21:00 (admins).
+#[tauri::command]
+#[specta::specta]
+async fn set_campaign_hours(
+    api: State<'_, Api>,
+    start: String,
+    end: String,
+) -> Result<CampaignHoursView, ApiError> {
+    api.set_campaign_hours(start, end).await
+}
+
 /// The tenant's numbers that can send SMS.
 #[tauri::command]
 #[specta::specta]
@@ -775,6 +793,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             close_quick_reply,
             search,
             senders,
+            campaign_hours,
+            set_campaign_hours,
             campaigns,
             create_campaign,
             set_campaign_status,

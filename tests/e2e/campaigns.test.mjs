@@ -80,6 +80,20 @@ test('an admin creates a campaign from pasted numbers and watches it run to the 
   assert.ok(shown.length >= 1 && shown.every((s) => s === 'completed'), JSON.stringify(shown))
   await (await browser.$('#campaign-filter')).selectByVisibleText('All')
   await screenshot(browser, 'campaigns-list')
+
+  // The campaign hours: the law's by default, narrowed by an admin, never widened.
+  const hours = await browser.$('[data-testid="campaign-hours"]')
+  assert.match(await hours.getText(), /between 08:00 and 21:00/)
+  await (await browser.$('button=Change the hours')).click()
+  await fill('#hours-start', '07:30')
+  await (await browser.$('button=Save hours')).click()
+  const refused = await browser.$('form[aria-label="Campaign hours"] ~ .alert')
+  await refused.waitForDisplayed({ timeout: 10000 })
+  assert.match(await refused.getText(), /08:00 to 21:00/)
+  await fill('#hours-start', '09:00')
+  await fill('#hours-end', '20:00')
+  await (await browser.$('button=Save hours')).click()
+  await browser.waitUntil(async () => /between 09:00 and 20:00/.test(await (await browser.$('[data-testid="campaign-hours"]')).getText()), { timeout: 10000, timeoutMsg: 'the hours did not change' })
 })
 
 test('the do-not-contact list: added by hand, imported with a bad row, taken off', async () => {
@@ -120,5 +134,8 @@ test('an agent sees the campaigns and adds to the list, without the admins\' con
   await (await browser.$('#tab-dnc')).click()
   await (await browser.$('#dnc-number')).waitForDisplayed({ timeout: 10000 })
   assert.equal(await (await browser.$('summary=Import a list')).isExisting(), false)
+  await (await browser.$('#tab-campaigns')).click()
+  await (await browser.$('[data-testid="campaign-hours"]')).waitForDisplayed({ timeout: 10000 })
+  assert.equal(await (await browser.$('button=Change the hours')).isExisting(), false)
   assert.equal(await (await browser.$('button[aria-label^="Take"]')).isExisting(), false)
 })

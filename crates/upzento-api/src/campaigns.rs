@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use upzento_domain::phone::to_e164;
 use upzento_domain::resources::{
     CampaignStatus, DoNotContactEntry, DoNotContactImport, DoNotContactSource,
-    NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, PhoneNumber, SmsCampaign, entity,
+    NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, PhoneNumber, SmsCampaign,
+    TenantSettings, TenantSettingsPatch, entity,
 };
 
 use crate::session::{not_created, not_updated};
@@ -203,6 +204,14 @@ pub fn pasted_values(text: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The hours of each recipient's day campaigns may text in (`HH:MM`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignHoursView {
+    pub start: String,
+    pub end: String,
+}
+
 /// One of the tenant's numbers that can send SMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -215,6 +224,58 @@ pub struct SenderView {
 }
 
 impl Api {
+    /// The tenant's campaign hours, from the cache (the law's 08:00 to 21:00 until an
+    /// admin narrows them).
+    pub async fn campaign_hours(&self) -> Result<CampaignHoursView, ApiError> {
+        let settings: Vec<TenantSettings> = self
+            .read(|cache, _| cache.records(entity::TENANT_SETTINGS))
+            .await?;
+        Ok(settings.into_iter().next().map_or_else(
+            || CampaignHoursView {
+                start: upzento_domain::resources::campaign_hours_start(),
+                end: upzento_domain::resources::campaign_hours_end(),
+            },
+            |s| CampaignHoursView {
+                start: s.campaign_hours_start,
+                end: s.campaign_hours_end,
+            },
+        ))
+    }
+
+    /// Narrows (or restores) the campaign hours (admins); checked as the cloud checks them.
+    pub async fn set_campaign_hours(
+        &self,
+        start: String,
+        end: String,
+    ) -> Result<CampaignHoursView, ApiError> {
+        upzento_domain::quiet::Window::from_hhmm(&start, &end)
+            .map_err(|why| ApiError::new(ErrorCode::InvalidInput, why))?;
+        let (client, token) = self.remote().await?;
+        let s = client
+            .update_settings(
+                &token,
+                &TenantSettingsPatch {
+                    campaign_hours_start: Some(start),
+                    campaign_hours_end: Some(end),
+                    ..TenantSettingsPatch::default()
+                },
+            )
+            .await
+            .map_err(not_created)?;
+        let view = CampaignHoursView {
+            start: s.campaign_hours_start.clone(),
+            end: s.campaign_hours_end.clone(),
+        };
+        self.remember(
+            entity::TENANT_SETTINGS,
+            s.id.clone(),
+            s.updated_at.clone(),
+            s,
+        )
+        .await?;
+        Ok(view)
+    }
+
     /// The tenant's numbers that can send SMS now, oldest first (from the cache).
     pub async fn senders(&self) -> Result<Vec<SenderView>, ApiError> {
         let mut numbers = self.our_numbers().await?;

@@ -307,7 +307,7 @@ impl Api {
     }
 
     /// Keeps what the cloud just returned, so that it shows before the feed brings it.
-    async fn remember<T: Serialize + Send + 'static>(
+    pub(crate) async fn remember<T: Serialize + Send + 'static>(
         &self,
         entity: &'static str,
         id: String,

@@ -92,6 +92,10 @@ export const commands = {
 	search: (text: string) => typedError<SearchView_Serialize, ApiError>(__TAURI_INVOKE("search", { text })),
 	/**  The tenant's numbers that can send SMS. */
 	senders: () => typedError<SenderView[], ApiError>(__TAURI_INVOKE("senders")),
+	/**  The hours of each recipient's day campaigns may text in. */
+	campaignHours: () => typedError<CampaignHoursView, ApiError>(__TAURI_INVOKE("campaign_hours")),
+	/**  Narrows the campaign hours within the law's 08:00-21:00 (admins). */
+	setCampaignHours: (start: string, end: string) => typedError<CampaignHoursView, ApiError>(__TAURI_INVOKE("set_campaign_hours", { start, end })),
 	/**  The tenant's campaigns with their progress, newest first. */
 	campaigns: () => typedError<CampaignView_Serialize[], ApiError>(__TAURI_INVOKE("campaigns")),
 	/**  Creates a campaign with its recipients, started at once when asked (admins). */
@@ -472,6 +476,12 @@ export type CampaignCreatedView_Serialize = {
 	duplicates: number,
 	/**  Contacts of the tags without a number. */
 	withoutNumber: number,
+};
+
+/**  The hours of each recipient's day campaigns may text in (`HH:MM`). */
+export type CampaignHoursView = {
+	start: string,
+	end: string,
 };
 
 /**  Where a campaign's recipients are. */
