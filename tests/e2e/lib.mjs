@@ -90,9 +90,9 @@ export class TestCloud {
   async resume() {
     this.child = spawn(process.env.CLOUD_BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, '--demo'], {
       stdio: 'ignore',
-      // The campaign runner's clock at midday in Los Angeles, where the demo's numbers are,
-      // so that recipients are inside their allowed hours whenever the tests run.
-      env: { ...process.env, UPZENTO_CAMPAIGN_CLOCK_AHEAD_MS: String(middayInLosAngelesAheadMs()) },
+      // Recipients' hours judged at midday in Los Angeles, where the demo's numbers are,
+      // so that they are inside their allowed hours whenever the tests run.
+      env: { ...process.env, UPZENTO_QUIET_HOURS_AHEAD_MS: String(middayInLosAngelesAheadMs()) },
     })
     for (let i = 0; i < 200; i++) {
       try {

@@ -37,10 +37,17 @@ pub async fn run(
     carrier_wake: Arc<Notify>,
     interval: Duration,
     lease: Duration,
-    clock: clock::Clock,
+    quiet_ahead_ms: i64,
 ) {
     loop {
-        match work_once_leased(store.as_ref(), &provider, clock.now(), lease).await {
+        let pass = work_once_leased(
+            store.as_ref(),
+            &provider,
+            clock::now(),
+            lease,
+            quiet_ahead_ms,
+        );
+        match pass.await {
             Ok(report) => {
                 if report.queued > 0 {
                     carrier_wake.notify_one();
@@ -56,6 +63,15 @@ pub async fn run(
             () = tokio::time::sleep(interval) => {}
         }
     }
+}
+
+/// The hours recipients may be texted in, and how far ahead of now their time of day is
+/// judged (0 in use; tests and demos set it, so that their numbers are at midday whenever
+/// they run, with every other time of the run the real one).
+#[derive(Debug, Clone, Copy)]
+struct Hours {
+    window: quiet::Window,
+    ahead_ms: i64,
 }
 
 /// What one pass did.
@@ -76,7 +92,7 @@ pub async fn work_once(
     provider: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<Report> {
-    work_once_leased(store, provider, now, LEASE).await
+    work_once_leased(store, provider, now, LEASE, 0).await
 }
 
 /// [`work_once`], holding claimed recipients for `lease` (how long they wait when a node dies).
@@ -85,6 +101,7 @@ pub async fn work_once_leased(
     provider: &str,
     now: OffsetDateTime,
     lease: Duration,
+    quiet_ahead_ms: i64,
 ) -> anyhow::Result<Report> {
     let mut report = Report {
         started: store.start_due_campaigns(now).await?,
@@ -109,7 +126,11 @@ pub async fn work_once_leased(
                 w
             }
         };
-        match handle(store, provider, &item, window, now).await {
+        let hours = Hours {
+            window,
+            ahead_ms: quiet_ahead_ms,
+        };
+        match handle(store, provider, &item, hours, now).await {
             Ok(outcome) => {
                 match outcome {
                     RecipientOutcome::Queued { .. } => report.queued += 1,
@@ -141,7 +162,7 @@ async fn handle(
     store: &dyn Store,
     provider: &str,
     item: &DueRecipient,
-    window: quiet::Window,
+    hours: Hours,
     now: OffsetDateTime,
 ) -> anyhow::Result<RecipientOutcome> {
     let (campaign, recipient) = (&item.campaign, &item.recipient);
@@ -174,11 +195,13 @@ async fn handle(
         contact.as_ref().and_then(|c| c.time_zone.as_deref()),
         &recipient.number,
     );
-    match quiet::next_allowed_ms(clock::to_ms(now), &zones, window) {
-        Some(at) if at <= clock::to_ms(now) => {}
+    let now_ms = clock::to_ms(now);
+    let judged = now_ms.saturating_add(hours.ahead_ms);
+    match quiet::next_allowed_ms(judged, &zones, hours.window) {
+        Some(at) if at <= judged => {}
         Some(at) => {
             return Ok(RecipientOutcome::Held {
-                until: clock::from_ms(at),
+                until: clock::from_ms(at - hours.ahead_ms),
             });
         }
         None => {

@@ -4,27 +4,6 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// A worker's clock: the real one, or (for tests and demos) the real one run ahead by a
-/// fixed amount, so that a schedule or the recipients' hours can be tried at any time of
-/// day. Only the campaign runner takes one; handlers always read [`now`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Clock {
-    ahead_ms: i64,
-}
-
-impl Clock {
-    pub const REAL: Self = Self { ahead_ms: 0 };
-
-    /// The real time plus `ahead_ms` (negative: behind).
-    pub fn ahead(ahead_ms: i64) -> Self {
-        Self { ahead_ms }
-    }
-
-    pub fn now(self) -> OffsetDateTime {
-        from_ms(to_ms(OffsetDateTime::now_utc()).saturating_add(self.ahead_ms))
-    }
-}
-
 /// The current time, truncated to milliseconds so that both backends store
 /// and return exactly the same instant.
 pub fn now() -> OffsetDateTime {

@@ -59,8 +59,9 @@ pub struct AppState {
     pub presence_lease: time::Duration,
     /// Sends invitation emails; `None`: admins pass the code on themselves.
     pub mailer: Option<Arc<dyn mail::Mailer>>,
-    /// The campaign runner's clock (real, unless a test or demo runs it ahead).
-    pub campaign_clock: clock::Clock,
+    /// How far ahead of now the campaign runner judges recipients' time of day (0 in use;
+    /// tests and demos set it: see `campaigns::run`).
+    pub quiet_hours_ahead_ms: i64,
 }
 
 impl AppState {
@@ -81,7 +82,7 @@ impl AppState {
             carrier_timing: carrier::Timing::default(),
             presence_lease: PRESENCE_LEASE,
             mailer: None,
-            campaign_clock: clock::Clock::REAL,
+            quiet_hours_ahead_ms: 0,
         }
     }
 }
@@ -123,7 +124,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             // Twice the carrier's: 60 s by default. A runner outliving it is harmless (each
             // recipient's message is queued under an idempotency key).
             state.carrier_timing.lease * 2,
-            state.campaign_clock,
+            state.quiet_hours_ahead_ms,
         )));
     }
     let served = axum::serve(listener, router(state))

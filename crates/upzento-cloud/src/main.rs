@@ -198,15 +198,15 @@ struct CarrierArgs {
     /// teammates see them available after their app or its node is gone).
     #[arg(long, env = "UPZENTO_PRESENCE_LEASE_MS", default_value_t = 60_000)]
     presence_lease_ms: u64,
-    /// Runs the campaign runner's clock this many milliseconds ahead of the real one (for
-    /// tests and demos: schedules and recipients' hours at another time of day). 0 in use.
+    /// Judges recipients' time of day for quiet hours this many milliseconds ahead of now
+    /// (for tests and demos: their numbers at another hour). 0 in use.
     #[arg(
         long,
-        env = "UPZENTO_CAMPAIGN_CLOCK_AHEAD_MS",
+        env = "UPZENTO_QUIET_HOURS_AHEAD_MS",
         default_value_t = 0,
         hide = true
     )]
-    campaign_clock_ahead_ms: i64,
+    quiet_hours_ahead_ms: i64,
     /// The SMTP server invitations are emailed through: `smtp://host:port` (STARTTLS when
     /// offered) or `smtps://user:password@host` (TLS). Without it, admins pass codes on.
     #[arg(long, env = "UPZENTO_SMTP_URL", hide_env_values = true)]
@@ -346,7 +346,7 @@ async fn main() -> anyhow::Result<()> {
                 presence_lease: time::Duration::milliseconds(
                     i64::try_from(carrier.presence_lease_ms.max(300)).unwrap_or(i64::MAX),
                 ),
-                campaign_clock: upzento_cloud::clock::Clock::ahead(carrier.campaign_clock_ahead_ms),
+                quiet_hours_ahead_ms: carrier.quiet_hours_ahead_ms,
                 mailer: match &carrier.smtp_url {
                     Some(url) => Some(Arc::new(upzento_cloud::mail::Smtp::new(
                         url,
@@ -368,7 +368,7 @@ struct Node {
     public_url: Option<String>,
     timing: upzento_cloud::carrier::Timing,
     presence_lease: time::Duration,
-    campaign_clock: upzento_cloud::clock::Clock,
+    quiet_hours_ahead_ms: i64,
     mailer: Option<Arc<dyn upzento_cloud::mail::Mailer>>,
 }
 
@@ -514,9 +514,12 @@ async fn serve(listen: SocketAddr, db: DbArgs, demo: bool, node: Node) -> anyhow
     state.public_url = node.public_url;
     state.carrier_timing = node.timing;
     state.presence_lease = node.presence_lease;
-    state.campaign_clock = node.campaign_clock;
-    if node.campaign_clock != upzento_cloud::clock::Clock::REAL {
-        tracing::warn!(clock = ?node.campaign_clock, "the campaign runner's clock is not the real one");
+    state.quiet_hours_ahead_ms = node.quiet_hours_ahead_ms;
+    if node.quiet_hours_ahead_ms != 0 {
+        tracing::warn!(
+            ahead_ms = node.quiet_hours_ahead_ms,
+            "recipients' hours are judged at another time than now (tests and demos only)"
+        );
     }
     state.mailer = node.mailer;
     upzento_cloud::serve(listener, state).await

@@ -249,8 +249,7 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    // A second after the campaign's message (the runner's clock is its own: see
-    // `common::midday_ahead_ms`).
+    // A second after the campaign's message.
     let later = upzento_cloud::clock::parse_rfc3339(&message.created_at).unwrap()
         + time::Duration::seconds(1);
     let stamp = upzento_cloud::clock::rfc3339(later);
@@ -485,7 +484,7 @@ async fn schedules_pauses_and_stops_follow_the_clock_they_are_given(backend: Bac
         ..Default::default()
     };
     upzento_cloud::carrier::Worker::new(upzento_cloud::carrier::Timing::default())
-        .work_once(store, &unpaced, now)
+        .work_once(store, &unpaced, day)
         .await
         .unwrap();
     assert_eq!(admin.get(&path).await.1["stats"]["sent"], 100);

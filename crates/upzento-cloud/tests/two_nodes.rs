@@ -281,7 +281,7 @@ async fn a_campaign_texts_each_recipient_once_while_nodes_are_killed() {
     eprintln!("seed {seed}");
     let mut rng = Rng(seed | 1);
     let (twilio_url, twilio) = fake_twilio(seed.rotate_left(17), 30).await;
-    // Both runners at midday where the recipients are (quiet hours), whenever this runs.
+    // Both runners judge the recipients' hours at their midday, whenever this runs.
     let ahead = common::midday_ahead_ms().to_string();
     let env: Vec<(String, String)> = [
         ("UPZENTO_PROVIDER", "twilio"),
@@ -293,7 +293,7 @@ async fn a_campaign_texts_each_recipient_once_while_nodes_are_killed() {
         // batch of 100 slow sends outlives the lease, so claims are taken over too.
         ("UPZENTO_CARRIER_LEASE_MS", "1500"),
         ("UPZENTO_CARRIER_SEND_TIMEOUT_MS", "1000"),
-        ("UPZENTO_CAMPAIGN_CLOCK_AHEAD_MS", &ahead),
+        ("UPZENTO_QUIET_HOURS_AHEAD_MS", &ahead),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -148,7 +148,7 @@ pub fn start_on(
     let mut state = AppState::with_carrier(store.clone(), carrier);
     state.workers = workers;
     state.public_url = public_url;
-    state.campaign_clock = upzento_cloud::clock::Clock::ahead(midday_ahead_ms());
+    state.quiet_hours_ahead_ms = midday_ahead_ms();
     tokio::spawn(async move { upzento_cloud::serve(listener, state).await.unwrap() });
     Server {
         url,
@@ -157,10 +157,10 @@ pub fn start_on(
     }
 }
 
-/// How far ahead the campaign runner's clock of a test server runs: to between 12:00 and
-/// 13:00 in Los Angeles, where the tests' numbers (+1 415, +1 310) are, so that their
-/// recipients are inside their allowed hours (08:00-21:00) whenever the tests run. The
-/// quiet-hours tests drive the runner with times of their own.
+/// How far ahead a test server judges recipients' time of day: to between 12:00 and 13:00
+/// in Los Angeles, where the tests' numbers (+1 415, +1 310) are, so that they are inside
+/// their allowed hours (08:00-21:00) whenever the tests run. The quiet-hours tests drive
+/// the runner with times of their own.
 pub fn midday_ahead_ms() -> i64 {
     use jiff::civil::Time;
     use upzento_domain::quiet::{Window, next_allowed};
