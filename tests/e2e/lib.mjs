@@ -8,7 +8,26 @@ import path from 'node:path'
 
 export const ARTIFACTS = process.env.ARTIFACTS ?? '.'
 
+/**
+ * Waits until no instance of the app runs (up to 15 s): a launch while the previous one is
+ * still closing would be handed to it (the app is single-instance) and never get a window.
+ */
+async function previousInstanceGone() {
+  const started = Date.now()
+  while (Date.now() - started < 15000) {
+    const r = spawnSync('pgrep', ['-x', 'upzento-phone'])
+    if (r.status !== 0) {
+      const waited = Date.now() - started
+      if (waited > 1000) console.log(`# the previous app instance took ${waited} ms to exit`)
+      return
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  console.log('# the previous app instance is still running after 15 s')
+}
+
 export async function openApp() {
+  await previousInstanceGone()
   const browser = await remote({
     hostname: '127.0.0.1',
     port: Number(process.env.WD_PORT),
