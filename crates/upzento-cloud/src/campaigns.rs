@@ -69,10 +69,79 @@ pub async fn run(
 /// judged (0 in use; tests and demos set it, so that their numbers are at midday whenever
 /// they run, with every other time of the run the real one).
 #[derive(Debug, Clone, Copy)]
-struct Hours {
+pub(crate) struct Hours {
     window: quiet::Window,
     ahead_ms: i64,
 }
+
+/// When a campaign text may reach a recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Allowed {
+    Now,
+    /// Outside their hours: from this time.
+    From(OffsetDateTime),
+    /// No hour is allowed (an unknown zone, or zones sharing no allowed hour).
+    Never,
+}
+
+impl Hours {
+    /// Whether the recipient `number` (its contact's zone `time_zone`) may get a text at `now`.
+    pub(crate) fn allowed(
+        &self,
+        now: OffsetDateTime,
+        time_zone: Option<&str>,
+        number: &str,
+    ) -> Allowed {
+        let zones = quiet::recipient_zones(time_zone, number);
+        let judged = clock::to_ms(now).saturating_add(self.ahead_ms);
+        match quiet::next_allowed_ms(judged, &zones, self.window) {
+            Some(at) if at <= judged => Allowed::Now,
+            Some(at) => Allowed::From(clock::from_ms(at - self.ahead_ms)),
+            None => Allowed::Never,
+        }
+    }
+}
+
+/// Each tenant's campaign hours, read once for as long as this lives (a pass, a batch).
+#[derive(Debug)]
+pub(crate) struct TenantHours {
+    ahead_ms: i64,
+    windows: HashMap<String, quiet::Window>,
+}
+
+impl TenantHours {
+    pub(crate) fn new(ahead_ms: i64) -> Self {
+        Self {
+            ahead_ms,
+            windows: HashMap::new(),
+        }
+    }
+
+    pub(crate) async fn of(&mut self, store: &dyn Store, tenant_id: &str) -> anyhow::Result<Hours> {
+        let window = match self.windows.get(tenant_id) {
+            Some(w) => *w,
+            None => {
+                let s = store.settings(tenant_id).await?;
+                // A stored window is a checked one; if not, the law's.
+                let w = quiet::Window::from_hhmm(&s.campaign_hours_start, &s.campaign_hours_end)
+                    .unwrap_or(quiet::Window::FEDERAL);
+                self.windows.insert(tenant_id.to_owned(), w);
+                w
+            }
+        };
+        Ok(Hours {
+            window,
+            ahead_ms: self.ahead_ms,
+        })
+    }
+}
+
+/// Why a recipient is never texted: no hour of theirs is allowed.
+pub(crate) const NO_LAWFUL_HOUR: (&str, &str) = (
+    "no_lawful_hour",
+    "No hour is allowed for this number: its time zone is unknown, or the zones \
+     it may be in share no hour of the campaign hours. Set the contact's time zone.",
+);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,24 +181,9 @@ pub async fn work_once_leased(
         .claim_campaign_recipients(now, lease_until, BATCH)
         .await?;
     report.claimed = due.len();
-    // Each tenant's campaign hours, read once a pass.
-    let mut hours: HashMap<String, quiet::Window> = HashMap::new();
+    let mut tenant_hours = TenantHours::new(quiet_ahead_ms);
     for item in due {
-        let window = match hours.get(&item.tenant_id) {
-            Some(w) => *w,
-            None => {
-                let s = store.settings(&item.tenant_id).await?;
-                // A stored window is a checked one; if not, the law's.
-                let w = quiet::Window::from_hhmm(&s.campaign_hours_start, &s.campaign_hours_end)
-                    .unwrap_or(quiet::Window::FEDERAL);
-                hours.insert(item.tenant_id.clone(), w);
-                w
-            }
-        };
-        let hours = Hours {
-            window,
-            ahead_ms: quiet_ahead_ms,
-        };
+        let hours = tenant_hours.of(store, &item.tenant_id).await?;
         match handle(store, provider, &item, hours, now).await {
             Ok(outcome) => {
                 match outcome {
@@ -191,26 +245,12 @@ async fn handle(
         None => None,
     };
     // Quiet hours: only inside the recipient's allowed hours, else held until they open.
-    let zones = quiet::recipient_zones(
-        contact.as_ref().and_then(|c| c.time_zone.as_deref()),
-        &recipient.number,
-    );
-    let now_ms = clock::to_ms(now);
-    let judged = now_ms.saturating_add(hours.ahead_ms);
-    match quiet::next_allowed_ms(judged, &zones, hours.window) {
-        Some(at) if at <= judged => {}
-        Some(at) => {
-            return Ok(RecipientOutcome::Held {
-                until: clock::from_ms(at - hours.ahead_ms),
-            });
-        }
-        None => {
-            return Ok(skipped(
-                "no_lawful_hour",
-                "No hour is allowed for this number: its time zone is unknown, or the zones \
-                 it may be in share no hour of the campaign hours. Set the contact's time zone.",
-            ));
-        }
+    // (The carrier worker checks again when it sends: pacing may have delayed the text.)
+    let time_zone = contact.as_ref().and_then(|c| c.time_zone.as_deref());
+    match hours.allowed(now, time_zone, &recipient.number) {
+        Allowed::Now => {}
+        Allowed::From(until) => return Ok(RecipientOutcome::Held { until }),
+        Allowed::Never => return Ok(skipped(NO_LAWFUL_HOUR.0, NO_LAWFUL_HOUR.1)),
     }
     let values = Values::for_contact(contact.as_ref(), &recipient.number);
     let body = match template::render(&campaign.message, &values) {

@@ -114,6 +114,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             state.carrier_wake.clone(),
             CARRIER_POLL,
             state.carrier_timing,
+            state.quiet_hours_ahead_ms,
         )));
         workers.push(tokio::spawn(campaigns::run(
             state.store.clone(),

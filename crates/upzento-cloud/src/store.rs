@@ -191,6 +191,8 @@ pub struct DueMessage {
     /// stopped, or the answer was lost): it may have been sent, so it is reconciled with the
     /// provider, never simply sent again.
     pub send_started_at: Option<OffsetDateTime>,
+    /// The recipient contact's time zone, when known (campaign texts keep to its hours).
+    pub time_zone: Option<String>,
 }
 
 /// What the carrier reported about a message.
@@ -762,6 +764,10 @@ store! {
         now: OffsetDateTime,
     ) -> anyhow::Result<OffsetDateTime>
         = write |tx| messaging::reserve_send_slot(tx, tenant_id, message_id, from, interval_ms, now).await;
+
+    /// Gives up the pace slot a message holds (it waits for something else).
+    fn release_send_slot(tenant_id: &str, message_id: &str) -> anyhow::Result<()>
+        = run |db| messaging::release_send_slot(db, tenant_id, message_id).await;
 
     /// Claims up to `limit` messages due for the carrier at `now` for the worker `owner`,
     /// leasing them until `lease_until` so that no other node takes them meanwhile.

@@ -20,6 +20,7 @@ on_both_backends!(
     runners_on_several_nodes_never_text_anyone_twice,
     campaign_input_is_checked_and_tenants_are_apart,
     recipients_outside_their_hours_wait_for_them,
+    a_paced_text_never_leaves_after_its_recipients_hours,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -813,4 +814,86 @@ async fn recipients_outside_their_hours_wait_for_them(backend: Backend) {
     assert_eq!(report.held, 1);
     let list = all_recipients(&admin, &id).await;
     assert_eq!(list[0]["heldUntil"], "2026-12-08T14:00:00.000Z");
+}
+
+/// The runner queues texts inside their recipients' hours, but a number's pace may hold
+/// one past them: the carrier worker checks again when it sends.
+async fn a_paced_text_never_leaves_after_its_recipients_hours(backend: Backend) {
+    use upzento_cloud::carrier::{Sandbox, Timing, Worker};
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+12125552671").await;
+    // One text a minute from this number.
+    let (status, body) = admin
+        .patch(
+            &format!("/phone-sms/phone-numbers/{from}"),
+            json!({"sendPerMinute": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = campaign(&admin, &from, "Last call").await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    let numbers = ["+12125550301", "+12125550302", "+12125550303"];
+    admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let t = |s: &str| upzento_cloud::clock::parse_rfc3339(s).unwrap();
+    // 20:58:30 in New York: all three are queued, inside their hours.
+    let start = t("2026-12-08T01:58:30Z");
+    let report = work_once(store, "sandbox", start).await.unwrap();
+    assert_eq!(report.queued, 3, "{report:?}");
+    fn epoch() -> time::OffsetDateTime {
+        time::OffsetDateTime::UNIX_EPOCH
+    }
+    let sandbox = Sandbox::default();
+    let mut worker = Worker::with_clock(Timing::default(), epoch);
+    let status_of = |list: &[Value], n: &str| {
+        list.iter().find(|r| r["number"] == n).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // One now, one at 20:59:30; the third's slot (21:00:30) is past the hours.
+    for at in [
+        "2026-12-08T01:58:30Z",
+        "2026-12-08T01:59:30Z",
+        "2026-12-08T02:00:30Z",
+    ] {
+        worker.work_once(store, &sandbox, t(at)).await.unwrap();
+    }
+    let list = all_recipients(&admin, &id).await;
+    let gone = |s: String| s == "sent" || s == "delivered";
+    assert!(gone(status_of(&list, numbers[0])), "{list:?}");
+    assert!(gone(status_of(&list, numbers[1])), "{list:?}");
+    assert_eq!(status_of(&list, numbers[2]), "queued", "{list:?}");
+    // Nothing goes through the night, however often the worker looks (the delivery
+    // reports of the first two come in meanwhile).
+    for at in [
+        "2026-12-08T02:01:30Z",
+        "2026-12-08T07:00:00Z",
+        "2026-12-08T12:59:59Z",
+    ] {
+        worker.work_once(store, &sandbox, t(at)).await.unwrap();
+        let list = all_recipients(&admin, &id).await;
+        assert_eq!(status_of(&list, numbers[2]), "queued", "{at}");
+    }
+    assert_eq!(
+        worker
+            .work_once(store, &sandbox, t("2026-12-08T12:59:59Z"))
+            .await
+            .unwrap(),
+        0,
+        "not claimed before its morning"
+    );
+    // 08:00 in New York: it goes, on a fresh slot.
+    worker
+        .work_once(store, &sandbox, t("2026-12-08T13:00:00Z"))
+        .await
+        .unwrap();
+    let list = all_recipients(&admin, &id).await;
+    assert!(gone(status_of(&list, numbers[2])), "{list:?}");
 }

@@ -21,6 +21,7 @@ use upzento_domain::phone::SenderClass;
 use upzento_domain::resources::MessageStatus;
 
 pub use self::sandbox::Sandbox;
+use crate::campaigns::{Allowed, NO_LAWFUL_HOUR, TenantHours};
 use crate::clock;
 use crate::inbound::InboundSms;
 use crate::store::{CarrierUpdate, DueMessage, Store};
@@ -310,6 +311,8 @@ pub struct Worker {
     timing: Timing,
     /// Read before each send of a batch: sends are slow, and each is timed from its start.
     clock: fn() -> OffsetDateTime,
+    /// See `campaigns::Hours` (0 in use).
+    quiet_ahead_ms: i64,
 }
 
 impl Worker {
@@ -322,7 +325,15 @@ impl Worker {
             owner: uuid::Uuid::now_v7().to_string(),
             timing,
             clock,
+            quiet_ahead_ms: 0,
         }
+    }
+
+    /// Judges recipients' time of day `ms` ahead of the clock (tests and demos).
+    #[must_use]
+    pub fn judging_hours_ahead(mut self, ms: i64) -> Self {
+        self.quiet_ahead_ms = ms;
+        self
     }
 
     /// Handles every message due at `now`; returns how many it claimed.
@@ -336,10 +347,11 @@ impl Worker {
             .claim_due_messages(now, after(now, self.timing.lease), &self.owner, BATCH)
             .await?;
         let claimed = due.len();
+        let mut hours = TenantHours::new(self.quiet_ahead_ms);
         for item in due {
             // A batch can take a while: each send is timed from its own start.
             let now = now.max((self.clock)());
-            let Some(update) = self.handle(store, provider, &item, now).await? else {
+            let Some(update) = self.handle(store, provider, &item, &mut hours, now).await? else {
                 continue;
             };
             store
@@ -355,6 +367,7 @@ impl Worker {
         store: &dyn Store,
         provider: &dyn Provider,
         item: &DueMessage,
+        hours: &mut TenantHours,
         now: OffsetDateTime,
     ) -> anyhow::Result<Option<CarrierUpdate>> {
         Ok(Some(match item.message.status {
@@ -364,6 +377,30 @@ impl Worker {
                         Reconciled::Sent(update) => return Ok(Some(update)),
                         Reconciled::Later => return Ok(Some(requeue(after(now, RETRY), true))),
                         Reconciled::NotSent => {}
+                    }
+                }
+                // A campaign text keeps to the recipient's hours when it leaves, not only
+                // when it was queued: its number's pace may have held it past them.
+                if item.message.campaign_id.is_some() {
+                    let hours = hours.of(store, &item.tenant_id).await?;
+                    match hours.allowed(now, item.time_zone.as_deref(), &item.to) {
+                        Allowed::Now => {}
+                        Allowed::From(at) => {
+                            store
+                                .release_send_slot(&item.tenant_id, &item.message.id)
+                                .await?;
+                            return Ok(Some(requeue(at, false)));
+                        }
+                        Allowed::Never => {
+                            return Ok(Some(CarrierUpdate {
+                                status: MessageStatus::Failed,
+                                provider_message_id: None,
+                                error_code: Some(NO_LAWFUL_HOUR.0.to_owned()),
+                                error_message: Some(NO_LAWFUL_HOUR.1.to_owned()),
+                                next_action_at: None,
+                                keep_intent: false,
+                            }));
+                        }
                     }
                 }
                 let slot = match pace_of(store, provider, item).await? {
@@ -489,8 +526,9 @@ pub async fn run_worker(
     wake: Arc<Notify>,
     interval: Duration,
     timing: Timing,
+    quiet_ahead_ms: i64,
 ) {
-    let mut worker = Worker::new(timing);
+    let mut worker = Worker::new(timing).judging_hours_ahead(quiet_ahead_ms);
     loop {
         match worker
             .work_once(store.as_ref(), provider.as_ref(), clock::now())

@@ -323,9 +323,10 @@ pub async fn claim_due_messages<D: Db>(
                          ORDER BY next_action_at LIMIT $3
                          FOR UPDATE SKIP LOCKED)
                      UPDATE sms_message m SET next_action_at = $1, lease_owner = $4
-                     FROM due, conversation c
+                     FROM due, conversation c LEFT JOIN contact k ON k.id = c.contact_id
                      WHERE m.id = due.id AND c.id = m.conversation_id
-                     RETURNING m.tenant_id, m.send_started_at, c.our_number, c.contact_number, {}",
+                     RETURNING m.tenant_id, m.send_started_at, c.our_number, c.contact_number,
+                               k.time_zone AS time_zone, {}",
                     columns.join(", ")
                 ),
                 &params,
@@ -336,6 +337,7 @@ pub async fn claim_due_messages<D: Db>(
                         to: r.get("contact_number")?,
                         message: SmsMessage::from_row(r)?,
                         send_started_at: r.get("send_started_at")?,
+                        time_zone: r.get("time_zone")?,
                     })
                 },
             )
@@ -368,11 +370,20 @@ pub async fn claim_due_messages<D: Db>(
                 .await?;
             let mut due = Vec::with_capacity(claimed.len());
             for (tenant_id, message, send_started_at) in claimed {
-                let (from, to) = db
+                let (from, to, time_zone) = db
                     .row(
-                        "SELECT our_number, contact_number FROM conversation WHERE id = $1",
+                        "SELECT c.our_number AS our_number, c.contact_number AS contact_number,
+                                k.time_zone AS time_zone
+                         FROM conversation c LEFT JOIN contact k ON k.id = c.contact_id
+                         WHERE c.id = $1",
                         &[message.conversation_id.as_str().into()],
-                        |r| Ok((r.get("our_number")?, r.get("contact_number")?)),
+                        |r| {
+                            Ok((
+                                r.get("our_number")?,
+                                r.get("contact_number")?,
+                                r.get("time_zone")?,
+                            ))
+                        },
                     )
                     .await?
                     .ok_or_else(|| {
@@ -384,6 +395,7 @@ pub async fn claim_due_messages<D: Db>(
                     from,
                     to,
                     send_started_at,
+                    time_zone,
                 });
             }
             Ok(due)
@@ -452,6 +464,21 @@ pub async fn reserve_send_slot<D: Db>(
         .await?;
     }
     Ok(clock::from_ms(slot.max(now_ms)))
+}
+
+/// Gives up the pace slot the message holds, if any (it waits for other reasons: a slot
+/// kept through a night of quiet hours would let the morning's texts out at once).
+pub async fn release_send_slot<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    message_id: &str,
+) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM send_slot_held WHERE tenant_id = $1 AND message_id = $2",
+        &[tenant_id.into(), message_id.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records that `owner` hands the message to the provider now, if its lease still holds
