@@ -351,6 +351,7 @@ impl Api {
                     message: form.message,
                     phone_number_id: form.phone_number_id,
                     tags: Vec::new(),
+                    variants: Vec::new(),
                 },
             )
             .await

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use upzento_domain::quiet;
+use upzento_domain::resources::{CampaignRecipient, SmsCampaign};
 use upzento_domain::template::{self, Values};
+use upzento_domain::{ab, quiet};
 
 use crate::clock;
 use crate::error::AppError;
@@ -205,6 +206,31 @@ pub async fn work_once_leased(
     Ok(report)
 }
 
+/// The text a recipient gets, and its A/B variant's key: the split is seeded with the
+/// campaign's id, so every node and every re-run gives a recipient the same one.
+pub(crate) fn text_for<'a>(
+    campaign: &'a SmsCampaign,
+    recipient: &CampaignRecipient,
+) -> (&'a str, Option<&'a str>) {
+    if campaign.variants.is_empty() {
+        return (&campaign.message, None);
+    }
+    let shares: Vec<u32> = campaign.variants.iter().map(|v| v.share).collect();
+    let v = &campaign.variants[ab::variant_for(&campaign.id, &recipient.number, &shares)];
+    (&v.message, Some(&v.key))
+}
+
+/// What a recipient's text is rendered with: an imported file's name before the
+/// contact's (`values`), and the file's other columns as `fields.*`.
+pub(crate) fn with_recipient(mut values: Values, recipient: &CampaignRecipient) -> Values {
+    if recipient.first_name.is_some() {
+        values.first_name.clone_from(&recipient.first_name);
+        values.last_name.clone_from(&recipient.last_name);
+    }
+    values.fields.clone_from(&recipient.fields);
+    values
+}
+
 fn skipped(code: &str, message: impl Into<String>) -> RecipientOutcome {
     RecipientOutcome::Skipped {
         code: code.to_owned(),
@@ -252,8 +278,12 @@ async fn handle(
         Allowed::From(until) => return Ok(RecipientOutcome::Held { until }),
         Allowed::Never => return Ok(skipped(NO_LAWFUL_HOUR.0, NO_LAWFUL_HOUR.1)),
     }
-    let values = Values::for_contact(contact.as_ref(), &recipient.number);
-    let body = match template::render(&campaign.message, &values) {
+    let (text, variant) = text_for(campaign, recipient);
+    let values = with_recipient(
+        Values::for_contact(contact.as_ref(), &recipient.number),
+        recipient,
+    );
+    let body = match template::render(text, &values) {
         Ok(body) if !body.trim().is_empty() => body,
         Ok(_) => {
             return Ok(skipped(
@@ -274,6 +304,7 @@ async fn handle(
     match outbound::queue(store, &actor, &conversation, out, now).await {
         Ok((message, _)) => Ok(RecipientOutcome::Queued {
             message_id: message.id,
+            variant: variant.map(str::to_owned),
         }),
         Err(
             AppError::BadRequest { code, message, .. } | AppError::Conflict { code, message, .. },

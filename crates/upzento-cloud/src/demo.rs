@@ -237,6 +237,7 @@ async fn seed(
                     started_at: None,
                     completed_at: None,
                     tags: vec!["seasonal".into()],
+                    variants: Vec::new(),
                     created_by: admin.user_id.clone(),
                     stats: None,
                     created_at: at(60 * 24 * 2),
@@ -252,6 +253,7 @@ async fn seed(
             .map(|c| NewRecipient {
                 contact_id: Some(c.id.clone()),
                 number: c.phone_numbers[0].clone(),
+                ..NewRecipient::default()
             })
             .collect();
         store

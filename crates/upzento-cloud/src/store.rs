@@ -46,6 +46,7 @@ pub fn contact_search(query: &str) -> (String, Option<String>) {
     (text, digits)
 }
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use upzento_domain::resources::{CampaignStats, RecipientStatus};
@@ -215,11 +216,28 @@ pub struct CampaignFilter {
 }
 
 /// A number to put on a campaign's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewRecipient {
     pub contact_id: Option<String>,
     /// E.164.
     pub number: String,
+    /// An imported file's name and other columns (merge fields).
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A campaign's recipient as the audience report sees it.
+#[derive(Debug, Clone)]
+pub struct AudienceMember {
+    pub recipient: CampaignRecipient,
+    pub contact_first_name: Option<String>,
+    pub contact_last_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub time_zone: Option<String>,
+    pub opted_out: bool,
+    /// The source of the number's do-not-contact entry (`optOut`, `manual`, `import`).
+    pub do_not_contact: Option<String>,
 }
 
 /// A pending recipient of an active campaign, claimed by the campaign runner.
@@ -235,6 +253,8 @@ pub struct DueRecipient {
 pub enum RecipientOutcome {
     Queued {
         message_id: String,
+        /// The A/B variant it got.
+        variant: Option<String>,
     },
     Skipped {
         code: String,
@@ -1033,6 +1053,10 @@ store! {
     ) -> Result<bool, AppError>
         = write |tx|
             campaigns::delete_recipient(tx, actor, campaign_id, recipient_id, &guard, now).await;
+
+    /// Every recipient of a campaign with its contact and do-not-contact entry.
+    fn campaign_audience(tenant_id: &str, campaign_id: &str) -> anyhow::Result<Vec<AudienceMember>>
+        = run |db| campaigns::audience(db, tenant_id, campaign_id).await;
 
     /// Starts scheduled campaigns whose time has come. Returns how many.
     fn start_due_campaigns(now: OffsetDateTime) -> anyhow::Result<usize>

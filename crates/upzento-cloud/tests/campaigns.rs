@@ -21,6 +21,9 @@ on_both_backends!(
     campaign_input_is_checked_and_tenants_are_apart,
     recipients_outside_their_hours_wait_for_them,
     a_paced_text_never_leaves_after_its_recipients_hours,
+    a_csv_file_becomes_recipients_with_their_own_fields,
+    csv_files_that_cannot_be_taken_are_refused_clearly,
+    ab_variants_split_reproducibly_and_lock_once_started,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -896,4 +899,320 @@ async fn a_paced_text_never_leaves_after_its_recipients_hours(backend: Backend) 
         .unwrap();
     let list = all_recipients(&admin, &id).await;
     assert!(gone(status_of(&list, numbers[2])), "{list:?}");
+}
+
+/// The text a recipient's message carried.
+async fn text_of(server: &common::Server, tenant: &str, recipient: &Value) -> String {
+    let id = recipient["messageId"].as_str().expect("a message");
+    server
+        .store
+        .message(tenant, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .message
+}
+
+async fn a_csv_file_becomes_recipients_with_their_own_fields(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let tenant = admin.tenant_id().await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    // Kenji's contact lives in Tokyo: outside his hours whenever Los Angeles is at midday.
+    let (status, body) = admin
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Kenji", "phoneNumbers": ["+14155550403"], "timeZone": "Asia/Tokyo"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin
+        .post(
+            "/phone-sms/do-not-contact",
+            json!({"number": "+14155550404", "reason": "asked on the phone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = campaign(
+        &admin,
+        &from,
+        "Hi {{contact.firstName|there}}, see you in {{fields.storeCity|our store}}",
+    )
+    .await;
+    let path = format!("/phone-sms/campaigns/{id}");
+    // Latin-1, as older spreadsheet exports write it: José's é is one byte, 0xE9.
+    let mut file = b"Name,Phone,Store city\n".to_vec();
+    file.extend(b"Ana Ruiz,415-555-0401,Oslo\n");
+    file.extend(b"Bad,12,x\n");
+    file.extend(b"Ana again,(415) 555-0401,\n");
+    file.extend(b"Jos\xe9,+14155550402,Bergen\n");
+    file.extend(b"Kenji,+14155550403,\n");
+    file.extend(b"Dee,+14155550404,\n");
+    let (status, report) = admin
+        .post_bytes(&format!("{path}/recipients/import"), "text/csv", file)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["encoding"], "windows-1252");
+    assert_eq!(report["fields"], json!(["storeCity"]));
+    assert_eq!(
+        (
+            report["valid"].as_i64(),
+            report["added"].as_i64(),
+            report["total"].as_i64()
+        ),
+        (Some(4), Some(4), Some(4))
+    );
+    assert_eq!(report["invalid"][0]["row"], 3, "{report}");
+    assert_eq!(report["duplicates"][0]["row"], 4, "{report}");
+    assert_eq!(
+        report["duplicates"][0]["reason"],
+        "The same number as row 2."
+    );
+
+    // The same file again adds nobody.
+    let (_, again) = admin
+        .post_bytes(
+            &format!("{path}/recipients/import"),
+            "text/csv",
+            b"phone\n+14155550401\n".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (again["added"].as_i64(), again["alreadyListed"].as_i64()),
+        (Some(0), Some(1)),
+        "{again}"
+    );
+
+    // The audience report, before anything is sent.
+    let (status, audience) = admin.get(&format!("{path}/audience")).await;
+    assert_eq!(status, StatusCode::OK, "{audience}");
+    assert_eq!(
+        audience,
+        json!({"total": 4, "pending": 4, "optedOut": 0, "doNotContact": 1, "outsideHoursNow": 1,
+               "noLawfulHour": 0, "partsMax": 1, "partsTotal": 3}),
+    );
+
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let day =
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(common::midday_ahead_ms());
+    let report = work_once(store, "sandbox", day).await.unwrap();
+    assert_eq!(
+        (report.queued, report.skipped, report.held),
+        (2, 1, 1),
+        "{report:?}"
+    );
+    let list = all_recipients(&admin, &id).await;
+    let by = |n: &str| list.iter().find(|r| r["number"] == n).unwrap().clone();
+    assert_eq!(
+        text_of(&server, &tenant, &by("+14155550401")).await,
+        "Hi Ana, see you in Oslo"
+    );
+    assert_eq!(
+        text_of(&server, &tenant, &by("+14155550402")).await,
+        "Hi José, see you in Bergen"
+    );
+    assert_eq!(by("+14155550401")["fields"]["storeCity"], "Oslo");
+    assert_eq!(by("+14155550404")["errorCode"], "do_not_contact");
+    assert!(by("+14155550403")["heldUntil"].is_string());
+
+    // The recipients with their outcome, as a spreadsheet opens them.
+    let (status, kind, csv) = admin.get_text(&format!("{path}/recipients/export")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let csv = csv
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark for spreadsheets");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "number,firstName,lastName,variant,status,errorCode,errorMessage,heldUntil,messageId,updatedAt,fields.storeCity"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[0].starts_with("+14155550401,Ana,Ruiz,,queued,"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].ends_with(",Oslo"), "{}", rows[0]);
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("+14155550404,Dee,,,skipped,do_not_contact,")),
+        "{rows:?}"
+    );
+
+    // Once running, no file is taken.
+    let (status, body) = admin
+        .post_bytes(
+            &format!("{path}/recipients/import"),
+            "text/csv",
+            b"phone\n+14155550409\n".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("campaign_not_editable"))
+    );
+    // Another tenant sees nothing of it.
+    let other = other_tenant(&server).await;
+    assert_eq!(
+        other.get_text(&format!("{path}/recipients/export")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get(&format!("{path}/audience")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn csv_files_that_cannot_be_taken_are_refused_clearly(backend: Backend) {
+    let server = start(backend).await;
+    let admin = admin(&server).await;
+    let from = number(&admin, "+14155552671").await;
+    let id = campaign(&admin, &from, "Hi").await;
+    let import = format!("/phone-sms/campaigns/{id}/recipients/import");
+    for (file, code) in [
+        (
+            b"name,email\nAda,ada@example.com\n".to_vec(),
+            "no_number_column",
+        ),
+        (Vec::new(), "empty_file"),
+    ] {
+        let (status, body) = admin.post_bytes(&import, "text/csv", file).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}"
+        );
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    }
+    // More rows than a campaign takes from one file.
+    let mut many = b"phone\n".to_vec();
+    for i in 0..=upzento_domain::audience::CSV_MAX_ROWS {
+        many.extend(format!("+1415{:07}\n", 5_000_000 + i).as_bytes());
+    }
+    let (status, body) = admin.post_bytes(&import, "text/csv", many).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("too_many_rows")),
+        "{body}"
+    );
+    // Over 50 MB: refused, whole, without a hang.
+    let huge = vec![b'1'; upzento_domain::audience::CSV_MAX_BYTES + 1];
+    let (status, body) = admin.post_bytes(&import, "text/csv", huge).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("file_too_large")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("50 MB"),
+        "{body}"
+    );
+    // Nothing was added by any of them.
+    let (_, campaign) = admin.get(&format!("/phone-sms/campaigns/{id}")).await;
+    assert_eq!(campaign["stats"]["recipients"], 0);
+    // An agent may not import.
+    let agent = agent(&server).await;
+    let (status, _) = agent
+        .post_bytes(&import, "text/csv", b"phone\n+14155550101\n".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn ab_variants_split_reproducibly_and_lock_once_started(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let tenant = admin.tenant_id().await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    let create = |variants: Value| json!({"name": "A/B", "message": "ignored", "phoneNumberId": from, "variants": variants});
+    for (variants, field) in [
+        (json!([{"message": "Only one", "share": 100}]), "variants"),
+        (
+            json!([{"message": "A", "share": 50}, {"message": "B", "share": 40}]),
+            "variants",
+        ),
+        (
+            json!([{"message": "A", "share": 0}, {"message": "B", "share": 100}]),
+            "variants[0].share",
+        ),
+        (
+            json!([{"message": "A", "share": 50}, {"message": "{{nope}}", "share": 50}]),
+            "variants[1].message",
+        ),
+    ] {
+        let (status, body) = admin.post("/phone-sms/campaigns", create(variants)).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            create(json!([{"message": "A: hi {{contact.firstName|there}}", "share": 50}, {"message": "B: hello", "share": 50}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["message"], "A: hi {{contact.firstName|there}}",
+        "the text is variant A's"
+    );
+    assert_eq!(body["variants"][1]["key"], "B");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/phone-sms/campaigns/{id}");
+    let numbers: Vec<String> = (0..200)
+        .map(|i| format!("+1415556{:04}", 2000 + i))
+        .collect();
+    admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    // A draft changes freely.
+    let (status, body) = admin.patch(&path, json!({"name": "A/B test"})).await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (StatusCode::OK, Some("A/B test")),
+        "{body}"
+    );
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let day =
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(common::midday_ahead_ms());
+    while work_once(store, "sandbox", day).await.unwrap().claimed > 0 {}
+    let list = all_recipients(&admin, &id).await;
+    let mut counts = std::collections::HashMap::new();
+    for r in &list {
+        let key = r["variant"]
+            .as_str()
+            .expect("every recipient has its variant");
+        *counts.entry(key.to_owned()).or_insert(0) += 1;
+        // The split is the domain's, seeded with the campaign: the same on every node.
+        let number = r["number"].as_str().unwrap();
+        let expected = ["A", "B"][upzento_domain::ab::variant_for(&id, number, &[50, 50])];
+        assert_eq!(key, expected);
+        let text = text_of(&server, &tenant, r).await;
+        assert!(text.starts_with(&format!("{key}:")), "{key}: {text}");
+    }
+    assert!((70..=130).contains(&counts["A"]), "{counts:?}");
+    assert_eq!(counts["A"] + counts["B"], 200);
+    // Started: the name may change, nothing else.
+    let (status, body) = admin.patch(&path, json!({"message": "Changed"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("campaign_started")),
+        "{body}"
+    );
+    let (status, _) = admin.patch(&path, json!({"name": "Renamed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = agent(&server)
+        .await
+        .patch(&path, json!({"name": "Mine"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

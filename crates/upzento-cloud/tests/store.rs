@@ -312,6 +312,7 @@ async fn a_refused_write_leaves_no_trace(backend: Backend) {
         started_at: None,
         completed_at: None,
         tags: Vec::new(),
+        variants: Vec::new(),
         created_by: a.user_id.clone(),
         stats: None,
         created_at: clock::rfc3339(now),

@@ -4,6 +4,8 @@
 //! and `upzento-cloud` depend on it, and on nothing of each other, so the wire
 //! format of the public API is defined exactly once.
 
+pub mod ab;
+pub mod audience;
 pub mod keywords;
 pub mod permissions;
 pub mod phone;

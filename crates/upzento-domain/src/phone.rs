@@ -21,6 +21,12 @@ impl fmt::Display for InvalidPhoneNumber {
 
 impl std::error::Error for InvalidPhoneNumber {}
 
+/// The country (ISO 3166 alpha-2) of an E.164 number, when its numbering plan tells.
+pub fn region_of(e164: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_owned())
+}
+
 /// Parses what a user or a provider gave and returns its E.164 form. Numbers
 /// without a `+` are read in `default_region` (ISO 3166 alpha-2, e.g. "US").
 pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, InvalidPhoneNumber> {

@@ -3,6 +3,8 @@
 //! `New*` bodies create, `*Patch` bodies update: a field left out stays as it is, a
 //! nullable field sent as `null` is cleared. Unknown fields are refused.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -1136,11 +1138,66 @@ pub struct SmsCampaign {
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub tags: Vec<String>,
+    /// An A/B test: two to five texts, each sent to its share of the recipients (by a
+    /// split seeded with the campaign's id, so a recipient always gets the same one).
+    /// Empty: everyone gets `message`, which otherwise is variant A's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<CampaignVariant>,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CampaignStats>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// One text of a campaign's A/B test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignVariant {
+    /// `A` to `E`, in order.
+    pub key: String,
+    pub message: String,
+    /// Percent of the recipients; the variants' shares add up to 100.
+    pub share: u32,
+}
+
+/// A variant as written: its key is its place in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCampaignVariant {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
+    pub message: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
+    pub share: u32,
+}
+
+/// `PATCH /phone-sms/campaigns/{id}`: what is given changes. A draft or scheduled
+/// campaign may change anything; once it has started, only its name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmsCampaignPatch {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1600, pattern = r"\S")
+    )]
+    pub message: Option<String>,
+    pub phone_number_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Tag>>, max_items = 20))]
+    pub tags: Option<Vec<String>>,
+    /// `[]` ends an A/B test (everyone gets `message`).
+    #[cfg_attr(feature = "openapi", schema(max_items = 5))]
+    pub variants: Option<Vec<NewCampaignVariant>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1161,6 +1218,11 @@ pub struct NewSmsCampaign {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Tag>, max_items = 20))]
     pub tags: Vec<String>,
+    /// An A/B test (two to five texts with shares adding up to 100); `message` is then
+    /// ignored in favour of the first variant's.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 5))]
+    pub variants: Vec<NewCampaignVariant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1261,8 +1323,63 @@ pub struct CampaignRecipient {
     /// A pending recipient outside their allowed hours waits until this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_until: Option<String>,
+    /// The name an imported file gave (used before the contact's in the text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// The imported file's other columns, for `{{fields.<name>}}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// The A/B variant (its key) the recipient was texted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// What a CSV import did (`POST /phone-sms/campaigns/{id}/recipients/csv`): each row is
+/// added, already on the list, a duplicate of an earlier row, or invalid with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientsImported {
+    /// The encoding the file was read in (`UTF-8`, `UTF-16LE`, `windows-1252`, ...).
+    pub encoding: String,
+    /// The merge fields the file's extra columns give (`{{fields.<name>}}`).
+    pub fields: Vec<String>,
+    /// Rows with a valid number, the file's duplicates aside.
+    pub valid: i64,
+    pub added: i64,
+    /// Valid rows whose number the campaign already had.
+    pub already_listed: i64,
+    /// Rows repeating an earlier row's number (row numbers as a spreadsheet counts them).
+    pub duplicates: Vec<RowProblem>,
+    pub invalid: Vec<RowProblem>,
+    /// Recipients on the list now.
+    pub total: i64,
+}
+
+/// Who a campaign would text, before it does (the wizard's audience report and review).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignAudience {
+    pub total: i64,
+    /// Not handled yet.
+    pub pending: i64,
+    /// Opted out (they texted STOP, or their contact is marked so): skipped.
+    pub opted_out: i64,
+    /// On the tenant's do-not-contact list for another reason: skipped.
+    pub do_not_contact: i64,
+    /// Pending ones outside their allowed hours now: they get it when those open.
+    pub outside_hours_now: i64,
+    /// Pending ones whose allowed hours cannot be known (no lawful hour): skipped.
+    pub no_lawful_hour: i64,
+    /// The most text parts one recipient's message comes to, and all of them together
+    /// (for pending recipients, by the text they will get).
+    pub parts_max: i64,
+    pub parts_total: i64,
 }
 
 /// Entity names in the change feed (`Change::entity`) and the audit log.

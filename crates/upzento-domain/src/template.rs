@@ -2,7 +2,11 @@
 //! fallback after a bar, `{{contact.firstName|there}}`, used when the value is
 //! missing or blank. Shared so that the server (campaigns) and the client
 //! (composer preview) render exactly alike.
+//!
+//! A campaign's recipients may bring fields of their own (the columns of an imported
+//! CSV file): `{{fields.storeCity|your store}}`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The placeholders a template may use.
@@ -13,6 +17,18 @@ pub const VARIABLES: &[&str] = &[
     "contact.email",
     "contact.phone",
 ];
+
+/// The prefix of a recipient's own fields (`{{fields.storeCity}}`).
+pub const FIELDS_PREFIX: &str = "fields.";
+
+/// Whether `name` is a placeholder the renderer knows.
+pub fn is_variable(name: &str) -> bool {
+    VARIABLES.contains(&name)
+        || name.strip_prefix(FIELDS_PREFIX).is_some_and(|f| {
+            f.starts_with(|c: char| c.is_ascii_alphabetic())
+                && f.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
@@ -31,7 +47,7 @@ impl fmt::Display for TemplateError {
             ),
             Self::Unknown(name) => write!(
                 f,
-                "Unknown placeholder {{{{{name}}}}}; use one of {}.",
+                "Unknown placeholder {{{{{name}}}}}; use one of {} or fields.<column>.",
                 VARIABLES.join(", ")
             ),
         }
@@ -67,7 +83,7 @@ fn parse(template: &str) -> Result<Vec<Part<'_>>, TemplateError> {
             Some((name, fallback)) => (name.trim(), Some(fallback.trim())),
             None => (inner.trim(), None),
         };
-        if !VARIABLES.contains(&name) {
+        if !is_variable(name) {
             return Err(TemplateError::Unknown(name.to_owned()));
         }
         parts.push(Part::Var { name, fallback });
@@ -93,6 +109,8 @@ pub struct Values {
     pub last_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The recipient's own fields, by name (without the `fields.` prefix).
+    pub fields: BTreeMap<String, String>,
 }
 
 impl Values {
@@ -103,6 +121,7 @@ impl Values {
             last_name: contact.and_then(|c| c.last_name.clone()),
             email: contact.and_then(|c| c.email.clone()),
             phone: Some(number.to_owned()),
+            fields: BTreeMap::new(),
         }
     }
 
@@ -122,7 +141,9 @@ impl Values {
             "contact.fullName" => full(),
             "contact.email" => self.email.clone(),
             "contact.phone" => self.phone.clone(),
-            _ => None,
+            _ => name
+                .strip_prefix(FIELDS_PREFIX)
+                .and_then(|f| self.fields.get(f).cloned()),
         };
         value.filter(|v| !v.trim().is_empty())
     }
@@ -174,6 +195,17 @@ mod tests {
             render("Hi {{contact.firstName|there}}", &blank).unwrap(),
             "Hi there"
         );
+    }
+
+    #[test]
+    fn recipient_fields_render_with_fallbacks() {
+        let mut v = ada();
+        v.fields.insert("storeCity".into(), "Oslo".into());
+        let t = "See you in {{fields.storeCity|town}}, tier {{fields.tier|basic}}";
+        assert_eq!(render(t, &v).unwrap(), "See you in Oslo, tier basic");
+        assert!(validate("{{fields.}}").is_err());
+        assert!(validate("{{fields.store city}}").is_err());
+        assert!(validate("{{fields.1st}}").is_err());
     }
 
     #[test]

@@ -11,8 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use upzento_domain::resources::{
-    CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate,
-    NewCampaignRecipients, NewSmsCampaign, Page, RecipientsAdded, SmsCampaign,
+    CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate, CampaignVariant,
+    NewCampaignRecipients, NewCampaignVariant, NewSmsCampaign, Page, RecipientsAdded, SmsCampaign,
+    SmsCampaignPatch,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
@@ -26,6 +27,8 @@ use crate::store::{CampaignFilter, ContactFilter, Guard, NewRecipient};
 use crate::{AppState, clock};
 
 const NAME_MAX: usize = 100;
+/// Texts of an A/B test.
+const VARIANTS_MAX: usize = 5;
 /// Entries per `POST .../recipients` list.
 const LIST_MAX: usize = 1000;
 /// How far ahead a campaign can be scheduled.
@@ -56,7 +59,7 @@ pub struct ListRecipientsQuery {
     cursor: Option<String>,
 }
 
-fn not_editable(campaign: &SmsCampaign) -> AppError {
+pub(super) fn not_editable(campaign: &SmsCampaign) -> AppError {
     AppError::Conflict {
         code: "campaign_not_editable",
         message: format!(
@@ -67,7 +70,7 @@ fn not_editable(campaign: &SmsCampaign) -> AppError {
     }
 }
 
-fn editable() -> Guard<SmsCampaign> {
+pub(super) fn editable() -> Guard<SmsCampaign> {
     Arc::new(|campaign: &SmsCampaign| {
         if campaign.status.is_editable() {
             Ok(())
@@ -121,19 +124,13 @@ pub async fn create(
     Body(new): Body<NewSmsCampaign>,
 ) -> Result<(StatusCode, Json<SmsCampaign>), AppError> {
     let name = text("name", &new.name, NAME_MAX)?;
-    let message = template_text(&new.message)?;
+    let variants = variants(&new.variants)?;
+    let message = match variants.first() {
+        Some(first) => first.message.clone(),
+        None => template_text(&new.message)?,
+    };
     let tags = tags(&new.tags)?;
-    if state
-        .store
-        .number(&caller.tenant.id, &new.phone_number_id)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::invalid_field(
-            "phoneNumberId",
-            "No such number in this tenant.",
-        ));
-    }
+    own_number(&state, &caller, &new.phone_number_id).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let campaign = SmsCampaign {
@@ -146,6 +143,7 @@ pub async fn create(
         started_at: None,
         completed_at: None,
         tags,
+        variants,
         created_by: caller.user.id.clone(),
         stats: None,
         created_at: stamp.clone(),
@@ -157,6 +155,151 @@ pub async fn create(
         .await?;
     created.stats = Some(upzento_domain::resources::CampaignStats::default());
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The campaign's sending number must be the tenant's.
+async fn own_number(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
+    if state.store.number(&caller.tenant.id, id).await?.is_none() {
+        return Err(AppError::invalid_field(
+            "phoneNumberId",
+            "No such number in this tenant.",
+        ));
+    }
+    Ok(())
+}
+
+/// An A/B test's variants, checked: none, or two to five texts whose shares (each 1-99%)
+/// add up to 100. Keys are their places: A, B, C...
+fn variants(list: &[NewCampaignVariant]) -> Result<Vec<CampaignVariant>, AppError> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !(2..=VARIANTS_MAX).contains(&list.len()) {
+        return Err(AppError::invalid_field(
+            "variants",
+            format!("An A/B test has 2 to {VARIANTS_MAX} variants."),
+        ));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let message = template_text(&v.message).map_err(|e| match e {
+            AppError::BadRequest { code, message, .. } => AppError::BadRequest {
+                code,
+                message,
+                field: Some(format!("variants[{i}].message")),
+            },
+            other => other,
+        })?;
+        if !(1..=99).contains(&v.share) {
+            return Err(AppError::invalid_field(
+                &format!("variants[{i}].share"),
+                "Each variant's share is 1 to 99 percent.",
+            ));
+        }
+        let key = char::from(b'A' + u8::try_from(i).unwrap_or(0)).to_string();
+        out.push(CampaignVariant {
+            key,
+            message,
+            share: v.share,
+        });
+    }
+    let total: u32 = out.iter().map(|v| v.share).sum();
+    if total != 100 {
+        return Err(AppError::invalid_field(
+            "variants",
+            format!("The variants' shares add up to {total}%, not 100%."),
+        ));
+    }
+    Ok(out)
+}
+
+/// Changes a campaign: anything while it is a draft or scheduled, only its name once it
+/// has started.
+#[utoipa::path(
+    patch,
+    path = "/phone-sms/campaigns/{id}",
+    tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:change"))),
+    params(("id" = String, Path, description = "Campaign id")),
+    request_body = SmsCampaignPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SmsCampaign),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The campaign has started: only its name may change", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(patch): Body<SmsCampaignPatch>,
+) -> Result<Json<SmsCampaign>, AppError> {
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| text("name", n, NAME_MAX))
+        .transpose()?;
+    let message = patch.message.as_deref().map(template_text).transpose()?;
+    let tags = patch.tags.as_deref().map(tags).transpose()?;
+    let variants = patch.variants.as_deref().map(variants).transpose()?;
+    if let Some(number) = &patch.phone_number_id {
+        own_number(&state, &caller, number).await?;
+    }
+    let phone_number_id = patch.phone_number_id.clone();
+    let now = clock::now();
+    let stamp = clock::rfc3339(now);
+    let apply = Arc::new(move |current: &SmsCampaign| {
+        let more_than_name =
+            message.is_some() || tags.is_some() || variants.is_some() || phone_number_id.is_some();
+        if more_than_name
+            && !matches!(
+                current.status,
+                CampaignStatus::Draft | CampaignStatus::Scheduled
+            )
+        {
+            return Err(AppError::Conflict {
+                code: "campaign_started",
+                message: format!(
+                    "A {} campaign keeps its text, variants, tags and number; only its name may change.",
+                    current.status.as_str()
+                ),
+                field: None,
+            });
+        }
+        let mut after = current.clone();
+        if let Some(name) = &name {
+            after.name.clone_from(name);
+        }
+        if let Some(tags) = &tags {
+            after.tags.clone_from(tags);
+        }
+        if let Some(number) = &phone_number_id {
+            after.phone_number_id.clone_from(number);
+        }
+        if let Some(message) = &message {
+            after.message.clone_from(message);
+        }
+        if let Some(variants) = &variants {
+            after.variants.clone_from(variants);
+        }
+        // With variants, the text is variant A's.
+        if let Some(first) = after.variants.first() {
+            after.message.clone_from(&first.message);
+        }
+        after.updated_at.clone_from(&stamp);
+        Ok(after)
+    });
+    found(
+        state
+            .store
+            .update_campaign(&caller.actor(), &id, apply, now)
+            .await?,
+    )
 }
 
 /// One campaign with its live stats.
@@ -462,6 +605,7 @@ pub async fn add_recipients(
                     list.push(NewRecipient {
                         contact_id,
                         number: number.clone(),
+                        ..NewRecipient::default()
                     });
                 }
             }

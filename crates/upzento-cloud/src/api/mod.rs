@@ -2,6 +2,7 @@
 //! is generated from the same handlers that serve requests and cannot drift.
 
 mod after_call;
+mod audiences;
 mod auth;
 mod boundary;
 mod calls;
@@ -124,11 +125,18 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(after_call::update_task))
         .routes(routes!(after_call::settings, after_call::update_settings))
         .routes(routes!(campaigns::list, campaigns::create))
-        .routes(routes!(campaigns::get, campaigns::delete))
+        .routes(routes!(
+            campaigns::get,
+            campaigns::update,
+            campaigns::delete
+        ))
         .routes(routes!(campaigns::set_status))
         .routes(routes!(campaigns::set_schedule))
         .routes(routes!(campaigns::add_recipients, campaigns::recipients))
         .routes(routes!(campaigns::delete_recipient))
+        .routes(routes!(audiences::import))
+        .routes(routes!(audiences::export))
+        .routes(routes!(audiences::audience))
         .routes(routes!(sandbox::inbound))
         .routes(routes!(contacts::consent))
         .routes(routes!(do_not_contact::list, do_not_contact::add))

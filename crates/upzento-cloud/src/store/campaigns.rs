@@ -13,8 +13,8 @@ use upzento_domain::resources::{CampaignRecipient, CampaignStatus, SmsCampaign, 
 use super::common::{self, Entity};
 use super::sql::{Db, Dialect, Param, Row};
 use super::{
-    Actor, After, DueRecipient, Guard, NewRecipient, RecipientOutcome, STOPPED, SYSTEM_ACTOR,
-    recipient_done, recipient_status,
+    Actor, After, AudienceMember, DueRecipient, Guard, NewRecipient, RecipientOutcome, STOPPED,
+    SYSTEM_ACTOR, recipient_done, recipient_status,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -30,7 +30,8 @@ fn recipient_select(dialect: Dialect) -> String {
         "SELECT r.id AS id, r.campaign_id AS campaign_id, r.contact_id AS contact_id,
                 r.number AS number, r.status AS status, r.message_id AS message_id,
                 r.error_code AS error_code, r.error_message AS error_message,
-                r.held_until AS held_until,
+                r.held_until AS held_until, r.first_name AS first_name,
+                r.last_name AS last_name, r.fields AS fields, r.variant AS variant,
                 r.created_at AS created_at, {updated} AS updated_at,
                 m.status AS message_status, m.error_code AS message_error_code,
                 m.error_message AS message_error_message
@@ -64,6 +65,13 @@ fn recipient_from_row(r: &Row<'_>) -> anyhow::Result<CampaignRecipient> {
             .get::<Option<OffsetDateTime>>("held_until")?
             .filter(|_| own == "pending")
             .map(clock::rfc3339),
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        fields: match r.get::<Option<String>>("fields")? {
+            Some(json) => serde_json::from_str(&json).context("recipient fields")?,
+            None => std::collections::BTreeMap::new(),
+        },
+        variant: r.get("variant")?,
         created_at: clock::rfc3339(r.get("created_at")?),
         updated_at: clock::rfc3339(r.get("updated_at")?),
     })
@@ -130,8 +138,8 @@ pub async fn add_recipients<D: Db>(
     };
     guard(&campaign)?;
     let mut added = 0_i64;
-    // A thousand rows a statement: well within both databases' limits on parameters.
-    for chunk in recipients.chunks(1000) {
+    // Five hundred rows a statement: well within both databases' limits on parameters.
+    for chunk in recipients.chunks(500) {
         let mut params: Vec<Param> = vec![
             actor.tenant_id.as_str().into(),
             campaign_id.into(),
@@ -141,22 +149,34 @@ pub async fn add_recipients<D: Db>(
         for r in chunk {
             let n = params.len();
             rows.push(format!(
-                "(${}, $1, $2, ${}, ${}, 'pending', $3, $3)",
+                "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, 'pending', $3, $3)",
                 n + 1,
                 n + 2,
-                n + 3
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
             ));
+            let fields = if r.fields.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&r.fields).map_err(anyhow::Error::from)?)
+            };
             params.extend([
                 common::new_id().into(),
                 (&r.contact_id).into(),
                 r.number.as_str().into(),
+                (&r.first_name).into(),
+                (&r.last_name).into(),
+                fields.into(),
             ]);
         }
         let inserted = db
             .execute(
                 &format!(
                     "INSERT INTO campaign_recipient
-                         (id, tenant_id, campaign_id, contact_id, number, status, created_at, updated_at)
+                         (id, tenant_id, campaign_id, contact_id, number, first_name, last_name,
+                          fields, status, created_at, updated_at)
                      VALUES {}
                      ON CONFLICT (campaign_id, number) DO NOTHING",
                     rows.join(", ")
@@ -407,9 +427,14 @@ pub async fn finish_recipient<D: Db>(
     outcome: RecipientOutcome,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let (status, message_id, code, message) = match outcome {
-        RecipientOutcome::Queued { message_id } => ("queued", Some(message_id), None, None),
-        RecipientOutcome::Skipped { code, message } => ("skipped", None, Some(code), Some(message)),
+    let (status, message_id, code, message, variant) = match outcome {
+        RecipientOutcome::Queued {
+            message_id,
+            variant,
+        } => ("queued", Some(message_id), None, None, variant),
+        RecipientOutcome::Skipped { code, message } => {
+            ("skipped", None, Some(code), Some(message), None)
+        }
         RecipientOutcome::Held { until } => {
             db.execute(
                 "UPDATE campaign_recipient SET held_until = $1, lease_until = NULL, updated_at = $2
@@ -428,7 +453,7 @@ pub async fn finish_recipient<D: Db>(
     db.execute(
         "UPDATE campaign_recipient
          SET status = $1, message_id = $2, error_code = $3, error_message = $4,
-             lease_until = NULL, held_until = NULL, updated_at = $5
+             lease_until = NULL, held_until = NULL, updated_at = $5, variant = $8
          WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
         &[
             status.into(),
@@ -438,6 +463,7 @@ pub async fn finish_recipient<D: Db>(
             now.into(),
             tenant_id.into(),
             recipient_id.into(),
+            variant.into(),
         ],
     )
     .await?;
@@ -468,5 +494,40 @@ pub async fn finish_campaigns<D: Db>(db: &D, now: OffsetDateTime) -> anyhow::Res
         c.status = CampaignStatus::Completed;
         c.completed_at = Some(clock::rfc3339(now));
     })
+    .await
+}
+
+/// Every recipient of a campaign with what decides whether and when it is texted: its
+/// contact (by id, else by number), and its do-not-contact entry.
+pub async fn audience<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    campaign_id: &str,
+) -> anyhow::Result<Vec<AudienceMember>> {
+    db.rows(
+        &format!(
+            "SELECT q.*, k.first_name AS contact_first_name, k.last_name AS contact_last_name,
+                    k.email AS contact_email, k.time_zone AS contact_time_zone,
+                    k.opted_out AS contact_opted_out, d.source AS dnc_source
+             FROM ({} WHERE r.tenant_id = $1 AND r.campaign_id = $2) q
+             LEFT JOIN contact_phone cp ON cp.tenant_id = $1 AND cp.number = q.number
+             LEFT JOIN contact k ON k.id = COALESCE(q.contact_id, cp.contact_id)
+             LEFT JOIN do_not_contact d ON d.tenant_id = $1 AND d.number = q.number
+             ORDER BY q.created_at, q.id",
+            recipient_select(db.dialect())
+        ),
+        &[tenant_id.into(), campaign_id.into()],
+        |r| {
+            Ok(AudienceMember {
+                recipient: recipient_from_row(r)?,
+                contact_first_name: r.get("contact_first_name")?,
+                contact_last_name: r.get("contact_last_name")?,
+                contact_email: r.get("contact_email")?,
+                time_zone: r.get("contact_time_zone")?,
+                opted_out: r.get::<Option<bool>>("contact_opted_out")?.unwrap_or(false),
+                do_not_contact: r.get("dnc_source")?,
+            })
+        },
+    )
     .await
 }

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0023_do_not_contact.sql"),
     include_str!("../../migrations/postgres/0024_send_pace.sql"),
     include_str!("../../migrations/postgres/0025_campaign_hours.sql"),
+    include_str!("../../migrations/postgres/0026_campaign_audience.sql"),
 ];
 /// Key of the advisory lock held while migrating (any constant unique to us).
 const MIGRATION_LOCK: i64 = 0x5550_5a45_4e54_4f01;

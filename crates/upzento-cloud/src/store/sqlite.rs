@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0023_do_not_contact.sql"),
     include_str!("../../migrations/sqlite/0024_send_pace.sql"),
     include_str!("../../migrations/sqlite/0025_campaign_hours.sql"),
+    include_str!("../../migrations/sqlite/0026_campaign_audience.sql"),
 ];
 
 #[derive(Debug, Clone)]
