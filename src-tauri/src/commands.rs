@@ -1,9 +1,13 @@
 //! One Tauri command per `Api` method; no logic of its own.
 
 use tauri::State;
+use upzento_api::campaign_drafts::{
+    AudienceAddedView, AudienceView, CampaignBasicsForm, CampaignDraftView, FileImportView,
+    PreviewView, VariantForm,
+};
 use upzento_api::campaigns::{
-    CampaignCreatedView, CampaignHoursView, CampaignStatusView, CampaignView,
-    DoNotContactImportView, DoNotContactView, NewCampaignForm, SenderView,
+    CampaignHoursView, CampaignStatusView, CampaignView, DoNotContactImportView, DoNotContactView,
+    SenderView,
 };
 use upzento_api::dto::UserRole;
 use upzento_api::people::{
@@ -674,14 +678,89 @@ async fn campaigns(api: State<'_, Api>) -> Result<Vec<CampaignView>, ApiError> {
     api.campaigns().await
 }
 
-/// Creates a campaign with its recipients, started at once when asked (admins).
+/// A draft to carry on with in the campaign wizard.
 #[tauri::command]
 #[specta::specta]
-async fn create_campaign(
+async fn campaign_draft(api: State<'_, Api>, id: String) -> Result<CampaignDraftView, ApiError> {
+    api.campaign_draft(id).await
+}
+
+/// The wizard's first step: creates the draft, or saves its name and number.
+#[tauri::command]
+#[specta::specta]
+async fn save_campaign_basics(
     api: State<'_, Api>,
-    form: NewCampaignForm,
-) -> Result<CampaignCreatedView, ApiError> {
-    api.create_campaign(form).await
+    form: CampaignBasicsForm,
+) -> Result<CampaignDraftView, ApiError> {
+    api.save_campaign_basics(form).await
+}
+
+/// Adds contacts by tag and pasted numbers to a draft.
+#[tauri::command]
+#[specta::specta]
+async fn add_campaign_audience(
+    api: State<'_, Api>,
+    id: String,
+    tags: Vec<String>,
+    numbers: String,
+) -> Result<AudienceAddedView, ApiError> {
+    api.add_campaign_audience(id, tags, numbers).await
+}
+
+/// Imports a CSV file (base64) into a draft.
+#[tauri::command]
+#[specta::specta]
+async fn import_campaign_file(
+    api: State<'_, Api>,
+    id: String,
+    file_name: String,
+    base64: String,
+) -> Result<FileImportView, ApiError> {
+    api.import_campaign_file(id, file_name, base64).await
+}
+
+/// Who a campaign would text, and who not.
+#[tauri::command]
+#[specta::specta]
+async fn campaign_audience(api: State<'_, Api>, id: String) -> Result<AudienceView, ApiError> {
+    api.campaign_audience(id).await
+}
+
+/// Saves a draft's text or its A/B variants.
+#[tauri::command]
+#[specta::specta]
+async fn save_campaign_message(
+    api: State<'_, Api>,
+    id: String,
+    message: String,
+    variants: Vec<VariantForm>,
+    opt_out_footer: bool,
+) -> Result<CampaignDraftView, ApiError> {
+    api.save_campaign_message(id, message, variants, opt_out_footer)
+        .await
+}
+
+/// The texts real recipients would get.
+#[tauri::command]
+#[specta::specta]
+async fn campaign_previews(
+    api: State<'_, Api>,
+    id: String,
+    message: String,
+    variants: Vec<VariantForm>,
+) -> Result<Vec<PreviewView>, ApiError> {
+    api.campaign_previews(id, message, variants).await
+}
+
+/// Launches a draft now, or schedules it (`at`, RFC 3339).
+#[tauri::command]
+#[specta::specta]
+async fn launch_campaign(
+    api: State<'_, Api>,
+    id: String,
+    at: Option<String>,
+) -> Result<CampaignView, ApiError> {
+    api.launch_campaign(id, at).await
 }
 
 /// Starts, pauses, resumes or stops a campaign (admins).
@@ -796,7 +875,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             campaign_hours,
             set_campaign_hours,
             campaigns,
-            create_campaign,
+            campaign_draft,
+            save_campaign_basics,
+            add_campaign_audience,
+            import_campaign_file,
+            campaign_audience,
+            save_campaign_message,
+            campaign_previews,
+            launch_campaign,
             set_campaign_status,
             do_not_contact,
             add_do_not_contact,

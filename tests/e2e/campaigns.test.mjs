@@ -1,5 +1,6 @@
-// Campaigns in the real window: an admin creates a campaign from pasted numbers, starts it
-// and watches it run to the end against the sandbox carrier; keeps the do-not-contact list
+// Campaigns in the real window: an admin builds a campaign in the wizard (a CSV file with a
+// bad row, A/B variants, previews for real recipients), launches it and watches it run to
+// the end against the sandbox carrier, and carries on a draft; keeps the do-not-contact list
 // (adds, imports with a bad row, takes one off); an agent sees the campaigns and may add to
 // the list, without the controls only admins have. Against a cloud of its own.
 import assert from 'node:assert/strict'
@@ -34,44 +35,125 @@ after(async () => {
 
 const card = (name) => browser.$(`[data-testid="campaign"][data-name="${name}"]`)
 
-test('an admin creates a campaign from pasted numbers and watches it run to the end', async () => {
+/** Gives the file input `selector` a file of these bytes, as choosing it in a dialog would. */
+async function chooseFile(selector, name, bytes) {
+  await browser.execute(
+    (sel, fileName, data) => {
+      const input = document.querySelector(sel)
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([new Uint8Array(data)], fileName, { type: 'text/csv' }))
+      input.files = transfer.files
+      input.dispatchEvent(new Event('change', { bubbles: true }))
+    },
+    selector,
+    name,
+    [...bytes],
+  )
+}
+
+/** Waits for `selector`'s text to match, and says what it was when it does not. */
+async function textMatches(selector, pattern, timeout = 15000) {
+  const el = await browser.$(selector)
+  let last = ''
+  await browser
+    .waitUntil(async () => {
+      last = (await el.isExisting()) ? await el.getText() : ''
+      return pattern.test(last)
+    }, { timeout })
+    .catch(async () => {
+      await screenshot(browser, 'campaigns-wizard-stuck')
+      const alert = await browser.$('section[aria-label="Campaign wizard"] .alert')
+      assert.fail(`${selector}: "${last}" does not match ${pattern}${(await alert.isExisting()) ? `; the wizard says: ${await alert.getText()}` : ''}`)
+    })
+  return last
+}
+
+test('an admin builds a campaign in the wizard from a CSV file with A/B variants and watches it run', async () => {
   await signIn(browser, cloud.url, 'admin@demo.upzento.test', 'demo-admin-password')
   await goTo(browser, 'campaigns')
   await (await browser.$('button=New campaign')).click()
-  const name = await browser.$('#campaign-name')
+  // 1. Name and sender.
+  const name = await browser.$('#wizard-name')
   await name.waitForDisplayed({ timeout: 10000 })
   await name.setValue('Spring checkups')
-  await (await browser.$('#campaign-message')).setValue('Hi {{contact.firstName|there}}, spring checkups are open: reply YES to book.')
-  // The counter follows the text as it is typed.
-  await browser.waitUntil(async () => /SMS · GSM-7/.test(await (await browser.$('[data-testid="campaign-counter"]')).getText()), { timeout: 5000 })
-  await fill('#campaign-numbers', '+1 415 555 0141\n+1 415 555 0142\n+14155550141')
-  await (await browser.$('button=Create and start')).click()
-  const created = await browser.$('[data-testid="campaign-created"]')
-  await browser.waitUntil(async () => (await created.isDisplayed()) || (await (await browser.$('form[aria-label="New campaign"] .alert')).isExisting()), { timeout: 15000, timeoutMsg: 'no answer to the creation' })
-  if (!(await created.isDisplayed())) {
-    await screenshot(browser, 'campaigns-refused')
-    assert.fail(await (await browser.$('form[aria-label="New campaign"] .alert')).getText())
-  }
-  assert.match(await created.getText(), /Spring checkups: 2 recipients, 1 already on the list; started/)
+  await (await browser.$('button=Next: audience')).click()
 
-  // Live: the card runs to Finished, both delivered.
+  // 2. Audience: a Latin-1 file with a bad row and a repeated number, and a pasted number.
+  await (await browser.$('#wizard-file')).waitForExist({ timeout: 10000 })
+  const csv = Buffer.concat([
+    Buffer.from('Name,Phone,Store city\nAna Ruiz,+1 415 555 0141,Oslo\nBad,12,x\n'),
+    Buffer.from([0x4a, 0x6f, 0x73, 0xe9]), // "José" in Latin-1
+    Buffer.from(',+14155550142,Bergen\nAna again,+14155550141,\n'),
+  ])
+  await chooseFile('#wizard-file', 'spring.csv', csv)
+  const report = await textMatches('[data-testid="wizard-import"]', /spring\.csv \(windows-1252\): 2 recipients added, 1 duplicate row, 1 invalid row\.\s*Merge fields: fields\.storeCity/)
+  assert.ok(report)
+  const notTaken = await browser.execute(() =>
+    [...document.querySelectorAll('table[aria-label="Rows of spring.csv not taken"] tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent)),
+  )
+  assert.equal(notTaken.length, 2, JSON.stringify(notTaken))
+  assert.deepEqual(notTaken[0].slice(0, 2), ['3', '12'])
+  assert.match(notTaken[0][2], /not a valid phone number/)
+  assert.deepEqual(notTaken[1], ['5', '+14155550141', 'The same number as row 2.'])
+  assert.ok(await (await browser.$('a=Download the rows not taken')).isExisting())
+  await fill('#wizard-numbers', '+1 415 555 0143')
+  await (await browser.$('#wizard-add')).click()
+  await textMatches('[data-testid="audience-total"]', /^3$/)
+  assert.equal(await (await browser.$('[data-testid="audience-reachable"]')).getText(), '3')
+  await screenshot(browser, 'campaigns-wizard-audience')
+  await (await browser.$('button=Next: message')).click()
+
+  // 3. Message: a merge field from the file, then an A/B test of two texts.
+  const message = await browser.$('#wizard-message')
+  await message.waitForDisplayed({ timeout: 10000 })
+  await message.setValue('Hi {{contact.firstName|there}}, checkups are open in ')
+  await (await browser.$('button[aria-label="Insert fields.storeCity"]')).click()
+  await textMatches('[data-testid="wizard-counter"]', /SMS · GSM-7/)
+  await (await browser.$('button=Test variants (A/B)')).click()
+  await (await browser.$('#wizard-variant-1')).waitForDisplayed({ timeout: 5000 })
+  await fill('#wizard-variant-1', 'Hello {{contact.firstName|there}}! Book a checkup in {{fields.storeCity|town}}: reply YES.')
+  // Previews are rendered for real recipients, from the file's own fields.
+  await textMatches('[data-testid="wizard-preview"][data-which="first"]', /\+1 415[\s\S]*Ana[\s\S]*Oslo/)
+  await screenshot(browser, 'campaigns-wizard-message')
+  await (await browser.$('button=Next: review')).click()
+
+  // 4. Review and launch.
+  await textMatches('[data-testid="review-reachable"]', /^3 recipients will get it$/)
+  assert.match(await (await browser.$('form[aria-label="Review and launch"]')).getText(), /A · 50%[\s\S]*B · 50%/)
+  await screenshot(browser, 'campaigns-wizard-review')
+  await (await browser.$('button=Launch')).click()
+  await textMatches('[data-testid="campaign-created"]', /Spring checkups has started\./)
+
+  // Live: the card runs to Finished, all delivered.
   const spring = await card('Spring checkups')
   await spring.waitForDisplayed({ timeout: 10000 })
   await browser.waitUntil(async () => (await spring.getAttribute('data-status')) === 'completed', { timeout: 30000, timeoutMsg: 'the campaign did not finish' })
   await browser.waitUntil(async () => (await (await spring.$('[data-testid="campaign-delivered"]')).getText()) === '100%', { timeout: 15000, timeoutMsg: 'not all delivered' })
-  assert.equal(await (await spring.$('[data-testid="campaign-sent"]')).getText(), '2 of 2')
+  assert.equal(await (await spring.$('[data-testid="campaign-sent"]')).getText(), '3 of 3')
   assert.equal(await (await spring.$('[data-testid="campaign-status"]')).getText(), 'Finished')
 
-  // A draft waits for its Start, and can be paused and stopped.
+  // A draft keeps what each step saved: closed after its first step, carried on later.
   await (await browser.$('button=New campaign')).click()
-  await (await browser.$('#campaign-name')).setValue('Later')
-  await (await browser.$('#campaign-message')).setValue('See you soon')
-  await (await browser.$('#campaign-tags')).setValue('patient')
-  await (await browser.$('#campaign-start')).click()
-  await (await browser.$('button=Save as draft')).click()
+  await (await browser.$('#wizard-name')).setValue('Later')
+  await (await browser.$('button=Next: audience')).click()
+  await (await browser.$('#wizard-tags')).waitForDisplayed({ timeout: 10000 })
+  await (await browser.$('button=Close (the draft is saved)')).click()
   const later = await card('Later')
   await later.waitForDisplayed({ timeout: 15000 })
   assert.equal(await later.getAttribute('data-status'), 'draft')
+  await (await browser.$('button[aria-label="Continue Later"]')).click()
+  const tags = await browser.$('#wizard-tags')
+  await tags.waitForDisplayed({ timeout: 10000 })
+  assert.equal(await (await browser.$('section[aria-label="Campaign wizard"] h2')).getText(), 'Later')
+  await tags.setValue('patient')
+  await (await browser.$('#wizard-add')).click()
+  await textMatches('[data-testid="audience-total"]', /^[1-9]\d*$/)
+  await (await browser.$('button=Next: message')).click()
+  await (await browser.$('#wizard-message')).setValue('See you soon')
+  await (await browser.$('button=Next: review')).click()
+  await (await browser.$('button=Launch')).waitForDisplayed({ timeout: 10000 })
+  await (await browser.$('button=Close (the draft is saved)')).click()
+  // Complete now: started from the list.
   await (await browser.$('button[aria-label="Start Later"]')).click()
   await browser.waitUntil(async () => ['active', 'completed'].includes(await later.getAttribute('data-status')), { timeout: 10000 })
   // Finished campaigns are one filter away.

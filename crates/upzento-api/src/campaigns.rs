@@ -3,11 +3,9 @@
 //! (a campaign's statistics are counted there, from every recipient's message).
 
 use serde::{Deserialize, Serialize};
-use upzento_domain::phone::to_e164;
 use upzento_domain::resources::{
-    CampaignStatus, DoNotContactEntry, DoNotContactImport, DoNotContactSource,
-    NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, PhoneNumber, SmsCampaign,
-    TenantSettings, TenantSettingsPatch, entity,
+    CampaignStatus, DoNotContactEntry, DoNotContactImport, DoNotContactSource, NewDoNotContact,
+    PhoneNumber, SmsCampaign, TenantSettings, TenantSettingsPatch, entity,
 };
 
 use crate::session::{not_created, not_updated};
@@ -85,7 +83,7 @@ fn count(n: i64) -> u32 {
 }
 
 impl CampaignView {
-    fn new(c: SmsCampaign, numbers: &[PhoneNumber]) -> Self {
+    pub(crate) fn new(c: SmsCampaign, numbers: &[PhoneNumber]) -> Self {
         let stats = c.stats.map(|s| CampaignStatsView {
             recipients: count(s.recipients),
             pending: count(s.pending),
@@ -113,30 +111,6 @@ impl CampaignView {
             stats: stats.unwrap_or_default(),
         }
     }
-}
-
-/// A campaign to create: its text, its sender, its recipients (contacts by tag, and
-/// numbers pasted one per line), and whether to start it at once.
-#[derive(Debug, Clone, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct NewCampaignForm {
-    pub name: String,
-    pub message: String,
-    pub phone_number_id: String,
-    pub tags: Vec<String>,
-    /// One number per line (or separated by commas or semicolons).
-    pub numbers: String,
-    pub start: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct CampaignCreatedView {
-    pub campaign: CampaignView,
-    pub added: u32,
-    pub duplicates: u32,
-    /// Contacts of the tags without a number.
-    pub without_number: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -293,7 +267,7 @@ impl Api {
             .collect())
     }
 
-    async fn our_numbers(&self) -> Result<Vec<PhoneNumber>, ApiError> {
+    pub(crate) async fn our_numbers(&self) -> Result<Vec<PhoneNumber>, ApiError> {
         self.read(|cache, _| cache.records(entity::PHONE_NUMBER))
             .await
     }
@@ -307,82 +281,6 @@ impl Api {
             .into_iter()
             .map(|c| CampaignView::new(c, &numbers))
             .collect())
-    }
-
-    /// Creates a campaign with its recipients, and starts it when asked (admins).
-    pub async fn create_campaign(
-        &self,
-        form: NewCampaignForm,
-    ) -> Result<CampaignCreatedView, ApiError> {
-        let numbers = pasted_values(&form.numbers);
-        if numbers.len() > 1000 {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "At most 1,000 pasted numbers at a time: use tags for larger audiences.",
-            ));
-        }
-        let mut checked = Vec::with_capacity(numbers.len());
-        for (line, n) in &numbers {
-            checked.push(to_e164(n, None).map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("Line {line}: “{n}” is not a number we can text: {e}"),
-                )
-            })?);
-        }
-        let tags: Vec<String> = form
-            .tags
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if tags.is_empty() && checked.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "Choose the recipients: contact tags, or numbers pasted one per line.",
-            ));
-        }
-        let (client, token) = self.remote().await?;
-        let created = client
-            .create_campaign(
-                &token,
-                &NewSmsCampaign {
-                    name: form.name.trim().to_owned(),
-                    message: form.message,
-                    phone_number_id: form.phone_number_id,
-                    tags: Vec::new(),
-                    variants: Vec::new(),
-                },
-            )
-            .await
-            .map_err(not_created)?;
-        let added = client
-            .add_recipients(
-                &token,
-                &created.id,
-                &NewCampaignRecipients {
-                    contact_ids: Vec::new(),
-                    tags,
-                    numbers: checked,
-                },
-            )
-            .await
-            .map_err(not_created)?;
-        let campaign = if form.start {
-            client
-                .set_campaign_status(&token, &created.id, CampaignStatus::Active)
-                .await
-                .map_err(not_created)?
-        } else {
-            created
-        };
-        let numbers = self.our_numbers().await?;
-        Ok(CampaignCreatedView {
-            campaign: CampaignView::new(campaign, &numbers),
-            added: count(added.added),
-            duplicates: count(added.duplicates),
-            without_number: count(added.without_number),
-        })
     }
 
     /// Starts, pauses, resumes (`active`) or stops (`completed`) a campaign (admins).

@@ -5,6 +5,7 @@
 //! cross the boundary as [`ApiError`]: a typed [`ErrorCode`] the UI switches on,
 //! and a message meant for people.
 
+pub mod campaign_drafts;
 pub mod campaigns;
 pub mod dto;
 mod error;

@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use upzento_domain::resources::{CampaignRecipient, SmsCampaign};
 use upzento_domain::template::{self, Values};
-use upzento_domain::{ab, quiet};
+use upzento_domain::{ab, keywords, quiet};
 
 use crate::clock;
 use crate::error::AppError;
@@ -206,31 +205,6 @@ pub async fn work_once_leased(
     Ok(report)
 }
 
-/// The text a recipient gets, and its A/B variant's key: the split is seeded with the
-/// campaign's id, so every node and every re-run gives a recipient the same one.
-pub(crate) fn text_for<'a>(
-    campaign: &'a SmsCampaign,
-    recipient: &CampaignRecipient,
-) -> (&'a str, Option<&'a str>) {
-    if campaign.variants.is_empty() {
-        return (&campaign.message, None);
-    }
-    let shares: Vec<u32> = campaign.variants.iter().map(|v| v.share).collect();
-    let v = &campaign.variants[ab::variant_for(&campaign.id, &recipient.number, &shares)];
-    (&v.message, Some(&v.key))
-}
-
-/// What a recipient's text is rendered with: an imported file's name before the
-/// contact's (`values`), and the file's other columns as `fields.*`.
-pub(crate) fn with_recipient(mut values: Values, recipient: &CampaignRecipient) -> Values {
-    if recipient.first_name.is_some() {
-        values.first_name.clone_from(&recipient.first_name);
-        values.last_name.clone_from(&recipient.last_name);
-    }
-    values.fields.clone_from(&recipient.fields);
-    values
-}
-
 fn skipped(code: &str, message: impl Into<String>) -> RecipientOutcome {
     RecipientOutcome::Skipped {
         code: code.to_owned(),
@@ -278,11 +252,8 @@ async fn handle(
         Allowed::From(until) => return Ok(RecipientOutcome::Held { until }),
         Allowed::Never => return Ok(skipped(NO_LAWFUL_HOUR.0, NO_LAWFUL_HOUR.1)),
     }
-    let (text, variant) = text_for(campaign, recipient);
-    let values = with_recipient(
-        Values::for_contact(contact.as_ref(), &recipient.number),
-        recipient,
-    );
+    let (text, variant) = ab::text_for(campaign, &recipient.number);
+    let values = Values::for_contact(contact.as_ref(), &recipient.number).for_recipient(recipient);
     let body = match template::render(text, &values) {
         Ok(body) if !body.trim().is_empty() => body,
         Ok(_) => {
@@ -292,6 +263,16 @@ async fn handle(
             ));
         }
         Err(err) => return Ok(skipped("invalid_template", err.to_string())),
+    };
+    // The first text a contact gets from the tenant says how to opt out.
+    let body = if campaign.opt_out_footer
+        && !store
+            .texted_before(&item.tenant_id, &recipient.number)
+            .await?
+    {
+        keywords::with_opt_out_footer(&body)
+    } else {
+        body
     };
     let out = Outbound {
         body,

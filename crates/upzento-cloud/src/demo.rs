@@ -238,6 +238,7 @@ async fn seed(
                     completed_at: None,
                     tags: vec!["seasonal".into()],
                     variants: Vec::new(),
+                    opt_out_footer: false,
                     created_by: admin.user_id.clone(),
                     stats: None,
                     created_at: at(60 * 24 * 2),

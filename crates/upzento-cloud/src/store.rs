@@ -238,6 +238,9 @@ pub struct AudienceMember {
     pub opted_out: bool,
     /// The source of the number's do-not-contact entry (`optOut`, `manual`, `import`).
     pub do_not_contact: Option<String>,
+    /// The tenant has texted the number before (a campaign's opt-out footer goes only on
+    /// a first text).
+    pub texted_before: bool,
 }
 
 /// A pending recipient of an active campaign, claimed by the campaign runner.
@@ -1057,6 +1060,10 @@ store! {
     /// Every recipient of a campaign with its contact and do-not-contact entry.
     fn campaign_audience(tenant_id: &str, campaign_id: &str) -> anyhow::Result<Vec<AudienceMember>>
         = run |db| campaigns::audience(db, tenant_id, campaign_id).await;
+
+    /// Whether the tenant has texted `number` before.
+    fn texted_before(tenant_id: &str, number: &str) -> anyhow::Result<bool>
+        = run |db| campaigns::texted_before(db, tenant_id, number).await;
 
     /// Starts scheduled campaigns whose time has come. Returns how many.
     fn start_due_campaigns(now: OffsetDateTime) -> anyhow::Result<usize>

@@ -231,7 +231,11 @@ async fn a_campaign_texts_each_recipient_once_and_completes(backend: Backend) {
             .await;
         let msgs = msgs["items"].as_array().unwrap();
         assert_eq!(msgs.len(), 1, "{msgs:?}");
-        assert_eq!(msgs[0]["message"], text);
+        // Their first text from the tenant says how to opt out.
+        assert_eq!(
+            msgs[0]["message"],
+            format!("{text}\nReply STOP to opt out.")
+        );
         assert_eq!(msgs[0]["campaignId"], id.as_str());
         assert_eq!(msgs[0]["id"], r["messageId"]);
         assert_eq!(msgs[0]["sentBy"], started["createdBy"]);
@@ -934,6 +938,14 @@ async fn a_csv_file_becomes_recipients_with_their_own_fields(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // José has had a text from the tenant already.
+    let (status, body) = admin
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": from, "to": "+14155550402", "message": "Your order is ready"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = campaign(
         &admin,
         &from,
@@ -1008,11 +1020,13 @@ async fn a_csv_file_becomes_recipients_with_their_own_fields(backend: Backend) {
     let by = |n: &str| list.iter().find(|r| r["number"] == n).unwrap().clone();
     assert_eq!(
         text_of(&server, &tenant, &by("+14155550401")).await,
-        "Hi Ana, see you in Oslo"
+        "Hi Ana, see you in Oslo\nReply STOP to opt out.",
+        "a first text says how to opt out"
     );
     assert_eq!(
         text_of(&server, &tenant, &by("+14155550402")).await,
-        "Hi José, see you in Bergen"
+        "Hi José, see you in Bergen",
+        "not a later one"
     );
     assert_eq!(by("+14155550401")["fields"]["storeCity"], "Oslo");
     assert_eq!(by("+14155550404")["errorCode"], "do_not_contact");
@@ -1152,6 +1166,54 @@ async fn ab_variants_split_reproducibly_and_lock_once_started(backend: Backend) 
             "{body}"
         );
     }
+    // A draft may be saved before its text is written, never started without one.
+    let (status, draft) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Unwritten", "phoneNumberId": from}),
+        )
+        .await;
+    assert_eq!(
+        (status, draft["message"].as_str()),
+        (StatusCode::CREATED, Some("")),
+        "{draft}"
+    );
+    let draft_path = format!("/phone-sms/campaigns/{}", draft["id"].as_str().unwrap());
+    admin
+        .post(
+            &format!("{draft_path}/recipients"),
+            json!({"numbers": ["+14155550999"]}),
+        )
+        .await;
+    let (status, body) = admin
+        .patch(&format!("{draft_path}/status"), json!({"status": "active"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no_message")),
+        "{body}"
+    );
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let (status, body) = admin
+        .patch(
+            &format!("{draft_path}/schedule"),
+            json!({"scheduledFor": upzento_cloud::clock::rfc3339(soon)}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no_message")),
+        "{body}"
+    );
+    let (status, body) = admin
+        .patch(&draft_path, json!({"message": "Written"}))
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::OK, Some("Written")),
+        "{body}"
+    );
+
     let (status, body) = admin
         .post(
             "/phone-sms/campaigns",

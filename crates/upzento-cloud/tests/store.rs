@@ -313,6 +313,7 @@ async fn a_refused_write_leaves_no_trace(backend: Backend) {
         completed_at: None,
         tags: Vec::new(),
         variants: Vec::new(),
+        opt_out_footer: false,
         created_by: a.user_id.clone(),
         stats: None,
         created_at: clock::rfc3339(now),

@@ -24,6 +24,20 @@ pub fn variant_for(seed: &str, key: &str, shares: &[u32]) -> usize {
     shares.len() - 1
 }
 
+/// The text a campaign's recipient gets, and its variant's key: the campaign's own text
+/// without an A/B test, else the variant the split seeded with the campaign's id gives.
+pub fn text_for<'a>(
+    campaign: &'a crate::resources::SmsCampaign,
+    number: &str,
+) -> (&'a str, Option<&'a str>) {
+    if campaign.variants.is_empty() {
+        return (&campaign.message, None);
+    }
+    let shares: Vec<u32> = campaign.variants.iter().map(|v| v.share).collect();
+    let v = &campaign.variants[variant_for(&campaign.id, number, &shares)];
+    (&v.message, Some(&v.key))
+}
+
 /// Whether a recipient `key` of the campaign `seed` is in the first `percent` of them
 /// (a test sample), independently of the variant split.
 pub fn in_sample(seed: &str, key: &str, percent: u32) -> bool {

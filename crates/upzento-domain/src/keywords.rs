@@ -45,6 +45,30 @@ const OPT_OUT_PHRASES: &[&str] = &[
     "opt me out",
 ];
 
+/// What a campaign adds to the first text a contact gets from the tenant (CTIA: the first
+/// message says how to opt out).
+pub const OPT_OUT_FOOTER: &str = "Reply STOP to opt out.";
+
+/// Whether an outgoing text already tells how to opt out: it names an opt-out keyword
+/// as a word (STOP, UNSUBSCRIBE...) or says "opt out".
+pub fn tells_how_to_opt_out(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    if lower.contains("opt out") || lower.contains("opt-out") || lower.contains("optout") {
+        return true;
+    }
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "stop" | "unsubscribe" | "stopall"))
+}
+
+/// `text` with the opt-out footer on a line of its own, unless it already tells how.
+pub fn with_opt_out_footer(text: &str) -> String {
+    if tells_how_to_opt_out(text) {
+        return text.to_owned();
+    }
+    format!("{}\n{OPT_OUT_FOOTER}", text.trim_end())
+}
+
 /// The keyword a message is, if any.
 pub fn keyword(body: &str) -> Option<Keyword> {
     let words: String = body
@@ -81,6 +105,24 @@ pub fn keyword(body: &str) -> Option<Keyword> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_footer_goes_on_texts_that_do_not_say_how_to_opt_out() {
+        assert_eq!(
+            with_opt_out_footer("Sale today "),
+            "Sale today\nReply STOP to opt out."
+        );
+        for said in [
+            "Sale. Txt STOP to end",
+            "sale (stop=quit)",
+            "Opt-out: reply END",
+            "Unsubscribe: reply U",
+        ] {
+            assert_eq!(with_opt_out_footer(said), said, "{said}");
+        }
+        // A word that merely contains "stop" does not say it.
+        assert!(!tells_how_to_opt_out("Our bus stops here; nonstop deals"));
+    }
 
     #[test]
     fn whole_message_keywords_in_any_case() {

@@ -1143,6 +1143,10 @@ pub struct SmsCampaign {
     /// Empty: everyone gets `message`, which otherwise is variant A's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<CampaignVariant>,
+    /// Adds "Reply STOP to opt out." to the first text a contact gets from the tenant,
+    /// unless the text already says how to opt out.
+    #[serde(default)]
+    pub opt_out_footer: bool,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CampaignStats>,
@@ -1198,6 +1202,7 @@ pub struct SmsCampaignPatch {
     /// `[]` ends an A/B test (everyone gets `message`).
     #[cfg_attr(feature = "openapi", schema(max_items = 5))]
     pub variants: Option<Vec<NewCampaignVariant>>,
+    pub opt_out_footer: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1209,10 +1214,9 @@ pub struct NewSmsCampaign {
         schema(min_length = 1, max_length = 100, pattern = r"\S")
     )]
     pub name: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(min_length = 1, max_length = 1600, pattern = r"\S")
-    )]
+    /// May be left empty in a draft (written later); a campaign starts only with a text.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1600))]
     pub message: String,
     pub phone_number_id: String,
     #[serde(default)]
@@ -1223,6 +1227,9 @@ pub struct NewSmsCampaign {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 5))]
     pub variants: Vec<NewCampaignVariant>,
+    /// See `SmsCampaign::opt_out_footer`; on unless turned off.
+    #[serde(default)]
+    pub opt_out_footer: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -125,6 +125,18 @@ impl Values {
         }
     }
 
+    /// These values for a campaign recipient: a name its imported file gave goes before
+    /// the contact's, and the file's other columns are its `fields.*`.
+    #[must_use]
+    pub fn for_recipient(mut self, recipient: &crate::resources::CampaignRecipient) -> Self {
+        if recipient.first_name.is_some() {
+            self.first_name.clone_from(&recipient.first_name);
+            self.last_name.clone_from(&recipient.last_name);
+        }
+        self.fields.clone_from(&recipient.fields);
+        self
+    }
+
     fn get(&self, name: &str) -> Option<String> {
         let full = || {
             let parts: Vec<&str> = [&self.first_name, &self.last_name]

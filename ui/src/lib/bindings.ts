@@ -98,8 +98,22 @@ export const commands = {
 	setCampaignHours: (start: string, end: string) => typedError<CampaignHoursView, ApiError>(__TAURI_INVOKE("set_campaign_hours", { start, end })),
 	/**  The tenant's campaigns with their progress, newest first. */
 	campaigns: () => typedError<CampaignView_Serialize[], ApiError>(__TAURI_INVOKE("campaigns")),
-	/**  Creates a campaign with its recipients, started at once when asked (admins). */
-	createCampaign: (form: NewCampaignForm) => typedError<CampaignCreatedView_Serialize, ApiError>(__TAURI_INVOKE("create_campaign", { form })),
+	/**  A draft to carry on with in the campaign wizard. */
+	campaignDraft: (id: string) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("campaign_draft", { id })),
+	/**  The wizard's first step: creates the draft, or saves its name and number. */
+	saveCampaignBasics: (form: CampaignBasicsForm_Deserialize) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("save_campaign_basics", { form })),
+	/**  Adds contacts by tag and pasted numbers to a draft. */
+	addCampaignAudience: (id: string, tags: string[], numbers: string) => typedError<AudienceAddedView, ApiError>(__TAURI_INVOKE("add_campaign_audience", { id, tags, numbers })),
+	/**  Imports a CSV file (base64) into a draft. */
+	importCampaignFile: (id: string, fileName: string, base64: string) => typedError<FileImportView, ApiError>(__TAURI_INVOKE("import_campaign_file", { id, fileName, base64 })),
+	/**  Who a campaign would text, and who not. */
+	campaignAudience: (id: string) => typedError<AudienceView, ApiError>(__TAURI_INVOKE("campaign_audience", { id })),
+	/**  Saves a draft's text or its A/B variants. */
+	saveCampaignMessage: (id: string, message: string, variants: VariantForm[], optOutFooter: boolean) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("save_campaign_message", { id, message, variants, optOutFooter })),
+	/**  The texts real recipients would get. */
+	campaignPreviews: (id: string, message: string, variants: VariantForm[]) => typedError<PreviewView_Serialize[], ApiError>(__TAURI_INVOKE("campaign_previews", { id, message, variants })),
+	/**  Launches a draft now, or schedules it (`at`, RFC 3339). */
+	launchCampaign: (id: string, at: string | null) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("launch_campaign", { id, at })),
 	/**  Starts, pauses, resumes or stops a campaign (admins). */
 	setCampaignStatus: (id: string, status: CampaignStatusView) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("set_campaign_status", { id, status })),
 	/**  The numbers the tenant must not text. */
@@ -265,6 +279,28 @@ export type AppInfo = {
 	version: string,
 	dataDir: string,
 	logDir: string,
+};
+
+/**  What adding contacts by tag or pasted numbers did. */
+export type AudienceAddedView = {
+	added: number,
+	duplicates: number,
+	withoutNumber: number,
+	total: number,
+};
+
+/**  The audience report: who gets the campaign, who not and why. */
+export type AudienceView = {
+	total: number,
+	pending: number,
+	optedOut: number,
+	doNotContact: number,
+	outsideHoursNow: number,
+	noLawfulHour: number,
+	/**  Recipients it will text (pending, minus those skipped for the reasons above). */
+	reachable: number,
+	partsMax: number,
+	partsTotal: number,
 };
 
 /**  The sound devices chosen (`None`: the system's default). */
@@ -460,22 +496,57 @@ export type CallerView_Serialize = {
 	recentCalls: CallView_Serialize[],
 };
 
-export type CampaignCreatedView = CampaignCreatedView_Serialize | CampaignCreatedView_Deserialize;
+/**
+ *  The first step: what the campaign is called and which number sends it; `id` when the
+ *  draft exists already.
+ */
+export type CampaignBasicsForm = CampaignBasicsForm_Serialize | CampaignBasicsForm_Deserialize;
 
-export type CampaignCreatedView_Deserialize = {
-	campaign: CampaignView_Deserialize,
-	added: number,
-	duplicates: number,
-	/**  Contacts of the tags without a number. */
-	withoutNumber: number,
+/**
+ *  The first step: what the campaign is called and which number sends it; `id` when the
+ *  draft exists already.
+ */
+export type CampaignBasicsForm_Deserialize = {
+	id?: string | null,
+	name: string,
+	phoneNumberId: string,
 };
 
-export type CampaignCreatedView_Serialize = {
+/**
+ *  The first step: what the campaign is called and which number sends it; `id` when the
+ *  draft exists already.
+ */
+export type CampaignBasicsForm_Serialize = {
+	id: string | null,
+	name: string,
+	phoneNumberId: string,
+};
+
+/**  A campaign as the wizard edits it. */
+export type CampaignDraftView = CampaignDraftView_Serialize | CampaignDraftView_Deserialize;
+
+/**  A campaign as the wizard edits it. */
+export type CampaignDraftView_Deserialize = {
+	campaign: CampaignView_Deserialize,
+	phoneNumberId: string,
+	/**  Empty without an A/B test. */
+	variants: VariantForm[],
+	/**  Merge fields the recipients bring (their imported columns), for `{{fields.<name>}}`. */
+	fields: string[],
+	/**  "Reply STOP to opt out." goes on a contact's first text from the tenant. */
+	optOutFooter: boolean,
+};
+
+/**  A campaign as the wizard edits it. */
+export type CampaignDraftView_Serialize = {
 	campaign: CampaignView_Serialize,
-	added: number,
-	duplicates: number,
-	/**  Contacts of the tags without a number. */
-	withoutNumber: number,
+	phoneNumberId: string,
+	/**  Empty without an A/B test. */
+	variants: VariantForm[],
+	/**  Merge fields the recipients bring (their imported columns), for `{{fields.<name>}}`. */
+	fields: string[],
+	/**  "Reply STOP to opt out." goes on a contact's first text from the tenant. */
+	optOutFooter: boolean,
 };
 
 /**  The hours of each recipient's day campaigns may text in (`HH:MM`). */
@@ -644,6 +715,19 @@ export type ErrorCode = "invalidInput" | "keyringUnavailable" | "unreachable" | 
 "audioDevice" | 
 /**  The call has ended (or never was). */
 "noSuchCall" | "internal";
+
+/**  What importing a file did, row by row. */
+export type FileImportView = {
+	fileName: string,
+	encoding: string,
+	fields: string[],
+	valid: number,
+	added: number,
+	alreadyListed: number,
+	duplicates: RowProblemView[],
+	invalid: RowProblemView[],
+	total: number,
+};
 
 export type FollowUpInput = {
 	title: string,
@@ -833,20 +917,6 @@ export type MyPresenceView = {
 	idle: boolean,
 };
 
-/**
- *  A campaign to create: its text, its sender, its recipients (contacts by tag, and
- *  numbers pasted one per line), and whether to start it at once.
- */
-export type NewCampaignForm = {
-	name: string,
-	message: string,
-	phoneNumberId: string,
-	tags: string[],
-	/**  One number per line (or separated by commas or semicolons). */
-	numbers: string,
-	start: boolean,
-};
-
 /**  One note of a call's timeline or of a conversation: who wrote what, when. */
 export type NoteView = {
 	id: string,
@@ -885,6 +955,33 @@ export type PhoneView_Serialize = {
 
 /**  An availability as the app shows and sets it. */
 export type PresenceView = "available" | "busy" | "away" | "dnd" | "offline";
+
+/**  The text one real recipient would get. */
+export type PreviewView = PreviewView_Serialize | PreviewView_Deserialize;
+
+/**  The text one real recipient would get. */
+export type PreviewView_Deserialize = {
+	/**  `first`, `random` or `longest`. */
+	which: string,
+	number: string,
+	variant?: string | null,
+	text: string,
+	characters: number,
+	parts: number,
+	unicode: boolean,
+};
+
+/**  The text one real recipient would get. */
+export type PreviewView_Serialize = {
+	/**  `first`, `random` or `longest`. */
+	which: string,
+	number: string,
+	variant: string | null,
+	text: string,
+	characters: number,
+	parts: number,
+	unicode: boolean,
+};
 
 export type RowProblemView = {
 	row: number,
@@ -1114,6 +1211,13 @@ export type TextPart = {
 };
 
 export type UserRole = "admin" | "supervisor" | "agent";
+
+/**  One text of an A/B test. */
+export type VariantForm = {
+	message: string,
+	/**  Percent of the recipients. */
+	share: number,
+};
 
 /**  The agent's wrap-up of a call, as the card sends it. */
 export type WrapUpInput = WrapUpInput_Serialize | WrapUpInput_Deserialize;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { campaignProgress, rate } from './campaigns'
+import { base64Of, campaignProgress, evenShares, plural, problemsCsv, rate, resumeStep, sharesProblem } from './campaigns'
 
 const stats = { recipients: 10, pending: 2, held: 1, queued: 1, sent: 2, delivered: 3, failed: 1, skipped: 1, replied: 2 }
 
@@ -11,5 +11,40 @@ describe('campaign figures', () => {
   it('says rates as whole percentages, or a dash with nothing to count', () => {
     expect(rate(3, 7)).toBe('43%')
     expect(rate(0, 0)).toBe('—')
+  })
+})
+
+describe('the campaign wizard', () => {
+  it('splits variants evenly, to 100', () => {
+    expect(evenShares(2)).toEqual([50, 50])
+    expect(evenShares(3)).toEqual([34, 33, 33])
+    expect(evenShares(5)).toEqual([20, 20, 20, 20, 20])
+    expect(evenShares(0)).toEqual([])
+  })
+  it('says what is wrong with shares', () => {
+    expect(sharesProblem([])).toBeNull()
+    expect(sharesProblem([50, 50])).toBeNull()
+    expect(sharesProblem([100])).toMatch(/2 to 5/)
+    expect(sharesProblem([50, 40])).toBe('The shares add up to 90%, not 100%.')
+    expect(sharesProblem([0, 100])).toMatch(/1 to 99/)
+    expect(sharesProblem([50.5, 49.5])).toMatch(/whole percent/)
+  })
+  it('encodes files as base64, large ones too', () => {
+    expect(base64Of(new TextEncoder().encode('phone\n+14155550101\n'))).toBe(btoa('phone\n+14155550101\n'))
+    const big = new Uint8Array(100_000).map((_, i) => i % 251)
+    const back = Uint8Array.from(atob(base64Of(big)), (c) => c.charCodeAt(0))
+    expect(back).toEqual(big)
+  })
+  it('writes refused rows as CSV, quoting what needs it', () => {
+    expect(problemsCsv([{ row: 3, value: '12', reason: 'too short, sorry' }])).toBe('row,value,reason\r\n3,12,"too short, sorry"\r\n')
+  })
+  it('carries a draft on where it stopped', () => {
+    expect(resumeStep(0, '')).toBe('audience')
+    expect(resumeStep(4, ' ')).toBe('message')
+    expect(resumeStep(4, 'Hi')).toBe('review')
+  })
+  it('counts in words', () => {
+    expect(plural(1, 'recipient')).toBe('1 recipient')
+    expect(plural(1200, 'recipient')).toBe('1,200 recipients')
   })
 })

@@ -13,9 +13,10 @@ use upzento_domain::resources::{
     Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp, entity,
 };
 use upzento_domain::resources::{
-    CampaignStatus, CampaignStatusUpdate, DoNotContactEntry, DoNotContactImport,
-    DoNotContactImported, NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, RecipientsAdded,
-    SmsCampaign,
+    CampaignAudience, CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate,
+    DoNotContactEntry, DoNotContactImport, DoNotContactImported, NewCampaignRecipients,
+    NewDoNotContact, NewSmsCampaign, RecipientsAdded, RecipientsImported, SmsCampaign,
+    SmsCampaignPatch,
 };
 use upzento_domain::wire::{
     ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
@@ -309,6 +310,13 @@ impl CloudClient {
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
+        Self::answer(request).await
+    }
+
+    /// Sends a built request and reads its answer as [`Self::send`] does.
+    async fn answer<T: serde::de::DeserializeOwned>(
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, SendError> {
         let response = request
             .send()
             .await
@@ -384,6 +392,107 @@ impl CloudClient {
             token,
             None,
             recipients,
+        )
+        .await
+    }
+
+    pub async fn update_campaign(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        patch: &SmsCampaignPatch,
+    ) -> Result<SmsCampaign, SendError> {
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("phone-sms/campaigns/{campaign_id}"),
+            token,
+            None,
+            patch,
+        )
+        .await
+    }
+
+    pub async fn campaign(&self, token: &str, campaign_id: &str) -> Result<SmsCampaign, Failure> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("phone-sms/campaigns/{campaign_id}"),
+            token,
+            &(),
+        )
+        .await
+    }
+
+    /// Adds the rows of a CSV file (as it is on disk: the cloud reads its encoding).
+    pub async fn import_recipients(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        file: Vec<u8>,
+    ) -> Result<RecipientsImported, SendError> {
+        let url = self
+            .endpoint(&format!(
+                "phone-sms/campaigns/{campaign_id}/recipients/import"
+            ))
+            .map_err(|_| SendError::Failed(Failure::Server))?;
+        let request = self
+            .http()
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            // A large file takes a while to go up on a slow line.
+            .timeout(Duration::from_secs(300))
+            .body(file);
+        Self::answer(request).await
+    }
+
+    /// Who the campaign would text, and who not (the audience report).
+    pub async fn campaign_audience(
+        &self,
+        token: &str,
+        campaign_id: &str,
+    ) -> Result<CampaignAudience, Failure> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("phone-sms/campaigns/{campaign_id}/audience"),
+            token,
+            &(),
+        )
+        .await
+    }
+
+    /// The first `limit` (at most 200) recipients of a campaign, in the order added.
+    pub async fn campaign_recipients(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        limit: u32,
+    ) -> Result<Vec<CampaignRecipient>, Failure> {
+        let page: Page<CampaignRecipient> = self
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "phone-sms/campaigns/{campaign_id}/recipients?limit={}",
+                    limit.clamp(1, 200)
+                ),
+                token,
+                &(),
+            )
+            .await?;
+        Ok(page.items)
+    }
+
+    pub async fn schedule_campaign(
+        &self,
+        token: &str,
+        campaign_id: &str,
+        at: Option<String>,
+    ) -> Result<SmsCampaign, SendError> {
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("phone-sms/campaigns/{campaign_id}/schedule"),
+            token,
+            None,
+            &CampaignSchedule { scheduled_for: at },
         )
         .await
     }

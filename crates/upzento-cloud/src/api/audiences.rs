@@ -12,10 +12,11 @@ use upzento_domain::audience::{CSV_MAX_BYTES, CsvError, parse_csv};
 use upzento_domain::resources::{CampaignAudience, CampaignRecipient, RecipientsImported};
 use upzento_domain::template::{self, Values};
 use upzento_domain::wire::ErrorBody;
+use upzento_domain::{ab, keywords};
 
 use super::campaigns::{editable, not_editable};
 use crate::auth::Caller;
-use crate::campaigns::{Allowed, TenantHours, text_for, with_recipient};
+use crate::campaigns::{Allowed, TenantHours};
 use crate::error::AppError;
 use crate::store::{After, NewRecipient};
 use crate::{AppState, clock};
@@ -192,8 +193,13 @@ pub async fn audience(
             phone: Some(r.number.clone()),
             ..Values::default()
         };
-        let (text, _) = text_for(&campaign, r);
-        if let Ok(body) = template::render(text, &with_recipient(base, r)) {
+        let (text, _) = ab::text_for(&campaign, &r.number);
+        if let Ok(body) = template::render(text, &base.for_recipient(r)) {
+            let body = if campaign.opt_out_footer && !m.texted_before {
+                keywords::with_opt_out_footer(&body)
+            } else {
+                body
+            };
             let parts = i64::from(upzento_domain::sms::segments(&body).segments);
             report.parts_total += parts;
             report.parts_max = report.parts_max.max(parts);

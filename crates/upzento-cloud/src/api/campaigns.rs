@@ -106,7 +106,8 @@ pub async fn list(
     paging.page(items)
 }
 
-/// Drafts a campaign. Its text may use placeholders such as `{{contact.firstName|there}}`.
+/// Drafts a campaign. Its text may use placeholders such as `{{contact.firstName|there}}`,
+/// and may be written later (a campaign starts only with one).
 #[utoipa::path(
     post,
     path = "/phone-sms/campaigns",
@@ -127,6 +128,8 @@ pub async fn create(
     let variants = variants(&new.variants)?;
     let message = match variants.first() {
         Some(first) => first.message.clone(),
+        // A draft may be saved before its text is written.
+        None if new.message.trim().is_empty() => String::new(),
         None => template_text(&new.message)?,
     };
     let tags = tags(&new.tags)?;
@@ -144,6 +147,7 @@ pub async fn create(
         completed_at: None,
         tags,
         variants,
+        opt_out_footer: new.opt_out_footer.unwrap_or(true),
         created_by: caller.user.id.clone(),
         stats: None,
         created_at: stamp.clone(),
@@ -155,6 +159,14 @@ pub async fn create(
         .await?;
     created.stats = Some(upzento_domain::resources::CampaignStats::default());
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn no_message() -> AppError {
+    AppError::Conflict {
+        code: "no_message",
+        message: "Write the campaign's text before starting or scheduling it.".into(),
+        field: Some("message".into()),
+    }
 }
 
 /// The campaign's sending number must be the tenant's.
@@ -251,11 +263,15 @@ pub async fn update(
         own_number(&state, &caller, number).await?;
     }
     let phone_number_id = patch.phone_number_id.clone();
+    let footer = patch.opt_out_footer;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |current: &SmsCampaign| {
-        let more_than_name =
-            message.is_some() || tags.is_some() || variants.is_some() || phone_number_id.is_some();
+        let more_than_name = message.is_some()
+            || tags.is_some()
+            || variants.is_some()
+            || phone_number_id.is_some()
+            || footer.is_some();
         if more_than_name
             && !matches!(
                 current.status,
@@ -286,6 +302,9 @@ pub async fn update(
         }
         if let Some(variants) = &variants {
             after.variants.clone_from(variants);
+        }
+        if let Some(footer) = footer {
+            after.opt_out_footer = footer;
         }
         // With variants, the text is variant A's.
         if let Some(first) = after.variants.first() {
@@ -387,6 +406,9 @@ pub async fn set_status(
         after.status = next;
         match next {
             CampaignStatus::Active => {
+                if current.message.trim().is_empty() {
+                    return Err(no_message());
+                }
                 if current.stats.as_ref().is_none_or(|s| s.recipients == 0) {
                     return Err(AppError::Conflict {
                         code: "no_recipients",
@@ -481,6 +503,9 @@ pub async fn set_schedule(
                 ),
                 field: Some("scheduledFor".into()),
             });
+        }
+        if when.is_some() && current.message.trim().is_empty() {
+            return Err(no_message());
         }
         let mut after = current.clone();
         after.status = if when.is_some() {

@@ -508,7 +508,10 @@ pub async fn audience<D: Db>(
         &format!(
             "SELECT q.*, k.first_name AS contact_first_name, k.last_name AS contact_last_name,
                     k.email AS contact_email, k.time_zone AS contact_time_zone,
-                    k.opted_out AS contact_opted_out, d.source AS dnc_source
+                    k.opted_out AS contact_opted_out, d.source AS dnc_source,
+                    EXISTS (SELECT 1 FROM conversation c JOIN sms_message m ON m.conversation_id = c.id
+                            WHERE c.tenant_id = $1 AND c.contact_number = q.number
+                              AND m.direction = 'outbound') AS texted_before
              FROM ({} WHERE r.tenant_id = $1 AND r.campaign_id = $2) q
              LEFT JOIN contact_phone cp ON cp.tenant_id = $1 AND cp.number = q.number
              LEFT JOIN contact k ON k.id = COALESCE(q.contact_id, cp.contact_id)
@@ -526,8 +529,23 @@ pub async fn audience<D: Db>(
                 time_zone: r.get("contact_time_zone")?,
                 opted_out: r.get::<Option<bool>>("contact_opted_out")?.unwrap_or(false),
                 do_not_contact: r.get("dnc_source")?,
+                texted_before: r.get("texted_before")?,
             })
         },
     )
     .await
+}
+
+/// Whether the tenant has texted `number` before (from any of its numbers).
+pub async fn texted_before<D: Db>(db: &D, tenant_id: &str, number: &str) -> anyhow::Result<bool> {
+    Ok(db
+        .row(
+            "SELECT 1 AS found FROM conversation c JOIN sms_message m ON m.conversation_id = c.id
+             WHERE c.tenant_id = $1 AND c.contact_number = $2 AND m.direction = 'outbound'
+             LIMIT 1",
+            &[tenant_id.into(), number.into()],
+            |r| r.get::<i64>("found"),
+        )
+        .await?
+        .is_some())
 }
