@@ -243,6 +243,23 @@ pub struct AudienceMember {
     pub texted_before: bool,
 }
 
+/// A campaign recipient whose text was queued, and what became of it.
+#[derive(Debug, Clone)]
+pub struct TextedRecipient {
+    pub variant: Option<String>,
+    pub phone_number_id: Option<String>,
+    /// The message's status.
+    pub status: String,
+    pub error_code: Option<String>,
+    pub queued_at: OffsetDateTime,
+    /// The message's last change (its delivery, once delivered).
+    pub updated_at: OffsetDateTime,
+    /// The recipient's first answer after it.
+    pub replied_at: Option<OffsetDateTime>,
+    /// The recipient opted out after it.
+    pub opted_out: bool,
+}
+
 /// A pending recipient of an active campaign, claimed by the campaign runner.
 #[derive(Debug, Clone)]
 pub struct DueRecipient {
@@ -1060,6 +1077,10 @@ store! {
     /// Every recipient of a campaign with its contact and do-not-contact entry.
     fn campaign_audience(tenant_id: &str, campaign_id: &str) -> anyhow::Result<Vec<AudienceMember>>
         = run |db| campaigns::audience(db, tenant_id, campaign_id).await;
+
+    /// Every texted recipient of a campaign with its text's outcome.
+    fn campaign_texted(tenant_id: &str, campaign_id: &str) -> anyhow::Result<Vec<TextedRecipient>>
+        = run |db| campaigns::texted(db, tenant_id, campaign_id).await;
 
     /// Whether the tenant has texted `number` before.
     fn texted_before(tenant_id: &str, number: &str) -> anyhow::Result<bool>

@@ -1244,9 +1244,30 @@ async fn ab_variants_split_reproducibly_and_lock_once_started(backend: Backend) 
     admin
         .patch(&format!("{path}/status"), json!({"status": "active"}))
         .await;
-    let day =
-        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(common::midday_ahead_ms());
-    while work_once(store, "sandbox", day).await.unwrap().claimed > 0 {}
+    // The runner and the carrier on the real clock (recipients judged at their midday), so
+    // that the replies below come after the texts.
+    let ahead = common::midday_ahead_ms();
+    let lease = Duration::from_secs(60);
+    let now = time::OffsetDateTime::now_utc;
+    while upzento_cloud::campaigns::work_once_leased(store, "sandbox", now(), lease, ahead)
+        .await
+        .unwrap()
+        .claimed
+        > 0
+    {}
+    let unpaced = upzento_cloud::carrier::Sandbox {
+        segments_per_second: None,
+        ..Default::default()
+    };
+    let mut worker = upzento_cloud::carrier::Worker::new(upzento_cloud::carrier::Timing::default())
+        .judging_hours_ahead(ahead);
+    // Sends, then the delivery reports the sandbox gives a moment later.
+    for k in 1..20 {
+        let later = now() + time::Duration::seconds(30 * k);
+        if worker.work_once(store, &unpaced, later).await.unwrap() == 0 {
+            break;
+        }
+    }
     let list = all_recipients(&admin, &id).await;
     let mut counts = std::collections::HashMap::new();
     for r in &list {
@@ -1263,6 +1284,70 @@ async fn ab_variants_split_reproducibly_and_lock_once_started(backend: Backend) 
     }
     assert!((70..=130).contains(&counts["A"]), "{counts:?}");
     assert_eq!(counts["A"] + counts["B"], 200);
+
+    // Ten of A's recipients answer, thirty of B's, and one of B's opts out.
+    let of = |key: &str| -> Vec<String> {
+        list.iter()
+            .filter(|r| r["variant"] == key)
+            .map(|r| r["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (a, b) = (of("A"), of("B"));
+    let replies = a.iter().take(10).chain(b.iter().take(30));
+    for (i, number) in replies.chain(b.iter().skip(30).take(1)).enumerate() {
+        let body = if i == 40 { "STOP" } else { "Yes please" };
+        let (status, answer) = admin
+            .post(
+                "/phone-sms/sandbox/inbound",
+                json!({"to": "+14155552671", "from": number, "body": body}),
+            )
+            .await;
+        assert!(status.is_success(), "{answer}");
+    }
+    let (status, analytics) = admin.get(&format!("{path}/analytics")).await;
+    assert_eq!(status, StatusCode::OK, "{analytics}");
+    let totals = &analytics["totals"];
+    assert_eq!(
+        (
+            totals["texted"].as_i64(),
+            totals["delivered"].as_i64(),
+            totals["replied"].as_i64(),
+            totals["optedOut"].as_i64()
+        ),
+        (Some(200), Some(200), Some(41), Some(1)),
+        "{analytics}"
+    );
+    let (va, vb) = (&analytics["variants"][0], &analytics["variants"][1]);
+    assert_eq!(
+        (va["key"].as_str(), vb["key"].as_str()),
+        (Some("A"), Some("B"))
+    );
+    assert_eq!(va["counts"]["texted"].as_u64(), Some(a.len() as u64));
+    assert_eq!(
+        (
+            va["counts"]["replied"].as_i64(),
+            vb["counts"]["replied"].as_i64()
+        ),
+        (Some(10), Some(31))
+    );
+    assert!(va["difference"].is_null(), "{va}");
+    // 31 of ~100 against 10 of ~100: B is better, and not by chance.
+    assert!(vb["difference"].as_f64().unwrap() > 0.15, "{vb}");
+    assert!(vb["pValue"].as_f64().unwrap() < 0.01, "{vb}");
+    assert_eq!(analytics["senders"].as_array().unwrap().len(), 1);
+    let series = analytics["series"].as_array().unwrap();
+    let sum = |k: &str| series.iter().map(|p| p[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(
+        (sum("sent"), sum("delivered"), sum("replied")),
+        (200, 200, 41),
+        "{series:?}"
+    );
+    assert!(analytics["intervalSeconds"].as_i64().unwrap() >= 60);
+    let other = other_tenant(&server).await;
+    assert_eq!(
+        other.get(&format!("{path}/analytics")).await.0,
+        StatusCode::NOT_FOUND
+    );
     // Started: the name may change, nothing else.
     let (status, body) = admin.patch(&path, json!({"message": "Changed"})).await;
     assert_eq!(

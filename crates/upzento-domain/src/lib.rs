@@ -5,6 +5,7 @@
 //! format of the public API is defined exactly once.
 
 pub mod ab;
+pub mod analytics;
 pub mod audience;
 pub mod keywords;
 pub mod permissions;

@@ -1367,6 +1367,80 @@ pub struct RecipientsImported {
     pub total: i64,
 }
 
+/// How a campaign did (`GET /phone-sms/campaigns/{id}/analytics`): its texts' outcomes in
+/// all, per A/B variant (each compared with variant A by a two-proportion test of the reply
+/// rate), per sending number, failures by reason, and over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignAnalytics {
+    pub totals: OutcomeCounts,
+    pub variants: Vec<VariantOutcome>,
+    pub senders: Vec<SenderOutcome>,
+    /// Failed texts by the reason's code, most first.
+    pub failures: Vec<FailureCount>,
+    /// The length of one point of `series`, in seconds.
+    pub interval_seconds: i64,
+    pub series: Vec<SeriesPoint>,
+}
+
+/// What became of a set of a campaign's texts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeCounts {
+    /// Handed to the carrier.
+    pub texted: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Recipients who wrote back after it.
+    pub replied: i64,
+    /// Recipients who opted out after it.
+    pub opted_out: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VariantOutcome {
+    pub key: String,
+    pub share: u32,
+    pub counts: OutcomeCounts,
+    /// Replied of texted (0 to 1).
+    pub reply_rate: f64,
+    /// This variant's reply rate minus variant A's (absent for A).
+    pub difference: Option<f64>,
+    /// The two-sided p-value of that difference; absent while it cannot be told.
+    pub p_value: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SenderOutcome {
+    pub phone_number_id: Option<String>,
+    pub counts: OutcomeCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FailureCount {
+    pub code: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPoint {
+    /// The interval's start (RFC 3339 would be longer: this is epoch milliseconds).
+    pub start_ms: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub replied: i64,
+}
+
 /// Who a campaign would text, before it does (the wizard's audience report and review).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -1,15 +1,21 @@
 //! A campaign's audience as files and figures: recipients imported from a CSV file
 //! (read by `upzento_domain::audience`, the same reader the desktop app previews with),
 //! the audience report the wizard shows before launch, and the recipients with their
-//! outcome exported as CSV.
+//! outcome exported as CSV, and how the campaign did (its analytics).
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Body as RawBody;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use upzento_domain::analytics::{self, Event};
 use upzento_domain::audience::{CSV_MAX_BYTES, CsvError, parse_csv};
-use upzento_domain::resources::{CampaignAudience, CampaignRecipient, RecipientsImported};
+use upzento_domain::resources::{
+    CampaignAnalytics, CampaignAudience, CampaignRecipient, FailureCount, OutcomeCounts,
+    RecipientsImported, SenderOutcome, SeriesPoint, SmsCampaign, VariantOutcome,
+};
 use upzento_domain::template::{self, Values};
 use upzento_domain::wire::ErrorBody;
 use upzento_domain::{ab, keywords};
@@ -18,7 +24,7 @@ use super::campaigns::{editable, not_editable};
 use crate::auth::Caller;
 use crate::campaigns::{Allowed, TenantHours};
 use crate::error::AppError;
-use crate::store::{After, NewRecipient};
+use crate::store::{After, NewRecipient, TextedRecipient};
 use crate::{AppState, clock};
 
 fn too_large() -> AppError {
@@ -206,6 +212,137 @@ pub async fn audience(
         }
     }
     Ok(Json(report))
+}
+
+/// How a campaign did: its texts' outcomes in all, per A/B variant (compared with variant
+/// A: the difference of reply rates and its two-sided p-value), per sending number,
+/// failures by reason, and sends, deliveries and replies over time.
+#[utoipa::path(
+    get,
+    path = "/phone-sms/campaigns/{id}/analytics",
+    tag = "campaigns",
+    extensions(("x-permission" = json!("campaign:read"))),
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CampaignAnalytics), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody))
+)]
+pub async fn analytics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CampaignAnalytics>, AppError> {
+    let tenant = &caller.tenant.id;
+    let campaign = state
+        .store
+        .campaign(tenant, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let texted = state.store.campaign_texted(tenant, &id).await?;
+    Ok(Json(analyse(&campaign, &texted)))
+}
+
+fn add(counts: &mut OutcomeCounts, t: &TextedRecipient) {
+    counts.texted += 1;
+    match t.status.as_str() {
+        "delivered" => counts.delivered += 1,
+        "failed" => counts.failed += 1,
+        _ => {}
+    }
+    if t.replied_at.is_some() {
+        counts.replied += 1;
+    }
+    if t.opted_out {
+        counts.opted_out += 1;
+    }
+}
+
+/// The figures of a campaign's texted recipients.
+fn analyse(campaign: &SmsCampaign, texted: &[TextedRecipient]) -> CampaignAnalytics {
+    let mut totals = OutcomeCounts::default();
+    let mut by_variant: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
+    let mut by_sender: BTreeMap<Option<String>, OutcomeCounts> = BTreeMap::new();
+    let mut failures: BTreeMap<String, i64> = BTreeMap::new();
+    let mut events = Vec::with_capacity(texted.len() * 2);
+    for t in texted {
+        add(&mut totals, t);
+        if let Some(v) = &t.variant {
+            add(by_variant.entry(v.clone()).or_default(), t);
+        }
+        add(by_sender.entry(t.phone_number_id.clone()).or_default(), t);
+        if t.status == "failed" {
+            let code = t.error_code.clone().unwrap_or_else(|| "unknown".into());
+            *failures.entry(code).or_default() += 1;
+        }
+        events.push((clock::to_ms(t.queued_at), Event::Sent));
+        if t.status == "delivered" {
+            events.push((clock::to_ms(t.updated_at), Event::Delivered));
+        }
+        if let Some(at) = t.replied_at {
+            events.push((clock::to_ms(at), Event::Replied));
+        }
+    }
+    let rate = |c: &OutcomeCounts| {
+        (
+            u64::try_from(c.replied).unwrap_or(0),
+            u64::try_from(c.texted).unwrap_or(0),
+        )
+    };
+    let first = campaign
+        .variants
+        .first()
+        .map(|v| by_variant.get(&v.key).copied().unwrap_or_default());
+    let variants = campaign
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let counts = by_variant.get(&v.key).copied().unwrap_or_default();
+            let (difference, p_value, reply_rate) = match first {
+                Some(a) if i > 0 => {
+                    let c = ab::compare(rate(&a), rate(&counts));
+                    (Some(c.difference), c.p_value, c.rate_b)
+                }
+                _ => (None, None, ab::compare(rate(&counts), (0, 0)).rate_a),
+            };
+            VariantOutcome {
+                key: v.key.clone(),
+                share: v.share,
+                counts,
+                reply_rate,
+                difference,
+                p_value,
+            }
+        })
+        .collect();
+    let mut failures: Vec<FailureCount> = failures
+        .into_iter()
+        .map(|(code, count)| FailureCount { code, count })
+        .collect();
+    failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    let (interval_seconds, points) = analytics::series(&events);
+    CampaignAnalytics {
+        totals,
+        variants,
+        senders: by_sender
+            .into_iter()
+            .map(|(phone_number_id, counts)| SenderOutcome {
+                phone_number_id,
+                counts,
+            })
+            .collect(),
+        failures,
+        interval_seconds,
+        series: points
+            .into_iter()
+            .map(|p| SeriesPoint {
+                start_ms: p.start_ms,
+                sent: p.sent,
+                delivered: p.delivered,
+                replied: p.replied,
+            })
+            .collect(),
+    }
 }
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) is written with a

@@ -137,6 +137,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audiences::import))
         .routes(routes!(audiences::export))
         .routes(routes!(audiences::audience))
+        .routes(routes!(audiences::analytics))
         .routes(routes!(sandbox::inbound))
         .routes(routes!(contacts::consent))
         .routes(routes!(do_not_contact::list, do_not_contact::add))

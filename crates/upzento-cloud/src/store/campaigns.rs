@@ -14,7 +14,7 @@ use super::common::{self, Entity};
 use super::sql::{Db, Dialect, Param, Row};
 use super::{
     Actor, After, AudienceMember, DueRecipient, Guard, NewRecipient, RecipientOutcome, STOPPED,
-    SYSTEM_ACTOR, recipient_done, recipient_status,
+    SYSTEM_ACTOR, TextedRecipient, recipient_done, recipient_status,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -548,4 +548,39 @@ pub async fn texted_before<D: Db>(db: &D, tenant_id: &str, number: &str) -> anyh
         )
         .await?
         .is_some())
+}
+
+/// Every texted recipient of a campaign with what became of its text.
+pub async fn texted<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    campaign_id: &str,
+) -> anyhow::Result<Vec<TextedRecipient>> {
+    db.rows(
+        "SELECT r.variant AS variant, m.phone_number_id AS phone_number_id,
+                m.status AS status, m.error_code AS error_code,
+                m.created_at AS queued_at, m.updated_at AS updated_at,
+                (SELECT MIN(i.created_at) FROM sms_message i
+                 WHERE i.conversation_id = m.conversation_id AND i.direction = 'inbound'
+                   AND i.created_at > m.created_at) AS replied_at,
+                EXISTS (SELECT 1 FROM do_not_contact d
+                        WHERE d.tenant_id = r.tenant_id AND d.number = r.number
+                          AND d.source = 'optOut' AND d.created_at > m.created_at) AS opted_out
+         FROM campaign_recipient r JOIN sms_message m ON m.id = r.message_id
+         WHERE r.tenant_id = $1 AND r.campaign_id = $2",
+        &[tenant_id.into(), campaign_id.into()],
+        |r| {
+            Ok(TextedRecipient {
+                variant: r.get("variant")?,
+                phone_number_id: r.get("phone_number_id")?,
+                status: r.get("status")?,
+                error_code: r.get("error_code")?,
+                queued_at: r.get("queued_at")?,
+                updated_at: r.get("updated_at")?,
+                replied_at: r.get("replied_at")?,
+                opted_out: r.get("opted_out")?,
+            })
+        },
+    )
+    .await
 }
