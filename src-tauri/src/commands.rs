@@ -2,8 +2,8 @@
 
 use tauri::State;
 use upzento_api::campaign_drafts::{
-    AudienceAddedView, AudienceView, CampaignBasicsForm, CampaignDraftView, FileImportView,
-    PreviewView, VariantForm,
+    AnalyticsView, AudienceAddedView, AudienceView, CampaignBasicsForm, CampaignDraftView,
+    ExportView, FileImportView, PreviewView, VariantForm,
 };
 use upzento_api::campaigns::{
     CampaignHoursView, CampaignStatusView, CampaignView, DoNotContactImportView, DoNotContactView,
@@ -763,6 +763,23 @@ async fn launch_campaign(
     api.launch_campaign(id, at).await
 }
 
+/// How a campaign did.
+#[tauri::command]
+#[specta::specta]
+async fn campaign_analytics(api: State<'_, Api>, id: String) -> Result<AnalyticsView, ApiError> {
+    api.campaign_analytics(id).await
+}
+
+/// Saves a campaign's recipients with their outcome as CSV in the Downloads folder.
+#[tauri::command]
+#[specta::specta]
+async fn export_campaign_recipients(
+    api: State<'_, Api>,
+    id: String,
+) -> Result<ExportView, ApiError> {
+    api.export_campaign_recipients(id).await
+}
+
 /// Starts, pauses, resumes or stops a campaign (admins).
 #[tauri::command]
 #[specta::specta]
@@ -883,6 +900,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_campaign_message,
             campaign_previews,
             launch_campaign,
+            campaign_analytics,
+            export_campaign_recipients,
             set_campaign_status,
             do_not_contact,
             add_do_not_contact,

@@ -45,8 +45,17 @@ pub fn run() {
             let guard = logging::init(&paths.log_dir)?;
             app.manage(guard);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), ?paths, "starting");
-            let api = Api::new(&paths, Arc::new(KeyringStore))
+            let mut api = Api::new(&paths, Arc::new(KeyringStore))
                 .with_notifier(Arc::new(upzento_api::notify::DesktopNotifier));
+            // The XDG Downloads folder; where none is configured, ~/Downloads, as file
+            // managers and browsers do.
+            let downloads = app
+                .path()
+                .download_dir()
+                .or_else(|_| app.path().home_dir().map(|h| h.join("Downloads")));
+            if let Ok(downloads) = downloads {
+                api = api.with_downloads(downloads);
+            }
             forward_events(app.handle(), &api);
             for arg in std::env::args().skip(1) {
                 api.open_link(&arg);

@@ -4,6 +4,7 @@
 // (adds, imports with a bad row, takes one off); an agent sees the campaigns and may add to
 // the list, without the controls only admins have. Against a cloud of its own.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
 
@@ -22,6 +23,27 @@ async function fill(selector, text) {
 
 let cloud
 let browser
+let adminToken
+
+/** The cloud's API as the demo admin (what a provider or another app would do meanwhile). */
+async function api(method, path, body) {
+  if (!adminToken) {
+    const r = await fetch(`${cloud.url}/phone-sms/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@demo.upzento.test', password: 'demo-admin-password' }),
+    })
+    adminToken = (await r.json()).token
+  }
+  const r = await fetch(`${cloud.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const text = await r.text()
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
 
 before(async () => {
   cloud = await TestCloud.start()
@@ -131,6 +153,39 @@ test('an admin builds a campaign in the wizard from a CSV file with A/B variants
   await browser.waitUntil(async () => (await (await spring.$('[data-testid="campaign-delivered"]')).getText()) === '100%', { timeout: 15000, timeoutMsg: 'not all delivered' })
   assert.equal(await (await spring.$('[data-testid="campaign-sent"]')).getText(), '3 of 3')
   assert.equal(await (await spring.$('[data-testid="campaign-status"]')).getText(), 'Finished')
+
+  // Its analytics: figures, a chart (and the same as a table), the variants side by side.
+  await (await browser.$('button[aria-label="Analytics of Spring checkups"]')).click()
+  await textMatches('[data-testid="analytics-texted"]', /^3$/)
+  await browser.waitUntil(async () => (await (await browser.$('[data-testid="analytics-chart"] canvas')).isExisting()) || (await (await browser.$('[data-testid="chart-error"]')).isExisting()), { timeout: 10000, timeoutMsg: 'no chart' })
+  if (await (await browser.$('[data-testid="chart-error"]')).isExisting()) assert.fail(await (await browser.$('[data-testid="chart-error"]')).getText())
+  const variants = await browser.execute(() =>
+    [...document.querySelectorAll('[data-testid="analytics-variants"] tbody tr')].map((tr) => tr.getAttribute('data-key')),
+  )
+  assert.deepEqual(variants, ['A', 'B'])
+  // A reply moves the figures, live.
+  const sender = await api('GET', `/phone-sms/campaigns?limit=200`).then(async (page) => {
+    const c = page.items.find((x) => x.name === 'Spring checkups')
+    return (await api('GET', `/phone-sms/phone-numbers/${c.phoneNumberId}`)).number
+  })
+  await api('POST', '/phone-sms/sandbox/inbound', { to: sender, from: '+14155550141', body: 'Yes, Thursday please' })
+  await textMatches('[data-testid="analytics-replied"]', /^33% \(1\)$/)
+  await (await browser.$('button=Show as table')).click()
+  const table = await browser.execute(() =>
+    [...document.querySelectorAll('[data-testid="analytics-table"] tbody tr')].map((tr) => [...tr.cells].slice(1).map((td) => Number(td.textContent))),
+  )
+  const sums = table.reduce((s, r) => s.map((n, i) => n + r[i]), [0, 0, 0])
+  assert.deepEqual(sums, [3, 3, 1], JSON.stringify(table))
+  await screenshot(browser, 'campaigns-analytics')
+  // The recipients with their outcome, saved as CSV in Downloads.
+  await (await browser.$('button=Export recipients (CSV)')).click()
+  const saved = await textMatches('[data-testid="analytics-exported"]', /^Saved 3 recipients to .*Downloads\/Spring-checkups-recipients\.csv$/)
+  const file = readFileSync(saved.replace(/^Saved 3 recipients to /, ''), 'utf8')
+  const lines = file.replace(/^\uFEFF/, '').trim().split(/\r?\n/)
+  assert.match(lines[0], /^number,firstName,lastName,variant,status,.*,fields\.storeCity$/)
+  assert.equal(lines.length, 4, file)
+  assert.ok(lines.some((l) => l.startsWith('+14155550141,Ana,Ruiz,') && l.includes(',delivered,') && l.endsWith(',Oslo')), file)
+  await (await browser.$('button[aria-label="Analytics of Spring checkups"]')).click()
 
   // A draft keeps what each step saved: closed after its first step, carried on later.
   await (await browser.$('button=New campaign')).click()

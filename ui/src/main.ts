@@ -5,6 +5,10 @@ import { theme } from './lib/theme.svelte'
 import App from './App.svelte'
 import QuickReply from './components/QuickReply.svelte'
 import { quickReplyId } from './lib/routes'
+import { mendLanguage } from './lib/locale'
+
+// Before anything formats: a C locale's "C" is no language tag (see lib/locale.ts).
+mendLanguage(navigator)
 
 // Before the first paint: no flash of the wrong theme.
 theme.start()

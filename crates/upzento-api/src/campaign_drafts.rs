@@ -475,3 +475,216 @@ fn some_index(len: usize) -> usize {
         .map_or(0, |d| d.subsec_nanos());
     usize::try_from(nanos).unwrap_or(0) % len.max(1)
 }
+
+/// What became of a set of a campaign's texts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeView {
+    pub texted: u32,
+    pub delivered: u32,
+    pub failed: u32,
+    pub replied: u32,
+    pub opted_out: u32,
+}
+
+impl From<upzento_domain::resources::OutcomeCounts> for OutcomeView {
+    fn from(c: upzento_domain::resources::OutcomeCounts) -> Self {
+        Self {
+            texted: count(c.texted),
+            delivered: count(c.delivered),
+            failed: count(c.failed),
+            replied: count(c.replied),
+            opted_out: count(c.opted_out),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantOutcomeView {
+    pub key: String,
+    pub share: u32,
+    pub message: String,
+    pub counts: OutcomeView,
+    pub reply_rate: f64,
+    pub difference: Option<f64>,
+    pub p_value: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderOutcomeView {
+    /// E.164, when the number is still the tenant's.
+    pub number: Option<String>,
+    pub counts: OutcomeView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureView {
+    pub code: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PointView {
+    /// The interval's start, epoch milliseconds (a f64 in TypeScript: exact to 2^53).
+    pub start_ms: f64,
+    pub sent: u32,
+    pub delivered: u32,
+    pub replied: u32,
+}
+
+/// How a campaign did, as its analytics panel shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsView {
+    pub totals: OutcomeView,
+    pub variants: Vec<VariantOutcomeView>,
+    pub senders: Vec<SenderOutcomeView>,
+    pub failures: Vec<FailureView>,
+    pub interval_seconds: u32,
+    pub series: Vec<PointView>,
+}
+
+/// A file an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportView {
+    pub path: String,
+    /// Recipients in it.
+    pub rows: u32,
+}
+
+/// A file name from a campaign's name: letters, digits and dashes.
+fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-').to_owned();
+    if stem.is_empty() {
+        "campaign".into()
+    } else {
+        stem
+    }
+}
+
+/// `dir/stem.ext`, or `dir/stem (2).ext` and so on when taken.
+fn free_path(dir: &std::path::Path, stem: &str, ext: &str) -> std::path::PathBuf {
+    let first = dir.join(format!("{stem}.{ext}"));
+    if !first.exists() {
+        return first;
+    }
+    (2..10_000)
+        .map(|n| dir.join(format!("{stem} ({n}).{ext}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+impl Api {
+    /// How a campaign did.
+    pub async fn campaign_analytics(&self, id: String) -> Result<AnalyticsView, ApiError> {
+        let (client, token) = self.remote().await?;
+        let campaign = client.campaign(&token, &id).await.map_err(not_updated)?;
+        let a = client
+            .campaign_analytics(&token, &id)
+            .await
+            .map_err(not_updated)?;
+        let numbers = self.our_numbers().await?;
+        Ok(AnalyticsView {
+            totals: a.totals.into(),
+            variants: a
+                .variants
+                .into_iter()
+                .map(|v| VariantOutcomeView {
+                    message: campaign
+                        .variants
+                        .iter()
+                        .find(|c| c.key == v.key)
+                        .map(|c| c.message.clone())
+                        .unwrap_or_default(),
+                    key: v.key,
+                    share: v.share,
+                    counts: v.counts.into(),
+                    reply_rate: v.reply_rate,
+                    difference: v.difference,
+                    p_value: v.p_value,
+                })
+                .collect(),
+            senders: a
+                .senders
+                .into_iter()
+                .map(|s| SenderOutcomeView {
+                    number: s.phone_number_id.and_then(|id| {
+                        numbers
+                            .iter()
+                            .find(|n| n.id == id)
+                            .map(|n| n.number.clone())
+                    }),
+                    counts: s.counts.into(),
+                })
+                .collect(),
+            failures: a
+                .failures
+                .into_iter()
+                .map(|f| FailureView {
+                    code: f.code,
+                    count: count(f.count),
+                })
+                .collect(),
+            interval_seconds: u32::try_from(a.interval_seconds.max(0)).unwrap_or(u32::MAX),
+            series: a
+                .series
+                .into_iter()
+                .map(|p| PointView {
+                    // Epoch milliseconds are far below 2^53: exact as f64.
+                    #[allow(clippy::cast_precision_loss)]
+                    start_ms: p.start_ms as f64,
+                    sent: count(p.sent),
+                    delivered: count(p.delivered),
+                    replied: count(p.replied),
+                })
+                .collect(),
+        })
+    }
+
+    /// Saves a campaign's recipients with their outcome as a CSV file in the Downloads
+    /// folder (a new name when one is taken).
+    pub async fn export_campaign_recipients(&self, id: String) -> Result<ExportView, ApiError> {
+        let (client, token) = self.remote().await?;
+        let campaign = client.campaign(&token, &id).await.map_err(not_updated)?;
+        let bytes = client
+            .export_recipients(&token, &id)
+            .await
+            .map_err(not_updated)?;
+        // Lines after the header: one per recipient (quoted fields hold no line breaks
+        // the cloud writes, as its values are single-line).
+        let rows = bytes
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            .saturating_sub(1);
+        let dir = self.downloads.clone();
+        let stem = format!("{}-recipients", file_stem(&campaign.name));
+        let path = tokio::task::spawn_blocking(move || -> std::io::Result<std::path::PathBuf> {
+            std::fs::create_dir_all(&dir)?;
+            let path = free_path(&dir, &stem, "csv");
+            std::fs::write(&path, &bytes)?;
+            Ok(path)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::StorageError,
+                format!("The file could not be saved: {e}"),
+            )
+        })?;
+        Ok(ExportView {
+            path: path.display().to_string(),
+            rows: u32::try_from(rows).unwrap_or(u32::MAX),
+        })
+    }
+}

@@ -277,8 +277,10 @@ impl Api {
         let (client, token) = self.remote().await?;
         let list = client.campaigns(&token).await.map_err(not_updated)?;
         let numbers = self.our_numbers().await?;
+        // The cloud pages oldest first; people look for the latest.
         Ok(list
             .into_iter()
+            .rev()
             .map(|c| CampaignView::new(c, &numbers))
             .collect())
     }

@@ -44,6 +44,8 @@ pub struct Api {
     phone: Arc<phone::Phone>,
     /// What the agent chose and what the softphone says: the presence the cloud is told.
     presence: Arc<std::sync::Mutex<people::PresenceState>>,
+    /// Where exported files go (the user's Downloads folder).
+    downloads: PathBuf,
 }
 
 /// Where the app keeps its files.
@@ -69,6 +71,7 @@ impl Api {
                 Arc::new(phone::SystemAudio::default()),
             )),
             presence: Arc::default(),
+            downloads: paths.data_dir.join("exports"),
             info: AppInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 data_dir: paths.data_dir.display().to_string(),
@@ -81,6 +84,14 @@ impl Api {
     #[must_use]
     pub fn with_notifier(mut self, notifier: Arc<dyn notify::Notifier>) -> Self {
         self.notifier = notifier;
+        self
+    }
+
+    /// Saves exported files in `dir` (the user's Downloads folder) instead of the app's
+    /// data folder.
+    #[must_use]
+    pub fn with_downloads(mut self, dir: PathBuf) -> Self {
+        self.downloads = dir;
         self
     }
 

@@ -114,6 +114,10 @@ export const commands = {
 	campaignPreviews: (id: string, message: string, variants: VariantForm[]) => typedError<PreviewView_Serialize[], ApiError>(__TAURI_INVOKE("campaign_previews", { id, message, variants })),
 	/**  Launches a draft now, or schedules it (`at`, RFC 3339). */
 	launchCampaign: (id: string, at: string | null) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("launch_campaign", { id, at })),
+	/**  How a campaign did. */
+	campaignAnalytics: (id: string) => typedError<AnalyticsView_Serialize, ApiError>(__TAURI_INVOKE("campaign_analytics", { id })),
+	/**  Saves a campaign's recipients with their outcome as CSV in the Downloads folder. */
+	exportCampaignRecipients: (id: string) => typedError<ExportView, ApiError>(__TAURI_INVOKE("export_campaign_recipients", { id })),
 	/**  Starts, pauses, resumes or stops a campaign (admins). */
 	setCampaignStatus: (id: string, status: CampaignStatusView) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("set_campaign_status", { id, status })),
 	/**  The numbers the tenant must not text. */
@@ -217,6 +221,29 @@ export type ActiveCallView_Serialize = {
 	answeredAt: string | null,
 	/**  How the line sounds, once audio flows (refreshed every second). */
 	quality: CallQualityView_Serialize | null,
+};
+
+/**  How a campaign did, as its analytics panel shows it. */
+export type AnalyticsView = AnalyticsView_Serialize | AnalyticsView_Deserialize;
+
+/**  How a campaign did, as its analytics panel shows it. */
+export type AnalyticsView_Deserialize = {
+	totals: OutcomeView,
+	variants: VariantOutcomeView_Deserialize[],
+	senders: SenderOutcomeView_Deserialize[],
+	failures: FailureView[],
+	intervalSeconds: number,
+	series: PointView[],
+};
+
+/**  How a campaign did, as its analytics panel shows it. */
+export type AnalyticsView_Serialize = {
+	totals: OutcomeView,
+	variants: VariantOutcomeView_Serialize[],
+	senders: SenderOutcomeView_Serialize[],
+	failures: FailureView[],
+	intervalSeconds: number,
+	series: PointView[],
 };
 
 /**  What every failed command returns to the UI. */
@@ -716,6 +743,18 @@ export type ErrorCode = "invalidInput" | "keyringUnavailable" | "unreachable" | 
 /**  The call has ended (or never was). */
 "noSuchCall" | "internal";
 
+/**  A file an export wrote. */
+export type ExportView = {
+	path: string,
+	/**  Recipients in it. */
+	rows: number,
+};
+
+export type FailureView = {
+	code: string,
+	count: number,
+};
+
 /**  What importing a file did, row by row. */
 export type FileImportView = {
 	fileName: string,
@@ -927,6 +966,15 @@ export type NoteView = {
 	at: string,
 };
 
+/**  What became of a set of a campaign's texts. */
+export type OutcomeView = {
+	texted: number,
+	delivered: number,
+	failed: number,
+	replied: number,
+	optedOut: number,
+};
+
 export type PhoneView = PhoneView_Serialize | PhoneView_Deserialize;
 
 export type PhoneView_Deserialize = {
@@ -951,6 +999,14 @@ export type PhoneView_Serialize = {
 	 *  no set order, and the UI keeps the newest.
 	 */
 	revision: number,
+};
+
+export type PointView = {
+	/**  The interval's start, epoch milliseconds (a f64 in TypeScript: exact to 2^53). */
+	startMs: number | null,
+	sent: number,
+	delivered: number,
+	replied: number,
 };
 
 /**  An availability as the app shows and sets it. */
@@ -999,6 +1055,20 @@ export type SearchView_Deserialize = {
 export type SearchView_Serialize = {
 	messages: MessageHitView[],
 	contacts: ContactView_Serialize[],
+};
+
+export type SenderOutcomeView = SenderOutcomeView_Serialize | SenderOutcomeView_Deserialize;
+
+export type SenderOutcomeView_Deserialize = {
+	/**  E.164, when the number is still the tenant's. */
+	number?: string | null,
+	counts: OutcomeView,
+};
+
+export type SenderOutcomeView_Serialize = {
+	/**  E.164, when the number is still the tenant's. */
+	number: string | null,
+	counts: OutcomeView,
 };
 
 /**  One of the tenant's numbers that can send SMS. */
@@ -1217,6 +1287,28 @@ export type VariantForm = {
 	message: string,
 	/**  Percent of the recipients. */
 	share: number,
+};
+
+export type VariantOutcomeView = VariantOutcomeView_Serialize | VariantOutcomeView_Deserialize;
+
+export type VariantOutcomeView_Deserialize = {
+	key: string,
+	share: number,
+	message: string,
+	counts: OutcomeView,
+	replyRate: number | null,
+	difference?: number | null,
+	pValue?: number | null,
+};
+
+export type VariantOutcomeView_Serialize = {
+	key: string,
+	share: number,
+	message: string,
+	counts: OutcomeView,
+	replyRate: number | null,
+	difference: number | null,
+	pValue: number | null,
 };
 
 /**  The agent's wrap-up of a call, as the card sends it. */

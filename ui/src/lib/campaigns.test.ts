@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { base64Of, campaignProgress, evenShares, plural, problemsCsv, rate, resumeStep, sharesProblem } from './campaigns'
+import { base64Of, campaignProgress, chartColumns, evenShares, intervalLabel, plural, problemsCsv, pValueLabel, rate, resumeStep, sharesProblem, signedPoints } from './campaigns'
 
 const stats = { recipients: 10, pending: 2, held: 1, queued: 1, sent: 2, delivered: 3, failed: 1, skipped: 1, replied: 2 }
 
@@ -46,5 +46,31 @@ describe('the campaign wizard', () => {
   it('counts in words', () => {
     expect(plural(1, 'recipient')).toBe('1 recipient')
     expect(plural(1200, 'recipient')).toBe('1,200 recipients')
+  })
+})
+
+describe('campaign analytics', () => {
+  const points = [
+    { startMs: 1_800_000_000_000, sent: 3, delivered: 2, replied: 0 },
+    { startMs: 1_800_000_060_000, sent: 1, delivered: 2, replied: 1 },
+  ]
+  it('gives the chart its columns, times in seconds', () => {
+    expect(chartColumns(points)).toEqual([[1_800_000_000, 1_800_000_060], [3, 1], [2, 2], [0, 1]])
+  })
+  it('says the chart in words', () => {
+    expect(signedPoints(points)).toBe('4 sent, 4 delivered, 1 replied over 2 intervals')
+  })
+  it('names intervals', () => {
+    expect(intervalLabel(60)).toBe('minute')
+    expect(intervalLabel(300)).toBe('5 minutes')
+    expect(intervalLabel(3600)).toBe('hour')
+    expect(intervalLabel(21600)).toBe('6 hours')
+    expect(intervalLabel(86400)).toBe('day')
+  })
+  it('reads p-values for people', () => {
+    expect(pValueLabel(null, true)).toBe('baseline')
+    expect(pValueLabel(null, false)).toBe('not enough data')
+    expect(pValueLabel(0.0004, false)).toBe('< 0.001 (significant)')
+    expect(pValueLabel(0.2, false)).toBe('0.200 (could be chance)')
   })
 })

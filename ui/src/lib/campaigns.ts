@@ -71,3 +71,29 @@ export function resumeStep(recipients: number, message: string): 'audience' | 'm
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
 }
+
+/** A chart's columns (uPlot's aligned data): times in seconds, then sent, delivered, replied. */
+export function chartColumns(points: { startMs: number | null; sent: number; delivered: number; replied: number }[]): [number[], number[], number[], number[]] {
+  return [points.map((p) => (p.startMs ?? 0) / 1000), points.map((p) => p.sent), points.map((p) => p.delivered), points.map((p) => p.replied)]
+}
+
+/** A chart said in words (its accessible name): the totals it shows. */
+export function signedPoints(points: { sent: number; delivered: number; replied: number }[]): string {
+  const sum = (k: 'sent' | 'delivered' | 'replied') => points.reduce((n, p) => n + p[k], 0)
+  return `${sum('sent')} sent, ${sum('delivered')} delivered, ${sum('replied')} replied over ${plural(points.length, 'interval')}`
+}
+
+/** "minute", "5 minutes", "hour", "day". */
+export function intervalLabel(seconds: number): string {
+  if (seconds % 86400 === 0) return seconds === 86400 ? 'day' : `${seconds / 86400} days`
+  if (seconds % 3600 === 0) return seconds === 3600 ? 'hour' : `${seconds / 3600} hours`
+  return seconds === 60 ? 'minute' : `${Math.round(seconds / 60)} minutes`
+}
+
+/** A variant's p-value as people read it: the baseline has none; below 0.05 is significant. */
+export function pValueLabel(p: number | null | undefined, baseline: boolean): string {
+  if (baseline) return 'baseline'
+  if (p == null) return 'not enough data'
+  const shown = p < 0.001 ? '< 0.001' : p.toFixed(3)
+  return p < 0.05 ? `${shown} (significant)` : `${shown} (could be chance)`
+}

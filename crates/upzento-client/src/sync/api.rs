@@ -13,10 +13,10 @@ use upzento_domain::resources::{
     Snooze, Task, TaskPatch, Team, TeamPatch, TenantSettings, TenantSettingsPatch, WrapUp, entity,
 };
 use upzento_domain::resources::{
-    CampaignAudience, CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate,
-    DoNotContactEntry, DoNotContactImport, DoNotContactImported, NewCampaignRecipients,
-    NewDoNotContact, NewSmsCampaign, RecipientsAdded, RecipientsImported, SmsCampaign,
-    SmsCampaignPatch,
+    CampaignAnalytics, CampaignAudience, CampaignRecipient, CampaignSchedule, CampaignStatus,
+    CampaignStatusUpdate, DoNotContactEntry, DoNotContactImport, DoNotContactImported,
+    NewCampaignRecipients, NewDoNotContact, NewSmsCampaign, RecipientsAdded, RecipientsImported,
+    SmsCampaign, SmsCampaignPatch,
 };
 use upzento_domain::wire::{
     ErrorBody, InvitationInfo, InvitationIssued, InvitationRequest, Presence, PresenceStatus,
@@ -479,6 +479,45 @@ impl CloudClient {
             )
             .await?;
         Ok(page.items)
+    }
+
+    pub async fn campaign_analytics(
+        &self,
+        token: &str,
+        campaign_id: &str,
+    ) -> Result<CampaignAnalytics, Failure> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("phone-sms/campaigns/{campaign_id}/analytics"),
+            token,
+            &(),
+        )
+        .await
+    }
+
+    /// A campaign's recipients with their outcome, as the cloud writes them (CSV).
+    pub async fn export_recipients(
+        &self,
+        token: &str,
+        campaign_id: &str,
+    ) -> Result<Vec<u8>, Failure> {
+        let url = self
+            .endpoint(&format!(
+                "phone-sms/campaigns/{campaign_id}/recipients/export"
+            ))
+            .map_err(|_| Failure::Server)?;
+        let response = self
+            .http()
+            .get(url)
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        if !response.status().is_success() {
+            return Err(failure_of(response.status()));
+        }
+        Ok(response.bytes().await.map_err(|e| transport(&e))?.to_vec())
     }
 
     pub async fn schedule_campaign(
