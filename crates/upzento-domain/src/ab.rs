@@ -78,25 +78,20 @@ pub fn compare(a: (u64, u64), b: (u64, u64)) -> Comparison {
     let rate = |x: f64, n: f64| if n > 0.0 { x / n } else { 0.0 };
     let (rate_a, rate_b) = (rate(xa, na), rate(xb, nb));
     let difference = rate_b - rate_a;
+    let untold = Comparison {
+        rate_a,
+        rate_b,
+        difference,
+        z: 0.0,
+        p_value: None,
+    };
     if na == 0.0 || nb == 0.0 {
-        return Comparison {
-            rate_a,
-            rate_b,
-            difference,
-            z: 0.0,
-            p_value: None,
-        };
+        return untold;
     }
     let pooled = (xa + xb) / (na + nb);
     let se = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
     if se == 0.0 {
-        return Comparison {
-            rate_a,
-            rate_b,
-            difference,
-            z: 0.0,
-            p_value: None,
-        };
+        return untold;
     }
     let z = difference / se;
     // Two-sided: P(|Z| >= |z|) = erfc(|z| / sqrt 2).

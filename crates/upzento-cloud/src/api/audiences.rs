@@ -27,6 +27,15 @@ use crate::error::AppError;
 use crate::store::{After, NewRecipient, TextedRecipient};
 use crate::{AppState, clock};
 
+/// The tenant's campaign `id` (404 for anyone else's).
+async fn campaign_of(state: &AppState, tenant: &str, id: &str) -> Result<SmsCampaign, AppError> {
+    state
+        .store
+        .campaign(tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 fn too_large() -> AppError {
     AppError::Rejected {
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -79,11 +88,7 @@ pub async fn import(
     body: RawBody,
 ) -> Result<Json<RecipientsImported>, AppError> {
     let tenant = &caller.tenant.id;
-    let campaign = state
-        .store
-        .campaign(tenant, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let campaign = campaign_of(&state, tenant, &id).await?;
     // Before reading 50 MB for nothing.
     if !campaign.status.is_editable() {
         return Err(not_editable(&campaign));
@@ -151,11 +156,7 @@ pub async fn audience(
     Path(id): Path<String>,
 ) -> Result<Json<CampaignAudience>, AppError> {
     let tenant = &caller.tenant.id;
-    let campaign = state
-        .store
-        .campaign(tenant, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let campaign = campaign_of(&state, tenant, &id).await?;
     let members = state.store.campaign_audience(tenant, &id).await?;
     let hours = TenantHours::new(state.quiet_hours_ahead_ms)
         .of(state.store.as_ref(), tenant)
@@ -233,11 +234,7 @@ pub async fn analytics(
     Path(id): Path<String>,
 ) -> Result<Json<CampaignAnalytics>, AppError> {
     let tenant = &caller.tenant.id;
-    let campaign = state
-        .store
-        .campaign(tenant, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let campaign = campaign_of(&state, tenant, &id).await?;
     let texted = state.store.campaign_texted(tenant, &id).await?;
     Ok(Json(analyse(&campaign, &texted)))
 }
@@ -375,11 +372,7 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let tenant = &caller.tenant.id;
-    let campaign = state
-        .store
-        .campaign(tenant, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let campaign = campaign_of(&state, tenant, &id).await?;
     let mut all: Vec<CampaignRecipient> = Vec::new();
     let mut after: Option<After> = None;
     loop {
