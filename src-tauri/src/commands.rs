@@ -3,7 +3,7 @@
 use tauri::State;
 use upzento_api::campaign_drafts::{
     AnalyticsView, AudienceAddedView, AudienceView, CampaignBasicsForm, CampaignDraftView,
-    ExportView, FileImportView, PreviewView, VariantForm,
+    ExportView, FileImportView, PreviewView, VariantForm, WinnerTestForm,
 };
 use upzento_api::campaigns::{
     CampaignHoursView, CampaignStatusView, CampaignView, DoNotContactImportView, DoNotContactView,
@@ -735,8 +735,9 @@ async fn save_campaign_message(
     message: String,
     variants: Vec<VariantForm>,
     opt_out_footer: bool,
+    winner_test: Option<WinnerTestForm>,
 ) -> Result<CampaignDraftView, ApiError> {
-    api.save_campaign_message(id, message, variants, opt_out_footer)
+    api.save_campaign_message(id, message, variants, opt_out_footer, winner_test)
         .await
 }
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use upzento_domain::resources::{
     CampaignAudience, CampaignStatus, Contact, NewCampaignRecipients, NewCampaignVariant,
-    NewSmsCampaign, RecipientsImported, SmsCampaign, SmsCampaignPatch,
+    NewSmsCampaign, RecipientsImported, SmsCampaign, SmsCampaignPatch, WinnerMetric, WinnerTest,
 };
 use upzento_domain::template::{self, Values};
 use upzento_domain::{ab, audience, sms};
@@ -25,6 +25,14 @@ pub struct VariantForm {
     pub share: u32,
 }
 
+/// "Test, then send the winner": the sample's share and how long the test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct WinnerTestForm {
+    pub sample_percent: u32,
+    pub wait_minutes: u32,
+}
+
 /// A campaign as the wizard edits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +45,9 @@ pub struct CampaignDraftView {
     pub fields: Vec<String>,
     /// "Reply STOP to opt out." goes on a contact's first text from the tenant.
     pub opt_out_footer: bool,
+    pub winner_test: Option<WinnerTestForm>,
+    /// The winning variant, once the test decided.
+    pub winner: Option<String>,
 }
 
 /// The first step: what the campaign is called and which number sends it; `id` when the
@@ -196,6 +207,11 @@ impl Api {
                 .collect(),
             fields,
             opt_out_footer: campaign.opt_out_footer,
+            winner_test: campaign.winner_test.map(|t| WinnerTestForm {
+                sample_percent: t.sample_percent,
+                wait_minutes: t.wait_minutes,
+            }),
+            winner: campaign.winner.clone(),
             campaign: CampaignView::new(campaign, &numbers),
         })
     }
@@ -225,6 +241,7 @@ impl Api {
                         tags: Vec::new(),
                         variants: Vec::new(),
                         opt_out_footer: None,
+                        winner_test: None,
                     },
                 )
                 .await
@@ -341,19 +358,29 @@ impl Api {
         message: String,
         variants: Vec<VariantForm>,
         opt_out_footer: bool,
+        winner_test: Option<WinnerTestForm>,
     ) -> Result<CampaignDraftView, ApiError> {
         let (client, token) = self.remote().await?;
+        let winner_test = winner_test
+            .filter(|_| !variants.is_empty())
+            .map(|t| WinnerTest {
+                sample_percent: t.sample_percent,
+                wait_minutes: t.wait_minutes,
+                metric: WinnerMetric::ReplyRate,
+            });
         let patch = if variants.is_empty() {
             SmsCampaignPatch {
                 message: Some(message),
                 variants: Some(Vec::new()),
                 opt_out_footer: Some(opt_out_footer),
+                winner_test: Some(None),
                 ..SmsCampaignPatch::default()
             }
         } else {
             SmsCampaignPatch {
                 variants: Some(variants_of(&variants)),
                 opt_out_footer: Some(opt_out_footer),
+                winner_test: Some(winner_test),
                 ..SmsCampaignPatch::default()
             }
         };
@@ -540,6 +567,11 @@ pub struct PointView {
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsView {
+    /// The A/B test's winner, once decided, and when.
+    pub winner: Option<String>,
+    pub winner_decided_at: Option<String>,
+    /// The test sample's share, when the campaign tests first.
+    pub sample_percent: Option<u32>,
     pub totals: OutcomeView,
     pub variants: Vec<VariantOutcomeView>,
     pub senders: Vec<SenderOutcomeView>,
@@ -594,6 +626,9 @@ impl Api {
             .map_err(not_updated)?;
         let numbers = self.our_numbers().await?;
         Ok(AnalyticsView {
+            winner: campaign.winner.clone(),
+            winner_decided_at: campaign.winner_decided_at.clone(),
+            sample_percent: campaign.winner_test.map(|t| t.sample_percent),
             totals: a.totals.into(),
             variants: a
                 .variants

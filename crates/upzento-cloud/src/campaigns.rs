@@ -205,6 +205,56 @@ pub async fn work_once_leased(
     Ok(report)
 }
 
+/// A recipient's text under an A/B test: the split's variant for the test sample (and
+/// without a winner test), the winner's for the rest once it is decided, else a wait until
+/// the test ends.
+enum Choice {
+    Text(String, Option<String>),
+    Wait(OffsetDateTime),
+}
+
+async fn winner_test_text(
+    store: &dyn Store,
+    item: &DueRecipient,
+    now: OffsetDateTime,
+) -> anyhow::Result<Choice> {
+    let (campaign, number) = (&item.campaign, &item.recipient.number);
+    let split = || {
+        let (text, variant) = ab::text_for(campaign, number);
+        Choice::Text(text.to_owned(), variant.map(str::to_owned))
+    };
+    let Some(test) = campaign.winner_test else {
+        return Ok(split());
+    };
+    if ab::in_sample(&campaign.id, number, test.sample_percent) {
+        return Ok(split());
+    }
+    let winner = match &campaign.winner {
+        Some(w) => Some(w.clone()),
+        None => {
+            let started = campaign
+                .started_at
+                .as_deref()
+                .map(clock::parse_rfc3339)
+                .transpose()?
+                .unwrap_or(now);
+            let ends = started + time::Duration::minutes(i64::from(test.wait_minutes));
+            if now < ends {
+                return Ok(Choice::Wait(ends));
+            }
+            store
+                .decide_winner(&item.tenant_id, &campaign.id, now)
+                .await?
+        }
+    };
+    Ok(
+        match winner.and_then(|w| campaign.variants.iter().find(|v| v.key == w)) {
+            Some(v) => Choice::Text(v.message.clone(), Some(v.key.clone())),
+            None => split(),
+        },
+    )
+}
+
 fn skipped(code: &str, message: impl Into<String>) -> RecipientOutcome {
     RecipientOutcome::Skipped {
         code: code.to_owned(),
@@ -252,7 +302,11 @@ async fn handle(
         Allowed::From(until) => return Ok(RecipientOutcome::Held { until }),
         Allowed::Never => return Ok(skipped(NO_LAWFUL_HOUR.0, NO_LAWFUL_HOUR.1)),
     }
-    let (text, variant) = ab::text_for(campaign, &recipient.number);
+    let (text, variant) = match winner_test_text(store, item, now).await? {
+        Choice::Text(text, variant) => (text, variant),
+        Choice::Wait(until) => return Ok(RecipientOutcome::Held { until }),
+    };
+    let (text, variant) = (text.as_str(), variant.as_deref());
     let values = Values::for_contact(contact.as_ref(), &recipient.number).for_recipient(recipient);
     let body = match template::render(text, &values) {
         Ok(body) if !body.trim().is_empty() => body,

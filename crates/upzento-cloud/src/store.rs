@@ -1082,6 +1082,15 @@ store! {
     fn campaign_texted(tenant_id: &str, campaign_id: &str) -> anyhow::Result<Vec<TextedRecipient>>
         = run |db| campaigns::texted(db, tenant_id, campaign_id).await;
 
+    /// The winner of a campaign's A/B test, decided now if it is not yet (once, across
+    /// nodes: the campaign is locked while it is).
+    fn decide_winner(
+        tenant_id: &str,
+        campaign_id: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Option<String>>
+        = write |tx| campaigns::decide_winner(tx, tenant_id, campaign_id, now).await;
+
     /// Whether the tenant has texted `number` before.
     fn texted_before(tenant_id: &str, number: &str) -> anyhow::Result<bool>
         = run |db| campaigns::texted_before(db, tenant_id, number).await;

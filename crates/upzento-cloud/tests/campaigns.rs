@@ -24,6 +24,7 @@ on_both_backends!(
     a_csv_file_becomes_recipients_with_their_own_fields,
     csv_files_that_cannot_be_taken_are_refused_clearly,
     ab_variants_split_reproducibly_and_lock_once_started,
+    a_winner_test_sends_the_best_variant_to_the_rest,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -1362,4 +1363,163 @@ async fn ab_variants_split_reproducibly_and_lock_once_started(backend: Backend) 
         .patch(&path, json!({"name": "Mine"}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// "Test, then send the winner": a sample gets the split, the rest waits for the test's
+/// end and then gets the variant with the best reply rate, decided once.
+async fn a_winner_test_sends_the_best_variant_to_the_rest(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let tenant = admin.tenant_id().await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    let variants =
+        json!([{"message": "A: sale", "share": 50}, {"message": "B: big sale", "share": 50}]);
+    for (test, field) in [
+        (
+            json!({"samplePercent": 2, "waitMinutes": 60, "metric": "replyRate"}),
+            "winnerTest.samplePercent",
+        ),
+        (
+            json!({"samplePercent": 20, "waitMinutes": 1, "metric": "replyRate"}),
+            "winnerTest.waitMinutes",
+        ),
+    ] {
+        let (status, body) = admin
+            .post(
+                "/phone-sms/campaigns",
+                json!({"name": "W", "phoneNumberId": from, "variants": variants, "winnerTest": test}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "W", "message": "One text", "phoneNumberId": from,
+                   "winnerTest": {"samplePercent": 20, "waitMinutes": 60, "metric": "replyRate"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("winnerTest")),
+        "{body}"
+    );
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Winner", "phoneNumberId": from, "variants": variants,
+                   "winnerTest": {"samplePercent": 20, "waitMinutes": 60, "metric": "replyRate"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/phone-sms/campaigns/{id}");
+    let numbers: Vec<String> = (0..500)
+        .map(|i| format!("+1415557{:04}", 1000 + i))
+        .collect();
+    admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+
+    // The test: on the real clock (recipients judged at their midday), the sample is texted,
+    // the rest waits for the test's end.
+    let ahead = common::midday_ahead_ms();
+    let lease = Duration::from_secs(60);
+    let run = |at: time::OffsetDateTime, ahead: i64| async move {
+        let mut queued = 0;
+        loop {
+            let r = upzento_cloud::campaigns::work_once_leased(store, "sandbox", at, lease, ahead)
+                .await
+                .unwrap();
+            queued += r.queued;
+            if r.claimed == 0 {
+                return queued;
+            }
+        }
+    };
+    let sample = run(time::OffsetDateTime::now_utc(), ahead).await;
+    let in_sample = numbers
+        .iter()
+        .filter(|n| upzento_domain::ab::in_sample(&id, n, 20))
+        .count();
+    assert_eq!(sample, in_sample, "only the sample is texted");
+    assert!((70..=130).contains(&sample), "{sample}");
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(
+        body["stats"]["held"].as_i64(),
+        Some(i64::try_from(500 - sample).unwrap()),
+        "{body}"
+    );
+    assert!(body.get("winner").is_none());
+
+    // Two of A's sample answer, ten of B's.
+    let list = all_recipients(&admin, &id).await;
+    let texted_with = |key: &str| -> Vec<String> {
+        list.iter()
+            .filter(|r| r["variant"] == key)
+            .map(|r| r["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for number in texted_with("A")
+        .iter()
+        .take(2)
+        .chain(texted_with("B").iter().take(10))
+    {
+        let (status, body) = admin
+            .post(
+                "/phone-sms/sandbox/inbound",
+                json!({"to": "+14155552671", "from": number, "body": "Yes"}),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    // Not before the hour is out.
+    assert_eq!(
+        run(
+            time::OffsetDateTime::now_utc() + time::Duration::minutes(30),
+            ahead - 30 * 60_000
+        )
+        .await,
+        0
+    );
+    // Then the rest gets the winner.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(61);
+    let rest = run(later, ahead - 61 * 60_000).await;
+    assert_eq!(sample + rest, 500);
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(body["winner"], "B", "{body}");
+    assert!(body["winnerDecidedAt"].is_string());
+    let list = all_recipients(&admin, &id).await;
+    for r in &list {
+        let number = r["number"].as_str().unwrap();
+        if upzento_domain::ab::in_sample(&id, number, 20) {
+            continue;
+        }
+        assert_eq!(r["variant"], "B", "{r}");
+        assert_eq!(
+            text_of(&server, &tenant, r).await,
+            "B: big sale\nReply STOP to opt out."
+        );
+    }
+    // Decided once: one decision in the change feed.
+    let (_, feed) = admin.get("/phone-sms/changes?since=0&limit=1000").await;
+    let decisions = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["entity"] == "smsCampaign"
+                && c["data"]["winner"] == "B"
+                && c["data"]["id"] == id.as_str()
+        })
+        .count();
+    assert!(decisions >= 1, "{feed}");
 }

@@ -2,8 +2,11 @@
 //! rate is really better than another's.
 //!
 //! The split is seeded with the campaign's id and keyed by the recipient's number through
-//! FNV-1a (a fixed, documented hash: Rust's own hasher may change between releases), so a
-//! re-run, another node or a restarted one assigns every recipient the same variant.
+//! FNV-1a, finished with MurmurHash3's 64-bit mixer (both fixed and documented: Rust's own
+//! hasher may change between releases), so a re-run, another node or a restarted one
+//! assigns every recipient the same variant. The mixer matters: FNV-1a alone gives numbers
+//! that differ only in their last digits related results for different prefixes, which made
+//! the test sample and the variant split depend on each other.
 
 /// Which of the variants, by their shares in percent (adding up to 100), the recipient
 /// `key` of the campaign `seed` gets. Always an index of `shares` (the last one when the
@@ -53,7 +56,16 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    hash
+    fmix64(hash)
+}
+
+/// MurmurHash3's finaliser: every input bit moves every output bit.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
 }
 
 /// Two variants' rates compared (successes of trials each): the difference `b - a` and the
@@ -176,10 +188,16 @@ mod tests {
     }
 
     #[test]
-    fn samples_are_their_share() {
-        let n = (0..10_000)
-            .filter(|i| in_sample("c", &format!("+1415555{i:04}"), 20))
+    fn samples_are_their_share_and_apart_from_the_split() {
+        let numbers: Vec<String> = (0..10_000).map(|i| format!("+1415555{i:04}")).collect();
+        let sampled: Vec<&String> = numbers.iter().filter(|n| in_sample("c", n, 20)).collect();
+        assert!((1800..2200).contains(&sampled.len()), "{}", sampled.len());
+        // Within the sample, the split still follows its shares.
+        let a = sampled
+            .iter()
+            .filter(|n| variant_for("c", n, &[50, 50]) == 0)
             .count();
-        assert!((1800..2200).contains(&n), "{n}");
+        let share = a as f64 / sampled.len() as f64;
+        assert!((0.45..0.55).contains(&share), "{share}");
     }
 }

@@ -1147,11 +1147,42 @@ pub struct SmsCampaign {
     /// unless the text already says how to opt out.
     #[serde(default)]
     pub opt_out_footer: bool,
+    /// "Test, then send the winner": a sample gets the variants, the rest waits, then gets
+    /// the variant that did best.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner_test: Option<WinnerTest>,
+    /// The winning variant's key, once decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner_decided_at: Option<String>,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CampaignStats>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How an A/B test picks the variant the rest of the recipients get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WinnerTest {
+    /// Percent of the recipients in the test sample (5 to 50).
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 50))]
+    pub sample_percent: u32,
+    /// How long after the start the winner is decided, in minutes (5 to 10,080: a week).
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 10080))]
+    pub wait_minutes: u32,
+    pub metric: WinnerMetric,
+}
+
+/// What makes a variant the winner. (Click rate comes with link tracking.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum WinnerMetric {
+    ReplyRate,
 }
 
 /// One text of a campaign's A/B test.
@@ -1203,6 +1234,10 @@ pub struct SmsCampaignPatch {
     #[cfg_attr(feature = "openapi", schema(max_items = 5))]
     pub variants: Option<Vec<NewCampaignVariant>>,
     pub opt_out_footer: Option<bool>,
+    /// `null`: every recipient gets the split, no winner is picked.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<WinnerTest>))]
+    pub winner_test: Option<Option<WinnerTest>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1230,6 +1265,9 @@ pub struct NewSmsCampaign {
     /// See `SmsCampaign::opt_out_footer`; on unless turned off.
     #[serde(default)]
     pub opt_out_footer: Option<bool>,
+    /// Test, then send the winner (needs variants).
+    #[serde(default)]
+    pub winner_test: Option<WinnerTest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,7 +109,7 @@ export const commands = {
 	/**  Who a campaign would text, and who not. */
 	campaignAudience: (id: string) => typedError<AudienceView, ApiError>(__TAURI_INVOKE("campaign_audience", { id })),
 	/**  Saves a draft's text or its A/B variants. */
-	saveCampaignMessage: (id: string, message: string, variants: VariantForm[], optOutFooter: boolean) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("save_campaign_message", { id, message, variants, optOutFooter })),
+	saveCampaignMessage: (id: string, message: string, variants: VariantForm[], optOutFooter: boolean, winnerTest: WinnerTestForm | null) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("save_campaign_message", { id, message, variants, optOutFooter, winnerTest })),
 	/**  The texts real recipients would get. */
 	campaignPreviews: (id: string, message: string, variants: VariantForm[]) => typedError<PreviewView_Serialize[], ApiError>(__TAURI_INVOKE("campaign_previews", { id, message, variants })),
 	/**  Launches a draft now, or schedules it (`at`, RFC 3339). */
@@ -228,6 +228,11 @@ export type AnalyticsView = AnalyticsView_Serialize | AnalyticsView_Deserialize;
 
 /**  How a campaign did, as its analytics panel shows it. */
 export type AnalyticsView_Deserialize = {
+	/**  The A/B test's winner, once decided, and when. */
+	winner?: string | null,
+	winnerDecidedAt?: string | null,
+	/**  The test sample's share, when the campaign tests first. */
+	samplePercent?: number | null,
 	totals: OutcomeView,
 	variants: VariantOutcomeView_Deserialize[],
 	senders: SenderOutcomeView_Deserialize[],
@@ -238,6 +243,11 @@ export type AnalyticsView_Deserialize = {
 
 /**  How a campaign did, as its analytics panel shows it. */
 export type AnalyticsView_Serialize = {
+	/**  The A/B test's winner, once decided, and when. */
+	winner: string | null,
+	winnerDecidedAt: string | null,
+	/**  The test sample's share, when the campaign tests first. */
+	samplePercent: number | null,
 	totals: OutcomeView,
 	variants: VariantOutcomeView_Serialize[],
 	senders: SenderOutcomeView_Serialize[],
@@ -562,6 +572,9 @@ export type CampaignDraftView_Deserialize = {
 	fields: string[],
 	/**  "Reply STOP to opt out." goes on a contact's first text from the tenant. */
 	optOutFooter: boolean,
+	winnerTest?: WinnerTestForm | null,
+	/**  The winning variant, once the test decided. */
+	winner?: string | null,
 };
 
 /**  A campaign as the wizard edits it. */
@@ -574,6 +587,9 @@ export type CampaignDraftView_Serialize = {
 	fields: string[],
 	/**  "Reply STOP to opt out." goes on a contact's first text from the tenant. */
 	optOutFooter: boolean,
+	winnerTest: WinnerTestForm | null,
+	/**  The winning variant, once the test decided. */
+	winner: string | null,
 };
 
 /**  The hours of each recipient's day campaigns may text in (`HH:MM`). */
@@ -1309,6 +1325,12 @@ export type VariantOutcomeView_Serialize = {
 	replyRate: number | null,
 	difference: number | null,
 	pValue: number | null,
+};
+
+/**  "Test, then send the winner": the sample's share and how long the test runs. */
+export type WinnerTestForm = {
+	samplePercent: number,
+	waitMinutes: number,
 };
 
 /**  The agent's wrap-up of a call, as the card sends it. */

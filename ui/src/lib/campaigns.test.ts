@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { base64Of, campaignProgress, chartColumns, evenShares, intervalLabel, plural, problemsCsv, pValueLabel, rate, resumeStep, sharesProblem, signedPoints } from './campaigns'
+import { base64Of, campaignProgress, chartColumns, evenShares, intervalLabel, plural, problemsCsv, pValueLabel, rate, resumeStep, sharesProblem, signedPoints, waitLabel } from './campaigns'
 
 const stats = { recipients: 10, pending: 2, held: 1, queued: 1, sent: 2, delivered: 3, failed: 1, skipped: 1, replied: 2 }
 
@@ -72,5 +72,14 @@ describe('campaign analytics', () => {
     expect(pValueLabel(null, false)).toBe('not enough data')
     expect(pValueLabel(0.0004, false)).toBe('< 0.001 (significant)')
     expect(pValueLabel(0.2, false)).toBe('0.200 (could be chance)')
+  })
+})
+
+describe('waits', () => {
+  it('are said as people say them', () => {
+    expect(waitLabel(45)).toBe('45 minutes')
+    expect(waitLabel(60)).toBe('1 hour')
+    expect(waitLabel(150)).toBe('2.5 hours')
+    expect(waitLabel(2880)).toBe('2 days')
   })
 })

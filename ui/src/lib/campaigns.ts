@@ -97,3 +97,11 @@ export function pValueLabel(p: number | null | undefined, baseline: boolean): st
   const shown = p < 0.001 ? '< 0.001' : p.toFixed(3)
   return p < 0.05 ? `${shown} (significant)` : `${shown} (could be chance)`
 }
+
+/** A wait in minutes as people say it: "45 minutes", "1 hour", "2.5 hours", "2 days". */
+export function waitLabel(minutes: number): string {
+  if (minutes < 60) return plural(minutes, 'minute')
+  if (minutes % 1440 === 0) return plural(minutes / 1440, 'day')
+  const hours = Math.round((minutes / 60) * 100) / 100
+  return `${hours} ${hours === 1 ? 'hour' : 'hours'}`
+}

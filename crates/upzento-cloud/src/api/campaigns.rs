@@ -13,7 +13,7 @@ use serde::Deserialize;
 use upzento_domain::resources::{
     CampaignRecipient, CampaignSchedule, CampaignStatus, CampaignStatusUpdate, CampaignVariant,
     NewCampaignRecipients, NewCampaignVariant, NewSmsCampaign, Page, RecipientsAdded, SmsCampaign,
-    SmsCampaignPatch,
+    SmsCampaignPatch, WinnerTest,
 };
 use upzento_domain::wire::ErrorBody;
 use utoipa::IntoParams;
@@ -126,6 +126,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<SmsCampaign>), AppError> {
     let name = text("name", &new.name, NAME_MAX)?;
     let variants = variants(&new.variants)?;
+    let variants_given = !variants.is_empty();
     let message = match variants.first() {
         Some(first) => first.message.clone(),
         // A draft may be saved before its text is written.
@@ -148,6 +149,9 @@ pub async fn create(
         tags,
         variants,
         opt_out_footer: new.opt_out_footer.unwrap_or(true),
+        winner_test: winner_test(new.winner_test, variants_given)?,
+        winner: None,
+        winner_decided_at: None,
         created_by: caller.user.id.clone(),
         stats: None,
         created_at: stamp.clone(),
@@ -225,6 +229,34 @@ fn variants(list: &[NewCampaignVariant]) -> Result<Vec<CampaignVariant>, AppErro
     Ok(out)
 }
 
+/// A winner test, checked: a sample of 5-50%, a wait of 5 minutes to a week, and variants
+/// to pick from.
+fn winner_test(
+    test: Option<WinnerTest>,
+    has_variants: bool,
+) -> Result<Option<WinnerTest>, AppError> {
+    let Some(test) = test else { return Ok(None) };
+    if !has_variants {
+        return Err(AppError::invalid_field(
+            "winnerTest",
+            "A winner is picked among A/B variants: add them first.",
+        ));
+    }
+    if !(5..=50).contains(&test.sample_percent) {
+        return Err(AppError::invalid_field(
+            "winnerTest.samplePercent",
+            "The test sample is 5 to 50 percent of the recipients.",
+        ));
+    }
+    if !(5..=10_080).contains(&test.wait_minutes) {
+        return Err(AppError::invalid_field(
+            "winnerTest.waitMinutes",
+            "The test runs 5 minutes to a week (10,080 minutes) before the winner is picked.",
+        ));
+    }
+    Ok(Some(test))
+}
+
 /// Changes a campaign: anything while it is a draft or scheduled, only its name once it
 /// has started.
 #[utoipa::path(
@@ -264,6 +296,12 @@ pub async fn update(
     }
     let phone_number_id = patch.phone_number_id.clone();
     let footer = patch.opt_out_footer;
+    let test = match patch.winner_test {
+        // Checked here for its figures; against the variants once they are known.
+        Some(Some(t)) => Some(winner_test(Some(t), true)?),
+        Some(None) => Some(None),
+        None => None,
+    };
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let apply = Arc::new(move |current: &SmsCampaign| {
@@ -271,7 +309,8 @@ pub async fn update(
             || tags.is_some()
             || variants.is_some()
             || phone_number_id.is_some()
-            || footer.is_some();
+            || footer.is_some()
+            || test.is_some();
         if more_than_name
             && !matches!(
                 current.status,
@@ -305,6 +344,16 @@ pub async fn update(
         }
         if let Some(footer) = footer {
             after.opt_out_footer = footer;
+        }
+        if let Some(test) = test {
+            after.winner_test = test;
+        }
+        // A winner test without variants to pick from cannot stand.
+        if after.winner_test.is_some() && after.variants.is_empty() {
+            return Err(AppError::invalid_field(
+                "winnerTest",
+                "A winner is picked among A/B variants: add them first.",
+            ));
         }
         // With variants, the text is variant A's.
         if let Some(first) = after.variants.first() {

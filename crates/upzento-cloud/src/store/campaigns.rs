@@ -584,3 +584,58 @@ pub async fn texted<D: Db>(
     )
     .await
 }
+
+/// The winner of the campaign's A/B test: the one decided, or decided now from the test
+/// sample's outcomes (the best reply rate; ties to the earlier variant), once, whichever
+/// runner gets here first. `None`: the campaign has no winner test.
+pub async fn decide_winner<D: Db>(
+    db: &D,
+    tenant_id: &str,
+    campaign_id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<String>> {
+    let Some(campaign) = campaign_for_update(db, tenant_id, campaign_id).await? else {
+        return Ok(None);
+    };
+    if campaign.winner.is_some() {
+        return Ok(campaign.winner);
+    }
+    if campaign.winner_test.is_none() || campaign.variants.is_empty() {
+        return Ok(None);
+    }
+    // Only the sample has been texted so far.
+    let texted = texted(db, tenant_id, campaign_id).await?;
+    let results: Vec<(u64, u64)> = campaign
+        .variants
+        .iter()
+        .map(|v| {
+            let of: Vec<&TextedRecipient> = texted
+                .iter()
+                .filter(|t| t.variant.as_deref() == Some(v.key.as_str()))
+                .collect();
+            let replied = of.iter().filter(|t| t.replied_at.is_some()).count();
+            (
+                u64::try_from(replied).unwrap_or(0),
+                u64::try_from(of.len()).unwrap_or(0),
+            )
+        })
+        .collect();
+    let Some(best) = upzento_domain::ab::winner(&results) else {
+        return Ok(None);
+    };
+    let key = campaign.variants[best].key.clone();
+    let stamp = clock::rfc3339(now);
+    let decided = key.clone();
+    system_update(
+        db,
+        vec![(tenant_id.to_owned(), campaign)],
+        "decide_winner",
+        now,
+        move |c| {
+            c.winner = Some(decided.clone());
+            c.winner_decided_at = Some(stamp.clone());
+        },
+    )
+    .await?;
+    Ok(Some(key))
+}
