@@ -753,15 +753,17 @@ async fn campaign_previews(
     api.campaign_previews(id, message, variants).await
 }
 
-/// Launches a draft now, or schedules it (`at`, RFC 3339).
+/// Launches a draft now, or schedules it (`at`, RFC 3339); `local_time` (`HH:MM`): each
+/// recipient gets it at that time of their own day.
 #[tauri::command]
 #[specta::specta]
 async fn launch_campaign(
     api: State<'_, Api>,
     id: String,
     at: Option<String>,
+    local_time: Option<String>,
 ) -> Result<CampaignView, ApiError> {
-    api.launch_campaign(id, at).await
+    api.launch_campaign(id, at, local_time).await
 }
 
 /// How a campaign did.

@@ -48,6 +48,8 @@ pub struct CampaignDraftView {
     pub winner_test: Option<WinnerTestForm>,
     /// The winning variant, once the test decided.
     pub winner: Option<String>,
+    /// `HH:MM` of each recipient's own day, when it goes then.
+    pub local_send_time: Option<String>,
 }
 
 /// The first step: what the campaign is called and which number sends it; `id` when the
@@ -212,6 +214,7 @@ impl Api {
                 wait_minutes: t.wait_minutes,
             }),
             winner: campaign.winner.clone(),
+            local_send_time: campaign.local_send_time.clone(),
             campaign: CampaignView::new(campaign, &numbers),
         })
     }
@@ -242,6 +245,7 @@ impl Api {
                         variants: Vec::new(),
                         opt_out_footer: None,
                         winner_test: None,
+                        local_send_time: None,
                     },
                 )
                 .await
@@ -472,13 +476,26 @@ impl Api {
             .collect())
     }
 
-    /// Launches a draft: now, or at `at` (RFC 3339).
+    /// Launches a draft: now, or at `at` (RFC 3339); with `local_time` (`HH:MM`), each
+    /// recipient gets it at that time of their own day.
     pub async fn launch_campaign(
         &self,
         id: String,
         at: Option<String>,
+        local_time: Option<String>,
     ) -> Result<CampaignView, ApiError> {
         let (client, token) = self.remote().await?;
+        client
+            .update_campaign(
+                &token,
+                &id,
+                &SmsCampaignPatch {
+                    local_send_time: Some(local_time),
+                    ..SmsCampaignPatch::default()
+                },
+            )
+            .await
+            .map_err(not_created)?;
         let campaign = match at {
             None => client
                 .set_campaign_status(&token, &id, CampaignStatus::Active)

@@ -85,6 +85,22 @@ pub(crate) enum Allowed {
 }
 
 impl Hours {
+    /// When a campaign sent "at `at` in each recipient's own time" and started at `started`
+    /// reaches the recipient `number` (its contact's zone `time_zone`); `None` when their
+    /// zone cannot be known.
+    pub(crate) fn local_time(
+        &self,
+        started: OffsetDateTime,
+        time_zone: Option<&str>,
+        number: &str,
+        at: &str,
+    ) -> Option<OffsetDateTime> {
+        let at = quiet::parse_hhmm(at)?;
+        let zones = quiet::recipient_zones(time_zone, number);
+        let judged = clock::to_ms(started).saturating_add(self.ahead_ms);
+        quiet::local_time_after_ms(judged, &zones, at).map(|t| clock::from_ms(t - self.ahead_ms))
+    }
+
     /// Whether the recipient `number` (its contact's zone `time_zone`) may get a text at `now`.
     pub(crate) fn allowed(
         &self,
@@ -294,6 +310,21 @@ async fn handle(
         Some(id) => store.contact(&item.tenant_id, id).await?,
         None => None,
     };
+    // "At HH:MM in each recipient's own time": not before then.
+    if let Some(at) = campaign.local_send_time.as_deref() {
+        let time_zone = contact.as_ref().and_then(|c| c.time_zone.as_deref());
+        let started = campaign
+            .started_at
+            .as_deref()
+            .map(clock::parse_rfc3339)
+            .transpose()?
+            .unwrap_or(now);
+        match hours.local_time(started, time_zone, &recipient.number, at) {
+            Some(due) if due > now => return Ok(RecipientOutcome::Held { until: due }),
+            Some(_) => {}
+            None => return Ok(skipped(NO_LAWFUL_HOUR.0, NO_LAWFUL_HOUR.1)),
+        }
+    }
     // Quiet hours: only inside the recipient's allowed hours, else held until they open.
     // (The carrier worker checks again when it sends: pacing may have delayed the text.)
     let time_zone = contact.as_ref().and_then(|c| c.time_zone.as_deref());

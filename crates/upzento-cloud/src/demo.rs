@@ -242,6 +242,7 @@ async fn seed(
                     winner_test: None,
                     winner: None,
                     winner_decided_at: None,
+                    local_send_time: None,
                     created_by: admin.user_id.clone(),
                     stats: None,
                     created_at: at(60 * 24 * 2),

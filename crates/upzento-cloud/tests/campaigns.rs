@@ -25,6 +25,7 @@ on_both_backends!(
     csv_files_that_cannot_be_taken_are_refused_clearly,
     ab_variants_split_reproducibly_and_lock_once_started,
     a_winner_test_sends_the_best_variant_to_the_rest,
+    at_a_time_of_each_recipients_own_day,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -1522,4 +1523,102 @@ async fn a_winner_test_sends_the_best_variant_to_the_rest(backend: Backend) {
         })
         .count();
     assert!(decisions >= 1, "{feed}");
+}
+
+/// "At 10:00 in each recipient's own time": each waits for their own 10:00 after the start.
+async fn at_a_time_of_each_recipients_own_day(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let store = server.store.as_ref();
+    let from = number(&admin, "+14155552671").await;
+    let (status, body) = admin
+        .post(
+            "/phone-sms/contacts",
+            json!({"firstName": "Ana", "phoneNumbers": ["+14155550503"], "timeZone": "Europe/Madrid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for bad in ["10", "25:00", "10:5"] {
+        let (status, body) = admin
+            .post(
+                "/phone-sms/campaigns",
+                json!({"name": "L", "message": "Hi", "phoneNumberId": from, "localSendTime": bad}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("localSendTime")),
+            "{bad}: {body}"
+        );
+    }
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Local", "message": "Good morning", "phoneNumberId": from, "localSendTime": "10:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["localSendTime"].as_str()),
+        (StatusCode::CREATED, Some("10:00")),
+        "{body}"
+    );
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/phone-sms/campaigns/{id}");
+    let la = "+14155550501";
+    let ny = "+12125550502";
+    let madrid = "+14155550503";
+    admin
+        .post(
+            &format!("{path}/recipients"),
+            json!({"numbers": [la, ny, madrid]}),
+        )
+        .await;
+    let (_, started) = admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let t = |s: &str| upzento_cloud::clock::parse_rfc3339(s).unwrap();
+    let start = t(started["startedAt"].as_str().unwrap());
+    // Each one's 10:00 after the start, by the domain's clock arithmetic (tested on its own).
+    let ten = jiff::civil::Time::constant(10, 0, 0, 0);
+    let due = |zone: &str| {
+        let zones = vec![upzento_domain::tz::zone(zone).unwrap()];
+        let ms = upzento_domain::quiet::local_time_after_ms(
+            upzento_cloud::clock::to_ms(start),
+            &zones,
+            ten,
+        )
+        .unwrap();
+        upzento_cloud::clock::from_ms(ms)
+    };
+    let report = work_once(store, "sandbox", start).await.unwrap();
+    assert_eq!((report.held, report.queued), (3, 0), "{report:?}");
+    let list = all_recipients(&admin, &id).await;
+    let held = |n: &str| {
+        t(list.iter().find(|r| r["number"] == n).unwrap()["heldUntil"]
+            .as_str()
+            .unwrap())
+    };
+    assert_eq!(held(la), due("America/Los_Angeles"));
+    assert_eq!(held(ny), due("America/New_York"));
+    assert_eq!(
+        held(madrid),
+        due("Europe/Madrid"),
+        "the contact's zone, not the number's"
+    );
+    // Each goes at their own 10:00, in turn.
+    let mut order = vec![
+        (due("America/Los_Angeles"), la),
+        (due("America/New_York"), ny),
+        (due("Europe/Madrid"), madrid),
+    ];
+    order.sort();
+    for (at, number) in order {
+        let report = work_once(store, "sandbox", at).await.unwrap();
+        assert_eq!(report.queued, 1, "{number}: {report:?}");
+        let list = all_recipients(&admin, &id).await;
+        let r = list.iter().find(|r| r["number"] == number).unwrap();
+        assert_eq!(r["status"], "queued", "{r}");
+    }
+    let (_, body) = admin.get(&path).await;
+    assert_eq!(body["status"], "completed");
 }

@@ -142,6 +142,40 @@ pub fn next_allowed(now: Timestamp, zones: &[TimeZone], window: Window) -> Optio
         .find(|at| zones.iter().all(|z| window.allows(*at, z)))
 }
 
+/// The first instant at or after `start` when the clock reads `at` in every one of
+/// `zones` has passed: a campaign sent "at 10:00 in each recipient's own time" reaches a
+/// recipient then. `None` without a zone.
+pub fn local_time_after(start: Timestamp, zones: &[TimeZone], at: Time) -> Option<Timestamp> {
+    zones
+        .iter()
+        .filter_map(|zone| {
+            let today = start.to_zoned_datetime(zone.clone()).date();
+            (0..=2)
+                .filter_map(|day| {
+                    let date = today.checked_add(jiff::Span::new().days(day)).ok()?;
+                    let zoned = date.to_datetime(at).to_zoned_datetime(zone.clone()).ok()?;
+                    Some(zoned.timestamp())
+                })
+                .find(|t| *t >= start)
+        })
+        .max()
+}
+
+/// [`local_time_after`] in Unix milliseconds.
+pub fn local_time_after_ms(start_ms: i64, zones: &[TimeZone], at: Time) -> Option<i64> {
+    let start = Timestamp::from_millisecond(start_ms).ok()?;
+    local_time_after(start, zones, at).map(Timestamp::as_millisecond)
+}
+
+/// A time of day written `HH:MM`.
+pub fn parse_hhmm(text: &str) -> Option<Time> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
 /// [`next_allowed`] in Unix milliseconds, for callers on another time library.
 pub fn next_allowed_ms(now_ms: i64, zones: &[TimeZone], window: Window) -> Option<i64> {
     let now = Timestamp::from_millisecond(now_ms).ok()?;
@@ -151,6 +185,37 @@ pub fn next_allowed_ms(now_ms: i64, zones: &[TimeZone], window: Window) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_time_comes_in_each_zone_in_turn() {
+        let ten = Time::constant(10, 0, 0, 0);
+        // Started 06:00 UTC on 8 December: 10:00 comes in Madrid that day at 09:00 UTC, in
+        // New York at 15:00 UTC, and in Los Angeles at 18:00 UTC.
+        let start = at("2026-12-08T06:00:00Z");
+        for (zone, expected) in [
+            ("Europe/Madrid", "2026-12-08T09:00:00Z"),
+            ("America/New_York", "2026-12-08T15:00:00Z"),
+            ("America/Los_Angeles", "2026-12-08T18:00:00Z"),
+            // Already past 10:00 in Tokyo (15:00 there): the next day's.
+            ("Asia/Tokyo", "2026-12-09T01:00:00Z"),
+        ] {
+            assert_eq!(
+                local_time_after(start, &zones(&[zone]), ten),
+                Some(at(expected)),
+                "{zone}"
+            );
+        }
+        // A number that may be in two zones: when it has come in both.
+        assert_eq!(
+            local_time_after(start, &zones(&["America/New_York", "America/Chicago"]), ten),
+            Some(at("2026-12-08T16:00:00Z"))
+        );
+        assert_eq!(local_time_after(start, &[], ten), None);
+        assert_eq!(parse_hhmm("09:30"), Some(Time::constant(9, 30, 0, 0)));
+        for bad in ["9:30", "24:00", "09:60", "0930", "ab:cd"] {
+            assert_eq!(parse_hhmm(bad), None, "{bad}");
+        }
+    }
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

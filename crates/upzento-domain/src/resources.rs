@@ -1156,6 +1156,10 @@ pub struct SmsCampaign {
     pub winner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub winner_decided_at: Option<String>,
+    /// `HH:MM`: each recipient gets the text when it is that time in their own time zone
+    /// (the first such moment after the start); absent: as soon as it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_send_time: Option<String>,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CampaignStats>,
@@ -1238,6 +1242,10 @@ pub struct SmsCampaignPatch {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<WinnerTest>))]
     pub winner_test: Option<Option<WinnerTest>>,
+    /// `HH:MM` in each recipient's own time zone; `null`: as soon as it starts.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^[0-9]{2}:[0-9]{2}$"))]
+    pub local_send_time: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1268,6 +1276,10 @@ pub struct NewSmsCampaign {
     /// Test, then send the winner (needs variants).
     #[serde(default)]
     pub winner_test: Option<WinnerTest>,
+    /// `HH:MM` in each recipient's own time zone.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{2}:[0-9]{2}$"))]
+    pub local_send_time: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,8 +112,11 @@ export const commands = {
 	saveCampaignMessage: (id: string, message: string, variants: VariantForm[], optOutFooter: boolean, winnerTest: WinnerTestForm | null) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("save_campaign_message", { id, message, variants, optOutFooter, winnerTest })),
 	/**  The texts real recipients would get. */
 	campaignPreviews: (id: string, message: string, variants: VariantForm[]) => typedError<PreviewView_Serialize[], ApiError>(__TAURI_INVOKE("campaign_previews", { id, message, variants })),
-	/**  Launches a draft now, or schedules it (`at`, RFC 3339). */
-	launchCampaign: (id: string, at: string | null) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("launch_campaign", { id, at })),
+	/**
+	 *  Launches a draft now, or schedules it (`at`, RFC 3339); `local_time` (`HH:MM`): each
+	 *  recipient gets it at that time of their own day.
+	 */
+	launchCampaign: (id: string, at: string | null, localTime: string | null) => typedError<CampaignView_Serialize, ApiError>(__TAURI_INVOKE("launch_campaign", { id, at, localTime })),
 	/**  How a campaign did. */
 	campaignAnalytics: (id: string) => typedError<AnalyticsView_Serialize, ApiError>(__TAURI_INVOKE("campaign_analytics", { id })),
 	/**  Saves a campaign's recipients with their outcome as CSV in the Downloads folder. */
@@ -575,6 +578,8 @@ export type CampaignDraftView_Deserialize = {
 	winnerTest?: WinnerTestForm | null,
 	/**  The winning variant, once the test decided. */
 	winner?: string | null,
+	/**  `HH:MM` of each recipient's own day, when it goes then. */
+	localSendTime?: string | null,
 };
 
 /**  A campaign as the wizard edits it. */
@@ -590,6 +595,8 @@ export type CampaignDraftView_Serialize = {
 	winnerTest: WinnerTestForm | null,
 	/**  The winning variant, once the test decided. */
 	winner: string | null,
+	/**  `HH:MM` of each recipient's own day, when it goes then. */
+	localSendTime: string | null,
 };
 
 /**  The hours of each recipient's day campaigns may text in (`HH:MM`). */

@@ -152,6 +152,7 @@ pub async fn create(
         winner_test: winner_test(new.winner_test, variants_given)?,
         winner: None,
         winner_decided_at: None,
+        local_send_time: local_time(new.local_send_time.as_deref())?,
         created_by: caller.user.id.clone(),
         stats: None,
         created_at: stamp.clone(),
@@ -229,6 +230,18 @@ fn variants(list: &[NewCampaignVariant]) -> Result<Vec<CampaignVariant>, AppErro
     Ok(out)
 }
 
+/// A time of each recipient's day, `HH:MM`.
+fn local_time(text: Option<&str>) -> Result<Option<String>, AppError> {
+    match text {
+        None => Ok(None),
+        Some(t) if upzento_domain::quiet::parse_hhmm(t).is_some() => Ok(Some(t.to_owned())),
+        Some(_) => Err(AppError::invalid_field(
+            "localSendTime",
+            "localSendTime is a time of day written HH:MM, such as 10:00.",
+        )),
+    }
+}
+
 /// A winner test, checked: a sample of 5-50%, a wait of 5 minutes to a week, and variants
 /// to pick from.
 fn winner_test(
@@ -296,6 +309,10 @@ pub async fn update(
     }
     let phone_number_id = patch.phone_number_id.clone();
     let footer = patch.opt_out_footer;
+    let local = match patch.local_send_time.as_ref() {
+        Some(t) => Some(local_time(t.as_deref())?),
+        None => None,
+    };
     let test = match patch.winner_test {
         // Checked here for its figures; against the variants once they are known.
         Some(Some(t)) => Some(winner_test(Some(t), true)?),
@@ -310,7 +327,8 @@ pub async fn update(
             || variants.is_some()
             || phone_number_id.is_some()
             || footer.is_some()
-            || test.is_some();
+            || test.is_some()
+            || local.is_some();
         if more_than_name
             && !matches!(
                 current.status,
@@ -347,6 +365,9 @@ pub async fn update(
         }
         if let Some(test) = test {
             after.winner_test = test;
+        }
+        if let Some(local) = &local {
+            after.local_send_time.clone_from(local);
         }
         // A winner test without variants to pick from cannot stand.
         if after.winner_test.is_some() && after.variants.is_empty() {
