@@ -203,6 +203,12 @@ test('an admin builds a campaign in the wizard from a CSV file with A/B variants
   // A draft keeps what each step saved: closed after its first step, carried on later.
   await (await browser.$('button=New campaign')).click()
   await (await browser.$('#wizard-name')).setValue('Later')
+  // From two of the tenant's numbers.
+  await (await browser.$('#wizard-pooled')).click()
+  const poolBoxes = await browser.$$('fieldset.pool input[type="checkbox"]')
+  assert.ok(poolBoxes.length >= 2, `${poolBoxes.length} numbers to pool`)
+  await poolBoxes[0].click()
+  await poolBoxes[1].click()
   await (await browser.$('button=Next: audience')).click()
   await (await browser.$('#wizard-tags')).waitForDisplayed({ timeout: 10000 })
   await (await browser.$('button=Close (the draft is saved)')).click()
@@ -226,6 +232,7 @@ test('an admin builds a campaign in the wizard from a CSV file with A/B variants
   // they wait for tomorrow's.
   await (await browser.$('button[aria-label="Continue Later"]')).click()
   await (await browser.$('#wizard-when-local')).waitForDisplayed({ timeout: 10000 })
+  await textMatches('[data-testid="review-pool"]', /^2 numbers: \+1 .*, \+1 /)
   await (await browser.$('#wizard-when-local')).click()
   await fill('#wizard-local', '10:00')
   await (await browser.$('button=Launch')).click()

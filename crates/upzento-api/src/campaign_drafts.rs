@@ -50,6 +50,10 @@ pub struct CampaignDraftView {
     pub winner: Option<String>,
     /// `HH:MM` of each recipient's own day, when it goes then.
     pub local_send_time: Option<String>,
+    /// The numbers it sends from, E.164 (empty: its one number).
+    pub sender_pool: Vec<String>,
+    /// Their ids.
+    pub sender_pool_ids: Vec<String>,
 }
 
 /// The first step: what the campaign is called and which number sends it; `id` when the
@@ -60,6 +64,8 @@ pub struct CampaignBasicsForm {
     pub id: Option<String>,
     pub name: String,
     pub phone_number_id: String,
+    /// Several numbers to send from (ids); empty: `phone_number_id` alone.
+    pub sender_pool: Vec<String>,
 }
 
 /// What adding contacts by tag or pasted numbers did.
@@ -215,6 +221,12 @@ impl Api {
             }),
             winner: campaign.winner.clone(),
             local_send_time: campaign.local_send_time.clone(),
+            sender_pool: campaign
+                .sender_pool
+                .iter()
+                .filter_map(|id| numbers.iter().find(|n| &n.id == id).map(|n| n.number.clone()))
+                .collect(),
+            sender_pool_ids: campaign.sender_pool.clone(),
             campaign: CampaignView::new(campaign, &numbers),
         })
     }
@@ -246,6 +258,7 @@ impl Api {
                         opt_out_footer: None,
                         winner_test: None,
                         local_send_time: None,
+                        sender_pool: form.sender_pool,
                     },
                 )
                 .await
@@ -257,6 +270,7 @@ impl Api {
                     &SmsCampaignPatch {
                         name: Some(name),
                         phone_number_id: Some(form.phone_number_id),
+                        sender_pool: Some(form.sender_pool),
                         ..SmsCampaignPatch::default()
                     },
                 )

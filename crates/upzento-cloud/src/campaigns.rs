@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use upzento_domain::resources::PhoneNumber;
 use upzento_domain::template::{self, Values};
-use upzento_domain::{ab, keywords, quiet};
+use upzento_domain::{ab, keywords, quiet, senders};
 
 use crate::clock;
 use crate::error::AppError;
@@ -152,6 +153,50 @@ impl TenantHours {
     }
 }
 
+/// The numbers of campaigns' sender pools that can still text, read once for as long as
+/// this lives (a pass).
+#[derive(Debug, Default)]
+struct Pools {
+    numbers: HashMap<String, Vec<PhoneNumber>>,
+}
+
+impl Pools {
+    /// The pool number that texts this recipient (`upzento_domain::senders`): the one that
+    /// texted them before, else by area code and country. `None`: none can send.
+    async fn sender(
+        &mut self,
+        store: &dyn Store,
+        item: &DueRecipient,
+    ) -> anyhow::Result<Option<PhoneNumber>> {
+        let campaign = &item.campaign;
+        if !self.numbers.contains_key(&campaign.id) {
+            let mut usable = Vec::with_capacity(campaign.sender_pool.len());
+            for id in &campaign.sender_pool {
+                if let Some(n) = store.number(&item.tenant_id, id).await?
+                    && can_text(&n).is_ok()
+                {
+                    usable.push(n);
+                }
+            }
+            self.numbers.insert(campaign.id.clone(), usable);
+        }
+        let usable = &self.numbers[&campaign.id];
+        let sticky = store
+            .last_sender(&item.tenant_id, &item.recipient.number)
+            .await?;
+        let pool: Vec<senders::PoolNumber<'_>> = usable
+            .iter()
+            .map(|n| senders::PoolNumber {
+                id: &n.id,
+                number: &n.number,
+            })
+            .collect();
+        let chosen = senders::choose(&item.recipient.number, &pool, sticky.as_deref())
+            .map(|p| p.id.to_owned());
+        Ok(chosen.and_then(|id| usable.iter().find(|n| n.id == id).cloned()))
+    }
+}
+
 /// Why a recipient is never texted: no hour of theirs is allowed.
 pub(crate) const NO_LAWFUL_HOUR: (&str, &str) = (
     "no_lawful_hour",
@@ -198,9 +243,10 @@ pub async fn work_once_leased(
         .await?;
     report.claimed = due.len();
     let mut tenant_hours = TenantHours::new(quiet_ahead_ms);
+    let mut pools = Pools::default();
     for item in due {
         let hours = tenant_hours.of(store, &item.tenant_id).await?;
-        match handle(store, provider, &item, hours, now).await {
+        match handle(store, provider, &item, hours, &mut pools, now).await {
             Ok(outcome) => {
                 match outcome {
                     RecipientOutcome::Queued { .. } => report.queued += 1,
@@ -283,6 +329,7 @@ async fn handle(
     provider: &str,
     item: &DueRecipient,
     hours: Hours,
+    pools: &mut Pools,
     now: OffsetDateTime,
 ) -> anyhow::Result<RecipientOutcome> {
     let (campaign, recipient) = (&item.campaign, &item.recipient);
@@ -290,14 +337,25 @@ async fn handle(
         tenant_id: item.tenant_id.clone(),
         user_id: SYSTEM_ACTOR.to_owned(),
     };
-    let Some(number) = store
-        .number(&item.tenant_id, &campaign.phone_number_id)
-        .await?
-    else {
-        return Ok(skipped(
-            "number_released",
-            "The campaign's number was released.",
-        ));
+    let number = if campaign.sender_pool.is_empty() {
+        let Some(number) = store
+            .number(&item.tenant_id, &campaign.phone_number_id)
+            .await?
+        else {
+            return Ok(skipped(
+                "number_released",
+                "The campaign's number was released.",
+            ));
+        };
+        number
+    } else {
+        let Some(number) = pools.sender(store, item).await? else {
+            return Ok(skipped(
+                "number_released",
+                "None of the campaign's numbers can send any more.",
+            ));
+        };
+        number
     };
     if let Err(AppError::BadRequest { code, message, .. }) = can_text(&number) {
         return Ok(skipped(code, message));

@@ -243,6 +243,7 @@ async fn seed(
                     winner: None,
                     winner_decided_at: None,
                     local_send_time: None,
+                    sender_pool: Vec::new(),
                     created_by: admin.user_id.clone(),
                     stats: None,
                     created_at: at(60 * 24 * 2),

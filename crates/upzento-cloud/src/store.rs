@@ -1091,6 +1091,10 @@ store! {
     ) -> anyhow::Result<Option<String>>
         = write |tx| campaigns::decide_winner(tx, tenant_id, campaign_id, now).await;
 
+    /// The tenant's number (id) that last texted `number`.
+    fn last_sender(tenant_id: &str, number: &str) -> anyhow::Result<Option<String>>
+        = run |db| campaigns::last_sender(db, tenant_id, number).await;
+
     /// Whether the tenant has texted `number` before.
     fn texted_before(tenant_id: &str, number: &str) -> anyhow::Result<bool>
         = run |db| campaigns::texted_before(db, tenant_id, number).await;

@@ -26,6 +26,7 @@ on_both_backends!(
     ab_variants_split_reproducibly_and_lock_once_started,
     a_winner_test_sends_the_best_variant_to_the_rest,
     at_a_time_of_each_recipients_own_day,
+    a_pool_of_numbers_keeps_each_contact_on_one_and_matches_area_codes,
 );
 
 async fn number(admin: &Client, e164: &str) -> String {
@@ -1621,4 +1622,95 @@ async fn at_a_time_of_each_recipients_own_day(backend: Backend) {
     }
     let (_, body) = admin.get(&path).await;
     assert_eq!(body["status"], "completed");
+}
+
+async fn a_pool_of_numbers_keeps_each_contact_on_one_and_matches_area_codes(backend: Backend) {
+    let server = start_with(backend, false).await;
+    let admin = admin(&server).await;
+    let tenant = admin.tenant_id().await;
+    let store = server.store.as_ref();
+    let sf = number(&admin, "+14155552671").await;
+    let ny1 = number(&admin, "+12125552671").await;
+    let ny2 = number(&admin, "+12125552672").await;
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "P", "message": "Hi", "phoneNumberId": sf, "senderPool": [sf, "nope"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("senderPool[1]")),
+        "{body}"
+    );
+    // This San Francisco contact heard from New York before: they stay with it.
+    let sticky = "+14155550999";
+    let (status, body) = admin
+        .post(
+            "/phone-sms/messages",
+            json!({"phoneNumberId": ny1, "to": sticky, "message": "Hello"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin
+        .post(
+            "/phone-sms/campaigns",
+            json!({"name": "Pool", "message": "Hi", "phoneNumberId": sf, "senderPool": [ny1, sf, ny2, sf]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["senderPool"], json!([ny1, sf, ny2]), "each once");
+    assert_eq!(body["phoneNumberId"], ny1.as_str(), "the pool's first");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/phone-sms/campaigns/{id}");
+    let mut numbers: Vec<String> = Vec::new();
+    numbers.extend((0..10).map(|i| format!("+1415555{:04}", 3000 + i)));
+    numbers.extend((0..20).map(|i| format!("+1212555{:04}", 3000 + i)));
+    numbers.extend((0..4).map(|i| format!("+1312555{:04}", 3000 + i)));
+    numbers.push(sticky.to_owned());
+    admin
+        .post(&format!("{path}/recipients"), json!({"numbers": numbers}))
+        .await;
+    admin
+        .patch(&format!("{path}/status"), json!({"status": "active"}))
+        .await;
+    let day =
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(common::midday_ahead_ms());
+    while work_once(store, "sandbox", day).await.unwrap().claimed > 0 {}
+    let list = all_recipients(&admin, &id).await;
+    let mut sent_from: std::collections::HashMap<String, String> = Default::default();
+    for r in &list {
+        let message = server
+            .store
+            .message(&tenant, r["messageId"].as_str().expect("texted"))
+            .await
+            .unwrap()
+            .unwrap();
+        sent_from.insert(
+            r["number"].as_str().unwrap().to_owned(),
+            message.phone_number_id.unwrap(),
+        );
+    }
+    assert_eq!(sent_from[sticky], ny1, "the number that texted them before");
+    for n in numbers
+        .iter()
+        .filter(|n| n.starts_with("+1415") && *n != sticky)
+    {
+        assert_eq!(sent_from[n], sf, "{n}: its area code's");
+    }
+    let ny: Vec<&String> = numbers.iter().filter(|n| n.starts_with("+1212")).collect();
+    assert!(
+        ny.iter()
+            .all(|n| sent_from[*n] == ny1 || sent_from[*n] == ny2)
+    );
+    assert!(
+        ny.iter().any(|n| sent_from[*n] == ny1) && ny.iter().any(|n| sent_from[*n] == ny2),
+        "both share the city"
+    );
+    let (_, analytics) = admin.get(&format!("{path}/analytics")).await;
+    assert_eq!(
+        analytics["senders"].as_array().unwrap().len(),
+        3,
+        "{analytics}"
+    );
 }

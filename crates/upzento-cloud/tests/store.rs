@@ -318,6 +318,7 @@ async fn a_refused_write_leaves_no_trace(backend: Backend) {
         winner: None,
         winner_decided_at: None,
         local_send_time: None,
+        sender_pool: Vec::new(),
         created_by: a.user_id.clone(),
         stats: None,
         created_at: clock::rfc3339(now),

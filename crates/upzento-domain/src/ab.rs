@@ -48,6 +48,12 @@ pub fn in_sample(seed: &str, key: &str, percent: u32) -> bool {
         < u64::from(percent) * 100
 }
 
+/// A hash of `parts` that is the same on every machine and every release: FNV-1a,
+/// finished with MurmurHash3's mixer.
+pub fn stable_hash(parts: &[&[u8]]) -> u64 {
+    fnv1a(parts)
+}
+
 fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {

@@ -12,6 +12,7 @@ pub mod permissions;
 pub mod phone;
 pub mod quiet;
 pub mod resources;
+pub mod senders;
 pub mod sms;
 pub mod template;
 pub mod tz;

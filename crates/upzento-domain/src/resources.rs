@@ -1160,6 +1160,11 @@ pub struct SmsCampaign {
     /// (the first such moment after the start); absent: as soon as it starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_send_time: Option<String>,
+    /// Several of the tenant's numbers to send from (the first is `phone_number_id`): a
+    /// recipient gets the number that texted them before, else one of their area code,
+    /// else of their country. Empty: `phone_number_id` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sender_pool: Vec<String>,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CampaignStats>,
@@ -1246,6 +1251,9 @@ pub struct SmsCampaignPatch {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^[0-9]{2}:[0-9]{2}$"))]
     pub local_send_time: Option<Option<String>>,
+    /// `[]`: back to `phoneNumberId` alone.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    pub sender_pool: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1280,6 +1288,10 @@ pub struct NewSmsCampaign {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{2}:[0-9]{2}$"))]
     pub local_send_time: Option<String>,
+    /// Numbers to send from (ids, up to 20); the first becomes `phoneNumberId`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    pub sender_pool: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

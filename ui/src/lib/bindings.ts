@@ -550,6 +550,8 @@ export type CampaignBasicsForm_Deserialize = {
 	id?: string | null,
 	name: string,
 	phoneNumberId: string,
+	/**  Several numbers to send from (ids); empty: `phone_number_id` alone. */
+	senderPool: string[],
 };
 
 /**
@@ -560,6 +562,8 @@ export type CampaignBasicsForm_Serialize = {
 	id: string | null,
 	name: string,
 	phoneNumberId: string,
+	/**  Several numbers to send from (ids); empty: `phone_number_id` alone. */
+	senderPool: string[],
 };
 
 /**  A campaign as the wizard edits it. */
@@ -580,6 +584,10 @@ export type CampaignDraftView_Deserialize = {
 	winner?: string | null,
 	/**  `HH:MM` of each recipient's own day, when it goes then. */
 	localSendTime?: string | null,
+	/**  The numbers it sends from, E.164 (empty: its one number). */
+	senderPool: string[],
+	/**  Their ids. */
+	senderPoolIds: string[],
 };
 
 /**  A campaign as the wizard edits it. */
@@ -597,6 +605,10 @@ export type CampaignDraftView_Serialize = {
 	winner: string | null,
 	/**  `HH:MM` of each recipient's own day, when it goes then. */
 	localSendTime: string | null,
+	/**  The numbers it sends from, E.164 (empty: its one number). */
+	senderPool: string[],
+	/**  Their ids. */
+	senderPoolIds: string[],
 };
 
 /**  The hours of each recipient's day campaigns may text in (`HH:MM`). */

@@ -134,7 +134,9 @@ pub async fn create(
         None => template_text(&new.message)?,
     };
     let tags = tags(&new.tags)?;
-    own_number(&state, &caller, &new.phone_number_id).await?;
+    let pool = sender_pool(&state, &caller, &new.sender_pool).await?;
+    let phone_number_id = pool.first().cloned().unwrap_or(new.phone_number_id);
+    own_number(&state, &caller, &phone_number_id).await?;
     let now = clock::now();
     let stamp = clock::rfc3339(now);
     let campaign = SmsCampaign {
@@ -142,7 +144,7 @@ pub async fn create(
         name,
         message,
         status: CampaignStatus::Draft,
-        phone_number_id: new.phone_number_id,
+        phone_number_id,
         scheduled_for: None,
         started_at: None,
         completed_at: None,
@@ -153,6 +155,7 @@ pub async fn create(
         winner: None,
         winner_decided_at: None,
         local_send_time: local_time(new.local_send_time.as_deref())?,
+        sender_pool: pool,
         created_by: caller.user.id.clone(),
         stats: None,
         created_at: stamp.clone(),
@@ -228,6 +231,40 @@ fn variants(list: &[NewCampaignVariant]) -> Result<Vec<CampaignVariant>, AppErro
         ));
     }
     Ok(out)
+}
+
+/// The most numbers a campaign sends from.
+const POOL_MAX: usize = 20;
+
+/// A pool of the tenant's numbers, checked: each one the tenant's and able to text, each
+/// once, at most [`POOL_MAX`].
+async fn sender_pool(
+    state: &AppState,
+    caller: &Caller,
+    ids: &[String],
+) -> Result<Vec<String>, AppError> {
+    if ids.len() > POOL_MAX {
+        return Err(AppError::invalid_field(
+            "senderPool",
+            format!("A campaign sends from at most {POOL_MAX} numbers."),
+        ));
+    }
+    let mut pool: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("senderPool[{i}]");
+        let number = state
+            .store
+            .number(&caller.tenant.id, id)
+            .await?
+            .ok_or_else(|| AppError::invalid_field(&field, "No such number in this tenant."))?;
+        if let Err(AppError::BadRequest { message, .. }) = can_text(&number) {
+            return Err(AppError::invalid_field(&field, message));
+        }
+        if !pool.contains(id) {
+            pool.push(id.clone());
+        }
+    }
+    Ok(pool)
 }
 
 /// A time of each recipient's day, `HH:MM`.
@@ -309,6 +346,10 @@ pub async fn update(
     }
     let phone_number_id = patch.phone_number_id.clone();
     let footer = patch.opt_out_footer;
+    let pool = match &patch.sender_pool {
+        Some(ids) => Some(sender_pool(&state, &caller, ids).await?),
+        None => None,
+    };
     let local = match patch.local_send_time.as_ref() {
         Some(t) => Some(local_time(t.as_deref())?),
         None => None,
@@ -328,7 +369,8 @@ pub async fn update(
             || phone_number_id.is_some()
             || footer.is_some()
             || test.is_some()
-            || local.is_some();
+            || local.is_some()
+            || pool.is_some();
         if more_than_name
             && !matches!(
                 current.status,
@@ -368,6 +410,12 @@ pub async fn update(
         }
         if let Some(local) = &local {
             after.local_send_time.clone_from(local);
+        }
+        if let Some(pool) = &pool {
+            after.sender_pool.clone_from(pool);
+            if let Some(first) = pool.first() {
+                after.phone_number_id.clone_from(first);
+            }
         }
         // A winner test without variants to pick from cannot stand.
         if after.winner_test.is_some() && after.variants.is_empty() {
