@@ -224,7 +224,12 @@ impl Api {
             sender_pool: campaign
                 .sender_pool
                 .iter()
-                .filter_map(|id| numbers.iter().find(|n| &n.id == id).map(|n| n.number.clone()))
+                .filter_map(|id| {
+                    numbers
+                        .iter()
+                        .find(|n| &n.id == id)
+                        .map(|n| n.number.clone())
+                })
                 .collect(),
             sender_pool_ids: campaign.sender_pool.clone(),
             campaign: CampaignView::new(campaign, &numbers),

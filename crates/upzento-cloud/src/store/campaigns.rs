@@ -646,15 +646,14 @@ pub async fn last_sender<D: Db>(
     tenant_id: &str,
     number: &str,
 ) -> anyhow::Result<Option<String>> {
-    Ok(db
-        .row(
-            "SELECT m.phone_number_id AS id FROM conversation c
+    db.row(
+        "SELECT m.phone_number_id AS id FROM conversation c
              JOIN sms_message m ON m.conversation_id = c.id
              WHERE c.tenant_id = $1 AND c.contact_number = $2 AND m.direction = 'outbound'
                AND m.phone_number_id IS NOT NULL
              ORDER BY m.created_at DESC LIMIT 1",
-            &[tenant_id.into(), number.into()],
-            |r| r.get::<String>("id"),
-        )
-        .await?)
+        &[tenant_id.into(), number.into()],
+        |r| r.get::<String>("id"),
+    )
+    .await
 }
