@@ -678,6 +678,13 @@ async fn campaigns(api: State<'_, Api>) -> Result<Vec<CampaignView>, ApiError> {
     api.campaigns().await
 }
 
+/// The tenant's templates as written (placeholders kept), most used first.
+#[tauri::command]
+#[specta::specta]
+async fn template_texts(api: State<'_, Api>) -> Result<Vec<TemplateView>, ApiError> {
+    api.template_texts().await
+}
+
 /// A draft to carry on with in the campaign wizard.
 #[tauri::command]
 #[specta::specta]
@@ -895,6 +902,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             campaign_hours,
             set_campaign_hours,
             campaigns,
+            template_texts,
             campaign_draft,
             save_campaign_basics,
             add_campaign_audience,

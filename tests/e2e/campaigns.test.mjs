@@ -223,6 +223,11 @@ test('an admin builds a campaign in the wizard from a CSV file with A/B variants
   await (await browser.$('#wizard-add')).click()
   await textMatches('[data-testid="audience-total"]', /^[1-9]\d*$/)
   await (await browser.$('button=Next: message')).click()
+  // A template gives the text a start, placeholders kept for each recipient.
+  const picker = await browser.$('#wizard-template')
+  await picker.waitForDisplayed({ timeout: 10000 })
+  await picker.selectByIndex(1)
+  await browser.waitUntil(async () => (await (await browser.$('#wizard-message')).getValue()).length > 0, { timeout: 5000, timeoutMsg: 'the template did not fill the text' })
   await (await browser.$('#wizard-message')).setValue('See you soon')
   await (await browser.$('button=Next: review')).click()
   await (await browser.$('button=Launch')).waitForDisplayed({ timeout: 10000 })

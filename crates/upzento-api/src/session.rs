@@ -428,6 +428,24 @@ impl Api {
     /// Writes a message into the outbox; the sync sends it as soon as the cloud answers.
     /// The tenant's templates, most used first, rendered for this conversation's
     /// contact from the cache (offline too).
+    /// The templates as written (placeholders kept), most used first: for campaigns.
+    pub async fn template_texts(&self) -> Result<Vec<TemplateView>, ApiError> {
+        self.read(move |cache, _| {
+            let mut templates: Vec<SmsTemplate> = cache.records(entity::SMS_TEMPLATE)?;
+            most_used_first(&mut templates);
+            Ok(templates
+                .into_iter()
+                .map(|t| TemplateView {
+                    text: t.message,
+                    id: t.id,
+                    name: t.name,
+                    usage_count: u32::try_from(t.usage_count).unwrap_or(u32::MAX),
+                })
+                .collect())
+        })
+        .await
+    }
+
     pub async fn templates(&self, conversation_id: String) -> Result<Vec<TemplateView>, ApiError> {
         self.read(move |cache, _| {
             let conversation = cache.conversation(&conversation_id)?;
@@ -438,11 +456,7 @@ impl Api {
             let number = conversation.map(|c| c.contact_number).unwrap_or_default();
             let values = Values::for_contact(contact.as_ref(), &number);
             let mut templates: Vec<SmsTemplate> = cache.records(entity::SMS_TEMPLATE)?;
-            templates.sort_by(|a, b| {
-                b.usage_count
-                    .cmp(&a.usage_count)
-                    .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-            });
+            most_used_first(&mut templates);
             Ok(templates
                 .into_iter()
                 .map(|t| TemplateView {
@@ -1043,4 +1057,13 @@ impl Api {
             ApiError::new(ErrorCode::InvalidInput, "That call is not here (any more).")
         })
     }
+}
+
+/// Templates as pickers list them: the most used first, then by name.
+fn most_used_first(templates: &mut [SmsTemplate]) {
+    templates.sort_by(|a, b| {
+        b.usage_count
+            .cmp(&a.usage_count)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
 }

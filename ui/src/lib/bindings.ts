@@ -98,6 +98,8 @@ export const commands = {
 	setCampaignHours: (start: string, end: string) => typedError<CampaignHoursView, ApiError>(__TAURI_INVOKE("set_campaign_hours", { start, end })),
 	/**  The tenant's campaigns with their progress, newest first. */
 	campaigns: () => typedError<CampaignView_Serialize[], ApiError>(__TAURI_INVOKE("campaigns")),
+	/**  The tenant's templates as written (placeholders kept), most used first. */
+	templateTexts: () => typedError<TemplateView[], ApiError>(__TAURI_INVOKE("template_texts")),
 	/**  A draft to carry on with in the campaign wizard. */
 	campaignDraft: (id: string) => typedError<CampaignDraftView_Serialize, ApiError>(__TAURI_INVOKE("campaign_draft", { id })),
 	/**  The wizard's first step: creates the draft, or saves its name and number. */
