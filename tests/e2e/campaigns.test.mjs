@@ -4,9 +4,11 @@
 // (adds, imports with a bad row, takes one off); an agent sees the campaigns and may add to
 // the list, without the controls only admins have. Against a cloud of its own.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { TestCloud, goTo, openApp, screenshot, signIn } from './lib.mjs'
+import { TestCloud, goTo, openApp, screenshot, signIn, startDunst } from './lib.mjs'
 
 /** Types a text of several lines into a field (WebDriver drops newlines typed into it). */
 async function fill(selector, text) {
@@ -45,7 +47,13 @@ async function api(method, path, body) {
   return text ? JSON.parse(text) : null
 }
 
+let dunst
+
 before(async () => {
+  // The reply below is announced on the desktop: to a notification server of ours, stopped
+  // at the end (one the bus started on demand would outlive the suite and hold the name the
+  // notification tests need).
+  dunst = await startDunst(mkdtempSync(path.join(os.tmpdir(), 'upzento-e2e-campaigns-')))
   cloud = await TestCloud.start()
   browser = await openApp()
 })
@@ -53,6 +61,7 @@ before(async () => {
 after(async () => {
   await browser?.deleteSession()
   await cloud?.kill()
+  await dunst?.stop()
 })
 
 const card = (name) => browser.$(`[data-testid="campaign"][data-name="${name}"]`)

@@ -72,8 +72,9 @@ export CLOUD_BIN=${CLOUD:-}
 cd "$here"
 
 status=0
-# E2E_ONLY=name runs just name.test.mjs (while working on one part).
-wanted() { [[ -z "${E2E_ONLY:-}" || "$E2E_ONLY" == "$1" ]]; }
+# E2E_ONLY=name runs just name.test.mjs (while working on one part); E2E_ONLY=a,b runs
+# those, in the suite's order (to see what one leaves behind for the next).
+wanted() { [[ -z "${E2E_ONLY:-}" || ",${E2E_ONLY// /}," == *",$1,"* ]]; }
 start_driver "$ARTIFACTS/tauri-driver.log"
 if wanted app; then node --test --test-concurrency=1 app.test.mjs || status=$?; fi
 if [[ -n "$CLOUD_BIN" ]]; then

@@ -178,8 +178,12 @@ export async function startDunst(work) {
     menu() {
       return existsSync(menuLog) ? readFileSync(menuLog, 'utf8') : ''
     },
+    /** Stops it; resolves once it has exited (and given up the bus name). */
     stop() {
-      if (process.exitCode === null) process.kill()
+      if (process.exitCode !== null || process.signalCode !== null) return Promise.resolve()
+      const exited = new Promise((resolve) => process.once('exit', resolve))
+      process.kill()
+      return exited
     },
   }
 }

@@ -136,7 +136,7 @@ after(async () => {
   } catch {}
   await browser?.deleteSession()
   for (const p of [cloud, monitor]) if (p && p.exitCode === null) p.kill()
-  dunst?.stop()
+  await dunst?.stop()
   twilio?.close()
 })
 

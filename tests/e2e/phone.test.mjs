@@ -182,7 +182,7 @@ after(async () => {
       await new Promise((r) => { p.once('exit', r); setTimeout(r, 3000) })
     }
   }
-  dunst?.stop()
+  await dunst?.stop()
   if (baresip) writeFileSync(path.join(ARTIFACTS, 'phone-baresip.log'), baresip.log())
 })
 
