@@ -161,12 +161,13 @@ struct Pools {
 }
 
 impl Pools {
-    /// The pool number that texts this recipient (`upzento_domain::senders`): the one that
-    /// texted them before, else by area code and country. `None`: none can send.
+    /// The pool number that texts this recipient (`upzento_domain::senders`): `sticky`, the
+    /// one that texted them before, else by area code and country. `None`: none can send.
     async fn sender(
         &mut self,
         store: &dyn Store,
         item: &DueRecipient,
+        sticky: Option<&str>,
     ) -> anyhow::Result<Option<PhoneNumber>> {
         let campaign = &item.campaign;
         if !self.numbers.contains_key(&campaign.id) {
@@ -181,9 +182,6 @@ impl Pools {
             self.numbers.insert(campaign.id.clone(), usable);
         }
         let usable = &self.numbers[&campaign.id];
-        let sticky = store
-            .last_sender(&item.tenant_id, &item.recipient.number)
-            .await?;
         let pool: Vec<senders::PoolNumber<'_>> = usable
             .iter()
             .map(|n| senders::PoolNumber {
@@ -191,8 +189,8 @@ impl Pools {
                 number: &n.number,
             })
             .collect();
-        let chosen = senders::choose(&item.recipient.number, &pool, sticky.as_deref())
-            .map(|p| p.id.to_owned());
+        let chosen =
+            senders::choose(&item.recipient.number, &pool, sticky).map(|p| p.id.to_owned());
         Ok(chosen.and_then(|id| usable.iter().find(|n| n.id == id).cloned()))
     }
 }
@@ -337,6 +335,10 @@ async fn handle(
         tenant_id: item.tenant_id.clone(),
         user_id: SYSTEM_ACTOR.to_owned(),
     };
+    // The tenant's last text to this recipient keeps a pool's number and decides the
+    // opt-out footer: read once, when either needs it.
+    let mut last_text: Option<Option<String>> = None;
+    let mut last_read = false;
     let number = if campaign.sender_pool.is_empty() {
         let Some(number) = store
             .number(&item.tenant_id, &campaign.phone_number_id)
@@ -349,7 +351,12 @@ async fn handle(
         };
         number
     } else {
-        let Some(number) = pools.sender(store, item).await? else {
+        last_text = store
+            .last_text_to(&item.tenant_id, &recipient.number)
+            .await?;
+        last_read = true;
+        let sticky = last_text.as_ref().and_then(|n| n.as_deref());
+        let Some(number) = pools.sender(store, item, sticky).await? else {
             return Ok(skipped(
                 "number_released",
                 "None of the campaign's numbers can send any more.",
@@ -408,11 +415,12 @@ async fn handle(
         Err(err) => return Ok(skipped("invalid_template", err.to_string())),
     };
     // The first text a contact gets from the tenant says how to opt out.
-    let body = if campaign.opt_out_footer
-        && !store
-            .texted_before(&item.tenant_id, &recipient.number)
-            .await?
-    {
+    if campaign.opt_out_footer && !last_read {
+        last_text = store
+            .last_text_to(&item.tenant_id, &recipient.number)
+            .await?;
+    }
+    let body = if campaign.opt_out_footer && last_text.is_none() {
         keywords::with_opt_out_footer(&body)
     } else {
         body

@@ -1091,13 +1091,10 @@ store! {
     ) -> anyhow::Result<Option<String>>
         = write |tx| campaigns::decide_winner(tx, tenant_id, campaign_id, now).await;
 
-    /// The tenant's number (id) that last texted `number`.
-    fn last_sender(tenant_id: &str, number: &str) -> anyhow::Result<Option<String>>
-        = run |db| campaigns::last_sender(db, tenant_id, number).await;
-
-    /// Whether the tenant has texted `number` before.
-    fn texted_before(tenant_id: &str, number: &str) -> anyhow::Result<bool>
-        = run |db| campaigns::texted_before(db, tenant_id, number).await;
+    /// Whether the tenant has texted `number` before, and from which of its numbers last
+    /// (`Some(None)`: only from numbers it no longer has).
+    fn last_text_to(tenant_id: &str, number: &str) -> anyhow::Result<Option<Option<String>>>
+        = run |db| campaigns::last_text_to(db, tenant_id, number).await;
 
     /// Starts scheduled campaigns whose time has come. Returns how many.
     fn start_due_campaigns(now: OffsetDateTime) -> anyhow::Result<usize>

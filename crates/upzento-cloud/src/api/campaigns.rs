@@ -279,6 +279,13 @@ fn local_time(text: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
+fn no_variants_to_pick() -> AppError {
+    AppError::invalid_field(
+        "winnerTest",
+        "A winner is picked among A/B variants: add them first.",
+    )
+}
+
 /// A winner test, checked: a sample of 5-50%, a wait of 5 minutes to a week, and variants
 /// to pick from.
 fn winner_test(
@@ -287,10 +294,7 @@ fn winner_test(
 ) -> Result<Option<WinnerTest>, AppError> {
     let Some(test) = test else { return Ok(None) };
     if !has_variants {
-        return Err(AppError::invalid_field(
-            "winnerTest",
-            "A winner is picked among A/B variants: add them first.",
-        ));
+        return Err(no_variants_to_pick());
     }
     if !(5..=50).contains(&test.sample_percent) {
         return Err(AppError::invalid_field(
@@ -419,10 +423,7 @@ pub async fn update(
         }
         // A winner test without variants to pick from cannot stand.
         if after.winner_test.is_some() && after.variants.is_empty() {
-            return Err(AppError::invalid_field(
-                "winnerTest",
-                "A winner is picked among A/B variants: add them first.",
-            ));
+            return Err(no_variants_to_pick());
         }
         // With variants, the text is variant A's.
         if let Some(first) = after.variants.first() {

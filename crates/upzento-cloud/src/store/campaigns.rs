@@ -536,20 +536,6 @@ pub async fn audience<D: Db>(
     .await
 }
 
-/// Whether the tenant has texted `number` before (from any of its numbers).
-pub async fn texted_before<D: Db>(db: &D, tenant_id: &str, number: &str) -> anyhow::Result<bool> {
-    Ok(db
-        .row(
-            "SELECT 1 AS found FROM conversation c JOIN sms_message m ON m.conversation_id = c.id
-             WHERE c.tenant_id = $1 AND c.contact_number = $2 AND m.direction = 'outbound'
-             LIMIT 1",
-            &[tenant_id.into(), number.into()],
-            |r| r.get::<i64>("found"),
-        )
-        .await?
-        .is_some())
-}
-
 /// Every texted recipient of a campaign with what became of its text.
 pub async fn texted<D: Db>(
     db: &D,
@@ -640,20 +626,21 @@ pub async fn decide_winner<D: Db>(
     Ok(Some(key))
 }
 
-/// The tenant's number that last texted `number` (its id), if any still is the tenant's.
-pub async fn last_sender<D: Db>(
+/// Whether the tenant has texted `number` before (from any of its numbers), and which of its
+/// numbers did last: `None` never; `Some(None)` only from numbers it no longer has.
+pub async fn last_text_to<D: Db>(
     db: &D,
     tenant_id: &str,
     number: &str,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<Option<String>>> {
+    // Texts from a number still known first, the latest of them.
     db.row(
         "SELECT m.phone_number_id AS id FROM conversation c
-             JOIN sms_message m ON m.conversation_id = c.id
-             WHERE c.tenant_id = $1 AND c.contact_number = $2 AND m.direction = 'outbound'
-               AND m.phone_number_id IS NOT NULL
-             ORDER BY m.created_at DESC LIMIT 1",
+         JOIN sms_message m ON m.conversation_id = c.id
+         WHERE c.tenant_id = $1 AND c.contact_number = $2 AND m.direction = 'outbound'
+         ORDER BY m.phone_number_id IS NULL, m.created_at DESC LIMIT 1",
         &[tenant_id.into(), number.into()],
-        |r| r.get::<String>("id"),
+        |r| r.get::<Option<String>>("id"),
     )
     .await
 }
